@@ -1,0 +1,283 @@
+import { ValueError, WireFormatError } from '../common/errors.js';
+
+/**
+ * A domain name. It is held as its uncompressed wire form in a latin1 string (one character
+ * per octet): compact for million-record zones, immutable, and usable as a Map key. The case
+ * of the input is kept; comparisons are case-insensitive (ASCII only, RFC 4343).
+ */
+export class Name {
+  /** Uncompressed wire form, original case, ending in the root label. */
+  readonly wire: string;
+  private lowerCache: string | undefined;
+
+  private constructor(wire: string) {
+    this.wire = wire;
+  }
+
+  static readonly ROOT = new Name('\x00');
+
+  /** Builds a name from raw labels (latin1 strings of octets), most specific first. */
+  static fromLabels(labels: readonly string[]): Name {
+    let wire = '';
+    for (const label of labels) {
+      if (label.length === 0) throw new ValueError('empty label', 'NAME_SYNTAX');
+      if (label.length > 63) throw new ValueError(`label over 63 octets (${label.length})`, 'NAME_SYNTAX');
+      wire += String.fromCharCode(label.length) + label;
+    }
+    wire += '\x00';
+    if (wire.length > 255) throw new ValueError(`name over 255 octets (${wire.length})`, 'NAME_SYNTAX');
+    return new Name(wire);
+  }
+
+  /**
+   * Parses a name in presentation form. A name without a final dot is relative to `origin`;
+   * `@` is the origin itself. Escapes: `\X` for a literal character, `\DDD` for an octet.
+   */
+  static parse(text: string, origin: Name | null = null): Name {
+    if (text === '@') {
+      if (origin === null) throw new ValueError("'@' used with no origin set", 'NAME_SYNTAX');
+      return origin;
+    }
+    if (text === '.') return Name.ROOT;
+    const n = text.length;
+    if (n === 0) throw new ValueError('empty name', 'NAME_SYNTAX');
+    // Octets go into a scratch buffer and come out as one flat string: a name built by string
+    // concatenation would keep slices of the whole input text alive.
+    const out = SCRATCH;
+    let len = 0;
+    let labelStart = 0;
+    out[0] = 0;
+    len = 1;
+    let absolute = false;
+    for (let i = 0; i < n; i++) {
+      let c = text.charCodeAt(i);
+      if (c === 0x2e /* . */) {
+        const labelLength = len - labelStart - 1;
+        if (labelLength === 0) throw new ValueError(`empty label in '${text}'`, 'NAME_SYNTAX');
+        if (labelLength > 63) throw new ValueError(`label over 63 octets (${labelLength}) in '${text}'`, 'NAME_SYNTAX');
+        out[labelStart] = labelLength;
+        if (i === n - 1) {
+          absolute = true;
+          break;
+        }
+        labelStart = len;
+        out[len++] = 0;
+        continue;
+      }
+      if (c === 0x5c /* \ */) {
+        if (i + 1 >= n) throw new ValueError(`dangling backslash in '${text}'`, 'NAME_SYNTAX');
+        const d1 = text.charCodeAt(i + 1);
+        if (isDigit(d1)) {
+          if (i + 3 >= n) throw new ValueError(`bad \\DDD escape in '${text}'`, 'NAME_SYNTAX');
+          const d2 = text.charCodeAt(i + 2);
+          const d3 = text.charCodeAt(i + 3);
+          if (!isDigit(d2) || !isDigit(d3)) throw new ValueError(`bad \\DDD escape in '${text}'`, 'NAME_SYNTAX');
+          c = (d1 - 48) * 100 + (d2 - 48) * 10 + (d3 - 48);
+          if (c > 255) throw new ValueError(`escape \\${text.slice(i + 1, i + 4)} is over 255 in '${text}'`, 'NAME_SYNTAX');
+          i += 3;
+        } else {
+          c = d1;
+          i += 1;
+        }
+      }
+      if (c > 0xff) throw new ValueError(`character outside octet range in '${text}'`, 'NAME_SYNTAX');
+      if (len >= 255) throw new ValueError(`name over 255 octets in '${text}'`, 'NAME_SYNTAX');
+      out[len++] = c;
+    }
+    if (!absolute) {
+      const labelLength = len - labelStart - 1;
+      if (labelLength > 63) throw new ValueError(`label over 63 octets (${labelLength}) in '${text}'`, 'NAME_SYNTAX');
+      out[labelStart] = labelLength;
+      if (origin === null) throw new ValueError(`relative name '${text}' with no origin set`, 'NAME_SYNTAX');
+      if (len + origin.wire.length > 255) {
+        throw new ValueError(`name over 255 octets (${len + origin.wire.length}) in '${text}'`, 'NAME_SYNTAX');
+      }
+      const o = origin.wire;
+      for (let i = 0; i < o.length; i++) out[len++] = o.charCodeAt(i);
+      return new Name(SCRATCH.toString('latin1', 0, len));
+    }
+    out[len++] = 0;
+    if (len > 255) throw new ValueError(`name over 255 octets (${len}) in '${text}'`, 'NAME_SYNTAX');
+    return new Name(SCRATCH.toString('latin1', 0, len));
+  }
+
+  /**
+   * Decodes a name from wire data at `offset`. Compression pointers are followed only when
+   * `allowPointers` is true (messages), never inside RDATA read on its own.
+   */
+  static decode(buf: Uint8Array, offset: number, allowPointers = false): { name: Name; end: number } {
+    let wire = '';
+    let pos = offset;
+    let end = -1;
+    let jumps = 0;
+    for (;;) {
+      if (pos >= buf.length) throw new WireFormatError('name runs past the end of the data', pos);
+      const len = buf[pos]!;
+      if (len === 0) {
+        wire += '\x00';
+        if (end < 0) end = pos + 1;
+        break;
+      }
+      if ((len & 0xc0) === 0xc0) {
+        if (!allowPointers) throw new WireFormatError('compression pointer where none is allowed', pos);
+        if (pos + 1 >= buf.length) throw new WireFormatError('truncated compression pointer', pos);
+        const target = ((len & 0x3f) << 8) | buf[pos + 1]!;
+        if (end < 0) end = pos + 2;
+        if (++jumps > 127 || target >= pos) throw new WireFormatError('compression pointer loop or forward pointer', pos);
+        pos = target;
+        continue;
+      }
+      if ((len & 0xc0) !== 0) throw new WireFormatError(`unknown label type 0x${len.toString(16)}`, pos);
+      if (pos + 1 + len > buf.length) throw new WireFormatError('label runs past the end of the data', pos);
+      wire += String.fromCharCode(len);
+      for (let i = 0; i < len; i++) wire += String.fromCharCode(buf[pos + 1 + i]!);
+      pos += 1 + len;
+      if (wire.length > 254) throw new WireFormatError('name over 255 octets', offset);
+    }
+    return { name: new Name(wire), end };
+  }
+
+  /** Wraps an already validated uncompressed wire string. */
+  static fromWireString(wire: string): Name {
+    return wire === '\x00' ? Name.ROOT : new Name(wire);
+  }
+
+  /** The lowercased wire form: equal for names that are equal in DNS. Use as a Map key. */
+  get key(): string {
+    if (this.lowerCache === undefined) this.lowerCache = asciiLower(this.wire);
+    return this.lowerCache;
+  }
+
+  /**
+   * A string whose plain `<` order is the canonical DNS name order of RFC 4034 section 6.1:
+   * labels compared right to left, case-folded, as unsigned octet strings. It is computed on
+   * every call (not kept: a million names would carry it for nothing); sort by precomputed keys.
+   */
+  canonicalKey(): string {
+    // label offsets, then the labels from the root down, each escaped and ended by \x00
+    const w = this.key;
+    const starts: number[] = [];
+    for (let pos = 0; w.charCodeAt(pos) !== 0; pos += w.charCodeAt(pos) + 1) starts.push(pos);
+    const parts: string[] = [];
+    for (let i = starts.length - 1; i >= 0; i--) {
+      const at = starts[i]!;
+      const label = w.slice(at + 1, at + 1 + w.charCodeAt(at));
+      parts.push(/[\x00\x01]/.test(label) ? label.replace(/[\x00\x01]/g, (ch) => (ch === '\x00' ? '\x01\x01' : '\x01\x02')) : label);
+    }
+    parts.push('');
+    return parts.join('\x00');
+  }
+
+  /** Raw labels, most specific first, without the root label. */
+  labels(): string[] {
+    const out: string[] = [];
+    let pos = 0;
+    const w = this.wire;
+    for (;;) {
+      const len = w.charCodeAt(pos);
+      if (len === 0) return out;
+      out.push(w.slice(pos + 1, pos + 1 + len));
+      pos += 1 + len;
+    }
+  }
+
+  get labelCount(): number {
+    let count = 0;
+    let pos = 0;
+    for (;;) {
+      const len = this.wire.charCodeAt(pos);
+      if (len === 0) return count;
+      count++;
+      pos += 1 + len;
+    }
+  }
+
+  get isRoot(): boolean {
+    return this.wire.length === 1;
+  }
+
+  get isWildcard(): boolean {
+    return this.wire.charCodeAt(0) === 1 && this.wire.charCodeAt(1) === 0x2a;
+  }
+
+  /** Octets in wire form. */
+  get length(): number {
+    return this.wire.length;
+  }
+
+  equals(other: Name): boolean {
+    return this === other || this.key === other.key;
+  }
+
+  /** The name with its first label removed; the root has no parent. */
+  parent(): Name | null {
+    if (this.isRoot) return null;
+    return Name.fromWireString(this.wire.slice(this.wire.charCodeAt(0) + 1));
+  }
+
+  /** Prepends a raw label. */
+  child(label: string): Name {
+    return Name.fromLabels([label, ...this.labels()]);
+  }
+
+  /** True when this name is `other` or lies below it. */
+  isSubdomainOf(other: Name): boolean {
+    const mine = this.key;
+    const theirs = other.key;
+    if (theirs.length > mine.length || !mine.endsWith(theirs)) return false;
+    const boundary = mine.length - theirs.length;
+    let pos = 0;
+    while (pos < boundary) pos += mine.charCodeAt(pos) + 1;
+    return pos === boundary;
+  }
+
+  /** Compares in canonical DNS name order: negative, zero or positive. */
+  compare(other: Name): number {
+    const a = this.canonicalKey();
+    const b = other.canonicalKey();
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+
+  toBytes(): Uint8Array {
+    return Buffer.from(this.wire, 'latin1');
+  }
+
+  /** Presentation form, absolute, with escapes (`\.`, `\DDD`). */
+  toString(): string {
+    if (this.isRoot) return '.';
+    let out = '';
+    for (const label of this.labels()) out += formatLabel(label) + '.';
+    return out;
+  }
+
+  /** Lowercased copy (RFC 4034 section 6.2 canonical form). */
+  toLowerCase(): Name {
+    const key = this.key;
+    return key === this.wire ? this : new Name(key);
+  }
+}
+
+const SCRATCH = Buffer.alloc(512);
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Lowercases A-Z only, never other latin1 letters (RFC 4343). */
+export function asciiLower(s: string): string {
+  return /[A-Z]/.test(s) ? s.replace(/[A-Z]+/g, (m) => m.toLowerCase()) : s;
+}
+
+const LABEL_SPECIAL = new Set(['.', ';', '\\', '"', '(', ')', '@', '$']);
+
+/** Presentation form of one label. */
+export function formatLabel(label: string): string {
+  let out = '';
+  for (let i = 0; i < label.length; i++) {
+    const c = label.charCodeAt(i);
+    const ch = label[i]!;
+    if (c > 0x20 && c < 0x7f) out += LABEL_SPECIAL.has(ch) ? `\\${ch}` : ch;
+    else out += `\\${c.toString().padStart(3, '0')}`;
+  }
+  return out;
+}

@@ -1,0 +1,16 @@
+import { Name } from '../dns/name.js';
+import { ZoneFileParser } from '../dns/zonefile/parser.js';
+import { includeRelativeToFile, openZoneFile } from '../storage/zone-files.js';
+import { ZoneBuilder, type Zone } from '../zone/zone.js';
+
+/** Reads a zone file (following `$INCLUDE`s) into a zone snapshot; throws ZoneSyntaxError. */
+export function loadZoneFile(path: string, origin: Name): Zone {
+  const builder = new ZoneBuilder(origin);
+  const parser = new ZoneFileParser(openZoneFile(path), { origin, include: includeRelativeToFile });
+  try {
+    for (let record = parser.next(); record !== undefined; record = parser.next()) builder.add(record);
+  } finally {
+    parser.close();
+  }
+  return builder.freeze();
+}

@@ -1,0 +1,24 @@
+import { recordPrefix } from '../dns/zonefile/printer.js';
+import { formatRdata } from '../dns/rdata/index.js';
+import type { RRset, Zone } from './zone.js';
+
+/**
+ * The zone as master-file lines in canonical order (RFC 4034 section 6): the apex SOA first,
+ * then every name in canonical order, RRsets by type, records in canonical RDATA order.
+ */
+export function* printZone(zone: Zone): Generator<string> {
+  const soa = zone.soa;
+  if (soa !== undefined) yield* printRRset(soa);
+  for (const node of zone.nodes) {
+    for (const set of node.rrsets) {
+      if (set === soa) continue;
+      yield* printRRset(set);
+    }
+  }
+}
+
+function* printRRset(set: RRset): Generator<string> {
+  const prefix = recordPrefix(set.owner, set.type);
+  for (const rr of set.records) yield `${prefix(rr.ttl)}${formatRdata(set.type, rr.rdata)}`;
+}
+

@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '../../..');
+export const HMS = join(ROOT, 'dist/src/cli/main.js');
+
+export interface RunResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program to completion, bounded in time; never through a shell. */
+export function run(cmd: string, args: readonly string[], options: { cwd?: string; timeoutMs?: number } = {}): RunResult {
+  const r = spawnSync(cmd, args, {
+    cwd: options.cwd ?? ROOT,
+    encoding: 'latin1',
+    timeout: options.timeoutMs ?? 60_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs the built `hms` binary (npm test builds it first). */
+export function hms(args: readonly string[], cwd?: string): RunResult {
+  return run(process.execPath, [HMS, ...args], cwd === undefined ? {} : { cwd });
+}
+
+/** Fails loudly when a tool that the set-up installs is missing: no silent skips. */
+export function requireTool(name: string): void {
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${name} is not installed: run scripts/setup first`);
+}
