@@ -35,27 +35,38 @@ export interface DroppedDuplicate extends Rr {
 
 /**
  * An immutable zone snapshot: nodes in canonical name order (RFC 4034 section 6.1), RRsets by
- * type, records in canonical RDATA order. Build one with ZoneBuilder.
+ * type, records in canonical RDATA order. Build one with ZoneBuilder. Lookups are a binary
+ * search over the canonical order (no hash table: for a large zone that is faster to build).
  */
 export class Zone {
-  private readonly index: Map<string, ZoneNode>;
+  readonly recordCount: number;
+  private readonly keys: readonly string[];
 
+  /** `nodes` must be in canonical order; `keys`, when given, are their canonical keys. */
   constructor(
     readonly origin: Name,
     readonly nodes: readonly ZoneNode[],
-    readonly duplicates: readonly DroppedDuplicate[],
-    index?: Map<string, ZoneNode>,
+    readonly duplicates: readonly DroppedDuplicate[] = [],
+    keys?: readonly string[],
   ) {
-    this.index = index ?? new Map(nodes.map((n) => [n.name.key, n]));
+    this.keys = keys ?? nodes.map((n) => n.name.canonicalKey());
     let count = 0;
     for (const node of nodes) for (const set of node.rrsets) count += set.records.length;
     this.recordCount = count;
   }
 
-  readonly recordCount: number;
-
   get(name: Name): ZoneNode | undefined {
-    return this.index.get(name.key);
+    const key = name.canonicalKey();
+    let lo = 0;
+    let hi = this.keys.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = this.keys[mid]!;
+      if (k === key) return this.nodes[mid];
+      if (k < key) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
   }
 
   rrset(name: Name, type: number): RRset | undefined {
@@ -76,78 +87,144 @@ export class Zone {
   }
 }
 
-interface MutableRRset {
-  readonly owner: Name;
-  readonly type: number;
-  records: Rr[];
+/**
+ * An RRset under construction and after. Most RRsets of a large zone hold one record, and
+ * most names one RRset; these classes keep a lone member without an array of its own, which
+ * saves two objects each (and the garbage collector's time on a million-record zone).
+ */
+class RecordSet implements RRset {
+  private one: Rr | undefined;
+  private many: Rr[] | undefined;
+
+  constructor(readonly owner: Name, readonly type: number, first: Rr) {
+    this.one = first;
+  }
+
+  get records(): readonly Rr[] {
+    return this.many ?? [this.one!];
+  }
+
+  add(rr: Rr): void {
+    if (this.many === undefined) {
+      this.many = [this.one!, rr];
+      this.one = undefined;
+    } else {
+      this.many.push(rr);
+    }
+  }
+
+  /** Canonical RDATA order, duplicates moved to `duplicates`. */
+  sort(duplicates: DroppedDuplicate[]): void {
+    if (this.many !== undefined) this.many = sortAndDedupe(this.owner, this.type, this.many, duplicates);
+  }
 }
 
-interface MutableNode {
-  readonly name: Name;
-  readonly rrsets: MutableRRset[];
+class Node implements ZoneNode {
+  private one: RecordSet | undefined;
+  private many: RecordSet[] | undefined;
+
+  constructor(readonly name: Name, first: RecordSet) {
+    this.one = first;
+  }
+
+  get rrsets(): readonly RecordSet[] {
+    return this.many ?? [this.one!];
+  }
+
+  find(type: number): RecordSet | undefined {
+    if (this.one !== undefined) return this.one.type === type ? this.one : undefined;
+    return this.many!.find((s) => s.type === type);
+  }
+
+  add(set: RecordSet): void {
+    if (this.many === undefined) {
+      this.many = [this.one!, set];
+      this.one = undefined;
+    } else {
+      this.many.push(set);
+    }
+  }
+
+  /** Takes in the RRsets of a later node of the same name. */
+  merge(other: Node): void {
+    for (const set of other.rrsets) {
+      const mine = this.find(set.type);
+      if (mine === undefined) this.add(set);
+      else for (const rr of set.records) mine.add(rr);
+    }
+  }
+
+  sort(duplicates: DroppedDuplicate[]): void {
+    if (this.one !== undefined) {
+      this.one.sort(duplicates);
+      return;
+    }
+    this.many!.sort((a, b) => a.type - b.type);
+    for (const set of this.many!) set.sort(duplicates);
+  }
 }
 
 /**
  * Collects records, then freezes them into a Zone (dnspython's transaction, then commit).
- * The builder fills the very objects the zone will hold, so freezing only sorts.
+ * The builder fills the very objects the zone will hold. Records of one name usually come
+ * together; a name that comes back later gets a second node, merged into the first when
+ * freezing sorts the nodes into canonical order.
  */
 export class ZoneBuilder {
-  private nodes = new Map<string, MutableNode>();
-  private lastNode: MutableNode | undefined;
-  private lastSet: MutableRRset | undefined;
+  private nodes: Node[] = [];
+  private lastNode: Node | undefined;
+  private lastSet: RecordSet | undefined;
 
   constructor(readonly origin: Name) {}
 
   /** Adds a record; the object itself is kept (it is never changed afterwards). */
   add(record: Rr & { readonly owner: Name; readonly type: number }): void {
-    // Arrays start as literals of one element: V8 gives `[]` room for 16, and most RRsets
-    // of a large zone hold one record.
-    let node = this.lastNode;
+    const node = this.lastNode;
     if (node === undefined || (node.name !== record.owner && node.name.key !== record.owner.key)) {
-      node = this.nodes.get(record.owner.key);
-      if (node === undefined) {
-        const set: MutableRRset = { owner: record.owner, type: record.type, records: [record] };
-        this.lastNode = { name: record.owner, rrsets: [set] };
-        this.lastSet = set;
-        this.nodes.set(record.owner.key, this.lastNode);
-        return;
-      }
-      this.lastNode = node;
-      this.lastSet = undefined;
+      const set = new RecordSet(record.owner, record.type, record);
+      this.lastNode = new Node(record.owner, set);
+      this.lastSet = set;
+      this.nodes.push(this.lastNode);
+      return;
     }
     let set = this.lastSet;
     if (set === undefined || set.type !== record.type) {
-      set = node.rrsets.find((s) => s.type === record.type);
+      set = node.find(record.type);
       if (set === undefined) {
-        set = { owner: record.owner, type: record.type, records: [record] };
-        node.rrsets.push(set);
+        set = new RecordSet(record.owner, record.type, record);
+        node.add(set);
         this.lastSet = set;
         return;
       }
       this.lastSet = set;
     }
-    set.records.push(record);
+    set.add(record);
   }
 
   /** Sorts everything into canonical order and hands it to a Zone; the builder is empty after. */
   freeze(): Zone {
-    const duplicates: DroppedDuplicate[] = [];
-    const nodes: MutableNode[] = [];
-    const keys: string[] = [];
-    for (const node of this.nodes.values()) {
-      if (node.rrsets.length > 1) node.rrsets.sort((a, b) => a.type - b.type);
-      for (const set of node.rrsets) {
-        if (set.records.length > 1) set.records = sortAndDedupe(node.name, set.type, set.records, duplicates);
-      }
-      nodes.push(node);
-      keys.push(node.name.canonicalKey());
-    }
-    const index = this.nodes;
-    this.nodes = new Map();
+    const all = this.nodes;
+    this.nodes = [];
     this.lastNode = undefined;
     this.lastSet = undefined;
-    const order = Array.from(nodes.keys()).sort((a, b) => (keys[a]! < keys[b]! ? -1 : 1));
-    return new Zone(this.origin, order.map((i) => nodes[i]!), duplicates, index);
+    const allKeys = all.map((n) => n.name.canonicalKey());
+    // Array.prototype.sort is stable: equal names stay in the order they were read
+    const order = Array.from(allKeys.keys()).sort((a, b) => (allKeys[a]! < allKeys[b]! ? -1 : allKeys[a]! > allKeys[b]! ? 1 : 0));
+    const duplicates: DroppedDuplicate[] = [];
+    const nodes: Node[] = [];
+    const keys: string[] = [];
+    for (const i of order) {
+      const node = all[i]!;
+      const key = allKeys[i]!;
+      if (keys.length > 0 && keys[keys.length - 1] === key) {
+        nodes[nodes.length - 1]!.merge(node);
+        continue;
+      }
+      nodes.push(node);
+      keys.push(key);
+    }
+    for (const node of nodes) node.sort(duplicates);
+    return new Zone(this.origin, nodes, duplicates, keys);
   }
 }
 
