@@ -54,6 +54,9 @@ export function parseType(text: string): number | undefined {
 /** DNS classes; hms serves IN only. */
 export function parseClass(text: string): number | undefined {
   if (text === 'IN') return 1;
+  // every class mnemonic starts with I, C, H, N or A: most record types are rejected here
+  const c = text.charCodeAt(0) | 0x20;
+  if (c !== 0x69 && c !== 0x63 && c !== 0x68 && c !== 0x6e && c !== 0x61) return undefined;
   const upper = text.toUpperCase();
   switch (upper) {
     case 'IN': return 1;
