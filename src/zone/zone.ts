@@ -88,29 +88,40 @@ export class Zone {
 }
 
 /**
- * An RRset under construction and after. Most RRsets of a large zone hold one record, and
- * most names one RRset; these classes keep a lone member without an array of its own, which
- * saves two objects each (and the garbage collector's time on a million-record zone).
+ * One or more items, the lone item kept without an array. Most RRsets of a large zone hold
+ * one record and most names one RRset: two objects saved each, and the garbage collector's
+ * time with them on a million-record zone.
  */
-class RecordSet implements RRset {
-  private one: Rr | undefined;
-  private many: Rr[] | undefined;
+class OneOrMore<T> {
+  protected one: T | undefined;
+  protected many: T[] | undefined;
 
-  constructor(readonly owner: Name, readonly type: number, first: Rr) {
+  constructor(first: T) {
     this.one = first;
   }
 
-  get records(): readonly Rr[] {
+  protected get items(): readonly T[] {
     return this.many ?? [this.one!];
   }
 
-  add(rr: Rr): void {
+  add(item: T): void {
     if (this.many === undefined) {
-      this.many = [this.one!, rr];
+      this.many = [this.one!, item];
       this.one = undefined;
     } else {
-      this.many.push(rr);
+      this.many.push(item);
     }
+  }
+}
+
+/** An RRset under construction and after. */
+class RecordSet extends OneOrMore<Rr> implements RRset {
+  constructor(readonly owner: Name, readonly type: number, first: Rr) {
+    super(first);
+  }
+
+  get records(): readonly Rr[] {
+    return this.items;
   }
 
   /** Canonical RDATA order, duplicates moved to `duplicates`. */
@@ -119,30 +130,18 @@ class RecordSet implements RRset {
   }
 }
 
-class Node implements ZoneNode {
-  private one: RecordSet | undefined;
-  private many: RecordSet[] | undefined;
-
+class Node extends OneOrMore<RecordSet> implements ZoneNode {
   constructor(readonly name: Name, first: RecordSet) {
-    this.one = first;
+    super(first);
   }
 
   get rrsets(): readonly RecordSet[] {
-    return this.many ?? [this.one!];
+    return this.items;
   }
 
   find(type: number): RecordSet | undefined {
     if (this.one !== undefined) return this.one.type === type ? this.one : undefined;
     return this.many!.find((s) => s.type === type);
-  }
-
-  add(set: RecordSet): void {
-    if (this.many === undefined) {
-      this.many = [this.one!, set];
-      this.one = undefined;
-    } else {
-      this.many.push(set);
-    }
   }
 
   /** Takes in the RRsets of a later node of the same name. */
