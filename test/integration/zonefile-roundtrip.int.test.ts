@@ -113,6 +113,12 @@ describe('hms zone check refuses invalid zones, naming file and line', () => {
     expect(r.stderr).toMatch(/below-cut\.zone:6: error: www\.sub\.example\.com\.\/TXT/);
   });
 
+  it('names a zone file it cannot read, and exits 1', () => {
+    const r = hms(['zone', 'check', 'no-such.zone', '--origin', 'example.com'], INVALID);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('hms: no-such.zone: cannot read the zone file (ENOENT)\n');
+  });
+
   it('exits 2 on a usage error', () => {
     expect(hms(['zone', 'check', 'x.zone']).status).toBe(2);
     expect(hms(['zone', 'check', 'x.zone', '--origin', 'a..b']).status).toBe(2);
