@@ -53,10 +53,13 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
   let cut: ZoneNode | undefined;
   let dname: ZoneNode | undefined;
   const belowCut: { node: ZoneNode; cut: ZoneNode }[] = [];
+  const aliasRoles = new Map<number, string>([[RRType.NS, 'name server'], [RRType.MX, 'mail exchange'], [RRType.SRV, 'SRV target']]);
   for (const node of zone.nodes) {
     const name = node.name;
+    const sets = node.rrsets;
+    for (const set of sets) checkRRset(zone, set, maxTtl, aliasRoles, add);
     if (!name.isSubdomainOf(origin)) {
-      for (const set of node.rrsets) add('OUT_OF_ZONE', 'error', name, set, `owner is outside the zone ${origin.toString()}`);
+      for (const set of sets) add('OUT_OF_ZONE', 'error', name, set, `owner is outside the zone ${origin.toString()}`);
       continue;
     }
     if (cut !== undefined && !name.isSubdomainOf(cut.name)) cut = undefined;
@@ -66,18 +69,18 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
       continue;
     }
     if (dname !== undefined) {
-      add('DNAME_WITH_CHILDREN', 'error', name, node.rrsets[0], `name lies below the DNAME at ${dname.name.toString()} (RFC 6672 section 2.4)`);
+      add('DNAME_WITH_CHILDREN', 'error', name, sets[0], `name lies below the DNAME at ${dname.name.toString()} (RFC 6672 section 2.4)`);
       continue;
     }
     const isApex = name.equals(origin);
-    const hasNs = node.rrsets.some((s) => s.type === RRType.NS);
-    if (hasNs && !isApex) {
+    const ns = sets.find((s) => s.type === RRType.NS);
+    if (ns !== undefined && !isApex) {
       cut = node;
       cuts.push(node);
-      if (name.isWildcard) add('WILDCARD_NS', 'warning', name, node.rrsets.find((s) => s.type === RRType.NS), 'a wildcard owns NS records (RFC 4592 section 4.2)');
+      if (name.isWildcard) add('WILDCARD_NS', 'warning', name, ns, 'a wildcard owns NS records (RFC 4592 section 4.2)');
     }
-    if (node.rrsets.some((s) => s.type === RRType.DNAME)) dname = node;
-    checkNode(node, isApex, hasNs && !isApex, options, add);
+    if (sets.some((s) => s.type === RRType.DNAME)) dname = node;
+    checkNode(name, sets, isApex, ns !== undefined && !isApex, options, add);
   }
 
   // Name servers: every in-zone target needs addresses; below a cut they must be glue.
@@ -124,26 +127,7 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
     }
   }
 
-  // Aliases as targets, TTLs, duplicates
-  const aliasTargets = new Map<number, string>([[RRType.NS, 'name server'], [RRType.MX, 'mail exchange'], [RRType.SRV, 'SRV target']]);
-  for (const set of zone.rrsets()) {
-    const role = aliasTargets.get(set.type);
-    if (role !== undefined) {
-      for (const rr of set.records) {
-        const target = targetName(set.type, rr.rdata)!;
-        if (zone.rrset(target, RRType.CNAME) !== undefined) {
-          add('TARGET_IS_ALIAS', 'warning', set.owner, { ...set, records: [rr] }, `${role} ${target.toString()} is an alias (CNAME); RFC 2181 section 10.3 forbids it`);
-        }
-      }
-    }
-    const firstTtl = set.records[0]!.ttl;
-    if (set.records.some((r) => r.ttl !== firstTtl)) {
-      const ttls = [...new Set(set.records.map((r) => r.ttl))];
-      add('TTL_MISMATCH', 'warning', set.owner, set, `the records of this RRset have different TTLs (${ttls.join(', ')}); RFC 2181 section 5.2`);
-    }
-    const over = set.records.find((r) => r.ttl > maxTtl);
-    if (over !== undefined) add('TTL_RANGE', 'warning', set.owner, { ...set, records: [over] }, `TTL ${over.ttl} is over ${maxTtl}`);
-  }
+  // Duplicates
   for (const dup of zone.duplicates) {
     add('DUPLICATE_RECORD', 'warning', dup.owner, { owner: dup.owner, type: dup.type, records: [dup] }, `duplicate of the record at ${dup.first.file}:${dup.first.line}; it is ignored`);
   }
@@ -154,9 +138,29 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
 
 type Add = (code: FindingCode, severity: Severity, owner: Name, set: RRset | undefined, message: string) => void;
 
-function checkNode(node: ZoneNode, isApex: boolean, isCut: boolean, options: CheckOptions, add: Add): void {
-  const name = node.name;
-  for (const set of node.rrsets) {
+/** Per RRset: NS, MX and SRV targets that are aliases; TTLs that differ or are too long. */
+function checkRRset(zone: Zone, set: RRset, maxTtl: number, aliasRoles: ReadonlyMap<number, string>, add: Add): void {
+  const records = set.records;
+  const role = aliasRoles.get(set.type);
+  if (role !== undefined) {
+    for (const rr of records) {
+      const target = targetName(set.type, rr.rdata)!;
+      if (zone.rrset(target, RRType.CNAME) !== undefined) {
+        add('TARGET_IS_ALIAS', 'warning', set.owner, { ...set, records: [rr] }, `${role} ${target.toString()} is an alias (CNAME); RFC 2181 section 10.3 forbids it`);
+      }
+    }
+  }
+  const firstTtl = records[0]!.ttl;
+  if (records.length > 1 && records.some((r) => r.ttl !== firstTtl)) {
+    const ttls = [...new Set(records.map((r) => r.ttl))];
+    add('TTL_MISMATCH', 'warning', set.owner, set, `the records of this RRset have different TTLs (${ttls.join(', ')}); RFC 2181 section 5.2`);
+  }
+  const over = records.find((r) => r.ttl > maxTtl);
+  if (over !== undefined) add('TTL_RANGE', 'warning', set.owner, { ...set, records: [over] }, `TTL ${over.ttl} is over ${maxTtl}`);
+}
+
+function checkNode(name: Name, sets: readonly RRset[], isApex: boolean, isCut: boolean, options: CheckOptions, add: Add): void {
+  for (const set of sets) {
     if (set.type === RRType.SOA && !isApex) add('SOA_NOT_AT_APEX', 'error', name, set, 'an SOA record may stand only at the zone apex');
     if (set.type === RRType.DS && !isCut) {
       add('DS_NOT_AT_CUT', 'error', name, set, isApex ? 'a DS record belongs in the parent zone, not at this apex' : 'a DS record stands where there is no delegation (NS)');
@@ -165,10 +169,10 @@ function checkNode(node: ZoneNode, isApex: boolean, isCut: boolean, options: Che
       add('DNSSEC_IN_INPUT', 'error', name, set, `${typeToString(set.type)} records are made by the signer and must not be in the unsigned input`);
     }
   }
-  const cname = node.rrsets.find((s) => s.type === RRType.CNAME);
+  const cname = sets.find((s) => s.type === RRType.CNAME);
   if (cname !== undefined) {
     if (cname.records.length > 1) add('CNAME_MULTIPLE', 'error', name, cname, `${cname.records.length} CNAME records at one name; only one is allowed`);
-    const others = node.rrsets.filter((s) => !CNAME_COMPANIONS.has(s.type));
+    const others = sets.filter((s) => !CNAME_COMPANIONS.has(s.type));
     if (others.length > 0) {
       add('CNAME_AND_OTHER', 'error', name, cname, `a CNAME cannot stand beside other data (${others.map((s) => typeToString(s.type)).join(', ')})`);
     }

@@ -42,17 +42,23 @@ export class Zone {
   readonly recordCount: number;
   private readonly keys: readonly string[];
 
-  /** `nodes` must be in canonical order; `keys`, when given, are their canonical keys. */
+  /**
+   * `nodes` must be in canonical order; `keys`, when given, are their canonical keys, and
+   * `recordCount` the number of records they hold (both are computed when not given).
+   */
   constructor(
     readonly origin: Name,
     readonly nodes: readonly ZoneNode[],
     readonly duplicates: readonly DroppedDuplicate[] = [],
     keys?: readonly string[],
+    recordCount?: number,
   ) {
     this.keys = keys ?? nodes.map((n) => n.name.canonicalKey());
-    let count = 0;
-    for (const node of nodes) for (const set of node.rrsets) count += set.records.length;
-    this.recordCount = count;
+    if (recordCount === undefined) {
+      recordCount = 0;
+      for (const node of nodes) for (const set of node.rrsets) recordCount += set.records.length;
+    }
+    this.recordCount = recordCount;
   }
 
   get(name: Name): ZoneNode | undefined {
@@ -173,11 +179,13 @@ export class ZoneBuilder {
   private nodes: Node[] = [];
   private lastNode: Node | undefined;
   private lastSet: RecordSet | undefined;
+  private count = 0;
 
   constructor(readonly origin: Name) {}
 
   /** Adds a record; the object itself is kept (it is never changed afterwards). */
   add(record: Rr & { readonly owner: Name; readonly type: number }): void {
+    this.count++;
     const node = this.lastNode;
     if (node === undefined || (node.name !== record.owner && node.name.key !== record.owner.key)) {
       const set = new RecordSet(record.owner, record.type, record);
@@ -223,7 +231,9 @@ export class ZoneBuilder {
       keys.push(key);
     }
     for (const node of nodes) node.sort(duplicates);
-    return new Zone(this.origin, nodes, duplicates, keys);
+    const count = this.count - duplicates.length;
+    this.count = 0;
+    return new Zone(this.origin, nodes, duplicates, keys, count);
   }
 }
 

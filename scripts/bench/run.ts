@@ -1,0 +1,65 @@
+/**
+ * `npm run bench`: generates a zone (1,000,000 records by default; `--records N`) and times,
+ * with GNU time, `hms zone check`, `named-checkzone` and `kzonecheck` on the same file:
+ * wall seconds and peak memory. Goals (issue 2): hms no slower than named-checkzone, and its
+ * peak memory under 1.5 GiB. Goals missed are printed as MISSED; the exit code stays 0.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateZone } from './zone-generator.js';
+
+const ROOT = join(import.meta.dirname, '../../..');
+const OUT = join(ROOT, 'bench-out');
+const ORIGIN = 'bench.example';
+const TIMEOUT_MS = 600_000;
+
+interface Timing {
+  readonly tool: string;
+  readonly seconds: number;
+  readonly peakMiB: number;
+  readonly ok: boolean;
+  readonly note: string;
+}
+
+function timed(tool: string, cmd: string, args: string[]): Timing {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], {
+    cwd: ROOT, encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 64 << 20,
+  });
+  if (r.error) throw new Error(`${tool}: ${r.error.message} (is the package 'time' installed? run scripts/setup)`);
+  const m = /TIME ([\d.]+) (\d+)\s*$/.exec(r.stderr);
+  if (!m) throw new Error(`${tool}: no timing in its output: ${r.stderr.slice(-300)}`);
+  const lastLine = (r.stdout + r.stderr.replace(/TIME .*$/, '')).trim().split('\n').pop() ?? '';
+  return { tool, seconds: Number(m[1]), peakMiB: Number(m[2]) / 1024, ok: r.status === 0, note: lastLine.slice(0, 80) };
+}
+
+async function main(): Promise<void> {
+  const at = process.argv.indexOf('--records');
+  const records = at >= 0 ? Number(process.argv[at + 1]) : 1_000_000;
+  if (!Number.isInteger(records) || records < 100) throw new Error('--records takes a whole number of at least 100');
+  mkdirSync(OUT, { recursive: true });
+  const file = join(OUT, `bench-${records}.zone`);
+  const written = await generateZone(file, ORIGIN, records);
+  console.log(`zone ${ORIGIN}: ${written} records in ${file}`);
+
+  const runs = [
+    timed('hms zone check', process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'zone', 'check', file, '--origin', ORIGIN]),
+    // -i local: the default full integrity check resolves out-of-zone names over the network,
+    // which measures the network (absent here), not the zone checker
+    timed('named-checkzone -i local', 'named-checkzone', ['-q', '-i', 'local', ORIGIN, file]),
+    timed('kzonecheck', 'kzonecheck', ['-o', ORIGIN, file]),
+  ];
+  const named = runs[1]!;
+  console.log('\n| tool | seconds | peak MiB | vs named-checkzone | exit ok |');
+  console.log('|---|---:|---:|---:|---|');
+  for (const r of runs) {
+    console.log(`| ${r.tool} | ${r.seconds.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${(r.seconds / named.seconds).toFixed(2)}x | ${r.ok ? 'yes' : `NO: ${r.note}`} |`);
+  }
+  const hms = runs[0]!;
+  console.log('');
+  console.log(`${hms.seconds <= named.seconds ? 'MET' : 'MISSED'}: hms zone check no slower than named-checkzone (${hms.seconds.toFixed(2)} s vs ${named.seconds.toFixed(2)} s)`);
+  console.log(`${hms.peakMiB < 1536 ? 'MET' : 'MISSED'}: hms peak memory under 1.5 GiB (${hms.peakMiB.toFixed(0)} MiB)`);
+  if (!runs.every((r) => r.ok)) console.log('MISSED: every tool must accept the generated zone');
+}
+
+await main();
