@@ -52,9 +52,9 @@ function writeSecret(path: string): string {
 }
 
 function main(): void {
-  if (process.env.SOFTHSM2_CONF === undefined) fail('SOFTHSM2_CONF is not set');
-  const conf = readFileSync(process.env.SOFTHSM2_CONF!, 'utf8');
-  const tokenDir = /^\s*directories\.tokendir\s*=\s*(\S+)/m.exec(conf)?.[1] ?? fail(`no directories.tokendir in ${process.env.SOFTHSM2_CONF}`);
+  const confPath = process.env.SOFTHSM2_CONF ?? fail('SOFTHSM2_CONF is not set');
+  const conf = readFileSync(confPath, 'utf8');
+  const tokenDir = /^\s*directories\.tokendir\s*=\s*(\S+)/m.exec(conf)?.[1] ?? fail(`no directories.tokendir in ${confPath}`);
   mkdirSync(tokenDir, { recursive: true, mode: 0o700 });
 
   const pkcs11 = new pkcs11js.PKCS11();

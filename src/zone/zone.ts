@@ -98,13 +98,9 @@ export class Zone {
  * one record and most names one RRset: two objects saved each, and the garbage collector's
  * time with them on a million-record zone.
  */
-class OneOrMore<T> {
-  protected one: T | undefined;
-  protected many: T[] | undefined;
-
-  constructor(first: T) {
-    this.one = first;
-  }
+abstract class OneOrMore<T> {
+  declare protected one: T | undefined;
+  declare protected many: T[] | undefined;
 
   protected get items(): readonly T[] {
     return this.many ?? [this.one!];
@@ -122,8 +118,12 @@ class OneOrMore<T> {
 
 /** An RRset under construction and after. */
 class RecordSet extends OneOrMore<Rr> implements RRset {
-  constructor(readonly owner: Name, readonly type: number, first: Rr) {
-    super(first);
+  declare readonly owner: Name;
+  declare readonly type: number;
+
+  /** A literal with this prototype, which V8 can pretenure (see Name.make). */
+  static make(owner: Name, type: number, first: Rr): RecordSet {
+    return { __proto__: RecordSet.prototype, owner, type, one: first, many: undefined } as unknown as RecordSet;
   }
 
   get records(): readonly Rr[] {
@@ -137,8 +137,10 @@ class RecordSet extends OneOrMore<Rr> implements RRset {
 }
 
 class Node extends OneOrMore<RecordSet> implements ZoneNode {
-  constructor(readonly name: Name, first: RecordSet) {
-    super(first);
+  declare readonly name: Name;
+
+  static make(name: Name, first: RecordSet): Node {
+    return { __proto__: Node.prototype, name, one: first, many: undefined } as unknown as Node;
   }
 
   get rrsets(): readonly RecordSet[] {
@@ -188,8 +190,8 @@ export class ZoneBuilder {
     this.count++;
     const node = this.lastNode;
     if (node === undefined || (node.name !== record.owner && node.name.key !== record.owner.key)) {
-      const set = new RecordSet(record.owner, record.type, record);
-      this.lastNode = new Node(record.owner, set);
+      const set = RecordSet.make(record.owner, record.type, record);
+      this.lastNode = Node.make(record.owner, set);
       this.lastSet = set;
       this.nodes.push(this.lastNode);
       return;
@@ -198,7 +200,7 @@ export class ZoneBuilder {
     if (set === undefined || set.type !== record.type) {
       set = node.find(record.type);
       if (set === undefined) {
-        set = new RecordSet(record.owner, record.type, record);
+        set = RecordSet.make(record.owner, record.type, record);
         node.add(set);
         this.lastSet = set;
         return;

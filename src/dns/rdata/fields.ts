@@ -82,7 +82,7 @@ export function name(label: string, lowerInCanonical: boolean): Field {
     label,
     lowerInCanonical,
     parse(r, w, ctx) {
-      w.name(Name.parse(r.next(label).text, ctx.origin));
+      Name.parseInto(r.next(label).text, ctx.origin, w);
     },
     format: (d) => d.name().toString(),
   };
