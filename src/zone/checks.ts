@@ -53,7 +53,8 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
   let cut: ZoneNode | undefined;
   let dname: ZoneNode | undefined;
   const belowCut: { node: ZoneNode; cut: ZoneNode }[] = [];
-  const aliasRoles = new Map<number, string>([[RRType.NS, 'name server'], [RRType.MX, 'mail exchange'], [RRType.SRV, 'SRV target']]);
+  // with no CNAME in the zone, no target can be an alias
+  const aliasRoles = new Map<number, string>(zone.types.has(RRType.CNAME) ? [[RRType.NS, 'name server'], [RRType.MX, 'mail exchange'], [RRType.SRV, 'SRV target']] : []);
   for (const node of zone.nodes) {
     const name = node.name;
     const sets = node.rrsets;

@@ -52,6 +52,7 @@ export class Zone {
     readonly duplicates: readonly DroppedDuplicate[] = [],
     keys?: readonly string[],
     recordCount?: number,
+    types?: ReadonlySet<number>,
   ) {
     this.keys = keys ?? nodes.map((n) => n.name.canonicalKey());
     if (recordCount === undefined) {
@@ -59,7 +60,11 @@ export class Zone {
       for (const node of nodes) for (const set of node.rrsets) recordCount += set.records.length;
     }
     this.recordCount = recordCount;
+    this.types = types ?? new Set(nodes.flatMap((n) => n.rrsets.map((set) => set.type)));
   }
+
+  /** The record types present anywhere in the zone. */
+  readonly types: ReadonlySet<number>;
 
   get(name: Name): ZoneNode | undefined {
     const key = name.canonicalKey();
@@ -182,6 +187,7 @@ export class ZoneBuilder {
   private lastNode: Node | undefined;
   private lastSet: RecordSet | undefined;
   private count = 0;
+  private types = new Set<number>();
 
   constructor(readonly origin: Name) {}
 
@@ -191,6 +197,7 @@ export class ZoneBuilder {
     const node = this.lastNode;
     if (node === undefined || (node.name !== record.owner && node.name.key !== record.owner.key)) {
       const set = RecordSet.make(record.owner, record.type, record);
+      this.types.add(record.type);
       this.lastNode = Node.make(record.owner, set);
       this.lastSet = set;
       this.nodes.push(this.lastNode);
@@ -201,6 +208,7 @@ export class ZoneBuilder {
       set = node.find(record.type);
       if (set === undefined) {
         set = RecordSet.make(record.owner, record.type, record);
+        this.types.add(record.type);
         node.add(set);
         this.lastSet = set;
         return;
@@ -234,8 +242,10 @@ export class ZoneBuilder {
     }
     for (const node of nodes) node.sort(duplicates);
     const count = this.count - duplicates.length;
+    const types = this.types;
     this.count = 0;
-    return new Zone(this.origin, nodes, duplicates, keys, count);
+    this.types = new Set();
+    return new Zone(this.origin, nodes, duplicates, keys, count, types);
   }
 }
 
