@@ -134,7 +134,7 @@ export class Name {
    * `allowPointers` is true (messages), never inside RDATA read on its own.
    */
   static decode(buf: Uint8Array, offset: number, allowPointers = false): { name: Name; end: number } {
-    let wire = '';
+    let size = 0;
     let pos = offset;
     let end = -1;
     let jumps = 0;
@@ -142,7 +142,7 @@ export class Name {
       if (pos >= buf.length) throw new WireFormatError('name runs past the end of the data', pos);
       const len = buf[pos]!;
       if (len === 0) {
-        wire += '\x00';
+        SCRATCH[size++] = 0;
         if (end < 0) end = pos + 1;
         break;
       }
@@ -157,12 +157,12 @@ export class Name {
       }
       if ((len & 0xc0) !== 0) throw new WireFormatError(`unknown label type 0x${len.toString(16)}`, pos);
       if (pos + 1 + len > buf.length) throw new WireFormatError('label runs past the end of the data', pos);
-      wire += String.fromCharCode(len);
-      for (let i = 0; i < len; i++) wire += String.fromCharCode(buf[pos + 1 + i]!);
+      if (size + 1 + len > 254) throw new WireFormatError('name over 255 octets', offset);
+      SCRATCH.set(buf.subarray(pos, pos + 1 + len), size);
+      size += 1 + len;
       pos += 1 + len;
-      if (wire.length > 254) throw new WireFormatError('name over 255 octets', offset);
     }
-    return { name: Name.make(wire), end };
+    return { name: size === 1 ? Name.ROOT : Name.make(SCRATCH.toString('latin1', 0, size)), end };
   }
 
   /** Wraps an already validated uncompressed wire string. */
@@ -182,18 +182,28 @@ export class Name {
    * every call (not kept: a million names would carry it for nothing); sort by precomputed keys.
    */
   canonicalKey(): string {
-    // label offsets, then the labels from the root down, each escaped and ended by \x00
-    const w = this.key;
-    const starts: number[] = [];
-    for (let pos = 0; w.charCodeAt(pos) !== 0; pos += w.charCodeAt(pos) + 1) starts.push(pos);
-    const parts: string[] = [];
-    for (let i = starts.length - 1; i >= 0; i--) {
+    // labels from the root down, lowercased, \x00 and \x01 escaped, each ended by \x00
+    const w = this.wire;
+    const starts = LABEL_STARTS;
+    let count = 0;
+    for (let pos = 0; w.charCodeAt(pos) !== 0; pos += w.charCodeAt(pos) + 1) starts[count++] = pos;
+    const out = SCRATCH;
+    let len = 0;
+    for (let i = count - 1; i >= 0; i--) {
       const at = starts[i]!;
-      const label = w.slice(at + 1, at + 1 + w.charCodeAt(at));
-      parts.push(/[\x00\x01]/.test(label) ? label.replace(/[\x00\x01]/g, (ch) => (ch === '\x00' ? '\x01\x01' : '\x01\x02')) : label);
+      const end = at + 1 + w.charCodeAt(at);
+      for (let j = at + 1; j < end; j++) {
+        const c = w.charCodeAt(j);
+        if (c <= 1) {
+          out[len++] = 1;
+          out[len++] = c + 1;
+        } else {
+          out[len++] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+        }
+      }
+      out[len++] = 0;
     }
-    parts.push('');
-    return parts.join('\x00');
+    return out.toString('latin1', 0, len);
   }
 
   /** Raw labels, most specific first, without the root label. */
@@ -285,7 +295,9 @@ export class Name {
   }
 }
 
-const SCRATCH = Buffer.alloc(512);
+/** Room for a name in wire or canonical-key form (at most twice 255 octets with escapes). */
+const SCRATCH = Buffer.alloc(1024);
+const LABEL_STARTS = new Array<number>(128).fill(0);
 
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
