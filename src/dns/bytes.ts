@@ -48,6 +48,12 @@ export class ByteWriter {
     this.length += b.length;
   }
 
+  /** The first `n` octets of `b`, without making a view of them. */
+  prefix(b: Uint8Array, n: number): void {
+    this.ensure(n);
+    for (let i = 0; i < n; i++) this.buf[this.length++] = b[i]!;
+  }
+
   /** Octets held in a latin1 string (one character per octet), such as a Name's wire form. */
   latin1(s: string): void {
     this.ensure(s.length);

@@ -55,14 +55,14 @@ export class Name {
    * Parses a name in presentation form straight into wire data (a name inside RDATA), without
    * making a Name: the same rules as `parse`.
    */
-  static parseInto(text: string, origin: Name | null, w: { bytes(b: Uint8Array): void }): void {
+  static parseInto(text: string, origin: Name | null, w: { prefix(b: Uint8Array, n: number): void }): void {
     if (text === '@' || text === '.') {
       const name = Name.parse(text, origin);
       for (let i = 0; i < name.wire.length; i++) SCRATCH[i] = name.wire.charCodeAt(i);
-      w.bytes(SCRATCH.subarray(0, name.wire.length));
+      w.prefix(SCRATCH, name.wire.length);
       return;
     }
-    w.bytes(SCRATCH.subarray(0, Name.parseToScratch(text, origin)));
+    w.prefix(SCRATCH, Name.parseToScratch(text, origin));
   }
 
   /** The wire form of a presentation name (not `@`, not `.`) into SCRATCH; returns its length. */

@@ -3,8 +3,13 @@ import { ValueError } from '../../common/errors.js';
 /** Dotted-quad IPv4, as inet_pton reads it: four decimals 0-255, no leading zeros. */
 export function parseIpv4(text: string): Uint8Array {
   const out = new Uint8Array(4);
-  if (!readIpv4(text, 0, text.length, out, 0)) throw new ValueError(`'${text}' is not an IPv4 address`);
+  parseIpv4Into(text, out);
   return out;
+}
+
+/** As parseIpv4, into the first four octets of `out` (no allocation). */
+export function parseIpv4Into(text: string, out: Uint8Array): void {
+  if (!readIpv4(text, 0, text.length, out, 0)) throw new ValueError(`'${text}' is not an IPv4 address`);
 }
 
 /** Reads a dotted quad from text[start, end) into out[at..at+4); false when it is not one. */
@@ -45,6 +50,12 @@ function hexValue(c: number): number {
 /** IPv6 in any RFC 4291 text form, with `::` and a trailing dotted quad. */
 export function parseIpv6(text: string): Uint8Array {
   const out = new Uint8Array(16);
+  parseIpv6Into(text, out);
+  return out;
+}
+
+/** As parseIpv6, into the first sixteen octets of `out`, which must be zero (no allocation). */
+export function parseIpv6Into(text: string, out: Uint8Array): Uint8Array {
   const bad = (): never => {
     throw new ValueError(`'${text}' is not an IPv6 address`);
   };

@@ -4,7 +4,7 @@ import { Name } from '../name.js';
 import { parseType, typeToString } from '../types.js';
 import { parseTtl } from '../ttl.js';
 import { quoteText, type ParseContext, type RdataTokens, unescapeText } from './tokens.js';
-import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './addresses.js';
+import { formatIpv4, formatIpv6, parseIpv4Into, parseIpv6Into } from './addresses.js';
 import { decodeBase32Hex, encodeBase32Hex } from './base32hex.js';
 
 /**
@@ -88,10 +88,15 @@ export function name(label: string, lowerInCanonical: boolean): Field {
   };
 }
 
+const ADDRESS = new Uint8Array(16);
+
 export function ipv4(label = 'IPv4 address'): Field {
   return {
     label,
-    parse: (r, w) => w.bytes(parseIpv4(r.next(label).text)),
+    parse(r, w) {
+      parseIpv4Into(r.next(label).text, ADDRESS);
+      w.prefix(ADDRESS, 4);
+    },
     format: (d) => formatIpv4(d.bytes(4, label)),
   };
 }
@@ -99,7 +104,11 @@ export function ipv4(label = 'IPv4 address'): Field {
 export function ipv6(label = 'IPv6 address'): Field {
   return {
     label,
-    parse: (r, w) => w.bytes(parseIpv6(r.next(label).text)),
+    parse(r, w) {
+      ADDRESS.fill(0);
+      parseIpv6Into(r.next(label).text, ADDRESS);
+      w.prefix(ADDRESS, 16);
+    },
     format: (d) => formatIpv6(d.bytes(16, label)),
   };
 }

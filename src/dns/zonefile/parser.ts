@@ -2,7 +2,7 @@ import { SignerError, ZoneSyntaxError } from '../../common/errors.js';
 import { Name } from '../name.js';
 import { ByteWriter, Slab } from '../bytes.js';
 import { parseRdataInto } from '../rdata/index.js';
-import { RdataTokens, type Token } from '../rdata/tokens.js';
+import { type ParseContext, RdataTokens, type Token } from '../rdata/tokens.js';
 import { META_TYPES, parseClass, parseType, RRType, typeToString } from '../types.js';
 import { looksLikeTtl, parseTtl } from '../ttl.js';
 import { EntryLexer, type Entry } from './lexer.js';
@@ -75,6 +75,8 @@ interface Frame {
   readonly source: ZoneSource;
   readonly lexer: EntryLexer;
   origin: Name;
+  /** `{ origin }` for the RDATA parsers, made again only when the origin changes. */
+  context: ParseContext;
   lastOwner: Name | undefined;
   lastOwnerText: string;
   lastOwnerOrigin: Name | undefined;
@@ -100,7 +102,7 @@ export class ZoneFileParser {
 
   private push(source: ZoneSource, origin: Name, owner: Name | undefined): void {
     this.frames.push({
-      source, lexer: new EntryLexer(source.chunks, source.file), origin,
+      source, lexer: new EntryLexer(source.chunks, source.file), origin, context: { origin },
       lastOwner: owner, lastOwnerText: '', lastOwnerOrigin: undefined,
     });
   }
@@ -191,7 +193,7 @@ export class ZoneFileParser {
       const w = this.writer;
       w.reset();
       try {
-        parseRdataInto(type, reader, { origin: frame.origin }, w);
+        parseRdataInto(type, reader, frame.context, w);
       } catch (e) {
         if (reader.current !== undefined) at = reader.current;
         throw e;
@@ -230,6 +232,7 @@ export class ZoneFileParser {
       const at = need(tokens, 1, 'a domain name after $ORIGIN');
       point(at);
       frame.origin = Name.parse(at.text, frame.origin);
+      frame.context = { origin: frame.origin };
       noMore(tokens, 2, '$ORIGIN');
       return;
     }
