@@ -1,23 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ValueError, WireFormatError } from '../../common/errors.js';
-import { ByteWriter } from '../bytes.js';
-import { Name } from '../name.js';
-import { lexEntries } from '../zonefile/lexer.js';
 import { locCodec } from './loc.js';
-import { RdataTokens } from './tokens.js';
+import { hex, parseWith, unhex } from '../../../test/helpers/rdata.js';
+import { ByteWriter } from '../bytes.js';
 
-const origin = Name.parse('example.com.');
-
-function parse(text: string): Uint8Array {
-  const tokens = [...lexEntries([text], 'test')].flatMap((e) => e.tokens);
-  const w = new ByteWriter(16);
-  locCodec.parse(new RdataTokens(tokens), { origin }, w);
-  return w.finish();
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const unhex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h, 'hex'));
+const parse = (text: string): Uint8Array => parseWith(locCodec, text);
 
 /**
  * Presentation text, its wire form, and the text hms prints. The wire forms were checked

@@ -1,27 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Name } from '../name.js';
 import { parseType, RRType } from '../types.js';
 import { canonicalRdata, checkRdata, formatRdata, parseRdata } from './index.js';
-import { RdataTokens, type Token } from './tokens.js';
-import { lexEntries } from '../zonefile/lexer.js';
+import { RdataTokens } from './tokens.js';
+import { hex, TEST_ORIGIN, tokensOf } from '../../../test/helpers/rdata.js';
 import { WireFormatError } from '../../common/errors.js';
 import { parseIpv6, formatIpv6 } from './addresses.js';
 import { decodeBase32Hex, encodeBase32Hex } from './base32hex.js';
 
-const origin = Name.parse('example.com.');
-
-function tokensOf(text: string): Token[] {
-  const entries = [...lexEntries([text], 'test')];
-  return entries.flatMap((e) => e.tokens);
-}
-
 function parse(type: string, text: string): Uint8Array {
-  return parseRdata(parseType(type)!, new RdataTokens(tokensOf(text)), { origin });
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString('hex');
+  return parseRdata(parseType(type)!, new RdataTokens(tokensOf(text)), { origin: TEST_ORIGIN });
 }
 
 /** Presentation text, the wire form hms must produce, and the text it must print. */

@@ -1,23 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { ValueError, WireFormatError } from '../../common/errors.js';
+import { svcbCodec } from './svcb.js';
+import { hex, parseWith, unhex } from '../../../test/helpers/rdata.js';
 import { ByteWriter } from '../bytes.js';
 import { Name } from '../name.js';
-import { lexEntries } from '../zonefile/lexer.js';
-import { svcbCodec } from './svcb.js';
-import { RdataTokens } from './tokens.js';
 
-const origin = Name.parse('example.com.');
-
-function parse(text: string): Uint8Array {
-  const tokens = [...lexEntries([text], 'test')].flatMap((e) => e.tokens);
-  const w = new ByteWriter(64);
-  svcbCodec.parse(new RdataTokens(tokens), { origin }, w);
-  return w.finish();
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-const unhex = (h: string): Uint8Array => Uint8Array.from(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+const parse = (text: string): Uint8Array => parseWith(svcbCodec, text);
 const FOO_COM = '03666f6f076578616d706c6503636f6d00';
 const FOO_ORG = '03666f6f076578616d706c65036f726700';
 
