@@ -22,6 +22,8 @@ export function exitCodeFor(error: unknown): number {
     case 'WIRE_FORMAT':
     case 'ZONE_CHECK':
       return EXIT.INVALID_INPUT;
+    case 'DNSSEC':
+      return EXIT.POLICY;
     case 'HSM':
       return EXIT.HSM;
     default:

@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   // Usage and the CLI
   USAGE: 'a command was called with wrong or missing arguments',
   IO: 'a file could not be read or written',
+  // DNSSEC
+  DNSSEC: 'a DNSSEC operation was refused or failed: a banned algorithm, a bad key, a bad digest type',
   // HSM
   HSM: 'the PKCS#11 module or token reported an error',
 } as const;

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { Name } from '../dns/name.js';
+import { formatRdata, parseRdata } from '../dns/rdata/index.js';
+import { encodeBase32Hex } from '../dns/rdata/base32hex.js';
+import { RdataTokens } from '../dns/rdata/tokens.js';
+import { RRType } from '../dns/types.js';
+import { hex, tokensOf } from '../../test/helpers/rdata.js';
+import { checkSigningAlgorithm, DigestType } from './algorithms.js';
+import { makeDs } from './ds.js';
+import { keyTag } from './key-tag.js';
+import { nsec3Hash } from './nsec3-hash.js';
+
+const origin = Name.parse('example.com.');
+const rdata = (type: number, text: string): Uint8Array => parseRdata(type, new RdataTokens(tokensOf(text)), { origin });
+
+/** The DNSKEY of RFC 4034 section 5.4 and RFC 4509 section 2.3. */
+const DSKEY = rdata(RRType.DNSKEY, `256 3 5 ( AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/
+  2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvx
+  egXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9Xzc
+  nOf+EPbtG9DMBmADjFDc2w/rljwvFw== )`);
+const DSKEY_OWNER = Name.parse('dskey.example.com.');
+
+describe('DNSSEC primitives', () => {
+  it('RFC 4034 section 5.4: key tag 60485', () => {
+    expect(keyTag(DSKEY)).toBe(60485);
+  });
+
+  it('RFC 4034 section 5.4: SHA-1 DS of dskey.example.com.', () => {
+    expect(formatRdata(RRType.DS, makeDs(DSKEY_OWNER, DSKEY, DigestType.SHA1))).toBe('60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118');
+  });
+
+  it('RFC 4509 section 2.3: SHA-256 DS of dskey.example.com.', () => {
+    expect(formatRdata(RRType.DS, makeDs(DSKEY_OWNER, DSKEY, DigestType.SHA256)))
+      .toBe('60485 5 2 D4B7D520E7BB5F0F67674A0CCEB1E3E0614B93C4F9E99B8383F6A1E4469DA50A');
+  });
+
+  it('the DS digest covers the owner in canonical (lowercase) form', () => {
+    const upper = makeDs(Name.parse('DSKEY.Example.COM.'), DSKEY, DigestType.SHA256);
+    expect(hex(upper)).toBe(hex(makeDs(DSKEY_OWNER, DSKEY, DigestType.SHA256)));
+  });
+
+  it('RFC 5155 appendix A: NSEC3 hashes with salt aabbccdd and 12 iterations', () => {
+    const salt = Buffer.from('aabbccdd', 'hex');
+    const vectors: [string, string][] = [
+      ['example', '0p9mhaveqvm6t7vbl5lop2u3t2rp3tom'], ['a.example', '35mthgpgcu1qg68fab165klnsnk3dpvl'],
+      ['ai.example', 'gjeqe526plbf1g8mklp59enfd789njgi'], ['ns1.example', '2t7b4g4vsa5smi47k61mv5bv1a22bojr'],
+      ['ns2.example', 'q04jkcevqvmu85r014c7dkba38o0ji5r'], ['w.example', 'k8udemvp1j2f7eg6jebps17vp3n8i58h'],
+      ['*.w.example', 'r53bq7cc2uvmubfu5ocmm6pers9tk9en'], ['x.w.example', 'b4um86eghhds6nea196smvmlo4ors995'],
+      ['y.w.example', 'ji6neoaepv8b5o6k4ev33abha8ht9fgc'], ['x.y.w.example', '2vptu5timamqttgl4luu9kg21e0aor3s'],
+      ['xx.example', 't644ebqk9bibcna874givr6joj62mlhv'],
+    ];
+    for (const [name, hash] of vectors) {
+      expect(encodeBase32Hex(nsec3Hash(Name.parse(`${name}.`), salt, 12)).toLowerCase(), name).toBe(hash);
+    }
+    expect(encodeBase32Hex(nsec3Hash(Name.parse('EXAMPLE.'), salt, 12)).toLowerCase()).toBe('0p9mhaveqvm6t7vbl5lop2u3t2rp3tom');
+  });
+
+  it('DP-4.2b DP-4.1a refuses RSAMD5 and SHA-1 signing algorithms, accepts RSASHA256', () => {
+    expect(() => checkSigningAlgorithm(1)).toThrow(/RSAMD5 uses MD5 \(DP-4\.2b/);
+    expect(() => checkSigningAlgorithm(5)).toThrow(/SHA-1/);
+    expect(() => checkSigningAlgorithm(99)).toThrow(/not one hms signs with/);
+    expect(checkSigningAlgorithm(8)).toBe(8);
+    expect(checkSigningAlgorithm(13)).toBe(13);
+    expect(checkSigningAlgorithm(15)).toBe(15);
+  });
+});
