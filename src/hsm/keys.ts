@@ -1,0 +1,224 @@
+import { createHash, randomBytes } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import { SignerError } from '../common/errors.js';
+import { ByteWriter } from '../dns/bytes.js';
+import type { Name } from '../dns/name.js';
+import { Algorithm, checkSigningAlgorithm } from '../dnssec/algorithms.js';
+import { keyTag } from '../dnssec/key-tag.js';
+import { dnskeyFlags, type KeyRole, type Signer } from '../dnssec/signer.js';
+import { HsmError, pkcs11Call, toHsmError } from './errors.js';
+import type { Token } from './token.js';
+
+// PKCS#11 3.0 values pkcs11js does not name
+const CKK_EC_EDWARDS = 0x40;
+const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+const CKM_EDDSA = 0x1057;
+/** DER OIDs for CKA_EC_PARAMS: P-256 (1.2.840.10045.3.1.7) and Ed25519 (1.3.101.112). */
+const P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
+const ED25519_PARAMS = Buffer.from('06032b6570', 'hex');
+
+export interface KeySpec {
+  readonly algorithm: number;
+  /** RSA modulus size (1024 to 4096); ignored for the others. */
+  readonly bits?: number;
+}
+
+/** A key pair in the token, tied to its zone and role by its label (`hms:<zone>:<role>:<id>`). */
+export interface HsmKey {
+  readonly id: Buffer;
+  readonly label: string;
+  readonly zone: string;
+  readonly role: KeyRole;
+  readonly algorithm: number;
+  readonly dnskey: Uint8Array;
+  readonly keyTag: number;
+  readonly privateKey: Buffer;
+  readonly publicKey: Buffer;
+}
+
+const LABEL_PREFIX = 'hms:';
+
+function labelFor(zone: Name, role: KeyRole, id: Buffer): string {
+  return `${LABEL_PREFIX}${zone.toLowerCase().toString()}:${role}:${id.toString('hex')}`;
+}
+
+/**
+ * Generates a key pair inside the token (DP-3.1d): CKA_TOKEN, CKA_PRIVATE and CKA_SENSITIVE
+ * true, CKA_EXTRACTABLE false, so the private key never leaves it (DP-3.1f).
+ */
+export async function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySpec): Promise<HsmKey> {
+  const algorithm = checkSigningAlgorithm(spec.algorithm);
+  const id = randomBytes(16);
+  const label = labelFor(zone, role, id);
+  const common = [
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: id },
+  ];
+  let mechanism: number;
+  let publicTmpl: pkcs11js.Template;
+  if (algorithm === Algorithm.RSASHA256 || algorithm === Algorithm.RSASHA512) {
+    const bits = spec.bits ?? (role === 'zsk' ? 1024 : 2048);
+    if (bits < 1024 || bits > 4096) throw new SignerError('DNSSEC', `RSA key size ${bits} is outside 1024 to 4096 (DP-4.1b, DP-4.1c)`);
+    mechanism = pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
+    publicTmpl = [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_MODULUS_BITS, value: bits },
+      { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }];
+  } else if (algorithm === Algorithm.ECDSAP256SHA256) {
+    mechanism = pkcs11js.CKM_EC_KEY_PAIR_GEN;
+    publicTmpl = [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: P256_PARAMS }];
+  } else if (algorithm === Algorithm.ED25519) {
+    mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+    publicTmpl = [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS },
+      { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }];
+  } else {
+    throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
+  }
+  const privateTmpl: pkcs11js.Template = [
+    ...common,
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_SIGN, value: true },
+  ];
+  const pair = await token.withSession(async (session) => {
+    try {
+      return await token.pkcs11.C_GenerateKeyPairAsync(session, { mechanism }, publicTmpl, privateTmpl);
+    } catch (e) {
+      throw toHsmError('C_GenerateKeyPair', token.where, e);
+    }
+  });
+  return describeKey(token, pair.privateKey, pair.publicKey);
+}
+
+/** Every hms key in the token, or those of one zone. */
+export function findKeys(token: Token, zone?: Name): HsmKey[] {
+  const pkcs11 = token.pkcs11;
+  const session = token.control;
+  const privates = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }]);
+  const out: HsmKey[] = [];
+  const prefix = zone === undefined ? LABEL_PREFIX : `${LABEL_PREFIX}${zone.toLowerCase().toString()}:`;
+  for (const handle of privates) {
+    const [labelAttr, idAttr] = pkcs11Call('C_GetAttributeValue', token.where, () =>
+      pkcs11.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]));
+    const label = labelAttr!.value.toString('utf8');
+    if (!label.startsWith(prefix)) continue;
+    const [pub] = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_ID, value: idAttr!.value }]);
+    if (pub === undefined) throw new HsmError('C_FindObjects', token.where, undefined, `key ${label} has no public key object`);
+    out.push(describeKey(token, handle, pub));
+  }
+  return out;
+}
+
+/** Removes a key pair from the token. */
+export function deleteKey(token: Token, key: HsmKey): void {
+  pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, key.privateKey));
+  pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, key.publicKey));
+}
+
+function findObjects(token: Token, session: Buffer, template: pkcs11js.Template): Buffer[] {
+  const pkcs11 = token.pkcs11;
+  pkcs11Call('C_FindObjectsInit', token.where, () => pkcs11.C_FindObjectsInit(session, template));
+  try {
+    const out: Buffer[] = [];
+    for (;;) {
+      const batch = pkcs11Call('C_FindObjects', token.where, () => pkcs11.C_FindObjects(session, 64));
+      if (batch.length === 0) return out;
+      out.push(...batch);
+    }
+  } finally {
+    pkcs11.C_FindObjectsFinal(session);
+  }
+}
+
+function describeKey(token: Token, privateKey: Buffer, publicKey: Buffer): HsmKey {
+  const pkcs11 = token.pkcs11;
+  const session = token.control;
+  const attrs = pkcs11Call('C_GetAttributeValue', token.where, () => pkcs11.C_GetAttributeValue(session, publicKey, [
+    { type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }, { type: pkcs11js.CKA_KEY_TYPE },
+  ]));
+  const label = attrs[0]!.value.toString('utf8');
+  const id = attrs[1]!.value;
+  const keyType = attrs[2]!.value.readUInt32LE(0);
+  const [, zone = '', role = 'zsk'] = label.split(':');
+  let algorithm: number;
+  let publicBytes: Uint8Array;
+  if (keyType === pkcs11js.CKK_RSA) {
+    const [n, e] = pkcs11Call('C_GetAttributeValue', token.where, () =>
+      pkcs11.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_MODULUS }, { type: pkcs11js.CKA_PUBLIC_EXPONENT }]));
+    const exp = stripZeros(e!.value);
+    const w = new ByteWriter(3 + exp.length + n!.value.length);
+    if (exp.length < 256) w.u8(exp.length);
+    else {
+      w.u8(0);
+      w.u16(exp.length);
+    }
+    w.bytes(exp);
+    w.bytes(stripZeros(n!.value));
+    publicBytes = w.finish();
+    algorithm = Algorithm.RSASHA256;
+  } else {
+    const [point] = pkcs11Call('C_GetAttributeValue', token.where, () =>
+      pkcs11.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_EC_POINT }]));
+    const raw = derOctetString(point!.value);
+    if (keyType === CKK_EC_EDWARDS) {
+      algorithm = Algorithm.ED25519;
+      publicBytes = raw;
+    } else {
+      if (raw[0] !== 0x04 || raw.length !== 65) throw new HsmError('C_GetAttributeValue', token.where, undefined, `key ${label}: not an uncompressed P-256 point`);
+      algorithm = Algorithm.ECDSAP256SHA256;
+      publicBytes = raw.subarray(1);
+    }
+  }
+  const w = new ByteWriter(4 + publicBytes.length);
+  w.u16(dnskeyFlags(role as KeyRole));
+  w.u8(3);
+  w.u8(algorithm);
+  w.bytes(publicBytes);
+  const dnskey = w.finish();
+  return { id, label, zone, role: role as KeyRole, algorithm, dnskey, keyTag: keyTag(dnskey), privateKey, publicKey };
+}
+
+function stripZeros(b: Buffer): Buffer {
+  let i = 0;
+  while (i < b.length - 1 && b[i] === 0) i++;
+  return b.subarray(i);
+}
+
+/** CKA_EC_POINT is a DER OCTET STRING around the point (most modules; some give it bare). */
+function derOctetString(b: Buffer): Buffer {
+  if (b[0] !== 0x04) return b;
+  let len = b[1]!;
+  let at = 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    len = 0;
+    for (let i = 0; i < n; i++) len = (len << 8) | b[2 + i]!;
+    at = 2 + n;
+  }
+  return at + len === b.length ? b.subarray(at) : b;
+}
+
+/**
+ * A Signer over an HSM key: every signature takes a session from the token's pool, so as
+ * many are in flight as there are sessions (RSA: CKM_SHA256_RSA_PKCS; ECDSA: CKM_ECDSA over
+ * our SHA-256 digest, giving r|s as RFC 6605 wants; Ed25519: CKM_EDDSA).
+ */
+export function hsmSigner(token: Token, key: HsmKey): Signer {
+  const mechanism = key.algorithm === Algorithm.RSASHA256 ? pkcs11js.CKM_SHA256_RSA_PKCS
+    : key.algorithm === Algorithm.ECDSAP256SHA256 ? pkcs11js.CKM_ECDSA : CKM_EDDSA;
+  const size = key.algorithm === Algorithm.RSASHA256 ? 512 : 64;
+  return {
+    dnskey: key.dnskey,
+    algorithm: key.algorithm,
+    keyTag: key.keyTag,
+    sign: (data) => token.withSession(async (session) => {
+      const input = key.algorithm === Algorithm.ECDSAP256SHA256 ? createHash('sha256').update(data).digest() : Buffer.from(data.buffer, data.byteOffset, data.length);
+      try {
+        token.pkcs11.C_SignInit(session, { mechanism }, key.privateKey);
+        return await token.pkcs11.C_SignAsync(session, input, Buffer.alloc(size));
+      } catch (e) {
+        throw toHsmError('C_Sign', token.where, e);
+      }
+    }),
+  };
+}

@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import pkcs11js from 'pkcs11js';
+import { SignerError } from '../common/errors.js';
+import { CKR_CRYPTOKI_ALREADY_INITIALIZED, CKR_USER_ALREADY_LOGGED_IN, HsmError, pkcs11Call, toHsmError } from './errors.js';
+
+/** Where SoftHSM2's library is on the systems hms runs on. */
+export const SOFTHSM_PATHS = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+];
+
+/** The PKCS#11 module to load: the given path, HMS_PKCS11_MODULE, or SoftHSM2's library. */
+export function findModule(path?: string): string {
+  const chosen = path ?? process.env.HMS_PKCS11_MODULE;
+  if (chosen !== undefined && chosen !== '') return chosen;
+  const found = SOFTHSM_PATHS.find((p) => existsSync(p));
+  if (found === undefined) throw new SignerError('HSM', `no PKCS#11 module given and SoftHSM2 not found in ${SOFTHSM_PATHS.join(', ')}`);
+  return found;
+}
+
+/** PKCS#11 labels are 32 octets, blank-padded (some modules pad with NULs). */
+export function tokenLabel(raw: string): string {
+  return raw.replace(/[\0 ]+$/, '');
+}
+
+export interface TokenOptions {
+  readonly module?: string;
+  readonly label: string;
+  readonly pin: string;
+  /** Sessions kept open for signing; signatures in flight at once (default 2). */
+  readonly sessions?: number;
+}
+
+/**
+ * A logged-in PKCS#11 token with a pool of sessions. C_Initialize is called with
+ * CKF_OS_LOCKING_OK, so the module locks for itself and several sessions can sign at once
+ * (through pkcs11js's asynchronous calls, on libuv's threads).
+ */
+export class Token {
+  private readonly free: Buffer[] = [];
+  private readonly waiting: ((session: Buffer) => void)[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly pkcs11: pkcs11js.PKCS11,
+    readonly slot: Buffer,
+    readonly where: string,
+    private readonly sessions: Buffer[],
+  ) {
+    this.free.push(...sessions);
+  }
+
+  static open(options: TokenOptions): Token {
+    const modulePath = findModule(options.module);
+    const pkcs11 = new pkcs11js.PKCS11();
+    pkcs11Call('load', modulePath, () => pkcs11.load(modulePath));
+    try {
+      pkcs11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+    } catch (e) {
+      // tolerated by name: another part of this process initialised the module first
+      if ((e as { code?: number }).code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw toHsmError('C_Initialize', modulePath, e);
+    }
+    try {
+      const slots = pkcs11Call('C_GetSlotList', modulePath, () => pkcs11.C_GetSlotList(true));
+      const slot = slots.find((s) => tokenLabel(pkcs11Call('C_GetTokenInfo', modulePath, () => pkcs11.C_GetTokenInfo(s)).label) === options.label);
+      if (slot === undefined) throw new HsmError('C_GetTokenInfo', modulePath, 0xe0, `no token labelled '${options.label}'`);
+      const where = `token ${options.label}`;
+      const count = Math.max(1, options.sessions ?? 2);
+      const sessions: Buffer[] = [];
+      for (let i = 0; i < count; i++) {
+        sessions.push(pkcs11Call('C_OpenSession', where, () => pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION)));
+      }
+      try {
+        pkcs11.C_Login(sessions[0]!, pkcs11js.CKU_USER, options.pin);
+      } catch (e) {
+        if ((e as { code?: number }).code !== CKR_USER_ALREADY_LOGGED_IN) throw toHsmError('C_Login', where, e);
+      }
+      return new Token(pkcs11, slot, where, sessions);
+    } catch (e) {
+      pkcs11.C_Finalize();
+      throw e;
+    }
+  }
+
+  /** Runs `fn` with a session of the pool to itself; waits while all are busy. */
+  async withSession<T>(fn: (session: Buffer) => Promise<T> | T): Promise<T> {
+    if (this.closed) throw new HsmError('withSession', this.where, 0xb0, 'the token is closed');
+    const session = this.free.pop() ?? (await new Promise<Buffer>((resolve) => this.waiting.push(resolve)));
+    try {
+      return await fn(session);
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next(session);
+      else this.free.push(session);
+    }
+  }
+
+  /** A session for short synchronous work (key lookup, generation) outside the pool's queue. */
+  get control(): Buffer {
+    return this.sessions[0]!;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.sessions) {
+      try {
+        this.pkcs11.C_CloseSession(s);
+      } catch {
+        // the token may be gone already; closing is best effort
+      }
+    }
+    this.pkcs11.C_Finalize();
+  }
+}

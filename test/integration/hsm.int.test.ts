@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pkcs11js from 'pkcs11js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Name } from '../../src/dns/name.js';
+import { Algorithm } from '../../src/dnssec/algorithms.js';
+import { signZone } from '../../src/dnssec/sign-zone.js';
+import { verifySignature } from '../../src/dnssec/verify-signature.js';
+import { HsmError } from '../../src/hsm/errors.js';
+import { deleteKey, findKeys, generateKey, hsmSigner, type HsmKey } from '../../src/hsm/keys.js';
+import { readPin } from '../../src/hsm/pin.js';
+import { Token } from '../../src/hsm/token.js';
+import { initToken } from '../../src/hsm/token-init.js';
+import { loadZoneFile } from '../../src/service/load-zone.js';
+import { printZone } from '../../src/zone/print.js';
+import { ROOT, run } from './helpers/run.js';
+
+/**
+ * A throwaway SoftHSM token (Knot's test_dnssec_keystore_pkcs11 idea): keys made in it, never
+ * extractable, signing through several sessions at once, and zones signed with its keys that
+ * dnssec-verify, ldns-verify-zone and kzonecheck accept.
+ */
+const zone = Name.parse('example.com.');
+const PIN = randomBytes(8).toString('hex');
+let tmp: string;
+let token: Token;
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'hms-softhsm-'));
+  mkdirSync(join(tmp, 'tokens'));
+  writeFileSync(join(tmp, 'softhsm2.conf'), `directories.tokendir = ${join(tmp, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  process.env.SOFTHSM2_CONF = join(tmp, 'softhsm2.conf');
+  expect(initToken({ label: 'hms-test', soPin: randomBytes(8).toString('hex'), pin: PIN })).toBe(true);
+  token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+});
+afterAll(() => {
+  token?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the HSM key store (SoftHSM2)', () => {
+  it('refuses a wrong PIN as a fatal (not retryable) C_Login error', () => {
+    token.close();
+    let error: unknown;
+    try {
+      Token.open({ label: 'hms-test', pin: 'wrong-pin' });
+    } catch (e) {
+      error = e;
+    } finally {
+      token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    }
+    expect(error).toBeInstanceOf(HsmError);
+    expect((error as HsmError).message).toBe('C_Login (token hms-test): CKR_PIN_INCORRECT');
+    expect((error as HsmError).retryable).toBe(false);
+    expect((error as HsmError).message).not.toContain('wrong-pin');
+  });
+
+  it('DP-3.1b reads the PIN from a file only its owner can read', () => {
+    const file = join(tmp, 'pin');
+    writeFileSync(file, `${PIN}\n`, { mode: 0o644 });
+    expect(() => readPin({ file })).toThrow(/readable by others \(mode 644\)/);
+    rmSync(file);
+    writeFileSync(file, `${PIN}\n`, { mode: 0o600 });
+    expect(readPin({ file })).toBe(PIN);
+    expect(() => readPin({ env: 'HMS_TEST_NO_SUCH_PIN' })).toThrow(/set HMS_TEST_NO_SUCH_PIN/);
+  });
+
+  it('DP-3.1d DP-3.1f keys are made in the token, sensitive and never extractable', async () => {
+    const rsa = await generateKey(token, zone, 'ksk', { algorithm: Algorithm.RSASHA256, bits: 2048 });
+    const ec = await generateKey(token, zone, 'zsk', { algorithm: Algorithm.ECDSAP256SHA256 });
+    for (const key of [rsa, ec]) {
+      const [extractable, sensitive, isToken] = token.pkcs11.C_GetAttributeValue(token.control, key.privateKey, [
+        { type: pkcs11js.CKA_EXTRACTABLE }, { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_TOKEN },
+      ]);
+      expect(extractable!.value[0]).toBe(0);
+      expect(sensitive!.value[0]).toBe(1);
+      expect(isToken!.value[0]).toBe(1);
+    }
+    expect(() => token.pkcs11.C_GetAttributeValue(token.control, rsa.privateKey, [{ type: pkcs11js.CKA_PRIVATE_EXPONENT }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
+    expect(() => token.pkcs11.C_GetAttributeValue(token.control, ec.privateKey, [{ type: pkcs11js.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
+    expect(rsa.dnskey[1]).toBe(1); // KSK: SEP flag
+    expect(ec.dnskey[1]).toBe(0);
+    const found = findKeys(token, zone).map((k) => k.keyTag).sort();
+    expect(found).toEqual([rsa.keyTag, ec.keyTag].sort());
+    expect(findKeys(token, Name.parse('other.example.'))).toEqual([]);
+    deleteKey(token, rsa);
+    deleteKey(token, ec);
+    expect(findKeys(token, zone)).toEqual([]);
+  });
+
+  it('DP-3.5 signs many at once through the session pool; every signature verifies from the DNSKEY alone', async () => {
+    for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
+      const key = await generateKey(token, zone, 'zsk', spec);
+      const signer = hsmSigner(token, key);
+      const data = Array.from({ length: 40 }, (_, i) => randomBytes(50 + i));
+      const signatures = await Promise.all(data.map((d) => signer.sign(d)));
+      signatures.forEach((sig, i) => expect(verifySignature(key.dnskey, data[i]!, sig), `${spec.algorithm} #${i}`).toBe(true));
+      deleteKey(token, key);
+    }
+  });
+
+  it('a zone signed with HSM keys passes dnssec-verify, ldns-verify-zone and kzonecheck', async () => {
+    const keys: HsmKey[] = [
+      await generateKey(token, zone, 'ksk', { algorithm: Algorithm.RSASHA256, bits: 2048 }),
+      await generateKey(token, zone, 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 }),
+    ];
+    const unsigned = loadZoneFile(join(ROOT, 'examples/zones/example.com.zone'), zone);
+    const now = Date.UTC(2026, 10, 22) / 1000;
+    const signed = await signZone(unsigned, {
+      keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
+      denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
+      inception: now - 3600, expiration: now - 3600 + 32 * 86400,
+    });
+    const file = join(tmp, 'signed.zone');
+    writeFileSync(file, [...printZone(signed)].join('\n') + '\n', 'latin1');
+    const r = run(join(ROOT, '../shared/tools/verify-signed-zone'), ['example.com', file]);
+    expect(r.stdout).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+  });
+});
