@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Name } from '../dns/name.js';
+import { RRType } from '../dns/types.js';
+import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
+import { parseZoneFile } from '../dns/zonefile/parser.js';
+import { readFileSync } from 'node:fs';
+import { ZoneBuilder, type Zone } from '../zone/zone.js';
+import { softwareKey } from '../../test/helpers/software-signer.js';
+import { Algorithm } from './algorithms.js';
+import { signZone, type Denial } from './sign-zone.js';
+import { verifyZone } from './verify-zone.js';
+import { printZone } from '../zone/print.js';
+
+const origin = Name.parse('corpus.example.');
+const NOW = Date.UTC(2026, 10, 22) / 1000;
+const ZONES = join(import.meta.dirname, '../../test/fixtures/zones');
+
+function load(text: string): Zone {
+  const b = new ZoneBuilder(origin);
+  const files = { 'corpus-include.zone': readFileSync(join(ZONES, 'corpus-include.zone'), 'latin1') };
+  for (const r of parseZoneFile(textSource('z', text), { origin, include: memoryIncludes(files) })) b.add(r);
+  return b.freeze();
+}
+
+/** The signed zone as text, with one edit, read back. */
+function edited(zone: Zone, edit: (lines: string[]) => string[]): Zone {
+  return load(edit([...printZone(zone)]).join('\n'));
+}
+
+const keys = [softwareKey(Algorithm.ECDSAP256SHA256, 'ksk'), softwareKey(Algorithm.ECDSAP256SHA256, 'zsk')];
+const signed = new Map<string, Zone>();
+
+beforeAll(async () => {
+  const unsigned = load(readFileSync(join(ZONES, 'corpus.zone'), 'latin1'));
+  const denials: [string, Denial][] = [['nsec', { kind: 'nsec' }], ['nsec3', { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }],
+    ['optout', { kind: 'nsec3', iterations: 1, salt: Uint8Array.of(1, 2), optOut: true }]];
+  for (const [name, denial] of denials) {
+    signed.set(name, await signZone(unsigned, { keys, denial, inception: NOW - 3600, expiration: NOW + 32 * 86400 }));
+  }
+});
+
+describe('verifyZone: the check before a signed zone is written', () => {
+  it('finds nothing wrong in what signZone made (NSEC, NSEC3, NSEC3 opt-out)', () => {
+    for (const [name, zone] of signed) expect(verifyZone(zone, NOW), name).toEqual([]);
+  });
+
+  it('catches a flipped signature byte', () => {
+    const zone = edited(signed.get('nsec3')!, (lines) => lines.map((l) => (/^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /.test(l) ? l.replace(/([A-Za-z0-9+/])(=*)$/, (_m, c: string, pad: string) => `${c === 'A' ? 'B' : 'A'}${pad}`) : l)));
+    expect(verifyZone(zone, NOW).map((p) => p.message)).toEqual([expect.stringMatching(/does not verify/)]);
+  });
+
+  it('catches a missing NSEC3 and a broken ring', () => {
+    let removed = '';
+    const zone = edited(signed.get('nsec3')!, (lines) => lines.filter((l) => {
+      if (removed === '' && /\tNSEC3\t/.test(l)) {
+        removed = l;
+        return false;
+      }
+      return !(removed !== '' && l.startsWith(removed.split('\t')[0]!) && /\tRRSIG\tNSEC3 /.test(l));
+    }));
+    const messages = verifyZone(zone, NOW).map((p) => p.message);
+    expect(messages.some((m) => /no NSEC3 for the name/.test(m))).toBe(true);
+    expect(messages.some((m) => /next hash/.test(m))).toBe(true);
+  });
+
+  it('catches a signature by a key that is not in the DNSKEY RRset (wrong key tag)', () => {
+    const other = softwareKey(Algorithm.ECDSAP256SHA256, 'zsk').signer.keyTag;
+    const zone = edited(signed.get('nsec')!, (lines) => lines.map((l) => l.replace(/^(ns1\.corpus\.example\.\t\d+\tIN\tRRSIG\tA \d+ \d+ \d+ \d+ \d+ )\d+/, `$1${other}`)));
+    expect(verifyZone(zone, NOW).map((p) => p.message)).toEqual([expect.stringMatching(new RegExp(`RRSIG by key ${other}.*no such DNSKEY`))]);
+  });
+
+  it('catches an NSEC whose bitmap lies, and signatures out of their validity', () => {
+    const zone = edited(signed.get('nsec')!, (lines) => lines.map((l) => (/^mail\.corpus\.example\.\t\d+\tIN\tNSEC\t/.test(l) ? l.replace(/ AAAA/, '') : l)));
+    expect(verifyZone(zone, NOW).some((p) => p.message === 'NSEC bitmap does not match the types at the name')).toBe(true);
+    expect(verifyZone(signed.get('nsec')!, NOW + 40 * 86400).length).toBeGreaterThan(10);
+    expect(signed.get('nsec')!.rrset(origin, RRType.DNSKEY)!.records).toHaveLength(2);
+  });
+});
