@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../common/error-codes.js';
+import { registerSignCommands } from './commands/sign.js';
 import { registerZoneCommands } from './commands/zone.js';
 import { exitCodeFor, reportError } from './output.js';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerZoneCommands(program);
+  registerSignCommands(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

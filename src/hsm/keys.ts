@@ -139,7 +139,11 @@ function describeKey(token: Token, privateKey: Buffer, publicKey: Buffer): HsmKe
   const label = attrs[0]!.value.toString('utf8');
   const id = attrs[1]!.value;
   const keyType = attrs[2]!.value.readUInt32LE(0);
-  const [, zone = '', role = 'zsk'] = label.split(':');
+  // hms:<zone>:<role>:<id>; the zone may hold ':' itself, so read from both ends
+  const idAt = label.lastIndexOf(':');
+  const roleAt = label.lastIndexOf(':', idAt - 1);
+  const zone = label.slice(LABEL_PREFIX.length, roleAt);
+  const role = label.slice(roleAt + 1, idAt);
   let algorithm: number;
   let publicBytes: Uint8Array;
   if (keyType === pkcs11js.CKK_RSA) {

@@ -1,4 +1,4 @@
-import { accessSync, closeSync, constants, openSync, readSync, realpathSync } from 'node:fs';
+import { accessSync, closeSync, constants, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
 
@@ -35,3 +35,30 @@ export const includeRelativeToFile: IncludeResolver = (path, fromFile) => {
   const shown = relative(process.cwd(), target);
   return openZoneFile(target, shown.startsWith('..') || isAbsolute(shown) ? target : shown);
 };
+
+/**
+ * Writes a zone file atomically: into a temporary file beside it, synced, then renamed over
+ * the old one, so a reader sees the old file or the new one, never half of one (OPS-7).
+ */
+export function writeZoneFileAtomically(path: string, lines: Iterable<string>): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    let chunk = '';
+    for (const line of lines) {
+      chunk += `${line}\n`;
+      if (chunk.length > 1 << 16) {
+        writeSync(fd, chunk, null, 'latin1');
+        chunk = '';
+      }
+    }
+    writeSync(fd, chunk, null, 'latin1');
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}

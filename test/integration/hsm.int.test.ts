@@ -15,7 +15,8 @@ import { Token } from '../../src/hsm/token.js';
 import { initToken } from '../../src/hsm/token-init.js';
 import { loadZoneFile } from '../../src/service/load-zone.js';
 import { printZone } from '../../src/zone/print.js';
-import { ROOT, run } from './helpers/run.js';
+import { HMS, ROOT, run } from './helpers/run.js';
+import { spawnSync } from 'node:child_process';
 
 /**
  * A throwaway SoftHSM token (Knot's test_dnssec_keystore_pkcs11 idea): keys made in it, never
@@ -117,5 +118,57 @@ describe('the HSM key store (SoftHSM2)', () => {
     writeFileSync(file, [...printZone(signed)].join('\n') + '\n', 'latin1');
     const r = run(join(ROOT, '../shared/tools/verify-signed-zone'), ['example.com', file]);
     expect(r.stdout).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    for (const k of keys) deleteKey(token, k);
+  });
+});
+
+describe('hms sign and hms key list (the CLI over the HSM)', () => {
+  const cli = (args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } => {
+    const r = spawnSync(process.execPath, [HMS, ...args], {
+      encoding: 'utf8', timeout: 120_000, env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF!, HMS_TOKEN: 'hms-test', HMS_PIN: PIN, ...env },
+    });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const input = join(ROOT, 'examples/zones/example.com.zone');
+
+  it('makes a KSK and a ZSK the first time, reuses them after, writes a zone the validators accept', () => {
+    token.close(); // the CLI opens the token itself
+    try {
+      const out = join(tmp, 'cli.signed');
+      const first = cli(['sign', '--origin', 'example.com', '--in', input, '--out', out, '--now', '2026-11-22T12:00:00Z']);
+      expect(first.stderr).toBe('');
+      expect(first.status).toBe(0);
+      expect(first.stdout).toMatch(/KSK \d+ algorithm 8 \(new\)/);
+      const ds = first.stdout.split('\n').find((l) => l.includes('\tDS\t'))!;
+      expect(run(join(ROOT, '../shared/tools/verify-signed-zone'), ['example.com', out]).stdout).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+      const second = cli(['sign', '--origin', 'example.com', '--in', input, '--out', out, '--denial', 'nsec', '--now', '2026-11-23T12:00:00Z', '--json']);
+      expect(second.status).toBe(0);
+      const result = JSON.parse(second.stdout) as { ds: string[]; serial: number };
+      expect(result.ds).toEqual([ds]);
+      const list = cli(['key', 'list', '--origin', 'example.com', '--json']);
+      expect((JSON.parse(list.stdout) as { keys: unknown[] }).keys).toHaveLength(2);
+    } finally {
+      token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    }
+  });
+
+  it('refuses DP breaches and bad PIN sources before it touches anything', () => {
+    token.close();
+    try {
+      const out = join(tmp, 'never.signed');
+      expect(cli(['sign', '--origin', 'example.com', '--in', input, '--out', out, '--nsec3-iterations', '11']).status).toBe(2);
+      const pinFile = join(tmp, 'open-pin');
+      writeFileSync(pinFile, PIN, { mode: 0o644 });
+      const open = cli(['key', 'list', '--origin', 'example.com', '--pin-file', pinFile], { HMS_PIN: '' });
+      expect(open.status).toBe(5);
+      expect(open.stderr).toMatch(/readable by others/);
+      expect(open.stderr).not.toContain(PIN);
+      const wrong = cli(['key', 'list', '--origin', 'example.com'], { HMS_PIN: 'not-the-pin' });
+      expect(wrong.status).toBe(5);
+      expect(wrong.stderr).toBe('hms: C_Login (token hms-test): CKR_PIN_INCORRECT\n');
+      expect(run('sh', ['-c', `test -e '${out}'`]).status).toBe(1);
+    } finally {
+      token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    }
   });
 });
