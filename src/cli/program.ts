@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../common/error-codes.js';
+import { registerHsmCommands } from './commands/hsm.js';
 import { registerSignCommands } from './commands/sign.js';
 import { registerZoneCommands } from './commands/zone.js';
 import { exitCodeFor, reportError } from './output.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerZoneCommands(program);
   registerSignCommands(program);
+  registerHsmCommands(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -152,6 +152,23 @@ describe('hms sign and hms key list (the CLI over the HSM)', () => {
     }
   });
 
+  it('hms hsm test checks the token and reports signatures per second for each algorithm', () => {
+    token.close();
+    try {
+      const r = cli(['hsm', 'test', '--seconds', '0.2', '--json']);
+      expect(r.status, r.stderr).toBe(0);
+      const result = JSON.parse(r.stdout) as { results: { algorithm: string; signaturesPerSecond: number; verified: boolean }[] };
+      expect(result.results.map((x) => x.algorithm)).toEqual(['RSASHA256', 'RSASHA256', 'ECDSAP256SHA256', 'ED25519']);
+      for (const x of result.results) {
+        expect(x.verified).toBe(true);
+        expect(x.signaturesPerSecond).toBeGreaterThan(0);
+      }
+    } finally {
+      token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    }
+    expect(findKeys(token, Name.parse('hsm-test.invalid.'))).toEqual([]);
+  });
+
   it('refuses DP breaches and bad PIN sources before it touches anything', () => {
     token.close();
     try {
