@@ -1,6 +1,6 @@
 import pkcs11js from 'pkcs11js';
-import { CKR_CRYPTOKI_ALREADY_INITIALIZED, HsmError, pkcs11Call, toHsmError } from './errors.js';
-import { findModule, tokenLabel } from './token.js';
+import { HsmError, pkcs11Call } from './errors.js';
+import { loadModule, tokenLabel } from './token.js';
 
 /**
  * Initialises a token in a free slot (C_InitToken, then C_InitPIN as the SO), for the
@@ -8,14 +8,7 @@ import { findModule, tokenLabel } from './token.js';
  * label is there already (it is left alone). The PINs come from the caller, never from argv.
  */
 export function initToken(options: { readonly module?: string; readonly label: string; readonly soPin: string; readonly pin: string }): boolean {
-  const modulePath = findModule(options.module);
-  const pkcs11 = new pkcs11js.PKCS11();
-  pkcs11Call('load', modulePath, () => pkcs11.load(modulePath));
-  try {
-    pkcs11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-  } catch (e) {
-    if ((e as { code?: number }).code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw toHsmError('C_Initialize', modulePath, e);
-  }
+  const { pkcs11, modulePath } = loadModule(options.module);
   try {
     const infos = pkcs11Call('C_GetSlotList', modulePath, () => pkcs11.C_GetSlotList(true))
       .map((slot) => ({ slot, info: pkcs11Call('C_GetTokenInfo', modulePath, () => pkcs11.C_GetTokenInfo(slot)) }));

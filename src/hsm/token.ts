@@ -25,6 +25,23 @@ export function tokenLabel(raw: string): string {
   return raw.replace(/[\0 ]+$/, '');
 }
 
+/**
+ * Loads the PKCS#11 module and calls C_Initialize with CKF_OS_LOCKING_OK (without it,
+ * concurrent signing from several sessions crashes or hangs in SoftHSM).
+ */
+export function loadModule(path?: string): { pkcs11: pkcs11js.PKCS11; modulePath: string } {
+  const modulePath = findModule(path);
+  const pkcs11 = new pkcs11js.PKCS11();
+  pkcs11Call('load', modulePath, () => pkcs11.load(modulePath));
+  try {
+    pkcs11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  } catch (e) {
+    // tolerated by name: another part of this process initialised the module first
+    if ((e as { code?: number }).code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw toHsmError('C_Initialize', modulePath, e);
+  }
+  return { pkcs11, modulePath };
+}
+
 export interface TokenOptions {
   readonly module?: string;
   readonly label: string;
@@ -53,15 +70,7 @@ export class Token {
   }
 
   static open(options: TokenOptions): Token {
-    const modulePath = findModule(options.module);
-    const pkcs11 = new pkcs11js.PKCS11();
-    pkcs11Call('load', modulePath, () => pkcs11.load(modulePath));
-    try {
-      pkcs11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-    } catch (e) {
-      // tolerated by name: another part of this process initialised the module first
-      if ((e as { code?: number }).code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw toHsmError('C_Initialize', modulePath, e);
-    }
+    const { pkcs11, modulePath } = loadModule(options.module);
     try {
       const slots = pkcs11Call('C_GetSlotList', modulePath, () => pkcs11.C_GetSlotList(true));
       const slot = slots.find((s) => tokenLabel(pkcs11Call('C_GetTokenInfo', modulePath, () => pkcs11.C_GetTokenInfo(s)).label) === options.label);

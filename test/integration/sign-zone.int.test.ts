@@ -10,7 +10,7 @@ import { loadZoneFile } from '../../src/service/load-zone.js';
 import { checkZone } from '../../src/zone/checks.js';
 import { printZone } from '../../src/zone/print.js';
 import { softwareKey } from '../helpers/software-signer.js';
-import { requireTool, ROOT, run } from './helpers/run.js';
+import { requireTool, ROOT, verifySignedZone } from './helpers/run.js';
 
 /** Zones signed by hms's zone signer (software keys here; HSM keys come with the key store). */
 const NOW = Date.UTC(2026, 10, 22, 12) / 1000;
@@ -25,7 +25,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function verifyWithThreeTools(origin: string, text: string, name: string): string {
   const file = join(tmp, name);
   writeFileSync(file, text, 'latin1');
-  return run(join(ROOT, '../shared/tools/verify-signed-zone'), [origin, file]).stdout;
+  return verifySignedZone(origin, file);
 }
 
 const ZONES: [string, string][] = [

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '../../..');
@@ -31,4 +32,13 @@ export function hms(args: readonly string[], cwd?: string): RunResult {
 export function requireTool(name: string): void {
   const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${name} is not installed: run scripts/setup first`);
+}
+
+/** The project's shared validator script: shared/ lies beside the repository (in CI too). */
+export const VERIFY_SIGNED_ZONE = join(ROOT, '../shared/tools/verify-signed-zone');
+
+/** dnssec-verify, ldns-verify-zone and kzonecheck on a signed zone file: their PASS/FAIL lines. */
+export function verifySignedZone(origin: string, file: string): string {
+  if (!existsSync(VERIFY_SIGNED_ZONE)) throw new Error(`${VERIFY_SIGNED_ZONE} is missing: shared/ must lie beside the repository`);
+  return run(VERIFY_SIGNED_ZONE, [origin, file]).stdout;
 }
