@@ -3,11 +3,14 @@
  * (best of `--repeat N`, default 3),
  * with GNU time, `hms zone check`, `named-checkzone` and `kzonecheck` on the same file:
  * wall seconds and peak memory. Goals (issue 2): hms no slower than named-checkzone, and its
- * peak memory under 1.5 GiB. Goals missed are printed as MISSED; the exit code stays 0.
+ * peak memory under 1.5 GiB. Then the signing benchmark (sign-bench.ts) on `--sign-records`
+ * sizes (default 10000,100000; `--no-sign` skips it). Goals missed are printed as MISSED; the
+ * exit code stays 0.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { signBench } from './sign-bench.js';
 import { generateZone } from './zone-generator.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -73,6 +76,11 @@ async function main(): Promise<void> {
   console.log(`${hms.seconds <= named.seconds ? 'MET' : 'MISSED'}: hms zone check no slower than named-checkzone (${hms.seconds.toFixed(2)} s vs ${named.seconds.toFixed(2)} s)`);
   console.log(`${hms.peakMiB < 1536 ? 'MET' : 'MISSED'}: hms peak memory under 1.5 GiB (${hms.peakMiB.toFixed(0)} MiB)`);
   if (!runs.every((r) => r.ok)) console.log('MISSED: every tool must accept the generated zone');
+
+  const signAt = process.argv.indexOf('--sign-records');
+  const signSizes = process.argv.includes('--no-sign') ? [] : (signAt >= 0 ? process.argv[signAt + 1] ?? '' : '10000,100000').split(',').map(Number);
+  if (signSizes.some((n) => !Number.isInteger(n) || n < 100)) throw new Error('--sign-records takes sizes like 10000,100000');
+  if (signSizes.length > 0) await signBench(ROOT, signSizes);
 }
 
 await main();

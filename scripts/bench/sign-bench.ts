@@ -1,0 +1,98 @@
+/**
+ * The signing half of `npm run bench` (issue 3): the raw HSM signing rate seen from Node
+ * (nothing but C_Sign through pkcs11js, 1 and 2 sessions), `hms sign` throughput and peak
+ * memory on generated zones, and `dnssec-signzone -n 2` with file keys on the same zones,
+ * all as ratios to the raw 2-session RSA-1024 rate. Uses the development token (scripts/setup).
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Name } from '../../src/dns/name.js';
+import { Algorithm } from '../../src/dnssec/algorithms.js';
+import { deleteKey, generateKey, hsmSigner } from '../../src/hsm/keys.js';
+import { Token } from '../../src/hsm/token.js';
+import { generateZone } from './zone-generator.js';
+
+const TIMEOUT_MS = 1_800_000;
+
+async function rawRate(token: Token, spec: { algorithm: number; bits?: number }, sessions: number, seconds: number): Promise<number> {
+  const key = await generateKey(token, Name.parse('bench-raw.invalid.'), 'zsk', spec);
+  try {
+    const signer = hsmSigner(token, key);
+    const data = randomBytes(120);
+    let count = 0;
+    const until = performance.now() + seconds * 1000;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: sessions }, async () => {
+      while (performance.now() < until) {
+        await signer.sign(data);
+        count++;
+      }
+    }));
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    deleteKey(token, key);
+  }
+}
+
+function timed(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): { seconds: number; peakMiB: number; ok: boolean; err: string } {
+  const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], { cwd, env, encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 64 << 20 });
+  const m = /TIME ([\d.]+) (\d+)\s*$/.exec(r.stderr ?? '');
+  return { seconds: m ? Number(m[1]) : NaN, peakMiB: m ? Number(m[2]) / 1024 : NaN, ok: r.status === 0, err: (r.stderr ?? '').slice(-300) };
+}
+
+/** RRSIG records in a zone file, counted from ldns-read-zone's one-record-per-line output. */
+function countRrsigs(file: string): number {
+  const r = spawnSync('ldns-read-zone', [file], { encoding: 'latin1', maxBuffer: 4 << 30, timeout: TIMEOUT_MS });
+  return r.stdout.split('\n').filter((l) => l.split('\t')[3] === 'RRSIG').length;
+}
+
+export async function signBench(root: string, sizes: readonly number[]): Promise<void> {
+  const out = join(root, 'bench-out');
+  mkdirSync(out, { recursive: true });
+  process.env.SOFTHSM2_CONF = join(root, 'softhsm.conf');
+  const pin = readFileSync(join(root, 'hsm/pin'), 'utf8').trim();
+  process.chdir(root);
+
+  console.log('\n## Signing\n\nraw HSM signing rate through pkcs11js (2 s each):');
+  const token = Token.open({ label: 'hms', pin, sessions: 2 });
+  const raw: Record<string, [number, number]> = {};
+  try {
+    for (const [name, spec] of [['RSA-1024', { algorithm: Algorithm.RSASHA256, bits: 1024 }], ['RSA-2048', { algorithm: Algorithm.RSASHA256, bits: 2048 }], ['ECDSA P-256', { algorithm: Algorithm.ECDSAP256SHA256 }]] as const) {
+      raw[name] = [await rawRate(token, spec, 1, 2), await rawRate(token, spec, 2, 2)];
+      console.log(`  ${name}: ${raw[name][0].toFixed(0)}/s with 1 session, ${raw[name][1].toFixed(0)}/s with 2`);
+    }
+  } finally {
+    token.close();
+  }
+  const reference = raw['RSA-1024']![1];
+
+  console.log('\n| zone | tool | seconds | signatures | signatures/s | vs raw 2-session RSA-1024 | peak MiB |');
+  console.log('|---|---|---:|---:|---:|---:|---|');
+  for (const records of sizes) {
+    const unsigned = join(out, `sign-${records}.zone`);
+    await generateZone(unsigned, 'bench.example', records);
+    const signedOurs = join(out, `sign-${records}.hms.signed`);
+    const ours = timed(process.execPath, [join(root, 'dist/src/cli/main.js'), 'sign', '--origin', 'bench.example', '--in', unsigned, '--out', signedOurs,
+      '--pin-file', 'hsm/pin', '--now', '2026-11-22T12:00:00Z'], root);
+    const oursSigs = ours.ok ? countRrsigs(signedOurs) : 0;
+    const oursRate = oursSigs / ours.seconds;
+    console.log(`| ${records} | hms sign (RSA 2048/1024, NSEC3) | ${ours.seconds.toFixed(2)} | ${oursSigs} | ${oursRate.toFixed(0)} | ${(oursRate / reference * 100).toFixed(0)}% | ${ours.peakMiB.toFixed(0)} |${ours.ok ? '' : ` FAILED: ${ours.err}`}`);
+    // BIND with file keys, the same algorithms and NSEC3
+    const keyDir = join(out, `bind-keys-${records}`);
+    rmSync(keyDir, { recursive: true, force: true });
+    mkdirSync(keyDir);
+    spawnSync('dnssec-keygen', ['-q', '-K', keyDir, '-a', 'RSASHA256', '-b', '1024', 'bench.example'], { encoding: 'utf8' });
+    spawnSync('dnssec-keygen', ['-q', '-K', keyDir, '-f', 'KSK', '-a', 'RSASHA256', '-b', '2048', 'bench.example'], { encoding: 'utf8' });
+    const signedBind = join(out, `sign-${records}.bind.signed`);
+    const bind = timed('dnssec-signzone', ['-q', '-n', '2', '-S', '-K', keyDir, '-o', 'bench.example', '-3', '-', '-f', signedBind, unsigned], root);
+    const bindSigs = bind.ok ? countRrsigs(signedBind) : 0;
+    const bindRate = bindSigs / bind.seconds;
+    console.log(`| ${records} | dnssec-signzone -n 2 (file keys) | ${bind.seconds.toFixed(2)} | ${bindSigs} | ${bindRate.toFixed(0)} | ${(bindRate / reference * 100).toFixed(0)}% | ${bind.peakMiB.toFixed(0)} |${bind.ok ? '' : ` FAILED: ${bind.err}`}`);
+    if (records >= 100_000) {
+      console.log(`${oursRate >= 0.85 * reference ? 'MET' : 'MISSED'}: hms sign at 85% or more of the raw 2-session rate on ${records} records (${(oursRate / reference * 100).toFixed(0)}%)`);
+    }
+    if (records >= 1_000_000) console.log(`${ours.peakMiB < 2048 ? 'MET' : 'MISSED'}: hms sign peak memory under 2 GiB (${ours.peakMiB.toFixed(0)} MiB)`);
+  }
+}
