@@ -100,30 +100,33 @@ export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zo
     toSign.push({ set: [rr], signers: zsks });
   }
 
-  // all signatures, handed to the signers a batch at a time
-  const jobs: { owner: Name; ttl: number; header: Uint8Array; data: Uint8Array; key: SigningKey }[] = [];
+  // all signatures, handed to the signers a batch at a time; the signing input of a job is
+  // built only when its batch comes, so a large zone never holds them all at once
+  const jobs: { set: Record[]; labels: number; key: SigningKey }[] = [];
   for (const { set, signers } of toSign) {
-    const first = set[0]!;
-    const labels = rrsigLabels(first.owner);
-    for (const key of signers) {
+    const labels = rrsigLabels(set[0]!.owner);
+    for (const key of signers) jobs.push({ set, labels, key });
+  }
+  const batch = options.batch ?? 256;
+  for (let i = 0; i < jobs.length; i += batch) {
+    const slice = jobs.slice(i, i + batch).map(({ set, labels, key }) => {
+      const first = set[0]!;
       const header = encodeRrsigHeader({
         typeCovered: first.type, algorithm: key.signer.algorithm, labels, originalTtl: first.ttl,
         expiration: options.expiration >>> 0, inception: options.inception >>> 0, keyTag: key.signer.keyTag, signer: apex,
       });
       const data = signingInput(header, labels, first.owner, first.type, first.ttl, set.map((r) => r.rdata));
-      jobs.push({ owner: first.owner, ttl: first.ttl, header, data, key });
-    }
-  }
-  const batch = options.batch ?? 256;
-  for (let i = 0; i < jobs.length; i += batch) {
-    const slice = jobs.slice(i, i + batch);
-    const signatures = await Promise.all(slice.map((j) => j.key.signer.sign(j.data)));
-    slice.forEach((j, k) => {
-      const w = new ByteWriter(j.header.length + signatures[k]!.length);
-      w.bytes(j.header);
-      w.bytes(signatures[k]!);
-      records.push({ owner: j.owner, type: RRType.RRSIG, ttl: j.ttl, rdata: w.finish() });
+      return { first, header, signature: key.signer.sign(data) };
     });
+    // Promise.all handles every rejection of the batch, not only the first one awaited
+    const signatures = await Promise.all(slice.map((job) => job.signature));
+    for (const [k, job] of slice.entries()) {
+      const signature = signatures[k]!;
+      const w = new ByteWriter(job.header.length + signature.length);
+      w.bytes(job.header);
+      w.bytes(signature);
+      records.push({ owner: job.first.owner, type: RRType.RRSIG, ttl: job.first.ttl, rdata: w.finish() });
+    }
   }
 
   const builder = new ZoneBuilder(apex);
