@@ -86,7 +86,7 @@ export async function signBench(root: string, sizes: readonly number[]): Promise
     spawnSync('dnssec-keygen', ['-q', '-K', keyDir, '-a', 'RSASHA256', '-b', '1024', 'bench.example'], { encoding: 'utf8' });
     spawnSync('dnssec-keygen', ['-q', '-K', keyDir, '-f', 'KSK', '-a', 'RSASHA256', '-b', '2048', 'bench.example'], { encoding: 'utf8' });
     const signedBind = join(out, `sign-${records}.bind.signed`);
-    const bind = timed('dnssec-signzone', ['-q', '-n', '2', '-S', '-K', keyDir, '-o', 'bench.example', '-3', '-', '-f', signedBind, unsigned], root);
+    const bind = timed('dnssec-signzone', ['-q', '-n', '2', '-S', '-K', keyDir, '-d', keyDir, '-o', 'bench.example', '-3', '-', '-f', signedBind, unsigned], root);
     const bindSigs = bind.ok ? countRrsigs(signedBind) : 0;
     const bindRate = bindSigs / bind.seconds;
     console.log(`| ${records} | dnssec-signzone -n 2 (file keys) | ${bind.seconds.toFixed(2)} | ${bindSigs} | ${bindRate.toFixed(0)} | ${(bindRate / reference * 100).toFixed(0)}% | ${bind.peakMiB.toFixed(0)} |${bind.ok ? '' : ` FAILED: ${bind.err}`}`);
