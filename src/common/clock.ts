@@ -7,7 +7,3 @@ export type Seconds = number;
 export interface Clock {
   now(): UnixSeconds;
 }
-
-export function fixedClock(at: UnixSeconds): Clock {
-  return { now: () => at };
-}

@@ -29,17 +29,3 @@ export function looksLikeTtl(text: string): boolean {
   const c = text.charCodeAt(0);
   return c >= 48 && c <= 57;
 }
-
-/** A duration in the shortest units: `1h30m`, `30d`, `0s`. */
-export function formatDuration(seconds: number): string {
-  if (seconds === 0) return '0s';
-  let rest = seconds;
-  let out = '';
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]] as const) {
-    if (rest >= size) {
-      out += `${Math.floor(rest / size)}${unit}`;
-      rest %= size;
-    }
-  }
-  return out;
-}

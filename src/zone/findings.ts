@@ -1,5 +1,5 @@
 import { SignerError } from '../common/errors.js';
-import { FINDING_CODES, type FindingCode } from '../common/error-codes.js';
+import type { FindingCode } from '../common/error-codes.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -23,10 +23,6 @@ export function formatFinding(f: Finding): string {
 
 export function hasErrors(findings: readonly Finding[]): boolean {
   return findings.some((f) => f.severity === 'error');
-}
-
-export function describeFinding(code: FindingCode): string {
-  return FINDING_CODES[code];
 }
 
 /** A zone failed its checks: the error lists every finding. */
