@@ -42,8 +42,11 @@ export function publicKeyFromDnskey(dnskeyRdata: Uint8Array): KeyObject {
 
 /** Checks one signature over `data` with the DNSKEY's public key and algorithm. */
 export function verifySignature(dnskeyRdata: Uint8Array, data: Uint8Array, signature: Uint8Array): boolean {
-  const algorithm = dnskeyRdata[3]!;
-  const key = publicKeyFromDnskey(dnskeyRdata);
+  return verifyWithKey(dnskeyRdata[3]!, publicKeyFromDnskey(dnskeyRdata), data, signature);
+}
+
+/** As verifySignature, with the public key already made (many signatures, one key). */
+export function verifyWithKey(algorithm: number, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
   switch (algorithm) {
     case Algorithm.RSASHA256:
       return cryptoVerify('sha256', data, key, signature);

@@ -8,7 +8,7 @@ import type { RRset, Zone, ZoneNode } from '../zone/zone.js';
 import { keyTag } from './key-tag.js';
 import { nsec3Hash } from './nsec3-hash.js';
 import { decodeRrsig, signingInput } from './rrsig.js';
-import { verifySignature } from './verify-signature.js';
+import { publicKeyFromDnskey, verifyWithKey } from './verify-signature.js';
 
 /** One problem found in a signed zone. */
 export interface VerifyProblem {
@@ -30,7 +30,7 @@ export function verifyZone(zone: Zone, now: UnixSeconds): VerifyProblem[] {
   const problem = (owner: Name, message: string, type?: number): void => {
     problems.push({ owner: owner.toString(), message, ...(type === undefined ? {} : { type: typeToString(type) }) });
   };
-  const dnskeys = zone.rrset(apex, RRType.DNSKEY)?.records.map((r) => r.rdata) ?? [];
+  const dnskeys = (zone.rrset(apex, RRType.DNSKEY)?.records ?? []).map((r) => ({ rdata: r.rdata, tag: keyTag(r.rdata), algorithm: r.rdata[3]!, key: publicKeyFromDnskey(r.rdata) }));
   if (dnskeys.length === 0) {
     problem(apex, 'no DNSKEY at the apex');
     return problems;
@@ -61,14 +61,14 @@ export function verifyZone(zone: Zone, now: UnixSeconds): VerifyProblem[] {
         continue;
       }
       for (const { rr, sig } of mine) {
-        const key = dnskeys.find((k) => keyTag(k) === sig.keyTag && k[3] === sig.algorithm);
+        const key = dnskeys.find((k) => k.tag === sig.keyTag && k.algorithm === sig.algorithm);
         if (key === undefined) {
           problem(node.name, `RRSIG by key ${sig.keyTag} (algorithm ${sig.algorithm}): no such DNSKEY at the apex`, set.type);
           continue;
         }
         const header = rr.rdata.subarray(0, rr.rdata.length - sig.signature.length);
         const data = signingInput(header, sig.labels, node.name, set.type, sig.originalTtl, set.records.map((r) => r.rdata));
-        if (!verifySignature(key, data, sig.signature)) {
+        if (!verifyWithKey(key.algorithm, key.key, data, sig.signature)) {
           problem(node.name, `RRSIG by key ${sig.keyTag} does not verify`, set.type);
         } else if (now < sig.inception || now > sig.expiration) {
           problem(node.name, `RRSIG by key ${sig.keyTag} is not valid now (${sig.inception} to ${sig.expiration})`, set.type);
