@@ -119,6 +119,12 @@ describe('hms zone check refuses invalid zones, naming file and line', () => {
     expect(r.stderr).toBe('hms: no-such.zone: cannot read the zone file (ENOENT)\n');
   });
 
+  it('stops quietly when its reader goes away (hms zone print | head -1)', () => {
+    const r = run('sh', ['-c', `'${process.execPath}' '${join(ROOT, 'dist/src/cli/main.js')}' zone print '${join(ZONES, 'corpus.zone')}' --origin corpus.example | head -1`]);
+    expect(r.stdout).toMatch(/^corpus\.example\.\t3600\tIN\tSOA\t/);
+    expect(r.stderr).toBe('');
+  });
+
   it('exits 2 on a usage error', () => {
     expect(hms(['zone', 'check', 'x.zone']).status).toBe(2);
     expect(hms(['zone', 'check', 'x.zone', '--origin', 'a..b']).status).toBe(2);
