@@ -1,3 +1,4 @@
+import { createPrivateKey, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Name } from '../dns/name.js';
 import { formatRdata, parseRdata } from '../dns/rdata/index.js';
@@ -9,6 +10,8 @@ import { checkSigningAlgorithm, DigestType } from './algorithms.js';
 import { makeDs } from './ds.js';
 import { keyTag } from './key-tag.js';
 import { nsec3Hash } from './nsec3-hash.js';
+import { encodeRrsigHeader, signingInput } from './rrsig.js';
+import { verifySignature } from './verify-signature.js';
 
 const origin = Name.parse('example.com.');
 const rdata = (type: number, text: string): Uint8Array => parseRdata(type, new RdataTokens(tokensOf(text)), { origin });
@@ -62,5 +65,38 @@ describe('DNSSEC primitives', () => {
     expect(checkSigningAlgorithm(8)).toBe(8);
     expect(checkSigningAlgorithm(13)).toBe(13);
     expect(checkSigningAlgorithm(15)).toBe(15);
+  });
+});
+
+describe('RFC 8080 section 6.1 (Ed25519), with erratum 4935', () => {
+  const owner = Name.parse('example.com.');
+  const dnskey = rdata(RRType.DNSKEY, '257 3 15 l02Woi0iS8Aa25FQkUd9RMzZHJpBoRQwAQEX1SxZJA4=');
+  const mx = rdata(RRType.MX, '10 mail.example.com.');
+  const header = encodeRrsigHeader({
+    typeCovered: RRType.MX, algorithm: 15, labels: 2, originalTtl: 3600, expiration: 1440021600, inception: 1438207200, keyTag: 3613, signer: owner,
+  });
+  const data = signingInput(header, 2, owner, RRType.MX, 3600, [mx]);
+  // the erratum's signature; Ed25519 is deterministic, so signing again must give it exactly
+  const expected = 'oL9krJun7xfBOIWcGHi7mag5/hdZrKWw15jPGrHpjQeRAvTdszaPD+QLs3fx8A4M3e23mRZ9VrbpMngwcrqNAg==';
+
+  it('key tag 3613 and the DS of the example', () => {
+    expect(keyTag(dnskey)).toBe(3613);
+    expect(formatRdata(RRType.DS, makeDs(owner, dnskey, DigestType.SHA256)))
+      .toBe('3613 15 2 3AA5AB37EFCE57F737FC1627013FEE07BDF241BD10F3B1964AB55C78E79A304B');
+  });
+
+  it('the RRSIG signing input of the MX example, octet for octet', () => {
+    expect(hex(data)).toBe('000f0f0200000e1055d4fc6055b94ce00e1d076578616d706c6503636f6d00076578616d706c6503636f6d00'
+      + '000f000100000e100014000a046d61696c076578616d706c6503636f6d00');
+  });
+
+  it('signing with the example private key gives the published signature, and it verifies from the DNSKEY', () => {
+    const seed = Buffer.from('ODIyNjAzODQ2MjgwODAxMjI2NDUxOTAyMDQxNDIyNjI=', 'base64');
+    const key = createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: seed.toString('base64url'), x: Buffer.from(dnskey.subarray(4)).toString('base64url') }, format: 'jwk' });
+    expect(sign(null, data, key).toString('base64')).toBe(expected);
+    expect(verifySignature(dnskey, data, Buffer.from(expected, 'base64'))).toBe(true);
+    const tampered = Buffer.from(expected, 'base64');
+    tampered[10]! ^= 1;
+    expect(verifySignature(dnskey, data, tampered)).toBe(false);
   });
 });
