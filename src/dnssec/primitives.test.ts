@@ -10,7 +10,7 @@ import { checkSigningAlgorithm, DigestType } from './algorithms.js';
 import { makeDs } from './ds.js';
 import { keyTag } from './key-tag.js';
 import { nsec3Hash } from './nsec3-hash.js';
-import { encodeRrsigHeader, signingInput } from './rrsig.js';
+import { decodeRrsig, encodeRrsigHeader, signingInput } from './rrsig.js';
 import { verifySignature } from './verify-signature.js';
 
 const origin = Name.parse('example.com.');
@@ -98,5 +98,40 @@ describe('RFC 8080 section 6.1 (Ed25519), with erratum 4935', () => {
     const tampered = Buffer.from(expected, 'base64');
     tampered[10]! ^= 1;
     expect(verifySignature(dnskey, data, tampered)).toBe(false);
+  });
+});
+
+describe('RFC 6605 section 6 (ECDSA P-256 and P-384)', () => {
+  const zone = Name.parse('example.net.');
+  const www = Name.parse('www.example.net.');
+  const a = rdata(RRType.A, '192.0.2.1');
+  const cases = [
+    {
+      name: '6.1 P-256', tag: 55648, text: '257 3 13 GojIhhXUN/u4v54ZQqGSnyhWJwaubCvTmeexv7bR6edbkrSqQpF64cYbcB7wNcP+e+MAnLr+Wi9xMWyQLc8NAA==',
+      rrsig: 'A 13 3 3600 20100909100439 20100812100439 55648 example.net. qx6wLYqmh+l9oCKTN6qIc+bw6ya+KJ8oMz0YP107epXAyGmt+3SNruPFKG7tZoLBLlUzGGus7ZwmwWep666VCw==',
+    },
+    {
+      name: '6.2 P-384', tag: 10771,
+      text: '257 3 14 xKYaNhWdGOfJ+nPrL8/arkwf2EY3MDJ+SErKivBVSum1w/egsXvSADtNJhyem5RCOpgQ6K8X1DRSEkrbYQ+OB+v8/uX45NBwY8rp65F6Glur8I/mlVNgF6W/qTI37m40',
+      rrsig: 'A 14 3 3600 20100909102025 20100812102025 10771 example.net. /L5hDKIvGDyI1fcARX3z65qrmPsVz73QD1Mr5CEqOiLP95hxQouuroGCeZOvzFaxsT8Glr74hbavRKayJNuydCuzWTSSPdz7wnqXL5bdcJzusdnI0RSMROxxwGipWcJm',
+    },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: key tag, and the published RRSIG verifies (and not once tampered)`, () => {
+      const dnskey = rdata(RRType.DNSKEY, c.text);
+      expect(keyTag(dnskey)).toBe(c.tag);
+      const rrsig = rdata(RRType.RRSIG, c.rrsig);
+      const sig = decodeRrsig(rrsig);
+      const data = signingInput(rrsig.subarray(0, rrsig.length - sig.signature.length), sig.labels, www, RRType.A, sig.originalTtl, [a]);
+      expect(verifySignature(dnskey, data, sig.signature)).toBe(true);
+      const tampered = Uint8Array.from(sig.signature);
+      tampered[5]! ^= 1;
+      expect(verifySignature(dnskey, data, tampered)).toBe(false);
+    });
+  }
+
+  it('6.1: the SHA-256 DS of the P-256 key', () => {
+    expect(formatRdata(RRType.DS, makeDs(zone, rdata(RRType.DNSKEY, cases[0]!.text), DigestType.SHA256)))
+      .toBe('55648 13 2 B4C8C1FE2E7477127B27115656AD6256F424625BF5C1E2770CE6D6E37DF61D17');
   });
 });
