@@ -135,3 +135,17 @@ describe('RFC 6605 section 6 (ECDSA P-256 and P-384)', () => {
       .toBe('55648 13 2 B4C8C1FE2E7477127B27115656AD6256F424625BF5C1E2770CE6D6E37DF61D17');
   });
 });
+
+describe('RFC 5702 section 6.1 (RSA/SHA-256)', () => {
+  it('key tag 9033, and the published RRSIG over www.example.net. A verifies (and not once tampered)', () => {
+    const dnskey = rdata(RRType.DNSKEY, '256 3 8 AwEAAcFcGsaxxdgiuuGmCkVImy4h99CqT7jwY3pexPGcnUFtR2Fh36BponcwtkZ4cAgtvd4Qs8PkxUdp6p/DlUmObdk=');
+    expect(keyTag(dnskey)).toBe(9033);
+    const rrsig = rdata(RRType.RRSIG, 'A 8 3 3600 20300101000000 20000101000000 9033 example.net. kRCOH6u7l0QGy9qpC9l1sLncJcOKFLJ7GhiUOibu4teYp5VE9RncriShZNz85mwlMgNEacFYK/lPtPiVYP4bwg==');
+    const sig = decodeRrsig(rrsig);
+    expect([sig.inception, sig.expiration]).toEqual([946684800, 1893456000]);
+    const data = signingInput(rrsig.subarray(0, rrsig.length - sig.signature.length), 3, Name.parse('www.example.net.'), RRType.A, 3600, [rdata(RRType.A, '192.0.2.91')]);
+    expect(verifySignature(dnskey, data, sig.signature)).toBe(true);
+    const other = signingInput(rrsig.subarray(0, rrsig.length - sig.signature.length), 3, Name.parse('www.example.net.'), RRType.A, 3600, [rdata(RRType.A, '192.0.2.92')]);
+    expect(verifySignature(dnskey, other, sig.signature)).toBe(false);
+  });
+});
