@@ -5,6 +5,8 @@ import type { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
+import type { DigestTypeNumber } from './algorithms.js';
+import { makeDs } from './ds.js';
 import { buildNsec3Chain, buildNsecChain, nsec3ParamRdata, type ChainName, type Nsec3Params } from './denial.js';
 import { encodeRrsigHeader, rrsigLabels, signingInput } from './rrsig.js';
 import type { SigningKey } from './signer.js';
@@ -23,6 +25,11 @@ export interface SignZoneOptions {
   readonly serial?: number;
   /** Signatures handed to a Signer at once, so that an HSM's sessions all have work. */
   readonly batch?: number;
+  /**
+   * Publish CDS (with these digest types) and CDNSKEY for the KSKs (RFC 7344, DP-4.7a), signed
+   * by the KSKs; CDS/CDNSKEY in the input are then replaced.
+   */
+  readonly cds?: { readonly digestTypes: readonly DigestTypeNumber[] };
 }
 
 interface Record {
@@ -68,7 +75,8 @@ export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zo
     cut = isDelegation ? name : undefined;
     const types: number[] = [];
     for (const set of node.rrsets) {
-      if (DNSSEC_TYPES.has(set.type) && set.type !== RRType.CDS && set.type !== RRType.CDNSKEY) continue;
+      const isCds = set.type === RRType.CDS || set.type === RRType.CDNSKEY;
+      if (DNSSEC_TYPES.has(set.type) && (!isCds || options.cds !== undefined)) continue;
       let rdatas = set.records.map((r) => r.rdata);
       if (set.type === RRType.SOA && options.serial !== undefined) rdatas = [withSerial(rdatas[0]!, options.serial)];
       const ttl = Math.min(...set.records.map((r) => r.ttl));
@@ -84,6 +92,14 @@ export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zo
       records.push(...dnskeys);
       types.push(RRType.DNSKEY);
       toSign.push({ set: dnskeys, signers: ksks });
+      if (options.cds !== undefined) {
+        const kskKeys = uniqueBy(ksks.map((k) => k.signer.dnskey));
+        const cds = kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => ({ owner: apex, type: RRType.CDS, ttl, rdata: makeDs(apex, dnskey, d) })));
+        const cdnskey = kskKeys.map((rdata) => ({ owner: apex, type: RRType.CDNSKEY, ttl, rdata }));
+        records.push(...cds, ...cdnskey);
+        types.push(RRType.CDS, RRType.CDNSKEY);
+        toSign.push({ set: cds, signers: ksks }, { set: cdnskey, signers: ksks });
+      }
       if (options.denial.kind === 'nsec3') {
         const param = { owner: apex, type: RRType.NSEC3PARAM, ttl: 0, rdata: nsec3ParamRdata(options.denial) };
         records.push(param);

@@ -10,6 +10,8 @@ import { loadZoneFile } from '../../src/service/load-zone.js';
 import { checkZone } from '../../src/zone/checks.js';
 import { printZone } from '../../src/zone/print.js';
 import { softwareKey } from '../helpers/software-signer.js';
+import { hex } from '../helpers/rdata.js';
+import { makeDs } from '../../src/dnssec/ds.js';
 import { requireTool, ROOT, verifySignedZone } from './helpers/run.js';
 
 /** Zones signed by hms's zone signer (software keys here; HSM keys come with the key store). */
@@ -72,6 +74,20 @@ describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck'
     // dnssec-verify needs -z for a CSK (the shared tool does not pass it); the other two do not
     expect(verifyWithThreeTools('example.com.', [...printZone(signed)].join('\n') + '\n', 'csk.signed'))
       .toBe('FAIL dnssec-verify: Missing ZSK for algorithm ED25519\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+  });
+
+  it('DP-4.7a CDS and CDNSKEY for the KSK (RFC 7344), signed by it, pass the three validators', async () => {
+    const zone = loadZoneFile(join(ROOT, 'examples/zones/example.com.zone'), Name.parse('example.com.'));
+    const keys = [softwareKey(Algorithm.RSASHA256, 'ksk'), softwareKey(Algorithm.RSASHA256, 'zsk')];
+    const signed = await signZone(zone, {
+      keys, denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
+      inception: NOW, expiration: NOW + 86400 * 32, dnskeyTtl: 3600, cds: { digestTypes: [2] },
+    });
+    const apex = Name.parse('example.com.');
+    expect(signed.rrset(apex, RRType.CDS)!.records.map((r) => hex(r.rdata))).toEqual([hex(makeDs(apex, keys[0]!.signer.dnskey, 2))]);
+    expect(signed.rrset(apex, RRType.CDNSKEY)!.records.map((r) => hex(r.rdata))).toEqual([hex(keys[0]!.signer.dnskey)]);
+    expect(verifyWithThreeTools('example.com.', [...printZone(signed)].join('\n') + '\n', 'cds.signed'))
+      .toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
   });
 
   it('a zone of only an apex signs and verifies', async () => {
