@@ -52,23 +52,73 @@ export function decodeRrsig(rdata: Uint8Array): Rrsig {
  * TTL, in canonical RDATA order (section 6.3), duplicates removed.
  */
 export function signingInput(header: Uint8Array, labels: number, owner: Name, type: number, originalTtl: number, rdatas: readonly Uint8Array[]): Uint8Array {
+  return canonicalRRset(header, labels, owner, type, originalTtl, rdatas);
+}
+
+/**
+ * The RRset part of the signing input (what follows the RRSIG header), after `prefix`: built
+ * once per RRset by the signer and put behind each key's header.
+ */
+export function canonicalRRset(prefix: Uint8Array, labels: number, owner: Name, type: number, originalTtl: number, rdatas: readonly Uint8Array[]): Uint8Array {
   let signedOwner = owner.toLowerCase();
   const count = signedOwner.labelCount;
   if (labels < count) signedOwner = Name.fromLabels(['*', ...signedOwner.labels().slice(count - labels)]);
   const ownerWire = signedOwner.toBytes();
-  const sorted = rdatas.map((r) => canonicalRdata(type, r)).sort(compareBytes);
-  const w = new ByteWriter(header.length + sorted.length * (ownerWire.length + 10 + 64));
-  w.bytes(header);
-  let prev: Uint8Array | undefined;
-  for (const rdata of sorted) {
-    if (prev !== undefined && compareBytes(prev, rdata) === 0) continue;
-    prev = rdata;
-    w.bytes(ownerWire);
-    w.u16(type);
-    w.u16(1);
-    w.u32(originalTtl);
-    w.u16(rdata.length);
-    w.bytes(rdata);
+  const sorted = rdatas.length === 1 ? [canonicalRdata(type, rdatas[0]!)] : rdatas.map((r) => canonicalRdata(type, r)).sort(compareBytes);
+  let size = prefix.length;
+  for (let i = 0; i < sorted.length; i++) {
+    if (i > 0 && compareBytes(sorted[i - 1]!, sorted[i]!) === 0) continue;
+    size += ownerWire.length + 10 + sorted[i]!.length;
   }
-  return w.finish();
+  // written by hand: this runs once per RRset of every zone signed and every zone verified
+  const out = new Uint8Array(size);
+  out.set(prefix);
+  let at = prefix.length;
+  for (let i = 0; i < sorted.length; i++) {
+    const rdata = sorted[i]!;
+    if (i > 0 && compareBytes(sorted[i - 1]!, rdata) === 0) continue;
+    out.set(ownerWire, at);
+    at += ownerWire.length;
+    out[at] = type >>> 8;
+    out[at + 1] = type & 0xff;
+    out[at + 2] = 0;
+    out[at + 3] = 1;
+    out[at + 4] = originalTtl >>> 24;
+    out[at + 5] = (originalTtl >>> 16) & 0xff;
+    out[at + 6] = (originalTtl >>> 8) & 0xff;
+    out[at + 7] = originalTtl & 0xff;
+    out[at + 8] = rdata.length >>> 8;
+    out[at + 9] = rdata.length & 0xff;
+    out.set(rdata, at + 10);
+    at += 10 + rdata.length;
+  }
+  return out;
+}
+
+/**
+ * RRSIG headers of one key for one run of the signer: everything but the type covered, the
+ * labels and the original TTL is the same for every RRset, so it is encoded once and patched.
+ */
+export class RrsigHeaderTemplate {
+  private readonly template: Uint8Array;
+
+  constructor(fields: Omit<RrsigHeader, 'typeCovered' | 'labels' | 'originalTtl'>) {
+    this.template = encodeRrsigHeader({ ...fields, typeCovered: 0, labels: 0, originalTtl: 0 });
+  }
+
+  get length(): number {
+    return this.template.length;
+  }
+
+  /** Writes the header for one RRset into `out` at `at` (which must have room). */
+  writeInto(out: Uint8Array, at: number, typeCovered: number, labels: number, originalTtl: number): void {
+    out.set(this.template, at);
+    out[at] = typeCovered >>> 8;
+    out[at + 1] = typeCovered & 0xff;
+    out[at + 3] = labels;
+    out[at + 4] = originalTtl >>> 24;
+    out[at + 5] = (originalTtl >>> 16) & 0xff;
+    out[at + 6] = (originalTtl >>> 8) & 0xff;
+    out[at + 7] = originalTtl & 0xff;
+  }
 }

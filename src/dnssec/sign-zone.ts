@@ -1,14 +1,13 @@
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
-import { ByteWriter } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
-import { ZoneBuilder, type Zone } from '../zone/zone.js';
+import { ZoneBuilder, type Zone, type ZoneNode } from '../zone/zone.js';
 import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
-import { buildNsec3Chain, buildNsecChain, nsec3ParamRdata, type ChainName, type Nsec3Params } from './denial.js';
-import { encodeRrsigHeader, rrsigLabels, signingInput } from './rrsig.js';
+import { buildNsec3Chain, buildNsecChain, nsec3ParamRdata, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
+import { canonicalRRset, RrsigHeaderTemplate, rrsigLabels } from './rrsig.js';
 import type { SigningKey } from './signer.js';
 
 export type Denial = { readonly kind: 'nsec' } | ({ readonly kind: 'nsec3' } & Nsec3Params);
@@ -23,21 +22,55 @@ export interface SignZoneOptions {
   readonly dnskeyTtl?: number;
   /** The new SOA serial; default: keep the input's. */
   readonly serial?: number;
-  /** Signatures handed to a Signer at once, so that an HSM's sessions all have work. */
-  readonly batch?: number;
   /**
    * Publish CDS (with these digest types) and CDNSKEY for the KSKs (RFC 7344, DP-4.7a), signed
    * by the KSKs; CDS/CDNSKEY in the input are then replaced.
    */
   readonly cds?: { readonly digestTypes: readonly DigestTypeNumber[] };
+  /** Signatures asked for and not yet emitted before the signer waits (default 4096). */
+  readonly window?: number;
 }
 
-interface Record {
-  readonly owner: Name;
-  readonly type: number;
+/** A record of the signed zone. */
+export interface SignedRecord {
   readonly ttl: number;
   readonly rdata: Uint8Array;
 }
+
+/** An RRset of the signed zone (the RRSIGs at a name form one set of their own, as in a Zone). */
+export interface SignedRRset {
+  readonly owner: Name;
+  readonly type: number;
+  readonly records: readonly SignedRecord[];
+}
+
+/** A name of the signed zone with all its RRsets, by type. */
+export interface SignedNode {
+  readonly name: Name;
+  readonly rrsets: readonly SignedRRset[];
+}
+
+export interface SignSummary {
+  readonly nodes: number;
+  readonly records: number;
+  readonly signatures: number;
+}
+
+interface PlannedSet {
+  readonly set: SignedRRset;
+  readonly ttl: number;
+  readonly signers: readonly SigningKey[];
+}
+
+/** A name whose signatures are on their way. */
+interface PendingNode {
+  readonly name: Name;
+  readonly sets: readonly PlannedSet[];
+  readonly signed: { readonly set: PlannedSet; readonly header: Uint8Array; readonly signature: Promise<Uint8Array> }[];
+}
+
+/** Signatures requested but not yet written out, before the signer waits for the oldest. */
+const DEFAULT_WINDOW = 4096;
 
 /**
  * Signs a zone (RFC 4035 section 2): DNSKEY at the apex signed by the KSKs (or CSK), every
@@ -45,8 +78,13 @@ interface Record {
  * a cut signed, and the NSEC or NSEC3 chain with TTL min(SOA MINIMUM, SOA TTL) (RFC 9077,
  * DP-4.5d). DNSSEC records in the input are replaced. A pure function of its inputs: the
  * time comes in as inception and expiration.
+ *
+ * The signed zone is handed to `emit` a name at a time, so that a large zone is never held
+ * twice: the apex first, then every name in canonical order (glue included, each NSEC at its
+ * name), then, with NSEC3, the NSEC3 names in hash order. Signatures are asked for many at a
+ * time (an HSM's sessions all have work) and names are emitted in order as theirs arrive.
  */
-export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zone> {
+export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (node: SignedNode) => void): Promise<SignSummary> {
   const apex = zone.origin;
   const soaSet = zone.soa;
   if (soaSet === undefined || soaSet.records.length !== 1) throw new SignerError('DNSSEC', `zone ${apex.toString()}: one SOA is needed to sign`);
@@ -58,96 +96,155 @@ export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zo
   const soaRr = soaSet.records[0]!;
   const soa = decodeSoa(soaRr.rdata);
   const denialTtl = Math.min(soa.minimum, soaRr.ttl);
-  const records: Record[] = [];
-  const toSign: { set: Record[]; signers: readonly SigningKey[] }[] = [];
-  const chain: ChainName[] = [];
+  const headers = new Map(options.keys.map((k) => [k, new RrsigHeaderTemplate({
+    algorithm: k.signer.algorithm, expiration: options.expiration >>> 0, inception: options.inception >>> 0, keyTag: k.signer.keyTag, signer: apex,
+  })]));
+  const headerLength = headers.get(options.keys[0]!)!.length;
 
-  // which names are delegations, and what lies below them (glue, unsigned and unchained)
+  /** The RRsets a name has in the signed zone (without NSEC), and who signs each. */
+  const plan = (node: ZoneNode, isApex: boolean, isDelegation: boolean): PlannedSet[] => {
+    const out: PlannedSet[] = [];
+    const add = (set: SignedRRset, signers: readonly SigningKey[]): void => {
+      out.push({ set, ttl: set.records[0]!.ttl, signers: isDelegation && set.type !== RRType.DS ? [] : signers });
+    };
+    for (const set of node.rrsets) {
+      const isCds = set.type === RRType.CDS || set.type === RRType.CDNSKEY;
+      if (DNSSEC_TYPES.has(set.type) && (!isCds || options.cds !== undefined)) continue;
+      const ttl = minTtl(set.records);
+      let records: readonly SignedRecord[] = set.records.map((r) => ({ ttl, rdata: r.rdata }));
+      if (set.type === RRType.SOA && options.serial !== undefined) records = [{ ttl, rdata: withSerial(records[0]!.rdata, options.serial) }];
+      else if (set.records.every((r) => r.ttl === ttl)) records = set.records;
+      add({ owner: set.owner, type: set.type, records }, isCds ? ksks : zsks);
+    }
+    if (isApex) {
+      const ttl = options.dnskeyTtl ?? soaRr.ttl;
+      const at = (type: number, rdatas: readonly Uint8Array[]): SignedRRset => ({ owner: apex, type, records: rdatas.map((rdata) => ({ ttl, rdata })) });
+      add(at(RRType.DNSKEY, uniqueBy(options.keys.map((k) => k.signer.dnskey))), ksks);
+      if (options.cds !== undefined) {
+        const kskKeys = uniqueBy(ksks.map((k) => k.signer.dnskey));
+        add(at(RRType.CDS, kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => makeDs(apex, dnskey, d)))), ksks);
+        add(at(RRType.CDNSKEY, kskKeys), ksks);
+      }
+      if (options.denial.kind === 'nsec3') add({ owner: apex, type: RRType.NSEC3PARAM, records: [{ ttl: 0, rdata: nsec3ParamRdata(options.denial) }] }, zsks);
+      out.sort((a, b) => a.set.type - b.set.type);
+    }
+    return out;
+  };
+
+  // first pass: the names of the chain, with their types and whether they are delegations
+  const chain: ChainName[] = [];
+  for (const [node, kind] of walk(zone)) {
+    if (kind === 'glue') continue;
+    const types = plan(node, kind === 'apex', kind === 'delegation').map((p) => p.set.type);
+    if (types.length > 0) chain.push({ name: node.name, types, isDelegation: kind === 'delegation' });
+  }
+  const denial = options.denial.kind === 'nsec' ? buildNsecChain(chain) : buildNsec3Chain(apex, chain, options.denial);
+
+  // second pass: sign and emit in order
+  const window = options.window ?? DEFAULT_WINDOW;
+  const pending: PendingNode[] = [];
+  let outstanding = 0;
+  const summary = { nodes: 0, records: 0, signatures: 0 };
+  const request = (name: Name, sets: PlannedSet[]): void => {
+    const signed: PendingNode['signed'] = [];
+    for (const planned of sets) {
+      if (planned.signers.length === 0) continue;
+      const { owner, type, records } = planned.set;
+      const labels = rrsigLabels(owner);
+      const body = canonicalRRset(new Uint8Array(headerLength), labels, owner, type, planned.ttl, records.map((r) => r.rdata));
+      for (const [i, key] of planned.signers.entries()) {
+        const input = i === 0 ? body : Uint8Array.from(body);
+        headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl);
+        const signature = key.signer.sign(input);
+        // rejections are met where the node is awaited; this keeps later ones from being unhandled
+        signature.catch(() => undefined);
+        signed.push({ set: planned, header: input.subarray(0, headerLength), signature });
+      }
+    }
+    outstanding += signed.length;
+    pending.push({ name, sets, signed });
+  };
+  const emitOldest = async (): Promise<void> => {
+    const node = pending.shift()!;
+    const signatures = await Promise.all(node.signed.map((s) => s.signature));
+    outstanding -= signatures.length;
+    const rrsets = node.sets.map((p) => p.set);
+    if (signatures.length > 0) {
+      const rrsigs = node.signed.map(({ set, header }, i) => {
+        const signature = signatures[i]!;
+        const rdata = new Uint8Array(header.length + signature.length);
+        rdata.set(header);
+        rdata.set(signature, header.length);
+        return { ttl: set.ttl, rdata };
+      });
+      rrsets.push({ owner: rrsets[0]!.owner, type: RRType.RRSIG, records: rrsigs });
+      rrsets.sort((a, b) => a.type - b.type);
+    }
+    summary.nodes++;
+    for (const set of rrsets) summary.records += set.records.length;
+    summary.signatures += signatures.length;
+    emit({ name: node.name, rrsets });
+  };
+  const drainTo = async (limit: number): Promise<void> => {
+    while (pending.length > 0 && outstanding > limit) await emitOldest();
+    // names without signatures (glue) behind the oldest waiting name go as soon as it has
+    while (pending.length > 0 && pending[0]!.signed.length === 0) await emitOldest();
+  };
+
+  let at = 0;
+  const denialSet = (d: DenialRecord): PlannedSet => ({ set: { owner: d.owner, type: d.type, records: [{ ttl: denialTtl, rdata: d.rdata }] }, ttl: denialTtl, signers: zsks });
+  for (const [node, kind] of walk(zone)) {
+    if (kind === 'glue') {
+      request(node.name, node.rrsets.map((set) => ({ set, ttl: minTtl(set.records), signers: [] })));
+    } else {
+      const sets = plan(node, kind === 'apex', kind === 'delegation');
+      if (sets.length > 0 && options.denial.kind === 'nsec') sets.push(denialSet(denial[at++]!));
+      if (sets.length > 0) request(node.name, sets);
+    }
+    if (outstanding > window) await drainTo(window / 2);
+  }
+  if (options.denial.kind === 'nsec3') {
+    for (const d of denial) {
+      request(d.owner, [denialSet(d)]);
+      if (outstanding > window) await drainTo(window / 2);
+    }
+  }
+  await drainTo(-1);
+  return summary;
+}
+
+/** signZoneTo, collected into a Zone: for tests and small zones. */
+export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zone> {
+  const builder = new ZoneBuilder(zone.origin);
+  await signZoneTo(zone, options, (node) => {
+    for (const set of node.rrsets) for (const r of set.records) builder.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: '(signed)', line: 0 });
+  });
+  return builder.freeze();
+}
+
+type NodeKind = 'apex' | 'delegation' | 'authoritative' | 'glue';
+
+/** Every name of the zone in canonical order, with what it is: data below a cut is glue. */
+function* walk(zone: Zone): Generator<[ZoneNode, NodeKind]> {
+  const apex = zone.origin;
   let cut: Name | undefined;
   for (const node of zone.nodes) {
     const name = node.name;
     if (cut !== undefined && name.isSubdomainOf(cut) && !name.equals(cut)) {
-      for (const set of node.rrsets) for (const rr of set.records) records.push({ owner: set.owner, type: set.type, ttl: rr.ttl, rdata: rr.rdata });
+      yield [node, 'glue'];
       continue;
     }
     const isApex = name.equals(apex);
     const isDelegation = !isApex && node.rrsets.some((s) => s.type === RRType.NS);
     cut = isDelegation ? name : undefined;
-    const types: number[] = [];
-    for (const set of node.rrsets) {
-      const isCds = set.type === RRType.CDS || set.type === RRType.CDNSKEY;
-      if (DNSSEC_TYPES.has(set.type) && (!isCds || options.cds !== undefined)) continue;
-      let rdatas = set.records.map((r) => r.rdata);
-      if (set.type === RRType.SOA && options.serial !== undefined) rdatas = [withSerial(rdatas[0]!, options.serial)];
-      const ttl = Math.min(...set.records.map((r) => r.ttl));
-      const out = rdatas.map((rdata) => ({ owner: set.owner, type: set.type, ttl, rdata }));
-      records.push(...out);
-      types.push(set.type);
-      const signed = !isDelegation || set.type === RRType.DS;
-      if (signed) toSign.push({ set: out, signers: set.type === RRType.CDS || set.type === RRType.CDNSKEY ? ksks : zsks });
-    }
-    if (isApex) {
-      const ttl = options.dnskeyTtl ?? soaRr.ttl;
-      const dnskeys = uniqueBy(options.keys.map((k) => k.signer.dnskey)).map((rdata) => ({ owner: apex, type: RRType.DNSKEY, ttl, rdata }));
-      records.push(...dnskeys);
-      types.push(RRType.DNSKEY);
-      toSign.push({ set: dnskeys, signers: ksks });
-      if (options.cds !== undefined) {
-        const kskKeys = uniqueBy(ksks.map((k) => k.signer.dnskey));
-        const cds = kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => ({ owner: apex, type: RRType.CDS, ttl, rdata: makeDs(apex, dnskey, d) })));
-        const cdnskey = kskKeys.map((rdata) => ({ owner: apex, type: RRType.CDNSKEY, ttl, rdata }));
-        records.push(...cds, ...cdnskey);
-        types.push(RRType.CDS, RRType.CDNSKEY);
-        toSign.push({ set: cds, signers: ksks }, { set: cdnskey, signers: ksks });
-      }
-      if (options.denial.kind === 'nsec3') {
-        const param = { owner: apex, type: RRType.NSEC3PARAM, ttl: 0, rdata: nsec3ParamRdata(options.denial) };
-        records.push(param);
-        toSign.push({ set: [param], signers: zsks });
-      }
-    }
-    if (types.length > 0) chain.push({ name, types: types.sort((a, b) => a - b), isDelegation });
+    yield [node, isApex ? 'apex' : isDelegation ? 'delegation' : 'authoritative'];
   }
+}
 
-  const denial = options.denial.kind === 'nsec' ? buildNsecChain(chain) : buildNsec3Chain(apex, chain, options.denial);
-  for (const d of denial) {
-    const rr = { owner: d.owner, type: d.type, ttl: denialTtl, rdata: d.rdata };
-    records.push(rr);
-    toSign.push({ set: [rr], signers: zsks });
-  }
-
-  // all signatures, handed to the signers a batch at a time; the signing input of a job is
-  // built only when its batch comes, so a large zone never holds them all at once
-  const jobs: { set: Record[]; labels: number; key: SigningKey }[] = [];
-  for (const { set, signers } of toSign) {
-    const labels = rrsigLabels(set[0]!.owner);
-    for (const key of signers) jobs.push({ set, labels, key });
-  }
-  const batch = options.batch ?? 256;
-  for (let i = 0; i < jobs.length; i += batch) {
-    const slice = jobs.slice(i, i + batch).map(({ set, labels, key }) => {
-      const first = set[0]!;
-      const header = encodeRrsigHeader({
-        typeCovered: first.type, algorithm: key.signer.algorithm, labels, originalTtl: first.ttl,
-        expiration: options.expiration >>> 0, inception: options.inception >>> 0, keyTag: key.signer.keyTag, signer: apex,
-      });
-      const data = signingInput(header, labels, first.owner, first.type, first.ttl, set.map((r) => r.rdata));
-      return { first, header, signature: key.signer.sign(data) };
-    });
-    // Promise.all handles every rejection of the batch, not only the first one awaited
-    const signatures = await Promise.all(slice.map((job) => job.signature));
-    for (const [k, job] of slice.entries()) {
-      const signature = signatures[k]!;
-      const w = new ByteWriter(job.header.length + signature.length);
-      w.bytes(job.header);
-      w.bytes(signature);
-      records.push({ owner: job.first.owner, type: RRType.RRSIG, ttl: job.first.ttl, rdata: w.finish() });
-    }
-  }
-
-  const builder = new ZoneBuilder(apex);
-  for (const r of records) builder.add({ ...r, file: '(signed)', line: 0 });
-  return builder.freeze();
+function minTtl(records: readonly { readonly ttl: number }[]): number {
+  let ttl = records[0]!.ttl;
+  for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
+  return ttl;
 }
 
 function withSerial(soaRdata: Uint8Array, serial: number): Uint8Array {

@@ -203,23 +203,28 @@ function derOctetString(b: Buffer): Buffer {
 }
 
 /**
- * A Signer over an HSM key: every signature takes a session from the token's pool, so as
- * many are in flight as there are sessions (RSA: CKM_SHA256_RSA_PKCS; ECDSA: CKM_ECDSA over
- * our SHA-256 digest, giving r|s as RFC 6605 wants; Ed25519: CKM_EDDSA).
+ * A Signer over an HSM key (RSA: CKM_SHA256_RSA_PKCS; ECDSA: CKM_ECDSA over our SHA-256
+ * digest, giving r|s as RFC 6605 wants; Ed25519: CKM_EDDSA). With the token's signing threads
+ * started, signatures go to them in batches; otherwise every signature takes a session of the
+ * token's pool and pkcs11js's asynchronous C_Sign. Either way as many are in flight as there
+ * are sessions.
  */
 export function hsmSigner(token: Token, key: HsmKey): Signer {
   const mechanism = key.algorithm === Algorithm.RSASHA256 ? pkcs11js.CKM_SHA256_RSA_PKCS
     : key.algorithm === Algorithm.ECDSAP256SHA256 ? pkcs11js.CKM_ECDSA : CKM_EDDSA;
   const size = key.algorithm === Algorithm.RSASHA256 ? 512 : 64;
+  const input = (data: Uint8Array): Buffer => key.algorithm === Algorithm.ECDSAP256SHA256
+    ? createHash('sha256').update(data).digest() : Buffer.from(data.buffer, data.byteOffset, data.length);
+  const pool = token.signingPool;
+  const keyId = pool?.addKey(key.privateKey, mechanism);
   return {
     dnskey: key.dnskey,
     algorithm: key.algorithm,
     keyTag: key.keyTag,
-    sign: (data) => token.withSession(async (session) => {
-      const input = key.algorithm === Algorithm.ECDSAP256SHA256 ? createHash('sha256').update(data).digest() : Buffer.from(data.buffer, data.byteOffset, data.length);
+    sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size) : (data) => token.withSession(async (session) => {
       try {
         token.pkcs11.C_SignInit(session, { mechanism }, key.privateKey);
-        return await token.pkcs11.C_SignAsync(session, input, Buffer.alloc(size));
+        return await token.pkcs11.C_SignAsync(session, input(data), Buffer.alloc(size));
       } catch (e) {
         throw toHsmError('C_Sign', token.where, e);
       }

@@ -1,6 +1,6 @@
 import pkcs11js from 'pkcs11js';
 import { HsmError, pkcs11Call } from './errors.js';
-import { loadModule, tokenLabel } from './token.js';
+import { loadModule, releaseModule, tokenLabel } from './token.js';
 
 /**
  * Initialises a token in a free slot (C_InitToken, then C_InitPIN as the SO), for the
@@ -29,6 +29,6 @@ export function initToken(options: { readonly module?: string; readonly label: s
     pkcs11Call('C_CloseSession', where, () => pkcs11.C_CloseSession(session));
     return true;
   } finally {
-    pkcs11.C_Finalize();
+    releaseModule(modulePath);
   }
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
 import { SignerError } from '../common/errors.js';
+import { SigningPool } from './sign-pool.js';
 import { CKR_CRYPTOKI_ALREADY_INITIALIZED, CKR_USER_ALREADY_LOGGED_IN, HsmError, pkcs11Call, toHsmError } from './errors.js';
 
 /** Where SoftHSM2's library is on the systems hms runs on. */
@@ -25,12 +26,22 @@ export function tokenLabel(raw: string): string {
   return raw.replace(/[\0 ]+$/, '');
 }
 
+/** Modules loaded in this process, with how many users each has (C_Finalize is process-wide). */
+const loaded = new Map<string, { pkcs11: pkcs11js.PKCS11; users: number }>();
+
 /**
  * Loads the PKCS#11 module and calls C_Initialize with CKF_OS_LOCKING_OK (without it,
- * concurrent signing from several sessions crashes or hangs in SoftHSM).
+ * concurrent signing from several sessions crashes or hangs in SoftHSM). Every caller shares
+ * the one initialisation and gives it back with `releaseModule`: C_Finalize ends the
+ * sessions of the whole process, so it is called only when the last user is done.
  */
 export function loadModule(path?: string): { pkcs11: pkcs11js.PKCS11; modulePath: string } {
   const modulePath = findModule(path);
+  const had = loaded.get(modulePath);
+  if (had !== undefined) {
+    had.users++;
+    return { pkcs11: had.pkcs11, modulePath };
+  }
   const pkcs11 = new pkcs11js.PKCS11();
   pkcs11Call('load', modulePath, () => pkcs11.load(modulePath));
   try {
@@ -39,7 +50,20 @@ export function loadModule(path?: string): { pkcs11: pkcs11js.PKCS11; modulePath
     // tolerated by name: another part of this process initialised the module first
     if ((e as { code?: number }).code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw toHsmError('C_Initialize', modulePath, e);
   }
+  loaded.set(modulePath, { pkcs11, users: 1 });
   return { pkcs11, modulePath };
+}
+
+/** Gives back a module of `loadModule`; the last user's release finalises it. */
+export function releaseModule(modulePath: string): void {
+  const had = loaded.get(modulePath);
+  if (had === undefined || --had.users > 0) return;
+  loaded.delete(modulePath);
+  try {
+    had.pkcs11.C_Finalize();
+  } catch {
+    // the device may be gone already; there is nothing left to close
+  }
 }
 
 export interface TokenOptions {
@@ -51,17 +75,27 @@ export interface TokenOptions {
 }
 
 /**
+ * How signatures are made: `threads` (the default for zone signing) gives each session a
+ * worker thread that calls the blocking C_SignInit/C_Sign; `async` uses pkcs11js's
+ * asynchronous C_Sign from the main thread (its C_SignInit blocks the main thread).
+ */
+export type SigningMode = 'threads' | 'async';
+
+/**
  * A logged-in PKCS#11 token with a pool of sessions. C_Initialize is called with
- * CKF_OS_LOCKING_OK, so the module locks for itself and several sessions can sign at once
- * (through pkcs11js's asynchronous calls, on libuv's threads).
+ * CKF_OS_LOCKING_OK, so the module locks for itself and several sessions can sign at once:
+ * through pkcs11js's asynchronous calls on libuv's threads, or, once `startSigningThreads`
+ * has run, on a worker thread per session (see SigningMode).
  */
 export class Token {
   private readonly free: Buffer[] = [];
   private readonly waiting: ((session: Buffer) => void)[] = [];
   private closed = false;
+  private pool: SigningPool | undefined;
 
   private constructor(
     readonly pkcs11: pkcs11js.PKCS11,
+    readonly modulePath: string,
     readonly slot: Buffer,
     readonly where: string,
     private readonly sessions: Buffer[],
@@ -86,9 +120,9 @@ export class Token {
       } catch (e) {
         if ((e as { code?: number }).code !== CKR_USER_ALREADY_LOGGED_IN) throw toHsmError('C_Login', where, e);
       }
-      return new Token(pkcs11, slot, where, sessions);
+      return new Token(pkcs11, modulePath, slot, where, sessions);
     } catch (e) {
-      pkcs11.C_Finalize();
+      releaseModule(modulePath);
       throw e;
     }
   }
@@ -106,14 +140,28 @@ export class Token {
     }
   }
 
+  /** Starts one signing thread per session (SigningMode `threads`); `signingPool` then has them. */
+  async startSigningThreads(): Promise<SigningPool> {
+    if (this.closed) throw new HsmError('startSigningThreads', this.where, 0xb0, 'the token is closed');
+    this.pool ??= await SigningPool.start(this.modulePath, this.slot, this.where, this.sessions.length);
+    return this.pool;
+  }
+
+  /** The signing threads, once started. */
+  get signingPool(): SigningPool | undefined {
+    return this.pool;
+  }
+
   /** A session for short synchronous work (key lookup, generation) outside the pool's queue. */
   get control(): Buffer {
     return this.sessions[0]!;
   }
 
-  close(): void {
+  /** Ends the signing threads, closes the sessions and finalises the module. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.pool?.close();
     for (const s of this.sessions) {
       try {
         this.pkcs11.C_CloseSession(s);
@@ -121,6 +169,6 @@ export class Token {
         // the token may be gone already; closing is best effort
       }
     }
-    this.pkcs11.C_Finalize();
+    releaseModule(this.modulePath);
   }
 }

@@ -37,28 +37,67 @@ export const includeRelativeToFile: IncludeResolver = (path, fromFile) => {
 };
 
 /**
- * Writes a zone file atomically: into a temporary file beside it, synced, then renamed over
- * the old one, so a reader sees the old file or the new one, never half of one (OPS-7).
+ * A zone file written atomically: into a temporary file beside it, synced, then renamed over
+ * the old one on `commit`, so a reader sees the old file or the new one, never half of one
+ * (OPS-7); `abort` removes the temporary file and leaves the old one as it was.
  */
-export function writeZoneFileAtomically(path: string, lines: Iterable<string>): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    let chunk = '';
-    for (const line of lines) {
-      chunk += `${line}\n`;
-      if (chunk.length > 1 << 16) {
-        writeSync(fd, chunk, null, 'latin1');
-        chunk = '';
-      }
+export class AtomicZoneFile {
+  private chunk = '';
+  private done = false;
+
+  private constructor(readonly path: string, private readonly tmp: string, private readonly fd: number) {}
+
+  static open(path: string): AtomicZoneFile {
+    const tmp = `${path}.tmp-${process.pid}`;
+    return new AtomicZoneFile(path, tmp, openSync(tmp, 'w', 0o644));
+  }
+
+  line(text: string): void {
+    this.chunk += `${text}\n`;
+    if (this.chunk.length > 1 << 16) {
+      this.flush();
     }
-    writeSync(fd, chunk, null, 'latin1');
-    fsyncSync(fd);
+  }
+
+  private flush(): void {
+    try {
+      writeSync(this.fd, this.chunk, null, 'latin1');
+      this.chunk = '';
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
+
+  commit(): void {
+    this.flush();
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    this.done = true;
+    closeSync(this.fd);
+    renameSync(this.tmp, this.path);
+  }
+
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    closeSync(this.fd);
+    rmSync(this.tmp, { force: true });
+  }
+}
+
+/** Writes a zone file atomically (see AtomicZoneFile). */
+export function writeZoneFileAtomically(path: string, lines: Iterable<string>): void {
+  const file = AtomicZoneFile.open(path);
+  try {
+    for (const line of lines) file.line(line);
   } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
+    file.abort();
     throw e;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
+  file.commit();
 }

@@ -1,6 +1,15 @@
 import { recordPrefix } from '../dns/zonefile/printer.js';
 import { formatRdata } from '../dns/rdata/index.js';
-import type { RRset, Zone } from './zone.js';
+import { RRType } from '../dns/types.js';
+import type { Name } from '../dns/name.js';
+import type { Zone } from './zone.js';
+
+/** What the printer reads of an RRset (a zone's RRset, or one the signer made). */
+export interface RRsetView {
+  readonly owner: Name;
+  readonly type: number;
+  readonly records: readonly { readonly ttl: number; readonly rdata: Uint8Array }[];
+}
 
 /**
  * The zone as master-file lines in canonical order (RFC 4034 section 6): the apex SOA first,
@@ -17,7 +26,14 @@ export function* printZone(zone: Zone): Generator<string> {
   }
 }
 
-function* printRRset(set: RRset): Generator<string> {
+/** One name's RRsets as master-file lines, by type (the SOA first, for an apex). */
+export function* printNode(rrsets: readonly RRsetView[]): Generator<string> {
+  const soa = rrsets.find((set) => set.type === RRType.SOA);
+  if (soa !== undefined) yield* printRRset(soa);
+  for (const set of rrsets) if (set !== soa) yield* printRRset(set);
+}
+
+function* printRRset(set: RRsetView): Generator<string> {
   const prefix = recordPrefix(set.owner, set.type);
   for (const rr of set.records) yield `${prefix(rr.ttl)}${formatRdata(set.type, rr.rdata)}`;
 }

@@ -36,14 +36,14 @@ beforeAll(() => {
   expect(initToken({ label: 'hms-test', soPin: randomBytes(8).toString('hex'), pin: PIN })).toBe(true);
   token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
 });
-afterAll(() => {
-  token?.close();
+afterAll(async () => {
+  await token?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('the HSM key store (SoftHSM2)', () => {
-  it('refuses a wrong PIN as a fatal (not retryable) C_Login error', () => {
-    token.close();
+  it('refuses a wrong PIN as a fatal (not retryable) C_Login error', async () => {
+    await token.close();
     let error: unknown;
     try {
       Token.open({ label: 'hms-test', pin: 'wrong-pin' });
@@ -102,6 +102,31 @@ describe('the HSM key store (SoftHSM2)', () => {
     }
   });
 
+  it('DP-3.5 signs on a thread per session: many requests, each signature verifies; a lost key stops with the CKR', async () => {
+    const threaded = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    try {
+      await threaded.startSigningThreads();
+      for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
+        const key = await generateKey(threaded, zone, 'zsk', spec);
+        const signer = hsmSigner(threaded, key);
+        // more than a batch per thread, of many sizes
+        const data = Array.from({ length: 300 }, (_, i) => randomBytes(20 + (i % 200)));
+        const signatures = await Promise.all(data.map((d) => signer.sign(d)));
+        signatures.forEach((sig, i) => expect(verifySignature(key.dnskey, data[i]!, sig), `${spec.algorithm} #${i}`).toBe(true));
+        deleteKey(threaded, key);
+        // the object is gone: the thread reports the PKCS#11 function and CKR, not retryable
+        const error = await signer.sign(data[0]!).then(() => undefined, (e: unknown) => e);
+        expect(error).toBeInstanceOf(HsmError);
+        expect((error as HsmError).message).toMatch(/^C_SignInit \(token hms-test\): CKR_(KEY|OBJECT)_HANDLE_INVALID$/);
+        expect((error as HsmError).retryable).toBe(false);
+      }
+    } finally {
+      await threaded.close();
+    }
+    // the threads are gone, and so are their requests
+    await expect(threaded.startSigningThreads()).rejects.toThrow(/closed/);
+  });
+
   it('a zone signed with HSM keys passes dnssec-verify, ldns-verify-zone and kzonecheck', async () => {
     const keys: HsmKey[] = [
       await generateKey(token, zone, 'ksk', { algorithm: Algorithm.RSASHA256, bits: 2048 }),
@@ -133,8 +158,8 @@ describe('hms sign and hms key list (the CLI over the HSM)', () => {
   };
   const input = join(ROOT, 'examples/zones/example.com.zone');
 
-  it('makes a KSK and a ZSK the first time, reuses them after, writes a zone the validators accept', () => {
-    token.close(); // the CLI opens the token itself
+  it('makes a KSK and a ZSK the first time, reuses them after, writes a zone the validators accept', async () => {
+    await token.close(); // the CLI opens the token itself
     try {
       const out = join(tmp, 'cli.signed');
       const first = cli(['sign', '--origin', 'example.com', '--in', input, '--out', out, '--now', '2026-11-22T12:00:00Z']);
@@ -154,8 +179,8 @@ describe('hms sign and hms key list (the CLI over the HSM)', () => {
     }
   });
 
-  it('hms hsm test checks the token and reports signatures per second for each algorithm', () => {
-    token.close();
+  it('hms hsm test checks the token and reports signatures per second for each algorithm', async () => {
+    await token.close();
     try {
       const r = cli(['hsm', 'test', '--seconds', '0.2', '--json']);
       expect(r.status, r.stderr).toBe(0);
@@ -171,8 +196,8 @@ describe('hms sign and hms key list (the CLI over the HSM)', () => {
     expect(findKeys(token, Name.parse('hsm-test.invalid.'))).toEqual([]);
   });
 
-  it('refuses DP breaches and bad PIN sources before it touches anything', () => {
-    token.close();
+  it('refuses DP breaches and bad PIN sources before it touches anything', async () => {
+    await token.close();
     try {
       const out = join(tmp, 'never.signed');
       expect(cli(['sign', '--origin', 'example.com', '--in', input, '--out', out, '--nsec3-iterations', '11']).status).toBe(2);

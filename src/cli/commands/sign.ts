@@ -8,17 +8,17 @@ import { parseTtl } from '../../dns/ttl.js';
 import { RRType } from '../../dns/types.js';
 import { Algorithm, DigestType } from '../../dnssec/algorithms.js';
 import { makeDs } from '../../dnssec/ds.js';
-import { signZone, type Denial } from '../../dnssec/sign-zone.js';
+import { signZoneTo, type Denial, type SignSummary } from '../../dnssec/sign-zone.js';
 import type { KeyRole } from '../../dnssec/signer.js';
-import { verifyZone } from '../../dnssec/verify-zone.js';
+import { ZoneVerifier } from '../../dnssec/verify-zone.js';
 import { findKeys, generateKey, hsmSigner, type HsmKey } from '../../hsm/keys.js';
 import { readPin } from '../../hsm/pin.js';
 import { Token } from '../../hsm/token.js';
 import { loadZoneFile } from '../../service/load-zone.js';
-import { writeZoneFileAtomically } from '../../storage/zone-files.js';
+import { AtomicZoneFile } from '../../storage/zone-files.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
-import { printZone } from '../../zone/print.js';
+import { printNode } from '../../zone/print.js';
 import { out, outJson } from '../output.js';
 import { parseOrigin } from './zone.js';
 
@@ -115,25 +115,40 @@ export function registerSignCommands(program: Command): void {
           : { kind: 'nsec3', iterations, salt: randomBytes(saltLength), optOut: opts.nsec3OptOut === true };
         const serial = nextSerial(opts.serial as SerialPolicy, decodeSoa(zone.soa!.records[0]!.rdata).serial, now);
         const inception = now - 3600;
-        const signed = await signZone(zone, {
-          keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
-          denial, inception, expiration: inception + validity, serial,
-        });
-        const problems = verifyZone(signed, now);
+        // the signed zone goes to a temporary file as it is made, each name checked by the
+        // verifier on its way; the file takes the place of --out only if nothing was found
+        await token.startSigningThreads();
+        const file = AtomicZoneFile.open(opts.out);
+        const verifier = new ZoneVerifier(origin, now);
+        let summary: SignSummary;
+        try {
+          summary = await signZoneTo(zone, {
+            keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
+            denial, inception, expiration: inception + validity, serial,
+          }, (node) => {
+            verifier.node(node);
+            for (const line of printNode(node.rrsets)) file.line(line);
+          });
+        } catch (e) {
+          file.abort();
+          throw e;
+        }
+        const problems = verifier.finish();
         if (problems.length > 0) {
+          file.abort();
           throw new SignerError('DNSSEC', `zone ${origin.toString()}: the signed zone does not verify; nothing was written\n${problems.map((p) => `${p.owner}${p.type === undefined ? '' : `/${p.type}`}: ${p.message}`).join('\n')}`);
         }
-        writeZoneFileAtomically(opts.out, printZone(signed));
+        file.commit();
         const ds = keys.filter((k) => k.role === 'ksk').map((k) => `${origin.toString()}\tIN\tDS\t${formatRdata(RRType.DS, makeDs(origin, k.dnskey, DigestType.SHA256))}`);
         if (opts.json) {
-          outJson({ zone: origin.toString(), out: opts.out, serial, records: signed.recordCount, keys: keys.map(describe), ds });
+          outJson({ zone: origin.toString(), out: opts.out, serial, records: summary.records, signatures: summary.signatures, keys: keys.map(describe), ds });
         } else {
-          out(`${origin.toString()}: signed, serial ${serial}, ${signed.recordCount} records, written to ${opts.out}`);
+          out(`${origin.toString()}: signed, serial ${serial}, ${summary.records} records (${summary.signatures} signatures), written to ${opts.out}`);
           for (const k of keys) out(`  ${k.role.toUpperCase()} ${k.keyTag} algorithm ${k.algorithm}${existing.includes(k) ? '' : ' (new)'}`);
           for (const line of ds) out(line);
         }
       } finally {
-        token.close();
+        await token.close();
       }
     });
 
@@ -143,7 +158,7 @@ export function registerSignCommands(program: Command): void {
     .description("list a zone's keys in the HSM")
     .requiredOption('--origin <name>', 'the zone apex')
     .option('--json', 'print the result as JSON'))
-    .action((opts: HsmOptions & { origin: string; json?: boolean }) => {
+    .action(async (opts: HsmOptions & { origin: string; json?: boolean }) => {
       const origin = parseOrigin(opts.origin);
       const token = openToken(opts, 1);
       try {
@@ -152,7 +167,7 @@ export function registerSignCommands(program: Command): void {
         else if (keys.length === 0) out(`${origin.toString()}: no keys`);
         else for (const k of keys) out(`${origin.toString()}\t${k.role.toUpperCase()}\t${k.keyTag}\talgorithm ${k.algorithm}\t${k.label}`);
       } finally {
-        token.close();
+        await token.close();
       }
     });
 }

@@ -345,8 +345,18 @@ export function time32(label: string): Field {
 }
 
 export function formatTime32(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  // a signed zone holds a handful of distinct times in a million RRSIGs: remember the last two
+  if (seconds === lastTimes[0]) return lastTexts[0]!;
+  if (seconds === lastTimes[1]) return lastTexts[1]!;
+  const text = new Date(seconds * 1000).toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  lastTimes[1] = lastTimes[0]!;
+  lastTexts[1] = lastTexts[0]!;
+  lastTimes[0] = seconds;
+  lastTexts[0] = text;
+  return text;
 }
+const lastTimes = [-1, -1];
+const lastTexts = ['', ''];
 
 /** The CAA tag: letters and digits, 1 to 255 octets, with a length octet. */
 export function caaTag(label = 'tag'): Field {

@@ -1,0 +1,224 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { HsmError } from './errors.js';
+
+/**
+ * The code each signing thread runs (a script, so that it needs no build step of its own and
+ * runs the same from the sources under test and from dist/). It loads the same PKCS#11 module
+ * (C_Initialize with CKF_OS_LOCKING_OK; CKR_CRYPTOKI_ALREADY_INITIALIZED is expected, the
+ * main thread initialised it), opens its own session (the login of the main thread holds for
+ * every session of the process, PKCS#11 v2.40 section 2.6.7) and signs batches with the
+ * blocking C_SignInit/C_Sign: a whole core per session, and no round trip through the main
+ * thread per signature.
+ */
+const WORKER_CODE = `
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const pkcs11js = process.getBuiltinModule('node:module').createRequire(workerData.pkcs11js)('pkcs11js');
+const p = new pkcs11js.PKCS11();
+let session;
+let fn = 'load';
+try {
+  p.load(workerData.module);
+  fn = 'C_Initialize';
+  try { p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); } catch (e) { if (e.code !== 0x191) throw e; }
+  fn = 'C_OpenSession';
+  session = p.C_OpenSession(Buffer.from(workerData.slot), pkcs11js.CKF_SERIAL_SESSION);
+  parentPort.postMessage({ ready: true });
+} catch (e) {
+  parentPort.postMessage({ fatal: { fn, code: typeof e.code === 'number' ? e.code : undefined, message: String(e.message) } });
+}
+const keys = new Map();
+parentPort.on('message', (m) => {
+  if (m.close) {
+    try { p.C_CloseSession(session); } catch {}
+    parentPort.close();
+    return;
+  }
+  if (m.key !== undefined) {
+    keys.set(m.key, { handle: Buffer.from(m.handle), mechanism: { mechanism: m.mechanism } });
+    return;
+  }
+  const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+  const out = Buffer.allocUnsafe(m.ends.length * m.size);
+  const ends = new Uint32Array(m.ends.length);
+  let at = 0;
+  let start = 0;
+  for (let i = 0; i < m.ends.length; i++) {
+    const key = keys.get(m.keyIds[i]);
+    let step = 'C_SignInit';
+    try {
+      p.C_SignInit(session, key.mechanism, key.handle);
+      step = 'C_Sign';
+      at += p.C_Sign(session, data.subarray(start, m.ends[i]), out.subarray(at, at + m.size)).length;
+    } catch (e) {
+      parentPort.postMessage({ id: m.id, error: { fn: step, code: typeof e.code === 'number' ? e.code : undefined, message: String(e.message) } });
+      return;
+    }
+    ends[i] = at;
+    start = m.ends[i];
+  }
+  const result = new Uint8Array(out.buffer, out.byteOffset, at);
+  parentPort.postMessage({ id: m.id, out: result, ends }, [ends.buffer]);
+});
+`;
+
+interface Request {
+  readonly keyId: number;
+  readonly data: Uint8Array;
+  readonly size: number;
+  readonly resolve: (signature: Uint8Array) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface Thread {
+  readonly worker: Worker;
+  readonly batches: Map<number, Request[]>;
+}
+
+type Reply =
+  | { ready: true }
+  | { fatal: { fn: string; code?: number; message: string } }
+  | { id: number; error: { fn: string; code?: number; message: string } }
+  | { id: number; out: Uint8Array; ends: Uint32Array };
+
+/** Signatures sent to a thread in one message, and batches a thread holds at once. */
+const BATCH = 64;
+const IN_FLIGHT = 2;
+
+/**
+ * Signs on worker threads, one PKCS#11 session each. Requests made in the same turn of the
+ * event loop are gathered into batches, and every thread has up to two batches so that it
+ * never waits for the main thread. Measured on SoftHSM with 2 cores: RSA-1024 about 6.7k
+ * signatures/s with two threads, against 3.8k/s for pkcs11js's asynchronous C_Sign, whose
+ * C_SignInit runs on the main thread.
+ */
+export class SigningPool {
+  private readonly threads: Thread[] = [];
+  private readonly queue: Request[] = [];
+  private nextKey = 0;
+  private nextBatch = 0;
+  private flushing = false;
+  private failure: HsmError | undefined;
+
+  private constructor(private readonly where: string) {}
+
+  /** Starts `count` threads on the module's slot and waits until each has its session. */
+  static async start(modulePath: string, slot: Buffer, where: string, count: number): Promise<SigningPool> {
+    const pool = new SigningPool(where);
+    const pkcs11js = createRequire(import.meta.url).resolve('pkcs11js');
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const worker = new Worker(WORKER_CODE, { eval: true, workerData: { module: modulePath, slot: Uint8Array.from(slot), pkcs11js } });
+      const thread: Thread = { worker, batches: new Map() };
+      pool.threads.push(thread);
+      ready.push(new Promise((resolve, reject) => {
+        worker.once('message', (m: Reply) => {
+          if ('fatal' in m) reject(new HsmError(m.fatal.fn, where, m.fatal.code, m.fatal.code === undefined ? m.fatal.message : undefined));
+          else resolve();
+          worker.on('message', (reply: Reply) => pool.receive(thread, reply));
+        });
+        worker.once('error', reject);
+      }));
+      worker.on('error', (e) => pool.fail(e.message));
+      worker.on('exit', () => pool.fail('the thread ended'));
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  /** Makes a key known to every thread; the result names it in `sign`. */
+  addKey(handle: Buffer, mechanism: number): number {
+    const key = this.nextKey++;
+    for (const t of this.threads) t.worker.postMessage({ key, handle: Uint8Array.from(handle), mechanism });
+    return key;
+  }
+
+  /** Signs `data` with a key of `addKey`; `size` is the largest signature the key makes. */
+  sign(keyId: number, data: Uint8Array, size: number): Promise<Uint8Array> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ keyId, data, size, resolve, reject });
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => {
+          this.flushing = false;
+          this.dispatch();
+        });
+      }
+    });
+  }
+
+  /** Hands queued requests to threads with room, a batch at a time. */
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let thread: Thread | undefined;
+      for (const t of this.threads) if (t.batches.size < IN_FLIGHT && (thread === undefined || t.batches.size < thread.batches.size)) thread = t;
+      if (thread === undefined) return;
+      const batch = this.queue.splice(0, BATCH);
+      let total = 0;
+      for (const r of batch) total += r.data.length;
+      const data = new Uint8Array(total);
+      const ends = new Uint32Array(batch.length);
+      const keyIds = new Uint32Array(batch.length);
+      let at = 0;
+      let size = 0;
+      for (const [i, r] of batch.entries()) {
+        data.set(r.data, at);
+        at += r.data.length;
+        ends[i] = at;
+        keyIds[i] = r.keyId;
+        size = Math.max(size, r.size);
+      }
+      const id = this.nextBatch++;
+      thread.batches.set(id, batch);
+      thread.worker.postMessage({ id, data, ends, keyIds, size }, [data.buffer, ends.buffer, keyIds.buffer]);
+    }
+  }
+
+  private receive(thread: Thread, m: Reply): void {
+    if (!('id' in m)) return;
+    const batch = thread.batches.get(m.id);
+    if (batch === undefined) return;
+    thread.batches.delete(m.id);
+    if ('error' in m) {
+      const error = new HsmError(m.error.fn, this.where, m.error.code, m.error.code === undefined ? m.error.message : undefined);
+      for (const r of batch) r.reject(error);
+    } else {
+      let start = 0;
+      for (const [i, r] of batch.entries()) {
+        r.resolve(m.out.subarray(start, m.ends[i]));
+        start = m.ends[i]!;
+      }
+    }
+    this.dispatch();
+  }
+
+  /** A thread died: everything waiting fails, and so does every later request (retryable). */
+  private fail(detail: string): void {
+    if (this.failure !== undefined) return;
+    // CKR_DEVICE_ERROR: retryable, a new pool may work
+    this.failure = new HsmError('signing thread', this.where, 0x30, detail);
+    for (const t of this.threads) {
+      for (const batch of t.batches.values()) for (const r of batch) r.reject(this.failure);
+      t.batches.clear();
+    }
+    for (const r of this.queue.splice(0)) r.reject(this.failure);
+  }
+
+  /** Closes every thread's session and ends the threads. */
+  async close(): Promise<void> {
+    this.failure ??= new HsmError('sign', this.where, 0xb0, 'the signing pool is closed');
+    await Promise.all(this.threads.map(async (t) => {
+      const exited = new Promise((resolve) => t.worker.once('exit', resolve));
+      t.worker.postMessage({ close: true });
+      const timer = setTimeout(() => void t.worker.terminate(), 5000);
+      await exited;
+      clearTimeout(timer);
+    }));
+  }
+}
