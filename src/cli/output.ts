@@ -21,6 +21,7 @@ export function exitCodeFor(error: unknown): number {
     case 'NAME_SYNTAX':
     case 'WIRE_FORMAT':
     case 'ZONE_CHECK':
+    case 'POLICY':
       return EXIT.INVALID_INPUT;
     case 'DNSSEC':
       return EXIT.POLICY;

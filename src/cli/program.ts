@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../common/error-codes.js';
 import { registerHsmCommands } from './commands/hsm.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { registerSignCommands } from './commands/sign.js';
 import { registerZoneCommands } from './commands/zone.js';
 import { exitCodeFor, reportError } from './output.js';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerZoneCommands(program);
+  registerPolicyCommands(program);
   registerSignCommands(program);
   registerHsmCommands(program);
   for (const cmd of program.commands) {

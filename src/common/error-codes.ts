@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   NAME_SYNTAX: 'a domain name is malformed (empty label, bad escape, label over 63 or name over 255 octets)',
   // Zone checks (the findings a check may report)
   ZONE_CHECK: 'a zone failed its checks; the details list every finding',
+  // Key and signing policies (KASP files)
+  POLICY: 'a key and signing policy file could not be read, or a policy breaks its compliance profile; the details list every problem',
   // Usage and the CLI
   USAGE: 'a command was called with wrong or missing arguments',
   IO: 'a file could not be read or written',

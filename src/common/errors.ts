@@ -69,3 +69,39 @@ export class UsageError extends SignerError {
     super('USAGE', message);
   }
 }
+
+/**
+ * One problem with a key and signing policy: where it is, which policy and field, what is
+ * wrong and, when a rule is broken, the requirement it breaks (`DP-4.1c`, `RFC 9276 3.1`).
+ */
+export interface PolicyProblem {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  /** The policy's name; absent for a problem outside every policy. */
+  readonly policy?: string;
+  /** The field path as written in the file (`keys.zsk.bits`, `parent.ds-digests[1]`). */
+  readonly field?: string;
+  readonly requirement?: string;
+  readonly message: string;
+}
+
+/** `kasp/bad.yaml:12:5: policy 'dp' keys.zsk.bits: 512 is below 1024 (DP-4.1c)` */
+export function formatPolicyProblem(p: PolicyProblem): string {
+  const policy = p.policy === undefined ? '' : `policy '${p.policy}' `;
+  const field = p.field === undefined ? '' : `${p.field}: `;
+  const requirement = p.requirement === undefined ? '' : ` (${p.requirement})`;
+  return `${formatLocation(p)}: ${policy}${field}${p.message}${requirement}`;
+}
+
+/** A policy file was refused: the error lists every problem found, not only the first. */
+export class PolicyError extends SignerError {
+  readonly problems: readonly PolicyProblem[];
+
+  constructor(file: string, problems: readonly PolicyProblem[]) {
+    super('POLICY', `${file}: ${problems.length} problem(s) in the policy file\n${problems.map(formatPolicyProblem).join('\n')}`, {
+      details: { file, problems },
+    });
+    this.problems = problems;
+  }
+}
