@@ -58,10 +58,22 @@ export interface Nsec3Params {
  * because of them). The apex bitmap lists NSEC3PARAM. `names` as for buildNsecChain.
  */
 export function buildNsec3Chain(apex: Name, names: readonly ChainName[], params: Nsec3Params): DenialRecord[] {
-  const entries = new Map<string, { types: number[]; hash: Uint8Array }>();
+  const entries = nsec3Entries(apex, names, params);
+  return entries.map((_, i) => nsec3Record(apex, entries, i, params));
+}
+
+/** One hashed name of an NSEC3 chain: the hash and the types its bitmap lists. */
+export interface Nsec3Entry {
+  readonly hash: Uint8Array;
+  readonly types: number[];
+}
+
+/** The hashed names of the NSEC3 chain (see buildNsec3Chain), in hash order. */
+export function nsec3Entries(apex: Name, names: readonly ChainName[], params: Nsec3Params): Nsec3Entry[] {
+  const entries = new Map<string, Nsec3Entry>();
   const add = (name: Name, types: number[]): void => {
     const hash = nsec3Hash(name, params.salt, params.iterations);
-    const key = Buffer.from(hash).toString('hex');
+    const key = Buffer.from(hash.buffer, hash.byteOffset, hash.length).toString('latin1');
     const had = entries.get(key);
     if (had !== undefined) {
       // an empty non-terminal met first, then the same name with data
@@ -78,23 +90,23 @@ export function buildNsec3Chain(apex: Name, names: readonly ChainName[], params:
     // empty non-terminals between this name and the apex
     for (let p = c.name.parent(); p !== null && !p.equals(apex) && p.isSubdomainOf(apex); p = p.parent()) add(p, []);
   }
-  const sorted = [...entries.values()].sort((a, b) => Buffer.compare(a.hash, b.hash));
-  const out: DenialRecord[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    const e = sorted[i]!;
-    const next = sorted[(i + 1) % sorted.length]!.hash;
-    const w = new ByteWriter(64);
-    w.u8(1);
-    w.u8(params.optOut ? 1 : 0);
-    w.u16(params.iterations);
-    w.u8(params.salt.length);
-    w.bytes(params.salt);
-    w.u8(next.length);
-    w.bytes(next);
-    encodeTypeBitmap(e.types, w);
-    out.push({ owner: apex.child(encodeBase32Hex(e.hash).toLowerCase()), type: RRType.NSEC3, rdata: w.finish() });
-  }
-  return out;
+  return [...entries.values()].sort((a, b) => Buffer.compare(a.hash, b.hash));
+}
+
+/** The NSEC3 record of `entries[i]`, pointing at the next entry (the last at the first). */
+export function nsec3Record(apex: Name, entries: readonly Nsec3Entry[], i: number, params: Nsec3Params): DenialRecord {
+  const e = entries[i]!;
+  const next = entries[(i + 1) % entries.length]!.hash;
+  const w = new ByteWriter(64);
+  w.u8(1);
+  w.u8(params.optOut ? 1 : 0);
+  w.u16(params.iterations);
+  w.u8(params.salt.length);
+  w.bytes(params.salt);
+  w.u8(next.length);
+  w.bytes(next);
+  encodeTypeBitmap(e.types, w);
+  return { owner: apex.child(encodeBase32Hex(e.hash).toLowerCase()), type: RRType.NSEC3, rdata: w.finish() };
 }
 
 /** NSEC3PARAM RDATA for the apex (flags 0: the opt-out flag is NSEC3's own). */

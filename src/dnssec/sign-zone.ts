@@ -6,7 +6,7 @@ import { DNSSEC_TYPES, RRType } from '../dns/types.js';
 import { ZoneBuilder, type Zone, type ZoneNode } from '../zone/zone.js';
 import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
-import { buildNsec3Chain, buildNsecChain, nsec3ParamRdata, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
+import { buildNsecChain, nsec3Entries, nsec3ParamRdata, nsec3Record, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
 import { canonicalRRset, RrsigHeaderTemplate, rrsigLabels } from './rrsig.js';
 import type { SigningKey } from './signer.js';
 
@@ -27,7 +27,12 @@ export interface SignZoneOptions {
    * by the KSKs; CDS/CDNSKEY in the input are then replaced.
    */
   readonly cds?: { readonly digestTypes: readonly DigestTypeNumber[] };
-  /** Signatures asked for and not yet emitted before the signer waits (default 4096). */
+  /**
+   * The DNSKEY RRset to publish (RDATA); default the signing keys'. Keys in the zone that do
+   * not sign (a pre-published or a retiring ZSK) are listed here beside those that do.
+   */
+  readonly dnskeys?: readonly Uint8Array[];
+  /** Signatures asked for and not yet emitted before the signer waits (default 1024). */
   readonly window?: number;
 }
 
@@ -70,7 +75,7 @@ interface PendingNode {
 }
 
 /** Signatures requested but not yet written out, before the signer waits for the oldest. */
-const DEFAULT_WINDOW = 4096;
+const DEFAULT_WINDOW = 1024;
 
 /**
  * Signs a zone (RFC 4035 section 2): DNSKEY at the apex signed by the KSKs (or CSK), every
@@ -119,7 +124,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     if (isApex) {
       const ttl = options.dnskeyTtl ?? soaRr.ttl;
       const at = (type: number, rdatas: readonly Uint8Array[]): SignedRRset => ({ owner: apex, type, records: rdatas.map((rdata) => ({ ttl, rdata })) });
-      add(at(RRType.DNSKEY, uniqueBy(options.keys.map((k) => k.signer.dnskey))), ksks);
+      add(at(RRType.DNSKEY, uniqueBy([...options.keys.map((k) => k.signer.dnskey), ...(options.dnskeys ?? [])])), ksks);
       if (options.cds !== undefined) {
         const kskKeys = uniqueBy(ksks.map((k) => k.signer.dnskey));
         add(at(RRType.CDS, kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => makeDs(apex, dnskey, d)))), ksks);
@@ -138,7 +143,10 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     const types = plan(node, kind === 'apex', kind === 'delegation').map((p) => p.set.type);
     if (types.length > 0) chain.push({ name: node.name, types, isDelegation: kind === 'delegation' });
   }
-  const denial = options.denial.kind === 'nsec' ? buildNsecChain(chain) : buildNsec3Chain(apex, chain, options.denial);
+  // NSEC records go with their names; NSEC3 records are made one at a time at the end
+  const nsec = options.denial.kind === 'nsec' ? buildNsecChain(chain) : [];
+  const nsec3 = options.denial.kind === 'nsec3' ? nsec3Entries(apex, chain, options.denial) : [];
+  chain.length = 0;
 
   // second pass: sign and emit in order
   const window = options.window ?? DEFAULT_WINDOW;
@@ -198,13 +206,14 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       request(node.name, node.rrsets.map((set) => ({ set, ttl: minTtl(set.records), signers: [] })));
     } else {
       const sets = plan(node, kind === 'apex', kind === 'delegation');
-      if (sets.length > 0 && options.denial.kind === 'nsec') sets.push(denialSet(denial[at++]!));
+      if (sets.length > 0 && options.denial.kind === 'nsec') sets.push(denialSet(nsec[at++]!));
       if (sets.length > 0) request(node.name, sets);
     }
     if (outstanding > window) await drainTo(window / 2);
   }
   if (options.denial.kind === 'nsec3') {
-    for (const d of denial) {
+    for (let i = 0; i < nsec3.length; i++) {
+      const d = nsec3Record(apex, nsec3, i, options.denial);
       request(d.owner, [denialSet(d)]);
       if (outstanding > window) await drainTo(window / 2);
     }

@@ -52,9 +52,16 @@ export class ZoneVerifier {
   /** NSEC: the first name and the last one with its NSEC's next name. */
   private firstName: Name | undefined;
   private lastNsec: { readonly owner: Name; readonly next: Name } | undefined;
-  /** NSEC3: what the chain must hold (hash to name and types), and what it holds. */
-  private readonly expected = new Map<string, { readonly name: Name; readonly types: readonly number[]; readonly optOutable: boolean }>();
-  private readonly chain = new Map<string, { readonly owner: Name; readonly flags: number; readonly next: string; readonly types: readonly number[] }>();
+  /**
+   * NSEC3: what the chain must hold (hash to the name and its types; DONE once its NSEC3 was
+   * met), NSEC3 records met before their name, and the ring so far (the records come in hash
+   * order, as canonical order puts them). Types are kept as short strings: a million-name
+   * zone is checked in little memory.
+   */
+  private readonly expected = new Map<string, Expected | typeof DONE>();
+  private readonly early = new Map<string, { readonly owner: Name; readonly types: string }>();
+  private ring: { first: string; last: string; lastOwner: Name; lastNext: string } | undefined;
+  private optOut = false;
 
   constructor(private readonly apex: Name, private readonly now: UnixSeconds) {}
 
@@ -166,14 +173,25 @@ export class ZoneVerifier {
   private expectNsec3(node: NodeView, isDelegation: boolean): void {
     const types = typesAt(node);
     const insecure = isDelegation && !types.includes(RRType.DS);
-    this.expected.set(this.hash(node.name), { name: node.name, types: insecure ? types.filter((t) => t !== RRType.RRSIG) : types, optOutable: insecure });
+    this.expect(this.hash(node.name), { name: node.name, types: typesKey(insecure ? types.filter((t) => t !== RRType.RRSIG) : types), optOutable: insecure });
     // empty non-terminals up to the apex (met before the names below them, or after)
     for (let q = node.name.parent(); q !== null && !q.equals(this.apex) && q.isSubdomainOf(this.apex); q = q.parent()) {
       const h = this.hash(q);
       const had = this.expected.get(h);
-      if (had === undefined) this.expected.set(h, { name: q, types: [], optOutable: insecure });
-      else if (had.optOutable && !insecure && had.types.length === 0) this.expected.set(h, { ...had, optOutable: false });
+      if (had === undefined) this.expect(h, { name: q, types: '', optOutable: insecure });
+      else if (had !== DONE && had.optOutable && !insecure && had.types === '') this.expected.set(h, { ...had, optOutable: false });
     }
+  }
+
+  private expect(hash: string, want: Expected): void {
+    const met = this.early.get(hash);
+    if (met === undefined) {
+      this.expected.set(hash, want);
+      return;
+    }
+    this.early.delete(hash);
+    this.expected.set(hash, DONE);
+    if (met.types !== want.types) this.problem(met.owner, `NSEC3 bitmap for ${want.name.toString()} does not match the types at the name`, RRType.NSEC3);
   }
 
   private readNsec3(node: NodeView): void {
@@ -185,31 +203,55 @@ export class ZoneVerifier {
     d.u16();
     d.bytes(d.u8());
     const next = encodeBase32Hex(d.bytes(d.u8()));
-    this.chain.set(node.name.labels()[0]!.toUpperCase(), { owner: node.name, flags, next, types: decodeTypeBitmap(d) });
+    const types = typesKey(decodeTypeBitmap(d));
+    const hash = node.name.labels()[0]!.toUpperCase();
+    if ((flags & 1) === 1) this.optOut = true;
+    // one ring in hash order (base32hex keeps the order of the hashes it spells)
+    if (this.ring === undefined) {
+      this.ring = { first: hash, last: hash, lastOwner: node.name, lastNext: next };
+    } else {
+      if (this.ring.lastNext !== hash) this.problem(this.ring.lastOwner, `NSEC3 next hash ${this.ring.lastNext} should be ${hash}`, RRType.NSEC3);
+      Object.assign(this.ring, { last: hash, lastOwner: node.name, lastNext: next });
+    }
+    const want = this.expected.get(hash);
+    if (want === undefined) {
+      this.early.set(hash, { owner: node.name, types });
+      return;
+    }
+    if (want === DONE) {
+      this.problem(node.name, 'a second NSEC3 for the same hash', RRType.NSEC3);
+      return;
+    }
+    this.expected.set(hash, DONE);
+    if (want.types !== types) this.problem(node.name, `NSEC3 bitmap for ${want.name.toString()} does not match the types at the name`, RRType.NSEC3);
   }
 
   private finishNsec3(): void {
-    let optOut = false;
-    for (const e of this.chain.values()) if ((e.flags & 1) === 1) optOut = true;
-    // every name with data, and every empty non-terminal, has its NSEC3 with the right bitmap;
-    // with opt-out, insecure delegations (and what exists only for them) may be left out
-    for (const [hash, { name, types, optOutable }] of this.expected) {
-      const entry = this.chain.get(hash);
-      if (entry === undefined) {
-        if (!(optOut && optOutable)) this.problem(name, `no NSEC3 for the name (hash ${hash})`);
-      } else if (!sameTypes(entry.types, types)) {
-        this.problem(entry.owner, `NSEC3 bitmap for ${name.toString()} does not match the types at the name`, RRType.NSEC3);
-      }
+    // every name with data, and every empty non-terminal, has its NSEC3; with opt-out,
+    // insecure delegations (and what exists only for them) may be left out
+    for (const [hash, want] of this.expected) {
+      if (want !== DONE && !(this.optOut && want.optOutable)) this.problem(want.name, `no NSEC3 for the name (hash ${hash})`);
     }
-    for (const [hash, entry] of this.chain) if (!this.expected.has(hash)) this.problem(entry.owner, 'NSEC3 for no name of the zone', RRType.NSEC3);
-    // one ring in hash order (base32hex keeps the order of the hashes it spells)
-    const hashes = [...this.chain.keys()].sort();
-    hashes.forEach((h, i) => {
-      const want = hashes[(i + 1) % hashes.length]!;
-      const entry = this.chain.get(h)!;
-      if (entry.next !== want) this.problem(entry.owner, `NSEC3 next hash ${entry.next} should be ${want}`, RRType.NSEC3);
-    });
+    for (const { owner } of this.early.values()) this.problem(owner, 'NSEC3 for no name of the zone', RRType.NSEC3);
+    if (this.ring !== undefined && this.ring.lastNext !== this.ring.first) {
+      this.problem(this.ring.lastOwner, `NSEC3 next hash ${this.ring.lastNext} should be ${this.ring.first}`, RRType.NSEC3);
+    }
   }
+}
+
+interface Expected {
+  readonly name: Name;
+  /** typesKey of the types its NSEC3 must list. */
+  readonly types: string;
+  /** Exists only for an insecure delegation: opt-out may leave it out. */
+  readonly optOutable: boolean;
+}
+
+const DONE = Symbol('met');
+
+/** Types as a short string, the same for the same set in any order. */
+function typesKey(types: readonly number[]): string {
+  return [...new Set(types)].sort((a, b) => a - b).join(' ');
 }
 
 /** Checks a whole signed zone with a ZoneVerifier (see there). */
