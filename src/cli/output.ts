@@ -10,7 +10,7 @@ export function outJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** The exit code an error maps to (STYLE.md: 1 failure, 2 usage, 3 invalid input, 5 HSM). */
+/** The exit code an error maps to (STYLE.md: 1 failure, 2 usage, 3 invalid input, 4 policy, 5 HSM). */
 export function exitCodeFor(error: unknown): number {
   if (!(error instanceof SignerError)) return EXIT.FAILURE;
   switch (error.code) {
@@ -24,6 +24,8 @@ export function exitCodeFor(error: unknown): number {
     case 'POLICY':
       return EXIT.INVALID_INPUT;
     case 'DNSSEC':
+    case 'APPROVAL':
+    case 'AUDIT_TAMPERED':
       return EXIT.POLICY;
     case 'HSM':
       return EXIT.HSM;

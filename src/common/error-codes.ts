@@ -22,6 +22,11 @@ export const ERROR_CODES = {
   DNSSEC: 'a DNSSEC operation was refused or failed: a banned algorithm, a bad key, a bad digest type',
   // HSM
   HSM: 'the PKCS#11 module or token reported an error',
+  // State and audit
+  STATE: 'the state database refused an operation: no such file, zone, key or request, or one that exists already',
+  STATE_SCHEMA: 'the state database has a schema version this hms does not know (newer), or one it may not migrate (read-only)',
+  APPROVAL: 'an approval was refused: the requester approving their own request (DP-4.7d), or a request no longer pending',
+  AUDIT_TAMPERED: 'the audit chain is broken: a record was edited, removed or reordered (DP-2.4d)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

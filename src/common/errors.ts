@@ -105,3 +105,24 @@ export class PolicyError extends SignerError {
     this.problems = problems;
   }
 }
+
+/** The state database refused an operation: `state/hms.db: zone example.com. has 2 key(s)`. */
+export class StateError extends SignerError {
+  constructor(message: string, options: ErrorOptions & { code?: 'STATE' | 'STATE_SCHEMA' } = {}) {
+    super(options.code ?? 'STATE', message, options);
+  }
+}
+
+/** An approval was refused (DP-4.7d): `request R-0001: alice cannot approve her own request`. */
+export class ApprovalError extends SignerError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('APPROVAL', message, { details });
+  }
+}
+
+/** The audit chain is broken (DP-2.4d): `state/hms.db: audit record 3: ...`. */
+export class AuditChainError extends SignerError {
+  constructor(file: string, firstBad: { readonly seq: number; readonly reason: string }, checked: number) {
+    super('AUDIT_TAMPERED', `${file}: audit record ${firstBad.seq}: ${firstBad.reason} (DP-2.4d)`, { details: { file, firstBad, checked } });
+  }
+}
