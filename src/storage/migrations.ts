@@ -1,0 +1,94 @@
+/**
+ * The schema of the state file, as an ordered list of steps: step N takes the file from
+ * version N-1 to N and runs in its own transaction with the version bump, so a crash leaves
+ * the file at one version or the next. Steps are only ever appended; a released step is
+ * never edited.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'zones, keys, requests awaiting approval, the audit chain',
+    sql: `
+      CREATE TABLE zones (
+        name         TEXT PRIMARY KEY,
+        policy       TEXT NOT NULL,
+        input        TEXT NOT NULL,
+        added        INTEGER NOT NULL,
+        salt_hex     TEXT,
+        salt_created INTEGER,
+        last_serial  INTEGER,
+        last_signed  INTEGER
+      ) STRICT;
+
+      -- a key belongs to one zone; a zone with keys cannot be removed (RESTRICT)
+      CREATE TABLE keys (
+        id           TEXT PRIMARY KEY,
+        zone         TEXT NOT NULL REFERENCES zones(name) ON DELETE RESTRICT,
+        role         TEXT NOT NULL CHECK (role IN ('ksk', 'zsk', 'csk')),
+        algorithm    INTEGER NOT NULL,
+        bits         INTEGER NOT NULL,
+        key_tag      INTEGER NOT NULL,
+        dnskey       BLOB NOT NULL,
+        created      INTEGER NOT NULL,
+        publish      INTEGER NOT NULL,
+        active       INTEGER,
+        retire       INTEGER,
+        remove       INTEGER,
+        ds_seen      INTEGER,
+        ds_withdrawn INTEGER,
+        successor_of TEXT,
+        compromised  INTEGER NOT NULL CHECK (compromised IN (0, 1))
+      ) STRICT;
+      CREATE INDEX keys_by_zone ON keys (zone);
+
+      -- history: a request outlives its zone, so no foreign key
+      CREATE TABLE requests (
+        seq          INTEGER PRIMARY KEY,
+        id           TEXT NOT NULL UNIQUE,
+        zone         TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        key_tag      INTEGER,
+        payload      TEXT NOT NULL,
+        requested_by TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        ticket       TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+        decided_by   TEXT,
+        decided_at   INTEGER,
+        reason       TEXT
+      ) STRICT;
+      CREATE INDEX requests_by_zone ON requests (zone, status);
+
+      CREATE TABLE audit (
+        seq          INTEGER PRIMARY KEY,
+        at           INTEGER NOT NULL,
+        actor        TEXT NOT NULL,
+        action       TEXT NOT NULL,
+        zone         TEXT,
+        ticket       TEXT,
+        comment      TEXT,
+        before_json  TEXT NOT NULL,
+        after_json   TEXT NOT NULL,
+        prev_hash    TEXT NOT NULL,
+        hash         TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX audit_by_zone ON audit (zone, seq);
+      CREATE INDEX audit_by_time ON audit (at);
+
+      -- append-only against mistakes; against an attacker who can write the file it is the
+      -- hash chain (and the copy in the external log) that tells
+      CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

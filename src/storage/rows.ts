@@ -1,0 +1,195 @@
+import type { UnixSeconds } from '../common/clock.js';
+import type { KeyRole } from '../dnssec/signer.js';
+import type { KeyRecord } from '../enforcer/keys.js';
+
+/** A zone the signer looks after. */
+export interface ZoneRow {
+  /** Lowercase, with the trailing dot. */
+  readonly name: string;
+  /** The name of its key and signing policy. */
+  readonly policy: string;
+  /** The unsigned zone file's path. */
+  readonly input: string;
+  readonly added: UnixSeconds;
+  readonly saltHex: string | null;
+  readonly saltCreated: UnixSeconds | null;
+  readonly lastSerial: number | null;
+  readonly lastSigned: UnixSeconds | null;
+}
+
+export type ZonePatch = Partial<Omit<ZoneRow, 'name'>>;
+
+export interface ZoneDbRow {
+  name: string;
+  policy: string;
+  input: string;
+  added: number;
+  salt_hex: string | null;
+  salt_created: number | null;
+  last_serial: number | null;
+  last_signed: number | null;
+}
+
+export const zoneFromDb = (r: ZoneDbRow): ZoneRow => ({
+  name: r.name,
+  policy: r.policy,
+  input: r.input,
+  added: r.added,
+  saltHex: r.salt_hex,
+  saltCreated: r.salt_created,
+  lastSerial: r.last_serial,
+  lastSigned: r.last_signed,
+});
+
+export const zoneToDb = (z: ZoneRow): ZoneDbRow => ({
+  name: z.name,
+  policy: z.policy,
+  input: z.input,
+  added: z.added,
+  salt_hex: z.saltHex,
+  salt_created: z.saltCreated,
+  last_serial: z.lastSerial,
+  last_signed: z.lastSigned,
+});
+
+export interface KeyDbRow {
+  id: string;
+  zone: string;
+  role: string;
+  algorithm: number;
+  bits: number;
+  key_tag: number;
+  dnskey: Uint8Array;
+  created: number;
+  publish: number;
+  active: number | null;
+  retire: number | null;
+  remove: number | null;
+  ds_seen: number | null;
+  ds_withdrawn: number | null;
+  successor_of: string | null;
+  compromised: number;
+}
+
+export const keyFromDb = (r: KeyDbRow): KeyRecord => ({
+  id: r.id,
+  role: r.role as KeyRole,
+  algorithm: r.algorithm,
+  bits: r.bits,
+  keyTag: r.key_tag,
+  // better-sqlite3 hands back a Buffer: give the caller the plain bytes it stored
+  dnskey: new Uint8Array(r.dnskey),
+  created: r.created,
+  publish: r.publish,
+  active: r.active,
+  retire: r.retire,
+  remove: r.remove,
+  dsSeen: r.ds_seen,
+  dsWithdrawn: r.ds_withdrawn,
+  successorOf: r.successor_of,
+  compromised: r.compromised === 1,
+});
+
+export const keyToDb = (zone: string, k: KeyRecord): KeyDbRow => ({
+  id: k.id,
+  zone,
+  role: k.role,
+  algorithm: k.algorithm,
+  bits: k.bits,
+  key_tag: k.keyTag,
+  dnskey: k.dnskey,
+  created: k.created,
+  publish: k.publish,
+  active: k.active,
+  retire: k.retire,
+  remove: k.remove,
+  ds_seen: k.dsSeen,
+  ds_withdrawn: k.dsWithdrawn,
+  successor_of: k.successorOf,
+  compromised: k.compromised ? 1 : 0,
+});
+
+/** A key record as the audit trail shows it: the DNSKEY in base64, everything else as is. */
+export const keyForAudit = (k: KeyRecord): Record<string, unknown> => ({ ...k, dnskey: Buffer.from(k.dnskey).toString('base64') });
+
+export type RequestStatus = 'pending' | 'approved' | 'rejected';
+
+/** A change that waits for a second person's approval (DP-4.7d): a DS seen or withdrawn at the parent ... */
+export interface RequestInput {
+  readonly zone: string;
+  readonly kind: 'ds-seen' | 'ds-withdrawn' | 'child-ds' | (string & {});
+  readonly keyTag: number | null;
+  /** What is to be done, as JSON. */
+  readonly payload: unknown;
+  readonly requestedBy: string;
+  readonly requestedAt: UnixSeconds;
+  readonly ticket: string;
+}
+
+export interface RequestRow extends RequestInput {
+  /** `R-` and the sequence in Crockford base32, e.g. `R-000C`: short, and read aloud without doubt. */
+  readonly id: string;
+  readonly status: RequestStatus;
+  readonly decidedBy: string | null;
+  readonly decidedAt: UnixSeconds | null;
+  /** Why it was rejected. */
+  readonly reason: string | null;
+}
+
+export interface RequestDbRow {
+  id: string;
+  zone: string;
+  kind: string;
+  key_tag: number | null;
+  payload: string;
+  requested_by: string;
+  requested_at: number;
+  ticket: string;
+  status: string;
+  decided_by: string | null;
+  decided_at: number | null;
+  reason: string | null;
+}
+
+export const requestFromDb = (r: RequestDbRow): RequestRow => ({
+  id: r.id,
+  zone: r.zone,
+  kind: r.kind,
+  keyTag: r.key_tag,
+  payload: JSON.parse(r.payload) as unknown,
+  requestedBy: r.requested_by,
+  requestedAt: r.requested_at,
+  ticket: r.ticket,
+  status: r.status as RequestStatus,
+  decidedBy: r.decided_by,
+  decidedAt: r.decided_at,
+  reason: r.reason,
+});
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+export function formatRequestId(seq: number): string {
+  let text = '';
+  for (let n = seq; n > 0; n = Math.floor(n / 32)) text = CROCKFORD[n % 32]! + text;
+  return `R-${text.padStart(4, '0')}`;
+}
+
+/** Reads an id as typed: any case, and O for 0, I or L for 1 (Crockford). */
+export function normalizeRequestId(typed: string): string {
+  const body = typed.trim().toUpperCase().replace(/^R-?/, '').replace(/O/g, '0').replace(/[IL]/g, '1');
+  return `R-${body}`;
+}
+
+export interface AuditDbRow {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  zone: string | null;
+  ticket: string | null;
+  comment: string | null;
+  before_json: string;
+  after_json: string;
+  prev_hash: string;
+  hash: string;
+}

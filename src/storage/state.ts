@@ -1,0 +1,357 @@
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { canonicalJson } from '../common/canonical-json.js';
+import type { UnixSeconds } from '../common/clock.js';
+import { ApprovalError, StateError } from '../common/errors.js';
+import { AuditChainVerifier, chainAuditRecord, type AuditInput, type AuditRecord, type AuditSink, type AuditVerification } from '../enforcer/audit-chain.js';
+import type { KeyRecord } from '../enforcer/keys.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+import {
+  formatRequestId, keyForAudit, keyFromDb, keyToDb, normalizeRequestId, requestFromDb, zoneFromDb, zoneToDb,
+  type AuditDbRow, type KeyDbRow, type RequestDbRow, type RequestInput, type RequestRow, type RequestStatus, type ZoneDbRow, type ZonePatch, type ZoneRow,
+} from './rows.js';
+
+export type { RequestInput, RequestRow, RequestStatus, ZonePatch, ZoneRow } from './rows.js';
+
+/** Who makes a change, when, and why: every mutating call writes it to the audit trail (DP-2.4b, DP-2.4f). */
+export interface AuditContext {
+  readonly actor: string;
+  readonly ticket?: string | null;
+  readonly comment?: string | null;
+  readonly at: UnixSeconds;
+}
+
+export interface OpenOptions {
+  /** Open an existing file without writing to it (no migrations). */
+  readonly readonly?: boolean;
+  /** Refuse to create a new file. Implied by `readonly`. */
+  readonly mustExist?: boolean;
+  /** Receives each audit record once its transaction has committed (the structured log). */
+  readonly auditSink?: AuditSink;
+}
+
+interface Pending {
+  readonly record: AuditRecord;
+  readonly sink: AuditSink | undefined;
+}
+
+/**
+ * The signer's state in one SQLite file: zones, keys and their times, requests awaiting
+ * approval and the audit trail. WAL with synchronous=FULL, so a committed transaction
+ * survives a crash or a power cut; every change and its audit record commit together or not
+ * at all. Time is always handed in (`at`); nothing here reads the clock.
+ */
+export class StateStore {
+  private readonly statements = new Map<string, Database.Statement>();
+  private pending: Pending[] = [];
+  private depth = 0;
+
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    private readonly sink: AuditSink | undefined,
+  ) {}
+
+  static open(path: string, options: OpenOptions = {}): StateStore {
+    const readonly = options.readonly === true;
+    if (!existsSync(path)) {
+      if (readonly || options.mustExist === true) throw new StateError(`${path}: no state file (give --state or set HMS_STATE)`, { details: { path } });
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      // created empty with mode 0600 before SQLite opens it; the -wal and -shm files take its mode
+      closeSync(openSync(path, 'wx', 0o600));
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly, fileMustExist: true });
+      if (!readonly) db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db, path, readonly);
+    } catch (e) {
+      if (e instanceof StateError) throw e;
+      throw new StateError(`${path}: cannot open the state file: ${e instanceof Error ? e.message : String(e)}`, { details: { path }, cause: e });
+    }
+    return new StateStore(path, db, options.auditSink);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** What this connection runs with: WAL, synchronous FULL (2) and foreign keys, as SQLite reports them. */
+  settings(): { journalMode: string; synchronous: number; foreignKeys: boolean } {
+    return {
+      journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+      synchronous: Number(this.db.pragma('synchronous', { simple: true })),
+      foreignKeys: this.db.pragma('foreign_keys', { simple: true }) === 1,
+    };
+  }
+
+  /** The schema version of the open file. */
+  schemaVersion(): number {
+    return schemaVersionOf(this.db);
+  }
+
+  /**
+   * Runs `fn` as one transaction: all of it commits, or none of it (a throw rolls back).
+   * Nested calls become savepoints. Audit records reach the sink only after the outermost
+   * transaction has committed.
+   */
+  transaction<T>(fn: () => T): T {
+    const mark = this.pending.length;
+    this.depth++;
+    let result: T;
+    try {
+      result = this.db.transaction(fn)();
+    } catch (e) {
+      this.pending.length = mark;
+      throw e;
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0) this.flushAudit();
+    return result;
+  }
+
+  // -- zones
+
+  addZone(z: ZoneRow, audit: AuditContext): void {
+    checkZoneName(z.name);
+    this.transaction(() => {
+      if (this.getZone(z.name) !== undefined) throw new StateError(`zone ${z.name} exists already`, { details: { zone: z.name } });
+      this.run('INSERT INTO zones (name, policy, input, added, salt_hex, salt_created, last_serial, last_signed) VALUES (@name, @policy, @input, @added, @salt_hex, @salt_created, @last_serial, @last_signed)', zoneToDb(z));
+      this.audit(audit, 'zone.add', z.name, null, z);
+    });
+  }
+
+  getZone(name: string): ZoneRow | undefined {
+    const row = this.stmt('SELECT * FROM zones WHERE name = ?').get(name) as ZoneDbRow | undefined;
+    return row === undefined ? undefined : zoneFromDb(row);
+  }
+
+  listZones(): ZoneRow[] {
+    return (this.stmt('SELECT * FROM zones ORDER BY name').all() as ZoneDbRow[]).map(zoneFromDb);
+  }
+
+  updateZone(name: string, patch: ZonePatch, audit: AuditContext): ZoneRow {
+    return this.transaction(() => {
+      const before = this.zone(name);
+      const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ZonePatch;
+      const after: ZoneRow = { ...before, ...defined, name };
+      this.run('UPDATE zones SET policy = @policy, input = @input, added = @added, salt_hex = @salt_hex, salt_created = @salt_created, last_serial = @last_serial, last_signed = @last_signed WHERE name = @name', zoneToDb(after));
+      this.audit(audit, 'zone.update', name, before, after);
+      return after;
+    });
+  }
+
+  /** Removes a zone that has no keys left (its keys are deleted first, each with its audit record). */
+  removeZone(name: string, audit: AuditContext): void {
+    this.transaction(() => {
+      const before = this.zone(name);
+      const keys = this.keys(name).length;
+      if (keys > 0) throw new StateError(`zone ${name} still has ${keys} key(s): delete them first`, { details: { zone: name, keys } });
+      this.run('DELETE FROM zones WHERE name = ?', name);
+      this.audit(audit, 'zone.remove', name, before, null);
+    });
+  }
+
+  private zone(name: string): ZoneRow {
+    const z = this.getZone(name);
+    if (z === undefined) throw new StateError(`no zone ${name}`, { details: { zone: name } });
+    return z;
+  }
+
+  // -- keys
+
+  /** Stores a key record, replacing the one with the same id. */
+  putKey(zone: string, k: KeyRecord, audit: AuditContext): void {
+    this.transaction(() => {
+      this.zone(zone);
+      const old = this.stmt('SELECT * FROM keys WHERE id = ?').get(k.id) as KeyDbRow | undefined;
+      if (old !== undefined && old.zone !== zone) throw new StateError(`key ${k.id} belongs to zone ${old.zone}, not ${zone}`, { details: { zone, keyId: k.id } });
+      this.run(`INSERT OR REPLACE INTO keys (id, zone, role, algorithm, bits, key_tag, dnskey, created, publish, active, retire, remove, ds_seen, ds_withdrawn, successor_of, compromised)
+        VALUES (@id, @zone, @role, @algorithm, @bits, @key_tag, @dnskey, @created, @publish, @active, @retire, @remove, @ds_seen, @ds_withdrawn, @successor_of, @compromised)`, keyToDb(zone, k));
+      this.audit(audit, 'key.put', zone, old === undefined ? null : keyForAudit(keyFromDb(old)), keyForAudit(k));
+    });
+  }
+
+  keys(zone: string): KeyRecord[] {
+    return (this.stmt('SELECT * FROM keys WHERE zone = ? ORDER BY created, id').all(zone) as KeyDbRow[]).map(keyFromDb);
+  }
+
+  deleteKey(zone: string, id: string, audit: AuditContext): void {
+    this.transaction(() => {
+      const old = this.stmt('SELECT * FROM keys WHERE zone = ? AND id = ?').get(zone, id) as KeyDbRow | undefined;
+      if (old === undefined) throw new StateError(`zone ${zone} has no key ${id}`, { details: { zone, keyId: id } });
+      this.run('DELETE FROM keys WHERE id = ?', id);
+      this.audit(audit, 'key.delete', zone, keyForAudit(keyFromDb(old)), null);
+    });
+  }
+
+  // -- requests awaiting a second person (DP-4.7d)
+
+  addRequest(r: RequestInput, audit: AuditContext): string {
+    return this.transaction(() => {
+      this.zone(r.zone);
+      const seq = (this.stmt('SELECT coalesce(max(seq), 0) + 1 AS next FROM requests').get() as { next: number }).next;
+      const id = formatRequestId(seq);
+      const payload = canonicalJson(r.payload ?? null);
+      this.run(`INSERT INTO requests (seq, id, zone, kind, key_tag, payload, requested_by, requested_at, ticket, status)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`, seq, id, r.zone, r.kind, r.keyTag, payload, r.requestedBy, r.requestedAt, r.ticket);
+      this.audit(audit, 'request.add', r.zone, null, this.request(id));
+      return id;
+    });
+  }
+
+  getRequest(id: string): RequestRow | undefined {
+    const row = this.stmt('SELECT * FROM requests WHERE id = ?').get(normalizeRequestId(id)) as RequestDbRow | undefined;
+    return row === undefined ? undefined : requestFromDb(row);
+  }
+
+  listRequests(filter: { zone?: string; status?: RequestStatus } = {}): RequestRow[] {
+    const rows = this.stmt('SELECT * FROM requests WHERE (@zone IS NULL OR zone = @zone) AND (@status IS NULL OR status = @status) ORDER BY seq')
+      .all({ zone: filter.zone ?? null, status: filter.status ?? null }) as RequestDbRow[];
+    return rows.map(requestFromDb);
+  }
+
+  /** DP-4.7d: a second person approves; the one who asked cannot. */
+  approveRequest(id: string, by: string, at: UnixSeconds, audit: AuditContext): RequestRow {
+    return this.decide(id, by, at, 'approved', null, audit);
+  }
+
+  rejectRequest(id: string, by: string, at: UnixSeconds, reason: string, audit: AuditContext): RequestRow {
+    return this.decide(id, by, at, 'rejected', reason, audit);
+  }
+
+  private decide(id: string, by: string, at: UnixSeconds, status: RequestStatus, reason: string | null, audit: AuditContext): RequestRow {
+    return this.transaction(() => {
+      const before = this.request(id);
+      const verb = status === 'approved' ? 'approve' : 'reject';
+      if (before.status !== 'pending') throw new ApprovalError(`request ${before.id}: it is ${before.status} already, nothing to ${verb}`, { id: before.id, status: before.status });
+      // DP-4.7d: two persons; a rejection by the requester is a withdrawal and allowed
+      if (status === 'approved' && by === before.requestedBy) {
+        throw new ApprovalError(`request ${before.id}: ${by} made this request and cannot approve it; a second person must (DP-4.7d)`, { id: before.id, requestedBy: before.requestedBy, by });
+      }
+      this.run('UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ?', status, by, at, reason, before.id);
+      const after = this.request(before.id);
+      this.audit(audit, `request.${verb}`, before.zone, before, after);
+      return after;
+    });
+  }
+
+  private request(id: string): RequestRow {
+    const r = this.getRequest(id);
+    if (r === undefined) throw new StateError(`no request ${id}`, { details: { id } });
+    return r;
+  }
+
+  // -- the audit trail
+
+  /** Appends one audit record (in a transaction of its own, or in the caller's). */
+  appendAudit(e: AuditInput, sink?: AuditSink): AuditRecord {
+    return this.transaction(() => {
+      const last = this.stmt('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
+      const record = chainAuditRecord(e, last ?? null);
+      this.run(`INSERT INTO audit (seq, at, actor, action, zone, ticket, comment, before_json, after_json, prev_hash, hash)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      record.seq, record.at, record.actor, record.action, record.zone, record.ticket, record.comment,
+      canonicalJson(record.before), canonicalJson(record.after), record.prevHash, record.hash);
+      this.pending.push({ record, sink });
+      return record;
+    });
+  }
+
+  /** The audit records, oldest first; `since` keeps those at or after that time. */
+  auditLog(filter: { zone?: string; since?: UnixSeconds } = {}): AuditRecord[] {
+    const rows = this.stmt('SELECT * FROM audit WHERE (@zone IS NULL OR zone = @zone) AND (@since IS NULL OR at >= @since) ORDER BY seq')
+      .all({ zone: filter.zone ?? null, since: filter.since ?? null }) as AuditDbRow[];
+    return rows.map(auditFromDb);
+  }
+
+  /** Walks the whole chain (DP-2.4d): the first edited, missing or reordered record. */
+  verifyAudit(): AuditVerification {
+    const verifier = new AuditChainVerifier();
+    for (const row of this.stmt('SELECT * FROM audit ORDER BY seq').iterate() as IterableIterator<AuditDbRow>) {
+      let record: AuditRecord;
+      try {
+        record = auditFromDb(row);
+      } catch (e) {
+        verifier.reject(row.seq, `its before/after is not JSON (${e instanceof Error ? e.message : String(e)}): the record was edited`);
+        continue;
+      }
+      verifier.check(record);
+    }
+    return verifier.result();
+  }
+
+  private audit(ctx: AuditContext, action: string, zone: string | null, before: unknown, after: unknown): void {
+    this.appendAudit({ at: ctx.at, actor: ctx.actor, action, zone, ticket: ctx.ticket ?? null, comment: ctx.comment ?? null, before, after });
+  }
+
+  private flushAudit(): void {
+    const done = this.pending;
+    this.pending = [];
+    for (const { record, sink } of done) {
+      this.sink?.(record);
+      sink?.(record);
+    }
+  }
+
+  // -- backup
+
+  /** An online backup (DP-2.5d) to `path`, created with mode 0600; writers may go on meanwhile. */
+  async backup(path: string): Promise<void> {
+    if (!existsSync(path)) closeSync(openSync(path, 'wx', 0o600));
+    await this.db.backup(path);
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private run(sql: string, ...params: unknown[]): void {
+    this.stmt(sql).run(...params);
+  }
+}
+
+function auditFromDb(r: AuditDbRow): AuditRecord {
+  const { before_json, after_json, prev_hash, ...same } = r;
+  return { ...same, before: JSON.parse(before_json) as unknown, after: JSON.parse(after_json) as unknown, prevHash: prev_hash };
+}
+
+function checkZoneName(name: string): void {
+  if (name !== name.toLowerCase() || !name.endsWith('.')) throw new StateError(`zone name '${name}': lowercase with the trailing dot, please`, { details: { zone: name } });
+}
+
+function schemaVersionOf(db: Database.Database): number {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get();
+  if (table === undefined) return 0;
+  const row = db.prepare('SELECT version FROM schema_version').get() as { version: number } | undefined;
+  return row?.version ?? 0;
+}
+
+/** Brings the file to SCHEMA_VERSION, one step a transaction; a newer file is refused. */
+function migrate(db: Database.Database, path: string, readonly: boolean): void {
+  const version = schemaVersionOf(db);
+  if (version > SCHEMA_VERSION) {
+    throw new StateError(`${path}: the state file has schema version ${version}, this hms knows up to ${SCHEMA_VERSION}: use a newer hms`, { code: 'STATE_SCHEMA', details: { path, version, known: SCHEMA_VERSION } });
+  }
+  if (version === SCHEMA_VERSION) return;
+  if (readonly) {
+    throw new StateError(`${path}: the state file has schema version ${version}, older than ${SCHEMA_VERSION}; open it once for writing to migrate it`, { code: 'STATE_SCHEMA', details: { path, version, known: SCHEMA_VERSION } });
+  }
+  for (const step of MIGRATIONS.slice(version)) {
+    db.transaction(() => {
+      db.exec(step.sql);
+      db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL) STRICT');
+      db.exec('DELETE FROM schema_version');
+      db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(step.version);
+    })();
+  }
+}
