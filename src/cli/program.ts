@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../common/error-codes.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerHsmCommands } from './commands/hsm.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerSignCommands } from './commands/sign.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerPolicyCommands(program);
   registerSignCommands(program);
   registerHsmCommands(program);
+  registerAuditCommands(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { canonicalJson } from '../../common/canonical-json.js';
+import type { UnixSeconds } from '../../common/clock.js';
+import { AuditChainError, UsageError } from '../../common/errors.js';
+import type { AuditRecord, AuditVerification } from '../../enforcer/audit-chain.js';
+import { StateStore } from '../../storage/state.js';
+import { out, outJson } from '../output.js';
+import { stateOption, statePath } from '../state-file.js';
+
+/** `--since`: an ISO 8601 date or time; without a zone designator it is UTC, never local time. */
+export function parseSince(text: string): UnixSeconds {
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(text);
+  const ms = m === null ? NaN : Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`);
+  if (Number.isNaN(ms)) throw new UsageError(`--since: '${text}' is not an ISO 8601 date or time (2025-01-31 or 2025-01-31T12:00Z)`);
+  return Math.floor(ms / 1000);
+}
+
+const iso = (t: UnixSeconds): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+
+function formatRecord(r: AuditRecord): string[] {
+  const why = [r.ticket === null ? '' : ` ticket ${r.ticket}`, r.comment === null ? '' : ` "${r.comment}"`].join('');
+  const lines = [`${r.seq} ${iso(r.at)} ${r.actor} ${r.action} ${r.zone ?? '-'}${why}`];
+  if (r.before !== null) lines.push(`    before ${canonicalJson(r.before)}`);
+  if (r.after !== null) lines.push(`    after  ${canonicalJson(r.after)}`);
+  return lines;
+}
+
+export function registerAuditCommands(program: Command): void {
+  const audit = program.command('audit').description('the audit trail: who changed what, when, under which ticket (DP-2.4)');
+
+  stateOption(audit
+    .command('verify')
+    .description('walk the hash chain of the audit trail; exits 4 naming the first edited, missing or reordered record (DP-2.4d)')
+    .option('--json', 'print the result as JSON'))
+    .action((opts: { state?: string; json?: boolean }) => {
+      const path = statePath(opts);
+      const store = StateStore.open(path, { readonly: true });
+      let result: AuditVerification;
+      try {
+        result = store.verifyAudit();
+      } finally {
+        store.close();
+      }
+      // a broken chain goes out as an error: main.ts prints it (or {error} with --json) and exits 4
+      if (result.firstBad !== undefined) throw new AuditChainError(path, result.firstBad, result.checked);
+      if (opts.json) {
+        outJson({ file: path, ...result });
+        return;
+      }
+      const head = result.head === undefined ? '' : `; last record ${result.head.seq}, hash ${result.head.hash}`;
+      out(`${path}: audit chain whole: ${result.checked} record(s) checked${head}`);
+    });
+
+  stateOption(audit
+    .command('log')
+    .description('list audit records, oldest first')
+    .option('--zone <zone>', 'only records of this zone (with the trailing dot)')
+    .option('--since <time>', 'only records at or after this ISO 8601 time (UTC unless it says otherwise)')
+    .option('--json', 'print the records as JSON'))
+    .action((opts: { state?: string; zone?: string; since?: string; json?: boolean }) => {
+      const since = opts.since === undefined ? undefined : parseSince(opts.since);
+      const zone = opts.zone === undefined ? undefined : opts.zone.toLowerCase().replace(/\.?$/, '.');
+      const store = StateStore.open(statePath(opts), { readonly: true });
+      let records: AuditRecord[];
+      try {
+        records = store.auditLog({ ...(zone === undefined ? {} : { zone }), ...(since === undefined ? {} : { since }) });
+      } finally {
+        store.close();
+      }
+      if (opts.json) {
+        outJson(records);
+        return;
+      }
+      for (const r of records) for (const line of formatRecord(r)) out(line);
+    });
+}
