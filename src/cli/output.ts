@@ -22,10 +22,12 @@ export function exitCodeFor(error: unknown): number {
     case 'WIRE_FORMAT':
     case 'ZONE_CHECK':
     case 'POLICY':
+    case 'CONFIG':
       return EXIT.INVALID_INPUT;
     case 'DNSSEC':
     case 'APPROVAL':
     case 'AUDIT_TAMPERED':
+    case 'PERMISSION':
       return EXIT.POLICY;
     case 'HSM':
       return EXIT.HSM;

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT } from '../common/error-codes.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerHsmCommands } from './commands/hsm.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerSignCommands } from './commands/sign.js';
 import { registerZoneCommands } from './commands/zone.js';
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerSignCommands(program);
   registerHsmCommands(program);
   registerAuditCommands(program);
+  registerKeyCommands(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

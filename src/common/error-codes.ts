@@ -15,6 +15,9 @@ export const ERROR_CODES = {
   ZONE_CHECK: 'a zone failed its checks; the details list every finding',
   // Key and signing policies (KASP files)
   POLICY: 'a key and signing policy file could not be read, or a policy breaks its compliance profile; the details list every problem',
+  // The service configuration and who may do what
+  CONFIG: 'the hms configuration file could not be read or holds a wrong value; the details list every problem',
+  PERMISSION: 'the operator has no role that allows this action on this zone (DP-2.8b)',
   // Usage and the CLI
   USAGE: 'a command was called with wrong or missing arguments',
   IO: 'a file could not be read or written',

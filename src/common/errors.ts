@@ -126,3 +126,22 @@ export class AuditChainError extends SignerError {
     super('AUDIT_TAMPERED', `${file}: audit record ${firstBad.seq}: ${firstBad.reason} (DP-2.4d)`, { details: { file, firstBad, checked } });
   }
 }
+
+/** The hms configuration file could not be read: every problem, with its file:line:col. */
+export class ConfigError extends SignerError {
+  readonly problems: readonly PolicyProblem[];
+
+  constructor(file: string, problems: readonly PolicyProblem[]) {
+    super('CONFIG', `${file}: ${problems.length} problem(s) in the configuration\n${problems.map(formatPolicyProblem).join('\n')}`, {
+      details: { file, problems },
+    });
+    this.problems = problems;
+  }
+}
+
+/** An operator lacks the role for an action on a zone (DP-2.8b). */
+export class PermissionError extends SignerError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('PERMISSION', message, { details });
+  }
+}

@@ -156,6 +156,32 @@ export class MapReader {
     return fallback;
   }
 
+  /** A list of short texts (`[user:alice, group:hms-ops]`); left out, an empty list. */
+  strings(key: string): string[] {
+    const f = this.field(key);
+    if (f === undefined) return [];
+    if (isSeq(f.node) && f.node.items.every((i) => isScalar(i) && typeof i.value === 'string')) {
+      return f.node.items.map((i) => (i as { value: string }).value);
+    }
+    report(this.scope, f, `expected a list of texts, found ${shown(f.node)}`);
+    return [];
+  }
+
+  /** The names of a map's fields that the caller reads itself (zones by name); each marked known. */
+  keys(key: string): { name: string; reader: MapReader }[] {
+    const f = this.field(key);
+    if (f === undefined) return [];
+    const outer = MapReader.of(this.scope, f);
+    if (outer === undefined) return [];
+    return outer.map.items.flatMap((pair) => {
+      const name = isScalar(pair.key) ? pair.key.value : undefined;
+      if (typeof name !== 'string') return [];
+      const inner = outer.field(name);
+      const reader = inner === undefined ? undefined : MapReader.of(this.scope, inner);
+      return reader === undefined ? [] : [{ name, reader }];
+    });
+  }
+
   boolean(key: string, fallback: boolean): boolean {
     const f = this.field(key);
     if (f === undefined) return fallback;

@@ -32,7 +32,7 @@ export function registerAuditCommands(program: Command): void {
     .command('verify')
     .description('walk the hash chain of the audit trail; exits 4 naming the first edited, missing or reordered record (DP-2.4d)')
     .option('--json', 'print the result as JSON'))
-    .action((opts: { state?: string; json?: boolean }) => {
+    .action((opts: { state?: string; config?: string; json?: boolean }) => {
       const path = statePath(opts);
       const store = StateStore.open(path, { readonly: true });
       let result: AuditVerification;
@@ -57,10 +57,10 @@ export function registerAuditCommands(program: Command): void {
     .option('--zone <zone>', 'only records of this zone (with the trailing dot)')
     .option('--since <time>', 'only records at or after this ISO 8601 time (UTC unless it says otherwise)')
     .option('--json', 'print the records as JSON'))
-    .action((opts: { state?: string; zone?: string; since?: string; json?: boolean }) => {
+    .action((opts: { state?: string; config?: string; zone?: string; since?: string; json?: boolean }) => {
       const since = opts.since === undefined ? undefined : parseSince(opts.since);
       const zone = opts.zone === undefined ? undefined : opts.zone.toLowerCase().replace(/\.?$/, '.');
-      const store = StateStore.open(statePath(opts), { readonly: true });
+      const store = StateStore.open(statePath(opts, zone ?? null), { readonly: true });
       let records: AuditRecord[];
       try {
         records = store.auditLog({ ...(zone === undefined ? {} : { zone }), ...(since === undefined ? {} : { since }) });

@@ -20,6 +20,7 @@ import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
 import { printNode } from '../../zone/print.js';
 import { out, outJson } from '../output.js';
+import { listZoneKeys } from './keys.js';
 import { parseOrigin } from './zone.js';
 
 const ALGORITHMS: Readonly<Record<string, { algorithm: number; ksk?: number; zsk?: number }>> = {
@@ -152,14 +153,22 @@ export function registerSignCommands(program: Command): void {
       }
     });
 
-  const key = program.command('key').description('keys in the HSM');
+  const key = program.command('key').description('keys in the HSM and their lifecycle');
   hsmOptions(key
     .command('list')
-    .description("list a zone's keys in the HSM")
-    .requiredOption('--origin <name>', 'the zone apex')
+    .description("list a zone's keys: with a configuration (--config, HMS_CONFIG) as the state has them, with their state and times; without one, as the HSM has them")
+    .argument('[zone]', 'the zone apex')
+    .option('--origin <name>', 'the zone apex (as the argument)')
+    .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)')
     .option('--json', 'print the result as JSON'))
-    .action(async (opts: HsmOptions & { origin: string; json?: boolean }) => {
-      const origin = parseOrigin(opts.origin);
+    .action(async (zone: string | undefined, opts: HsmOptions & { origin?: string; config?: string; json?: boolean }) => {
+      const name = zone ?? opts.origin;
+      if (name === undefined) throw new UsageError('name the zone: hms key list ZONE');
+      if (opts.config !== undefined || (process.env.HMS_CONFIG ?? '') !== '') {
+        await listZoneKeys(name, { ...(opts.config === undefined ? {} : { config: opts.config }), ...(opts.json === undefined ? {} : { json: opts.json }) });
+        return;
+      }
+      const origin = parseOrigin(name);
       const token = openToken(opts, 1);
       try {
         const keys = findKeys(token, origin);

@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
+import { ConfigError, SignerError } from '../common/errors.js';
+import { MapReader, offsetOf, Problems, type Scope } from '../kasp/fields.js';
+import { Name } from '../dns/name.js';
+import { parsePrincipal, ROLES, type Access, type Principal, type Role, type RoleTable } from './access.js';
+
+/**
+ * The hms configuration (YAML; `--config`, else HMS_CONFIG): where the state lives, the
+ * policy files, the HSM, and who may do what. Paths are relative to the file's folder.
+ * Secrets are never in it: the PIN is in a file of its own (hsm.pin-file) or in HMS_PIN.
+ */
+export interface HmsConfig {
+  readonly file: string;
+  /** The SQLite state file. */
+  readonly state: string;
+  /** Policy files (kasp/). */
+  readonly policies: readonly string[];
+  readonly hsm: { readonly module?: string; readonly token: string; readonly pinFile?: string };
+  readonly access: Access;
+}
+
+/** Reads and checks a configuration file; every problem is reported at once with file:line:col. */
+export function loadConfig(path: string): HmsConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new SignerError('IO', `${path}: cannot read the configuration (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, file: string): HmsConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problems = new Problems(file, lines);
+  for (const e of [...doc.errors, ...doc.warnings]) problems.add(e.pos[0], e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
+  const top = doc.contents as Node | null;
+  if (problems.list.length > 0 || !isMap(top)) {
+    if (problems.list.length === 0) problems.add(offsetOf(top), 'expected a map of settings (state, policies, hsm, access)');
+    throw new ConfigError(file, problems.list);
+  }
+  const scope: Scope = { problems, fields: {} };
+  const r = new MapReader(scope, top, '', offsetOf(top));
+  const base = dirname(resolve(file));
+  const path = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const state = path(r.string('state', 'state/hms.db'));
+  const policies = r.strings('policies').map(path);
+  const hsmReader = r.sub('hsm');
+  const module = hsmReader.has('module') ? path(hsmReader.string('module', '')) : undefined;
+  const token = hsmReader.string('token', 'hms');
+  const pinFile = hsmReader.has('pin-file') ? path(hsmReader.string('pin-file', '')) : undefined;
+  if (hsmReader.has('pin')) hsmReader.complain('pin', 'a PIN is never written in the configuration: put it in a file only its owner can read (pin-file) or in HMS_PIN');
+  hsmReader.field('pin');
+  hsmReader.finish();
+  const accessReader = r.sub('access');
+  const all = roleTable(accessReader);
+  const zones = new Map<string, RoleTable>();
+  for (const { name, reader } of accessReader.keys('zones')) {
+    try {
+      zones.set(Name.parse(name.endsWith('.') ? name : `${name}.`).toLowerCase().toString(), roleTable(reader));
+      reader.finish();
+    } catch {
+      accessReader.complain('zones', `'${name}' is not a domain name`);
+    }
+  }
+  accessReader.finish();
+  r.finish();
+  if (policies.length === 0 && !r.has('policies')) r.complain('policies', 'no policy files: list at least one (kasp/default.yaml)');
+  if (problems.list.length > 0) throw new ConfigError(file, problems.list);
+  return { file, state, policies, hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) }, access: { all, zones } };
+}
+
+function roleTable(r: MapReader): RoleTable {
+  const table = {} as Record<Role, Principal[]>;
+  for (const role of ROLES) {
+    const key = `${role}s`;
+    table[role] = r.strings(key).flatMap((text) => {
+      const p = parsePrincipal(text);
+      if (p === undefined) r.complain(key, `'${text}' is not user:NAME or group:NAME`);
+      return p === undefined ? [] : [p];
+    });
+  }
+  return table;
+}

@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import type { UnixSeconds } from '../common/clock.js';
+import { SignerError } from '../common/errors.js';
+import type { HmsConfig } from '../config/config.js';
+import type { Operator } from '../config/access.js';
+import { Name } from '../dns/name.js';
+import type { KeyRecord } from '../enforcer/keys.js';
+import { plan, type Action, type Plan } from '../enforcer/planner.js';
+import { reconcile } from '../enforcer/reconcile.js';
+import type { ZoneFacts } from '../enforcer/timing.js';
+import { findKeys, generateKey, type HsmKey } from '../hsm/keys.js';
+import { readPin } from '../hsm/pin.js';
+import { Token } from '../hsm/token.js';
+import type { Policy } from '../kasp/policy.js';
+import { StateStore, type ZoneRow } from '../storage/state.js';
+import { loadZoneFile } from './load-zone.js';
+import { loadPolicyFile } from './load-policy.js';
+
+/** Who acts, when, and why: what every change records in the audit trail (DP-2.4b, DP-2.4f). */
+export interface Acting {
+  readonly who: Operator;
+  readonly at: UnixSeconds;
+  readonly ticket: string | null;
+  readonly comment: string | null;
+}
+
+/**
+ * Keeps the zones' keys: the state file, the policies and the HSM together. It applies the
+ * planner's actions (keys made in the HSM, times recorded, every change audited in the same
+ * transaction) and refuses to go on when a recorded key is missing from the HSM: that is an
+ * alarm, never a reason to make a new key silently.
+ */
+export class Keeper {
+  private token: Token | undefined;
+
+  private constructor(
+    readonly config: HmsConfig,
+    readonly store: StateStore,
+    private readonly policies: ReadonlyMap<string, Policy>,
+  ) {}
+
+  static open(config: HmsConfig): Keeper {
+    const policies = new Map<string, Policy>();
+    for (const file of config.policies) for (const p of loadPolicyFile(file).policies) policies.set(p.name, p);
+    return new Keeper(config, StateStore.open(config.state), policies);
+  }
+
+  async close(): Promise<void> {
+    await this.token?.close();
+    this.store.close();
+  }
+
+  policy(name: string): Policy {
+    const p = this.policies.get(name);
+    if (p === undefined) throw new SignerError('POLICY', `no policy named '${name}' in ${this.config.policies.join(', ')}`);
+    return p;
+  }
+
+  zone(name: string): ZoneRow {
+    const z = this.store.getZone(name);
+    if (z === undefined) throw new SignerError('USAGE', `zone ${name} is not managed here (hms zone list)`);
+    return z;
+  }
+
+  /** The HSM, opened on first use with the configured token and PIN. */
+  hsm(): Token {
+    if (this.token === undefined) {
+      const pin = readPin(this.config.hsm.pinFile === undefined ? {} : { file: this.config.hsm.pinFile });
+      this.token = Token.open({ ...(this.config.hsm.module === undefined ? {} : { module: this.config.hsm.module }), label: this.config.hsm.token, pin });
+    }
+    return this.token;
+  }
+
+  /** The zone's facts for the timings: its largest TTL, read from its input. */
+  facts(zone: ZoneRow): ZoneFacts {
+    const data = loadZoneFile(zone.input, Name.parse(zone.name));
+    let maxTtl = 0;
+    for (const set of data.rrsets()) for (const r of set.records) maxTtl = Math.max(maxTtl, r.ttl);
+    return { maxTtl };
+  }
+
+  /** The zone's key records, checked against the HSM (an alarm when one is missing). */
+  keys(zone: ZoneRow): KeyRecord[] {
+    const records = this.store.keys(zone.name);
+    const inHsm = new Set(findKeys(this.hsm(), Name.parse(zone.name)).map((k) => k.id.toString('hex')));
+    const { missing } = reconcile(records, inHsm);
+    if (missing.length > 0) {
+      throw new SignerError('HSM', `ALARM: zone ${zone.name}: key(s) ${missing.map((k) => `${k.role.toUpperCase()} ${k.keyTag} (id ${k.id})`).join(', ')} recorded but missing from token ${this.config.hsm.token}; `
+        + 'no key is made in their place: restore the HSM from its backup, or roll the key by hand (hms key rollover --emergency)');
+    }
+    return records;
+  }
+
+  /** Plans the zone at `acting.at` and applies what is due, until nothing more is; returns the last plan. */
+  async enforce(zoneName: string, acting: Acting): Promise<Plan> {
+    for (let round = 0; round < 8; round++) {
+      const zone = this.zone(zoneName);
+      const policy = this.policy(zone.policy);
+      const p = plan({ policy, keys: this.keys(zone), zone: this.facts(zone), now: acting.at, ...(zone.saltCreated === null ? {} : { saltCreated: zone.saltCreated }) });
+      if (p.actions.length === 0) return p;
+      await this.apply(zone, p.actions, acting);
+    }
+    throw new SignerError('DNSSEC', `zone ${zoneName}: the plan does not settle`);
+  }
+
+  /** Applies planner or rollover actions: keys are made in the HSM first, then recorded with their audit records. */
+  async apply(zone: ZoneRow, actions: readonly Action[], acting: Acting): Promise<KeyRecord[]> {
+    const made: KeyRecord[] = [];
+    const audit = { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at };
+    for (const a of actions) {
+      if (a.kind === 'generate') {
+        const key: HsmKey = await generateKey(this.hsm(), Name.parse(zone.name), a.role, { algorithm: a.algorithm, bits: a.bits });
+        const record: KeyRecord = {
+          id: key.id.toString('hex'), role: a.role, algorithm: a.algorithm, bits: a.bits, keyTag: key.keyTag, dnskey: key.dnskey,
+          created: acting.at, publish: a.publish, active: a.active, retire: null, remove: null, dsSeen: null, dsWithdrawn: null,
+          successorOf: a.successorOf, compromised: false,
+        };
+        this.store.putKey(zone.name, record, { ...audit, comment: a.reason });
+        made.push(record);
+      } else if (a.kind === 'schedule') {
+        const old = this.store.keys(zone.name).find((k) => k.id === a.keyId);
+        if (old === undefined) throw new SignerError('DNSSEC', `zone ${zone.name}: no key ${a.keyId}`);
+        this.store.putKey(zone.name, {
+          ...old, ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }), ...(a.compromised ? { compromised: true } : {}),
+        }, { ...audit, comment: a.reason });
+      } else {
+        const policy = this.policy(zone.policy);
+        const length = policy.denial.type === 'nsec3' ? policy.denial.saltLength : 0;
+        this.store.updateZone(zone.name, { saltHex: randomBytes(length).toString('hex'), saltCreated: acting.at }, { ...audit, comment: a.reason });
+      }
+    }
+    return made;
+  }
+}

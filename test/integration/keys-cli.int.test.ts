@@ -1,0 +1,114 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HMS, ROOT } from './helpers/run.js';
+import { throwawayToken } from './helpers/softhsm.js';
+
+/**
+ * The key lifecycle through the CLI, as operators use it: a zone added, a KSK roll started by
+ * one person, its DS steps confirmed by that person and approved by another, all in the audit
+ * trail. The policy is the DP policy with the waiting times shrunk to seconds, so that the
+ * roll runs in the test's time. Two persons are played through sudo's SUDO_USER, which hms
+ * believes only when it runs as root (as CI does).
+ */
+const me = userInfo().username;
+const root = process.getuid?.() === 0;
+let hsm: ReturnType<typeof throwawayToken>;
+let config: string;
+
+function cli(args: string[], as?: string): { status: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF!, HMS_CONFIG: config, SUDO_USER: as ?? '' };
+  const r = spawnSync(process.execPath, [HMS, ...args], { encoding: 'utf8', timeout: 120_000, env });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  hsm = throwawayToken('hms-keys');
+  writeFileSync(join(hsm.dir, 'pin'), hsm.pin, { mode: 0o600 });
+  writeFileSync(join(hsm.dir, 'fast.yaml'), `policies:
+  fast:
+    description: the DP policy with waiting times of seconds, for tests
+    ttl: { dnskey: 1s, nsec3param: 1s }
+    soa: { minimum: 300 }
+    zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
+    parent: { propagation-delay: 0, ds-ttl: 1s, publish-safety: 0, retire-safety: 0 }
+`);
+  config = join(hsm.dir, 'hms.yaml');
+  writeFileSync(config, `state: state.db
+policies: [fast.yaml, ${join(ROOT, 'kasp/default.yaml')}]
+hsm: { token: hms-keys, pin-file: pin }
+access:
+  administrators: [user:${me}]
+  operators: [user:alice]
+  approvers: [user:alice, user:bob]
+  auditors: [user:audrey]
+`);
+});
+afterAll(() => hsm?.dispose());
+
+describe('the key lifecycle through the CLI', () => {
+  it('DP-4.3b DP-4.7d OPS-2 a KSK roll waits for the DS, approved by a second person, and all of it is audited', { timeout: 120_000 }, async () => {
+    const input = join(ROOT, 'examples/zones/example.com.zone');
+    const added = cli(['zone', 'add', 'example.com', '--input', input, '--policy', 'fast', '--ticket', 'CHG-1', '--json']);
+    expect(added.stderr).toBe('');
+    expect(added.status).toBe(0);
+    const zone = JSON.parse(added.stdout) as { keys: { role: string; keyTag: number }[]; waiting: { kind: string }[] };
+    expect(zone.keys.map((k) => k.role).sort()).toEqual(['ksk', 'zsk']);
+    expect(zone.waiting.map((g) => g.kind)).toEqual(['ds-seen']);
+    const first = zone.keys.find((k) => k.role === 'ksk')!.keyTag;
+
+    // the timeline of a fresh zone: the ZSK rolls 90 days out, the KSK never by itself
+    const timeline = cli(['key', 'timeline', 'example.com', '--until', new Date(Date.now() + 100 * 86400_000).toISOString(), '--json']);
+    expect(timeline.status, timeline.stderr).toBe(0);
+    const events = (JSON.parse(timeline.stdout) as { events: { at: string; what: string }[] }).events;
+    const zskRoll = events.find((e) => e.what.startsWith('new ZSK published'))!;
+    expect(Math.round((Date.parse(zskRoll.at) - Date.now()) / 86400_000)).toBe(90);
+    expect(events.at(-1)!.what).toMatch(/^KSK: no automatic roll/);
+
+    if (!root) return; // playing two persons needs root (SUDO_USER); CI runs as root
+
+    // the first DS: submitted to the parent, seen there, approved by a second person
+    await new Promise((r) => setTimeout(r, 1500));
+    const firstSeen = cli(['ds', 'seen', 'example.com', '--keytag', String(first), '--ticket', 'CHG-1', '--json'], 'alice');
+    expect(firstSeen.status, firstSeen.stderr).toBe(0);
+    expect(cli(['approve', (JSON.parse(firstSeen.stdout) as { request: string }).request], 'bob').status).toBe(0);
+
+    // an auditor may read but not roll
+    expect(cli(['key', 'rollover', 'example.com', '--ksk'], 'audrey').status).toBe(4);
+    const rolled = cli(['key', 'rollover', 'example.com', '--ksk', '--ticket', 'CHG-2'], 'alice');
+    expect(rolled.status, rolled.stderr).toBe(0);
+    expect(rolled.stdout).toMatch(/next: from .*: export the new DS .*hms ds seen/);
+    const second = Number(/new key (\d+)/.exec(rolled.stdout)![1]);
+
+    // the new DS may be confirmed only once its DNSKEY is known everywhere (Ipub: 1 s here)
+    await new Promise((r) => setTimeout(r, 1500));
+    const epp = cli(['ds', 'export', 'example.com', '--format', 'epp'], 'alice');
+    expect(epp.stdout).toMatch(new RegExp(`<secDNS:rem>[\\s\\S]*<secDNS:keyTag>${first}<[\\s\\S]*<secDNS:add>[\\s\\S]*<secDNS:keyTag>${second}<`));
+    const seen = cli(['ds', 'seen', 'example.com', '--keytag', String(second), '--ticket', 'CHG-2', '--json'], 'alice');
+    expect(seen.status, seen.stderr).toBe(0);
+    const seenId = (JSON.parse(seen.stdout) as { request: string }).request;
+    // the same person cannot approve their own request
+    const own = cli(['approve', seenId], 'alice');
+    expect(own.status).toBe(4);
+    expect(own.stderr).toMatch(/alice made this request and cannot approve it; a second person must \(DP-4.7d\)/);
+    expect(cli(['approve', seenId, '--ticket', 'CHG-2'], 'bob').status).toBe(0);
+    // the old key stays until its DS is withdrawn too
+    let keys = JSON.parse(cli(['key', 'list', 'example.com', '--json'], 'alice').stdout) as { keys: { keyTag: number; remove: string }[] };
+    expect(keys.keys.find((k) => k.keyTag === first)!.remove).toBe('-');
+    const withdraw = cli(['ds', 'withdraw', 'example.com', '--keytag', String(first), '--ticket', 'CHG-2', '--json'], 'alice');
+    expect(withdraw.status, withdraw.stderr).toBe(0);
+    const approved = cli(['approve', (JSON.parse(withdraw.stdout) as { request: string }).request, '--ticket', 'CHG-2'], 'bob');
+    expect(approved.status, approved.stderr).toBe(0);
+    keys = JSON.parse(cli(['key', 'list', 'example.com', '--json'], 'alice').stdout) as { keys: { keyTag: number; remove: string }[] };
+    expect(keys.keys.find((k) => k.keyTag === first)!.remove).not.toBe('-');
+
+    // DP-2.4b DP-2.4d every step is in the chained audit trail, with who and the ticket
+    expect(cli(['audit', 'verify'], 'audrey').status).toBe(0);
+    const log = JSON.parse(cli(['audit', 'log', '--zone', 'example.com.', '--json'], 'audrey').stdout) as { records?: { actor: string; ticket: string | null }[] } | { actor: string; ticket: string | null }[];
+    const records = Array.isArray(log) ? log : log.records!;
+    expect(records.some((r) => r.actor === 'alice' && r.ticket === 'CHG-2')).toBe(true);
+    expect(records.some((r) => r.actor === 'bob')).toBe(true);
+  });
+});
