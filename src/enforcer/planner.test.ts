@@ -72,6 +72,12 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     expect(r.risk).toMatch(/do not know the new ZSK, and fail to validate/);
   });
 
+  it('refuses a double-DS KSK roll it does not carry out yet, saying what to set', () => {
+    const doubleDs: Policy = { ...DP, rollover: { ...DP.rollover, ksk: 'double-ds' } };
+    const keys = [key({ id: 'ksk', role: 'ksk', active: null, dsSeen: START }), key({ id: 'zsk', role: 'zsk' })];
+    expect(() => startRollover({ policy: doubleDs, keys, zone: ZONE, now: START + DAY }, 'ksk', false)).toThrow(/double-KSK only .* set rollover\.ksk: double-ksk/);
+  });
+
   it('refuses a policy change it cannot carry out, and says why', () => {
     const ecdsa: Policy = { ...DP, keys: DP.keys.map((k) => ({ ...k, algorithm: 13, bits: 256 })) };
     const keys = [key({ id: 'ksk', role: 'ksk', active: null }), key({ id: 'zsk', role: 'zsk' })];

@@ -190,6 +190,9 @@ export function startRollover(input: Omit<PlanInput, 'saltCreated'>, role: 'ksk'
     };
   }
   // KSK or CSK: double-KSK, the DS swap confirmed by two people
+  if (policy.rollover.ksk !== 'double-ksk') {
+    throw new SignerError('POLICY', `policy '${policy.name}' asks for a ${policy.rollover.ksk} KSK roll; hms carries out double-KSK only (RFC 7583 section 3.3.1) for now: set rollover.ksk: double-ksk`);
+  }
   const actions: Action[] = [generate(kp, now, current.id, `${role.toUpperCase()} roll: ${current.keyTag} is replaced (double-KSK)`, role === 'csk' ? (emergency ? now : ready) : null)];
   if (role === 'csk') actions.push({ kind: 'schedule', keyId: current.id, retire: emergency ? now : ready, reason: 'the new CSK takes over signing the data' });
   if (emergency) actions.push({ kind: 'schedule', keyId: current.id, compromised: true, reason: 'believed compromised' });
