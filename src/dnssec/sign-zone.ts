@@ -26,7 +26,15 @@ export interface SignZoneOptions {
    * Publish CDS (with these digest types) and CDNSKEY for the KSKs (RFC 7344, DP-4.7a), signed
    * by the KSKs; CDS/CDNSKEY in the input are then replaced.
    */
-  readonly cds?: { readonly digestTypes: readonly DigestTypeNumber[] };
+  readonly cds?: {
+    readonly digestTypes: readonly DigestTypeNumber[];
+    /** The DNSKEYs whose DS the parent should hold (RFC 7344); default every KSK's. */
+    readonly dnskeys?: readonly Uint8Array[];
+  };
+  /** SOA values the policy forces (the SOA TTL among them); the input's are kept otherwise. */
+  readonly soa?: { readonly ttl?: number; readonly refresh?: number; readonly retry?: number; readonly expire?: number; readonly minimum?: number };
+  /** TTL of the NSEC3PARAM record (default 0, as RFC 5155 section 4 suggests). */
+  readonly nsec3paramTtl?: number;
   /**
    * The DNSKEY RRset to publish (RDATA); default the signing keys'. Keys in the zone that do
    * not sign (a pre-published or a retiring ZSK) are listed here beside those that do.
@@ -99,8 +107,9 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   if (ksks.length === 0 || zsks.length === 0) throw new SignerError('DNSSEC', 'signing needs a KSK and a ZSK, or a CSK');
 
   const soaRr = soaSet.records[0]!;
-  const soa = decodeSoa(soaRr.rdata);
-  const denialTtl = Math.min(soa.minimum, soaRr.ttl);
+  const soaRdata = withSoaFields(soaRr.rdata, options.serial, options.soa ?? {});
+  const soaTtl = options.soa?.ttl ?? soaRr.ttl;
+  const denialTtl = Math.min(decodeSoa(soaRdata).minimum, soaTtl);
   const headers = new Map(options.keys.map((k) => [k, new RrsigHeaderTemplate({
     algorithm: k.signer.algorithm, expiration: options.expiration >>> 0, inception: options.inception >>> 0, keyTag: k.signer.keyTag, signer: apex,
   })]));
@@ -117,20 +126,20 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       if (DNSSEC_TYPES.has(set.type) && (!isCds || options.cds !== undefined)) continue;
       const ttl = minTtl(set.records);
       let records: readonly SignedRecord[] = set.records.map((r) => ({ ttl, rdata: r.rdata }));
-      if (set.type === RRType.SOA && options.serial !== undefined) records = [{ ttl, rdata: withSerial(records[0]!.rdata, options.serial) }];
+      if (set.type === RRType.SOA) records = [{ ttl: soaTtl, rdata: soaRdata }];
       else if (set.records.every((r) => r.ttl === ttl)) records = set.records;
       add({ owner: set.owner, type: set.type, records }, isCds ? ksks : zsks);
     }
     if (isApex) {
-      const ttl = options.dnskeyTtl ?? soaRr.ttl;
+      const ttl = options.dnskeyTtl ?? soaTtl;
       const at = (type: number, rdatas: readonly Uint8Array[]): SignedRRset => ({ owner: apex, type, records: rdatas.map((rdata) => ({ ttl, rdata })) });
       add(at(RRType.DNSKEY, uniqueBy([...options.keys.map((k) => k.signer.dnskey), ...(options.dnskeys ?? [])])), ksks);
       if (options.cds !== undefined) {
-        const kskKeys = uniqueBy(ksks.map((k) => k.signer.dnskey));
+        const kskKeys = uniqueBy(options.cds.dnskeys !== undefined ? [...options.cds.dnskeys] : ksks.map((k) => k.signer.dnskey));
         add(at(RRType.CDS, kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => makeDs(apex, dnskey, d)))), ksks);
         add(at(RRType.CDNSKEY, kskKeys), ksks);
       }
-      if (options.denial.kind === 'nsec3') add({ owner: apex, type: RRType.NSEC3PARAM, records: [{ ttl: 0, rdata: nsec3ParamRdata(options.denial) }] }, zsks);
+      if (options.denial.kind === 'nsec3') add({ owner: apex, type: RRType.NSEC3PARAM, records: [{ ttl: options.nsec3paramTtl ?? 0, rdata: nsec3ParamRdata(options.denial) }] }, zsks);
       out.sort((a, b) => a.set.type - b.set.type);
     }
     return out;
@@ -256,13 +265,16 @@ function minTtl(records: readonly { readonly ttl: number }[]): number {
   return ttl;
 }
 
-function withSerial(soaRdata: Uint8Array, serial: number): Uint8Array {
+/** The SOA RDATA with a new serial and the fields a policy forces (the last 20 octets). */
+function withSoaFields(soaRdata: Uint8Array, serial: number | undefined, fields: NonNullable<SignZoneOptions['soa']>): Uint8Array {
   const copy = Uint8Array.from(soaRdata);
+  const view = new DataView(copy.buffer, copy.byteOffset, copy.length);
   const at = copy.length - 20;
-  copy[at] = (serial >>> 24) & 0xff;
-  copy[at + 1] = (serial >>> 16) & 0xff;
-  copy[at + 2] = (serial >>> 8) & 0xff;
-  copy[at + 3] = serial & 0xff;
+  if (serial !== undefined) view.setUint32(at, serial >>> 0);
+  if (fields.refresh !== undefined) view.setUint32(at + 4, fields.refresh);
+  if (fields.retry !== undefined) view.setUint32(at + 8, fields.retry);
+  if (fields.expire !== undefined) view.setUint32(at + 12, fields.expire);
+  if (fields.minimum !== undefined) view.setUint32(at + 16, fields.minimum);
   return copy;
 }
 

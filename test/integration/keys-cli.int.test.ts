@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HMS, ROOT } from './helpers/run.js';
+import { HMS, ROOT, verifySignedZone } from './helpers/run.js';
 import { throwawayToken } from './helpers/softhsm.js';
 
 /**
@@ -66,6 +66,16 @@ describe('the key lifecycle through the CLI', () => {
     const zskRoll = events.find((e) => e.what.startsWith('new ZSK published'))!;
     expect(Math.round((Date.parse(zskRoll.at) - Date.now()) / 86400_000)).toBe(90);
     expect(events.at(-1)!.what).toMatch(/^KSK: no automatic roll/);
+
+    // the zone signed as its policy says: SOA EXPIRE and DNSKEY TTL forced, CDS for the KSK, all three validators agree
+    const signedFile = join(hsm.dir, 'example.com.signed');
+    const signed = cli(['zone', 'sign', 'example.com', '--out', signedFile, '--json']);
+    expect(signed.status, signed.stderr).toBe(0);
+    expect(verifySignedZone('example.com', signedFile)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    const text = readFileSync(signedFile, 'latin1');
+    expect(text).toMatch(/^example\.com\.\t\d+\tIN\tSOA\t\S+ \S+ \d+ \d+ \d+ 2592000 300$/m);
+    expect(text).toMatch(new RegExp(`^example\\.com\\.\\t1\\tIN\\tCDS\\t${first} 8 2 `, 'm'));
+    expect(text).toMatch(/^example\.com\.\t1\tIN\tDNSKEY\t257 /m);
 
     if (!root) return; // playing two persons needs root (SUDO_USER); CI runs as root
 

@@ -11,6 +11,7 @@ import { plan, startRollover, type Action } from '../../enforcer/planner.js';
 import { timings } from '../../enforcer/timing.js';
 import { Keeper, type Acting } from '../../service/keeper.js';
 import { loadZoneFile } from '../../service/load-zone.js';
+import { signManagedZone } from '../../service/sign-managed.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
 import { out, outJson } from '../output.js';
@@ -131,6 +132,18 @@ export function registerKeyCommands(program: Command): void {
           keeper.store.removeZone(apex, audit);
         });
         out(`${apex}: no longer managed; its ${keys.length} key(s) stay in the HSM (labels hms:${apex}:...)`);
+      });
+    });
+
+  changing(zone.command('sign').description('sign a managed zone as its policy and keys say now (due key events first), verify it, write it atomically (operator)')
+    .argument('<zone>', 'the zone apex')
+    .requiredOption('--out <file>', 'the signed zone file (replaced only when the new version verifies)'))
+    .action(async (name: string, opts: Common & { out: string }) => {
+      const apex = zoneName(name);
+      await asOperator(opts, 'key.roll', apex, async (keeper, acting) => {
+        const v = await signManagedZone(keeper, apex, acting, opts.out);
+        if (opts.json) outJson(v);
+        else out(`${apex}: signed, serial ${v.serial}, ${v.records} records (${v.signatures} signatures), keys ${v.keys.map((k) => `${k.keyTag} (${k.signs})`).join(', ')}, written to ${v.out}`);
       });
     });
 
