@@ -2,19 +2,16 @@ import { SignerError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { nextSerial } from '../dns/serial.js';
-import { signZoneTo, type Denial, type SignSummary } from '../dnssec/sign-zone.js';
+import type { Denial, SignSummary } from '../dnssec/sign-zone.js';
 import type { SigningKey } from '../dnssec/signer.js';
-import { ZoneVerifier } from '../dnssec/verify-zone.js';
 import { keysAt, type KeyRecord } from '../enforcer/keys.js';
 import { timings } from '../enforcer/timing.js';
-import { hsmSigner } from '../hsm/keys.js';
-import { findKeys } from '../hsm/keys.js';
-import { AtomicZoneFile } from '../storage/zone-files.js';
+import { findKeys, hsmSigner } from '../hsm/keys.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
-import { printNode } from '../zone/print.js';
 import type { Acting, Keeper } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
+import { signZoneToFile } from './sign-file.js';
 
 export interface SignedVersion extends SignSummary {
   readonly zone: string;
@@ -67,11 +64,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const cdsKeys = ksks.filter((k) => !ksks.some((n) => n.successorOf === k.id && now >= n.publish + ready) && (k.successorOf === null || now >= k.publish + ready));
   const inception = now - policy.signatures.inceptionOffset;
 
-  const file = AtomicZoneFile.open(out);
-  const verifier = new ZoneVerifier(origin, now);
-  let summary: SignSummary;
-  try {
-    summary = await signZoneTo(input, {
+  const summary = await signZoneToFile(input, {
       keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: policy.ttl.dnskey, nsec3paramTtl: policy.ttl.nsec3param,
       denial, inception, expiration: inception + policy.signatures.validity, serial,
       soa: {
@@ -80,20 +73,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
         ...(policy.soa.retry === null ? {} : { retry: policy.soa.retry }),
       },
       ...(policy.parent.cds || policy.parent.cdnskey ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey) } } : {}),
-    }, (node) => {
-      verifier.node(node);
-      for (const line of printNode(node.rrsets)) file.line(line);
-    });
-  } catch (e) {
-    file.abort();
-    throw e;
-  }
-  const problems = verifier.finish();
-  if (problems.length > 0) {
-    file.abort();
-    throw new SignerError('DNSSEC', `zone ${zone.name}: the signed zone does not verify; nothing was written\n${problems.map((p) => `${p.owner}${p.type === undefined ? '' : `/${p.type}`}: ${p.message}`).join('\n')}`);
-  }
-  file.commit();
+    }, out, now);
   keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `signed, serial ${serial}, written to ${out}`, at: now });
   return {
     ...summary, zone: zone.name, serial, out,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { SignerError, UsageError } from '../../common/errors.js';
+import { UsageError } from '../../common/errors.js';
 import { decodeSoa } from '../../dns/rdata/extract.js';
 import { formatRdata } from '../../dns/rdata/index.js';
 import { nextSerial, type SerialPolicy } from '../../dns/serial.js';
@@ -8,17 +8,15 @@ import { parseTtl } from '../../dns/ttl.js';
 import { RRType } from '../../dns/types.js';
 import { Algorithm, DigestType } from '../../dnssec/algorithms.js';
 import { makeDs } from '../../dnssec/ds.js';
-import { signZoneTo, type Denial, type SignSummary } from '../../dnssec/sign-zone.js';
+import type { Denial } from '../../dnssec/sign-zone.js';
 import type { KeyRole } from '../../dnssec/signer.js';
-import { ZoneVerifier } from '../../dnssec/verify-zone.js';
 import { findKeys, generateKey, hsmSigner, type HsmKey } from '../../hsm/keys.js';
 import { readPin } from '../../hsm/pin.js';
 import { Token } from '../../hsm/token.js';
 import { loadZoneFile } from '../../service/load-zone.js';
-import { AtomicZoneFile } from '../../storage/zone-files.js';
+import { signZoneToFile } from '../../service/sign-file.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
-import { printNode } from '../../zone/print.js';
 import { out, outJson } from '../output.js';
 import { listZoneKeys } from './keys.js';
 import { parseOrigin } from './zone.js';
@@ -119,27 +117,10 @@ export function registerSignCommands(program: Command): void {
         // the signed zone goes to a temporary file as it is made, each name checked by the
         // verifier on its way; the file takes the place of --out only if nothing was found
         await token.startSigningThreads();
-        const file = AtomicZoneFile.open(opts.out);
-        const verifier = new ZoneVerifier(origin, now);
-        let summary: SignSummary;
-        try {
-          summary = await signZoneTo(zone, {
-            keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
-            denial, inception, expiration: inception + validity, serial,
-          }, (node) => {
-            verifier.node(node);
-            for (const line of printNode(node.rrsets)) file.line(line);
-          });
-        } catch (e) {
-          file.abort();
-          throw e;
-        }
-        const problems = verifier.finish();
-        if (problems.length > 0) {
-          file.abort();
-          throw new SignerError('DNSSEC', `zone ${origin.toString()}: the signed zone does not verify; nothing was written\n${problems.map((p) => `${p.owner}${p.type === undefined ? '' : `/${p.type}`}: ${p.message}`).join('\n')}`);
-        }
-        file.commit();
+        const summary = await signZoneToFile(zone, {
+          keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
+          denial, inception, expiration: inception + validity, serial,
+        }, opts.out, now);
         const ds = keys.filter((k) => k.role === 'ksk').map((k) => `${origin.toString()}\tIN\tDS\t${formatRdata(RRType.DS, makeDs(origin, k.dnskey, DigestType.SHA256))}`);
         if (opts.json) {
           outJson({ zone: origin.toString(), out: opts.out, serial, records: summary.records, signatures: summary.signatures, keys: keys.map(describe), ds });
