@@ -23,6 +23,7 @@ export function exitCodeFor(error: unknown): number {
     case 'ZONE_CHECK':
     case 'POLICY':
     case 'CONFIG':
+    case 'TSIG':
       return EXIT.INVALID_INPUT;
     case 'DNSSEC':
     case 'APPROVAL':
@@ -31,6 +32,8 @@ export function exitCodeFor(error: unknown): number {
       return EXIT.POLICY;
     case 'HSM':
       return EXIT.HSM;
+    case 'TRANSFER':
+      return EXIT.NETWORK;
     default:
       return EXIT.FAILURE;
   }

@@ -145,3 +145,17 @@ export class PermissionError extends SignerError {
     super('PERMISSION', message, { details });
   }
 }
+
+/** A TSIG key or algorithm was refused locally: an MD5 algorithm (DP-3.5c), a bad secret. */
+export class TsigError extends SignerError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('TSIG', message, { details });
+  }
+}
+
+/** The transfer server could not start or stop: `transfer server 127.0.0.1:53/tcp: EADDRINUSE`. */
+export class TransferError extends SignerError {
+  constructor(message: string, options: ErrorOptions = {}) {
+    super('TRANSFER', message, options);
+  }
+}

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -41,4 +41,17 @@ export const VERIFY_SIGNED_ZONE = join(ROOT, '../shared/tools/verify-signed-zone
 export function verifySignedZone(origin: string, file: string): string {
   if (!existsSync(VERIFY_SIGNED_ZONE)) throw new Error(`${VERIFY_SIGNED_ZONE} is missing: shared/ must lie beside the repository`);
   return run(VERIFY_SIGNED_ZONE, [origin, file]).stdout;
+}
+
+/**
+ * As run, without blocking the event loop: for clients of a server that runs in the test
+ * process itself.
+ */
+export function runAsync(cmd: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd: ROOT, encoding: 'latin1', timeout: options.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error !== null && typeof error.code !== 'number') reject(new Error(`${cmd}: ${error.message}`, { cause: error }));
+      else resolve({ status: error === null ? 0 : (error.code as number), stdout, stderr });
+    });
+  });
 }

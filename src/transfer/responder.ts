@@ -1,0 +1,162 @@
+import type { UnixSeconds } from '../common/clock.js';
+import { WireFormatError } from '../common/errors.js';
+import { decodeHeader, encodeResponse, Opcode, Rcode, type MessageHeader, type Question, type ResponseHeader } from '../dns/message.js';
+import type { Name } from '../dns/name.js';
+import { appendUnsignedTsig, signMessage, timeOtherData, TsigRcode, verifyMessage, type TsigKey, type TsigRecord } from '../dns/tsig.js';
+import { RRType } from '../dns/types.js';
+import type { Zone } from '../zone/zone.js';
+import { axfrMessages } from './axfr.js';
+
+/** One secondary: the address it comes from and the TSIG key it must sign with (DP-3.2b, DP-3.5a). */
+export interface AclEntry {
+  /** A single IP address. */
+  readonly address: string;
+  /** The name of its TSIG key. */
+  readonly key: string;
+}
+
+export type Transport = 'udp' | 'tcp';
+
+/** What the server reports: Knot-style `msg` ("transfer, <event>") and the facts. */
+export interface TransferEvent {
+  readonly msg: string;
+  readonly peer: string;
+  readonly transport: Transport;
+  readonly zone?: string;
+  readonly key?: string;
+  readonly reason?: string;
+  readonly messages?: number;
+}
+
+export interface ResponderOptions {
+  /** The signed zone currently published under this name, if any. */
+  readonly zones: (name: Name) => Zone | undefined;
+  readonly keys: readonly TsigKey[];
+  readonly acl: readonly AclEntry[];
+  readonly now: () => UnixSeconds;
+  readonly log?: (event: TransferEvent) => void;
+}
+
+/** The request as far as the responder needs it once its TSIG is good. */
+interface SignedRequest {
+  readonly header: MessageHeader;
+  readonly question: Question | undefined;
+  readonly key: TsigKey;
+  readonly tsig: TsigRecord;
+}
+
+/**
+ * The answers to one request, as wire messages (none: the request is dropped). Nobody gets
+ * anything but the listed secondaries with their own keys; recursion is never offered.
+ */
+export function* respond(request: Uint8Array, peer: string, transport: Transport, options: ResponderOptions): Generator<Uint8Array, void, undefined> {
+  const log = (event: Omit<TransferEvent, 'peer' | 'transport'>): void => options.log?.({ peer, transport, ...event });
+  let header: MessageHeader;
+  try {
+    header = decodeHeader(request);
+  } catch (e) {
+    if (e instanceof WireFormatError) return log({ msg: 'transfer, dropped', reason: 'shorter than a header' });
+    throw e;
+  }
+  if (header.isResponse) return log({ msg: 'transfer, dropped', reason: 'a response, not a request' });
+  const bare = (rcode: number, question?: Question): Uint8Array =>
+    encodeResponse({ id: header.id, opcode: header.opcode, rcode, isAuthoritative: false, isRecursionDesired: header.isRecursionDesired }, question, []);
+  // DP-3.2b: an address that is not listed learns nothing, not even whether its TSIG was good
+  if (!options.acl.some((a) => a.address === peer)) {
+    log({ msg: 'transfer, refused', reason: 'address not listed' });
+    return yield bare(Rcode.REFUSED);
+  }
+  const now = options.now();
+  let verification;
+  try {
+    verification = verifyMessage(request, (name) => options.keys.find((k) => k.name.equals(name)), { now });
+  } catch (e) {
+    if (!(e instanceof WireFormatError)) throw e;
+    log({ msg: 'transfer, malformed', reason: e.message });
+    return yield bare(Rcode.FORMERR);
+  }
+  if (verification === undefined) {
+    log({ msg: 'transfer, refused', reason: 'no TSIG' });
+    return yield bare(Rcode.REFUSED);
+  }
+  const { status, tsig, key, decoded } = verification;
+  const question = decoded.questions[0];
+  if (status === 'FORMERR' || tsig === undefined) {
+    log({ msg: 'transfer, malformed', reason: 'bad TSIG record' });
+    return yield bare(Rcode.FORMERR, question);
+  }
+  const keyName = tsig.keyName.toString();
+  if (status === 'BADKEY' || status === 'BADSIG') {
+    // RFC 8945 section 5.2: NOTAUTH with the TSIG error, and no MAC (the key cannot be trusted)
+    log({ msg: 'transfer, refused', key: keyName, reason: status });
+    return yield appendUnsignedTsig(bare(Rcode.NOTAUTH, question), tsig, TsigRcode[status], now);
+  }
+  if (status === 'BADTIME') {
+    // RFC 8945 section 5.2.3: signed, with the request's time and ours in Other Data
+    log({ msg: 'transfer, refused', key: keyName, reason: `BADTIME (signed ${tsig.timeSigned}, now ${now}, fudge ${tsig.fudge})` });
+    return yield signMessage(bare(Rcode.NOTAUTH, question), key!, {
+      now, priorMac: tsig.mac, error: TsigRcode.BADTIME, timeSigned: tsig.timeSigned, fudge: tsig.fudge, otherData: timeOtherData(now),
+    }).message;
+  }
+  const signed: SignedRequest = { header, question, key: key!, tsig };
+  if (!options.acl.some((a) => a.address === peer && sameKey(a.key, key!.name))) {
+    log({ msg: 'transfer, refused', key: keyName, reason: 'key not listed for this address' });
+    return yield signResponse(signed, bare(Rcode.REFUSED, question), now);
+  }
+  yield* answer(signed, transport, options, log);
+}
+
+function sameKey(text: string, name: Name): boolean {
+  const a = text.toLowerCase().replace(/\.$/, '');
+  const b = name.toString().toLowerCase().replace(/\.$/, '');
+  return a === b;
+}
+
+function signResponse(request: SignedRequest, response: Uint8Array, now: UnixSeconds): Uint8Array {
+  return signMessage(response, request.key, { now, priorMac: request.tsig.mac, fudge: request.tsig.fudge }).message;
+}
+
+/** The answer to a good request from a listed peer: SOA, AXFR, IXFR (as AXFR) or NOTIFY. */
+function* answer(request: SignedRequest, transport: Transport, options: ResponderOptions, log: (e: Omit<TransferEvent, 'peer' | 'transport'>) => void): Generator<Uint8Array, void, undefined> {
+  const { header, question } = request;
+  const key = request.key.name.toString();
+  const reply = (rcode: number, isAuthoritative = false): ResponseHeader => ({ id: header.id, opcode: header.opcode, rcode, isAuthoritative, isRecursionDesired: header.isRecursionDesired });
+  const now = options.now();
+  const simple = (rcode: number, reason: string, answers: Parameters<typeof encodeResponse>[2] = []): Uint8Array => {
+    if (rcode !== Rcode.NOERROR) log({ msg: 'transfer, refused', key, reason, ...(question ? { zone: question.name.toString() } : {}) });
+    return signResponse(request, encodeResponse(reply(rcode, rcode === Rcode.NOERROR), question, answers), now);
+  };
+  if (header.qdcount !== 1 || question === undefined) return yield simple(Rcode.FORMERR, `${header.qdcount} questions`);
+  if (header.opcode !== Opcode.QUERY && header.opcode !== Opcode.NOTIFY) return yield simple(Rcode.REFUSED, `opcode ${header.opcode}`);
+  if (question.class !== 1) return yield simple(Rcode.REFUSED, `class ${question.class}`);
+  const candidate = options.zones(question.name);
+  const zone = candidate !== undefined && candidate.origin.equals(question.name) ? candidate : undefined;
+  const zoneName = question.name.toString();
+  if (header.opcode === Opcode.NOTIFY) {
+    if (zone === undefined) return yield simple(Rcode.NOTAUTH, 'NOTIFY for a zone not served');
+    log({ msg: 'transfer, notify answered', key, zone: zoneName });
+    return yield simple(Rcode.NOERROR, '');
+  }
+  const soa = zone?.soa?.records[0];
+  if (zone === undefined || soa === undefined) {
+    return yield simple(question.type === RRType.AXFR || question.type === RRType.IXFR ? Rcode.NOTAUTH : Rcode.REFUSED, 'zone not served');
+  }
+  const soaAnswer = [{ owner: zone.origin, type: RRType.SOA, ttl: soa.ttl, rdata: soa.rdata }];
+  if (question.type === RRType.SOA) return yield simple(Rcode.NOERROR, '', soaAnswer);
+  if (question.type === RRType.IXFR && transport === 'udp') {
+    // RFC 1995 section 2: an IXFR that does not fit in UDP is answered with the SOA alone
+    return yield simple(Rcode.NOERROR, '', soaAnswer);
+  }
+  if (question.type !== RRType.AXFR && question.type !== RRType.IXFR) return yield simple(Rcode.REFUSED, `query type ${question.type}`);
+  if (transport === 'udp') return yield simple(Rcode.REFUSED, 'AXFR over UDP');
+  // RFC 5936 and RFC 8945 section 5.3.1: every message signed, each chained to the one before
+  let priorMac = request.tsig.mac;
+  let count = 0;
+  for (const unsigned of axfrMessages(zone, reply(Rcode.NOERROR, true), question)) {
+    const signed = signMessage(unsigned, request.key, { now: options.now(), priorMac, isTimersOnly: count > 0, fudge: request.tsig.fudge });
+    priorMac = signed.mac;
+    count++;
+    yield signed.message;
+  }
+  log({ msg: 'transfer, AXFR sent', key, zone: zoneName, messages: count });
+}
