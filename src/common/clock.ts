@@ -7,3 +7,8 @@ export type Seconds = number;
 export interface Clock {
   now(): UnixSeconds;
 }
+
+/** A time as ISO 8601 UTC to the second (`2026-11-23T12:00:00Z`), for messages and listings. */
+export function isoSeconds(t: UnixSeconds): string {
+  return new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+}

@@ -1,4 +1,4 @@
-import type { UnixSeconds } from '../common/clock.js';
+import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import type { KeyRole } from '../dnssec/signer.js';
 import type { KeyPolicy, Policy } from '../kasp/policy.js';
@@ -168,7 +168,6 @@ export function startRollover(input: Omit<PlanInput, 'saltCreated'>, role: 'ksk'
   if (mine.some((k) => k.id === current.successorOf) && !emergency) {
     throw new SignerError('POLICY', `a ${role.toUpperCase()} roll is under way already (${current.keyTag} follows ${mine.find((k) => k.id === current.successorOf)!.keyTag})`);
   }
-  const fmt = (at: UnixSeconds): string => new Date(at * 1000).toISOString().replace('.000Z', 'Z');
   const ready = now + t.publish;
   if (role === 'zsk') {
     if (emergency) {
@@ -178,7 +177,7 @@ export function startRollover(input: Omit<PlanInput, 'saltCreated'>, role: 'ksk'
           { kind: 'schedule', keyId: current.id, retire: now, remove: now, compromised: true, reason: 'compromised: no longer signs or is published' },
         ],
         next: 'nothing: the new ZSK signs at once and the old one is gone from the next version',
-        risk: `resolvers that fetched the DNSKEY RRset in the last ${hours(t.publish)} (until ${fmt(ready)}) do not know the new ZSK, and fail to validate this zone's answers until their copy expires`,
+        risk: `resolvers that fetched the DNSKEY RRset in the last ${hours(t.publish)} (until ${isoSeconds(ready)}) do not know the new ZSK, and fail to validate this zone's answers until their copy expires`,
       };
     }
     return {
@@ -186,7 +185,7 @@ export function startRollover(input: Omit<PlanInput, 'saltCreated'>, role: 'ksk'
         generate(kp, now, current.id, `ZSK roll: ${current.keyTag} is replaced by pre-publication`, ready),
         { kind: 'schedule', keyId: current.id, retire: ready, remove: ready + t.retireZsk, reason: 'pre-publication: the successor signs once every resolver knows it' },
       ],
-      next: `nothing: the new ZSK signs from ${fmt(ready)}, and ${current.keyTag} leaves at ${fmt(ready + t.retireZsk)}`,
+      next: `nothing: the new ZSK signs from ${isoSeconds(ready)}, and ${current.keyTag} leaves at ${isoSeconds(ready + t.retireZsk)}`,
     };
   }
   // KSK or CSK: double-KSK, the DS swap confirmed by two people
@@ -198,10 +197,10 @@ export function startRollover(input: Omit<PlanInput, 'saltCreated'>, role: 'ksk'
   if (emergency) actions.push({ kind: 'schedule', keyId: current.id, compromised: true, reason: 'believed compromised' });
   return {
     actions,
-    next: `from ${fmt(ready)}: export the new DS (hms ds export ZONE) and submit it to the registrar, replacing DS ${current.keyTag}; `
+    next: `from ${isoSeconds(ready)}: export the new DS (hms ds export ZONE) and submit it to the registrar, replacing DS ${current.keyTag}; `
       + `when the parent serves it, confirm with hms ds seen ZONE --keytag NEW --ticket T and hms ds withdraw ZONE --keytag ${current.keyTag} --ticket T, each approved by a second person (hms approve); `
       + `${current.keyTag} is removed ${hours(t.retireKsk)} after both`,
-    ...(emergency ? { risk: `the parent still points at ${current.keyTag} until its DS is withdrawn: whoever holds that key can sign answers resolvers accept until then. Withdraw it at once; resolvers that cached the old DS keep trusting it for up to ${hours(t.retireKsk)}, and those that see the new DS before ${fmt(ready)} may fail to validate` } : {}),
+    ...(emergency ? { risk: `the parent still points at ${current.keyTag} until its DS is withdrawn: whoever holds that key can sign answers resolvers accept until then. Withdraw it at once; resolvers that cached the old DS keep trusting it for up to ${hours(t.retireKsk)}, and those that see the new DS before ${isoSeconds(ready)} may fail to validate` } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { canonicalJson } from '../../common/canonical-json.js';
-import type { UnixSeconds } from '../../common/clock.js';
+import { isoSeconds, type UnixSeconds } from '../../common/clock.js';
 import { AuditChainError, UsageError } from '../../common/errors.js';
 import type { AuditRecord, AuditVerification } from '../../enforcer/audit-chain.js';
 import { StateStore } from '../../storage/state.js';
@@ -15,11 +15,10 @@ export function parseSince(text: string): UnixSeconds {
   return Math.floor(ms / 1000);
 }
 
-const iso = (t: UnixSeconds): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 
 function formatRecord(r: AuditRecord): string[] {
   const why = [r.ticket === null ? '' : ` ticket ${r.ticket}`, r.comment === null ? '' : ` "${r.comment}"`].join('');
-  const lines = [`${r.seq} ${iso(r.at)} ${r.actor} ${r.action} ${r.zone ?? '-'}${why}`];
+  const lines = [`${r.seq} ${isoSeconds(r.at)} ${r.actor} ${r.action} ${r.zone ?? '-'}${why}`];
   if (r.before !== null) lines.push(`    before ${canonicalJson(r.before)}`);
   if (r.after !== null) lines.push(`    after  ${canonicalJson(r.after)}`);
   return lines;

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { isoSeconds } from '../../common/clock.js';
 import { UsageError } from '../../common/errors.js';
 import { authorize, type Action as Permission } from '../../config/access.js';
 import { loadConfig } from '../../config/config.js';
@@ -59,7 +60,7 @@ const changing = (cmd: Command): Command => common(cmd)
   .option('--ticket <id>', 'the ticket or change number this is done under (DP-2.4f)')
   .option('--comment <text>', 'why, for the audit trail');
 
-const iso = (t: number | null): string => (t === null ? '-' : new Date(t * 1000).toISOString().replace('.000Z', 'Z'));
+const iso = (t: number | null): string => (t === null ? '-' : isoSeconds(t));
 const zoneName = (text: string): string => parseOrigin(text).toLowerCase().toString();
 
 function describeKey(k: KeyRecord, now: number, readyAfter: number): Record<string, unknown> {
