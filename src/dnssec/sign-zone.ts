@@ -145,17 +145,19 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     return out;
   };
 
-  // first pass: the names of the chain, with their types and whether they are delegations
+  // the names of the chain, with their types and whether they are delegations; NSEC needs
+  // them before it signs (each NSEC names the next name), NSEC3 gathers them as it signs
+  // and makes its records one at a time at the end
   const chain: ChainName[] = [];
-  for (const [node, kind] of walk(zone)) {
-    if (kind === 'glue') continue;
-    const types = plan(node, kind === 'apex', kind === 'delegation').map((p) => p.set.type);
-    if (types.length > 0) chain.push({ name: node.name, types, isDelegation: kind === 'delegation' });
+  const chainName = (node: ZoneNode, kind: NodeKind, sets: readonly PlannedSet[]): void => {
+    if (sets.length > 0) chain.push({ name: node.name, types: sets.map((p) => p.set.type), isDelegation: kind === 'delegation' });
+  };
+  let nsec: DenialRecord[] = [];
+  if (options.denial.kind === 'nsec') {
+    for (const [node, kind] of walk(zone)) if (kind !== 'glue') chainName(node, kind, plan(node, kind === 'apex', kind === 'delegation'));
+    nsec = buildNsecChain(chain);
+    chain.length = 0;
   }
-  // NSEC records go with their names; NSEC3 records are made one at a time at the end
-  const nsec = options.denial.kind === 'nsec' ? buildNsecChain(chain) : [];
-  const nsec3 = options.denial.kind === 'nsec3' ? nsec3Entries(apex, chain, options.denial) : [];
-  chain.length = 0;
 
   // second pass: sign and emit in order
   const window = options.window ?? DEFAULT_WINDOW;
@@ -215,12 +217,15 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       request(node.name, node.rrsets.map((set) => ({ set, ttl: minTtl(set.records), signers: [] })));
     } else {
       const sets = plan(node, kind === 'apex', kind === 'delegation');
-      if (sets.length > 0 && options.denial.kind === 'nsec') sets.push(denialSet(nsec[at++]!));
+      if (options.denial.kind === 'nsec3') chainName(node, kind, sets);
+      else if (sets.length > 0) sets.push(denialSet(nsec[at++]!));
       if (sets.length > 0) request(node.name, sets);
     }
     if (outstanding > window) await drainTo(window / 2);
   }
   if (options.denial.kind === 'nsec3') {
+    const nsec3 = nsec3Entries(apex, chain, options.denial);
+    chain.length = 0;
     for (let i = 0; i < nsec3.length; i++) {
       const d = nsec3Record(apex, nsec3, i, options.denial);
       request(d.owner, [denialSet(d)]);
