@@ -3,7 +3,7 @@ import { SignerError } from '../common/errors.js';
 import type { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
-import { ZoneBuilder, type Zone, type ZoneNode } from '../zone/zone.js';
+import { ZoneBuilder, type NodeView, type RecordView, type RRsetView, type Zone, type ZoneNode } from '../zone/zone.js';
 import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
 import { buildNsecChain, nsec3Entries, nsec3ParamRdata, nsec3Record, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
@@ -44,25 +44,6 @@ export interface SignZoneOptions {
   readonly window?: number;
 }
 
-/** A record of the signed zone. */
-export interface SignedRecord {
-  readonly ttl: number;
-  readonly rdata: Uint8Array;
-}
-
-/** An RRset of the signed zone (the RRSIGs at a name form one set of their own, as in a Zone). */
-export interface SignedRRset {
-  readonly owner: Name;
-  readonly type: number;
-  readonly records: readonly SignedRecord[];
-}
-
-/** A name of the signed zone with all its RRsets, by type. */
-export interface SignedNode {
-  readonly name: Name;
-  readonly rrsets: readonly SignedRRset[];
-}
-
 export interface SignSummary {
   readonly nodes: number;
   readonly records: number;
@@ -70,7 +51,7 @@ export interface SignSummary {
 }
 
 interface PlannedSet {
-  readonly set: SignedRRset;
+  readonly set: RRsetView;
   readonly ttl: number;
   readonly signers: readonly SigningKey[];
 }
@@ -94,10 +75,11 @@ const DEFAULT_WINDOW = 1024;
  *
  * The signed zone is handed to `emit` a name at a time, so that a large zone is never held
  * twice: the apex first, then every name in canonical order (glue included, each NSEC at its
- * name), then, with NSEC3, the NSEC3 names in hash order. Signatures are asked for many at a
+ * name; the RRSIGs at a name form one RRset of their own, as in a Zone), then, with NSEC3,
+ * the NSEC3 names in hash order. Signatures are asked for many at a
  * time (an HSM's sessions all have work) and names are emitted in order as theirs arrive.
  */
-export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (node: SignedNode) => void): Promise<SignSummary> {
+export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (node: NodeView) => void): Promise<SignSummary> {
   const apex = zone.origin;
   const soaSet = zone.soa;
   if (soaSet === undefined || soaSet.records.length !== 1) throw new SignerError('DNSSEC', `zone ${apex.toString()}: one SOA is needed to sign`);
@@ -118,21 +100,21 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   /** The RRsets a name has in the signed zone (without NSEC), and who signs each. */
   const plan = (node: ZoneNode, isApex: boolean, isDelegation: boolean): PlannedSet[] => {
     const out: PlannedSet[] = [];
-    const add = (set: SignedRRset, signers: readonly SigningKey[]): void => {
+    const add = (set: RRsetView, signers: readonly SigningKey[]): void => {
       out.push({ set, ttl: set.records[0]!.ttl, signers: isDelegation && set.type !== RRType.DS ? [] : signers });
     };
     for (const set of node.rrsets) {
       const isCds = set.type === RRType.CDS || set.type === RRType.CDNSKEY;
       if (DNSSEC_TYPES.has(set.type) && (!isCds || options.cds !== undefined)) continue;
       const ttl = minTtl(set.records);
-      let records: readonly SignedRecord[] = set.records.map((r) => ({ ttl, rdata: r.rdata }));
+      let records: readonly RecordView[] = set.records.map((r) => ({ ttl, rdata: r.rdata }));
       if (set.type === RRType.SOA) records = [{ ttl: soaTtl, rdata: soaRdata }];
       else if (set.records.every((r) => r.ttl === ttl)) records = set.records;
       add({ owner: set.owner, type: set.type, records }, isCds ? ksks : zsks);
     }
     if (isApex) {
       const ttl = options.dnskeyTtl ?? soaTtl;
-      const at = (type: number, rdatas: readonly Uint8Array[]): SignedRRset => ({ owner: apex, type, records: rdatas.map((rdata) => ({ ttl, rdata })) });
+      const at = (type: number, rdatas: readonly Uint8Array[]): RRsetView => ({ owner: apex, type, records: rdatas.map((rdata) => ({ ttl, rdata })) });
       add(at(RRType.DNSKEY, uniqueBy([...options.keys.map((k) => k.signer.dnskey), ...(options.dnskeys ?? [])])), ksks);
       if (options.cds !== undefined) {
         const kskKeys = uniqueBy(options.cds.dnskeys !== undefined ? [...options.cds.dnskeys] : ksks.map((k) => k.signer.dnskey));

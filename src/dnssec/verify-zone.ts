@@ -5,7 +5,7 @@ import { encodeBase32Hex } from '../dns/rdata/base32hex.js';
 import { decodeTypeBitmap } from '../dns/rdata/fields.js';
 import { RRType, typeToString } from '../dns/types.js';
 import type { KeyObject } from 'node:crypto';
-import type { Zone } from '../zone/zone.js';
+import type { NodeView, Zone } from '../zone/zone.js';
 import { keyTag } from './key-tag.js';
 import { nsec3Hash } from './nsec3-hash.js';
 import { decodeRrsig, signingInput } from './rrsig.js';
@@ -17,14 +17,6 @@ export interface VerifyProblem {
   readonly type?: string;
   readonly message: string;
 }
-
-/** What the verifier reads of a name: a ZoneNode, or a SignedNode straight from the signer. */
-export interface NodeView {
-  readonly name: Name;
-  readonly rrsets: readonly { readonly owner: Name; readonly type: number; readonly records: readonly { readonly ttl: number; readonly rdata: Uint8Array }[] }[];
-}
-
-type SetView = NodeView['rrsets'][number];
 
 interface Dnskey {
   readonly tag: number;
@@ -268,7 +260,7 @@ function needsSignature(isDelegation: boolean | undefined, type: number): boolea
 }
 
 function typesAt(node: NodeView): number[] {
-  return node.rrsets.map((s: SetView) => s.type).filter((t) => t !== RRType.NSEC).sort((a, b) => a - b);
+  return node.rrsets.map((s) => s.type).filter((t) => t !== RRType.NSEC).sort((a, b) => a - b);
 }
 
 function sameTypes(a: readonly number[], b: readonly number[]): boolean {

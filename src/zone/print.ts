@@ -1,15 +1,7 @@
 import { recordPrefix } from '../dns/zonefile/printer.js';
 import { formatRdata } from '../dns/rdata/index.js';
 import { RRType } from '../dns/types.js';
-import type { Name } from '../dns/name.js';
-import type { Zone } from './zone.js';
-
-/** What the printer reads of an RRset (a zone's RRset, or one the signer made). */
-export interface RRsetView {
-  readonly owner: Name;
-  readonly type: number;
-  readonly records: readonly { readonly ttl: number; readonly rdata: Uint8Array }[];
-}
+import type { RRsetView, Zone } from './zone.js';
 
 /**
  * The zone as master-file lines in canonical order (RFC 4034 section 6): the apex SOA first,

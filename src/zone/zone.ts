@@ -11,6 +11,27 @@ export interface Rr {
   readonly line: number;
 }
 
+/**
+ * What readers of a zone (the printer, the verifier) need of a record, an RRset and a name:
+ * a Zone's own, or the ones the signer hands out as it goes.
+ */
+export interface RecordView {
+  readonly ttl: number;
+  readonly rdata: Uint8Array;
+}
+
+export interface RRsetView {
+  readonly owner: Name;
+  readonly type: number;
+  readonly records: readonly RecordView[];
+}
+
+export interface NodeView {
+  readonly name: Name;
+  /** By type number, ascending. */
+  readonly rrsets: readonly RRsetView[];
+}
+
 export interface RRset {
   /** The owner as written on the RRset's first record (names that differ in case are one node). */
   readonly owner: Name;
