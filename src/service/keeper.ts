@@ -32,6 +32,8 @@ export interface Acting {
  */
 export class Keeper {
   private token: Token | undefined;
+  /** Zone facts by zone and input file: the input is read once per keeper, not per plan. */
+  private readonly factsRead = new Map<string, ZoneFacts>();
 
   private constructor(
     readonly config: HmsConfig,
@@ -71,12 +73,18 @@ export class Keeper {
     return this.token;
   }
 
-  /** The zone's facts for the timings: its largest TTL, read from its input. */
+  /** The zone's facts for the timings: its largest TTL, read from its input (once). */
   facts(zone: ZoneRow): ZoneFacts {
-    const data = loadZoneFile(zone.input, Name.parse(zone.name));
-    let maxTtl = 0;
-    for (const set of data.rrsets()) for (const r of set.records) maxTtl = Math.max(maxTtl, r.ttl);
-    return { maxTtl };
+    const key = `${zone.name}\0${zone.input}`;
+    let facts = this.factsRead.get(key);
+    if (facts === undefined) {
+      const data = loadZoneFile(zone.input, Name.parse(zone.name));
+      let maxTtl = 0;
+      for (const set of data.rrsets()) for (const r of set.records) maxTtl = Math.max(maxTtl, r.ttl);
+      facts = { maxTtl };
+      this.factsRead.set(key, facts);
+    }
+    return facts;
   }
 
   /** The zone's key records, checked against the HSM (an alarm when one is missing). */
