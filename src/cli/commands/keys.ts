@@ -101,7 +101,8 @@ export function registerKeyCommands(program: Command): void {
           { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
         const p = await keeper.enforce(apex, acting);
         const keys = keeper.store.keys(apex);
-        if (opts.json) outJson({ zone: apex, policy: opts.policy, keys: keys.map((k) => describeKey(k, acting.at, 0)), waiting: p.gates });
+        const ready = timings(keeper.policy(opts.policy), keeper.facts(keeper.zone(apex))).publish;
+        if (opts.json) outJson({ zone: apex, policy: opts.policy, keys: keys.map((k) => describeKey(k, acting.at, ready)), waiting: p.gates });
         else {
           out(`${apex}: added under policy ${opts.policy}`);
           for (const k of keys) out(`  ${k.role.toUpperCase()} ${k.keyTag} (algorithm ${k.algorithm}, ${k.bits} bits)`);
