@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTransferServer, type TransferServer } from '../transfer/server.js';
+import { ZoneBuilder, type Zone } from '../zone/zone.js';
+import { query, transferStream } from './client.js';
+import { Rcode } from './message.js';
+import { Name } from './name.js';
+import { makeTsigKey } from './tsig.js';
+import { RRType } from './types.js';
+import { memoryIncludes, textSource } from './zonefile/memory-source.js';
+import { parseZoneFile } from './zonefile/parser.js';
+
+const ORIGIN = Name.parse('example.com.');
+const KEY = makeTsigKey('xfr-key', 'hmac-sha256', 'c2VjcmV0LXNlY3JldC1zZWNyZXQtMzItb2N0ZXRzISE=');
+const WRONG = makeTsigKey('xfr-key', 'hmac-sha256', 'AAECAwQFBgcICQoLDA0ODw==');
+
+function zone(extra: number): Zone {
+  const lines = ['@ 3600 IN SOA ns1 hostmaster 7 7200 900 2592000 300', '@ 3600 IN NS ns1', 'ns1 3600 IN A 192.0.2.1'];
+  for (let i = 0; i < extra; i++) lines.push(`h${i} 3600 IN TXT "${'x'.repeat(200)}"`);
+  const b = new ZoneBuilder(ORIGIN);
+  for (const r of parseZoneFile(textSource('t.zone', lines.join('\n') + '\n'), { origin: ORIGIN, include: memoryIncludes({}) })) b.add(r);
+  return b.freeze();
+}
+
+describe('DNS client against the transfer server on loopback', () => {
+  let server: TransferServer;
+  const z = zone(300);
+  beforeAll(async () => {
+    server = await startTransferServer({ listen: [{ address: '127.0.0.1', port: 0 }], zones: (n) => (n.equals(ORIGIN) ? z : undefined), keys: [KEY], acl: [{ address: '127.0.0.1', key: 'xfr-key' }] });
+  });
+  afterAll(async () => server.close());
+  const at = () => server.addresses[0]!;
+  const soa = { name: ORIGIN, type: RRType.SOA, class: 1 };
+
+  it('asks for the SOA with TSIG over UDP and over TCP, and checks the signed answer', async () => {
+    for (const tcp of [false, true]) {
+      const a = await query(at(), soa, { tsig: KEY, tcp, timeoutMs: 2000 });
+      expect(a.transport).toBe(tcp ? 'tcp' : 'udp');
+      expect(a.decoded.header.rcode).toBe(Rcode.NOERROR);
+      expect(a.decoded.records.filter((r) => r.type === RRType.SOA)).toHaveLength(1);
+    }
+  });
+
+  it('refuses an answer it cannot trust: unsigned, or signed with another secret', async () => {
+    await expect(query(at(), soa, { timeoutMs: 2000 })).resolves.toMatchObject({ decoded: { header: { rcode: Rcode.REFUSED } } });
+    await expect(query(at(), soa, { tsig: WRONG, timeoutMs: 2000 })).rejects.toThrow(/BADSIG/);
+  });
+
+  it('reads a multi-message AXFR with every MAC chained, SOA first and last', async () => {
+    const records: number[] = [];
+    let soas = 0;
+    const messages = await transferStream(at(), { name: ORIGIN, type: RRType.AXFR, class: 1 }, (m) => {
+      for (const r of m.records) if (r.type !== RRType.TSIG) records.push(r.type);
+      soas += m.records.filter((r) => r.type === RRType.SOA).length;
+      return soas < 2;
+    }, { tsig: KEY, timeoutMs: 5000 });
+    expect(messages.length).toBeGreaterThan(1);
+    expect(records[0]).toBe(RRType.SOA);
+    expect(records.at(-1)).toBe(RRType.SOA);
+    expect(records).toHaveLength(z.recordCount + 1);
+  });
+
+  it('gives up after the timeout when nobody answers', async () => {
+    const t = Date.now();
+    await expect(query({ address: '127.0.0.1', port: 9 }, soa, { timeoutMs: 300 })).rejects.toThrow(/no answer over UDP within 300 ms|ECONNREFUSED|ICMP/);
+    expect(Date.now() - t).toBeLessThan(2000);
+  });
+});

@@ -1,0 +1,231 @@
+import { randomInt } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import { connect, isIP } from 'node:net';
+import type { UnixSeconds } from '../common/clock.js';
+import { TransferError, WireFormatError } from '../common/errors.js';
+import { ByteWriter } from './bytes.js';
+import { decodeMessage, Opcode, writeQuestion, writeRecord, type DecodedMessage, type OutRecord, type Question } from './message.js';
+import { signMessage, verifyMessage, type TsigKey } from './tsig.js';
+
+/** A server to ask: an IP address and a port. */
+export interface Server {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface QueryOptions {
+  /** QUERY (default) or NOTIFY. */
+  readonly opcode?: number;
+  /** Records for the answer section (a NOTIFY may carry the new SOA, RFC 1996 section 3.7). */
+  readonly answers?: readonly OutRecord[];
+  /** Records for the authority section (an IXFR request carries the SOA it has, RFC 1995 section 3). */
+  readonly authority?: readonly OutRecord[];
+  readonly recursionDesired?: boolean;
+  /** With DNSSEC OK (an EDNS OPT record with the DO bit, RFC 4035 section 3.2.1). */
+  readonly dnssecOk?: boolean;
+  /** Sign the request, and require a response signed by the same key. */
+  readonly tsig?: TsigKey;
+  /** Ask over TCP from the start (otherwise UDP, and TCP again when the answer is truncated). */
+  readonly tcp?: boolean;
+  readonly timeoutMs?: number;
+  /** The clock for TSIG (default the system's). */
+  readonly now?: () => UnixSeconds;
+}
+
+/** An answer: the raw message and what it says. */
+export interface Answer {
+  readonly message: Uint8Array;
+  readonly decoded: DecodedMessage;
+  readonly transport: 'udp' | 'tcp';
+}
+
+const systemNow = (): UnixSeconds => Math.floor(Date.now() / 1000);
+
+/** Writes a request: one question, then the given records, then the EDNS OPT record if asked. */
+export function encodeRequest(id: number, question: Question, options: QueryOptions = {}): Uint8Array {
+  const w = new ByteWriter(512);
+  const answers = options.answers ?? [];
+  const authority = options.authority ?? [];
+  const additional = options.dnssecOk === true ? 1 : 0;
+  w.u16(id);
+  w.u16(((options.opcode ?? Opcode.QUERY) & 0xf) << 11 | (options.recursionDesired === true ? 0x0100 : 0));
+  w.u16(1);
+  w.u16(answers.length);
+  w.u16(authority.length);
+  w.u16(additional);
+  writeQuestion(w, question);
+  for (const rr of [...answers, ...authority]) writeRecord(w, rr);
+  if (options.dnssecOk === true) {
+    // OPT: root owner, type 41, class = UDP payload size, TTL = extended rcode/version/flags (DO = 0x8000)
+    w.u8(0);
+    w.u16(41);
+    w.u16(1232);
+    w.u32(0x8000);
+    w.u16(0);
+  }
+  return w.finish();
+}
+
+/**
+ * Asks one server one question and returns its answer (RFC 1035 section 4.2: UDP, then TCP
+ * when the answer is truncated). With a TSIG key the request is signed and an answer that is
+ * not signed by the same key, or whose MAC is wrong, is an error. Every wait is bounded.
+ */
+export async function query(server: Server, question: Question, options: QueryOptions = {}): Promise<Answer> {
+  const id = randomInt(0, 0x10000);
+  const now = options.now ?? systemNow;
+  let request = encodeRequest(id, question, options);
+  let requestMac: Uint8Array | undefined;
+  if (options.tsig !== undefined) {
+    const signed = signMessage(request, options.tsig, { now: now() });
+    request = signed.message;
+    requestMac = signed.mac;
+  }
+  const timeoutMs = options.timeoutMs ?? 3000;
+  let transport: 'udp' | 'tcp' = options.tcp === true ? 'tcp' : 'udp';
+  let message = transport === 'udp' ? await udpExchange(server, request, id, timeoutMs) : (await tcpExchange(server, request, timeoutMs, () => false))[0]!;
+  if (transport === 'udp' && (message[2]! & 0x02) !== 0) {
+    transport = 'tcp';
+    message = (await tcpExchange(server, request, timeoutMs, () => false))[0]!;
+  }
+  const decoded = check(server, message, id, options.tsig, requestMac, now);
+  return { message, decoded, transport };
+}
+
+/**
+ * Reads a multi-message answer over TCP (AXFR, IXFR: RFC 5936 section 2.2), calling `more`
+ * with each decoded message until it returns false. With TSIG every message's MAC is checked,
+ * each chained to the one before (RFC 8945 section 5.3.1).
+ */
+export async function transferStream(server: Server, question: Question, more: (decoded: DecodedMessage, index: number) => boolean, options: QueryOptions = {}): Promise<DecodedMessage[]> {
+  const id = randomInt(0, 0x10000);
+  const now = options.now ?? systemNow;
+  let request = encodeRequest(id, question, options);
+  let mac: Uint8Array | undefined;
+  if (options.tsig !== undefined) {
+    const signed = signMessage(request, options.tsig, { now: now() });
+    request = signed.message;
+    mac = signed.mac;
+  }
+  const out: DecodedMessage[] = [];
+  await tcpExchange(server, request, options.timeoutMs ?? 30_000, (message) => {
+    const tsig = options.tsig;
+    let decoded: DecodedMessage;
+    if (tsig === undefined) decoded = checked(server, message, id);
+    else {
+      const v = safeVerify(server, message, tsig, { now: now(), ...(mac === undefined ? {} : { priorMac: mac }), isTimersOnly: out.length > 0 });
+      decoded = v.decoded;
+      if (decoded.header.id !== id) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
+      if (v.mac !== undefined) mac = v.mac;
+      else if (out.length === 0) throw new TransferError(`${where(server)}: the first message of the answer is not TSIG-signed`);
+    }
+    out.push(decoded);
+    return more(decoded, out.length - 1);
+  });
+  return out;
+}
+
+function where(server: Server): string {
+  return isIP(server.address) === 6 ? `[${server.address}]:${server.port}` : `${server.address}:${server.port}`;
+}
+
+function checked(server: Server, message: Uint8Array, id: number): DecodedMessage {
+  let decoded: DecodedMessage;
+  try {
+    decoded = decodeMessage(message);
+  } catch (e) {
+    if (e instanceof WireFormatError) throw new TransferError(`${where(server)}: malformed answer: ${e.message}`, { cause: e });
+    throw e;
+  }
+  if (decoded.header.id !== id || !decoded.header.isResponse) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
+  return decoded;
+}
+
+function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: { now: UnixSeconds; priorMac?: Uint8Array; isTimersOnly?: boolean }): { decoded: DecodedMessage; mac?: Uint8Array } {
+  let v;
+  try {
+    v = verifyMessage(message, (name) => (name.equals(key.name) ? key : undefined), options);
+  } catch (e) {
+    if (e instanceof WireFormatError) throw new TransferError(`${where(server)}: malformed answer: ${e.message}`, { cause: e });
+    throw e;
+  }
+  if (v === undefined) {
+    // RFC 8945 section 5.3.1: later messages of a stream may go unsigned (up to 99 in a row)
+    if (options.isTimersOnly === true) return { decoded: checked(server, message, (message[0]! << 8) | message[1]!) };
+    const decoded = checked(server, message, (message[0]! << 8) | message[1]!);
+    throw new TransferError(`${where(server)}: the answer (rcode ${decoded.header.rcode}) is not TSIG-signed`);
+  }
+  if (v.status !== 'ok') throw new TransferError(`${where(server)}: the answer's TSIG is ${v.status}${v.tsig !== undefined && v.tsig.error !== 0 ? ` (the server says error ${v.tsig.error})` : ''}`);
+  return { decoded: v.decoded, mac: v.tsig!.mac };
+}
+
+function check(server: Server, message: Uint8Array, id: number, key: TsigKey | undefined, requestMac: Uint8Array | undefined, now: () => UnixSeconds): DecodedMessage {
+  if (key === undefined) return checked(server, message, id);
+  const { decoded } = safeVerify(server, message, key, { now: now(), ...(requestMac === undefined ? {} : { priorMac: requestMac }) });
+  if (decoded.header.id !== id || !decoded.header.isResponse) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
+  return decoded;
+}
+
+function udpExchange(server: Server, request: Uint8Array, id: number, timeoutMs: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const socket = createSocket(isIP(server.address) === 6 ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => finish(new TransferError(`${where(server)}: no answer over UDP within ${timeoutMs} ms`)), timeoutMs);
+    const finish = (error: Error | null, message?: Uint8Array): void => {
+      clearTimeout(timer);
+      socket.close();
+      if (error !== null) reject(error);
+      else resolve(message!);
+    };
+    socket.on('error', (e) => finish(new TransferError(`${where(server)}: ${e.message}`, { cause: e })));
+    socket.on('message', (msg, rinfo) => {
+      // an answer from elsewhere, or to another question, is ignored (RFC 5452 section 9.1)
+      if (rinfo.port !== server.port || msg.length < 2 || msg.readUInt16BE(0) !== id) return;
+      finish(null, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
+    });
+    socket.send(request, server.port, server.address);
+  });
+}
+
+/** Sends one request over TCP and reads framed messages while `more` says so. */
+function tcpExchange(server: Server, request: Uint8Array, timeoutMs: number, more: (message: Uint8Array) => boolean): Promise<Uint8Array[]> {
+  return new Promise((resolve, reject) => {
+    const messages: Uint8Array[] = [];
+    const socket = connect({ host: server.address, port: server.port });
+    let pending: Buffer = Buffer.alloc(0);
+    let done = false;
+    const finish = (error: Error | null): void => {
+      if (done) return;
+      done = true;
+      socket.destroy();
+      if (error !== null) reject(error);
+      else resolve(messages);
+    };
+    socket.setTimeout(timeoutMs, () => finish(new TransferError(`${where(server)}: TCP silent for ${timeoutMs} ms`)));
+    socket.on('error', (e) => finish(new TransferError(`${where(server)}: ${e.message}`, { cause: e })));
+    socket.on('close', () => finish(new TransferError(`${where(server)}: the connection closed before the answer was complete`)));
+    socket.on('connect', () => {
+      const frame = Buffer.allocUnsafe(2 + request.length);
+      frame.writeUInt16BE(request.length, 0);
+      frame.set(request, 2);
+      socket.write(frame);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (!done && pending.length >= 2) {
+        const length = pending.readUInt16BE(0);
+        if (pending.length < 2 + length) break;
+        const message = new Uint8Array(pending.subarray(2, 2 + length));
+        pending = pending.subarray(2 + length);
+        messages.push(message);
+        let go: boolean;
+        try {
+          go = more(message);
+        } catch (e) {
+          finish(e instanceof Error ? e : new Error(String(e)));
+          return;
+        }
+        if (!go) finish(null);
+      }
+    });
+  });
+}
