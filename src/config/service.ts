@@ -13,10 +13,15 @@ export interface Endpoint {
   readonly port: number;
 }
 
-/** A public secondary: where it transfers from and the TSIG key it signs with (DP-3.2b, DP-3.5a). */
-export interface Secondary extends Endpoint {
+/**
+ * A public secondary: the address it transfers from and the TSIG key it signs with (DP-3.2b,
+ * DP-3.5a), and where its NOTIFY goes (`notify`; default the address, port 53).
+ */
+export interface Secondary {
   readonly name: string;
+  readonly address: string;
   readonly key: string;
+  readonly notify: Endpoint;
 }
 
 /** Where a zone's unsigned data comes from: a file, or an upstream primary by AXFR/IXFR. */
@@ -96,7 +101,11 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   s.finish();
 
   const tsigKeys: TsigKey[] = [];
+  /** Every key written, good or refused: a refused key is reported once, where it is written. */
+  const declared = new Set<string>();
+  const known = (key: string): boolean => declared.has(key.toLowerCase().replace(/\.$/, ''));
   for (const { name, reader } of r.keys('tsig-keys')) {
+    declared.add(name.toLowerCase().replace(/\.$/, ''));
     const algorithm = reader.string('algorithm', 'hmac-sha256');
     const secretFile = reader.has('secret-file') ? path(reader.string('secret-file', '')) : undefined;
     if (reader.has('secret')) reader.complain('secret', 'a TSIG secret is never written in the configuration: put it in a file only its owner can read (secret-file)');
@@ -117,13 +126,17 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
 
   const secondaries: Secondary[] = [];
   for (const { name, reader } of r.keys('secondaries')) {
-    const at = parseEndpoint(reader.string('address', ''), reader.integer('port', 53, 1, 65535));
+    const address = reader.string('address', '');
+    const at = isIP(address) === 0 ? undefined : address;
+    const notifyText = reader.string('notify', '');
+    const notify = notifyText === '' ? (at === undefined ? undefined : { address: at, port: 53 }) : parseEndpoint(notifyText);
     const key = reader.string('key', '');
-    if (at === undefined) reader.complain('address', 'expected a single IP address');
+    if (at === undefined) reader.complain('address', 'expected a single IP address (the one it transfers from)');
+    if (notify === undefined && notifyText !== '') reader.complain('notify', `'${notifyText}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
     if (key === '') reader.complain('key', `missing: every transfer is TSIG-signed (DP-3.5a); name a key from tsig-keys`);
-    else if (!tsigKeys.some((k) => k.name.equals(Name.parse(`${key}.`)))) reader.complain('key', `no TSIG key '${key}' in tsig-keys`);
+    else if (!known(key)) reader.complain('key', `no TSIG key '${key}' in tsig-keys`);
     reader.finish();
-    if (at !== undefined) secondaries.push({ name, ...at, key });
+    if (at !== undefined && notify !== undefined) secondaries.push({ name, address: at, key, notify });
   }
 
   const zones: ServiceZone[] = [];
@@ -144,7 +157,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
       const at = parseEndpoint(p.string('address', ''), p.integer('port', 53, 1, 65535));
       const key = p.string('key', '');
       if (at === undefined) p.complain('address', 'expected a single IP address');
-      if (key === '' || !tsigKeys.some((k) => k.name.equals(Name.parse(`${key}.`)))) p.complain('key', `name a TSIG key from tsig-keys: transfers from the primary are TSIG-signed too`);
+      if (key === '' || !known(key)) p.complain('key', `name a TSIG key from tsig-keys: transfers from the primary are TSIG-signed too`);
       if (at !== undefined) input = { kind: 'primary', primary: at, key };
     }
     p.finish();

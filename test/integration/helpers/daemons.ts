@@ -1,0 +1,141 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A port in the high range (servers of ours listen on port 0 where they can). */
+export function highPort(): number {
+  return 20000 + Math.floor(Math.random() * 30000);
+}
+
+/** A server process with its output so far; `waitFor` resolves once a pattern shows (bounded). */
+export interface Daemon {
+  readonly child: ChildProcess;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts a server process and resolves once `ready` shows in its output; bounded in time. */
+export async function startDaemon(cmd: string, args: readonly string[], ready: RegExp, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; registry?: Daemon[] } = {}): Promise<Daemon> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  let text = '';
+  const listeners = new Set<() => void>();
+  const seen = (chunk: Buffer): void => {
+    text += chunk.toString('utf8');
+    for (const l of listeners) l();
+  };
+  child.stdout.on('data', seen);
+  child.stderr.on('data', seen);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+    for (const l of listeners) l();
+    resolve(code);
+  }));
+  const daemon: Daemon = {
+    child,
+    output: () => text,
+    waitFor: (pattern, timeoutMs = 30_000, from = 0) => new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (pattern.test(text.slice(from))) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(text);
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`${cmd} exited (${child.exitCode ?? child.signalCode}) before '${pattern.source}':\n${text.slice(-4000)}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`${cmd}: no '${pattern.source}' within ${timeoutMs} ms:\n${text.slice(-4000)}`));
+      }, timeoutMs);
+      listeners.add(check);
+      check();
+    }),
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const code = await exited;
+        clearTimeout(timer);
+        return code;
+      }
+      return child.exitCode;
+    },
+  };
+  options.registry?.push(daemon);
+  await daemon.waitFor(ready, options.timeoutMs ?? 30_000);
+  return daemon;
+}
+
+/**
+ * A BIND 9 secondary of `zone` on 127.0.0.1:`port`, transferring from `primary` with TSIG
+ * hmac-sha256 from the source address `source`; it accepts NOTIFY from the primary.
+ */
+export function namedSecondaryConf(dir: string, o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string }): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'named.conf');
+  writeFileSync(file, `options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  listen-on port ${o.port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  query-source address ${o.source};
+  transfer-source ${o.source};
+  notify-source ${o.source};
+  recursion no;
+  dnssec-validation no;
+  notify no;
+  allow-transfer { any; };
+};
+controls { };
+key "xfr-key" { algorithm hmac-sha256; secret "${o.secret}"; };
+zone "${o.zone}" {
+  type secondary;
+  primaries { ${o.primary.address} port ${o.primary.port} key "xfr-key"; };
+  allow-notify { ${o.primary.address}; };
+  file "${dir}/${o.zone}.zone";
+};
+`);
+  return file;
+}
+
+/** A Knot DNS secondary of `zone` on `address`@`port`, transferring from `primary` with TSIG hmac-sha256. */
+export function knotSecondaryConf(dir: string, o: { zone: string; address: string; port: number; primary: { address: string; port: number }; secret: string }): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'knot.conf');
+  writeFileSync(file, `server:
+    rundir: "${dir}"
+    listen: ${o.address}@${o.port}
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "${dir}"
+key:
+  - id: xfr-key
+    algorithm: hmac-sha256
+    secret: ${o.secret}
+remote:
+  - id: hms
+    address: ${o.primary.address}@${o.primary.port}
+    via: ${o.address}
+    key: xfr-key
+acl:
+  - id: notify-from-hms
+    address: ${o.primary.address}
+    key: xfr-key
+    action: notify
+  - id: transfer-out
+    address: 127.0.0.0/8
+    action: transfer
+template:
+  - id: default
+    storage: "${dir}"
+zone:
+  - domain: ${o.zone}
+    master: hms
+    acl: [notify-from-hms, transfer-out]
+`);
+  return file;
+}
