@@ -14,7 +14,7 @@ const T0 = 1_750_000_000;
 const ALICE = { actor: 'alice', ticket: 'CHG-1', at: T0 };
 const BOB = { actor: 'bob', comment: 'checked the DS at the parent', at: T0 + 60 };
 
-const ZONE: ZoneRow = { name: 'example.com.', policy: 'default', input: 'zones/example.com.zone', added: T0, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null };
+const ZONE: ZoneRow = { name: 'example.com.', policy: 'default', input: 'zones/example.com.zone', added: T0, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [] };
 
 const KSK: KeyRecord = {
   id: '6b736b2d3031', role: 'ksk', algorithm: 8, bits: 2048, keyTag: 40123,
