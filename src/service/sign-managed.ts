@@ -78,16 +78,18 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
     ...(policy.soa.ttl === null ? {} : { ttl: policy.soa.ttl }), ...(policy.soa.refresh === null ? {} : { refresh: policy.soa.refresh }),
     ...(policy.soa.retry === null ? {} : { retry: policy.soa.retry }),
   };
-  const record = (what: string): void => {
+  const record = async (what: string): Promise<void> => {
     keeper.store.transaction(() => {
       keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, written to ${out}`, at: now });
       recordChildren(keeper, zone.name, serial, children.reports, acting);
     });
+    // a child whose DS moved goes on with its roll (the old key's removal scheduled, audited)
+    for (const c of children.reports) if (c.ds.seen.length + c.ds.withdrawn.length > 0) await keeper.enforce(c.zone, acting);
   };
 
   if (p.status === 'unsigned') {
     writeUnsigned(input, serial, soa, out);
-    record('unsigned (insecure, DP-4.7b)');
+    await record('unsigned (insecure, DP-4.7b)');
     return { nodes: input.nodes.length, records: input.recordCount, signatures: 0, zone: zone.name, serial, out, keys: [], status: 'unsigned', cdsDelete: false, children: children.reports.map((c) => c.report) };
   }
 
@@ -122,7 +124,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
       denial, inception, expiration: inception + policy.signatures.validity, serial, soa,
       ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } } : {}),
     }, out, now);
-  record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
+  await record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
   return {
     ...summary, zone: zone.name, serial, out, status: 'signed', cdsDelete, children: children.reports.map((c) => c.report),
     keys: keys.map((k) => ({ role: k.role, keyTag: k.signer.keyTag, signs: k.role === 'ksk' ? 'DNSKEY' : k.role === 'zsk' ? 'data' : 'DNSKEY and data' })),
