@@ -146,6 +146,22 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     expect(() => plan({ policy: ecdsa, keys, zone: ZONE, now: START })).toThrow(/algorithm roll .* is not supported; the change is refused/);
   });
 
+  it('a policy change on a live zone: a new ZSK size comes with the next roll, NSEC to NSEC3 gets a salt at once, a lifetime change moves the next roll', () => {
+    const t = timings(DP, ZONE);
+    const keys = [key({ id: 'ksk', role: 'ksk', active: null, dsSeen: START, bits: 2048 }), key({ id: 'zsk', role: 'zsk' })];
+    const bigger: Policy = { ...DP, keys: DP.keys.map((k) => (k.role === 'zsk' ? { ...k, bits: 2048 } : k)) };
+    const now = START + DAY;
+    expect(plan({ policy: bigger, keys, zone: ZONE, now, saltCreated: START }).actions).toEqual([]);
+    expect(plan({ policy: bigger, keys, zone: ZONE, now: START + 90 * DAY - t.publish, saltCreated: START }).actions).toMatchObject([{ kind: 'generate', role: 'zsk', bits: 2048 }, { kind: 'schedule', keyId: 'zsk' }]);
+    // or at once, by an operator's roll
+    expect(startRollover({ policy: bigger, keys, zone: ZONE, now }, 'zsk', false).actions).toMatchObject([{ kind: 'generate', bits: 2048, active: now + t.publish }, { kind: 'schedule', keyId: 'zsk', retire: now + t.publish }]);
+    const nsec: Policy = { ...DP, denial: { type: 'nsec' } };
+    expect(plan({ policy: nsec, keys, zone: ZONE, now }).actions).toEqual([]);
+    expect(plan({ policy: DP, keys, zone: ZONE, now }).actions).toEqual([{ kind: 'resalt', reason: 'no NSEC3 salt yet' }]);
+    const shorter: Policy = { ...DP, keys: DP.keys.map((k) => (k.role === 'zsk' ? { ...k, lifetime: 30 * DAY } : k)) };
+    expect(plan({ policy: shorter, keys, zone: ZONE, now, saltCreated: START }).next).toBe(START + 30 * DAY - t.publish);
+  });
+
   it('states come from the times alone', () => {
     const k = key({ id: 'z', role: 'zsk', publish: 100, active: 200, retire: 300, remove: 400 });
     expect([50, 100, 150, 200, 300, 400].map((t) => keyState(k, t, 50))).toEqual(['generated', 'published', 'ready', 'active', 'retired', 'removed']);

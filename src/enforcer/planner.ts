@@ -106,7 +106,15 @@ export function rollsUnderWay(keys: readonly KeyRecord[], now: UnixSeconds): str
  * - A KSK (or CSK) roll is started by an operator (startRollover, DP-4.3b), or by its
  *   lifetime when the policy gives one. The double-KSK roll then waits for two people's
  *   confirmation that the parent serves the new DS and no longer the old one; the old key
- *   goes only after the parent's DS TTL has passed since both.
+ *   goes only after the parent's DS TTL has passed since both. Double-DS (RFC 7583 section
+ *   3.3.2): the new DS first; once it is seen, the DNSKEYs swap after the parent's DS TTL,
+ *   and the old DS may go once the new DNSKEY RRset is known everywhere.
+ * - Going insecure (`insecureSince`, DP-4.7b): see planInsecure. A zone whose keys are all
+ *   gone while going insecure is `unsigned`; with the decision undone it gets new keys.
+ * - A policy change on a live zone applies through the next transition: a new key size or
+ *   lifetime with the next roll (or an operator's roll at once), a new denial type at the
+ *   next signing (with a salt made first); an algorithm change or a change between KSK+ZSK
+ *   and CSK is refused with the reason.
  */
 export function plan(input: PlanInput): Plan {
   const { policy, now } = input;
