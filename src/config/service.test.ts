@@ -37,6 +37,7 @@ zones:
     secondaries: [ns1]
   example.net:
     primary: { address: 192.0.2.1, port: 5301, key: xfr-key }
+    parent-servers: [192.0.2.99, "192.0.2.98:5353"]
 `;
 
 function problems(text: string): string {
@@ -62,8 +63,8 @@ describe('the service sections of the configuration', () => {
       { name: 'ns2', address: '2001:db8::53', key: 'xfr-key', notify: { address: '2001:db8::53', port: 5353 } },
     ]);
     expect(c.zones).toEqual([
-      { name: 'example.com.', input: { kind: 'file', file: join(dir, 'zones/example.com.zone') }, policy: 'dp', secondaries: ['ns1'] },
-      { name: 'example.net.', input: { kind: 'primary', primary: { address: '192.0.2.1', port: 5301 }, key: 'xfr-key' }, policy: 'dp', secondaries: ['ns1', 'ns2'] },
+      { name: 'example.com.', input: { kind: 'file', file: join(dir, 'zones/example.com.zone') }, policy: 'dp', secondaries: ['ns1'], parentServers: [] },
+      { name: 'example.net.', input: { kind: 'primary', primary: { address: '192.0.2.1', port: 5301 }, key: 'xfr-key' }, policy: 'dp', secondaries: ['ns1', 'ns2'], parentServers: ['192.0.2.99', '192.0.2.98:5353'] },
     ]);
   });
 

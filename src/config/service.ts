@@ -37,6 +37,8 @@ export interface ServiceZone {
   readonly secondaries: readonly string[];
   /** Also write the signed zone here (optional). */
   readonly output?: string;
+  /** The parent's name servers the automatic DS check asks (`hms ds check`; docs/parent.md). */
+  readonly parentServers: readonly string[];
 }
 
 /** What `hms run` needs beyond the CLI's settings. */
@@ -164,8 +166,10 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     const names = reader.has('secondaries') ? reader.strings('secondaries') : secondaries.map((x) => x.name);
     for (const n of names) if (!secondaries.some((x) => x.name === n)) reader.complain('secondaries', `no secondary '${n}' in secondaries`);
     const output = reader.has('output') ? path(reader.string('output', '')) : undefined;
+    const parentServers = reader.strings('parent-servers');
+    for (const text of parentServers) if (parseEndpoint(text) === undefined) reader.complain('parent-servers', `'${text}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
     reader.finish();
-    if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, ...(output === undefined ? {} : { output }) });
+    if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }
   return { listen, data, control, resign, alarmValidity: alarm, journalVersions, tsigKeys, secondaries, zones };
 }

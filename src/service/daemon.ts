@@ -10,7 +10,6 @@ import type { ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { RRType } from '../dns/types.js';
-import { plan } from '../enforcer/planner.js';
 import { HsmError } from '../hsm/errors.js';
 import { auditSink } from '../audit/logger.js';
 import { ZoneJob, type RunOutcome } from '../scheduler/zone-job.js';
@@ -20,6 +19,7 @@ import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import type { Zone } from '../zone/zone.js';
 import { Keeper, type Acting } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
+import { checkParentDs } from './parent-check.js';
 import { keepRevision } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
 
@@ -125,7 +125,10 @@ export class Service {
       for (const state of this.zones.values()) void state.job.trigger('daily re-sign (DP-4.4b)');
     }, { name: 'hms re-sign', noOverlap: true });
     this.watcher = setInterval(() => this.watchInputs(), this.options.watchMs ?? 2000);
-    this.alarmTimer = setInterval(() => this.checkValidity(), 3_600_000);
+    this.alarmTimer = setInterval(() => {
+      this.checkValidity();
+      for (const zone of this.zones.keys()) void this.checkParent(zone);
+    }, 3_600_000);
     this.watcher.unref();
     this.alarmTimer.unref();
     this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], resign: this.config.service.resign }, 'service started');
@@ -161,6 +164,7 @@ export class Service {
 
   private addZone(config: ServiceZone): void {
     const job = new ZoneJob(config.name, (reasons) => this.pipeline(config.name, reasons), {
+      nowMs: () => this.now() * 1000,
       ...(this.options.backoffMs === undefined ? {} : { backoffMs: this.options.backoffMs }),
       onRetry: (attempt, ms, error) => this.log.warn({ zone: config.name, attempt, retryInMs: ms, reason: error.message }, 'pipeline failed; the last good version stays served; retrying'),
     });
@@ -189,8 +193,7 @@ export class Service {
   private resumePlan(state: ZoneState): void {
     const name = state.config.name;
     try {
-      const row = this.keeper.zone(name);
-      const p = plan({ policy: this.keeper.policy(row.policy), keys: this.keeper.keys(row), zone: this.keeper.facts(row), now: this.now(), ...(row.saltCreated === null ? {} : { saltCreated: row.saltCreated }) });
+      const p = this.keeper.plan(this.keeper.zone(name), this.now());
       this.log.info({ zone: name, serial: state.serial, next: p.next === null ? null : isoSeconds(p.next) }, 'zone resumed: the signed version on disk is current');
       if (p.actions.length > 0) void state.job.trigger('a key event is due');
       else if (p.next !== null) state.job.at(p.next * 1000, 'a key event is due');
@@ -257,6 +260,7 @@ export class Service {
       log.error({ file, reason: error.message, serving: state.serial }, 'input refused; the last good signed version stays served');
       return { ok: false, retry: !(e instanceof SignerError) || e.code === 'IO', error };
     }
+    const keysBefore = this.keyDigest(zoneName);
     try {
       this.ensureManaged(z, file, acting);
       const revision = keepRevision(this.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
@@ -268,6 +272,8 @@ export class Service {
       log.info({ serial: signed.serial, revision: revision.rev, signatures: signed.signatures, records: zone.recordCount, expires: state.expires === null ? null : isoSeconds(state.expires), reasons }, 'zone signed and published');
       const plan = await this.keeper.enforce(zoneName, this.acting('after signing'));
       for (const g of plan.gates) if (g.from <= this.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
+      if (keysBefore !== this.keyDigest(zoneName)) this.parentOf(zoneName)?.job.trigger(`the keys of the child zone ${zoneName} changed (DP-4.6a)`).catch(() => undefined);
+      void this.checkParent(zoneName);
       return { ok: true, next: plan.next };
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
@@ -283,16 +289,50 @@ export class Service {
     }
   }
 
+  /** The zone's key records as one string: a change means its DS in a parent here may change. */
+  private keyDigest(zone: string): string {
+    return JSON.stringify(this.keeper.store.getZone(zone) === undefined ? [] : this.keeper.store.keys(zone).map((k) => [k.id, k.publish, k.remove, k.dsSeen, k.dsWithdrawn]));
+  }
+
+  /** The nearest enclosing zone served here, if any: it carries this zone's DS (DP-4.6a). */
+  private parentOf(zone: string): ZoneState | undefined {
+    const labels = zone.split('.');
+    for (let i = 1; i < labels.length - 1; i++) {
+      const parent = this.zones.get(labels.slice(i).join('.'));
+      if (parent !== undefined) return parent;
+    }
+    return undefined;
+  }
+
+  /**
+   * The automatic parent DS check (DP-4.7): when the zone waits for its DS to be seen at (or
+   * gone from) the parent and parent servers are set, they are asked; what they show is filed
+   * as a request that a person approves (DP-4.7d). A zone whose parent is served here needs none.
+   */
+  private async checkParent(zoneName: string): Promise<void> {
+    try {
+      const row = this.keeper.store.getZone(zoneName);
+      if (row === undefined || row.parentServers.length === 0 || this.parentOf(zoneName) !== undefined) return;
+      const waiting = this.keeper.plan(row, this.now()).gates.filter((g) => g.from <= this.now());
+      if (waiting.length === 0) return;
+      const check = await checkParentDs(this.keeper, zoneName, this.acting('automatic parent DS check'));
+      for (const f of check.filed) this.log.info({ zone: zoneName, request: f.id, step: f.kind, keyTag: f.keyTag }, 'the parent shows a DS change: filed for approval (hms approve)');
+      if (!check.agree) this.log.warn({ zone: zoneName, servers: check.servers }, 'the parent\'s servers do not agree on the DS; nothing filed');
+    } catch (e) {
+      this.log.warn({ zone: zoneName, reason: e instanceof Error ? e.message : String(e) }, 'the parent DS check failed; it is tried again later');
+    }
+  }
+
   /** Adds the zone to the state the first time, and follows the configuration's input and policy after. */
   private ensureManaged(z: ServiceZone, file: string, acting: Acting): void {
     const row = this.keeper.store.getZone(z.name);
     const audit = { actor: acting.who.user, at: acting.at, comment: `from the configuration ${this.config.file}` };
     if (row === undefined) {
       this.keeper.policy(z.policy);
-      this.keeper.store.addZone({ name: z.name, policy: z.policy, input: file, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [] }, audit);
-    } else if (row.input !== file || row.policy !== z.policy) {
+      this.keeper.store.addZone({ name: z.name, policy: z.policy, input: file, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [...z.parentServers] }, audit);
+    } else if (row.input !== file || row.policy !== z.policy || (z.parentServers.length > 0 && JSON.stringify(row.parentServers) !== JSON.stringify(z.parentServers))) {
       this.keeper.policy(z.policy);
-      this.keeper.store.updateZone(z.name, { input: file, policy: z.policy }, audit);
+      this.keeper.store.updateZone(z.name, { input: file, policy: z.policy, ...(z.parentServers.length > 0 ? { parentServers: [...z.parentServers] } : {}) }, audit);
     }
   }
 

@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Service } from '../../src/service/daemon.js';
 import { throwawayToken } from './helpers/softhsm.js';
-import { ROOT } from './helpers/run.js';
+import { ROOT, verifySignedZone } from './helpers/run.js';
 
 /**
  * The service in-process with its clock injected: signatures that run short while signing
@@ -74,6 +74,44 @@ describe('the service with its clock injected', () => {
     } finally {
       await second.stop();
       chmodSync(join(tmp, 'pin'), 0o600);
+    }
+  });
+
+  it('DP-4.6a a child zone served here gets its DS into the parent: the parent is signed again when the child\'s keys change', async () => {
+    writeFileSync(join(tmp, 'zones/skole.example.com.zone'), `$TTL 3600
+@ SOA ns1.skole.example.com. hostmaster.example.com. 1 7200 900 2592000 300
+@ NS ns1
+@ NS ns2.example.net.
+ns1 A 192.0.2.53
+www A 192.0.2.54
+`);
+    // a state of its own: the first test's keys were made at today's time, this one starts a day back
+    const both = join(tmp, 'both.yaml');
+    writeFileSync(both, readFileSync(config, 'utf8').replaceAll('state/', 'both/').replace('data: state', 'data: both') + '  skole.example.com: { input: zones/skole.example.com.zone, policy: dp }\n');
+    lines.length = 0;
+    // a day back, so that the versions made a day later are valid by the validators' clock
+    let now = Math.floor(Date.now() / 1000) - 86400;
+    const service = await Service.start({ configFile: both, log, operator, now: () => now });
+    try {
+      await service.resign('skole.example.com.', 'test');
+      // the child's new keys ask for the parent to be signed again; its KSK is not known everywhere yet, so no DS yet
+      for (let i = 0; i < 100 && !lines.some((l) => l.msg === 'zone signed and published' && l.zone === 'example.com.' && String(l.reasons).includes('the keys of the child zone skole.example.com. changed')); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(lines.some((l) => l.msg === 'zone signed and published' && l.zone === 'example.com.' && String(l.reasons).includes('skole.example.com.')), JSON.stringify(lines.filter((l) => l.msg !== 'audit').map((l) => [l.zone, l.msg, l.reasons, l.reason]))).toBe(true);
+      now += 86400;
+      await service.resign('example.com.', 'test');
+      const child = readFileSync(join(tmp, 'both/signed/skole.example.com.signed'), 'utf8');
+      const ksk = /^skole\.example\.com\.\s+\d+\s+IN\s+DNSKEY\s+257 3 8 /m.test(child);
+      expect(ksk).toBe(true);
+      const parent = join(tmp, 'both/signed/example.com.signed');
+      const ds = readFileSync(parent, 'utf8').split('\n').filter((l) => /^skole\.example\.com\.\s+\d+\s+IN\s+DS\s/.test(l));
+      expect(ds.length).toBeGreaterThan(0);
+      expect(ds.join('\n')).not.toMatch(/\sDS\s+12345 /);
+      expect(verifySignedZone('example.com', parent).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
+      expect(verifySignedZone('skole.example.com', join(tmp, 'both/signed/skole.example.com.signed')).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
+    } finally {
+      await service.stop();
     }
   });
 });
