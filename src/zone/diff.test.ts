@@ -1,27 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Name } from '../dns/name.js';
-import { formatRdata } from '../dns/rdata/index.js';
-import { typeToString } from '../dns/types.js';
-import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
-import { parseZoneFile } from '../dns/zonefile/parser.js';
-import { applyDiffs, diffZones, soaSerial, type DiffRecord } from './diff.js';
-import { ZoneBuilder, type Zone } from './zone.js';
+import { smallZone } from '../../test/helpers/zones.js';
+import { applyDiffs, diffZones, soaSerial } from './diff.js';
+import { printRecord, printZone } from './print.js';
+import type { Zone } from './zone.js';
 
 const ORIGIN = Name.parse('example.com.');
 
-function zone(serial: number, lines: readonly string[]): Zone {
-  const text = [`@ 3600 IN SOA ns1 hostmaster ${serial} 7200 900 2592000 300`, '@ 3600 IN NS ns1', 'ns1 3600 IN A 192.0.2.1', ...lines].join('\n') + '\n';
-  const b = new ZoneBuilder(ORIGIN);
-  for (const r of parseZoneFile(textSource('t.zone', text), { origin: ORIGIN, include: memoryIncludes({}) })) b.add(r);
-  return b.freeze();
-}
+const zone = (serial: number, lines: readonly string[]): Zone => smallZone(ORIGIN, serial, lines);
 
-const show = (r: DiffRecord): string => `${r.owner.toString()} ${r.ttl} ${typeToString(r.type)} ${formatRdata(r.type, r.rdata)}`;
+const show = (r: Parameters<typeof printRecord>[0]): string => printRecord(r).replace(/\t(IN\t)?/g, ' ');
 
 /** Every record of a zone in presentation form, in the zone's order. */
 function records(z: Zone): string[] {
-  return [...z.rrsets()].flatMap((s) => s.records.map((r) => show({ owner: s.owner, type: s.type, ttl: r.ttl, rdata: r.rdata })));
+  return [...printZone(z)];
 }
 
 describe('zone diff (RFC 1995 section 4)', () => {
