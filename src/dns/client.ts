@@ -5,7 +5,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { TransferError, WireFormatError } from '../common/errors.js';
 import { ByteWriter } from './bytes.js';
 import { decodeMessage, Opcode, writeQuestion, writeRecord, type DecodedMessage, type OutRecord, type Question } from './message.js';
-import { signMessage, verifyMessage, type TsigKey } from './tsig.js';
+import { signMessage, verifyMessage, type TsigKey, type TsigVerifyOptions } from './tsig.js';
 
 /** A server to ask: an IP address and a port. */
 export interface Server {
@@ -94,10 +94,11 @@ export async function query(server: Server, question: Question, options: QueryOp
 
 /**
  * Reads a multi-message answer over TCP (AXFR, IXFR: RFC 5936 section 2.2), calling `more`
- * with each decoded message until it returns false. With TSIG every message's MAC is checked,
- * each chained to the one before (RFC 8945 section 5.3.1).
+ * with each message (decoded, and as received) until it returns false. With TSIG every message's MAC is checked,
+ * each chained to the one before (RFC 8945 section 5.3.1): up to 99 messages in a row may go
+ * unsigned, covered by the next MAC, and the last must be signed.
  */
-export async function transferStream(server: Server, question: Question, more: (decoded: DecodedMessage, index: number) => boolean, options: QueryOptions = {}): Promise<DecodedMessage[]> {
+export async function transferStream(server: Server, question: Question, more: (decoded: DecodedMessage, index: number, message: Uint8Array) => boolean, options: QueryOptions = {}): Promise<DecodedMessage[]> {
   const id = randomInt(0, 0x10000);
   const now = options.now ?? systemNow;
   let request = encodeRequest(id, question, options);
@@ -108,22 +109,32 @@ export async function transferStream(server: Server, question: Question, more: (
     mac = signed.mac;
   }
   const out: DecodedMessage[] = [];
+  let unsigned: Uint8Array[] = [];
   await tcpExchange(server, request, options.timeoutMs ?? 30_000, (message) => {
     const tsig = options.tsig;
     let decoded: DecodedMessage;
     if (tsig === undefined) decoded = checked(server, message, id);
     else {
-      const v = safeVerify(server, message, tsig, { now: now(), ...(mac === undefined ? {} : { priorMac: mac }), isTimersOnly: out.length > 0 });
+      const v = safeVerify(server, message, tsig, { now: now(), ...(mac === undefined ? {} : { priorMac: mac }), isTimersOnly: out.length > 0, unsignedBefore: unsigned });
       decoded = v.decoded;
       if (decoded.header.id !== id) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
-      if (v.mac !== undefined) mac = v.mac;
-      else if (out.length === 0) throw new TransferError(`${where(server)}: the first message of the answer is not TSIG-signed`);
+      if (v.mac !== undefined) {
+        mac = v.mac;
+        unsigned = [];
+      } else if (out.length === 0) throw new TransferError(`${where(server)}: the first message of the answer is not TSIG-signed`);
+      else if (unsigned.push(message) > MAX_UNSIGNED) throw new TransferError(`${where(server)}: more than ${MAX_UNSIGNED} messages in a row not TSIG-signed`);
     }
     out.push(decoded);
-    return more(decoded, out.length - 1);
+    const go = more(decoded, out.length - 1, message);
+    // RFC 8945 section 5.3.1: the last message must be signed, or the end could be forged
+    if (!go && unsigned.length > 0) throw new TransferError(`${where(server)}: the last message of the answer is not TSIG-signed`);
+    return go;
   });
   return out;
 }
+
+/** RFC 8945 section 5.3.1: a client gives up after this many unsigned messages in a row. */
+const MAX_UNSIGNED = 99;
 
 function where(server: Server): string {
   return isIP(server.address) === 6 ? `[${server.address}]:${server.port}` : `${server.address}:${server.port}`;
@@ -141,7 +152,7 @@ function checked(server: Server, message: Uint8Array, id: number): DecodedMessag
   return decoded;
 }
 
-function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: { now: UnixSeconds; priorMac?: Uint8Array; isTimersOnly?: boolean }): { decoded: DecodedMessage; mac?: Uint8Array } {
+function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: TsigVerifyOptions): { decoded: DecodedMessage; mac?: Uint8Array } {
   let v;
   try {
     v = verifyMessage(message, (name) => (name.equals(key.name) ? key : undefined), options);
