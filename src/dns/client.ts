@@ -21,6 +21,8 @@ export interface QueryOptions {
   /** Records for the authority section (an IXFR request carries the SOA it has, RFC 1995 section 3). */
   readonly authority?: readonly OutRecord[];
   readonly recursionDesired?: boolean;
+  /** Set the AA bit (a NOTIFY from the zone's primary, RFC 1996 section 3.7). */
+  readonly authoritative?: boolean;
   /** With DNSSEC OK (an EDNS OPT record with the DO bit, RFC 4035 section 3.2.1). */
   readonly dnssecOk?: boolean;
   /** Sign the request, and require a response signed by the same key. */
@@ -48,7 +50,7 @@ export function encodeRequest(id: number, question: Question, options: QueryOpti
   const authority = options.authority ?? [];
   const additional = options.dnssecOk === true ? 1 : 0;
   w.u16(id);
-  w.u16(((options.opcode ?? Opcode.QUERY) & 0xf) << 11 | (options.recursionDesired === true ? 0x0100 : 0));
+  w.u16(((options.opcode ?? Opcode.QUERY) & 0xf) << 11 | (options.authoritative === true ? 0x0400 : 0) | (options.recursionDesired === true ? 0x0100 : 0));
   w.u16(1);
   w.u16(answers.length);
   w.u16(authority.length);
