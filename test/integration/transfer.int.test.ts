@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { loadZoneFile } from '../../src/service/load-zone.js';
 import { startTransferServer, type TransferEvent, type TransferServer } from '../../src/transfer/server.js';
 import type { Zone } from '../../src/zone/zone.js';
 import { softwareKey } from '../helpers/software-signer.js';
+import { highPort, startKnotSecondary, startNamedSecondary, type Daemon } from './helpers/daemons.js';
 import { requireTool, ROOT, runAsync, verifySignedZone } from './helpers/run.js';
 
 /**
@@ -30,12 +30,7 @@ let skewed: TransferServer;
 let port: number;
 let skewedPort: number;
 const events: TransferEvent[] = [];
-const children: ChildProcess[] = [];
-
-/** A port in the high range for the secondaries (ours listen on port 0). */
-function highPort(): number {
-  return 20000 + Math.floor(Math.random() * 30000);
-}
+const daemons: Daemon[] = [];
 
 beforeAll(async () => {
   for (const tool of ['dig', 'kdig', 'named', 'knotd']) requireTool(tool);
@@ -62,7 +57,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const d of daemons) d.stop();
   await server?.close();
   await skewed?.close();
   if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
@@ -77,29 +72,6 @@ async function dig(args: readonly string[], p = port): Promise<string> {
 function transferredRecords(out: string): string[] {
   const lines = out.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(';') && !/\sTSIG\s/.test(l));
   return lines.slice(0, -1);
-}
-
-/** Starts a server process, resolving once `ready` shows in its output; bounded in time. */
-function startDaemon(cmd: string, args: readonly string[], ready: RegExp, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`${cmd}: no '${ready.source}' within ${timeoutMs} ms:\n${output}`)), timeoutMs);
-    const seen = (chunk: Buffer): void => {
-      output += chunk.toString('utf8');
-      if (ready.test(output)) {
-        clearTimeout(timer);
-        resolve(output);
-      }
-    };
-    child.stdout.on('data', seen);
-    child.stderr.on('data', seen);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited (${code}):\n${output}`));
-    });
-  });
 }
 
 describe('transfer server with dig', () => {
@@ -173,72 +145,22 @@ describe('transfer server with dig', () => {
 
 describe('transfer server with real secondaries', () => {
   it('DP-3.5a a BIND 9 secondary transfers the zone with TSIG and serves it with its signatures', async () => {
-    const dir = join(tmp, 'named');
     const p2 = highPort();
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'named.conf'), `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on port ${p2} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  query-source address 127.0.0.3;
-  transfer-source 127.0.0.3;
-  notify-source 127.0.0.3;
-  recursion no;
-  dnssec-validation no;
-  notify no;
-};
-controls { };
-key "xfr-key" { algorithm hmac-sha256; secret "${SECRET}"; };
-zone "example.com" {
-  type secondary;
-  primaries { 127.0.0.1 port ${port} key "xfr-key"; };
-  file "${dir}/example.com.zone";
-};
-`);
-    const log = await startDaemon('named', ['-g', '-c', join(dir, 'named.conf')], /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/);
-    expect(log).toMatch(/TSIG xfr-key/);
     // named listens only on addresses it finds on an interface: 127.0.0.1 here, its own port
+    const named = startNamedSecondary({ dir: join(tmp, 'named'), port: p2, listen: '127.0.0.1', source: '127.0.0.3', primaryPort: port, secret: SECRET, zone: 'example.com' });
+    daemons.push(named);
+    const log = await named.waitFor(/transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/);
+    expect(log).toMatch(/TSIG xfr-key/);
     const answer = (await runAsync('dig', ['@127.0.0.1', '-p', String(p2), '+tries=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })).stdout;
     expect(answer).toMatch(/status: NOERROR/);
     expect(answer).toMatch(/IN\s+RRSIG\s+SOA 8 2 /);
   });
 
   it('DP-3.5a a Knot DNS secondary transfers the zone with TSIG and serves it with its signatures', async () => {
-    const dir = join(tmp, 'knot');
     const p3 = highPort();
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'knot.conf'), `server:
-    rundir: "${dir}"
-    listen: 127.0.0.4@${p3}
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "${dir}"
-key:
-  - id: xfr-key
-    algorithm: hmac-sha256
-    secret: ${SECRET}
-remote:
-  - id: hms
-    address: 127.0.0.1@${port}
-    via: 127.0.0.4
-    key: xfr-key
-acl:
-  - id: notify-from-hms
-    address: 127.0.0.1
-    key: xfr-key
-    action: notify
-template:
-  - id: default
-    storage: "${dir}"
-zone:
-  - domain: example.com
-    master: hms
-    acl: notify-from-hms
-`);
-    await startDaemon('knotd', ['-c', join(dir, 'knot.conf')], /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/);
+    const knot = startKnotSecondary({ dir: join(tmp, 'knot'), port: p3, listen: '127.0.0.4', source: '127.0.0.4', primaryPort: port, secret: SECRET, zone: 'example.com' });
+    daemons.push(knot);
+    await knot.waitFor(/AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/);
     const answer = (await runAsync('kdig', ['@127.0.0.4', '-p', String(p3), '+retry=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })).stdout;
     expect(answer).toMatch(/status: NOERROR/);
     expect(answer).toMatch(/IN\s+RRSIG\s+SOA 8 2 /);
