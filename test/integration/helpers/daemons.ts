@@ -68,6 +68,8 @@ export interface SecondarySetup {
   /** The hmac-sha256 secret of the key `xfr-key`. */
   readonly secret: string;
   readonly zone: string;
+  /** named's debug level (`-d`): 3 logs which kind of transfer it asks for. */
+  readonly debugLevel?: number;
 }
 
 /** Starts BIND 9 `named` as a secondary of 127.0.0.1 (TSIG `xfr-key`), in the foreground, logging to stderr. */
@@ -95,7 +97,7 @@ zone "${s.zone}" {
   allow-transfer { key "xfr-key"; };
 };
 `);
-  return startDaemon('named', ['-g', '-c', join(s.dir, 'named.conf')]);
+  return startDaemon('named', ['-g', ...(s.debugLevel === undefined ? [] : ['-d', String(s.debugLevel)]), '-c', join(s.dir, 'named.conf')]);
 }
 
 /** Starts Knot DNS `knotd` as a secondary of 127.0.0.1 (TSIG `xfr-key`), logging to stderr. */
