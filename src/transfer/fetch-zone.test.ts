@@ -67,7 +67,7 @@ describe('fetchZone against our transfer server on loopback (the primary)', () =
     hasJournal = false;
     try {
       const got = await fetchZone(primary(), ORIGIN, { tsig: KEY, current: v[0]!, timeoutMs: 5000 });
-      expect(got).toMatchObject({ status: 'transferred', method: 'IXFR', serial: 3 });
+      expect(got).toMatchObject({ status: 'transferred', method: 'AXFR', serial: 3 });
       if (got.status === 'transferred') expect(text(got.zone)).toEqual(text(v[2]!));
     } finally {
       hasJournal = true;

@@ -36,6 +36,10 @@ export interface FetchOptions {
   readonly log?: (event: FetchEvent) => void;
 }
 
+/**
+ * The outcome: the zone held is current, or a new zone, with how it came: `IXFR` when diffs were
+ * applied, `AXFR` when the whole zone came (asked for, or in answer to an IXFR).
+ */
 export type FetchResult =
   | { readonly status: 'unchanged'; readonly serial: number }
   | { readonly status: 'transferred'; readonly zone: Zone; readonly serial: number; readonly method: 'AXFR' | 'IXFR'; readonly messages: number };
@@ -60,7 +64,8 @@ export async function fetchZone(primary: Server, origin: Name, options: FetchOpt
   if (options.current !== undefined) {
     const got = await transfer(primary, origin, 'IXFR', options);
     if (got.contents.kind === 'current') return { status: 'unchanged', serial: got.contents.serial };
-    if (got.contents.kind === 'zone') return finish(got.contents.zone, got.contents.serial, 'IXFR', got.messages, log);
+    // the primary may answer an IXFR with the whole zone (RFC 1995 section 4): that counts as an AXFR
+    if (got.contents.kind === 'zone') return finish(got.contents.zone, got.contents.serial, 'AXFR', got.messages, log);
     try {
       const zone = applyDiffs(options.current, got.contents.diffs, `IXFR from ${where}`);
       return finish(zone, got.contents.serial, 'IXFR', got.messages, log);
