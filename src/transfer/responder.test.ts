@@ -228,6 +228,18 @@ describe('transfer responder, IXFR (RFC 1995)', () => {
     expect(events.at(-1)).toMatchObject({ reason: 'no diffs from that serial' });
   });
 
+  it('never throws on a signed IXFR request with one octet changed anywhere (fuzz)', () => {
+    const signed = ixfr(1).message;
+    fc.assert(
+      fc.property(fc.nat(signed.length - 1), fc.integer({ min: 1, max: 255 }), fc.constantFrom('udp' as const, 'tcp' as const), (at, x, transport) => {
+        const m = Buffer.from(signed);
+        m[at]! ^= x;
+        for (const out of respond(m, '127.0.0.1', transport, withJournal(versions[2]!))) expect(out.length).toBeGreaterThanOrEqual(12);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('answers FORMERR to an IXFR without the SOA in its authority section, and refuses IXFR to the unlisted', () => {
     const bare = signMessage(request(RRType.IXFR), KEY, { now: NOW });
     expect(rcodeOf([...respond(bare.message, '127.0.0.1', 'tcp', withJournal(versions[2]!))][0])).toBe(Rcode.FORMERR);
