@@ -4,6 +4,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerHsmCommands } from './commands/hsm.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerPolicyCommands } from './commands/policy.js';
+import { registerServiceCommands } from './commands/service.js';
 import { registerSignCommands } from './commands/sign.js';
 import { registerZoneCommands } from './commands/zone.js';
 import { exitCodeFor, reportError } from './output.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerHsmCommands(program);
   registerAuditCommands(program);
   registerKeyCommands(program);
+  registerServiceCommands(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

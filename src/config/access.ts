@@ -25,10 +25,11 @@ export interface Operator {
 }
 
 /** What each role may do. An administrator may do everything an operator may. */
-export type Action = 'zone.manage' | 'key.roll' | 'ds.request' | 'ds.export' | 'approve' | 'read';
+export type Action = 'zone.manage' | 'zone.data' | 'key.roll' | 'ds.request' | 'ds.export' | 'approve' | 'read';
 
 const ALLOWED: Readonly<Record<Action, readonly Role[]>> = {
   'zone.manage': ['administrator'],
+  'zone.data': ['administrator', 'operator'],
   'key.roll': ['administrator', 'operator'],
   'ds.request': ['administrator', 'operator'],
   'ds.export': ['administrator', 'operator'],

@@ -5,6 +5,7 @@ import { ConfigError, SignerError } from '../common/errors.js';
 import { MapReader, offsetOf, Problems, type Scope } from '../kasp/fields.js';
 import { Name } from '../dns/name.js';
 import { parsePrincipal, ROLES, type Access, type Principal, type Role, type RoleTable } from './access.js';
+import { readServiceConfig, type ServiceConfig } from './service.js';
 
 /**
  * The hms configuration (YAML; `--config`, else HMS_CONFIG): where the state lives, the
@@ -19,6 +20,8 @@ export interface HmsConfig {
   readonly policies: readonly string[];
   readonly hsm: { readonly module?: string; readonly token: string; readonly pinFile?: string };
   readonly access: Access;
+  /** What `hms run` serves: zones, secondaries, TSIG keys, listen addresses (docs/configuration.md). */
+  readonly service: ServiceConfig;
 }
 
 /** Reads and checks a configuration file; every problem is reported at once with file:line:col. */
@@ -67,10 +70,11 @@ export function parseConfig(text: string, file: string): HmsConfig {
     }
   }
   accessReader.finish();
+  const service = readServiceConfig(r, path, state);
   r.finish();
   if (policies.length === 0 && !r.has('policies')) r.complain('policies', 'no policy files: list at least one (kasp/default.yaml)');
   if (problems.list.length > 0) throw new ConfigError(file, problems.list);
-  return { file, state, policies, hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) }, access: { all, zones } };
+  return { file, state, policies, hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) }, access: { all, zones }, service };
 }
 
 function roleTable(r: MapReader): RoleTable {

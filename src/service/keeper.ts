@@ -4,6 +4,7 @@ import { SignerError } from '../common/errors.js';
 import type { HmsConfig } from '../config/config.js';
 import type { Operator } from '../config/access.js';
 import { Name } from '../dns/name.js';
+import type { AuditSink } from '../enforcer/audit-chain.js';
 import type { KeyRecord } from '../enforcer/keys.js';
 import { plan, type Action, type Plan } from '../enforcer/planner.js';
 import { reconcile } from '../enforcer/reconcile.js';
@@ -36,15 +37,43 @@ export class Keeper {
   private readonly factsRead = new Map<string, ZoneFacts>();
 
   private constructor(
-    readonly config: HmsConfig,
+    private currentConfig: HmsConfig,
     readonly store: StateStore,
-    private readonly policies: ReadonlyMap<string, Policy>,
+    private policies: ReadonlyMap<string, Policy>,
   ) {}
 
-  static open(config: HmsConfig): Keeper {
-    const policies = new Map<string, Policy>();
-    for (const file of config.policies) for (const p of loadPolicyFile(file).policies) policies.set(p.name, p);
-    return new Keeper(config, StateStore.open(config.state), policies);
+  get config(): HmsConfig {
+    return this.currentConfig;
+  }
+
+  static open(config: HmsConfig, options: { readonly auditSink?: AuditSink } = {}): Keeper {
+    return new Keeper(config, StateStore.open(config.state, options.auditSink === undefined ? {} : { auditSink: options.auditSink }), readPolicies(config));
+  }
+
+  /**
+   * Takes a new configuration (a service reload): the policies are read again, and the zone
+   * facts forgotten. The state file and the HSM stay open; a change of either needs a restart.
+   */
+  reload(config: HmsConfig): void {
+    this.policies = readPolicies(config);
+    this.currentConfig = config;
+    this.factsRead.clear();
+  }
+
+  /** Forgets what was read of the zones' input (the service reads it again for each run). */
+  forgetFacts(): void {
+    this.factsRead.clear();
+  }
+
+  /** Closes the HSM after a failure: the next use opens it again (a lost session or device, OPS-7). */
+  async resetHsm(): Promise<void> {
+    const token = this.token;
+    this.token = undefined;
+    try {
+      await token?.close();
+    } catch {
+      // the token is gone already: nothing to close
+    }
   }
 
   async close(): Promise<void> {
@@ -139,4 +168,10 @@ export class Keeper {
     }
     return made;
   }
+}
+
+function readPolicies(config: HmsConfig): Map<string, Policy> {
+  const policies = new Map<string, Policy>();
+  for (const file of config.policies) for (const p of loadPolicyFile(file).policies) policies.set(p.name, p);
+  return policies;
 }

@@ -89,6 +89,28 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END;
     `,
   },
+  {
+    version: 2,
+    description: 'revisions of each zone\'s input (DP-2.6)',
+    sql: `
+      -- every accepted input, kept whole (gzip) so that any two can be compared and any one
+      -- restored; a revision is never changed, and stays when the zone is no longer managed
+      CREATE TABLE revisions (
+        zone         TEXT NOT NULL,
+        rev          INTEGER NOT NULL,
+        at           INTEGER NOT NULL,
+        actor        TEXT NOT NULL,
+        source       TEXT NOT NULL,
+        serial       INTEGER NOT NULL,
+        records      INTEGER NOT NULL,
+        sha256       TEXT NOT NULL,
+        text_gz      BLOB NOT NULL,
+        PRIMARY KEY (zone, rev)
+      ) STRICT;
+      CREATE TRIGGER revisions_no_update BEFORE UPDATE ON revisions
+        BEGIN SELECT RAISE(ABORT, 'revisions are never changed'); END;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

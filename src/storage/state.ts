@@ -1,5 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { canonicalJson } from '../common/canonical-json.js';
 import type { UnixSeconds } from '../common/clock.js';
@@ -15,6 +16,27 @@ import {
 export type { RequestInput, RequestRow, RequestStatus, ZonePatch, ZoneRow } from './rows.js';
 
 /** Who makes a change, when, and why: every mutating call writes it to the audit trail (DP-2.4b, DP-2.4f). */
+/** A zone input to keep as a revision. */
+export interface RevisionInput {
+  readonly source: string;
+  readonly serial: number;
+  readonly records: number;
+  readonly sha256: string;
+  readonly text: string;
+}
+
+/** A revision as listed: everything but the text. */
+export interface RevisionRow {
+  readonly zone: string;
+  readonly rev: number;
+  readonly at: UnixSeconds;
+  readonly actor: string;
+  readonly source: string;
+  readonly serial: number;
+  readonly records: number;
+  readonly sha256: string;
+}
+
 export interface AuditContext {
   readonly actor: string;
   readonly ticket?: string | null;
@@ -296,6 +318,40 @@ export class StateStore {
       this.sink?.(record);
       sink?.(record);
     }
+  }
+
+  // -- revisions (DP-2.6)
+
+  /**
+   * Records an accepted input as the zone's next revision, unless it is the same text as the
+   * newest one; returns the revision (new or the existing newest). Audited.
+   */
+  addRevision(zone: string, r: RevisionInput, audit: AuditContext): RevisionRow {
+    return this.transaction(() => {
+      const newest = this.revisions(zone, 1)[0];
+      if (newest !== undefined && newest.sha256 === r.sha256) return newest;
+      const row: RevisionRow = { zone, rev: (newest?.rev ?? 0) + 1, at: audit.at, actor: audit.actor, source: r.source, serial: r.serial, records: r.records, sha256: r.sha256 };
+      this.run('INSERT INTO revisions (zone, rev, at, actor, source, serial, records, sha256, text_gz) VALUES (@zone, @rev, @at, @actor, @source, @serial, @records, @sha256, @text_gz)',
+        { ...row, text_gz: gzipSync(r.text) });
+      this.audit(audit, 'zone.revision', zone, newest === undefined ? null : { rev: newest.rev, sha256: newest.sha256 }, row);
+      return row;
+    });
+  }
+
+  /** The zone's revisions, newest first (at most `limit`). */
+  revisions(zone: string, limit = -1): RevisionRow[] {
+    return this.stmt('SELECT zone, rev, at, actor, source, serial, records, sha256 FROM revisions WHERE zone = ? ORDER BY rev DESC LIMIT ?').all(zone, limit) as RevisionRow[];
+  }
+
+  /** One revision's text; undefined when there is no such revision. */
+  revisionText(zone: string, rev: number): string | undefined {
+    const row = this.stmt('SELECT text_gz FROM revisions WHERE zone = ? AND rev = ?').get(zone, rev) as { text_gz: Buffer } | undefined;
+    return row === undefined ? undefined : gunzipSync(row.text_gz).toString('utf8');
+  }
+
+  /** Writes an audit record for an action that changes nothing in this file (a restore writes the input file). */
+  record(action: string, zone: string | null, before: unknown, after: unknown, audit: AuditContext): void {
+    this.transaction(() => this.audit(audit, action, zone, before, after));
   }
 
   // -- backup

@@ -1,6 +1,6 @@
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError, TransferError, ValueError } from '../common/errors.js';
-import { query, transferStream, type Server } from '../dns/client.js';
+import { query, transferStream, type Server } from './client.js';
 import { Rcode, uncompressedRdata, type DecodedMessage } from '../dns/message.js';
 import type { Name } from '../dns/name.js';
 import { serialGreater } from '../dns/serial.js';

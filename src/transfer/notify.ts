@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
-import { query, type Server } from '../dns/client.js';
+import { query, type Server } from './client.js';
 import { Opcode, Rcode } from '../dns/message.js';
 import type { Name } from '../dns/name.js';
 import { serialGreater } from '../dns/serial.js';

@@ -9,7 +9,7 @@ import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../dns/zonefile/parser.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
 import { smallZone, zoneFromLines } from '../../test/helpers/zones.js';
-import { encodeRequest } from '../dns/client.js';
+import { encodeRequest } from './client.js';
 import { typeToString } from '../dns/types.js';
 import { diffZones, soaRecord, soaSerial } from '../zone/diff.js';
 import type { IxfrSource } from './ixfr.js';

@@ -52,13 +52,12 @@ zone "example.com" {
   allow-update { key "up-key"; };
 };
 `);
-  named = startDaemon('named', ['-g', '-c', join(dir, 'named.conf')]);
-  await named.waitFor(/zone example\.com\/IN: loaded serial 2026112201/);
-  await named.waitFor(/running/);
+  named = await startDaemon('named', ['-g', '-c', join(dir, 'named.conf')], /\d\d:\d\d:\d\d\.\d+ running$/m);
+  expect(named.output()).toMatch(/zone example\.com\/IN: loaded serial 2026112201/);
 });
 
-afterAll(() => {
-  named?.stop();
+afterAll(async () => {
+  await named?.stop('SIGKILL');
   if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -11,7 +11,7 @@ import { loadZoneFile } from '../../src/service/load-zone.js';
 import { startTransferServer, type TransferEvent, type TransferServer } from '../../src/transfer/server.js';
 import type { Zone } from '../../src/zone/zone.js';
 import { softwareKey } from '../helpers/software-signer.js';
-import { highPort, startKnotSecondary, startNamedSecondary, type Daemon } from './helpers/daemons.js';
+import { highPort, knotSecondaryConf, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
 import { requireTool, ROOT, runAsync, verifySignedZone } from './helpers/run.js';
 
 /**
@@ -57,7 +57,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const d of daemons) d.stop();
+  for (const d of daemons) await d.stop('SIGKILL');
   await server?.close();
   await skewed?.close();
   if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
@@ -146,11 +146,10 @@ describe('transfer server with dig', () => {
 describe('transfer server with real secondaries', () => {
   it('DP-3.5a a BIND 9 secondary transfers the zone with TSIG and serves it with its signatures', async () => {
     const p2 = highPort();
-    // named listens only on addresses it finds on an interface: 127.0.0.1 here, its own port
-    const named = startNamedSecondary({ dir: join(tmp, 'named'), port: p2, listen: '127.0.0.1', source: '127.0.0.3', primaryPort: port, secret: SECRET, zone: 'example.com' });
-    daemons.push(named);
-    const log = await named.waitFor(/transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/);
+    const conf = namedSecondaryConf(join(tmp, 'named'), { zone: 'example.com', port: p2, source: '127.0.0.3', primary: { address: '127.0.0.1', port }, secret: SECRET });
+    const log = (await startDaemon('named', ['-g', '-c', conf], /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons })).output();
     expect(log).toMatch(/TSIG xfr-key/);
+    // named listens only on addresses it finds on an interface: 127.0.0.1 here, its own port
     const answer = (await runAsync('dig', ['@127.0.0.1', '-p', String(p2), '+tries=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })).stdout;
     expect(answer).toMatch(/status: NOERROR/);
     expect(answer).toMatch(/IN\s+RRSIG\s+SOA 8 2 /);
@@ -158,9 +157,8 @@ describe('transfer server with real secondaries', () => {
 
   it('DP-3.5a a Knot DNS secondary transfers the zone with TSIG and serves it with its signatures', async () => {
     const p3 = highPort();
-    const knot = startKnotSecondary({ dir: join(tmp, 'knot'), port: p3, listen: '127.0.0.4', source: '127.0.0.4', primaryPort: port, secret: SECRET, zone: 'example.com' });
-    daemons.push(knot);
-    await knot.waitFor(/AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/);
+    const conf = knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: p3, primary: { address: '127.0.0.1', port }, secret: SECRET });
+    await startDaemon('knotd', ['-c', conf], /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons });
     const answer = (await runAsync('kdig', ['@127.0.0.4', '-p', String(p3), '+retry=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })).stdout;
     expect(answer).toMatch(/status: NOERROR/);
     expect(answer).toMatch(/IN\s+RRSIG\s+SOA 8 2 /);

@@ -2,136 +2,140 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** A server process started by a test: its output so far, a wait for a line, and a stop. */
-export interface Daemon {
-  readonly child: ChildProcess;
-  /** Everything it has written to stdout and stderr so far. */
-  output(): string;
-  /** Resolves with the output once `pattern` shows in it; rejects after `timeoutMs` or when it exits. */
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  stop(): void;
-}
-
-/** A port in the high range for a server a test starts (our own servers listen on port 0). */
+/** A port in the high range (servers of ours listen on port 0 where they can). */
 export function highPort(): number {
   return 20000 + Math.floor(Math.random() * 30000);
 }
 
-/** Starts a server process (never through a shell); stop it in afterAll. */
-export function startDaemon(cmd: string, args: readonly string[]): Daemon {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
+/** A server process with its output so far; `waitFor` resolves once a pattern shows (bounded). */
+export interface Daemon {
+  readonly child: ChildProcess;
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number, from?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts a server process and resolves once `ready` shows in its output; bounded in time. */
+export async function startDaemon(cmd: string, args: readonly string[], ready: RegExp, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; registry?: Daemon[] } = {}): Promise<Daemon> {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+  let text = '';
   const listeners = new Set<() => void>();
   const seen = (chunk: Buffer): void => {
-    output += chunk.toString('utf8');
-    for (const l of [...listeners]) l();
+    text += chunk.toString('utf8');
+    for (const l of listeners) l();
   };
   child.stdout.on('data', seen);
   child.stderr.on('data', seen);
-  child.on('exit', () => {
-    for (const l of [...listeners]) l();
-  });
-  return {
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
+    for (const l of listeners) l();
+    resolve(code);
+  }));
+  const daemon: Daemon = {
     child,
-    output: () => output,
-    waitFor: (pattern, timeoutMs = 30_000) => new Promise((resolve, reject) => {
-      const done = (error?: Error): void => {
-        clearTimeout(timer);
-        listeners.delete(check);
-        if (error === undefined) resolve(output);
-        else reject(error);
-      };
+    output: () => text,
+    waitFor: (pattern, timeoutMs = 30_000, from = 0) => new Promise((resolve, reject) => {
       const check = (): void => {
-        if (pattern.test(output)) done();
-        else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`${cmd} exited (${child.exitCode ?? child.signalCode}) before '${pattern.source}':\n${output}`));
+        if (pattern.test(text.slice(from))) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(text);
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`${cmd} exited (${child.exitCode ?? child.signalCode}) before '${pattern.source}':\n${text.slice(-4000)}`));
+        }
       };
-      const timer = setTimeout(() => done(new Error(`${cmd}: no '${pattern.source}' within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`${cmd}: no '${pattern.source}' within ${timeoutMs} ms:\n${text.slice(-4000)}`));
+      }, timeoutMs);
       listeners.add(check);
       check();
     }),
-    stop: () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const code = await exited;
+        clearTimeout(timer);
+        return code;
+      }
+      return child.exitCode;
     },
   };
+  options.registry?.push(daemon);
+  await daemon.waitFor(ready, options.timeoutMs ?? 30_000);
+  return daemon;
 }
 
-/** Where a secondary listens and transfers from, and the primary it takes the zone from. */
-export interface SecondarySetup {
-  /** A folder of its own (created here). */
-  readonly dir: string;
-  /** Its listening port (on `listen`). */
-  readonly port: number;
-  readonly listen: string;
-  /** The address its transfers come from (the one our ACL lists). */
-  readonly source: string;
-  readonly primaryPort: number;
-  /** The hmac-sha256 secret of the key `xfr-key`. */
-  readonly secret: string;
-  readonly zone: string;
-  /** named's debug level (`-d`): 3 logs which kind of transfer it asks for. */
-  readonly debugLevel?: number;
-}
-
-/** Starts BIND 9 `named` as a secondary of 127.0.0.1 (TSIG `xfr-key`), in the foreground, logging to stderr. */
-export function startNamedSecondary(s: SecondarySetup): Daemon {
-  mkdirSync(s.dir, { recursive: true });
-  writeFileSync(join(s.dir, 'named.conf'), `options {
-  directory "${s.dir}";
-  pid-file "${s.dir}/named.pid";
-  listen-on port ${s.port} { ${s.listen}; };
+/**
+ * A BIND 9 secondary of `zone` on 127.0.0.1:`port`, transferring from `primary` with TSIG
+ * hmac-sha256 from the source address `source`; it accepts NOTIFY from the primary.
+ */
+export function namedSecondaryConf(dir: string, o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string }): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'named.conf');
+  writeFileSync(file, `options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  listen-on port ${o.port} { 127.0.0.1; };
   listen-on-v6 { none; };
-  query-source address ${s.source};
-  transfer-source ${s.source};
-  notify-source ${s.source};
+  query-source address ${o.source};
+  transfer-source ${o.source};
+  notify-source ${o.source};
   recursion no;
   dnssec-validation no;
   notify no;
+  allow-transfer { any; };
 };
 controls { };
-key "xfr-key" { algorithm hmac-sha256; secret "${s.secret}"; };
-zone "${s.zone}" {
+key "xfr-key" { algorithm hmac-sha256; secret "${o.secret}"; };
+zone "${o.zone}" {
   type secondary;
-  primaries { 127.0.0.1 port ${s.primaryPort} key "xfr-key"; };
-  file "${s.dir}/${s.zone}.zone";
-  masterfile-format text;
-  allow-transfer { key "xfr-key"; };
+  primaries { ${o.primary.address} port ${o.primary.port} key "xfr-key"; };
+  allow-notify { ${o.primary.address}; };
+  file "${dir}/${o.zone}.zone";
 };
 `);
-  return startDaemon('named', ['-g', ...(s.debugLevel === undefined ? [] : ['-d', String(s.debugLevel)]), '-c', join(s.dir, 'named.conf')]);
+  return file;
 }
 
-/** Starts Knot DNS `knotd` as a secondary of 127.0.0.1 (TSIG `xfr-key`), logging to stderr. */
-export function startKnotSecondary(s: SecondarySetup): Daemon {
-  mkdirSync(s.dir, { recursive: true });
-  writeFileSync(join(s.dir, 'knot.conf'), `server:
-    rundir: "${s.dir}"
-    listen: ${s.listen}@${s.port}
+/** A Knot DNS secondary of `zone` on `address`@`port`, transferring from `primary` with TSIG hmac-sha256. */
+export function knotSecondaryConf(dir: string, o: { zone: string; address: string; port: number; primary: { address: string; port: number }; secret: string }): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'knot.conf');
+  writeFileSync(file, `server:
+    rundir: "${dir}"
+    listen: ${o.address}@${o.port}
 log:
   - target: stderr
     any: info
 database:
-    storage: "${s.dir}"
+    storage: "${dir}"
 key:
   - id: xfr-key
     algorithm: hmac-sha256
-    secret: ${s.secret}
+    secret: ${o.secret}
 remote:
   - id: hms
-    address: 127.0.0.1@${s.primaryPort}
-    via: ${s.source}
+    address: ${o.primary.address}@${o.primary.port}
+    via: ${o.address}
     key: xfr-key
 acl:
-  - id: from-hms
-    address: 127.0.0.1
+  - id: notify-from-hms
+    address: ${o.primary.address}
     key: xfr-key
-    action: [notify, transfer]
+    action: notify
+  - id: transfer-out
+    address: 127.0.0.0/8
+    action: transfer
 template:
   - id: default
-    storage: "${s.dir}"
+    storage: "${dir}"
 zone:
-  - domain: ${s.zone}
+  - domain: ${o.zone}
     master: hms
-    acl: from-hms
+    acl: [notify-from-hms, transfer-out]
 `);
-  return startDaemon('knotd', ['-c', join(s.dir, 'knot.conf')]);
+  return file;
 }

@@ -3,9 +3,9 @@ import { createSocket } from 'node:dgram';
 import { connect, isIP } from 'node:net';
 import type { UnixSeconds } from '../common/clock.js';
 import { TransferError, WireFormatError } from '../common/errors.js';
-import { ByteWriter } from './bytes.js';
-import { decodeMessage, Opcode, writeQuestion, writeRecord, type DecodedMessage, type OutRecord, type Question } from './message.js';
-import { signMessage, verifyMessage, type TsigKey, type TsigVerifyOptions } from './tsig.js';
+import { ByteWriter } from '../dns/bytes.js';
+import { decodeMessage, Opcode, writeQuestion, writeRecord, type DecodedMessage, type OutRecord, type Question } from '../dns/message.js';
+import { signMessage, verifyMessage, type TsigKey, type TsigVerifyOptions } from '../dns/tsig.js';
 
 /** A server to ask: an IP address and a port. */
 export interface Server {

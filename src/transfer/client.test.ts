@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTransferServer, type TransferServer } from '../transfer/server.js';
+import { startTransferServer, type TransferServer } from './server.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
 import { query, transferStream } from './client.js';
-import { Rcode } from './message.js';
-import { Name } from './name.js';
-import { makeTsigKey } from './tsig.js';
-import { RRType } from './types.js';
-import { memoryIncludes, textSource } from './zonefile/memory-source.js';
-import { parseZoneFile } from './zonefile/parser.js';
+import { Rcode } from '../dns/message.js';
+import { Name } from '../dns/name.js';
+import { makeTsigKey } from '../dns/tsig.js';
+import { RRType } from '../dns/types.js';
+import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
+import { parseZoneFile } from '../dns/zonefile/parser.js';
 
 const ORIGIN = Name.parse('example.com.');
 const KEY = makeTsigKey('xfr-key', 'hmac-sha256', 'c2VjcmV0LXNlY3JldC1zZWNyZXQtMzItb2N0ZXRzISE=');

@@ -1,0 +1,105 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../common/errors.js';
+import { parseConfig } from './config.js';
+import { parseEndpoint } from './service.js';
+
+const SECRET = 'c2VydmljZS10ZXN0LXNlY3JldC1mb3ItdHNpZy0zMi1v';
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hms-config-'));
+  writeFileSync(join(dir, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'open.secret'), `${SECRET}\n`);
+  chmodSync(join(dir, 'open.secret'), 0o644);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const config = (service: string): string => `state: state/hms.db
+policies: [kasp/default.yaml]
+${service}`;
+
+const GOOD = `service:
+  listen: ["127.0.0.1:5300", "[::1]:5300"]
+  resign: "17 3 * * *"
+  alarm-validity: 5d
+tsig-keys:
+  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
+secondaries:
+  ns1: { address: 192.0.2.53, key: xfr-key }
+  ns2: { address: "2001:db8::53", notify: "[2001:db8::53]:5353", key: xfr-key }
+zones:
+  Example.COM:
+    input: zones/example.com.zone
+    policy: dp
+    secondaries: [ns1]
+  example.net:
+    primary: { address: 192.0.2.1, port: 5301, key: xfr-key }
+`;
+
+function problems(text: string): string {
+  try {
+    parseConfig(text, join(dir, 'hms.yaml'));
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('the service sections of the configuration', () => {
+  it('reads listen addresses, the schedule, TSIG keys from their files, secondaries and zones', () => {
+    const c = parseConfig(config(GOOD), join(dir, 'hms.yaml')).service;
+    expect(c.listen).toEqual([{ address: '127.0.0.1', port: 5300 }, { address: '::1', port: 5300 }]);
+    expect(c.data).toBe(join(dir, 'state'));
+    expect(c.control).toBe(join(dir, 'state/hms.sock'));
+    expect(c.alarmValidity).toBe(5 * 86400);
+    expect(c.tsigKeys.map((k) => [k.name.toString(), k.algorithm, Buffer.from(k.secret).toString('base64')])).toEqual([['xfr-key.', 'hmac-sha256', SECRET]]);
+    expect(c.secondaries).toEqual([
+      { name: 'ns1', address: '192.0.2.53', key: 'xfr-key', notify: { address: '192.0.2.53', port: 53 } },
+      { name: 'ns2', address: '2001:db8::53', key: 'xfr-key', notify: { address: '2001:db8::53', port: 5353 } },
+    ]);
+    expect(c.zones).toEqual([
+      { name: 'example.com.', input: { kind: 'file', file: join(dir, 'zones/example.com.zone') }, policy: 'dp', secondaries: ['ns1'] },
+      { name: 'example.net.', input: { kind: 'primary', primary: { address: '192.0.2.1', port: 5301 }, key: 'xfr-key' }, policy: 'dp', secondaries: ['ns1', 'ns2'] },
+    ]);
+  });
+
+  it('DP-3.5c refuses hmac-md5 with the file, line and field, and reports the key only once', () => {
+    const message = problems(config(GOOD.replace('algorithm: hmac-sha256', 'algorithm: hmac-md5')));
+    expect(message).toMatch(/1 problem\(s\)/);
+    expect(message).toMatch(/hms\.yaml:8:\d+: tsig-keys\.xfr-key\.algorithm: TSIG algorithm hmac-md5 is refused: no HMAC-MD5 \(DP-3\.5c/);
+  });
+
+  it('DP-3.5a never takes a secret written in the configuration, nor from a file others can read, and never shows it', () => {
+    const inline = problems(config(GOOD.replace('secret-file: xfr.secret', `secret: ${SECRET}`)));
+    expect(inline).toMatch(/tsig-keys\.xfr-key\.secret: a TSIG secret is never written in the configuration/);
+    const open = problems(config(GOOD.replace('secret-file: xfr.secret', 'secret-file: open.secret')));
+    expect(open).toMatch(/open\.secret is readable by others \(mode 644\): chmod 600 it/);
+    for (const m of [inline, open]) expect(m).not.toContain(SECRET);
+  });
+
+  it('reports every wrong value at its line: an address, a key not listed, a secondary not listed, a bad schedule, input and primary together', () => {
+    const message = problems(config(GOOD
+      .replace('"127.0.0.1:5300"', '"localhost:5300"')
+      .replace('resign: "17 3 * * *"', 'resign: "daily"')
+      .replace('ns1: { address: 192.0.2.53, key: xfr-key }', 'ns1: { address: 192.0.2.53, key: other-key }')
+      .replace('secondaries: [ns1]', 'secondaries: [ns9]')
+      .replace('    primary: {', '    input: x.zone\n    primary: {')));
+    expect(message).toMatch(/:4:\d+: service\.listen: 'localhost:5300' is not ADDRESS/);
+    expect(message).toMatch(/:5:\d+: service\.resign: 'daily' is not a cron expression/);
+    expect(message).toMatch(/:10:\d+: secondaries\.ns1\.key: no TSIG key 'other-key' in tsig-keys/);
+    expect(message).toMatch(/:16:\d+: zones\.Example\.COM\.secondaries: no secondary 'ns9'/);
+    expect(message).toMatch(/zones\.example\.net\.input: give either input \(a zone file\) or primary/);
+  });
+
+  it('reads endpoints as address, address:port and [IPv6]:port', () => {
+    expect(parseEndpoint('192.0.2.1')).toEqual({ address: '192.0.2.1', port: 53 });
+    expect(parseEndpoint('192.0.2.1:5300')).toEqual({ address: '192.0.2.1', port: 5300 });
+    expect(parseEndpoint('[2001:db8::1]:5300')).toEqual({ address: '2001:db8::1', port: 5300 });
+    expect(parseEndpoint('2001:db8::1')).toEqual({ address: '2001:db8::1', port: 53 });
+    for (const bad of ['ns1.example.com', '192.0.2.1:0', '192.0.2.1:70000', '[::1]:x', '']) expect(parseEndpoint(bad), bad).toBeUndefined();
+  });
+});

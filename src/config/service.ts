@@ -1,0 +1,171 @@
+import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { validate as validCron } from 'node-cron';
+import type { Seconds } from '../common/clock.js';
+import { SignerError } from '../common/errors.js';
+import { Name } from '../dns/name.js';
+import { makeTsigKey, type TsigKey } from '../dns/tsig.js';
+import type { MapReader } from '../kasp/fields.js';
+
+/** An address and port, as written `127.0.0.1:53`, `[::1]:53` or a bare address (port 53). */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+/**
+ * A public secondary: the address it transfers from and the TSIG key it signs with (DP-3.2b,
+ * DP-3.5a), and where its NOTIFY goes (`notify`; default the address, port 53).
+ */
+export interface Secondary {
+  readonly name: string;
+  readonly address: string;
+  readonly key: string;
+  readonly notify: Endpoint;
+}
+
+/** Where a zone's unsigned data comes from: a file, or an upstream primary by AXFR/IXFR. */
+export type ZoneInput =
+  | { readonly kind: 'file'; readonly file: string }
+  | { readonly kind: 'primary'; readonly primary: Endpoint; readonly key: string };
+
+export interface ServiceZone {
+  readonly name: string;
+  readonly input: ZoneInput;
+  readonly policy: string;
+  /** The secondaries this zone goes to, by name. */
+  readonly secondaries: readonly string[];
+  /** Also write the signed zone here (optional). */
+  readonly output?: string;
+}
+
+/** What `hms run` needs beyond the CLI's settings. */
+export interface ServiceConfig {
+  /** Where the transfer server listens (UDP and TCP on each). */
+  readonly listen: readonly Endpoint[];
+  /** The service's own files: the signed versions, the journals, the control socket. */
+  readonly data: string;
+  /** The control socket `hms zone resign|reload` and `hms reload` talk to. */
+  readonly control: string;
+  /** The re-sign schedule, a cron expression (DP-4.4b: daily). */
+  readonly resign: string;
+  /** Raise an alarm while the served signatures have less than this left (OPS-7). */
+  readonly alarmValidity: Seconds;
+  /** How many versions the IXFR journal keeps. */
+  readonly journalVersions: number;
+  readonly tsigKeys: readonly TsigKey[];
+  readonly secondaries: readonly Secondary[];
+  readonly zones: readonly ServiceZone[];
+}
+
+/** Reads `host:port`, `[v6]:port` or a bare address; undefined when it is neither. */
+export function parseEndpoint(text: string, defaultPort = 53): Endpoint | undefined {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  const v4 = /^([^:]+)(?::(\d+))?$/.exec(text);
+  const [address, port] = v6 !== null ? [v6[1]!, v6[2]] : v4 !== null ? [v4[1]!, v4[2]] : isIP(text) === 6 ? [text, undefined] : ['', undefined];
+  if (isIP(address) === 0) return undefined;
+  const n = port === undefined ? defaultPort : Number(port);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) return undefined;
+  return { address, port: n };
+}
+
+/**
+ * A TSIG secret from its own file (base64, one line): the file must be readable by its owner
+ * only, like the PIN file. The secret never appears in a message.
+ */
+function readSecret(file: string): string {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (e) {
+    throw new SignerError('CONFIG', `cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if ((mode & 0o077) !== 0) throw new SignerError('CONFIG', `${file} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** Reads the service sections of the configuration; problems go to the reader's list. */
+export function readServiceConfig(r: MapReader, path: (p: string) => string, stateFile: string): ServiceConfig {
+  const s = r.sub('service');
+  const listen = s.strings('listen').flatMap((text) => {
+    const e = parseEndpoint(text);
+    if (e === undefined) s.complain('listen', `'${text}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
+    return e === undefined ? [] : [e];
+  });
+  const data = path(s.string('data', stateFile.replace(/\/[^/]*$/, '') || '.'));
+  const control = path(s.string('control', `${data}/hms.sock`));
+  const resign = s.string('resign', '17 3 * * *');
+  if (!validCron(resign)) s.complain('resign', `'${resign}' is not a cron expression (minute hour day month weekday)`);
+  const alarm = s.duration('alarm-validity', 7 * 86400);
+  const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
+  s.finish();
+
+  const tsigKeys: TsigKey[] = [];
+  /** Every key written, good or refused: a refused key is reported once, where it is written. */
+  const declared = new Set<string>();
+  const known = (key: string): boolean => declared.has(key.toLowerCase().replace(/\.$/, ''));
+  for (const { name, reader } of r.keys('tsig-keys')) {
+    declared.add(name.toLowerCase().replace(/\.$/, ''));
+    const algorithm = reader.string('algorithm', 'hmac-sha256');
+    const secretFile = reader.has('secret-file') ? path(reader.string('secret-file', '')) : undefined;
+    if (reader.has('secret')) reader.complain('secret', 'a TSIG secret is never written in the configuration: put it in a file only its owner can read (secret-file)');
+    reader.field('secret');
+    try {
+      if (secretFile === undefined) {
+        makeTsigKey(name, algorithm, 'AA==');
+        reader.complain('secret-file', 'missing: the file holding the base64 secret');
+      } else {
+        tsigKeys.push(makeTsigKey(name, algorithm, readSecret(secretFile)));
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      reader.complain(/algorithm/i.test(message) ? 'algorithm' : 'secret-file', secretFile !== undefined && !/algorithm/i.test(message) ? `${secretFile}: ${message}` : message);
+    }
+    reader.finish();
+  }
+
+  const secondaries: Secondary[] = [];
+  for (const { name, reader } of r.keys('secondaries')) {
+    const address = reader.string('address', '');
+    const at = isIP(address) === 0 ? undefined : address;
+    const notifyText = reader.string('notify', '');
+    const notify = notifyText === '' ? (at === undefined ? undefined : { address: at, port: 53 }) : parseEndpoint(notifyText);
+    const key = reader.string('key', '');
+    if (at === undefined) reader.complain('address', 'expected a single IP address (the one it transfers from)');
+    if (notify === undefined && notifyText !== '') reader.complain('notify', `'${notifyText}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
+    if (key === '') reader.complain('key', `missing: every transfer is TSIG-signed (DP-3.5a); name a key from tsig-keys`);
+    else if (!known(key)) reader.complain('key', `no TSIG key '${key}' in tsig-keys`);
+    reader.finish();
+    if (at !== undefined && notify !== undefined) secondaries.push({ name, address: at, key, notify });
+  }
+
+  const zones: ServiceZone[] = [];
+  for (const { name, reader } of r.keys('zones')) {
+    let origin: string;
+    try {
+      origin = Name.parse(name.endsWith('.') ? name : `${name}.`).toLowerCase().toString();
+    } catch {
+      reader.complain('input', `'${name}' is not a domain name`);
+      continue;
+    }
+    const policy = reader.string('policy', 'dp');
+    let input: ZoneInput | undefined;
+    if (reader.has('input') === reader.has('primary')) reader.complain('input', 'give either input (a zone file) or primary (an upstream server), one of them');
+    if (reader.has('input')) input = { kind: 'file', file: path(reader.string('input', '')) };
+    const p = reader.sub('primary');
+    if (reader.has('primary')) {
+      const at = parseEndpoint(p.string('address', ''), p.integer('port', 53, 1, 65535));
+      const key = p.string('key', '');
+      if (at === undefined) p.complain('address', 'expected a single IP address');
+      if (key === '' || !known(key)) p.complain('key', `name a TSIG key from tsig-keys: transfers from the primary are TSIG-signed too`);
+      if (at !== undefined) input = { kind: 'primary', primary: at, key };
+    }
+    p.finish();
+    const names = reader.has('secondaries') ? reader.strings('secondaries') : secondaries.map((x) => x.name);
+    for (const n of names) if (!secondaries.some((x) => x.name === n)) reader.complain('secondaries', `no secondary '${n}' in secondaries`);
+    const output = reader.has('output') ? path(reader.string('output', '')) : undefined;
+    reader.finish();
+    if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, ...(output === undefined ? {} : { output }) });
+  }
+  return { listen, data, control, resign, alarmValidity: alarm, journalVersions, tsigKeys, secondaries, zones };
+}

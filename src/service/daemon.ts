@@ -1,0 +1,439 @@
+import { copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from 'pino';
+import { isoSeconds, type UnixSeconds } from '../common/clock.js';
+import { SignerError } from '../common/errors.js';
+import type { Operator } from '../config/access.js';
+import { loadConfig, type HmsConfig } from '../config/config.js';
+import type { ServiceZone } from '../config/service.js';
+import { Name } from '../dns/name.js';
+import { decodeSoa } from '../dns/rdata/extract.js';
+import { RRType } from '../dns/types.js';
+import { plan } from '../enforcer/planner.js';
+import { HsmError } from '../hsm/errors.js';
+import { auditSink } from '../audit/logger.js';
+import { ZoneJob, type RunOutcome } from '../scheduler/zone-job.js';
+import { startTransferServer, type TransferServer } from '../transfer/server.js';
+import { checkZone } from '../zone/checks.js';
+import { hasErrors, ZoneCheckError } from '../zone/findings.js';
+import type { Zone } from '../zone/zone.js';
+import { Keeper, type Acting } from './keeper.js';
+import { loadZoneFile } from './load-zone.js';
+import { keepRevision } from './revisions.js';
+import { signManagedZone } from './sign-managed.js';
+
+export interface ServiceOptions {
+  readonly configFile: string;
+  readonly log: Logger;
+  /** Who the service acts as in the audit trail. */
+  readonly operator: Operator;
+  /** The clock (tests may move it); default the system's. */
+  readonly now?: () => UnixSeconds;
+  /** How often the input files are looked at for changes (default 2 s). */
+  readonly watchMs?: number;
+  /** First retry delay after a failure (default 30 s). */
+  readonly backoffMs?: number;
+}
+
+/** What the service knows of one zone while it runs. */
+export interface ZoneStatus {
+  readonly zone: string;
+  /** The serial of the signed version being served, if any. */
+  readonly serial: number | null;
+  readonly signedAt: UnixSeconds | null;
+  /** The earliest signature expiration in the served version. */
+  readonly expires: UnixSeconds | null;
+  readonly failures: number;
+  readonly lastError: string | null;
+  readonly busy: boolean;
+}
+
+interface ZoneState {
+  config: ServiceZone;
+  job: ZoneJob;
+  served: Zone | undefined;
+  serial: number | null;
+  signedAt: UnixSeconds | null;
+  expires: UnixSeconds | null;
+  lastError: string | null;
+  /** The input file as last seen: a change of any of these is a new input. */
+  stamp: string;
+}
+
+/**
+ * `hms run`: the hidden master. For every configured zone it runs the pipeline (load, check,
+ * keep the revision, sign, verify, commit, publish) one job at a time: daily by the cron
+ * schedule (DP-4.4b), at the planner's next key event, when the input changes, and when asked
+ * (`hms zone resign`). A failure at any stage keeps the last good version served and is
+ * retried with backoff (OPS-7); an alarm is logged while the served signatures have less
+ * validity left than `alarm-validity`. The signed versions are served to the listed
+ * secondaries only, TSIG-signed (DP-3.2, DP-3.5).
+ */
+export class Service {
+  private config: HmsConfig;
+  private readonly zones = new Map<string, ZoneState>();
+  private server: TransferServer | undefined;
+  private cronTask: ScheduledTask | undefined;
+  private watcher: NodeJS.Timeout | undefined;
+  private alarmTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => UnixSeconds;
+  private stopping = false;
+
+  private constructor(
+    private readonly options: ServiceOptions,
+    config: HmsConfig,
+    private readonly keeper: Keeper,
+  ) {
+    this.config = config;
+    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** Reads the configuration, opens the state and the HSM, serves the last signed versions, and starts the schedule. */
+  static async start(options: ServiceOptions): Promise<Service> {
+    const config = loadConfig(options.configFile);
+    const keeper = Keeper.open(config, { auditSink: auditSink(options.log) });
+    const service = new Service(options, config, keeper);
+    try {
+      await service.begin();
+    } catch (e) {
+      await service.stop();
+      throw e;
+    }
+    return service;
+  }
+
+  private get log(): Logger {
+    return this.options.log;
+  }
+
+  private acting(comment: string): Acting {
+    return { who: this.options.operator, at: this.now(), ticket: null, comment };
+  }
+
+  private signedPath(zone: string): string {
+    return join(this.config.service.data, 'signed', `${zone}signed`);
+  }
+
+  private async begin(): Promise<void> {
+    mkdirSync(join(this.config.service.data, 'signed'), { recursive: true, mode: 0o750 });
+    this.checkPolicies(this.config);
+    for (const z of this.config.service.zones) this.addZone(z);
+    for (const state of this.zones.values()) this.resume(state);
+    await this.listen();
+    this.cronTask = cron.schedule(this.config.service.resign, () => {
+      for (const state of this.zones.values()) void state.job.trigger('daily re-sign (DP-4.4b)');
+    }, { name: 'hms re-sign', noOverlap: true });
+    this.watcher = setInterval(() => this.watchInputs(), this.options.watchMs ?? 2000);
+    this.alarmTimer = setInterval(() => this.checkValidity(), 3_600_000);
+    this.watcher.unref();
+    this.alarmTimer.unref();
+    this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], resign: this.config.service.resign }, 'service started');
+    for (const state of this.zones.values()) {
+      const why = this.due(state);
+      if (why !== null) void state.job.trigger(why);
+      else this.resumePlan(state);
+    }
+  }
+
+  private async listen(): Promise<void> {
+    const service = this.config.service;
+    if (service.listen.length === 0) return;
+    this.server = await startTransferServer({
+      listen: service.listen,
+      zones: (name) => this.zones.get(name.toLowerCase().toString())?.served,
+      keys: service.tsigKeys,
+      acl: service.secondaries.map((s) => ({ address: s.address, key: s.key })),
+      log: ({ msg, ...event }) => this.log.info(event, msg),
+    });
+  }
+
+  /** Every configured zone names a policy the policy files hold. */
+  private checkPolicies(config: HmsConfig): void {
+    for (const z of config.service.zones) {
+      try {
+        this.keeper.policy(z.policy);
+      } catch (e) {
+        throw new SignerError('CONFIG', `${config.file}: zone ${z.name}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+  }
+
+  private addZone(config: ServiceZone): void {
+    const job = new ZoneJob(config.name, (reasons) => this.pipeline(config.name, reasons), {
+      ...(this.options.backoffMs === undefined ? {} : { backoffMs: this.options.backoffMs }),
+      onRetry: (attempt, ms, error) => this.log.warn({ zone: config.name, attempt, retryInMs: ms, reason: error.message }, 'pipeline failed; the last good version stays served; retrying'),
+    });
+    this.zones.set(config.name, { config, job, served: undefined, serial: null, signedAt: null, expires: null, lastError: null, stamp: '' });
+  }
+
+  /** Serves the signed version left by the last run, if there is one (a restart resumes, OPS-7). */
+  private resume(state: ZoneState): void {
+    const path = this.signedPath(state.config.name);
+    let zone: Zone;
+    try {
+      zone = loadZoneFile(path, Name.parse(state.config.name));
+    } catch (e) {
+      if (e instanceof SignerError && e.code === 'IO') return;
+      this.log.error({ zone: state.config.name, file: path, reason: e instanceof Error ? e.message : String(e) }, 'the last signed version cannot be read; it will be made again');
+      return;
+    }
+    this.publish(state, zone, this.keeper.store.getZone(state.config.name)?.lastSigned ?? null);
+    state.stamp = this.stampOf(state.config);
+  }
+
+  /**
+   * A zone whose signed version is current: its keys are checked against the HSM (a key
+   * missing there is an alarm, never a new key) and the next key event is timed.
+   */
+  private resumePlan(state: ZoneState): void {
+    const name = state.config.name;
+    try {
+      const row = this.keeper.zone(name);
+      const p = plan({ policy: this.keeper.policy(row.policy), keys: this.keeper.keys(row), zone: this.keeper.facts(row), now: this.now(), ...(row.saltCreated === null ? {} : { saltCreated: row.saltCreated }) });
+      this.log.info({ zone: name, serial: state.serial, next: p.next === null ? null : isoSeconds(p.next) }, 'zone resumed: the signed version on disk is current');
+      if (p.actions.length > 0) void state.job.trigger('a key event is due');
+      else if (p.next !== null) state.job.at(p.next * 1000, 'a key event is due');
+    } catch (e) {
+      state.lastError = e instanceof Error ? e.message : String(e);
+      this.log.error({ alarm: true, zone: name, reason: state.lastError, serving: state.serial }, 'ALARM: the zone cannot be planned; the last signed version stays served');
+      void state.job.trigger('retry after the failure at start');
+    }
+  }
+
+  /** Why the zone needs signing now, or null when the served version is current. */
+  private due(state: ZoneState): string | null {
+    if (state.served === undefined) return 'no signed version yet';
+    const row = this.keeper.store.getZone(state.config.name);
+    if (row === undefined || row.lastSigned === null) return 'not signed yet';
+    if (row.input !== this.inputFile(state.config) || row.policy !== state.config.policy) return 'the configuration changed';
+    const policy = this.keeper.policy(row.policy);
+    if (this.now() >= row.lastSigned + policy.signatures.resignInterval) return 're-sign interval reached';
+    if (this.stampOf(state.config) !== state.stamp || state.stamp === '') return 'the input changed';
+    return null;
+  }
+
+  private inputFile(z: ServiceZone): string {
+    if (z.input.kind === 'file') return z.input.file;
+    return join(this.config.service.data, 'upstream', `${z.name}zone`);
+  }
+
+  private stampOf(z: ServiceZone): string {
+    try {
+      const s = statSync(this.inputFile(z));
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  private watchInputs(): void {
+    for (const state of this.zones.values()) {
+      if (state.config.input.kind !== 'file' || state.job.busy) continue;
+      const stamp = this.stampOf(state.config);
+      if (stamp !== state.stamp) void state.job.trigger('the input file changed');
+    }
+  }
+
+  /** One run of the zone pipeline: load, check, keep the revision, sign and verify, commit, publish. */
+  private async pipeline(zoneName: string, reasons: readonly string[]): Promise<RunOutcome> {
+    const state = this.zones.get(zoneName);
+    if (state === undefined || this.stopping) return { ok: false, retry: false, error: new Error(`zone ${zoneName} is not served`) };
+    const z = state.config;
+    const log = this.log.child({ zone: zoneName });
+    const acting = this.acting(reasons.join('; '));
+    const file = this.inputFile(z);
+    state.stamp = this.stampOf(z);
+    this.keeper.forgetFacts();
+    // load and check: a bad input waits for a person; the served version stays (OPS-7)
+    let input: Zone;
+    try {
+      input = loadZoneFile(file, Name.parse(zoneName));
+      const findings = checkZone(input);
+      if (hasErrors(findings)) throw new ZoneCheckError(zoneName, findings);
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      state.lastError = error.message;
+      log.error({ file, reason: error.message, serving: state.serial }, 'input refused; the last good signed version stays served');
+      return { ok: false, retry: !(e instanceof SignerError) || e.code === 'IO', error };
+    }
+    try {
+      this.ensureManaged(z, file, acting);
+      const revision = keepRevision(this.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
+      const signed = await signManagedZone(this.keeper, zoneName, acting, this.signedPath(zoneName));
+      const zone = loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
+      this.publish(state, zone, acting.at);
+      if (z.output !== undefined) copyAtomically(this.signedPath(zoneName), z.output);
+      state.lastError = null;
+      log.info({ serial: signed.serial, revision: revision.rev, signatures: signed.signatures, records: zone.recordCount, expires: state.expires === null ? null : isoSeconds(state.expires), reasons }, 'zone signed and published');
+      const plan = await this.keeper.enforce(zoneName, this.acting('after signing'));
+      for (const g of plan.gates) if (g.from <= this.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
+      return { ok: true, next: plan.next };
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      state.lastError = error.message;
+      if (e instanceof HsmError || (e instanceof SignerError && e.code === 'HSM')) {
+        log.error({ alarm: true, reason: error.message, serving: state.serial }, 'ALARM: the HSM failed; the last good signed version stays served');
+        await this.keeper.resetHsm();
+      } else {
+        log.error({ reason: error.message, serving: state.serial }, 'signing failed; the last good signed version stays served');
+      }
+      this.checkValidity();
+      return { ok: false, retry: true, error };
+    }
+  }
+
+  /** Adds the zone to the state the first time, and follows the configuration's input and policy after. */
+  private ensureManaged(z: ServiceZone, file: string, acting: Acting): void {
+    const row = this.keeper.store.getZone(z.name);
+    const audit = { actor: acting.who.user, at: acting.at, comment: `from the configuration ${this.config.file}` };
+    if (row === undefined) {
+      this.keeper.policy(z.policy);
+      this.keeper.store.addZone({ name: z.name, policy: z.policy, input: file, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null }, audit);
+    } else if (row.input !== file || row.policy !== z.policy) {
+      this.keeper.policy(z.policy);
+      this.keeper.store.updateZone(z.name, { input: file, policy: z.policy }, audit);
+    }
+  }
+
+  private publish(state: ZoneState, zone: Zone, signedAt: UnixSeconds | null): void {
+    state.served = zone;
+    state.serial = decodeSoa(zone.soa!.records[0]!.rdata).serial;
+    state.signedAt = signedAt;
+    state.expires = earliestExpiration(zone);
+  }
+
+  /** OPS-7: an alarm while any served signature has less than `alarm-validity` left. */
+  private checkValidity(): void {
+    const now = this.now();
+    for (const state of this.zones.values()) {
+      if (state.expires === null) continue;
+      const left = state.expires - now;
+      if (left < this.config.service.alarmValidity) {
+        this.log.error({ alarm: true, zone: state.config.name, serial: state.serial, expires: isoSeconds(state.expires), hoursLeft: Math.floor(left / 3600) },
+          left <= 0 ? 'ALARM: the served signatures have expired' : 'ALARM: the served signatures expire soon');
+      }
+    }
+  }
+
+  /** `hms zone resign`: a run now, and its outcome. */
+  async resign(zone: string, who: string): Promise<ZoneStatus> {
+    const state = this.zones.get(zone);
+    if (state === undefined) throw new SignerError('USAGE', `zone ${zone} is not served by this hms (configuration ${this.config.file})`);
+    const outcome = await state.job.trigger(`hms zone resign by ${who}`);
+    if (!outcome.ok) throw outcome.error;
+    return this.statusOf(state);
+  }
+
+  /** SIGHUP or `hms reload`: reads the configuration again; a bad one is refused and the old one kept. */
+  async reload(): Promise<string[]> {
+    let next: HmsConfig;
+    try {
+      next = loadConfig(this.options.configFile);
+    } catch (e) {
+      this.log.error({ reason: e instanceof Error ? e.message : String(e) }, 'reload refused: the configuration has problems; the running one stays');
+      throw e;
+    }
+    const changes: string[] = [];
+    const old = this.config;
+    if (next.state !== old.state || JSON.stringify(next.hsm) !== JSON.stringify(old.hsm)) {
+      this.log.warn({ state: next.state, hsm: next.hsm.token }, 'the state file and the HSM settings take effect at the next start only');
+    }
+    this.keeper.reload(next);
+    try {
+      this.checkPolicies(next);
+    } catch (e) {
+      this.keeper.reload(old);
+      this.log.error({ reason: e instanceof Error ? e.message : String(e) }, 'reload refused; the running configuration stays');
+      throw e;
+    }
+    this.config = next;
+    for (const z of next.service.zones) {
+      const state = this.zones.get(z.name);
+      if (state === undefined) {
+        this.addZone(z);
+        changes.push(`${z.name}: added`);
+        void this.zones.get(z.name)!.job.trigger('added by a reload');
+      } else if (JSON.stringify(state.config) !== JSON.stringify(z)) {
+        state.config = z;
+        changes.push(`${z.name}: changed`);
+        void state.job.trigger('changed by a reload');
+      }
+    }
+    for (const [name, state] of this.zones) {
+      if (!next.service.zones.some((z) => z.name === name)) {
+        await state.job.stop();
+        this.zones.delete(name);
+        changes.push(`${name}: no longer served`);
+      }
+    }
+    if (JSON.stringify([old.service.listen, old.service.secondaries, old.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, Buffer.from(k.secret).toString('base64')])])
+      !== JSON.stringify([next.service.listen, next.service.secondaries, next.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, Buffer.from(k.secret).toString('base64')])])) {
+      await this.server?.close();
+      this.server = undefined;
+      await this.listen();
+      changes.push('transfer server: listen addresses, secondaries or keys changed');
+    }
+    if (old.service.resign !== next.service.resign) {
+      await this.cronTask?.destroy();
+      this.cronTask = cron.schedule(next.service.resign, () => {
+        for (const state of this.zones.values()) void state.job.trigger('daily re-sign (DP-4.4b)');
+      }, { name: 'hms re-sign', noOverlap: true });
+      changes.push(`re-sign schedule: ${next.service.resign}`);
+    }
+    this.log.info({ changes }, 'configuration reloaded');
+    return changes;
+  }
+
+  /** `hms zone reload`: reads the zone's input again now. */
+  async reloadZone(zone: string, who: string): Promise<ZoneStatus> {
+    return this.resign(zone, `${who} (zone reload)`);
+  }
+
+  status(): ZoneStatus[] {
+    return [...this.zones.values()].map((s) => this.statusOf(s));
+  }
+
+  private statusOf(s: ZoneState): ZoneStatus {
+    return { zone: s.config.name, serial: s.serial, signedAt: s.signedAt, expires: s.expires, failures: s.job.failureCount, lastError: s.lastError, busy: s.job.busy };
+  }
+
+  /** The transfer server's addresses (ports filled in). */
+  get addresses(): readonly { readonly address: string; readonly port: number }[] {
+    return this.server?.addresses ?? [];
+  }
+
+  /** SIGTERM: no new work; the runs under way finish; servers and the HSM are closed. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.watcher !== undefined) clearInterval(this.watcher);
+    if (this.alarmTimer !== undefined) clearInterval(this.alarmTimer);
+    await this.cronTask?.destroy();
+    await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
+    await this.server?.close();
+    await this.keeper.close();
+    this.log.info('service stopped');
+  }
+}
+
+/** The earliest RRSIG expiration in a signed zone (RFC 4034 section 3.1.5: octets 8 to 11 of the RDATA). */
+export function earliestExpiration(zone: Zone): UnixSeconds | null {
+  let earliest: number | null = null;
+  for (const set of zone.rrsets()) {
+    if (set.type !== RRType.RRSIG) continue;
+    for (const r of set.records) {
+      const d = r.rdata;
+      const expiration = ((d[8]! << 24) >>> 0) + (d[9]! << 16) + (d[10]! << 8) + d[11]!;
+      if (earliest === null || expiration < earliest) earliest = expiration;
+    }
+  }
+  return earliest;
+}
+
+function copyAtomically(from: string, to: string): void {
+  mkdirSync(dirname(to), { recursive: true });
+  const tmp = `${to}.tmp-${process.pid}`;
+  copyFileSync(from, tmp);
+  renameSync(tmp, to);
+}

@@ -1,0 +1,203 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { knotSecondaryConf, namedSecondaryConf, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { throwawayToken } from './helpers/softhsm.js';
+import { HMS, requireTool, ROOT, run, runAsync, verifySignedZone } from './helpers/run.js';
+
+/**
+ * The end-to-end test of issue 5: `hms run` on 127.0.0.1 with a SoftHSM token, a real BIND 9
+ * and a real Knot DNS as its secondaries (TSIG hmac-sha256), delv validating their answers
+ * from the exported DS. Loopback and high ports only; every server is stopped in afterAll.
+ */
+const SECRET = 'c2VydmljZS10ZXN0LXNlY3JldC1mb3ItdHNpZy0zMi1v';
+const WRONG = 'b3RoZXItc2VjcmV0LW9mLWFub3RoZXIta2V5LTMyLW9jdA==';
+let tmp: string;
+let token: ReturnType<typeof throwawayToken>;
+let config: string;
+let input: string;
+let env: NodeJS.ProcessEnv;
+let hmsPort: number;
+let namedPort: number;
+let knotPort: number;
+let service: Daemon;
+let named: Daemon;
+let knot: Daemon;
+const daemons: Daemon[] = [];
+
+const me = userInfo().username;
+const hms = (args: readonly string[]) => run('node', [HMS, ...args, '--config', config]);
+
+function writeConfig(path: string, extra = ''): void {
+  writeFileSync(path, `state: state/hms.db
+policies: [${join(ROOT, 'kasp/default.yaml')}]
+hsm: { token: hms-svc, pin-file: pin }
+access:
+  administrators: [user:${me}]
+service:
+  listen: ["127.0.0.1:${hmsPort}"]
+  data: state
+  resign: "17 3 * * *"
+  alarm-validity: 7d
+tsig-keys:
+  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
+secondaries:
+  bind: { address: 127.0.0.3, notify: "127.0.0.1:${namedPort}", key: xfr-key }
+  knot: { address: 127.0.0.4, notify: "127.0.0.4:${knotPort}", key: xfr-key }
+  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
+zones:
+  example.com: { input: zones/example.com.zone, policy: dp }
+${extra}`);
+}
+
+/** dig against hms itself, TSIG-signed unless `key` says otherwise. */
+async function digHms(args: readonly string[], key: string | null = `hmac-sha256:xfr-key:${SECRET}`): Promise<string> {
+  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=3', ...(key === null ? [] : ['-y', key]), ...args], { timeoutMs: 20_000 });
+  return r.stdout + r.stderr;
+}
+
+async function servedSerial(): Promise<number> {
+  const out = await digHms(['+short', 'example.com', 'SOA']);
+  return Number(out.trim().split('\n')[0]!.split(/\s+/)[2]);
+}
+
+beforeAll(async () => {
+  for (const tool of ['dig', 'kdig', 'delv', 'named', 'knotd']) requireTool(tool);
+  tmp = mkdtempSync(join(tmpdir(), 'hms-service-'));
+  token = throwawayToken('hms-svc');
+  env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
+  writeFileSync(join(tmp, 'pin'), token.pin, { mode: 0o600 });
+  writeFileSync(join(tmp, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
+  mkdirSync(join(tmp, 'zones'));
+  input = join(tmp, 'zones/example.com.zone');
+  copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), input);
+  [hmsPort, namedPort, knotPort] = [highPort(), highPort(), highPort()];
+  config = join(tmp, 'hms.yaml');
+  writeConfig(config);
+  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+  named = await startDaemon('named', ['-g', '-c', namedSecondaryConf(join(tmp, 'named'), { zone: 'example.com', port: namedPort, source: '127.0.0.3', primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
+    /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons });
+  knot = await startDaemon('knotd', ['-c', knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: knotPort, primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
+    /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons });
+}, 120_000);
+
+afterAll(async () => {
+  for (const d of daemons) await d.stop('SIGKILL');
+  token?.dispose();
+  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+});
+
+const SECONDARIES = [
+  { name: 'BIND', server: '127.0.0.1', port: () => namedPort },
+  { name: 'Knot', server: '127.0.0.4', port: () => knotPort },
+];
+
+describe('hms run with BIND and Knot secondaries', () => {
+  it('DP-3.5a DP-4.4a both secondaries transfer the zone; their copies pass dnssec-verify, ldns-verify-zone and kzonecheck', async () => {
+    expect(named.output()).toMatch(/example\.com\/IN.*from 127\.0\.0\.1#\d+: Transfer status: success/);
+    expect(named.output()).toMatch(/TSIG xfr-key/);
+    // Knot signs its request with the remote's key and accepts only an answer signed with it
+    expect(knot.output()).toMatch(/AXFR, incoming, remote 127\.0\.0\.1@\d+, finished/);
+    for (const s of SECONDARIES) {
+      // the secondaries give their copies to anyone on loopback: that is where the test reads them
+      const r = await runAsync('dig', [`@${s.server}`, '-p', String(s.port()), '+tries=1', '+time=5', 'example.com', 'AXFR'], { timeoutMs: 20_000 });
+      const records = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(';') && !/\sTSIG\s/.test(l)).slice(0, -1);
+      expect(records.length, `${s.name}: ${r.stdout}${r.stderr}`).toBeGreaterThan(40);
+      const file = join(tmp, `${s.name}.axfr`);
+      writeFileSync(file, records.join('\n') + '\n');
+      expect(verifySignedZone('example.com', file).trim().split('\n'), s.name).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
+    }
+  });
+
+  it('DP-4.7a delv, trusting only the exported DS, validates SOA, NS, DNSKEY, an NXDOMAIN and a NODATA from each secondary', async () => {
+    const ds = hms(['ds', 'export', 'example.com', '--format', 'ds']);
+    expect(ds.status, ds.stderr).toBe(0);
+    const [, , , tag, alg, digestType, ...digest] = ds.stdout.trim().split('\n')[0]!.split(/\s+/);
+    const anchors = join(tmp, 'anchors.conf');
+    writeFileSync(anchors, `trust-anchors {\n  example.com. static-ds ${tag} ${alg} ${digestType} "${digest.join('')}";\n};\n`);
+    const cases: [string, string, RegExp][] = [
+      ['example.com', 'SOA', /; fully validated\s+example\.com\.\s+\d+\s+IN\s+SOA/],
+      ['example.com', 'NS', /; fully validated\s+example\.com\.\s+\d+\s+IN\s+NS/],
+      ['example.com', 'DNSKEY', /; fully validated\s+example\.com\.\s+\d+\s+IN\s+DNSKEY/],
+      ['nothing-here.example.com', 'A', /; negative response, fully validated[\s\S]*NXDOMAIN|;; resolution failed: ncache nxdomain/],
+      ['www.example.com', 'MX', /; negative response, fully validated|;; resolution failed: ncache nxrrset/],
+    ];
+    for (const s of SECONDARIES) {
+      for (const [name, type, expected] of cases) {
+        const r = await runAsync('delv', ['-a', anchors, '+root=example.com', `@${s.server}`, '-p', String(s.port()), name, type], { timeoutMs: 20_000 });
+        const text = r.stdout + r.stderr;
+        expect(text, `${s.name} ${name} ${type}`).toMatch(expected);
+        expect(text, `${s.name} ${name} ${type}`).not.toMatch(/validation failed|insecurity proof failed|no valid signature/);
+      }
+    }
+  });
+
+  it('DP-3.2b DP-3.5a refuses a transfer without TSIG, with a wrong secret, with an unknown key, and from an address not listed', async () => {
+    expect(await digHms(['example.com', 'AXFR'], null)).toMatch(/Transfer failed/);
+    expect(await digHms(['example.com', 'AXFR'], `hmac-sha256:xfr-key:${WRONG}`)).toMatch(/BADSIG[\s\S]*Transfer failed|Transfer failed[\s\S]*BADSIG/);
+    expect(await digHms(['example.com', 'AXFR'], `hmac-sha256:nobody:${SECRET}`)).toMatch(/BADKEY/);
+    expect(await digHms(['-b', '127.0.0.2', 'example.com', 'AXFR'])).toMatch(/Transfer failed/);
+    expect(service.output()).toMatch(/"reason":"address not listed"/);
+  });
+
+  it('DP-3.5c a configuration with hmac-md5 is refused at load, naming the file and the line', () => {
+    const bad = join(tmp, 'md5.yaml');
+    writeConfig(bad);
+    writeFileSync(bad, readFileSync(bad, 'utf8').replace('xfr-key: { algorithm: hmac-sha256', 'xfr-key: { algorithm: hmac-md5'));
+    const r = run('node', [HMS, 'run', '--config', bad]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 1 problem\\(s\\) in the configuration\\n.*md5\\.yaml:12:\\d+: tsig-keys\\.xfr-key\\.algorithm: TSIG algorithm hmac-md5 is refused: no HMAC-MD5 \\(DP-3\\.5c`));
+    expect(r.stderr).not.toContain(SECRET);
+  });
+
+  it('OPS-7 a bad input keeps the last signed version served and logs the reason with the file and line; the fixed input is signed', async () => {
+    const before = await servedSerial();
+    const from = service.output().length;
+    const good = readFileSync(input, 'utf8');
+    writeFileSync(input, good.replace('www     A       192.0.2.80', 'www     A       192.0.2.999'));
+    await service.waitFor(/input refused; the last good signed version stays served/, 20_000, from);
+    expect(service.output().slice(from)).toMatch(new RegExp(`${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2[0-9]:\\d+: `));
+    expect(await servedSerial()).toBe(before);
+    const again = service.output().length;
+    writeFileSync(input, good.replace('www     A       192.0.2.80', 'www     A       192.0.2.81'));
+    await service.waitFor(/zone signed and published/, 30_000, again);
+    expect(await servedSerial()).toBeGreaterThan(before);
+    const history = hms(['zone', 'history', 'example.com']);
+    expect(history.stdout.trim().split('\n')).toHaveLength(2);
+    const diff = hms(['zone', 'diff', 'example.com', '1', '2']);
+    expect(diff.stdout).toMatch(/^-www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.80$/m);
+    expect(diff.stdout).toMatch(/^\+www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.81$/m);
+  });
+
+  it('OPS-7 with the HSM gone the last version stays served and an alarm is raised; with it back, signing goes on', async () => {
+    const before = await servedSerial();
+    const tokens = join(token.dir, 'tokens');
+    renameSync(tokens, `${tokens}.away`);
+    mkdirSync(tokens);
+    const from = service.output().length;
+    const r = hms(['zone', 'resign', 'example.com']);
+    expect(r.status).not.toBe(0);
+    await service.waitFor(/"alarm":true/, 20_000, from);
+    expect(await servedSerial()).toBe(before);
+    rmSync(tokens, { recursive: true });
+    renameSync(`${tokens}.away`, tokens);
+    const ok = hms(['zone', 'resign', 'example.com']);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(await servedSerial()).toBeGreaterThan(before);
+  });
+
+  it('OPS-7 a restart resumes: the same keys, the version on disk served at once, no lower serial', async () => {
+    const keys = hms(['key', 'list', 'example.com', '--json']);
+    const before = await servedSerial();
+    expect(await service.stop()).toBe(0);
+    expect(service.output()).toMatch(/service stopped/);
+    service = await startDaemon('node', [HMS, 'run', '--config', config], /zone resumed: the signed version on disk is current/, { env, registry: daemons, timeoutMs: 60_000 });
+    expect(await servedSerial()).toBe(before);
+    expect(hms(['key', 'list', 'example.com', '--json']).stdout).toBe(keys.stdout);
+    const r = hms(['zone', 'resign', 'example.com']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(await servedSerial()).toBeGreaterThan(before);
+    expect(hms(['key', 'list', 'example.com', '--json']).stdout).toBe(keys.stdout);
+  });
+});
