@@ -3,6 +3,7 @@ import { EXIT } from '../common/error-codes.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerHsmCommands } from './commands/hsm.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerParentCommands } from './commands/parent.js';
 import { registerPolicyCommands } from './commands/policy.js';
 import { registerServiceCommands } from './commands/service.js';
 import { registerSignCommands } from './commands/sign.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerAuditCommands(program);
   registerKeyCommands(program);
   registerServiceCommands(program);
+  registerParentCommands(program);
   for (const cmd of program.commands) {
     cmd.exitOverride();
     for (const sub of cmd.commands) sub.exitOverride();

@@ -30,6 +30,8 @@ export interface SignZoneOptions {
     readonly digestTypes: readonly DigestTypeNumber[];
     /** The DNSKEYs whose DS the parent should hold (RFC 7344); default every KSK's. */
     readonly dnskeys?: readonly Uint8Array[];
+    /** Ask the parent to remove every DS instead: CDS `0 0 0 00` and CDNSKEY `0 3 0 AA==` (RFC 8078 section 4). */
+    readonly delete?: boolean;
   };
   /** SOA values the policy forces (the SOA TTL among them); the input's are kept otherwise. */
   readonly soa?: { readonly ttl?: number; readonly refresh?: number; readonly retry?: number; readonly expire?: number; readonly minimum?: number };
@@ -62,6 +64,10 @@ interface PendingNode {
   readonly sets: readonly PlannedSet[];
   readonly signed: { readonly set: PlannedSet; readonly header: Uint8Array; readonly signature: Promise<Uint8Array> }[];
 }
+
+/** RFC 8078 section 4: key tag 0, algorithm 0, digest type 0, digest 0x00; and flags 0, protocol 3, algorithm 0, key 0x00. */
+const CDS_DELETE = new Uint8Array([0, 0, 0, 0, 0]);
+const CDNSKEY_DELETE = new Uint8Array([0, 0, 3, 0, 0]);
 
 /** Signatures requested but not yet written out, before the signer waits for the oldest. */
 const DEFAULT_WINDOW = 1024;
@@ -116,7 +122,10 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       const ttl = options.dnskeyTtl ?? soaTtl;
       const at = (type: number, rdatas: readonly Uint8Array[]): RRsetView => ({ owner: apex, type, records: rdatas.map((rdata) => ({ ttl, rdata })) });
       add(at(RRType.DNSKEY, uniqueBy([...options.keys.map((k) => k.signer.dnskey), ...(options.dnskeys ?? [])])), ksks);
-      if (options.cds !== undefined) {
+      if (options.cds?.delete === true) {
+        add(at(RRType.CDS, [CDS_DELETE]), ksks);
+        add(at(RRType.CDNSKEY, [CDNSKEY_DELETE]), ksks);
+      } else if (options.cds !== undefined) {
         const kskKeys = uniqueBy(options.cds.dnskeys !== undefined ? [...options.cds.dnskeys] : ksks.map((k) => k.signer.dnskey));
         add(at(RRType.CDS, kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => makeDs(apex, dnskey, d)))), ksks);
         add(at(RRType.CDNSKEY, kskKeys), ksks);
@@ -253,7 +262,8 @@ function minTtl(records: readonly { readonly ttl: number }[]): number {
 }
 
 /** The SOA RDATA with a new serial and the fields a policy forces (the last 20 octets). */
-function withSoaFields(soaRdata: Uint8Array, serial: number | undefined, fields: NonNullable<SignZoneOptions['soa']>): Uint8Array {
+/** The SOA RDATA with the serial and the fields given replaced. */
+export function withSoaFields(soaRdata: Uint8Array, serial: number | undefined, fields: NonNullable<SignZoneOptions['soa']>): Uint8Array {
   const copy = Uint8Array.from(soaRdata);
   const view = new DataView(copy.buffer, copy.byteOffset, copy.length);
   const at = copy.length - 20;

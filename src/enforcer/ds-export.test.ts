@@ -40,8 +40,25 @@ describe('OPS-3 DP-4.7a the DS for the registrar', () => {
   it('asks for the new DS once the new DNSKEY is known, and for the old one to go', () => {
     const old = ksk({ id: 'old', dsSeen: 10 });
     const fresh = ksk({ id: 'new', publish: 1000, successorOf: 'old' });
-    expect(dsChange([old, fresh], 1000, 3600)).toEqual({ add: [], remove: [old] });
+    // nothing to change at the parent before every resolver knows the new DNSKEY
+    expect(dsChange([old, fresh], 1000, 3600)).toEqual({ add: [], remove: [] });
     expect(dsChange([old, fresh], 4600, 3600)).toEqual({ add: [fresh], remove: [old] });
     expect(dsChange([{ ...old, dsWithdrawn: 5000 }, { ...fresh, dsSeen: 5000 }], 5000, 3600)).toEqual({ add: [], remove: [] });
+  });
+
+  it('RFC 7583 section 3.3.2 double-DS: the new DS at once beside the old; the old goes only once the new DNSKEY is known', () => {
+    const old = ksk({ id: 'old', dsSeen: 10 });
+    const fresh = ksk({ id: 'new', publish: null, successorOf: 'old' });
+    expect(dsChange([old, fresh], 1000, 3600)).toEqual({ add: [fresh], remove: [] });
+    const seen = { ...fresh, dsSeen: 2000, publish: 90000 };
+    const swapped = { ...old, remove: 90000 };
+    expect(dsChange([swapped, seen], 90000, 3600)).toEqual({ add: [], remove: [] });
+    expect(dsChange([swapped, seen], 93600, 3600)).toEqual({ add: [], remove: [swapped] });
+  });
+
+  it('DP-4.7b going insecure: every DS still at the parent is to go, none to come', () => {
+    const old = ksk({ id: 'old', dsSeen: 10 });
+    expect(dsChange([old], 1000, 3600, true)).toEqual({ add: [], remove: [old] });
+    expect(dsChange([{ ...old, dsWithdrawn: 900 }], 1000, 3600, true)).toEqual({ add: [], remove: [] });
   });
 });

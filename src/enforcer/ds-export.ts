@@ -3,7 +3,7 @@ import { formatRdata } from '../dns/rdata/index.js';
 import { RRType } from '../dns/types.js';
 import type { DigestTypeNumber } from '../dnssec/algorithms.js';
 import { makeDs } from '../dnssec/ds.js';
-import type { KeyRecord } from './keys.js';
+import { dsAtParent, type KeyRecord } from './keys.js';
 
 export type DsFormat = 'ds' | 'dnskey' | 'epp';
 export const DS_FORMATS: readonly DsFormat[] = ['ds', 'dnskey', 'epp'];
@@ -62,14 +62,18 @@ function xmlText(s: string): string {
 
 /**
  * The DS change a zone's keys call for at `now`: add the KSKs (and CSKs) whose DS is not yet
- * confirmed at the parent, the newest first; remove those whose successor exists and whose DS
- * is still there. `readyAfter` (Ipub): a new key's DS is asked for only once its DNSKEY is known.
+ * confirmed at the parent (a double-DS successor at once, any other once its DNSKEY is known
+ * everywhere: `readyAfter`, Ipub); remove those superseded by a key that is published and
+ * known everywhere, while their DS is still there. Going insecure (DP-4.7b): remove them all.
  */
-export function dsChange(keys: readonly KeyRecord[], now: number, readyAfter: number): DsChange {
-  const ksks = keys.filter((k) => k.role !== 'zsk' && (k.remove === null || k.remove > now));
-  const superseded = new Set(ksks.map((k) => k.successorOf).filter((id): id is string => id !== null));
+export function dsChange(keys: readonly KeyRecord[], now: number, readyAfter: number, insecure = false): DsChange {
+  const ksks = keys.filter((k) => k.role !== 'zsk' && (k.remove === null || k.remove > now || dsAtParent(k)));
+  if (insecure) return { add: [], remove: ksks.filter(dsAtParent) };
+  const ready = (k: KeyRecord): boolean => k.publish !== null && now >= k.publish + readyAfter;
+  const superseded = new Set(ksks.filter((k) => k.successorOf !== null && ready(k)).map((k) => k.successorOf));
+  const hasSuccessor = new Set(ksks.map((k) => k.successorOf));
   return {
-    add: ksks.filter((k) => !superseded.has(k.id) && k.dsSeen === null && now >= k.publish + readyAfter),
-    remove: ksks.filter((k) => superseded.has(k.id) && k.dsSeen !== null && k.dsWithdrawn === null),
+    add: ksks.filter((k) => !hasSuccessor.has(k.id) && k.dsSeen === null && (k.publish === null || ready(k))),
+    remove: ksks.filter((k) => superseded.has(k.id) && dsAtParent(k)),
   };
 }

@@ -17,8 +17,11 @@ export interface KeyRecord {
   /** DNSKEY RDATA (the public key), so that the zone can be signed without the HSM listing keys. */
   readonly dnskey: Uint8Array;
   readonly created: UnixSeconds;
-  /** The DNSKEY is in the zone from here (RFC 7583 "Tpub"). */
-  readonly publish: UnixSeconds;
+  /**
+   * The DNSKEY is in the zone from here (RFC 7583 "Tpub"). `null`: not yet decided (a
+   * double-DS successor, published once its DS is seen at the parent and cached everywhere).
+   */
+  readonly publish: UnixSeconds | null;
   /**
    * The key signs the zone's data from here (Tact): a ZSK or a CSK. A KSK (and a CSK) signs
    * the DNSKEY RRset from `publish` until `remove`: a signature by a key that resolvers do
@@ -41,6 +44,9 @@ export interface KeyRecord {
 
 export type KeyState = 'generated' | 'published' | 'ready' | 'active' | 'retired' | 'removed';
 
+/** The parent serves (or may serve) the key's DS: confirmed seen, not yet confirmed withdrawn. */
+export const dsAtParent = (k: KeyRecord): boolean => k.role !== 'zsk' && k.dsSeen !== null && k.dsWithdrawn === null;
+
 /** The roles that sign the DNSKEY RRset, and those that sign everything else. */
 export const signsDnskey = (k: KeyRecord): boolean => k.role !== 'zsk';
 export const signsData = (k: KeyRecord): boolean => k.role !== 'ksk';
@@ -50,7 +56,7 @@ export function keyState(k: KeyRecord, now: UnixSeconds, readyAfter: number): Ke
   if (k.remove !== null && now >= k.remove) return 'removed';
   if (k.retire !== null && now >= k.retire) return 'retired';
   if (k.active !== null && now >= k.active) return 'active';
-  if (now < k.publish) return 'generated';
+  if (k.publish === null || now < k.publish) return 'generated';
   return now >= k.publish + readyAfter ? 'ready' : 'published';
 }
 

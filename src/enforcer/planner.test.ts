@@ -72,16 +72,94 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     expect(r.risk).toMatch(/do not know the new ZSK, and fail to validate/);
   });
 
-  it('refuses a double-DS KSK roll it does not carry out yet, saying what to set', () => {
+  it('RFC 7583 section 3.3.2 double-DS: the new DS first, the DNSKEYs swap TTLds after it is seen, then the old DS goes', () => {
     const doubleDs: Policy = { ...DP, rollover: { ...DP.rollover, ksk: 'double-ds' } };
-    const keys = [key({ id: 'ksk', role: 'ksk', active: null, dsSeen: START }), key({ id: 'zsk', role: 'zsk' })];
-    expect(() => startRollover({ policy: doubleDs, keys, zone: ZONE, now: START + DAY }, 'ksk', false)).toThrow(/double-KSK only .* set rollover\.ksk: double-ksk/);
+    const t = timings(doubleDs, ZONE);
+    const old = key({ id: 'old', role: 'ksk', active: null, dsSeen: START, keyTag: 11 });
+    const zsk = key({ id: 'zsk', role: 'zsk' });
+    const now = START + 10 * DAY;
+    const roll = startRollover({ policy: doubleDs, keys: [old, zsk], zone: ZONE, now }, 'ksk', false);
+    expect(roll.actions).toMatchObject([{ kind: 'generate', role: 'ksk', publish: null, active: null, successorOf: 'old' }]);
+    expect(roll.next).toMatch(/^now: export the new DS .*beside DS 11 \(keep both\).*replaces 11 .*hms ds withdraw ZONE --keytag 11/);
+    const fresh = key({ id: 'new', role: 'ksk', active: null, publish: null, created: now, successorOf: 'old', keyTag: 22 });
+    // the new DS may be submitted at once; nothing else happens until it is seen
+    const waiting = plan({ policy: doubleDs, keys: [old, fresh, zsk], zone: ZONE, now, saltCreated: START });
+    expect(waiting.actions).toEqual([]);
+    expect(waiting.gates.map((g) => [g.kind, g.keyTag, g.from])).toEqual([['ds-seen', 22, now]]);
+    expect(keysAt([old, fresh, zsk], now).dnskeys.map((k) => k.id)).toEqual(['old', 'zsk']);
+    // seen: the DNSKEYs swap once every cache can hold the new DS
+    const seenAt = now + DAY;
+    const seen = { ...fresh, dsSeen: seenAt };
+    const swap = plan({ policy: doubleDs, keys: [old, seen, zsk], zone: ZONE, now: seenAt, saltCreated: START });
+    expect(swap.actions).toMatchObject([{ kind: 'schedule', keyId: 'new', publish: seenAt + t.dsReady }, { kind: 'schedule', keyId: 'old', remove: seenAt + t.dsReady }]);
+    const published = { ...seen, publish: seenAt + t.dsReady };
+    const gone = { ...old, retire: seenAt + t.dsReady, remove: seenAt + t.dsReady };
+    expect(keysAt([gone, published, zsk], seenAt + t.dsReady).dnskeySigners.map((k) => k.id)).toEqual(['new']);
+    // the old DS may go once no cache holds the old DNSKEY RRset; a second roll waits until it has
+    const after = plan({ policy: doubleDs, keys: [gone, published, zsk], zone: ZONE, now: seenAt + t.dsReady, saltCreated: START });
+    expect(after.gates.map((g) => [g.kind, g.keyTag, g.from])).toEqual([['ds-withdrawn', 11, seenAt + t.dsReady + t.publish]]);
+    expect(() => startRollover({ policy: doubleDs, keys: [gone, published, zsk], zone: ZONE, now: seenAt + t.dsReady + t.publish }, 'ksk', false)).toThrow(/roll is under way already \(22 follows 11\)/);
+    const done = plan({ policy: doubleDs, keys: [{ ...gone, dsWithdrawn: seenAt + 3 * DAY }, published, zsk], zone: ZONE, now: seenAt + 3 * DAY, saltCreated: START });
+    expect(done.actions).toEqual([]);
+    expect(done.gates).toEqual([]);
+  });
+
+  it('refuses a double-DS roll of a CSK, saying why', () => {
+    const csk: Policy = { ...DP, keys: [{ ...DP.keys[0]!, role: 'csk' }], rollover: { ...DP.rollover, ksk: 'double-ds' } };
+    const keys = [key({ id: 'csk', role: 'csk', dsSeen: START })];
+    expect(() => startRollover({ policy: csk, keys, zone: ZONE, now: START + DAY }, 'csk', false)).toThrow(/CSK also signs the zone's data, .*set rollover\.ksk: double-ksk for a CSK/);
+  });
+
+  it('DP-4.7b going insecure: CDS DELETE, the DS withdrawn and approved, and only a DS TTL and margins later the keys go', () => {
+    const t = timings(DP, ZONE);
+    const ksk = key({ id: 'ksk', role: 'ksk', active: null, dsSeen: START, keyTag: 11 });
+    const zsk = key({ id: 'zsk', role: 'zsk' });
+    const since = START + 10 * DAY;
+    const going = plan({ policy: DP, keys: [ksk, zsk], zone: ZONE, now: since, saltCreated: START, insecureSince: since });
+    expect(going.status).toBe('going-insecure');
+    expect(going.actions).toEqual([]);
+    expect(going.gates.map((g) => [g.kind, g.keyTag, g.from])).toEqual([['ds-withdrawn', 11, since]]);
+    // a ZSK lifetime ending meanwhile starts no roll, and no key is made
+    expect(plan({ policy: DP, keys: [ksk, zsk], zone: ZONE, now: START + 100 * DAY, saltCreated: START, insecureSince: since }).actions).toEqual([]);
+    const withdrawnAt = since + 2 * DAY;
+    const withdrawn = { ...ksk, dsWithdrawn: withdrawnAt };
+    const p = plan({ policy: DP, keys: [withdrawn, zsk], zone: ZONE, now: withdrawnAt, saltCreated: START, insecureSince: since });
+    expect(p.gates).toEqual([]);
+    expect(p.actions).toMatchObject([{ kind: 'schedule', keyId: 'ksk', remove: withdrawnAt + t.retireKsk }, { kind: 'schedule', keyId: 'zsk', retire: withdrawnAt + t.retireKsk, remove: withdrawnAt + t.retireKsk }]);
+    const removed = [{ ...withdrawn, remove: withdrawnAt + t.retireKsk }, { ...zsk, retire: withdrawnAt + t.retireKsk, remove: withdrawnAt + t.retireKsk }];
+    expect(plan({ policy: DP, keys: removed, zone: ZONE, now: withdrawnAt + t.retireKsk - 1, saltCreated: START, insecureSince: since }).status).toBe('going-insecure');
+    const unsigned = plan({ policy: DP, keys: removed, zone: ZONE, now: withdrawnAt + t.retireKsk, saltCreated: START, insecureSince: since });
+    expect(unsigned).toEqual({ actions: [], gates: [], next: null, status: 'unsigned' });
+    // the RFC 7583 property holds throughout; removing the keys as the DS is withdrawn would break it
+    const cache = { dnskey: DP.zone.propagationDelay + DP.ttl.dnskey, signatures: DP.zone.propagationDelay + ZONE.maxTtl, ds: DP.parent.propagationDelay + DP.parent.dsTtl };
+    for (const at of [since, withdrawnAt, withdrawnAt + t.retireKsk - 1, withdrawnAt + t.retireKsk]) expect(checkSafety(removed, cache, at)).toEqual([]);
+    const early = [{ ...withdrawn, remove: withdrawnAt + 60 }, { ...zsk, retire: withdrawnAt + 60, remove: withdrawnAt + 60 }];
+    expect(checkSafety(early, cache, withdrawnAt + 120)).not.toEqual([]);
+    // DP-2.5b back to secure: with the decision undone, an unsigned zone gets new keys and waits for its DS
+    const back = plan({ policy: DP, keys: removed, zone: ZONE, now: withdrawnAt + 30 * DAY, saltCreated: START });
+    expect(back.actions.filter((a) => a.kind === 'generate').map((a) => a.kind === 'generate' && a.role)).toEqual(['ksk', 'zsk']);
   });
 
   it('refuses a policy change it cannot carry out, and says why', () => {
     const ecdsa: Policy = { ...DP, keys: DP.keys.map((k) => ({ ...k, algorithm: 13, bits: 256 })) };
     const keys = [key({ id: 'ksk', role: 'ksk', active: null }), key({ id: 'zsk', role: 'zsk' })];
     expect(() => plan({ policy: ecdsa, keys, zone: ZONE, now: START })).toThrow(/algorithm roll .* is not supported; the change is refused/);
+  });
+
+  it('a policy change on a live zone: a new ZSK size comes with the next roll, NSEC to NSEC3 gets a salt at once, a lifetime change moves the next roll', () => {
+    const t = timings(DP, ZONE);
+    const keys = [key({ id: 'ksk', role: 'ksk', active: null, dsSeen: START, bits: 2048 }), key({ id: 'zsk', role: 'zsk' })];
+    const bigger: Policy = { ...DP, keys: DP.keys.map((k) => (k.role === 'zsk' ? { ...k, bits: 2048 } : k)) };
+    const now = START + DAY;
+    expect(plan({ policy: bigger, keys, zone: ZONE, now, saltCreated: START }).actions).toEqual([]);
+    expect(plan({ policy: bigger, keys, zone: ZONE, now: START + 90 * DAY - t.publish, saltCreated: START }).actions).toMatchObject([{ kind: 'generate', role: 'zsk', bits: 2048 }, { kind: 'schedule', keyId: 'zsk' }]);
+    // or at once, by an operator's roll
+    expect(startRollover({ policy: bigger, keys, zone: ZONE, now }, 'zsk', false).actions).toMatchObject([{ kind: 'generate', bits: 2048, active: now + t.publish }, { kind: 'schedule', keyId: 'zsk', retire: now + t.publish }]);
+    const nsec: Policy = { ...DP, denial: { type: 'nsec' } };
+    expect(plan({ policy: nsec, keys, zone: ZONE, now }).actions).toEqual([]);
+    expect(plan({ policy: DP, keys, zone: ZONE, now }).actions).toEqual([{ kind: 'resalt', reason: 'no NSEC3 salt yet' }]);
+    const shorter: Policy = { ...DP, keys: DP.keys.map((k) => (k.role === 'zsk' ? { ...k, lifetime: 30 * DAY } : k)) };
+    expect(plan({ policy: shorter, keys, zone: ZONE, now, saltCreated: START }).next).toBe(START + 30 * DAY - t.publish);
   });
 
   it('states come from the times alone', () => {
@@ -107,7 +185,7 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     // every ZSK signs for its 90 days, and each new one is ready before it signs
     const zsks = log.keys.filter((k) => k.role === 'zsk');
     for (const [i, k] of zsks.entries()) {
-      if (i > 0) expect(k.active! - k.publish).toBe(timings(DP, ZONE).publish);
+      if (i > 0) expect(k.active! - k.publish!).toBe(timings(DP, ZONE).publish);
       if (k.retire !== null) expect(k.retire - k.active!).toBe(90 * DAY);
     }
     // the old KSKs left only after their DS was withdrawn and the new one seen
@@ -117,5 +195,33 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     }
     // DP-4.2d: the first salt, then a new one every 365 days
     expect(log.events.filter((e) => e.what.startsWith('resalt')).map((e) => (e.at - START) / DAY)).toEqual([0, 365, 730]);
+  });
+
+  it('RFC 7583 section 3.3.2 two years with double-DS KSK rolls: safe at every step, the old KSK gone only after the swap', async () => {
+    const doubleDs: Policy = { ...DP, rollover: { ...DP.rollover, ksk: 'double-ds' } };
+    const log = await simulate({ policy: doubleDs, zone: ZONE, start: START, days: 730, kskRolls: [200, 560], operatorDelay: DAY, makeKey: stand });
+    expect(log.safety).toEqual([]);
+    const ksks = log.keys.filter((k) => k.role === 'ksk');
+    expect(ksks.length).toBe(3);
+    for (const k of ksks.filter((x) => x.successorOf !== null)) {
+      const old = ksks.find((x) => x.id === k.successorOf)!;
+      // DS first, DNSKEY after the DS TTL, old DNSKEY out at the swap, old DS withdrawn after the new DNSKEY is known
+      expect(k.publish! - k.dsSeen!).toBe(timings(doubleDs, ZONE).dsReady);
+      expect(old.remove).toBe(k.publish);
+      expect(old.dsWithdrawn!).toBeGreaterThanOrEqual(k.publish! + timings(doubleDs, ZONE).publish);
+    }
+  });
+
+  it('DP-4.7b DP-2.5b going insecure and back within a simulation: safe at every step, unsigned in between', async () => {
+    const log = await simulate({ policy: DP, zone: ZONE, start: START, days: 200, kskRolls: [], operatorDelay: DAY, makeKey: stand, insecure: { from: 50, back: 120 } });
+    expect(log.safety).toEqual([]);
+    const first = log.keys.filter((k) => k.created === START);
+    const t = timings(DP, ZONE);
+    const withdrawn = first.find((k) => k.role === 'ksk')!.dsWithdrawn!;
+    for (const k of first) expect(k.remove).toBe(withdrawn + t.retireKsk);
+    expect(log.events.some((e) => e.what === 'unsigned')).toBe(true);
+    const second = log.keys.filter((k) => k.created === START + 120 * DAY);
+    expect(second.map((k) => k.role).sort()).toEqual(['ksk', 'zsk']);
+    expect(second.find((k) => k.role === 'ksk')!.dsSeen).not.toBeNull();
   });
 });

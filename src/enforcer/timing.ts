@@ -19,11 +19,16 @@ export interface ZoneFacts {
  *   holds none of the old key's.
  * - `retireKsk`: from the parent's DS set changing (confirmed seen) until no resolver holds
  *   the old one: the parent's Dprp + TTLds + the parent's retire safety margin.
+ * - `dsReady`: from a new DS confirmed seen at the parent until every resolver that holds
+ *   the zone's DS RRset holds it too: the parent's Dprp + TTLds + the parent's publish safety
+ *   margin. A double-DS successor's DNSKEY replaces the old one only after it (RFC 7583
+ *   section 3.3.2).
  */
 export interface Timings {
   readonly publish: Seconds;
   readonly retireZsk: Seconds;
   readonly retireKsk: Seconds;
+  readonly dsReady: Seconds;
 }
 
 export function timings(policy: Policy, zone: ZoneFacts): Timings {
@@ -31,5 +36,6 @@ export function timings(policy: Policy, zone: ZoneFacts): Timings {
     publish: policy.zone.propagationDelay + policy.ttl.dnskey + policy.zone.publishSafety,
     retireZsk: policy.zone.propagationDelay + zone.maxTtl + policy.zone.retireSafety,
     retireKsk: policy.parent.propagationDelay + policy.parent.dsTtl + policy.parent.retireSafety,
+    dsReady: policy.parent.propagationDelay + policy.parent.dsTtl + policy.parent.publishSafety,
   };
 }

@@ -289,7 +289,7 @@ export class Service {
     const audit = { actor: acting.who.user, at: acting.at, comment: `from the configuration ${this.config.file}` };
     if (row === undefined) {
       this.keeper.policy(z.policy);
-      this.keeper.store.addZone({ name: z.name, policy: z.policy, input: file, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null }, audit);
+      this.keeper.store.addZone({ name: z.name, policy: z.policy, input: file, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [] }, audit);
     } else if (row.input !== file || row.policy !== z.policy) {
       this.keeper.policy(z.policy);
       this.keeper.store.updateZone(z.name, { input: file, policy: z.policy }, audit);

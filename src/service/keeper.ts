@@ -128,12 +128,19 @@ export class Keeper {
     return records;
   }
 
+  /** The zone's plan at `now` (the keys checked against the HSM), nothing applied. */
+  plan(zone: ZoneRow, now: UnixSeconds): Plan {
+    return plan({
+      policy: this.policy(zone.policy), keys: this.keys(zone), zone: this.facts(zone), now,
+      ...(zone.saltCreated === null ? {} : { saltCreated: zone.saltCreated }), ...(zone.insecureSince === null ? {} : { insecureSince: zone.insecureSince }),
+    });
+  }
+
   /** Plans the zone at `acting.at` and applies what is due, until nothing more is; returns the last plan. */
   async enforce(zoneName: string, acting: Acting): Promise<Plan> {
     for (let round = 0; round < 8; round++) {
       const zone = this.zone(zoneName);
-      const policy = this.policy(zone.policy);
-      const p = plan({ policy, keys: this.keys(zone), zone: this.facts(zone), now: acting.at, ...(zone.saltCreated === null ? {} : { saltCreated: zone.saltCreated }) });
+      const p = this.plan(zone, acting.at);
       if (p.actions.length === 0) return p;
       await this.apply(zone, p.actions, acting);
     }
@@ -158,7 +165,7 @@ export class Keeper {
         const old = this.store.keys(zone.name).find((k) => k.id === a.keyId);
         if (old === undefined) throw new SignerError('DNSSEC', `zone ${zone.name}: no key ${a.keyId}`);
         this.store.putKey(zone.name, {
-          ...old, ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }), ...(a.compromised ? { compromised: true } : {}),
+          ...old, ...(a.publish === undefined ? {} : { publish: a.publish }), ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }), ...(a.compromised ? { compromised: true } : {}),
         }, { ...audit, comment: a.reason });
       } else {
         const policy = this.policy(zone.policy);

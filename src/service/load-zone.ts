@@ -1,12 +1,20 @@
 import { SignerError } from '../common/errors.js';
 import type { Name } from '../dns/name.js';
+import type { Rr } from '../zone/zone.js';
 import { ZoneFileParser } from '../dns/zonefile/parser.js';
 import { includeRelativeToFile, openZoneFile } from '../storage/zone-files.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
 
+/** Records to leave out of a zone as it is read, and records to add. */
+export interface ZoneEdit {
+  readonly drop: (owner: Name, type: number) => boolean;
+  readonly add: readonly (Rr & { readonly owner: Name; readonly type: number })[];
+}
+
 /** Reads a zone file (following `$INCLUDE`s) into a zone snapshot; throws ZoneSyntaxError. */
-export function loadZoneFile(path: string, origin: Name): Zone {
+export function loadZoneFile(path: string, origin: Name, edit?: ZoneEdit): Zone {
   const builder = new ZoneBuilder(origin);
+  for (const record of edit?.add ?? []) builder.add(record);
   let source;
   try {
     source = openZoneFile(path);
@@ -16,7 +24,7 @@ export function loadZoneFile(path: string, origin: Name): Zone {
   }
   const parser = new ZoneFileParser(source, { origin, include: includeRelativeToFile });
   try {
-    for (let record = parser.next(); record !== undefined; record = parser.next()) builder.add(record);
+    for (let record = parser.next(); record !== undefined; record = parser.next()) if (edit?.drop(record.owner, record.type) !== true) builder.add(record);
   } finally {
     parser.close();
   }

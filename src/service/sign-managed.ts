@@ -1,16 +1,23 @@
+import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { nextSerial } from '../dns/serial.js';
-import type { Denial, SignSummary } from '../dnssec/sign-zone.js';
+import { DNSSEC_TYPES, RRType } from '../dns/types.js';
+import { makeDs } from '../dnssec/ds.js';
+import { withSoaFields, type Denial, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
 import type { SigningKey } from '../dnssec/signer.js';
+import { childDs, childDsAsIs, type ChildDs } from '../enforcer/child-ds.js';
 import { keysAt, type KeyRecord } from '../enforcer/keys.js';
 import { timings } from '../enforcer/timing.js';
 import { findKeys, hsmSigner } from '../hsm/keys.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import type { Acting, Keeper } from './keeper.js';
-import { loadZoneFile } from './load-zone.js';
+import { AtomicZoneFile } from '../storage/zone-files.js';
+import { printNode } from '../zone/print.js';
+import type { RRsetView, Zone } from '../zone/zone.js';
+import { loadZoneFile, type ZoneEdit } from './load-zone.js';
 import { signZoneToFile } from './sign-file.js';
 
 export interface SignedVersion extends SignSummary {
@@ -18,6 +25,29 @@ export interface SignedVersion extends SignSummary {
   readonly serial: number;
   readonly out: string;
   readonly keys: readonly { readonly role: string; readonly keyTag: number; readonly signs: string }[];
+  /** `signed`, or `unsigned` once the zone has gone insecure (DP-4.7b). */
+  readonly status: 'signed' | 'unsigned';
+  /** CDS/CDNSKEY DELETE published (going insecure, RFC 8078 section 4). */
+  readonly cdsDelete: boolean;
+  /** The DS of child zones signed here, as this version holds them (DP-4.6a/b). */
+  readonly children: readonly ChildDsReport[];
+}
+
+export interface ChildDsReport {
+  readonly zone: string;
+  readonly keyTags: readonly number[];
+  readonly seen: readonly number[];
+  readonly withdrawn: readonly number[];
+  /** The child's DS changes were held back: the person signing is not authorised for the child (DP-4.6c). */
+  readonly heldBack: boolean;
+}
+
+export interface SignManagedOptions {
+  /**
+   * May the one signing change the DS of this child zone (DP-4.6c)? Default: yes (the
+   * service acts on the child's own key events). The CLI asks the access table.
+   */
+  readonly mayChangeChildDs?: (child: string) => boolean;
 }
 
 /**
@@ -25,19 +55,44 @@ export interface SignedVersion extends SignSummary {
  * sign step): the planner's due actions first, then the input read and checked, every
  * published DNSKEY in the DNSKEY RRset, the keys that sign now signing, the SOA fields and
  * TTLs the policy forces, NSEC3 with the zone's current salt, CDS/CDNSKEY for the keys whose
- * DS the parent should hold (when the policy publishes them), and the serial moved on. The
- * result is verified as it is written and replaces `out` only when nothing is wrong.
+ * DS the parent should hold (when the policy publishes them; DELETE while going insecure),
+ * the DS of its child zones managed here, and the serial moved on. The result is verified
+ * as it is written and replaces `out` only when nothing is wrong. A zone that has gone
+ * insecure is written unsigned. Child DS that enter or leave with this version are recorded
+ * seen or withdrawn once it is written (DP-4.6a/b), each with its audit record.
  */
-export async function signManagedZone(keeper: Keeper, zoneName: string, acting: Acting, out: string): Promise<SignedVersion> {
-  await keeper.enforce(zoneName, acting);
+export async function signManagedZone(keeper: Keeper, zoneName: string, acting: Acting, out: string, options: SignManagedOptions = {}): Promise<SignedVersion> {
+  const p = await keeper.enforce(zoneName, acting);
   const zone = keeper.zone(zoneName);
   const policy = keeper.policy(zone.policy);
   const origin = Name.parse(zone.name);
-  const input = loadZoneFile(zone.input, origin);
+  const now = acting.at;
+  const children = childrenDs(keeper, zone.name, now, options.mayChangeChildDs ?? (() => true));
+  const input = loadZoneFile(zone.input, origin, children.edit);
   const findings = checkZone(input);
   if (hasErrors(findings)) throw new ZoneCheckError(zone.name, findings);
+  const inputSerial = decodeSoa(input.soa!.records[0]!.rdata).serial;
+  const serial = nextSerial(policy.soa.serial, zone.lastSerial ?? inputSerial, now);
+  const soa = {
+    expire: policy.soa.expire, minimum: policy.soa.minimum,
+    ...(policy.soa.ttl === null ? {} : { ttl: policy.soa.ttl }), ...(policy.soa.refresh === null ? {} : { refresh: policy.soa.refresh }),
+    ...(policy.soa.retry === null ? {} : { retry: policy.soa.retry }),
+  };
+  const record = async (what: string): Promise<void> => {
+    keeper.store.transaction(() => {
+      keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, written to ${out}`, at: now });
+      recordChildren(keeper, zone.name, serial, children.reports, acting);
+    });
+    // a child whose DS moved goes on with its roll (the old key's removal scheduled, audited)
+    for (const c of children.reports) if (c.ds.seen.length + c.ds.withdrawn.length > 0) await keeper.enforce(c.zone, acting);
+  };
 
-  const now = acting.at;
+  if (p.status === 'unsigned') {
+    writeUnsigned(input, serial, soa, out);
+    await record('unsigned (insecure, DP-4.7b)');
+    return { nodes: input.nodes.length, records: input.recordCount, signatures: 0, zone: zone.name, serial, out, keys: [], status: 'unsigned', cdsDelete: false, children: children.reports.map((c) => c.report) };
+  }
+
   const records = keeper.keys(zone);
   const view = keysAt(records, now);
   const token = keeper.hsm();
@@ -56,27 +111,91 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
 
   const denial: Denial = policy.denial.type === 'nsec' ? { kind: 'nsec' }
     : { kind: 'nsec3', iterations: policy.denial.iterations, salt: Buffer.from(zone.saltHex ?? '', 'hex'), optOut: policy.denial.optOut };
-  const inputSerial = decodeSoa(input.soa!.records[0]!.rdata).serial;
-  const serial = nextSerial(policy.soa.serial, zone.lastSerial ?? inputSerial, now);
   const ready = timings(policy, keeper.facts(zone)).publish;
-  // the DS the parent should hold: a successor's once it is known everywhere, else the current key's
+  // the DS the parent should hold: a successor's once it is known everywhere (or its DS is there), else the current key's
   const ksks = view.dnskeySigners;
-  const cdsKeys = ksks.filter((k) => !ksks.some((n) => n.successorOf === k.id && now >= n.publish + ready) && (k.successorOf === null || now >= k.publish + ready));
+  const known = (k: KeyRecord): boolean => k.dsSeen !== null || (k.publish !== null && now >= k.publish + ready);
+  const cdsKeys = ksks.filter((k) => !ksks.some((n) => n.successorOf === k.id && known(n)) && (k.successorOf === null || known(k)));
+  const cdsDelete = p.status === 'going-insecure';
   const inception = now - policy.signatures.inceptionOffset;
 
   const summary = await signZoneToFile(input, {
       keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: policy.ttl.dnskey, nsec3paramTtl: policy.ttl.nsec3param,
-      denial, inception, expiration: inception + policy.signatures.validity, serial,
-      soa: {
-        expire: policy.soa.expire, minimum: policy.soa.minimum,
-        ...(policy.soa.ttl === null ? {} : { ttl: policy.soa.ttl }), ...(policy.soa.refresh === null ? {} : { refresh: policy.soa.refresh }),
-        ...(policy.soa.retry === null ? {} : { retry: policy.soa.retry }),
-      },
-      ...(policy.parent.cds || policy.parent.cdnskey ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey) } } : {}),
+      denial, inception, expiration: inception + policy.signatures.validity, serial, soa,
+      ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } } : {}),
     }, out, now);
-  keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `signed, serial ${serial}, written to ${out}`, at: now });
+  await record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
   return {
-    ...summary, zone: zone.name, serial, out,
+    ...summary, zone: zone.name, serial, out, status: 'signed', cdsDelete, children: children.reports.map((c) => c.report),
     keys: keys.map((k) => ({ role: k.role, keyTag: k.signer.keyTag, signs: k.role === 'ksk' ? 'DNSKEY' : k.role === 'zsk' ? 'data' : 'DNSKEY and data' })),
   };
+}
+
+interface ChildRecord {
+  readonly zone: string;
+  readonly ds: ChildDs;
+  readonly report: ChildDsReport;
+}
+
+/**
+ * The DS of the managed zones whose closest managed ancestor is `parent` (DP-4.6a): each
+ * child's DS as its keys and plan say, with its policy's digests and DS TTL, in place of any
+ * DS the parent's file has at the child's apex.
+ */
+function childrenDs(keeper: Keeper, parent: string, now: UnixSeconds, may: (child: string) => boolean): { edit: ZoneEdit; reports: ChildRecord[] } {
+  const parentName = Name.parse(parent);
+  const zones = keeper.store.listZones().map((z) => ({ row: z, name: Name.parse(z.name) }));
+  const closestAncestor = (n: Name): string | undefined => {
+    for (let up = n.parent(); up !== null; up = up.parent()) {
+      const z = zones.find((x) => x.name.equals(up));
+      if (z !== undefined) return z.row.name;
+    }
+    return undefined;
+  };
+  const reports: ChildRecord[] = [];
+  const add: ZoneEdit['add'][number][] = [];
+  for (const { row, name } of zones) {
+    if (name.equals(parentName) || !name.isSubdomainOf(parentName) || closestAncestor(name) !== parent) continue;
+    const policy = keeper.policy(row.policy);
+    const keys = keeper.keys(row);
+    const wanted = childDs(keys, keeper.plan(row, now), now);
+    const allowed = wanted.seen.length + wanted.withdrawn.length === 0 || may(row.name);
+    const ds = allowed ? wanted : childDsAsIs(keys);
+    for (const k of ds.serve) for (const d of policy.parent.dsDigests) add.push({ owner: name, type: RRType.DS, ttl: policy.parent.dsTtl, rdata: makeDs(name, k.dnskey, d), file: `(DS of ${row.name}, key ${k.keyTag})`, line: 0 });
+    reports.push({ zone: row.name, ds, report: { zone: row.name, keyTags: ds.serve.map((k) => k.keyTag), seen: ds.seen.map((k) => k.keyTag), withdrawn: ds.withdrawn.map((k) => k.keyTag), heldBack: !allowed } });
+  }
+  const childNames = reports.map((r) => Name.parse(r.zone));
+  return { edit: { add, drop: (owner, type) => type === RRType.DS && childNames.some((c) => c.equals(owner)) }, reports };
+}
+
+/** Records the child DS that entered or left the parent with the version just written (DP-4.6a/b). */
+function recordChildren(keeper: Keeper, parent: string, serial: number, children: readonly ChildRecord[], acting: Acting): void {
+  for (const c of children) {
+    const keys = keeper.store.keys(c.zone);
+    for (const [list, field, req] of [[c.ds.seen, 'dsSeen', 'DP-4.6a'], [c.ds.withdrawn, 'dsWithdrawn', 'DP-4.6b']] as const) {
+      for (const k of list) {
+        const now = keys.find((x) => x.id === k.id)!;
+        keeper.store.putKey(c.zone, { ...now, [field]: acting.at }, {
+          actor: acting.who.user, ticket: acting.ticket, at: acting.at,
+          comment: `DS of ${k.role.toUpperCase()} ${k.keyTag} ${field === 'dsSeen' ? 'published in' : 'withdrawn from'} the parent zone ${parent}, serial ${serial}, signed here (${req})`,
+        });
+      }
+    }
+  }
+}
+
+/** The zone unsigned: its DNSSEC records left out, the SOA as the policy says, written atomically. */
+function writeUnsigned(input: Zone, serial: number, soa: NonNullable<SignZoneOptions['soa']>, out: string): void {
+  const file = AtomicZoneFile.open(out);
+  try {
+    for (const node of input.nodes) {
+      const rrsets = node.rrsets.filter((set) => !DNSSEC_TYPES.has(set.type)).map((set): RRsetView => (set.type !== RRType.SOA ? set
+        : { owner: set.owner, type: set.type, records: [{ ttl: soa.ttl ?? set.records[0]!.ttl, rdata: withSoaFields(set.records[0]!.rdata, serial, soa) }] }));
+      for (const line of printNode(rrsets)) file.line(line);
+    }
+  } catch (e) {
+    file.abort();
+    throw e;
+  }
+  file.commit();
 }

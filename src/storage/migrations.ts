@@ -91,6 +91,41 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
+    description: 'going insecure (DP-4.7b), the parent\'s name servers for the DS check, a key not yet published (double-DS)',
+    sql: `
+      -- when the approved decision to go insecure took effect (CDS/CDNSKEY DELETE from then)
+      ALTER TABLE zones ADD COLUMN insecure_since INTEGER;
+      -- the parent's name servers the automatic DS check asks, as JSON ["addr", "addr:port"]
+      ALTER TABLE zones ADD COLUMN parent_servers TEXT NOT NULL DEFAULT '[]';
+
+      -- keys.publish may now be NULL (a double-DS successor, published once its DS is seen):
+      -- SQLite cannot drop a NOT NULL, so the table is made anew and the rows copied
+      CREATE TABLE keys_v2 (
+        id           TEXT PRIMARY KEY,
+        zone         TEXT NOT NULL REFERENCES zones(name) ON DELETE RESTRICT,
+        role         TEXT NOT NULL CHECK (role IN ('ksk', 'zsk', 'csk')),
+        algorithm    INTEGER NOT NULL,
+        bits         INTEGER NOT NULL,
+        key_tag      INTEGER NOT NULL,
+        dnskey       BLOB NOT NULL,
+        created      INTEGER NOT NULL,
+        publish      INTEGER,
+        active       INTEGER,
+        retire       INTEGER,
+        remove       INTEGER,
+        ds_seen      INTEGER,
+        ds_withdrawn INTEGER,
+        successor_of TEXT,
+        compromised  INTEGER NOT NULL CHECK (compromised IN (0, 1))
+      ) STRICT;
+      INSERT INTO keys_v2 SELECT id, zone, role, algorithm, bits, key_tag, dnskey, created, publish, active, retire, remove, ds_seen, ds_withdrawn, successor_of, compromised FROM keys;
+      DROP TABLE keys;
+      ALTER TABLE keys_v2 RENAME TO keys;
+      CREATE INDEX keys_by_zone ON keys (zone);
+    `,
+  },
+  {
+    version: 3,
     description: 'revisions of each zone\'s input (DP-2.6)',
     sql: `
       -- every accepted input, kept whole (gzip) so that any two can be compared and any one

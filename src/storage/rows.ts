@@ -15,6 +15,14 @@ export interface ZoneRow {
   readonly saltCreated: UnixSeconds | null;
   readonly lastSerial: number | null;
   readonly lastSigned: UnixSeconds | null;
+  /**
+   * Going insecure (DP-4.7b): when the approved decision took effect. From then the zone
+   * publishes CDS/CDNSKEY DELETE (RFC 8078 section 4), its DS is withdrawn, and its keys go
+   * once no cache can hold the DS. `null`: the zone is (or is becoming) secure.
+   */
+  readonly insecureSince: UnixSeconds | null;
+  /** The parent's name servers the automatic DS check asks: `address` or `address:port` (`[v6]:port`). */
+  readonly parentServers: readonly string[];
 }
 
 export type ZonePatch = Partial<Omit<ZoneRow, 'name'>>;
@@ -28,6 +36,8 @@ export interface ZoneDbRow {
   salt_created: number | null;
   last_serial: number | null;
   last_signed: number | null;
+  insecure_since: number | null;
+  parent_servers: string;
 }
 
 export const zoneFromDb = (r: ZoneDbRow): ZoneRow => ({
@@ -39,6 +49,8 @@ export const zoneFromDb = (r: ZoneDbRow): ZoneRow => ({
   saltCreated: r.salt_created,
   lastSerial: r.last_serial,
   lastSigned: r.last_signed,
+  insecureSince: r.insecure_since,
+  parentServers: JSON.parse(r.parent_servers) as string[],
 });
 
 export const zoneToDb = (z: ZoneRow): ZoneDbRow => ({
@@ -50,6 +62,8 @@ export const zoneToDb = (z: ZoneRow): ZoneDbRow => ({
   salt_created: z.saltCreated,
   last_serial: z.lastSerial,
   last_signed: z.lastSigned,
+  insecure_since: z.insecureSince,
+  parent_servers: JSON.stringify(z.parentServers),
 });
 
 export interface KeyDbRow {
@@ -61,7 +75,7 @@ export interface KeyDbRow {
   key_tag: number;
   dnskey: Uint8Array;
   created: number;
-  publish: number;
+  publish: number | null;
   active: number | null;
   retire: number | null;
   remove: number | null;

@@ -142,7 +142,7 @@ export class StateStore {
     checkZoneName(z.name);
     this.transaction(() => {
       if (this.getZone(z.name) !== undefined) throw new StateError(`zone ${z.name} exists already`, { details: { zone: z.name } });
-      this.run('INSERT INTO zones (name, policy, input, added, salt_hex, salt_created, last_serial, last_signed) VALUES (@name, @policy, @input, @added, @salt_hex, @salt_created, @last_serial, @last_signed)', zoneToDb(z));
+      this.run('INSERT INTO zones (name, policy, input, added, salt_hex, salt_created, last_serial, last_signed, insecure_since, parent_servers) VALUES (@name, @policy, @input, @added, @salt_hex, @salt_created, @last_serial, @last_signed, @insecure_since, @parent_servers)', zoneToDb(z));
       this.audit(audit, 'zone.add', z.name, null, z);
     });
   }
@@ -161,7 +161,7 @@ export class StateStore {
       const before = this.zone(name);
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ZonePatch;
       const after: ZoneRow = { ...before, ...defined, name };
-      this.run('UPDATE zones SET policy = @policy, input = @input, added = @added, salt_hex = @salt_hex, salt_created = @salt_created, last_serial = @last_serial, last_signed = @last_signed WHERE name = @name', zoneToDb(after));
+      this.run('UPDATE zones SET policy = @policy, input = @input, added = @added, salt_hex = @salt_hex, salt_created = @salt_created, last_serial = @last_serial, last_signed = @last_signed, insecure_since = @insecure_since, parent_servers = @parent_servers WHERE name = @name', zoneToDb(after));
       this.audit(audit, 'zone.update', name, before, after);
       return after;
     });

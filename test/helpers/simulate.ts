@@ -22,6 +22,8 @@ export interface SimulationOptions {
   readonly operatorDelay: number;
   /** Makes a key (in the HSM, or a stand-in). */
   readonly makeKey: (g: Generate, now: UnixSeconds) => Promise<MadeKey>;
+  /** Days (from start) on which the zone's decision to go insecure takes effect, and on which it is taken back to secure. */
+  readonly insecure?: { readonly from: number; readonly back: number };
   /** Called for every version whose keys differ from the one before. */
   readonly onVersion?: (now: UnixSeconds, view: KeyView, keys: readonly KeyRecord[]) => Promise<void>;
 }
@@ -46,6 +48,8 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
   const cache = { dnskey: o.policy.zone.propagationDelay + o.policy.ttl.dnskey, signatures: o.policy.zone.propagationDelay + o.zone.maxTtl, ds: o.policy.parent.propagationDelay + o.policy.parent.dsTtl };
   const rolls = o.kskRolls.map((d) => o.start + d * 86400);
   let saltCreated: UnixSeconds | undefined;
+  let insecureSince: UnixSeconds | undefined;
+  const insecureAt = o.insecure === undefined ? [] : [o.start + o.insecure.from * 86400, o.start + o.insecure.back * 86400];
   let previous = '';
   let versions = 0;
   let now = o.start;
@@ -58,8 +62,8 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
         events.push({ at: now, what: `generate ${a.role} ${made.keyTag}: ${a.reason}` });
       } else if (a.kind === 'schedule') {
         const i = keys.findIndex((k) => k.id === a.keyId);
-        keys[i] = { ...keys[i]!, ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }), ...(a.compromised ? { compromised: true } : {}) };
-        events.push({ at: now, what: `schedule ${keys[i].role} ${keys[i].keyTag}: retire ${a.retire ?? '-'} remove ${a.remove ?? '-'}` });
+        keys[i] = { ...keys[i]!, ...(a.publish === undefined ? {} : { publish: a.publish }), ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }), ...(a.compromised ? { compromised: true } : {}) };
+        events.push({ at: now, what: `schedule ${keys[i].role} ${keys[i].keyTag}: ${a.publish === undefined ? '' : `publish ${a.publish} `}retire ${a.retire ?? '-'} remove ${a.remove ?? '-'}` });
       } else {
         saltCreated = now;
         events.push({ at: now, what: `resalt: ${a.reason}` });
@@ -73,11 +77,18 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
       events.push({ at: now, what: `operator starts a KSK roll; next: ${r.next}` });
       await apply(r.actions);
     }
-    let p = plan({ policy: o.policy, keys, zone: o.zone, now, ...(saltCreated === undefined ? {} : { saltCreated }) });
+    if (insecureAt.length > 0 && insecureAt[0]! <= now) {
+      insecureSince = insecureSince === undefined ? now : undefined;
+      events.push({ at: now, what: insecureAt.length === 2 ? 'operators decide to go insecure' : 'operators take the zone back to secure' });
+      insecureAt.shift();
+    }
+    const input = (): Parameters<typeof plan>[0] => ({ policy: o.policy, keys, zone: o.zone, now, ...(saltCreated === undefined ? {} : { saltCreated }), ...(insecureSince === undefined ? {} : { insecureSince }) });
+    let p = plan(input());
     while (p.actions.length > 0) {
       await apply(p.actions);
-      p = plan({ policy: o.policy, keys, zone: o.zone, now, ...(saltCreated === undefined ? {} : { saltCreated }) });
+      p = plan(input());
     }
+    if (p.status === 'unsigned' && events.at(-1)?.what !== 'unsigned') events.push({ at: now, what: 'unsigned' });
     // the operators confirm each DS step a while after it may be taken
     const confirmAt: UnixSeconds[] = [];
     for (const g of p.gates) {
@@ -99,7 +110,7 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
       await o.onVersion?.(now, view, keys);
     }
     for (const at of [now - 1, now]) for (const s of checkSafety(keys, cache, at)) safety.push(`${new Date(at * 1000).toISOString()}: ${s}`);
-    const next = [p.next, rolls[0], ...confirmAt].filter((x): x is number => x !== null && x !== undefined && x > now);
+    const next = [p.next, rolls[0], insecureAt[0], ...confirmAt].filter((x): x is number => x !== null && x !== undefined && x > now);
     if (next.length === 0) break;
     now = Math.min(...next);
   }

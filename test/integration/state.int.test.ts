@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { auditSink, createLogger } from '../../src/audit/logger.js';
 import type { AuditRecord } from '../../src/enforcer/audit-chain.js';
 import type { KeyRecord } from '../../src/enforcer/keys.js';
-import { SCHEMA_VERSION } from '../../src/storage/migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/storage/migrations.js';
 import { StateStore, type ZoneRow } from '../../src/storage/state.js';
 import { hms } from './helpers/run.js';
 
@@ -14,7 +14,7 @@ const T0 = 1_750_000_000;
 const ALICE = { actor: 'alice', ticket: 'CHG-1', at: T0 };
 const BOB = { actor: 'bob', comment: 'checked the DS at the parent', at: T0 + 60 };
 
-const ZONE: ZoneRow = { name: 'example.com.', policy: 'default', input: 'zones/example.com.zone', added: T0, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null };
+const ZONE: ZoneRow = { name: 'example.com.', policy: 'default', input: 'zones/example.com.zone', added: T0, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [] };
 
 const KSK: KeyRecord = {
   id: '6b736b2d3031', role: 'ksk', algorithm: 8, bits: 2048, keyTag: 40123,
@@ -67,6 +67,27 @@ describe('state store', () => {
     // synchronous and foreign_keys belong to the connection: read them through the store's own
     expect(again.settings()).toEqual({ journalMode: 'wal', synchronous: 2, foreignKeys: true });
     again.close();
+  });
+
+  it('migrates a version 1 file to the newest version, keeping its zones and keys; a key may then be unpublished (double-DS)', () => {
+    mkdirSync(join(dir, 'state'));
+    const db = new Database(file);
+    db.exec(MIGRATIONS[0]!.sql);
+    db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT; INSERT INTO schema_version VALUES (1);');
+    db.prepare('INSERT INTO zones (name, policy, input, added) VALUES (?, ?, ?, ?)').run(ZONE.name, ZONE.policy, ZONE.input, ZONE.added);
+    db.prepare(`INSERT INTO keys (id, zone, role, algorithm, bits, key_tag, dnskey, created, publish, ds_seen, compromised) VALUES (?, ?, 'ksk', 8, 2048, ?, ?, ?, ?, ?, 0)`)
+      .run(KSK.id, ZONE.name, KSK.keyTag, Buffer.from(KSK.dnskey), KSK.created, KSK.publish, KSK.dsSeen);
+    db.close();
+    const store = StateStore.open(file);
+    expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(store.revisions('example.com.')).toEqual([]);
+    expect(store.getZone(ZONE.name)).toEqual(ZONE);
+    expect(store.keys(ZONE.name)).toEqual([{ ...KSK, active: null }]);
+    store.putKey(ZONE.name, { ...KSK, id: 'next', publish: null, successorOf: KSK.id, dsSeen: null }, ALICE);
+    expect(store.keys(ZONE.name).find((k) => k.id === 'next')!.publish).toBeNull();
+    store.updateZone(ZONE.name, { insecureSince: T0 + 5, parentServers: ['127.0.0.1:5353'] }, ALICE);
+    expect(store.getZone(ZONE.name)).toMatchObject({ insecureSince: T0 + 5, parentServers: ['127.0.0.1:5353'] });
+    store.close();
   });
 
   it('refuses a file whose schema is newer than the code knows', () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isoSeconds } from '../../common/clock.js';
 import { UsageError } from '../../common/errors.js';
-import { authorize, type Action as Permission } from '../../config/access.js';
+import { authorize, rolesOf, type Action as Permission } from '../../config/access.js';
 import { loadConfig } from '../../config/config.js';
 
 import { currentOperator } from '../../config/identity.js';
@@ -12,13 +12,15 @@ import { plan, startRollover, type Action } from '../../enforcer/planner.js';
 import { timings } from '../../enforcer/timing.js';
 import { Keeper, type Acting } from '../../service/keeper.js';
 import { loadZoneFile } from '../../service/load-zone.js';
+import { parseServer } from '../../service/parent-check.js';
+import { approveRequest, requestDsStep } from '../../service/requests.js';
 import { signManagedZone } from '../../service/sign-managed.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
 import { out, outJson } from '../output.js';
 import { parseOrigin } from './zone.js';
 
-interface Common {
+export interface Common {
   config?: string;
   json?: boolean;
   ticket?: string;
@@ -40,7 +42,7 @@ function configPath(opts: Common): string {
  * Opens the keeper as the current operator, checks the permission for the zone (given, or
  * found by `zoneOf` once the state is open), runs `fn`, closes.
  */
-async function asOperator<T>(opts: Common, permission: Permission, zone: string | null | ((k: Keeper) => string), fn: (k: Keeper, acting: Acting) => Promise<T> | T): Promise<T> {
+export async function asOperator<T>(opts: Common, permission: Permission, zone: string | null | ((k: Keeper) => string), fn: (k: Keeper, acting: Acting) => Promise<T> | T): Promise<T> {
   const config = loadConfig(configPath(opts));
   const who = currentOperator();
   if (typeof zone !== 'function') authorize(config.access, who, permission, zone);
@@ -53,15 +55,21 @@ async function asOperator<T>(opts: Common, permission: Permission, zone: string 
   }
 }
 
-const common = (cmd: Command): Command => cmd
+export const common = (cmd: Command): Command => cmd
   .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)')
   .option('--json', 'print the result as JSON');
-const changing = (cmd: Command): Command => common(cmd)
+export const changing = (cmd: Command): Command => common(cmd)
   .option('--ticket <id>', 'the ticket or change number this is done under (DP-2.4f)')
   .option('--comment <text>', 'why, for the audit trail');
 
-const iso = (t: number | null): string => (t === null ? '-' : isoSeconds(t));
-const zoneName = (text: string): string => parseOrigin(text).toLowerCase().toString();
+/** `--parent-server` values, each checked; stored as written. */
+export function parentServers(list: readonly string[] | undefined): string[] {
+  for (const text of list ?? []) parseServer(text);
+  return [...(list ?? [])];
+}
+
+export const iso = (t: number | null): string => (t === null ? '-' : isoSeconds(t));
+export const zoneName = (text: string): string => parseOrigin(text).toLowerCase().toString();
 
 function describeKey(k: KeyRecord, now: number, readyAfter: number): Record<string, unknown> {
   return {
@@ -88,8 +96,9 @@ export function registerKeyCommands(program: Command): void {
   changing(zone.command('add').description('manage a zone: its keys are made in the HSM at once (administrator)')
     .argument('<zone>', 'the zone apex')
     .requiredOption('--input <file>', 'the unsigned zone file')
-    .requiredOption('--policy <name>', 'the key and signing policy (kasp/)'))
-    .action(async (name: string, opts: Common & { input: string; policy: string }) => {
+    .requiredOption('--policy <name>', 'the key and signing policy (kasp/)')
+    .option('--parent-server <addr...>', 'a name server of the parent zone, ADDR[:PORT], for hms ds check (repeatable)'))
+    .action(async (name: string, opts: Common & { input: string; policy: string; parentServer?: string[] }) => {
       const apex = zoneName(name);
       await asOperator(opts, 'zone.manage', apex, async (keeper, acting) => {
         keeper.policy(opts.policy);
@@ -97,7 +106,7 @@ export function registerKeyCommands(program: Command): void {
         const findings = checkZone(data);
         if (hasErrors(findings)) throw new ZoneCheckError(apex, findings);
         if (keeper.store.getZone(apex) !== undefined) throw new UsageError(`zone ${apex} is managed already`);
-        keeper.store.addZone({ name: apex, policy: opts.policy, input: opts.input, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null },
+        keeper.store.addZone({ name: apex, policy: opts.policy, input: opts.input, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: parentServers(opts.parentServer) },
           { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
         const p = await keeper.enforce(apex, acting);
         const keys = keeper.store.keys(apex);
@@ -143,9 +152,17 @@ export function registerKeyCommands(program: Command): void {
     .action(async (name: string, opts: Common & { out: string }) => {
       const apex = zoneName(name);
       await asOperator(opts, 'key.roll', apex, async (keeper, acting) => {
-        const v = await signManagedZone(keeper, apex, acting, opts.out);
+        // DP-4.6c: a child zone's DS changes only when the one signing may act for the child
+        const mayChangeChildDs = (child: string): boolean => rolesOf(keeper.config.access, acting.who, child).some((r) => r === 'administrator' || r === 'operator');
+        const v = await signManagedZone(keeper, apex, acting, opts.out, { mayChangeChildDs });
         if (opts.json) outJson(v);
-        else out(`${apex}: signed, serial ${v.serial}, ${v.records} records (${v.signatures} signatures), keys ${v.keys.map((k) => `${k.keyTag} (${k.signs})`).join(', ')}, written to ${v.out}`);
+        else {
+          out(v.status === 'unsigned' ? `${apex}: insecure, written UNSIGNED, serial ${v.serial}, ${v.records} records, to ${v.out}`
+            : `${apex}: signed, serial ${v.serial}, ${v.records} records (${v.signatures} signatures), keys ${v.keys.map((k) => `${k.keyTag} (${k.signs})`).join(', ')}${v.cdsDelete ? ', CDS/CDNSKEY DELETE (going insecure)' : ''}, written to ${v.out}`);
+          for (const c of v.children) {
+            out(`  child ${c.zone}: DS ${c.keyTags.join(', ') || 'none'}${c.seen.length > 0 ? `; now published: ${c.seen.join(', ')}` : ''}${c.withdrawn.length > 0 ? `; now withdrawn: ${c.withdrawn.join(', ')}` : ''}${c.heldBack ? `; its changes held back: ${acting.who.user} may not act for ${c.zone} (DP-4.6c)` : ''}`);
+          }
+        }
       });
     });
 
@@ -201,9 +218,9 @@ export function registerKeyCommands(program: Command): void {
         const policy = keeper.policy(z.policy);
         const keys = keeper.keys(z);
         const digests: DigestTypeNumber[] = opts.digest === undefined ? [...policy.parent.dsDigests] : [digestOf(opts.digest)];
-        let change = dsChange(keys, acting.at, timings(policy, keeper.facts(z)).publish);
+        let change = dsChange(keys, acting.at, timings(policy, keeper.facts(z)).publish, z.insecureSince !== null);
         // nothing to change: the DS set as it should stand
-        if (change.add.length === 0 && change.remove.length === 0) change = { add: keysAt(keys, acting.at).dnskeySigners.filter((k) => !keys.some((n) => n.successorOf === k.id)), remove: [] };
+        if (change.add.length === 0 && change.remove.length === 0 && z.insecureSince === null) change = { add: keysAt(keys, acting.at).dnskeySigners.filter((k) => !keys.some((n) => n.successorOf === k.id)), remove: [] };
         process.stdout.write(exportDs(parseOrigin(apex), change, opts.format as DsFormat, digests));
       });
     });
@@ -218,19 +235,12 @@ export function registerKeyCommands(program: Command): void {
         const apex = zoneName(name);
         if (opts.ticket === undefined) throw new UsageError('--ticket: a DS change at the parent needs a ticket (DP-2.4f, DP-4.7d)');
         await asOperator(opts, 'ds.request', apex, (keeper, acting) => {
-          const z = keeper.zone(apex);
-          const policy = keeper.policy(z.policy);
           const tag = Number(opts.keytag);
-          const k = keeper.keys(z).find((x) => x.keyTag === tag && x.role !== 'zsk' && (x.remove === null || x.remove > acting.at));
-          if (k === undefined) throw new UsageError(`--keytag: zone ${apex} has no KSK with tag ${opts.keytag}`);
-          const gate = plan({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at, ...(z.saltCreated === null ? {} : { saltCreated: z.saltCreated }) })
-            .gates.find((g) => g.keyId === k.id && g.kind === (kind === 'seen' ? 'ds-seen' : 'ds-withdrawn'));
-          if (gate === undefined) throw new UsageError(`zone ${apex}: nothing waits for the DS of ${tag} to be ${kind === 'seen' ? 'seen' : 'withdrawn'}`);
-          if (gate.from > acting.at) throw new UsageError(`zone ${apex}: the DS of ${tag} may be ${kind === 'seen' ? 'submitted' : 'withdrawn'} only from ${iso(gate.from)}, when every resolver knows the new DNSKEY`);
-          const id = keeper.store.addRequest({ zone: apex, kind: gate.kind, keyTag: tag, payload: { keyId: k.id }, requestedBy: acting.who.user, requestedAt: acting.at, ticket: opts.ticket! },
-            { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
-          if (opts.json) outJson({ zone: apex, request: id, kind: gate.kind, keyTag: tag });
-          else out(`${apex}: request ${id} (${gate.kind} ${tag}) waits for a second person: hms approve ${id}`);
+          if (!Number.isInteger(tag)) throw new UsageError(`--keytag: '${opts.keytag}' is not a key tag`);
+          const step = kind === 'seen' ? 'ds-seen' : 'ds-withdrawn';
+          const id = requestDsStep(keeper, apex, step, tag, acting, opts.ticket!);
+          if (opts.json) outJson({ zone: apex, request: id, kind: step, keyTag: tag });
+          else out(`${apex}: request ${id} (${step} ${tag}) waits for a second person: hms approve ${id}`);
         });
       });
   }
@@ -244,18 +254,10 @@ export function registerKeyCommands(program: Command): void {
         return r.zone;
       };
       await asOperator(opts, 'approve', requestZone, async (keeper, acting) => {
-        const audit = { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at };
-        const r = keeper.store.getRequest(id)!;
-        // the store refuses the requester's own approval (DP-4.7d) and one already decided
-        keeper.store.approveRequest(id, acting.who.user, acting.at, audit);
-        const payload = r.payload as { keyId: string };
-        const k = keeper.store.keys(r.zone).find((x) => x.id === payload.keyId);
-        if (k === undefined) throw new UsageError(`request ${id}: its key is gone`);
-        keeper.store.putKey(r.zone, r.kind === 'ds-seen' ? { ...k, dsSeen: acting.at } : { ...k, dsWithdrawn: acting.at }, { ...audit, comment: `${r.kind} ${k.keyTag}, requested by ${r.requestedBy} (${id})` });
-        const p = await keeper.enforce(r.zone, acting);
-        if (opts.json) outJson({ request: id, zone: r.zone, approvedBy: acting.who.user, waiting: p.gates });
+        const { request: r, done, plan: p } = await approveRequest(keeper, id, acting);
+        if (opts.json) outJson({ request: r.id, zone: r.zone, kind: r.kind, approvedBy: acting.who.user, status: p.status, waiting: p.gates });
         else {
-          out(`${id}: approved by ${acting.who.user}; ${r.kind} ${k.keyTag} recorded for ${r.zone}`);
+          out(`${r.id}: approved by ${acting.who.user}; ${done} for ${r.zone}`);
           for (const g of p.gates) out(`  still waiting, from ${iso(g.from)}: ${g.what}`);
         }
       });
@@ -283,13 +285,13 @@ export function timeline(policy: Parameters<typeof plan>[0]['policy'], start: re
       if (a.kind === 'generate') {
         const id = `future-${n++}`;
         keys.push({ id, role: a.role, algorithm: a.algorithm, bits: a.bits, keyTag: 0, dnskey: new Uint8Array(), created: now, publish: a.publish, active: a.active, retire: null, remove: null, dsSeen: null, dsWithdrawn: null, successorOf: a.successorOf, compromised: false });
-        events.push({ at: iso(now), what: `new ${a.role.toUpperCase()} published${a.active === null ? '' : `, signs from ${iso(a.active)}`}: ${a.reason}` });
+        events.push({ at: iso(now), what: `new ${a.role.toUpperCase()} ${a.publish === null ? 'made (its DS first; published once the parent serves it)' : 'published'}${a.active === null ? '' : `, signs from ${iso(a.active)}`}: ${a.reason}` });
       } else if (a.kind === 'schedule') {
         const i = keys.findIndex((k) => k.id === a.keyId);
         const k = keys[i]!;
-        keys[i] = { ...k, ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }) };
+        keys[i] = { ...k, ...(a.publish === undefined ? {} : { publish: a.publish }), ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }) };
         const tag = k.keyTag === 0 ? 'the new key' : String(k.keyTag);
-        events.push({ at: iso(now), what: `${k.role.toUpperCase()} ${tag}: ${a.retire === undefined ? '' : `stops signing ${iso(a.retire)}, `}${a.remove === undefined ? '' : `removed ${iso(a.remove)}`}` });
+        events.push({ at: iso(now), what: `${k.role.toUpperCase()} ${tag}: ${a.publish === undefined ? '' : `published ${iso(a.publish)}, `}${a.retire === undefined ? '' : `stops signing ${iso(a.retire)}, `}${a.remove === undefined ? '' : `removed ${iso(a.remove)}`}` });
       } else {
         salt = now;
         events.push({ at: iso(now), what: `new NSEC3 salt: ${a.reason}` });
