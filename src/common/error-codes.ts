@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   AUDIT_TAMPERED: 'the audit chain is broken: a record was edited, removed or reordered (DP-2.4d)',
   // Zone transfer and TSIG
   TSIG: 'a TSIG key was refused: an MD5 or unknown algorithm (DP-3.5c, DP-4.2b), a secret that is not base64 or is empty',
-  TRANSFER: 'the transfer server could not listen on an address, or a configured ACL entry is not a single IP address',
+  TRANSFER: 'the transfer server could not listen on an address, a configured ACL entry is not a single IP address, or a zone could not be brought in from its primary',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -160,3 +160,42 @@ export function writeRecord(w: ByteWriter, rr: OutRecord): void {
 export function recordLength(owner: Name, rdata: Uint8Array): number {
   return owner.length + 10 + rdata.length;
 }
+
+/**
+ * Where the names are in the RDATA of the types whose names a sender may compress (RFC 3597
+ * section 4: those of RFC 1035, and RP, AFSDB, RT, PX, NAPTR and SRV that some senders
+ * compress too): `n` a name, `s` a character-string, a number that many fixed octets.
+ */
+const COMPRESSIBLE: ReadonlyMap<number, readonly ('n' | 's' | number)[]> = new Map<number, readonly ('n' | 's' | number)[]>([
+  [2, ['n']], [3, ['n']], [4, ['n']], [5, ['n']], [7, ['n']], [8, ['n']], [9, ['n']], [12, ['n']], // NS MD MF CNAME MB MG MR PTR
+  [6, ['n', 'n', 20]], [14, ['n', 'n']], [17, ['n', 'n']], // SOA MINFO RP
+  [15, [2, 'n']], [18, [2, 'n']], [21, [2, 'n']], [26, [2, 'n', 'n']], // MX AFSDB RT PX
+  [33, [6, 'n']], [35, [4, 's', 's', 's', 'n']], // SRV NAPTR
+]);
+
+/**
+ * A record's RDATA with any compressed names in it written out in full, as a zone holds it.
+ * RDATA of other types is returned as it is. Throws WireFormatError when the RDATA does not
+ * hold what its type says.
+ */
+export function uncompressedRdata(message: Uint8Array, record: MessageRecord): Uint8Array {
+  const layout = COMPRESSIBLE.get(record.type);
+  if (layout === undefined) return record.rdata;
+  const end = record.rdataStart + record.rdata.length;
+  const w = new ByteWriter(record.rdata.length + 64);
+  let pos = record.rdataStart;
+  for (const field of layout) {
+    if (field === 'n') {
+      const { name, end: after } = Name.decode(message.subarray(0, end), pos, true);
+      w.name(name);
+      pos = after;
+      continue;
+    }
+    const length = field === 's' ? 1 + (pos < end ? message[pos]! : 0) : field;
+    if (pos + length > end) throw new WireFormatError('RDATA shorter than its type needs', pos);
+    w.bytes(message.subarray(pos, pos + length));
+    pos += length;
+  }
+  if (pos !== end) throw new WireFormatError(`${end - pos} octet(s) after the RDATA of type ${record.type}`, pos);
+  return w.finish();
+}

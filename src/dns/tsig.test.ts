@@ -101,6 +101,18 @@ describe('TSIG (RFC 8945)', () => {
     expect(verifyMessage(signed[0]!, byName([KEY]), { now: NOW })?.status).toBe('BADSIG');
   });
 
+  it('a MAC after unsigned messages of a stream covers them too (RFC 8945 section 5.3.1)', () => {
+    const request = signMessage(query(), KEY, { now: NOW });
+    const message = (n: number): Uint8Array => encodeResponse({ id: 0x1234, opcode: 0, rcode: n, isAuthoritative: true, isRecursionDesired: false }, undefined, []);
+    const first = signMessage(message(0), KEY, { now: NOW, priorMac: request.mac });
+    const between = [message(1), message(2)];
+    const last = signMessage(message(3), KEY, { now: NOW, priorMac: first.mac, isTimersOnly: true, unsignedBefore: between });
+    const check = (unsignedBefore: Uint8Array[]) => verifyMessage(last.message, byName([KEY]), { now: NOW, priorMac: first.mac, isTimersOnly: true, unsignedBefore })?.status;
+    expect(check(between)).toBe('ok');
+    expect(check([between[0]!])).toBe('BADSIG');
+    expect(check([])).toBe('BADSIG');
+  });
+
   it('a BADKEY answer carries the TSIG error and no MAC', () => {
     const request = verifyMessage(signMessage(query(), KEY, { now: NOW }).message, byName([]), { now: NOW })!;
     const answer = appendUnsignedTsig(encodeResponse({ id: 0x1234, opcode: 0, rcode: Rcode.NOTAUTH, isAuthoritative: false, isRecursionDesired: false }, undefined, []), request.tsig!, TsigRcode.BADKEY, NOW);

@@ -77,6 +77,11 @@ export interface MacChain {
    * later message of a multi-message response. Absent for a request.
    */
   readonly priorMac?: Uint8Array;
+  /**
+   * The unsigned messages of a stream since the last signed one, as received: the next MAC
+   * covers them too (RFC 8945 section 5.3.1).
+   */
+  readonly unsignedBefore?: readonly Uint8Array[];
   /** A later message of a multi-message response: only the timers are covered, not all variables. */
   readonly isTimersOnly?: boolean;
 }
@@ -192,6 +197,7 @@ function computeMac(key: TsigKey, message: Uint8Array, t: Omit<TsigRecord, 'mac'
     hmac.update(w.view());
     w.reset();
   }
+  for (const m of chain.unsignedBefore ?? []) hmac.update(m);
   // the header as it was before the TSIG record was added: the original ID, one record fewer
   const header = Buffer.from(message.subarray(0, HEADER_LENGTH));
   header.writeUInt16BE(t.originalId, 0);

@@ -5,7 +5,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { TransferError, WireFormatError } from '../common/errors.js';
 import { ByteWriter } from '../dns/bytes.js';
 import { decodeMessage, Opcode, writeQuestion, writeRecord, type DecodedMessage, type OutRecord, type Question } from '../dns/message.js';
-import { signMessage, verifyMessage, type TsigKey } from '../dns/tsig.js';
+import { signMessage, verifyMessage, type TsigKey, type TsigVerifyOptions } from '../dns/tsig.js';
 
 /** A server to ask: an IP address and a port. */
 export interface Server {
@@ -21,6 +21,8 @@ export interface QueryOptions {
   /** Records for the authority section (an IXFR request carries the SOA it has, RFC 1995 section 3). */
   readonly authority?: readonly OutRecord[];
   readonly recursionDesired?: boolean;
+  /** Set the AA bit (a NOTIFY from the zone's primary, RFC 1996 section 3.7). */
+  readonly authoritative?: boolean;
   /** With DNSSEC OK (an EDNS OPT record with the DO bit, RFC 4035 section 3.2.1). */
   readonly dnssecOk?: boolean;
   /** Sign the request, and require a response signed by the same key. */
@@ -48,7 +50,7 @@ export function encodeRequest(id: number, question: Question, options: QueryOpti
   const authority = options.authority ?? [];
   const additional = options.dnssecOk === true ? 1 : 0;
   w.u16(id);
-  w.u16(((options.opcode ?? Opcode.QUERY) & 0xf) << 11 | (options.recursionDesired === true ? 0x0100 : 0));
+  w.u16(((options.opcode ?? Opcode.QUERY) & 0xf) << 11 | (options.authoritative === true ? 0x0400 : 0) | (options.recursionDesired === true ? 0x0100 : 0));
   w.u16(1);
   w.u16(answers.length);
   w.u16(authority.length);
@@ -94,10 +96,11 @@ export async function query(server: Server, question: Question, options: QueryOp
 
 /**
  * Reads a multi-message answer over TCP (AXFR, IXFR: RFC 5936 section 2.2), calling `more`
- * with each decoded message until it returns false. With TSIG every message's MAC is checked,
- * each chained to the one before (RFC 8945 section 5.3.1).
+ * with each message (decoded, and as received) until it returns false. With TSIG every message's MAC is checked,
+ * each chained to the one before (RFC 8945 section 5.3.1): up to 99 messages in a row may go
+ * unsigned, covered by the next MAC, and the last must be signed.
  */
-export async function transferStream(server: Server, question: Question, more: (decoded: DecodedMessage, index: number) => boolean, options: QueryOptions = {}): Promise<DecodedMessage[]> {
+export async function transferStream(server: Server, question: Question, more: (decoded: DecodedMessage, index: number, message: Uint8Array) => boolean, options: QueryOptions = {}): Promise<DecodedMessage[]> {
   const id = randomInt(0, 0x10000);
   const now = options.now ?? systemNow;
   let request = encodeRequest(id, question, options);
@@ -108,22 +111,32 @@ export async function transferStream(server: Server, question: Question, more: (
     mac = signed.mac;
   }
   const out: DecodedMessage[] = [];
+  let unsigned: Uint8Array[] = [];
   await tcpExchange(server, request, options.timeoutMs ?? 30_000, (message) => {
     const tsig = options.tsig;
     let decoded: DecodedMessage;
     if (tsig === undefined) decoded = checked(server, message, id);
     else {
-      const v = safeVerify(server, message, tsig, { now: now(), ...(mac === undefined ? {} : { priorMac: mac }), isTimersOnly: out.length > 0 });
+      const v = safeVerify(server, message, tsig, { now: now(), ...(mac === undefined ? {} : { priorMac: mac }), isTimersOnly: out.length > 0, unsignedBefore: unsigned });
       decoded = v.decoded;
       if (decoded.header.id !== id) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
-      if (v.mac !== undefined) mac = v.mac;
-      else if (out.length === 0) throw new TransferError(`${where(server)}: the first message of the answer is not TSIG-signed`);
+      if (v.mac !== undefined) {
+        mac = v.mac;
+        unsigned = [];
+      } else if (out.length === 0) throw new TransferError(`${where(server)}: the first message of the answer is not TSIG-signed`);
+      else if (unsigned.push(message) > MAX_UNSIGNED) throw new TransferError(`${where(server)}: more than ${MAX_UNSIGNED} messages in a row not TSIG-signed`);
     }
     out.push(decoded);
-    return more(decoded, out.length - 1);
+    const go = more(decoded, out.length - 1, message);
+    // RFC 8945 section 5.3.1: the last message must be signed, or the end could be forged
+    if (!go && unsigned.length > 0) throw new TransferError(`${where(server)}: the last message of the answer is not TSIG-signed`);
+    return go;
   });
   return out;
 }
+
+/** RFC 8945 section 5.3.1: a client gives up after this many unsigned messages in a row. */
+const MAX_UNSIGNED = 99;
 
 function where(server: Server): string {
   return isIP(server.address) === 6 ? `[${server.address}]:${server.port}` : `${server.address}:${server.port}`;
@@ -141,7 +154,7 @@ function checked(server: Server, message: Uint8Array, id: number): DecodedMessag
   return decoded;
 }
 
-function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: { now: UnixSeconds; priorMac?: Uint8Array; isTimersOnly?: boolean }): { decoded: DecodedMessage; mac?: Uint8Array } {
+function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: TsigVerifyOptions): { decoded: DecodedMessage; mac?: Uint8Array } {
   let v;
   try {
     v = verifyMessage(message, (name) => (name.equals(key.name) ? key : undefined), options);

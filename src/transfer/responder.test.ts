@@ -8,6 +8,11 @@ import { RRType } from '../dns/types.js';
 import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../dns/zonefile/parser.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
+import { smallZone, zoneFromLines } from '../../test/helpers/zones.js';
+import { encodeRequest } from './client.js';
+import { typeToString } from '../dns/types.js';
+import { diffZones, soaRecord, soaSerial } from '../zone/diff.js';
+import type { IxfrSource } from './ixfr.js';
 import { respond, type ResponderOptions, type TransferEvent } from './responder.js';
 
 const ORIGIN = Name.parse('example.com.');
@@ -49,6 +54,8 @@ function request(type: number, opts: { opcode?: number; name?: string; id?: numb
 
 const byName = (keys: TsigKey[]) => (name: Name) => keys.find((k) => k.name.equals(name));
 
+const rcodeOf = (m: Uint8Array | undefined): number => decodeMessage(m!).header.rcode;
+
 describe('transfer responder', () => {
   it('DP-3.5a answers an AXFR in messages each signed and chained to the one before (RFC 5936, RFC 8945 section 5.3.1)', () => {
     const z = zone(300);
@@ -87,7 +94,6 @@ describe('transfer responder', () => {
     expect(n.decoded.header.rcode).toBe(Rcode.NOERROR);
   });
 
-  const rcodeOf = (m: Uint8Array | undefined): number => decodeMessage(m!).header.rcode;
 
   it('DP-3.2b DP-3.5a refuses without TSIG, from an unlisted address, with a key not listed for the address', () => {
     const z = zone();
@@ -151,4 +157,93 @@ describe('transfer responder', () => {
       { numRuns: 2000 },
     );
   });
+});
+
+describe('transfer responder, IXFR (RFC 1995)', () => {
+  const versions = [1, 2, 3].map((s) => smallZone(ORIGIN, s, [`v 300 IN TXT "version ${s}"`, ...(s === 3 ? ['new 300 IN A 192.0.2.3'] : [])]));
+  const journal: IxfrSource = { diffsFrom: (from, current) => (current !== 3 ? undefined : from === 1 ? [diffZones(versions[0]!, versions[1]!), diffZones(versions[1]!, versions[2]!)] : from === 2 ? [diffZones(versions[1]!, versions[2]!)] : undefined) };
+  const withJournal = (z: Zone, events: TransferEvent[] = []): ResponderOptions => ({ ...options(z, events), journal: () => journal });
+
+  function ixfr(serial: number): { message: Uint8Array; mac: Uint8Array } {
+    const soa = soaRecord(smallZone(ORIGIN, serial));
+    return signMessage(encodeRequest(0x4242, { name: ORIGIN, type: RRType.IXFR, class: 1 }, { authority: [soa] }), KEY, { now: NOW });
+  }
+
+  /** The records of a signed response stream, checked message by message; each as `TYPE serial?`. */
+  function records(out: readonly Uint8Array[], requestMac: Uint8Array): string[] {
+    let prior = requestMac;
+    return out.flatMap((m, i) => {
+      const v = verifyMessage(m, byName([KEY]), { now: NOW, priorMac: prior, isTimersOnly: i > 0 })!;
+      expect(v.status).toBe('ok');
+      prior = v.tsig!.mac;
+      expect(v.decoded.header.rcode).toBe(Rcode.NOERROR);
+      return v.decoded.records.filter((r) => r.type !== RRType.TSIG).map((r) => (r.type === RRType.SOA ? `SOA ${soaSerial(r.rdata)}` : typeToString(r.type)));
+    });
+  }
+
+  it('issue 5 item 4 sends over TCP only the diffs from the secondary\'s serial, version by version, every message signed', () => {
+    const events: TransferEvent[] = [];
+    const request = ixfr(1);
+    const out = [...respond(request.message, '127.0.0.1', 'tcp', withJournal(versions[2]!, events))];
+    expect(records(out, request.mac)).toEqual(['SOA 3', 'SOA 1', 'TXT', 'SOA 2', 'TXT', 'SOA 2', 'TXT', 'SOA 3', 'A', 'TXT', 'SOA 3']);
+    expect(events.at(-1)).toMatchObject({ msg: 'transfer, IXFR sent', fromSerial: 1, serial: 3, messages: 1, zone: 'example.com.', key: 'xfr-key.' });
+  });
+
+  it('answers the SOA alone to a secondary that is current or ahead', () => {
+    for (const serial of [3, 4]) {
+      const request = ixfr(serial);
+      for (const transport of ['udp', 'tcp'] as const) {
+        expect(records([...respond(request.message, '127.0.0.1', transport, withJournal(versions[2]!))], request.mac)).toEqual(['SOA 3']);
+      }
+    }
+  });
+
+  it('falls back to the whole zone over TCP when the journal does not reach back, or there is none', () => {
+    for (const opts of [withJournal(versions[2]!), options(versions[2]!)]) {
+      const request = ixfr(opts.journal === undefined ? 2 : 0);
+      const got = records([...respond(request.message, '127.0.0.1', 'tcp', opts)], request.mac);
+      expect(got[0]).toBe('SOA 3');
+      expect(got[1]).not.toMatch(/^SOA/);
+      expect(got.at(-1)).toBe('SOA 3');
+      expect(got).toHaveLength(versions[2]!.recordCount + 1);
+    }
+  });
+
+  it('RFC 1995 section 2: over UDP sends the diffs when they fit, else the SOA alone (the secondary then asks over TCP)', () => {
+    // names short enough for a diff to fit in 512 octets uncompressed
+    const E = Name.parse('e.');
+    const short = [1, 2].map((s) => zoneFromLines(E, [`@ 60 IN SOA n h ${s} 1 1 1 1`, '@ 60 IN NS n', 'n 60 IN A 192.0.2.1', `v 60 IN TXT "${s}"`]));
+    const shortJournal = { zones: (n: Name) => (n.equals(E) ? short[1] : undefined), journal: () => ({ diffsFrom: () => [diffZones(short[0]!, short[1]!)] }) };
+    const ask = signMessage(encodeRequest(0x4242, { name: E, type: RRType.IXFR, class: 1 }, { authority: [soaRecord(short[0]!)] }), KEY, { now: NOW });
+    const [fits] = [...respond(ask.message, '127.0.0.1', 'udp', { ...options(short[1]!), ...shortJournal })];
+    expect(fits!.length).toBeLessThanOrEqual(512);
+    expect(records([fits!], ask.mac)).toEqual(['SOA 2', 'SOA 1', 'TXT', 'SOA 2', 'TXT', 'SOA 2']);
+    const events: TransferEvent[] = [];
+    const old = ixfr(2);
+    const big = [...respond(old.message, '127.0.0.1', 'udp', withJournal(versions[2]!, events))];
+    expect(records(big, old.mac)).toEqual(['SOA 3']);
+    expect(events.at(-1)).toMatchObject({ msg: 'transfer, IXFR over UDP answered with the SOA', reason: 'the diffs do not fit' });
+    const none = [...respond(ixfr(0).message, '127.0.0.1', 'udp', withJournal(versions[2]!, events))];
+    expect(none).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ reason: 'no diffs from that serial' });
+  });
+
+  it('never throws on a signed IXFR request with one octet changed anywhere (fuzz)', () => {
+    const signed = ixfr(1).message;
+    fc.assert(
+      fc.property(fc.nat(signed.length - 1), fc.integer({ min: 1, max: 255 }), fc.constantFrom('udp' as const, 'tcp' as const), (at, x, transport) => {
+        const m = Buffer.from(signed);
+        m[at]! ^= x;
+        for (const out of respond(m, '127.0.0.1', transport, withJournal(versions[2]!))) expect(out.length).toBeGreaterThanOrEqual(12);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('answers FORMERR to an IXFR without the SOA in its authority section, and refuses IXFR to the unlisted', () => {
+    const bare = signMessage(request(RRType.IXFR), KEY, { now: NOW });
+    expect(rcodeOf([...respond(bare.message, '127.0.0.1', 'tcp', withJournal(versions[2]!))][0])).toBe(Rcode.FORMERR);
+    expect(rcodeOf([...respond(ixfr(1).message, '127.0.0.2', 'tcp', withJournal(versions[2]!))][0])).toBe(Rcode.REFUSED);
+  });
+
 });

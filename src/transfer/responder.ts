@@ -1,11 +1,14 @@
 import type { UnixSeconds } from '../common/clock.js';
 import { WireFormatError } from '../common/errors.js';
-import { decodeHeader, encodeResponse, Opcode, Rcode, type MessageHeader, type Question, type ResponseHeader } from '../dns/message.js';
+import { decodeHeader, encodeResponse, Opcode, Rcode, type DecodedMessage, type MessageHeader, type OutRecord, type Question, type ResponseHeader } from '../dns/message.js';
 import type { Name } from '../dns/name.js';
 import { appendUnsignedTsig, signMessage, timeOtherData, TsigRcode, verifyMessage, type TsigKey, type TsigRecord } from '../dns/tsig.js';
+import { serialGreater } from '../dns/serial.js';
 import { RRType } from '../dns/types.js';
+import { soaRecord, soaSerial } from '../zone/diff.js';
 import type { Zone } from '../zone/zone.js';
-import { axfrMessages } from './axfr.js';
+import { axfrMessages, packMessages } from './axfr.js';
+import { ixfrRecords, requestedSerial, type IxfrSource } from './ixfr.js';
 
 /** One secondary: the address it comes from and the TSIG key it must sign with (DP-3.2b, DP-3.5a). */
 export interface AclEntry {
@@ -26,6 +29,9 @@ export interface TransferEvent {
   readonly key?: string;
   readonly reason?: string;
   readonly messages?: number;
+  /** The serial a secondary asked an IXFR from, and the one it was sent. */
+  readonly fromSerial?: number;
+  readonly serial?: number;
 }
 
 export interface ResponderOptions {
@@ -35,6 +41,8 @@ export interface ResponderOptions {
   readonly acl: readonly AclEntry[];
   readonly now: () => UnixSeconds;
   readonly log?: (event: TransferEvent) => void;
+  /** The diffs of a zone's signed versions, for IXFR (none: IXFR is answered with the whole zone). */
+  readonly journal?: (name: Name) => IxfrSource | undefined;
 }
 
 /** The request as far as the responder needs it once its TSIG is good. */
@@ -43,6 +51,7 @@ interface SignedRequest {
   readonly question: Question | undefined;
   readonly key: TsigKey;
   readonly tsig: TsigRecord;
+  readonly decoded: DecodedMessage;
 }
 
 /**
@@ -50,7 +59,7 @@ interface SignedRequest {
  * anything but the listed secondaries with their own keys; recursion is never offered.
  */
 export function* respond(request: Uint8Array, peer: string, transport: Transport, options: ResponderOptions): Generator<Uint8Array, void, undefined> {
-  const log = (event: Omit<TransferEvent, 'peer' | 'transport'>): void => options.log?.({ peer, transport, ...event });
+  const log: Log = (event) => options.log?.({ peer, transport, ...event });
   let header: MessageHeader;
   try {
     header = decodeHeader(request);
@@ -98,7 +107,7 @@ export function* respond(request: Uint8Array, peer: string, transport: Transport
       now, priorMac: tsig.mac, error: TsigRcode.BADTIME, timeSigned: tsig.timeSigned, fudge: tsig.fudge, otherData: timeOtherData(now),
     }).message;
   }
-  const signed: SignedRequest = { header, question, key: key!, tsig };
+  const signed: SignedRequest = { header, question, key: key!, tsig, decoded };
   if (!options.acl.some((a) => a.address === peer && sameKey(a.key, key!.name))) {
     log({ msg: 'transfer, refused', key: keyName, reason: 'key not listed for this address' });
     return yield signResponse(signed, bare(Rcode.REFUSED, question), now);
@@ -116,15 +125,17 @@ function signResponse(request: SignedRequest, response: Uint8Array, now: UnixSec
   return signMessage(response, request.key, { now, priorMac: request.tsig.mac, fudge: request.tsig.fudge }).message;
 }
 
-/** The answer to a good request from a listed peer: SOA, AXFR, IXFR (as AXFR) or NOTIFY. */
-function* answer(request: SignedRequest, transport: Transport, options: ResponderOptions, log: (e: Omit<TransferEvent, 'peer' | 'transport'>) => void): Generator<Uint8Array, void, undefined> {
+/** Reports an event of one request (the peer and transport are filled in). */
+type Log = (event: Omit<TransferEvent, 'peer' | 'transport'>) => void;
+
+/** The answer to a good request from a listed peer: SOA, AXFR, IXFR or NOTIFY. */
+function* answer(request: SignedRequest, transport: Transport, options: ResponderOptions, log: Log): Generator<Uint8Array, void, undefined> {
   const { header, question } = request;
   const key = request.key.name.toString();
-  const reply = (rcode: number, isAuthoritative = false): ResponseHeader => ({ id: header.id, opcode: header.opcode, rcode, isAuthoritative, isRecursionDesired: header.isRecursionDesired });
   const now = options.now();
   const simple = (rcode: number, reason: string, answers: Parameters<typeof encodeResponse>[2] = []): Uint8Array => {
     if (rcode !== Rcode.NOERROR) log({ msg: 'transfer, refused', key, reason, ...(question ? { zone: question.name.toString() } : {}) });
-    return signResponse(request, encodeResponse(reply(rcode, rcode === Rcode.NOERROR), question, answers), now);
+    return signResponse(request, encodeResponse(replyHeader(request, rcode), question, answers), now);
   };
   if (header.qdcount !== 1 || question === undefined) return yield simple(Rcode.FORMERR, `${header.qdcount} questions`);
   if (header.opcode !== Opcode.QUERY && header.opcode !== Opcode.NOTIFY) return yield simple(Rcode.REFUSED, `opcode ${header.opcode}`);
@@ -137,26 +148,81 @@ function* answer(request: SignedRequest, transport: Transport, options: Responde
     log({ msg: 'transfer, notify answered', key, zone: zoneName });
     return yield simple(Rcode.NOERROR, '');
   }
-  const soa = zone?.soa?.records[0];
-  if (zone === undefined || soa === undefined) {
+  if (zone === undefined || zone.soa === undefined) {
     return yield simple(question.type === RRType.AXFR || question.type === RRType.IXFR ? Rcode.NOTAUTH : Rcode.REFUSED, 'zone not served');
   }
-  const soaAnswer = [{ owner: zone.origin, type: RRType.SOA, ttl: soa.ttl, rdata: soa.rdata }];
-  if (question.type === RRType.SOA) return yield simple(Rcode.NOERROR, '', soaAnswer);
-  if (question.type === RRType.IXFR && transport === 'udp') {
-    // RFC 1995 section 2: an IXFR that does not fit in UDP is answered with the SOA alone
-    return yield simple(Rcode.NOERROR, '', soaAnswer);
-  }
-  if (question.type !== RRType.AXFR && question.type !== RRType.IXFR) return yield simple(Rcode.REFUSED, `query type ${question.type}`);
+  const soa = soaRecord(zone);
+  if (question.type === RRType.SOA) return yield simple(Rcode.NOERROR, '', [soa]);
+  if (question.type === RRType.IXFR) return yield* answerIxfr(request, transport, zone, options, log);
+  if (question.type !== RRType.AXFR) return yield simple(Rcode.REFUSED, `query type ${question.type}`);
   if (transport === 'udp') return yield simple(Rcode.REFUSED, 'AXFR over UDP');
-  // RFC 5936 and RFC 8945 section 5.3.1: every message signed, each chained to the one before
+  const count = yield* signStream(request, axfrMessages(zone, replyHeader(request, Rcode.NOERROR), question), options);
+  log({ msg: 'transfer, AXFR sent', key, zone: zoneName, messages: count });
+}
+
+/** The header of a response to a request, with the AA bit on a good answer. */
+function replyHeader(request: SignedRequest, rcode: number): ResponseHeader {
+  const h = request.header;
+  return { id: h.id, opcode: h.opcode, rcode, isAuthoritative: rcode === Rcode.NOERROR, isRecursionDesired: h.isRecursionDesired };
+}
+
+/**
+ * Signs the messages of a response (RFC 5936, RFC 8945 section 5.3.1): every one signed, each
+ * chained to the one before, the first to the request. Returns the number of messages.
+ */
+function* signStream(request: SignedRequest, messages: Iterable<Uint8Array>, options: ResponderOptions): Generator<Uint8Array, number, undefined> {
   let priorMac = request.tsig.mac;
   let count = 0;
-  for (const unsigned of axfrMessages(zone, reply(Rcode.NOERROR, true), question)) {
+  for (const unsigned of messages) {
     const signed = signMessage(unsigned, request.key, { now: options.now(), priorMac, isTimersOnly: count > 0, fudge: request.tsig.fudge });
     priorMac = signed.mac;
     count++;
     yield signed.message;
   }
-  log({ msg: 'transfer, AXFR sent', key, zone: zoneName, messages: count });
+  return count;
+}
+
+/** The largest UDP answer sent: RFC 1035's 512 octets (hms adds no EDNS to its answers). */
+const UDP_LIMIT = 512;
+
+/**
+ * The answer to an IXFR (RFC 1995): the SOA alone when the secondary is current (or ahead);
+ * the diffs from its serial when the journal has them, in one message over UDP if they fit
+ * (section 2: the SOA alone otherwise, so that it asks again over TCP); the whole zone, as an
+ * AXFR, over TCP when the journal does not reach back to its serial (section 4).
+ */
+function* answerIxfr(request: SignedRequest, transport: Transport, zone: Zone, options: ResponderOptions, log: Log): Generator<Uint8Array, void, undefined> {
+  const question = request.question!;
+  const facts = { key: request.key.name.toString(), zone: question.name.toString() };
+  const soa = soaRecord(zone);
+  const current = soaSerial(soa.rdata);
+  const sign = (answers: readonly OutRecord[]): Uint8Array => signResponse(request, encodeResponse(replyHeader(request, Rcode.NOERROR), question, answers), options.now());
+  const from = requestedSerial(request.decoded, zone.origin);
+  if (from === undefined) {
+    log({ msg: 'transfer, malformed', ...facts, reason: 'IXFR without the SOA of the zone in its authority section' });
+    return yield signResponse(request, encodeResponse(replyHeader(request, Rcode.FORMERR), question, []), options.now());
+  }
+  const serials = { fromSerial: from, serial: current };
+  if (!serialGreater(current, from)) {
+    log({ msg: 'transfer, IXFR up to date', ...facts, ...serials });
+    return yield sign([soa]);
+  }
+  const diffs = options.journal?.(zone.origin)?.diffsFrom(from, current);
+  if (transport === 'udp') {
+    const whole = diffs === undefined ? undefined : sign([...ixfrRecords(soa, diffs)]);
+    if (whole !== undefined && whole.length <= UDP_LIMIT) {
+      log({ msg: 'transfer, IXFR sent', ...facts, ...serials, messages: 1 });
+      return yield whole;
+    }
+    log({ msg: 'transfer, IXFR over UDP answered with the SOA', ...facts, ...serials, reason: diffs === undefined ? 'no diffs from that serial' : 'the diffs do not fit' });
+    return yield sign([soa]);
+  }
+  const header = replyHeader(request, Rcode.NOERROR);
+  if (diffs === undefined) {
+    const messages = yield* signStream(request, axfrMessages(zone, header, question), options);
+    log({ msg: 'transfer, IXFR answered with the whole zone', ...facts, ...serials, messages, reason: 'the journal does not reach back to that serial' });
+    return;
+  }
+  const messages = yield* signStream(request, packMessages(ixfrRecords(soa, diffs), header, question), options);
+  log({ msg: 'transfer, IXFR sent', ...facts, ...serials, messages });
 }

@@ -5,6 +5,7 @@ import { TransferError } from '../common/errors.js';
 import type { Name } from '../dns/name.js';
 import type { TsigKey } from '../dns/tsig.js';
 import type { Zone } from '../zone/zone.js';
+import type { IxfrSource } from './ixfr.js';
 import { respond, type AclEntry, type ResponderOptions, type TransferEvent, type Transport } from './responder.js';
 
 export type { AclEntry, TransferEvent } from './responder.js';
@@ -21,6 +22,8 @@ export interface TransferServerOptions {
   readonly log?: (event: TransferEvent) => void;
   /** A TCP connection with nothing to do is closed after this long (default 10 s). */
   readonly idleTimeoutMs?: number;
+  /** The journal of a zone's signed versions, for IXFR (none: IXFR gets the whole zone). */
+  readonly journal?: (name: Name) => IxfrSource | undefined;
 }
 
 export interface TransferServer {
@@ -30,8 +33,9 @@ export interface TransferServer {
 }
 
 /**
- * Starts the zone-output server (DP-3.2, DP-3.5): SOA over UDP and TCP, AXFR over TCP,
- * NOTIFY answers, every answer TSIG-signed, everyone not listed refused.
+ * Starts the zone-output server (DP-3.2, DP-3.5): SOA over UDP and TCP, AXFR over TCP, IXFR
+ * (RFC 1995) from the journal over TCP and, when it fits, UDP, NOTIFY answers, every answer
+ * TSIG-signed, everyone not listed refused.
  */
 export async function startTransferServer(options: TransferServerOptions): Promise<TransferServer> {
   for (const entry of options.acl) {
@@ -43,6 +47,7 @@ export async function startTransferServer(options: TransferServerOptions): Promi
     acl: options.acl,
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
     ...(options.log === undefined ? {} : { log: options.log }),
+    ...(options.journal === undefined ? {} : { journal: options.journal }),
   };
   const idleMs = options.idleTimeoutMs ?? 10_000;
   const tcpServers: Server[] = [];

@@ -30,3 +30,8 @@ function* printRRset(set: RRsetView): Generator<string> {
   for (const rr of set.records) yield `${prefix(rr.ttl)}${formatRdata(set.type, rr.rdata)}`;
 }
 
+
+/** One record as a master-file line (a record of a diff, say). */
+export function printRecord(record: { readonly owner: RRsetView['owner']; readonly type: number; readonly ttl: number; readonly rdata: Uint8Array }): string {
+  return `${recordPrefix(record.owner, record.type)(record.ttl)}${formatRdata(record.type, record.rdata)}`;
+}
