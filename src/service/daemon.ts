@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -13,7 +14,13 @@ import { RRType } from '../dns/types.js';
 import { HsmError } from '../hsm/errors.js';
 import { auditSink } from '../audit/logger.js';
 import { ZoneJob, type RunOutcome } from '../scheduler/zone-job.js';
-import { startTransferServer, type TransferServer } from '../transfer/server.js';
+import { fetchZone } from '../transfer/fetch-zone.js';
+import { Journal } from '../transfer/journal.js';
+import { notifySecondaries } from '../transfer/notify.js';
+import { startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
+import { soaRecord } from '../zone/diff.js';
+import { writeZoneFileAtomically } from '../storage/zone-files.js';
+import { canonicalText } from './revisions.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import type { Zone } from '../zone/zone.js';
@@ -59,6 +66,10 @@ interface ZoneState {
   lastError: string | null;
   /** The input file as last seen: a change of any of these is a new input. */
   stamp: string;
+  /** The signed versions' diffs, for IXFR. */
+  journal: Journal;
+  /** A zone from an upstream primary: the unsigned version held. */
+  upstream: Zone | undefined;
 }
 
 /**
@@ -79,6 +90,9 @@ export class Service {
   private alarmTimer: NodeJS.Timeout | undefined;
   private readonly now: () => UnixSeconds;
   private stopping = false;
+  /** Aborts the NOTIFY retries and serial checks under way when the service stops. */
+  private readonly stopped = new AbortController();
+  private readonly notifying = new Set<Promise<unknown>>();
 
   private constructor(
     private readonly options: ServiceOptions,
@@ -116,7 +130,7 @@ export class Service {
   }
 
   private async begin(): Promise<void> {
-    mkdirSync(join(this.config.service.data, 'signed'), { recursive: true, mode: 0o750 });
+    for (const dir of ['signed', 'journal', 'upstream']) mkdirSync(join(this.config.service.data, dir), { recursive: true, mode: 0o750 });
     this.checkPolicies(this.config);
     for (const z of this.config.service.zones) this.addZone(z);
     for (const state of this.zones.values()) this.resume(state);
@@ -146,9 +160,32 @@ export class Service {
       listen: service.listen,
       zones: (name) => this.zones.get(name.toLowerCase().toString())?.served,
       keys: service.tsigKeys,
-      acl: service.secondaries.map((s) => ({ address: s.address, key: s.key })),
+      acl: this.acl(),
+      journal: (name) => this.zones.get(name.toLowerCase().toString())?.journal,
+      onNotify: (name, peer) => {
+        const state = this.zones.get(name.toLowerCase().toString());
+        if (state?.config.input.kind === 'primary' && state.config.input.primary.address === peer) void state.job.trigger(`NOTIFY from the primary ${peer}`);
+      },
       log: ({ msg, ...event }) => this.log.info(event, msg),
     });
+  }
+
+  /** What the transfer server is started with, as one string: a change restarts it. */
+  private transferSettings(): string {
+    const keys = this.config.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, createHash('sha256').update(k.secret).digest('hex')]);
+    return JSON.stringify([this.config.service.listen, this.acl(), keys]);
+  }
+
+  /**
+   * Who may ask what (DP-3.2b): each secondary the zones it is listed for, with its key; each
+   * upstream primary a NOTIFY for its zone, nothing more.
+   */
+  private acl(): AclEntry[] {
+    const { secondaries, zones } = this.config.service;
+    return [
+      ...secondaries.map((s) => ({ address: s.address, key: s.key, zones: zones.filter((z) => z.secondaries.includes(s.name)).map((z) => z.name) })),
+      ...zones.flatMap((z) => (z.input.kind === 'primary' ? [{ address: z.input.primary.address, key: z.input.key, zones: [z.name], notifyOnly: true }] : [])),
+    ];
   }
 
   /** Every configured zone names a policy the policy files hold. */
@@ -168,7 +205,11 @@ export class Service {
       ...(this.options.backoffMs === undefined ? {} : { backoffMs: this.options.backoffMs }),
       onRetry: (attempt, ms, error) => this.log.warn({ zone: config.name, attempt, retryInMs: ms, reason: error.message }, 'pipeline failed; the last good version stays served; retrying'),
     });
-    this.zones.set(config.name, { config, job, served: undefined, serial: null, signedAt: null, expires: null, lastError: null, stamp: '' });
+    const journal = Journal.open({
+      file: join(this.config.service.data, 'journal', `${config.name}journal`), origin: Name.parse(config.name), maxVersions: this.config.service.journalVersions,
+      log: ({ msg, ...event }) => this.log.warn(event, msg),
+    });
+    this.zones.set(config.name, { config, job, served: undefined, serial: null, signedAt: null, expires: null, lastError: null, stamp: '', journal, upstream: undefined });
   }
 
   /** Serves the signed version left by the last run, if there is one (a restart resumes, OPS-7). */
@@ -184,6 +225,13 @@ export class Service {
     }
     this.publish(state, zone, this.keeper.store.getZone(state.config.name)?.lastSigned ?? null);
     state.stamp = this.stampOf(state.config);
+    if (state.config.input.kind === 'primary') {
+      try {
+        state.upstream = loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name));
+      } catch {
+        // none kept yet: the next run transfers the whole zone
+      }
+    }
   }
 
   /**
@@ -246,6 +294,13 @@ export class Service {
     const log = this.log.child({ zone: zoneName });
     const acting = this.acting(reasons.join('; '));
     const file = this.inputFile(z);
+    if (z.input.kind === 'primary') {
+      const fetched = await this.fetchUpstream(state, log);
+      if (!fetched.ok) return fetched.outcome;
+      if (!fetched.changed && state.served !== undefined && reasons.every((r) => r.startsWith('NOTIFY from') || r === 'refresh from the primary')) {
+        return { ok: true, next: this.nextRefresh(state) };
+      }
+    }
     state.stamp = this.stampOf(z);
     this.keeper.forgetFacts();
     // load and check: a bad input waits for a person; the served version stays (OPS-7)
@@ -266,7 +321,7 @@ export class Service {
       const revision = keepRevision(this.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
       const signed = await signManagedZone(this.keeper, zoneName, acting, this.signedPath(zoneName));
       const zone = loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
-      this.publish(state, zone, acting.at);
+      this.publish(state, zone, acting.at, true);
       if (z.output !== undefined) copyAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;
       log.info({ serial: signed.serial, revision: revision.rev, signatures: signed.signatures, records: zone.recordCount, expires: state.expires === null ? null : isoSeconds(state.expires), reasons }, 'zone signed and published');
@@ -274,7 +329,8 @@ export class Service {
       for (const g of plan.gates) if (g.from <= this.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
       if (keysBefore !== this.keyDigest(zoneName)) this.parentOf(zoneName)?.job.trigger(`the keys of the child zone ${zoneName} changed (DP-4.6a)`).catch(() => undefined);
       void this.checkParent(zoneName);
-      return { ok: true, next: plan.next };
+      const refresh = this.nextRefresh(state);
+      return { ok: true, next: plan.next === null ? refresh : refresh === null ? plan.next : Math.min(plan.next, refresh) };
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
@@ -287,6 +343,42 @@ export class Service {
       this.checkValidity();
       return { ok: false, retry: true, error };
     }
+  }
+
+  /**
+   * Brings the zone in from its upstream primary (AXFR/IXFR, TSIG, DP-3.5a) when its serial is
+   * newer; a new version is checked and kept as the input file. A transfer that fails keeps
+   * what is held, and is retried.
+   */
+  private async fetchUpstream(state: ZoneState, log: Logger): Promise<{ ok: true; changed: boolean } | { ok: false; outcome: RunOutcome }> {
+    const z = state.config;
+    if (z.input.kind !== 'primary') return { ok: true, changed: false };
+    const input = z.input;
+    const key = this.config.service.tsigKeys.find((k) => k.name.equals(Name.parse(`${input.key}.`)))!;
+    try {
+      const result = await fetchZone(input.primary, Name.parse(z.name), {
+        tsig: key, ...(state.upstream === undefined ? {} : { current: state.upstream }),
+        log: ({ msg, ...event }) => log.info(event, msg),
+      });
+      if (result.status === 'unchanged') return { ok: true, changed: false };
+      const findings = checkZone(result.zone);
+      if (hasErrors(findings)) throw new ZoneCheckError(z.name, findings);
+      writeZoneFileAtomically(this.inputFile(z), canonicalText(result.zone).split('\n').filter((l) => l !== ''));
+      state.upstream = result.zone;
+      log.info({ serial: result.serial, method: result.method, primary: input.primary.address }, 'new version from the primary');
+      return { ok: true, changed: true };
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      state.lastError = error.message;
+      log.error({ primary: input.primary.address, reason: error.message, serving: state.serial }, 'transfer from the primary failed; the last good signed version stays served');
+      return { ok: false, outcome: { ok: false, retry: !(e instanceof ZoneCheckError), error } };
+    }
+  }
+
+  /** When to ask the primary again: its SOA REFRESH after now (RFC 1035 section 3.3.13). */
+  private nextRefresh(state: ZoneState): UnixSeconds | null {
+    if (state.config.input.kind !== 'primary' || state.upstream?.soa === undefined) return null;
+    return this.now() + Math.max(60, decodeSoa(state.upstream.soa.records[0]!.rdata).refresh);
   }
 
   /** The zone's key records as one string: a change means its DS in a parent here may change. */
@@ -336,11 +428,44 @@ export class Service {
     }
   }
 
-  private publish(state: ZoneState, zone: Zone, signedAt: UnixSeconds | null): void {
+  private publish(state: ZoneState, zone: Zone, signedAt: UnixSeconds | null, announce = false): void {
+    const old = state.served;
+    if (old !== undefined && announce) {
+      try {
+        state.journal.addVersion(old, zone);
+      } catch (e) {
+        // IXFR then answers with the whole zone: slower, never wrong
+        this.log.error({ zone: state.config.name, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
+      }
+    }
     state.served = zone;
     state.serial = decodeSoa(zone.soa!.records[0]!.rdata).serial;
     state.signedAt = signedAt;
     state.expires = earliestExpiration(zone);
+    if (announce) void this.notify(state, zone);
+  }
+
+  /** NOTIFY (TSIG-signed) to the zone's secondaries, retried until acknowledged; then their SOA serials checked (DP-3.2). */
+  private async notify(state: ZoneState, zone: Zone): Promise<void> {
+    const keys = this.config.service.tsigKeys;
+    const targets = this.config.service.secondaries.filter((s) => state.config.secondaries.includes(s.name))
+      .map((s) => ({ ...s.notify, key: keys.find((k) => k.name.equals(Name.parse(`${s.key}.`)))! }));
+    if (targets.length === 0) return;
+    const done = notifySecondaries(zone.origin, soaRecord(zone), targets, {
+      signal: this.stopped.signal,
+      log: ({ msg, ...event }) => this.log.info(event, msg),
+      onReport: (r) => {
+        const level = r.isCurrent ? 'info' : 'warn';
+        this.log[level]({ zone: state.config.name, secondary: r.secondary, acknowledged: r.isAcknowledged, serial: r.serial, lagMs: r.lagMs, errors: r.errors },
+          r.isCurrent ? 'secondary serves the new version' : 'secondary does not serve the new version');
+      },
+    });
+    this.notifying.add(done);
+    try {
+      await done;
+    } finally {
+      this.notifying.delete(done);
+    }
   }
 
   /** OPS-7: an alarm while any served signature has less than `alarm-validity` left. */
@@ -376,6 +501,7 @@ export class Service {
     }
     const changes: string[] = [];
     const old = this.config;
+    const transferBefore = this.transferSettings();
     if (next.state !== old.state || JSON.stringify(next.hsm) !== JSON.stringify(old.hsm)) {
       this.log.warn({ state: next.state, hsm: next.hsm.token }, 'the state file and the HSM settings take effect at the next start only');
     }
@@ -407,12 +533,11 @@ export class Service {
         changes.push(`${name}: no longer served`);
       }
     }
-    if (JSON.stringify([old.service.listen, old.service.secondaries, old.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, Buffer.from(k.secret).toString('base64')])])
-      !== JSON.stringify([next.service.listen, next.service.secondaries, next.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, Buffer.from(k.secret).toString('base64')])])) {
+    if (transferBefore !== this.transferSettings()) {
       await this.server?.close();
       this.server = undefined;
       await this.listen();
-      changes.push('transfer server: listen addresses, secondaries or keys changed');
+      changes.push('transfer server: listen addresses, secondaries, primaries or keys changed');
     }
     if (old.service.resign !== next.service.resign) {
       await this.cronTask?.destroy();
@@ -451,6 +576,8 @@ export class Service {
     if (this.alarmTimer !== undefined) clearInterval(this.alarmTimer);
     await this.cronTask?.destroy();
     await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
+    this.stopped.abort();
+    await Promise.allSettled([...this.notifying]);
     await this.server?.close();
     await this.keeper.close();
     this.log.info('service stopped');

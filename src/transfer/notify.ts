@@ -68,10 +68,12 @@ export interface NotifyOptions {
   readonly log?: (event: NotifyEvent) => void;
   /** Called with each secondary's report as soon as it is known. */
   readonly onReport?: (report: SecondaryReport) => void;
+  /** Stops the retries and the checks (a service shutting down): the reports say how far they got. */
+  readonly signal?: AbortSignal;
 }
 
 /** The settings with their defaults filled in. */
-type Settings = Required<Omit<NotifyOptions, 'log' | 'onReport'>> & Pick<NotifyOptions, 'log' | 'onReport'>;
+type Settings = Required<Omit<NotifyOptions, 'log' | 'onReport' | 'signal'>> & Pick<NotifyOptions, 'log' | 'onReport' | 'signal'>;
 
 /**
  * Tells every secondary that a zone has a new version (RFC 1996): a TSIG-signed NOTIFY with the
@@ -90,7 +92,8 @@ export async function notifySecondaries(origin: Name, soa: DiffRecord, secondari
     checkIntervalMs: options.checkIntervalMs ?? 1000,
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
     elapsedMs: options.elapsedMs ?? (() => performance.now()),
-    sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    sleep: options.sleep ?? ((ms) => abortableSleep(ms, options.signal)),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.onReport === undefined ? {} : { onReport: options.onReport }),
   };
@@ -110,7 +113,7 @@ async function notifyOne(origin: Name, soa: DiffRecord, secondary: Secondary, se
   const started = settings.elapsedMs();
   let tries = 0;
   let isAcknowledged = false;
-  for (let delay = settings.retryDelayMs; tries < settings.tries && !isAcknowledged; delay = Math.min(delay * 2, settings.maxRetryDelayMs)) {
+  for (let delay = settings.retryDelayMs; tries < settings.tries && !isAcknowledged && settings.signal?.aborted !== true; delay = Math.min(delay * 2, settings.maxRetryDelayMs)) {
     tries++;
     const failure = await sendNotify(origin, soa, secondary, settings);
     if (failure === undefined) {
@@ -171,7 +174,21 @@ async function checkSerial(origin: Name, serial: number, secondary: Secondary, s
       if (!(e instanceof SignerError)) throw e;
       errors.add(`SOA query: ${e.message}`);
     }
-    if (settings.elapsedMs() >= deadline) return { ...(seen === undefined ? {} : { seen }), isCurrent: false };
+    if (settings.elapsedMs() >= deadline || settings.signal?.aborted === true) return { ...(seen === undefined ? {} : { seen }), isCurrent: false };
     await settings.sleep(settings.checkIntervalMs);
   }
+}
+
+/** A wait that ends early when `signal` aborts. */
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted === true) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

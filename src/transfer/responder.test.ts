@@ -106,6 +106,28 @@ describe('transfer responder', () => {
     expect(events.map((e) => e.reason)).toEqual(['no TSIG', 'address not listed', 'key not listed for this address']);
   });
 
+  it('DP-3.2b a secondary gets only the zones listed for it; an upstream primary may only NOTIFY, and its NOTIFY is passed on', () => {
+    const z = zone();
+    const notified: string[] = [];
+    const o: ResponderOptions = {
+      ...options(z),
+      acl: [{ address: '127.0.0.1', key: 'xfr-key', zones: ['example.net.'] }, { address: '127.0.0.5', key: 'other-key', notifyOnly: true, zones: ['example.com.'] }],
+      onNotify: (name, peer, key) => notified.push(`${name.toString()} ${peer} ${key}`),
+    };
+    const ask = (type: number, key: TsigKey, peer: string, opcode = 0) => [...respond(signMessage(request(type, { opcode }), key, { now: NOW }).message, peer, 'tcp', o)];
+    expect(rcodeOf(ask(RRType.AXFR, KEY, '127.0.0.1')[0])).toBe(Rcode.REFUSED);
+    expect(rcodeOf(ask(RRType.SOA, KEY, '127.0.0.1')[0])).toBe(Rcode.REFUSED);
+    expect(rcodeOf(ask(RRType.AXFR, OTHER, '127.0.0.5')[0])).toBe(Rcode.REFUSED);
+    expect(rcodeOf(ask(RRType.SOA, OTHER, '127.0.0.5')[0])).toBe(Rcode.REFUSED);
+    expect(notified).toEqual([]);
+    expect(rcodeOf(ask(RRType.SOA, OTHER, '127.0.0.5', Opcode.NOTIFY)[0])).toBe(Rcode.NOERROR);
+    expect(notified).toEqual(['example.com. 127.0.0.5 other-key.']);
+    // our own secondary's NOTIFY is answered and passed on to nobody
+    const all: ResponderOptions = { ...o, acl: [{ address: '127.0.0.1', key: 'xfr-key' }] };
+    expect(rcodeOf([...respond(signMessage(request(RRType.SOA, { opcode: Opcode.NOTIFY }), KEY, { now: NOW }).message, '127.0.0.1', 'udp', all)][0])).toBe(Rcode.NOERROR);
+    expect(notified).toHaveLength(1);
+  });
+
   it('answers BADKEY and BADSIG with NOTAUTH and an unsigned TSIG, BADTIME signed with the server time (RFC 8945 section 5.2)', () => {
     const z = zone();
     const unknown = signMessage(request(RRType.AXFR), makeTsigKey('nobody', 'hmac-sha256', 'AAAA'), { now: NOW }).message;

@@ -16,6 +16,10 @@ export interface AclEntry {
   readonly address: string;
   /** The name of its TSIG key. */
   readonly key: string;
+  /** The zones it may ask for (absolute names, lowercase); absent: every zone served. */
+  readonly zones?: readonly string[];
+  /** An upstream primary: it may send NOTIFY for its zones, and get nothing else. */
+  readonly notifyOnly?: boolean;
 }
 
 export type Transport = 'udp' | 'tcp';
@@ -43,6 +47,8 @@ export interface ResponderOptions {
   readonly log?: (event: TransferEvent) => void;
   /** The diffs of a zone's signed versions, for IXFR (none: IXFR is answered with the whole zone). */
   readonly journal?: (name: Name) => IxfrSource | undefined;
+  /** A NOTIFY was accepted (RFC 1996): an upstream primary has a new version of the zone. */
+  readonly onNotify?: (zone: Name, peer: string, key: string) => void;
 }
 
 /** The request as far as the responder needs it once its TSIG is good. */
@@ -108,10 +114,23 @@ export function* respond(request: Uint8Array, peer: string, transport: Transport
     }).message;
   }
   const signed: SignedRequest = { header, question, key: key!, tsig, decoded };
-  if (!options.acl.some((a) => a.address === peer && sameKey(a.key, key!.name))) {
+  const entries = options.acl.filter((a) => a.address === peer && sameKey(a.key, key!.name));
+  if (entries.length === 0) {
     log({ msg: 'transfer, refused', key: keyName, reason: 'key not listed for this address' });
     return yield signResponse(signed, bare(Rcode.REFUSED, question), now);
   }
+  const zone = question?.name.toLowerCase().toString();
+  const forZone = entries.filter((a) => a.zones === undefined || (zone !== undefined && a.zones.includes(zone)));
+  const allowed = header.opcode === Opcode.NOTIFY ? forZone : forZone.filter((a) => a.notifyOnly !== true);
+  if (allowed.length === 0) {
+    log({ msg: 'transfer, refused', key: keyName, zone, reason: forZone.length === 0 ? 'zone not listed for this peer' : 'a primary may only send NOTIFY' });
+    return yield signResponse(signed, bare(Rcode.REFUSED, question), now);
+  }
+  if (header.opcode === Opcode.NOTIFY && question !== undefined && allowed.every((a) => a.notifyOnly !== true)) {
+    // a NOTIFY from one of our own secondaries is answered, and changes nothing
+    return yield* answer(signed, transport, options, log);
+  }
+  if (header.opcode === Opcode.NOTIFY && question !== undefined) options.onNotify?.(question.name, peer, keyName);
   yield* answer(signed, transport, options, log);
 }
 

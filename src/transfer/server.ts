@@ -24,6 +24,8 @@ export interface TransferServerOptions {
   readonly idleTimeoutMs?: number;
   /** The journal of a zone's signed versions, for IXFR (none: IXFR gets the whole zone). */
   readonly journal?: (name: Name) => IxfrSource | undefined;
+  /** A NOTIFY from a `notifyOnly` peer (an upstream primary) was accepted. */
+  readonly onNotify?: (zone: Name, peer: string, key: string) => void;
 }
 
 export interface TransferServer {
@@ -48,6 +50,7 @@ export async function startTransferServer(options: TransferServerOptions): Promi
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
+    ...(options.onNotify === undefined ? {} : { onNotify: options.onNotify }),
   };
   const idleMs = options.idleTimeoutMs ?? 10_000;
   const tcpServers: Server[] = [];

@@ -76,7 +76,8 @@ beforeAll(async () => {
   config = join(tmp, 'hms.yaml');
   writeConfig(config);
   service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
-  named = await startDaemon('named', ['-g', '-c', namedSecondaryConf(join(tmp, 'named'), { zone: 'example.com', port: namedPort, source: '127.0.0.3', primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
+  // named's debug level 3 logs which kind of transfer it asks for and gets
+  named = await startDaemon('named', ['-g', '-d', '3', '-c', namedSecondaryConf(join(tmp, 'named'), { zone: 'example.com', port: namedPort, source: '127.0.0.3', primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
     /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons });
   knot = await startDaemon('knotd', ['-c', knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: knotPort, primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
     /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons });
@@ -151,6 +152,27 @@ describe('hms run with BIND and Knot secondaries', () => {
     expect(r.stderr).not.toContain(SECRET);
   });
 
+  it('DP-3.2 issue 5 item 4 a change to the input reaches both secondaries by NOTIFY and IXFR within seconds', async () => {
+    const before = await servedSerial();
+    const [namedFrom, knotFrom, serviceFrom] = [named.output().length, knot.output().length, service.output().length];
+    const started = Date.now();
+    writeFileSync(input, readFileSync(input, 'utf8') + 'news    TXT     "a change that travels by IXFR"\n');
+    await service.waitFor(/zone signed and published/, 30_000, serviceFrom);
+    const serial = await servedSerial();
+    expect(serial).toBeGreaterThan(before);
+    await named.waitFor(new RegExp(`zone example\\.com/IN: notify from 127\\.0\\.0\\.1#\\d+: serial ${serial}`), 20_000, namedFrom);
+    await named.waitFor(new RegExp(`requesting IXFR for serial ${before}[\\s\\S]*got incremental response`), 20_000, namedFrom);
+    await knot.waitFor(/IXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, 20_000, knotFrom);
+    const seconds = (Date.now() - started) / 1000;
+    expect(seconds).toBeLessThan(20);
+    expect(knot.output().slice(knotFrom)).toMatch(/notify, incoming, remote 127\.0\.0\.1@\d+.*serial \d+/i);
+    for (const s of SECONDARIES) {
+      const r = await runAsync('dig', [`@${s.server}`, '-p', String(s.port()), '+short', '+tries=2', '+time=3', 'news.example.com', 'TXT'], { timeoutMs: 20_000 });
+      expect(r.stdout, s.name).toContain('"a change that travels by IXFR"');
+    }
+    await service.waitFor(/secondary serves the new version[\s\S]*secondary serves the new version/, 30_000, serviceFrom);
+  });
+
   it('OPS-7 a bad input keeps the last signed version served and logs the reason with the file and line; the fixed input is signed', async () => {
     const before = await servedSerial();
     const from = service.output().length;
@@ -164,8 +186,8 @@ describe('hms run with BIND and Knot secondaries', () => {
     await service.waitFor(/zone signed and published/, 30_000, again);
     expect(await servedSerial()).toBeGreaterThan(before);
     const history = hms(['zone', 'history', 'example.com']);
-    expect(history.stdout.trim().split('\n')).toHaveLength(2);
-    const diff = hms(['zone', 'diff', 'example.com', '1', '2']);
+    expect(history.stdout.trim().split('\n')).toHaveLength(3);
+    const diff = hms(['zone', 'diff', 'example.com', '2', '3']);
     expect(diff.stdout).toMatch(/^-www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.80$/m);
     expect(diff.stdout).toMatch(/^\+www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.81$/m);
   });
