@@ -209,6 +209,27 @@ describe('hms run with BIND and Knot secondaries', () => {
     expect(await servedSerial()).toBeGreaterThan(before);
   });
 
+  it('issue 5 item 1 hms reload refuses a bad configuration and keeps the running one; SIGHUP takes a new zone', async () => {
+    writeFileSync(join(tmp, 'zones/example.org.zone'), readFileSync(join(ROOT, 'examples/zones/example.com.zone'), 'utf8').replaceAll('example.com', 'example.org'));
+    const good = readFileSync(config, 'utf8');
+    writeFileSync(config, good.replace('resign: "17 3 * * *"', 'resign: "every day"'));
+    const bad = hms(['reload']);
+    expect(bad.status).toBe(3);
+    expect(bad.stderr).toMatch(/hms\.yaml:\d+:\d+: service\.resign: 'every day' is not a cron expression/);
+    // the CLI reads the configuration before it asks; SIGHUP makes the service read it itself
+    const hup = service.output().length;
+    service.child.kill('SIGHUP');
+    await service.waitFor(/reload refused: the configuration has problems; the running one stays/, 20_000, hup);
+    expect(await servedSerial()).toBeGreaterThan(0);
+    const from = service.output().length;
+    writeConfig(config, '  example.org: { input: zones/example.org.zone, policy: dp, secondaries: [test-client] }\n');
+    service.child.kill('SIGHUP');
+    await service.waitFor(/"changes":\["example\.org\.: added","transfer server[^"]*"\][\s\S]*"zone":"example\.org\.".*zone signed and published/, 60_000, from);
+    expect(await digHms(['+short', 'example.org', 'SOA'])).toMatch(/ 2026112202 /);
+    const status = hms(['zone', 'status', '--json']);
+    expect((JSON.parse(status.stdout) as { zone: string }[]).map((z) => z.zone)).toEqual(['example.com.', 'example.org.']);
+  });
+
   it('OPS-7 a restart resumes: the same keys, the version on disk served at once, no lower serial', async () => {
     const keys = hms(['key', 'list', 'example.com', '--json']);
     const before = await servedSerial();
