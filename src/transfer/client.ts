@@ -68,21 +68,23 @@ export function encodeRequest(id: number, question: Question, options: QueryOpti
   return w.finish();
 }
 
+/** A request with a fresh random ID, TSIG-signed when a key is given (its MAC is what the answer chains from). */
+function newRequest(question: Question, options: QueryOptions, now: () => UnixSeconds): { id: number; request: Uint8Array; mac: Uint8Array | undefined } {
+  const id = randomInt(0, 0x10000);
+  const request = encodeRequest(id, question, options);
+  if (options.tsig === undefined) return { id, request, mac: undefined };
+  const signed = signMessage(request, options.tsig, { now: now() });
+  return { id, request: signed.message, mac: signed.mac };
+}
+
 /**
  * Asks one server one question and returns its answer (RFC 1035 section 4.2: UDP, then TCP
  * when the answer is truncated). With a TSIG key the request is signed and an answer that is
  * not signed by the same key, or whose MAC is wrong, is an error. Every wait is bounded.
  */
 export async function query(server: Server, question: Question, options: QueryOptions = {}): Promise<Answer> {
-  const id = randomInt(0, 0x10000);
   const now = options.now ?? systemNow;
-  let request = encodeRequest(id, question, options);
-  let requestMac: Uint8Array | undefined;
-  if (options.tsig !== undefined) {
-    const signed = signMessage(request, options.tsig, { now: now() });
-    request = signed.message;
-    requestMac = signed.mac;
-  }
+  const { id, request, mac: requestMac } = newRequest(question, options, now);
   const timeoutMs = options.timeoutMs ?? 3000;
   let transport: 'udp' | 'tcp' = options.tcp === true ? 'tcp' : 'udp';
   let message = transport === 'udp' ? await udpExchange(server, request, id, timeoutMs) : (await tcpExchange(server, request, timeoutMs, () => false))[0]!;
@@ -101,15 +103,10 @@ export async function query(server: Server, question: Question, options: QueryOp
  * unsigned, covered by the next MAC, and the last must be signed.
  */
 export async function transferStream(server: Server, question: Question, more: (decoded: DecodedMessage, index: number, message: Uint8Array) => boolean, options: QueryOptions = {}): Promise<DecodedMessage[]> {
-  const id = randomInt(0, 0x10000);
   const now = options.now ?? systemNow;
-  let request = encodeRequest(id, question, options);
-  let mac: Uint8Array | undefined;
-  if (options.tsig !== undefined) {
-    const signed = signMessage(request, options.tsig, { now: now() });
-    request = signed.message;
-    mac = signed.mac;
-  }
+  const fresh = newRequest(question, options, now);
+  const { id, request } = fresh;
+  let mac = fresh.mac;
   const out: DecodedMessage[] = [];
   let unsigned: Uint8Array[] = [];
   await tcpExchange(server, request, options.timeoutMs ?? 30_000, (message) => {

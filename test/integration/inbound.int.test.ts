@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { loadZoneFile } from '../../src/service/load-zone.js';
 import { fetchZone, type FetchEvent } from '../../src/transfer/fetch-zone.js';
 import { printZone } from '../../src/zone/print.js';
 import type { Zone } from '../../src/zone/zone.js';
-import { highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
 import { requireTool, ROOT, runAsync } from './helpers/run.js';
 
 /**
@@ -31,28 +31,9 @@ let first: Zone;
 beforeAll(async () => {
   for (const tool of ['named', 'nsupdate']) requireTool(tool);
   tmp = mkdtempSync(join(tmpdir(), 'hms-inbound-'));
-  const dir = join(tmp, 'named');
-  mkdirSync(dir);
-  copyFileSync(INPUT, join(dir, 'example.com.zone'));
   primary = { address: '127.0.0.1', port: highPort() };
-  writeFileSync(join(dir, 'named.conf'), `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on port ${primary.port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  notify no;
-};
-controls { };
-key "up-key" { algorithm hmac-sha256; secret "${SECRET}"; };
-zone "example.com" {
-  type primary;
-  file "${dir}/example.com.zone";
-  allow-transfer { key "up-key"; };
-  allow-update { key "up-key"; };
-};
-`);
-  named = await startDaemon('named', ['-g', '-c', join(dir, 'named.conf')], /\d\d:\d\d:\d\d\.\d+ running$/m);
+  const conf = namedPrimaryConf(join(tmp, 'named'), { zone: 'example.com', port: primary.port, zoneFile: INPUT, secret: SECRET });
+  named = await startDaemon('named', ['-g', '-c', conf], /\d\d:\d\d:\d\d\.\d+ running$/m);
   expect(named.output()).toMatch(/zone example\.com\/IN: loaded serial 2026112201/);
 });
 

@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HMS, ROOT, verifySignedZone } from './helpers/run.js';
-import { throwawayToken } from './helpers/softhsm.js';
+import { tokenWithFastPolicies } from './helpers/softhsm.js';
 
 /**
  * The key lifecycle through the CLI, as operators use it: a zone added, a KSK roll started by
@@ -15,7 +15,7 @@ import { throwawayToken } from './helpers/softhsm.js';
  */
 const me = userInfo().username;
 const root = process.getuid?.() === 0;
-let hsm: ReturnType<typeof throwawayToken>;
+let hsm: ReturnType<typeof tokenWithFastPolicies>;
 let config: string;
 
 function cli(args: string[], as?: string): { status: number | null; stdout: string; stderr: string } {
@@ -25,16 +25,7 @@ function cli(args: string[], as?: string): { status: number | null; stdout: stri
 }
 
 beforeAll(() => {
-  hsm = throwawayToken('hms-keys');
-  writeFileSync(join(hsm.dir, 'pin'), hsm.pin, { mode: 0o600 });
-  writeFileSync(join(hsm.dir, 'fast.yaml'), `policies:
-  fast:
-    description: the DP policy with waiting times of seconds, for tests
-    ttl: { dnskey: 1s, nsec3param: 1s }
-    soa: { minimum: 300 }
-    zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
-    parent: { propagation-delay: 0, ds-ttl: 1s, publish-safety: 0, retire-safety: 0 }
-`);
+  hsm = tokenWithFastPolicies('hms-keys');
   config = join(hsm.dir, 'hms.yaml');
   writeFileSync(config, `state: state.db
 policies: [fast.yaml, ${join(ROOT, 'kasp/default.yaml')}]

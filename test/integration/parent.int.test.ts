@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HMS, requireTool, ROOT, verifySignedZone } from './helpers/run.js';
-import { throwawayToken } from './helpers/softhsm.js';
+import { tokenWithFastPolicies } from './helpers/softhsm.js';
 
 /**
  * The zone and its parent, through the CLI as operators use it: going insecure and back
@@ -15,7 +15,7 @@ import { throwawayToken } from './helpers/softhsm.js';
  */
 const me = userInfo().username;
 const root = process.getuid?.() === 0;
-let hsm: ReturnType<typeof throwawayToken>;
+let hsm: ReturnType<typeof tokenWithFastPolicies>;
 const children: ChildProcess[] = [];
 
 type Result = { status: number | null; stdout: string; stderr: string };
@@ -51,22 +51,7 @@ access:
 }
 
 beforeAll(() => {
-  hsm = throwawayToken('hms-parent');
-  writeFileSync(join(hsm.dir, 'pin'), hsm.pin, { mode: 0o600 });
-  writeFileSync(join(hsm.dir, 'fast.yaml'), `policies:
-  fast:
-    description: the DP policy with waiting times of seconds, for tests
-    ttl: { dnskey: 1s, nsec3param: 1s }
-    soa: { minimum: 300 }
-    zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
-    parent: { propagation-delay: 0, ds-ttl: 1s, publish-safety: 0, retire-safety: 0 }
-  slow-parent:
-    description: as fast, with a parent DS TTL of 4 s, long enough to act before it passes
-    ttl: { dnskey: 1s, nsec3param: 1s }
-    soa: { minimum: 300 }
-    zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
-    parent: { propagation-delay: 0, ds-ttl: 4s, publish-safety: 0, retire-safety: 0 }
-`);
+  hsm = tokenWithFastPolicies('hms-parent');
   writeFileSync(join(hsm.dir, 'skole.zone'), `$TTL 1h
 $ORIGIN skole.example.com.
 @   SOA ns1 hostmaster 1 2h 15m 30d 5m

@@ -1,8 +1,8 @@
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync, verifySignedZone } from './helpers/run.js';
 
@@ -32,28 +32,8 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'hms-upstream-'));
   token = throwawayToken('hms-up');
   [hmsPort, primaryPort] = [highPort(), highPort()];
-  const dir = join(tmp, 'named');
-  mkdirSync(dir);
-  copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), join(dir, 'example.com.zone'));
-  writeFileSync(join(dir, 'named.conf'), `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on port ${primaryPort} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  notify explicit;
-};
-controls { };
-key "up-key" { algorithm hmac-sha256; secret "${UP_SECRET}"; };
-zone "example.com" {
-  type primary;
-  file "${dir}/example.com.zone";
-  allow-transfer { key "up-key"; };
-  allow-update { key "up-key"; };
-  also-notify { 127.0.0.1 port ${hmsPort} key "up-key"; };
-};
-`);
-  named = await startDaemon('named', ['-g', '-c', join(dir, 'named.conf')], /\d\d:\d\d:\d\d\.\d+ running$/m, { registry: daemons });
+  const conf = namedPrimaryConf(join(tmp, 'named'), { zone: 'example.com', port: primaryPort, zoneFile: join(ROOT, 'examples/zones/example.com.zone'), secret: UP_SECRET, notify: { address: '127.0.0.1', port: hmsPort } });
+  named = await startDaemon('named', ['-g', '-c', conf], /\d\d:\d\d:\d\d\.\d+ running$/m, { registry: daemons });
   writeFileSync(join(tmp, 'pin'), token.pin, { mode: 0o600 });
   writeFileSync(join(tmp, 'up.secret'), `${UP_SECRET}\n`, { mode: 0o600 });
   writeFileSync(join(tmp, 'xfr.secret'), `${XFR_SECRET}\n`, { mode: 0o600 });
@@ -105,6 +85,7 @@ describe('hms run with its zone from an upstream primary', () => {
     writeFileSync(update, [`server 127.0.0.1 ${primaryPort}`, 'zone example.com', 'update add fresh.example.com. 300 IN A 192.0.2.77', 'send', ''].join('\n'));
     const r = await runAsync('nsupdate', ['-k', join(tmp, 'up.conf'), update], { timeoutMs: 20_000 });
     expect(r.stderr).toBe('');
+    await named.waitFor(/zone example\.com\/IN: sending notifies \(serial 2026112202\)/, 10_000);
     await service.waitFor(/NOTIFY from the primary[\s\S]*zone signed and published/, 30_000, from);
     expect(service.output().slice(from)).toMatch(/"method":"IXFR".*new version from the primary/);
     expect(await servedSerial()).toBe(2026112203);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A port in the high range (servers of ours listen on port 0 where they can). */
@@ -136,6 +136,34 @@ zone:
   - domain: ${o.zone}
     master: hms
     acl: [notify-from-hms, transfer-out]
+`);
+  return file;
+}
+
+/**
+ * A BIND 9 primary of `zone` (from `zoneFile`) on 127.0.0.1:`port`: transfers and dynamic
+ * updates with the TSIG key `up-key` (hmac-sha256) only; NOTIFY only to `notify`, if given.
+ */
+export function namedPrimaryConf(dir: string, o: { zone: string; port: number; zoneFile: string; secret: string; notify?: { address: string; port: number } }): string {
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(o.zoneFile, join(dir, `${o.zone}.zone`));
+  const file = join(dir, 'named.conf');
+  writeFileSync(file, `options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  listen-on port ${o.port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  notify ${o.notify === undefined ? 'no' : 'explicit'};
+};
+controls { };
+key "up-key" { algorithm hmac-sha256; secret "${o.secret}"; };
+zone "${o.zone}" {
+  type primary;
+  file "${dir}/${o.zone}.zone";
+  allow-transfer { key "up-key"; };
+  allow-update { key "up-key"; };${o.notify === undefined ? '' : `\n  also-notify { ${o.notify.address} port ${o.notify.port} key "up-key"; };`}
+};
 `);
   return file;
 }

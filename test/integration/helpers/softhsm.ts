@@ -18,3 +18,22 @@ export function throwawayToken(label: string): { readonly dir: string; readonly 
   if (!initToken({ label, soPin: randomBytes(8).toString('hex'), pin })) throw new Error(`token ${label} exists already`);
   return { dir, pin, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * A throwaway token with its PIN in `pin` (mode 0600) and the policy file `fast.yaml`: the DP
+ * policy with waiting times of seconds (`fast`), and the same with a parent DS TTL of 4 s
+ * (`slow-parent`), long enough to act before it passes.
+ */
+export function tokenWithFastPolicies(label: string): ReturnType<typeof throwawayToken> {
+  const hsm = throwawayToken(label);
+  writeFileSync(join(hsm.dir, 'pin'), hsm.pin, { mode: 0o600 });
+  const policy = (name: string, description: string, dsTtl: string): string => `  ${name}:
+    description: ${description}
+    ttl: { dnskey: 1s, nsec3param: 1s }
+    soa: { minimum: 300 }
+    zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
+    parent: { propagation-delay: 0, ds-ttl: ${dsTtl}, publish-safety: 0, retire-safety: 0 }
+`;
+  writeFileSync(join(hsm.dir, 'fast.yaml'), `policies:\n${policy('fast', 'the DP policy with waiting times of seconds, for tests', '1s')}${policy('slow-parent', 'as fast, with a parent DS TTL of 4 s, long enough to act before it passes', '4s')}`);
+  return hsm;
+}
