@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Name } from '../../src/dns/name.js';
+import { deleteKey, findKeys } from '../../src/hsm/keys.js';
+import { Token } from '../../src/hsm/token.js';
 import { Service } from '../../src/service/daemon.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { ROOT, verifySignedZone } from './helpers/run.js';
@@ -112,6 +115,31 @@ www A 192.0.2.54
       expect(verifySignedZone('skole.example.com', join(tmp, 'both/signed/skole.example.com.signed')).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
     } finally {
       await service.stop();
+    }
+  });
+
+  it('DP-4.1 a key missing from the HSM at start is an alarm, and no key is made in its place', async () => {
+    const first = await Service.start({ configFile: config, log, operator });
+    const signed = await first.resign('example.com.', 'test');
+    await first.stop();
+    const token = Token.open({ label: 'hms-clock', pin: readFileSync(join(tmp, 'pin'), 'utf8') });
+    try {
+      const keys = findKeys(token, Name.parse('example.com.'));
+      const zsk = keys.filter((k) => k.role === 'zsk');
+      expect(zsk.length).toBeGreaterThan(0);
+      for (const k of zsk) deleteKey(token, k);
+      lines.length = 0;
+      const second = await Service.start({ configFile: config, log, operator, backoffMs: 3_600_000 });
+      try {
+        await expect(second.resign('example.com.', 'test')).rejects.toThrow(/ALARM: zone example\.com\.: key\(s\) ZSK \d+ .* recorded but missing from token hms-clock; no key is made in their place/);
+        expect(lines.some((l) => l.alarm === true && /missing from token/.test(String(l.reason)))).toBe(true);
+        expect(second.status()[0]).toMatchObject({ serial: signed.serial });
+        expect(findKeys(token, Name.parse('example.com.')).filter((k) => k.role === 'zsk')).toEqual([]);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await token.close();
     }
   });
 });

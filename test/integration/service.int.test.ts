@@ -192,6 +192,20 @@ describe('hms run with BIND and Knot secondaries', () => {
     expect(diff.stdout).toMatch(/^\+www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.81$/m);
   });
 
+  it('DP-2.6c hms zone restore makes an earlier revision the input again, audited with its ticket; the service signs it', async () => {
+    const from = service.output().length;
+    const r = hms(['zone', 'restore', 'example.com', '2', '--ticket', 'CHG-0042', '--comment', 'back to the address before the typo']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(input, 'utf8')).toMatch(/^www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.80$/m);
+    await service.waitFor(/zone signed and published/, 30_000, from);
+    expect(await digHms(['example.com', 'AXFR'])).toMatch(/^www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.80$/m);
+    const audit = run('node', [HMS, 'audit', 'log', '--config', config, '--zone', 'example.com', '--json']);
+    const records = JSON.parse(audit.stdout) as { action: string; actor: string; ticket: string | null; after: { revision?: number } }[];
+    expect(records.find((a) => a.action === 'zone.restore')).toMatchObject({ actor: me, ticket: 'CHG-0042', after: { revision: 2 } });
+    // the restored text is the same as revision 2: no new revision
+    expect(hms(['zone', 'diff', 'example.com', '2', String(hms(['zone', 'history', 'example.com']).stdout.trim().split('\n').length)]).stdout).toBe('');
+  });
+
   it('OPS-7 with the HSM gone the last version stays served and an alarm is raised; with it back, signing goes on', async () => {
     const before = await servedSerial();
     const tokens = join(token.dir, 'tokens');
