@@ -1,7 +1,7 @@
 /** The outcome of one run of a zone's pipeline, as the job needs it. */
 export type RunOutcome =
   /** Done; the job may be asked to run again at `next` (the planner's next event). */
-  | { readonly ok: true; readonly next?: number | null }
+  | { readonly ok: true; readonly next?: number | null; readonly nextReason?: string }
   /** Failed in a way that may pass (HSM, network, a crash): retried with backoff. */
   | { readonly ok: false; readonly retry: true; readonly error: Error }
   /** Failed in a way that waits for a person (a bad input file): not retried until triggered. */
@@ -114,7 +114,7 @@ export class ZoneJob {
         if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
         this.retryTimer = undefined;
         // a next event not after now would make a loop: the run just made has done what was due
-        if (outcome.next !== undefined && outcome.next !== null) this.at(Math.max(outcome.next * 1000, this.nowMs() + 60_000), 'a key event is due');
+        if (outcome.next !== undefined && outcome.next !== null) this.at(Math.max(outcome.next * 1000, this.nowMs() + 60_000), outcome.nextReason ?? 'a key event is due');
       } else {
         this.failures++;
         if (outcome.retry && !this.stopped) {

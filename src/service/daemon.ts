@@ -27,7 +27,7 @@ import type { Zone } from '../zone/zone.js';
 import { Keeper, type Acting } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
 import { checkParentDs } from './parent-check.js';
-import { keepRevision } from './revisions.js';
+import { keepRevision, revisionDigest } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
 
 export interface ServiceOptions {
@@ -261,6 +261,14 @@ export class Service {
     const policy = this.keeper.policy(row.policy);
     if (this.now() >= row.lastSigned + policy.signatures.resignInterval) return 're-sign interval reached';
     if (this.stampOf(state.config) !== state.stamp || state.stamp === '') return 'the input changed';
+    if (state.config.input.kind === 'primary') return 'refresh from the primary';
+    // an input changed while the service was down differs from the newest revision
+    const newest = this.keeper.store.revisions(state.config.name, 1)[0];
+    try {
+      if (newest === undefined || revisionDigest(loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name))) !== newest.sha256) return 'the input changed since the last run';
+    } catch {
+      return 'the input cannot be read';
+    }
     return null;
   }
 
@@ -298,7 +306,7 @@ export class Service {
       const fetched = await this.fetchUpstream(state, log);
       if (!fetched.ok) return fetched.outcome;
       if (!fetched.changed && state.served !== undefined && reasons.every((r) => r.startsWith('NOTIFY from') || r === 'refresh from the primary')) {
-        return { ok: true, next: this.nextRefresh(state) };
+        return this.nextRun(state, this.keeper.plan(this.keeper.zone(zoneName), this.now()).next);
       }
     }
     state.stamp = this.stampOf(z);
@@ -329,8 +337,7 @@ export class Service {
       for (const g of plan.gates) if (g.from <= this.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
       if (keysBefore !== this.keyDigest(zoneName)) this.parentOf(zoneName)?.job.trigger(`the keys of the child zone ${zoneName} changed (DP-4.6a)`).catch(() => undefined);
       void this.checkParent(zoneName);
-      const refresh = this.nextRefresh(state);
-      return { ok: true, next: plan.next === null ? refresh : refresh === null ? plan.next : Math.min(plan.next, refresh) };
+      return this.nextRun(state, plan.next);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
@@ -373,6 +380,13 @@ export class Service {
       log.error({ primary: input.primary.address, reason: error.message, serving: state.serial }, 'transfer from the primary failed; the last good signed version stays served');
       return { ok: false, outcome: { ok: false, retry: !(e instanceof ZoneCheckError), error } };
     }
+  }
+
+  /** The next run: the planner's next key event, or the primary's refresh if that comes first. */
+  private nextRun(state: ZoneState, keyEvent: UnixSeconds | null): RunOutcome {
+    const refresh = this.nextRefresh(state);
+    if (refresh !== null && (keyEvent === null || refresh < keyEvent)) return { ok: true, next: refresh, nextReason: 'refresh from the primary' };
+    return { ok: true, next: keyEvent };
   }
 
   /** When to ask the primary again: its SOA REFRESH after now (RFC 1035 section 3.3.13). */

@@ -18,10 +18,17 @@ export function canonicalText(zone: Zone): string {
 /** Keeps `zone` as the next revision unless it equals the newest one; returns the revision. */
 export function keepRevision(store: StateStore, zone: Zone, source: string, audit: AuditContext): RevisionRow {
   const text = canonicalText(zone);
-  const sha256 = createHash('sha256').update(text).digest('hex');
+  const sha256 = digestOf(text);
   const serial = decodeSoa(zone.soa!.records[0]!.rdata).serial;
   return store.addRevision(zone.origin.toString(), { source, serial, records: zone.recordCount, sha256, text }, audit);
 }
+
+/** What a revision of `zone` would be known by: the SHA-256 of its canonical text. */
+export function revisionDigest(zone: Zone): string {
+  return digestOf(canonicalText(zone));
+}
+
+const digestOf = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The difference of two revisions' canonical texts: records only in the first, records only in the second. */
 export interface RevisionDiff {

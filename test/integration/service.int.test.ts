@@ -254,7 +254,13 @@ describe('hms run with BIND and Knot secondaries', () => {
     expect(hms(['key', 'list', 'example.com', '--json']).stdout).toBe(keys.stdout);
     const r = hms(['zone', 'resign', 'example.com']);
     expect(r.status, r.stderr).toBe(0);
-    expect(await servedSerial()).toBeGreaterThan(before);
+    const after = await servedSerial();
+    expect(after).toBeGreaterThan(before);
     expect(hms(['key', 'list', 'example.com', '--json']).stdout).toBe(keys.stdout);
+    // an input changed while the service was down is signed at start
+    expect(await service.stop()).toBe(0);
+    writeFileSync(input, readFileSync(input, 'utf8') + 'while-down TXT "changed while hms was stopped"\n');
+    service = await startDaemon('node', [HMS, 'run', '--config', config], /"reasons":\["the input changed since the last run"\].*zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+    expect(await servedSerial()).toBeGreaterThan(after);
   });
 });
