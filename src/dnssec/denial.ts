@@ -108,12 +108,18 @@ export class Nsec3Chain {
   }
 
   private typeSet(types: readonly number[]): number {
-    const sorted = [...new Set(types)].sort((a, b) => a - b);
+    let sorted = types;
+    for (let i = 1; i < types.length; i++) {
+      if (types[i - 1]! >= types[i]!) {
+        sorted = [...new Set(types)].sort((a, b) => a - b);
+        break;
+      }
+    }
     const key = sorted.join(' ');
     let id = this.typeSetIds.get(key);
     if (id === undefined) {
       id = this.typeSets.length;
-      this.typeSets.push(sorted);
+      this.typeSets.push([...sorted]);
       this.typeSetIds.set(key, id);
     }
     return id;

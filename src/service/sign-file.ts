@@ -19,7 +19,7 @@ export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: 
     summary = await signZoneTo(zone, options, (node) => {
       verifier.node(node);
       const text = printNodeText(node.rrsets);
-      if (text !== '') file.line(text.slice(0, -1));
+      if (text !== '') file.line(text);
     });
   } catch (e) {
     file.abort();

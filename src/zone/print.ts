@@ -28,15 +28,23 @@ export function* printNode(rrsets: readonly RRsetView[]): Generator<string> {
 }
 
 /**
- * printNode's lines as one text, each line ended by a newline: what a signer writes for each
- * name of a large zone, made without a generator and, for RRSIG and NSEC3, by putting the
- * record's own signature or hash between texts formatted once for the many records that
- * share the rest (see DnssecTexts).
+ * printNode's lines as one text, joined by newlines: what a signer writes for each name of a
+ * large zone, made without a generator and, for RRSIG and NSEC3, by putting the record's own
+ * signature or hash between texts formatted once for the many records that share the rest
+ * (see DnssecTexts).
  */
 export function printNodeText(rrsets: readonly RRsetView[]): string {
   const soa = rrsets.find((set) => set.type === RRType.SOA);
-  let out = soa === undefined ? '' : rrsetText(soa);
-  for (const set of rrsets) if (set !== soa) out += rrsetText(set);
+  let out = '';
+  const add = (set: RRsetView): void => {
+    const prefix = prefixOf(set.owner, set.type);
+    for (const rr of set.records) {
+      const line = `${prefix(rr.ttl)}${texts.format(set.type, rr.rdata)}`;
+      out = out === '' ? line : `${out}\n${line}`;
+    }
+  };
+  if (soa !== undefined) add(soa);
+  for (const set of rrsets) if (set !== soa) add(set);
   return out;
 }
 
@@ -45,25 +53,31 @@ function* printRRset(set: RRsetView): Generator<string> {
   for (const rr of set.records) yield `${prefix(rr.ttl)}${formatRdata(set.type, rr.rdata)}`;
 }
 
-function rrsetText(set: RRsetView): string {
-  const prefix = prefixOf(set.owner, set.type);
-  let out = '';
-  for (const rr of set.records) out += `${prefix(rr.ttl)}${texts.format(set.type, rr.rdata)}\n`;
-  return out;
-}
-
 let lastOwner: Name | undefined;
-let lastType = -1;
-let lastPrefix: (ttl: number) => string = () => '';
+const lastPrefixes: { readonly type: number; readonly prefix: (ttl: number) => string }[] = [];
 
-/** recordPrefix, kept for the next RRset of the same owner and type (a name's RRSIGs follow it). */
+/**
+ * recordPrefix, kept while the same owner's RRsets (and their RRSIGs) come by, each prefix
+ * text kept for the TTL it was last asked for.
+ */
 function prefixOf(owner: Name, type: number): (ttl: number) => string {
-  if (owner !== lastOwner || type !== lastType) {
+  if (owner !== lastOwner) {
     lastOwner = owner;
-    lastType = type;
-    lastPrefix = recordPrefix(owner, type);
+    lastPrefixes.length = 0;
   }
-  return lastPrefix;
+  for (const p of lastPrefixes) if (p.type === type) return p.prefix;
+  const make = recordPrefix(owner, type);
+  let lastTtl = -1;
+  let lastText = '';
+  const prefix = (ttl: number): string => {
+    if (ttl !== lastTtl) {
+      lastTtl = ttl;
+      lastText = make(ttl);
+    }
+    return lastText;
+  };
+  lastPrefixes.push({ type, prefix });
+  return prefix;
 }
 
 interface Shared {
