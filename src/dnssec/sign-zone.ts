@@ -41,7 +41,7 @@ export interface SignZoneOptions {
    * not sign (a pre-published or a retiring ZSK) are listed here beside those that do.
    */
   readonly dnskeys?: readonly Uint8Array[];
-  /** Signatures asked for and not yet emitted before the signer waits (default 1024). */
+  /** Signatures asked for and not yet emitted before the signer waits (default 512). */
   readonly window?: number;
 }
 
@@ -61,11 +61,17 @@ interface PlannedSet {
 interface PendingNode {
   readonly name: Name;
   readonly sets: readonly PlannedSet[];
-  readonly signed: { readonly set: PlannedSet; readonly header: Uint8Array; readonly signature: Promise<Uint8Array> }[];
+  readonly signed: { readonly set: PlannedSet; readonly header: Uint8Array }[];
+  /** The signatures of `signed`, in its order (none: a name of glue or of unsigned sets). */
+  readonly signatures: Promise<Uint8Array[]> | undefined;
 }
 
-/** Signatures requested but not yet written out, before the signer waits for the oldest. */
-const DEFAULT_WINDOW = 1024;
+/**
+ * Signatures requested but not yet written out, before the signer waits for the oldest (and
+ * then emits until half are left). Enough to keep two signing threads' batches full (see
+ * SigningPool); more only keeps more objects alive through each young-generation collection.
+ */
+const DEFAULT_WINDOW = 512;
 
 /**
  * Signs a zone (RFC 4035 section 2): DNSKEY at the apex signed by the KSKs (or CSK), every
@@ -155,6 +161,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   const noHeader = new Uint8Array(headerLength);
   const request = (name: Name, sets: PlannedSet[]): void => {
     const signed: PendingNode['signed'] = [];
+    const signatures: Promise<Uint8Array>[] = [];
     for (const planned of sets) {
       if (planned.signers.length === 0) continue;
       const { owner, type, records } = planned.set;
@@ -168,18 +175,19 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       for (const [i, key] of planned.signers.entries()) {
         const input = i === 0 ? body : Buffer.from(body);
         headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl);
-        const signature = key.signer.sign(input);
-        // rejections are met where the node is awaited; this keeps later ones from being unhandled
-        signature.catch(() => undefined);
-        signed.push({ set: planned, header: input.subarray(0, headerLength), signature });
+        signatures.push(key.signer.sign(input));
+        signed.push({ set: planned, header: input.subarray(0, headerLength) });
       }
     }
+    const all = signatures.length === 0 ? undefined : Promise.all(signatures);
+    // a rejection is met where the node is awaited; this keeps later ones from being unhandled
+    all?.catch(() => undefined);
     outstanding += signed.length;
-    pending.push({ name, sets, signed });
+    pending.push({ name, sets, signed, signatures: all });
   };
   const emitOldest = async (): Promise<void> => {
     const node = pending.shift()!;
-    const signatures = await Promise.all(node.signed.map((s) => s.signature));
+    const signatures = node.signatures === undefined ? [] : await node.signatures;
     outstanding -= signatures.length;
     const rrsets = node.sets.map((p) => p.set);
     if (signatures.length > 0) {

@@ -53,7 +53,8 @@ function* printRRset(set: RRsetView): Generator<string> {
   for (const rr of set.records) yield `${prefix(rr.ttl)}${formatRdata(set.type, rr.rdata)}`;
 }
 
-let lastOwner: Name | undefined;
+let lastOwner = '';
+let lastOwnerText = '';
 const lastPrefixes: { readonly type: number; readonly prefix: (ttl: number) => string }[] = [];
 
 /**
@@ -61,12 +62,13 @@ const lastPrefixes: { readonly type: number; readonly prefix: (ttl: number) => s
  * text kept for the TTL it was last asked for.
  */
 function prefixOf(owner: Name, type: number): (ttl: number) => string {
-  if (owner !== lastOwner) {
-    lastOwner = owner;
+  if (owner.wire !== lastOwner) {
+    lastOwner = owner.wire;
+    lastOwnerText = owner.toString();
     lastPrefixes.length = 0;
   }
   for (const p of lastPrefixes) if (p.type === type) return p.prefix;
-  const make = recordPrefix(owner, type);
+  const make = recordPrefix(owner, type, lastOwnerText);
   let lastTtl = -1;
   let lastText = '';
   const prefix = (ttl: number): string => {
