@@ -60,39 +60,37 @@ export function signingInput(header: Uint8Array, labels: number, owner: Name, ty
  * once per RRset by the signer and put behind each key's header.
  */
 export function canonicalRRset(prefix: Uint8Array, labels: number, owner: Name, type: number, originalTtl: number, rdatas: readonly Uint8Array[]): Uint8Array {
-  let signedOwner = owner.toLowerCase();
-  const count = signedOwner.labelCount;
-  if (labels < count) signedOwner = Name.fromLabels(['*', ...signedOwner.labels().slice(count - labels)]);
-  const ownerWire = signedOwner.toBytes();
-  const sorted = rdatas.length === 1 ? [canonicalRdata(type, rdatas[0]!)] : rdatas.map((r) => canonicalRdata(type, r)).sort(compareBytes);
-  let size = prefix.length;
-  for (let i = 0; i < sorted.length; i++) {
-    if (i > 0 && compareBytes(sorted[i - 1]!, sorted[i]!) === 0) continue;
-    size += ownerWire.length + 10 + sorted[i]!.length;
+  const w = SCRATCH;
+  w.reset();
+  w.bytes(prefix);
+  writeCanonicalRRset(w, labels, owner, type, originalTtl, rdatas.map((rdata) => ({ rdata })));
+  return w.finish();
+}
+
+const SCRATCH = new ByteWriter(1024);
+
+/**
+ * Writes the RRset part of a signing input (see signingInput) into `w`: written by hand and
+ * into a buffer that is reused, for this runs once per RRset of every zone signed and every
+ * zone verified.
+ */
+export function writeCanonicalRRset(w: ByteWriter, labels: number, owner: Name, type: number, originalTtl: number, records: readonly { readonly rdata: Uint8Array }[]): void {
+  let ownerWire = owner.key;
+  if (labels < owner.labelCount) ownerWire = Name.fromLabels(['*', ...owner.toLowerCase().labels().slice(owner.labelCount - labels)]).wire;
+  const write = (rdata: Uint8Array): void => {
+    w.latin1(ownerWire);
+    w.u16(type);
+    w.u16(1);
+    w.u32(originalTtl);
+    w.u16(rdata.length);
+    w.bytes(rdata);
+  };
+  if (records.length === 1) {
+    write(canonicalRdata(type, records[0]!.rdata));
+    return;
   }
-  // written by hand: this runs once per RRset of every zone signed and every zone verified
-  const out = new Uint8Array(size);
-  out.set(prefix);
-  let at = prefix.length;
-  for (let i = 0; i < sorted.length; i++) {
-    const rdata = sorted[i]!;
-    if (i > 0 && compareBytes(sorted[i - 1]!, rdata) === 0) continue;
-    out.set(ownerWire, at);
-    at += ownerWire.length;
-    out[at] = type >>> 8;
-    out[at + 1] = type & 0xff;
-    out[at + 2] = 0;
-    out[at + 3] = 1;
-    out[at + 4] = originalTtl >>> 24;
-    out[at + 5] = (originalTtl >>> 16) & 0xff;
-    out[at + 6] = (originalTtl >>> 8) & 0xff;
-    out[at + 7] = originalTtl & 0xff;
-    out[at + 8] = rdata.length >>> 8;
-    out[at + 9] = rdata.length & 0xff;
-    out.set(rdata, at + 10);
-    at += 10 + rdata.length;
-  }
-  return out;
+  const sorted = records.map((r) => canonicalRdata(type, r.rdata)).sort(compareBytes);
+  for (let i = 0; i < sorted.length; i++) if (i === 0 || compareBytes(sorted[i - 1]!, sorted[i]!) !== 0) write(sorted[i]!);
 }
 
 /**

@@ -1,13 +1,14 @@
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
+import { ByteWriter } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
 import { ZoneBuilder, type NodeView, type RecordView, type RRsetView, type Zone, type ZoneNode } from '../zone/zone.js';
 import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
-import { buildNsecChain, nsec3Entries, nsec3ParamRdata, nsec3Record, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
-import { canonicalRRset, RrsigHeaderTemplate, rrsigLabels } from './rrsig.js';
+import { buildNsecChain, Nsec3Chain, nsec3ParamRdata, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
+import { RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
 import type { SigningKey } from './signer.js';
 
 export type Denial = { readonly kind: 'nsec' } | ({ readonly kind: 'nsec3' } & Nsec3Params);
@@ -42,7 +43,7 @@ export interface SignZoneOptions {
    * not sign (a pre-published or a retiring ZSK) are listed here beside those that do.
    */
   readonly dnskeys?: readonly Uint8Array[];
-  /** Signatures asked for and not yet emitted before the signer waits (default 1024). */
+  /** Signatures asked for and not yet emitted before the signer waits (default 512). */
   readonly window?: number;
 }
 
@@ -62,15 +63,21 @@ interface PlannedSet {
 interface PendingNode {
   readonly name: Name;
   readonly sets: readonly PlannedSet[];
-  readonly signed: { readonly set: PlannedSet; readonly header: Uint8Array; readonly signature: Promise<Uint8Array> }[];
+  readonly signed: { readonly set: PlannedSet; readonly header: Uint8Array }[];
+  /** The signatures of `signed`, in its order (none: a name of glue or of unsigned sets). */
+  readonly signatures: Promise<Uint8Array[]> | undefined;
 }
 
 /** RFC 8078 section 4: key tag 0, algorithm 0, digest type 0, digest 0x00; and flags 0, protocol 3, algorithm 0, key 0x00. */
 const CDS_DELETE = new Uint8Array([0, 0, 0, 0, 0]);
 const CDNSKEY_DELETE = new Uint8Array([0, 0, 3, 0, 0]);
 
-/** Signatures requested but not yet written out, before the signer waits for the oldest. */
-const DEFAULT_WINDOW = 1024;
+/**
+ * Signatures requested but not yet written out, before the signer waits for the oldest (and
+ * then emits until half are left). Enough to keep two signing threads' batches full (see
+ * SigningPool); more only keeps more objects alive through each young-generation collection.
+ */
+const DEFAULT_WINDOW = 512;
 
 /**
  * Signs a zone (RFC 4035 section 2): DNSKEY at the apex signed by the KSKs (or CSK), every
@@ -113,9 +120,9 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       const isCds = set.type === RRType.CDS || set.type === RRType.CDNSKEY;
       if (DNSSEC_TYPES.has(set.type) && (!isCds || options.cds !== undefined)) continue;
       const ttl = minTtl(set.records);
-      let records: readonly RecordView[] = set.records.map((r) => ({ ttl, rdata: r.rdata }));
+      let records: readonly RecordView[] = set.records;
       if (set.type === RRType.SOA) records = [{ ttl: soaTtl, rdata: soaRdata }];
-      else if (set.records.every((r) => r.ttl === ttl)) records = set.records;
+      else if (!set.records.every((r) => r.ttl === ttl)) records = set.records.map((r) => ({ ttl, rdata: r.rdata }));
       add({ owner: set.owner, type: set.type, records }, isCds ? ksks : zsks);
     }
     if (isApex) {
@@ -137,11 +144,15 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   };
 
   // the names of the chain, with their types and whether they are delegations; NSEC needs
-  // them before it signs (each NSEC names the next name), NSEC3 gathers them as it signs
+  // them before it signs (each NSEC names the next name), NSEC3 hashes them as it signs
   // and makes its records one at a time at the end
   const chain: ChainName[] = [];
+  const nsec3 = options.denial.kind === 'nsec3' ? new Nsec3Chain(apex, options.denial) : undefined;
   const chainName = (node: ZoneNode, kind: NodeKind, sets: readonly PlannedSet[]): void => {
-    if (sets.length > 0) chain.push({ name: node.name, types: sets.map((p) => p.set.type), isDelegation: kind === 'delegation' });
+    if (sets.length === 0) return;
+    const c = { name: node.name, types: sets.map((p) => p.set.type), isDelegation: kind === 'delegation' };
+    if (nsec3 !== undefined) nsec3.add(c);
+    else chain.push(c);
   };
   let nsec: DenialRecord[] = [];
   if (options.denial.kind === 'nsec') {
@@ -155,40 +166,49 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   const pending: PendingNode[] = [];
   let outstanding = 0;
   const summary = { nodes: 0, records: 0, signatures: 0 };
+  const scratch = new ByteWriter(1024);
+  const noHeader = new Uint8Array(headerLength);
   const request = (name: Name, sets: PlannedSet[]): void => {
     const signed: PendingNode['signed'] = [];
+    const signatures: Promise<Uint8Array>[] = [];
     for (const planned of sets) {
       if (planned.signers.length === 0) continue;
       const { owner, type, records } = planned.set;
       const labels = rrsigLabels(owner);
-      const body = canonicalRRset(new Uint8Array(headerLength), labels, owner, type, planned.ttl, records.map((r) => r.rdata));
+      // the signing input with room for the RRSIG header (RFC 4034 section 3.1.8.1), in a
+      // small pooled buffer (Buffer.allocUnsafe) rather than an ArrayBuffer of its own
+      scratch.reset();
+      scratch.bytes(noHeader);
+      writeCanonicalRRset(scratch, labels, owner, type, planned.ttl, records);
+      const body = scratch.finish();
       for (const [i, key] of planned.signers.entries()) {
-        const input = i === 0 ? body : Uint8Array.from(body);
+        const input = i === 0 ? body : Buffer.from(body);
         headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl);
-        const signature = key.signer.sign(input);
-        // rejections are met where the node is awaited; this keeps later ones from being unhandled
-        signature.catch(() => undefined);
-        signed.push({ set: planned, header: input.subarray(0, headerLength), signature });
+        signatures.push(key.signer.sign(input));
+        signed.push({ set: planned, header: input.subarray(0, headerLength) });
       }
     }
+    const all = signatures.length === 0 ? undefined : Promise.all(signatures);
+    // a rejection is met where the node is awaited; this keeps later ones from being unhandled
+    all?.catch(() => undefined);
     outstanding += signed.length;
-    pending.push({ name, sets, signed });
+    pending.push({ name, sets, signed, signatures: all });
   };
   const emitOldest = async (): Promise<void> => {
     const node = pending.shift()!;
-    const signatures = await Promise.all(node.signed.map((s) => s.signature));
+    const signatures = node.signatures === undefined ? [] : await node.signatures;
     outstanding -= signatures.length;
     const rrsets = node.sets.map((p) => p.set);
     if (signatures.length > 0) {
       const rrsigs = node.signed.map(({ set, header }, i) => {
         const signature = signatures[i]!;
-        const rdata = new Uint8Array(header.length + signature.length);
+        const rdata = Buffer.allocUnsafe(header.length + signature.length);
         rdata.set(header);
         rdata.set(signature, header.length);
         return { ttl: set.ttl, rdata };
       });
       rrsets.push({ owner: rrsets[0]!.owner, type: RRType.RRSIG, records: rrsigs });
-      rrsets.sort((a, b) => a.type - b.type);
+      sortByType(rrsets);
     }
     summary.nodes++;
     for (const set of rrsets) summary.records += set.records.length;
@@ -214,11 +234,8 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     }
     if (outstanding > window) await drainTo(window / 2);
   }
-  if (options.denial.kind === 'nsec3') {
-    const nsec3 = nsec3Entries(apex, chain, options.denial);
-    chain.length = 0;
-    for (let i = 0; i < nsec3.length; i++) {
-      const d = nsec3Record(apex, nsec3, i, options.denial);
+  if (nsec3 !== undefined) {
+    for (const d of nsec3.records()) {
       request(d.owner, [denialSet(d)]);
       if (outstanding > window) await drainTo(window / 2);
     }
@@ -252,6 +269,19 @@ function* walk(zone: Zone): Generator<[ZoneNode, NodeKind]> {
     const isDelegation = !isApex && node.rrsets.some((s) => s.type === RRType.NS);
     cut = isDelegation ? name : undefined;
     yield [node, isApex ? 'apex' : isDelegation ? 'delegation' : 'authoritative'];
+  }
+}
+
+/** Sorts a name's few RRsets by type, in place (stable; Array.prototype.sort makes garbage). */
+function sortByType(sets: RRsetView[]): void {
+  for (let i = 1; i < sets.length; i++) {
+    const set = sets[i]!;
+    let j = i - 1;
+    while (j >= 0 && sets[j]!.type > set.type) {
+      sets[j + 1] = sets[j]!;
+      j--;
+    }
+    sets[j + 1] = set;
   }
 }
 

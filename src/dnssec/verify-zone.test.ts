@@ -11,7 +11,7 @@ import { softwareKey } from '../../test/helpers/software-signer.js';
 import { Algorithm } from './algorithms.js';
 import { signZone, type Denial } from './sign-zone.js';
 import { verifyZone } from './verify-zone.js';
-import { printZone } from '../zone/print.js';
+import { printNode, printNodeText, printZone } from '../zone/print.js';
 import { verifySignedZone } from '../../test/integration/helpers/run.js';
 
 const origin = Name.parse('corpus.example.');
@@ -82,6 +82,18 @@ describe('verifyZone: the check before a signed zone is written', () => {
     expect(messages.some((m) => /next hash/.test(m))).toBe(true);
   });
 
+  it('catches an NSEC3 whose bitmap lies and an NSEC3 that is the hash of no name', () => {
+    const zone = edited(signed.get('optout')!, (lines) => {
+      const nsec3 = lines.findIndex((l) => /\tNSEC3\t.* A /.test(l));
+      const stray = lines[nsec3]!.replace(/^[0-9a-v]{32}\./, '00000000000000000000000000000000.');
+      return [...lines.map((l, i) => (i === nsec3 ? l.replace(/ A /, ' ') : l)), stray];
+    });
+    const messages = verifyZone(zone, NOW).map((p) => p.message);
+    expect(messages).toContainEqual(expect.stringMatching(/^NSEC3 bitmap for .* does not match the types at the name$/));
+    expect(messages).toContain('NSEC3 for no name of the zone');
+    expect(messages).toContainEqual(expect.stringMatching(/^NSEC3 next hash [0-9A-V]{32} should be 0{32}$/));
+  });
+
   it('catches a signature by a key that is not in the DNSKEY RRset (wrong key tag)', () => {
     const tags = keys.map((k) => k.signer.keyTag);
     let other = (tags[1]! + 1) % 65536;
@@ -95,5 +107,13 @@ describe('verifyZone: the check before a signed zone is written', () => {
     expect(verifyZone(zone, NOW).some((p) => p.message === 'NSEC bitmap does not match the types at the name')).toBe(true);
     expect(verifyZone(signed.get('nsec')!, NOW + 40 * 86400).length).toBeGreaterThan(10);
     expect(signed.get('nsec')!.rrset(origin, RRType.DNSKEY)!.records).toHaveLength(2);
+  });
+});
+
+describe('printNodeText: the printer a signer writes with', () => {
+  it('writes every name of a signed zone as printNode does (RRSIG and NSEC3 texts made once and shared)', () => {
+    for (const [name, zone] of signed) {
+      for (const node of zone.nodes) expect(printNodeText(node.rrsets), `${name} ${node.name.toString()}`).toBe([...printNode(node.rrsets)].join('\n'));
+    }
   });
 });

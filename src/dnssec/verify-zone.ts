@@ -1,5 +1,6 @@
 import type { UnixSeconds } from '../common/clock.js';
-import { ByteReader } from '../dns/bytes.js';
+import { WireFormatError } from '../common/errors.js';
+import { ByteReader, ByteWriter } from '../dns/bytes.js';
 import { Name } from '../dns/name.js';
 import { encodeBase32Hex } from '../dns/rdata/base32hex.js';
 import { decodeTypeBitmap } from '../dns/rdata/fields.js';
@@ -8,7 +9,8 @@ import type { KeyObject } from 'node:crypto';
 import type { NodeView, Zone } from '../zone/zone.js';
 import { keyTag } from './key-tag.js';
 import { nsec3Hash } from './nsec3-hash.js';
-import { decodeRrsig, signingInput } from './rrsig.js';
+import { DigestTable } from './digest-table.js';
+import { writeCanonicalRRset } from './rrsig.js';
 import { publicKeyFromDnskey, verifyWithKey } from './verify-signature.js';
 
 /** One problem found in a signed zone. */
@@ -45,15 +47,21 @@ export class ZoneVerifier {
   private firstName: Name | undefined;
   private lastNsec: { readonly owner: Name; readonly next: Name } | undefined;
   /**
-   * NSEC3: what the chain must hold (hash to the name and its types; DONE once its NSEC3 was
-   * met), NSEC3 records met before their name, and the ring so far (the records come in hash
-   * order, as canonical order puts them). Types are kept as short strings: a million-name
-   * zone is checked in little memory.
+   * NSEC3: every hash met, as names that need an NSEC3 (EXPECTED, DONE once it was met) or
+   * as NSEC3 records met before their name (EARLY), and the ring so far (the records come in
+   * hash order, as canonical order puts them). Hashes live in a DigestTable, their state and
+   * types (an index into `typeSets`) in typed arrays beside it: a million-name zone is checked
+   * without an object per name on the heap (the names are the zone's own).
    */
-  private readonly expected = new Map<string, Expected | typeof DONE>();
-  private readonly early = new Map<string, { readonly owner: Name; readonly types: string }>();
-  private ring: { first: string; last: string; lastOwner: Name; lastNext: string } | undefined;
+  private readonly table = new DigestTable(HASH_LENGTH, 1 << 16);
+  private state = new Uint8Array(1 << 16);
+  private types = new Uint32Array(1 << 16);
+  private readonly names: (Name | undefined)[] = [];
+  private readonly typeSets = new Map<string, number>([['', EMPTY_TYPES]]);
+  private ring: { firstLabel: string; firstHash: Uint8Array | undefined; lastOwner: Name; lastNext: Uint8Array } | undefined;
   private optOut = false;
+  /** Room for a signing input, reused for every signature checked. */
+  private readonly input = new ByteWriter(1024);
 
   constructor(private readonly apex: Name, private readonly now: UnixSeconds) {}
 
@@ -116,11 +124,11 @@ export class ZoneVerifier {
   /** `isDelegation` undefined: an NSEC3 owner (only its NSEC3 is signed). */
   private checkSignatures(node: NodeView, isDelegation: boolean | undefined): void {
     const sigs = node.rrsets.find((s) => s.type === RRType.RRSIG)?.records ?? [];
-    const decoded = sigs.map((r) => ({ rdata: r.rdata, sig: decodeRrsig(r.rdata) }));
+    const decoded = sigs.map((r) => rrsigFields(r.rdata));
     for (const set of node.rrsets) {
       if (set.type === RRType.RRSIG || !needsSignature(isDelegation, set.type)) continue;
       let found = false;
-      for (const { rdata, sig } of decoded) {
+      for (const sig of decoded) {
         if (sig.typeCovered !== set.type) continue;
         found = true;
         const key = this.dnskeys!.find((k) => k.tag === sig.keyTag && k.algorithm === sig.algorithm);
@@ -128,9 +136,10 @@ export class ZoneVerifier {
           this.problem(node.name, `RRSIG by key ${sig.keyTag} (algorithm ${sig.algorithm}): no such DNSKEY at the apex`, set.type);
           continue;
         }
-        const header = rdata.subarray(0, rdata.length - sig.signature.length);
-        const data = signingInput(header, sig.labels, node.name, set.type, sig.originalTtl, set.records.map((r) => r.rdata));
-        if (!verifyWithKey(key.algorithm, key.key, data, sig.signature)) {
+        this.input.reset();
+        this.input.bytes(sig.header);
+        writeCanonicalRRset(this.input, sig.labels, node.name, set.type, sig.originalTtl, set.records);
+        if (!verifyWithKey(key.algorithm, key.key, this.input.view(), sig.signature)) {
           this.problem(node.name, `RRSIG by key ${sig.keyTag} does not verify`, set.type);
         } else if (this.now < sig.inception || this.now > sig.expiration) {
           this.problem(node.name, `RRSIG by key ${sig.keyTag} is not valid now (${sig.inception} to ${sig.expiration})`, set.type);
@@ -158,32 +167,60 @@ export class ZoneVerifier {
     this.lastNsec = { owner: node.name, next };
   }
 
-  private hash(name: Name): string {
-    return encodeBase32Hex(nsec3Hash(name, this.nsec3!.salt, this.nsec3!.iterations));
+  private hash(name: Name): Uint8Array {
+    return nsec3Hash(name, this.nsec3!.salt, this.nsec3!.iterations);
+  }
+
+  private typeSet(types: readonly number[]): number {
+    const key = typesKey(types);
+    let id = this.typeSets.get(key);
+    if (id === undefined) {
+      id = this.typeSets.size;
+      this.typeSets.set(key, id);
+    }
+    return id;
+  }
+
+  /** The table entry of `hash`, added (with state 0) if it is new. */
+  private entry(hash: Uint8Array): number {
+    const found = this.table.find(hash);
+    if (found >= 0) return found;
+    const i = this.table.add(hash);
+    if (i >= this.state.length) {
+      const state = new Uint8Array(this.state.length * 2);
+      state.set(this.state);
+      this.state = state;
+      const types = new Uint32Array(this.types.length * 2);
+      types.set(this.types);
+      this.types = types;
+    }
+    return i;
   }
 
   private expectNsec3(node: NodeView, isDelegation: boolean): void {
     const types = typesAt(node);
     const insecure = isDelegation && !types.includes(RRType.DS);
-    this.expect(this.hash(node.name), { name: node.name, types: typesKey(insecure ? types.filter((t) => t !== RRType.RRSIG) : types), optOutable: insecure });
+    this.expect(this.hash(node.name), node.name, this.typeSet(insecure ? types.filter((t) => t !== RRType.RRSIG) : types), insecure);
     // empty non-terminals up to the apex (met before the names below them, or after)
     for (let q = node.name.parent(); q !== null && !q.equals(this.apex) && q.isSubdomainOf(this.apex); q = q.parent()) {
       const h = this.hash(q);
-      const had = this.expected.get(h);
-      if (had === undefined) this.expect(h, { name: q, types: '', optOutable: insecure });
-      else if (had !== DONE && had.optOutable && !insecure && had.types === '') this.expected.set(h, { ...had, optOutable: false });
+      const i = this.table.find(h);
+      if (i < 0 || this.state[i] === EARLY) this.expect(h, q, EMPTY_TYPES, insecure);
+      else if (this.state[i] === (EXPECTED | OPT_OUTABLE) && !insecure && this.types[i] === EMPTY_TYPES) this.state[i] = EXPECTED;
     }
   }
 
-  private expect(hash: string, want: Expected): void {
-    const met = this.early.get(hash);
-    if (met === undefined) {
-      this.expected.set(hash, want);
+  private expect(hash: Uint8Array, name: Name, types: number, optOutable: boolean): void {
+    const i = this.entry(hash);
+    if (this.state[i] === EARLY) {
+      this.state[i] = DONE;
+      if (this.types[i] !== types) this.problem(this.names[i]!, `NSEC3 bitmap for ${name.toString()} does not match the types at the name`, RRType.NSEC3);
+      this.names[i] = undefined;
       return;
     }
-    this.early.delete(hash);
-    this.expected.set(hash, DONE);
-    if (met.types !== want.types) this.problem(met.owner, `NSEC3 bitmap for ${want.name.toString()} does not match the types at the name`, RRType.NSEC3);
+    this.state[i] = optOutable ? EXPECTED | OPT_OUTABLE : EXPECTED;
+    this.types[i] = types;
+    this.names[i] = name;
   }
 
   private readNsec3(node: NodeView): void {
@@ -194,56 +231,129 @@ export class ZoneVerifier {
     const flags = d.u8();
     d.u16();
     d.bytes(d.u8());
-    const next = encodeBase32Hex(d.bytes(d.u8()));
-    const types = typesKey(decodeTypeBitmap(d));
-    const hash = node.name.labels()[0]!.toUpperCase();
+    const next = Uint8Array.from(d.bytes(d.u8()));
+    const types = this.typeSet(decodeTypeBitmap(d));
+    const hash = hashOfOwner(node.name);
     if ((flags & 1) === 1) this.optOut = true;
-    // one ring in hash order (base32hex keeps the order of the hashes it spells)
+    // one ring in hash order (canonical order puts the owners in the order of their hashes)
     if (this.ring === undefined) {
-      this.ring = { first: hash, last: hash, lastOwner: node.name, lastNext: next };
+      this.ring = { firstLabel: firstLabel(node.name), firstHash: hash === undefined ? undefined : Uint8Array.from(hash), lastOwner: node.name, lastNext: next };
     } else {
-      if (this.ring.lastNext !== hash) this.problem(this.ring.lastOwner, `NSEC3 next hash ${this.ring.lastNext} should be ${hash}`, RRType.NSEC3);
-      Object.assign(this.ring, { last: hash, lastOwner: node.name, lastNext: next });
+      if (hash === undefined || !sameBytes(this.ring.lastNext, hash)) {
+        this.problem(this.ring.lastOwner, `NSEC3 next hash ${encodeBase32Hex(this.ring.lastNext)} should be ${firstLabel(node.name)}`, RRType.NSEC3);
+      }
+      this.ring.lastOwner = node.name;
+      this.ring.lastNext = next;
     }
-    const want = this.expected.get(hash);
-    if (want === undefined) {
-      this.early.set(hash, { owner: node.name, types });
+    if (hash === undefined) {
+      this.problem(node.name, 'NSEC3 for no name of the zone', RRType.NSEC3);
       return;
     }
-    if (want === DONE) {
+    const i = this.entry(hash);
+    const state = this.state[i]! & ~OPT_OUTABLE;
+    if (state === DONE || state === EARLY) {
       this.problem(node.name, 'a second NSEC3 for the same hash', RRType.NSEC3);
       return;
     }
-    this.expected.set(hash, DONE);
-    if (want.types !== types) this.problem(node.name, `NSEC3 bitmap for ${want.name.toString()} does not match the types at the name`, RRType.NSEC3);
+    if (state === EXPECTED) {
+      this.state[i] = DONE;
+      if (this.types[i] !== types) this.problem(node.name, `NSEC3 bitmap for ${this.names[i]!.toString()} does not match the types at the name`, RRType.NSEC3);
+      this.names[i] = undefined;
+      return;
+    }
+    this.state[i] = EARLY;
+    this.types[i] = types;
+    this.names[i] = node.name;
   }
 
   private finishNsec3(): void {
     // every name with data, and every empty non-terminal, has its NSEC3; with opt-out,
     // insecure delegations (and what exists only for them) may be left out
-    for (const [hash, want] of this.expected) {
-      if (want !== DONE && !(this.optOut && want.optOutable)) this.problem(want.name, `no NSEC3 for the name (hash ${hash})`);
+    for (let i = 0; i < this.table.size; i++) {
+      const state = this.state[i]!;
+      if ((state & ~OPT_OUTABLE) === EXPECTED && !(this.optOut && (state & OPT_OUTABLE) !== 0)) {
+        this.problem(this.names[i]!, `no NSEC3 for the name (hash ${encodeBase32Hex(this.table.key(i))})`);
+      }
     }
-    for (const { owner } of this.early.values()) this.problem(owner, 'NSEC3 for no name of the zone', RRType.NSEC3);
-    if (this.ring !== undefined && this.ring.lastNext !== this.ring.first) {
-      this.problem(this.ring.lastOwner, `NSEC3 next hash ${this.ring.lastNext} should be ${this.ring.first}`, RRType.NSEC3);
+    for (let i = 0; i < this.table.size; i++) if (this.state[i] === EARLY) this.problem(this.names[i]!, 'NSEC3 for no name of the zone', RRType.NSEC3);
+    const ring = this.ring;
+    if (ring !== undefined && (ring.firstHash === undefined || !sameBytes(ring.lastNext, ring.firstHash))) {
+      this.problem(ring.lastOwner, `NSEC3 next hash ${encodeBase32Hex(ring.lastNext)} should be ${ring.firstLabel}`, RRType.NSEC3);
     }
   }
 }
 
-interface Expected {
-  readonly name: Name;
-  /** typesKey of the types its NSEC3 must list. */
-  readonly types: string;
-  /** Exists only for an insecure delegation: opt-out may leave it out. */
-  readonly optOutable: boolean;
+const HASH_LENGTH = 20;
+/** States of a hash in the NSEC3 table (OPT_OUTABLE: exists only for an insecure delegation). */
+const EXPECTED = 1;
+const DONE = 2;
+const EARLY = 3;
+const OPT_OUTABLE = 4;
+/** The type set of an empty non-terminal. */
+const EMPTY_TYPES = 0;
+
+/** RRSIG RDATA read without making its signer's name: the header is what the signature covers. */
+function rrsigFields(rdata: Uint8Array): { typeCovered: number; algorithm: number; labels: number; originalTtl: number; expiration: number; inception: number; keyTag: number; header: Uint8Array; signature: Uint8Array } {
+  const d = new ByteReader(rdata);
+  const typeCovered = d.u16();
+  const algorithm = d.u8();
+  const labels = d.u8();
+  const originalTtl = d.u32();
+  const expiration = d.u32();
+  const inception = d.u32();
+  const keyTag = d.u16();
+  // the signer's name: labels up to the root (uncompressed in RDATA)
+  for (let len = d.u8('signer name'); len !== 0; len = d.u8('signer name')) {
+    if (len > 63) throw new WireFormatError('bad label in the RRSIG signer name', d.pos - 1);
+    d.bytes(len, 'signer name');
+  }
+  return { typeCovered, algorithm, labels, originalTtl, expiration, inception, keyTag, header: rdata.subarray(0, d.pos), signature: rdata.subarray(d.pos) };
 }
 
-const DONE = Symbol('met');
+const BASE32HEX = new Int8Array(128).fill(-1);
+for (const [i, c] of [...'0123456789ABCDEFGHIJKLMNOPQRSTUV'].entries()) {
+  BASE32HEX[c.charCodeAt(0)] = i;
+  BASE32HEX[c.toLowerCase().charCodeAt(0)] = i;
+}
+const OWNER_HASH = new Uint8Array(HASH_LENGTH);
+
+/** The hash an NSEC3 owner's first label spells in base32hex (a shared buffer), if it spells one. */
+function hashOfOwner(owner: Name): Uint8Array | undefined {
+  const w = owner.wire;
+  const length = w.charCodeAt(0);
+  if (length !== (HASH_LENGTH * 8) / 5) return undefined;
+  let buffer = 0;
+  let bits = 0;
+  let at = 0;
+  for (let i = 1; i <= length; i++) {
+    const c = w.charCodeAt(i);
+    const v = c < 128 ? BASE32HEX[c]! : -1;
+    if (v < 0) return undefined;
+    buffer = ((buffer << 5) | v) & 0xfff;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      OWNER_HASH[at++] = (buffer >>> bits) & 0xff;
+    }
+  }
+  return OWNER_HASH;
+}
+
+function firstLabel(name: Name): string {
+  return (name.labels()[0] ?? '').toUpperCase();
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** Types as a short string, the same for the same set in any order. */
 function typesKey(types: readonly number[]): string {
-  return [...new Set(types)].sort((a, b) => a - b).join(' ');
+  // most come in order already (RRsets by type, bitmaps): no Set, no sort
+  for (let i = 1; i < types.length; i++) if (types[i - 1]! >= types[i]!) return [...new Set(types)].sort((a, b) => a - b).join(' ');
+  return types.join(' ');
 }
 
 /** Checks a whole signed zone with a ZoneVerifier (see there). */
@@ -259,8 +369,11 @@ function needsSignature(isDelegation: boolean | undefined, type: number): boolea
   return !isDelegation || type === RRType.DS || type === RRType.NSEC;
 }
 
+/** The types at a name but NSEC, in the order of its RRsets (by type). */
 function typesAt(node: NodeView): number[] {
-  return node.rrsets.map((s) => s.type).filter((t) => t !== RRType.NSEC).sort((a, b) => a - b);
+  const types: number[] = [];
+  for (const s of node.rrsets) if (s.type !== RRType.NSEC) types.push(s.type);
+  return types;
 }
 
 function sameTypes(a: readonly number[], b: readonly number[]): boolean {

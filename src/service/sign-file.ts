@@ -3,7 +3,7 @@ import { SignerError } from '../common/errors.js';
 import { signZoneTo, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
 import { ZoneVerifier } from '../dnssec/verify-zone.js';
 import { AtomicZoneFile } from '../storage/zone-files.js';
-import { printNode } from '../zone/print.js';
+import { printNodeText } from '../zone/print.js';
 import type { Zone } from '../zone/zone.js';
 
 /**
@@ -18,7 +18,8 @@ export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: 
   try {
     summary = await signZoneTo(zone, options, (node) => {
       verifier.node(node);
-      for (const line of printNode(node.rrsets)) file.line(line);
+      const text = printNodeText(node.rrsets);
+      if (text !== '') file.line(text);
     });
   } catch (e) {
     file.abort();

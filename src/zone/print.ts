@@ -1,6 +1,8 @@
+import { toBase64 } from '../dns/bytes.js';
 import { recordPrefix } from '../dns/zonefile/printer.js';
 import { formatRdata } from '../dns/rdata/index.js';
 import { RRType } from '../dns/types.js';
+import type { Name } from '../dns/name.js';
 import type { RRsetView, Zone } from './zone.js';
 
 /**
@@ -25,11 +27,161 @@ export function* printNode(rrsets: readonly RRsetView[]): Generator<string> {
   for (const set of rrsets) if (set !== soa) yield* printRRset(set);
 }
 
+/**
+ * printNode's lines as one text, joined by newlines: what a signer writes for each name of a
+ * large zone, made without a generator and, for RRSIG and NSEC3, by putting the record's own
+ * signature or hash between texts formatted once for the many records that share the rest
+ * (see DnssecTexts).
+ */
+export function printNodeText(rrsets: readonly RRsetView[]): string {
+  const soa = rrsets.find((set) => set.type === RRType.SOA);
+  let out = '';
+  const add = (set: RRsetView): void => {
+    const prefix = prefixOf(set.owner, set.type);
+    for (const rr of set.records) {
+      const line = `${prefix(rr.ttl)}${texts.format(set.type, rr.rdata)}`;
+      out = out === '' ? line : `${out}\n${line}`;
+    }
+  };
+  if (soa !== undefined) add(soa);
+  for (const set of rrsets) if (set !== soa) add(set);
+  return out;
+}
+
 function* printRRset(set: RRsetView): Generator<string> {
   const prefix = recordPrefix(set.owner, set.type);
   for (const rr of set.records) yield `${prefix(rr.ttl)}${formatRdata(set.type, rr.rdata)}`;
 }
 
+let lastOwner = '';
+let lastOwnerText = '';
+const lastPrefixes: { readonly type: number; readonly prefix: (ttl: number) => string }[] = [];
+
+/**
+ * recordPrefix, kept while the same owner's RRsets (and their RRSIGs) come by, each prefix
+ * text kept for the TTL it was last asked for.
+ */
+function prefixOf(owner: Name, type: number): (ttl: number) => string {
+  if (owner.wire !== lastOwner) {
+    lastOwner = owner.wire;
+    lastOwnerText = owner.toString();
+    lastPrefixes.length = 0;
+  }
+  for (const p of lastPrefixes) if (p.type === type) return p.prefix;
+  const make = recordPrefix(owner, type, lastOwnerText);
+  let lastTtl = -1;
+  let lastText = '';
+  const prefix = (ttl: number): string => {
+    if (ttl !== lastTtl) {
+      lastTtl = ttl;
+      lastText = make(ttl);
+    }
+    return lastText;
+  };
+  lastPrefixes.push({ type, prefix });
+  return prefix;
+}
+
+interface Shared {
+  /** The RDATA octets the text depends on, other than the varying part. */
+  readonly key: Uint8Array;
+  readonly before: string;
+  readonly after: string;
+}
+
+/**
+ * RDATA text of a signed zone's most common records, exactly as formatRdata writes it: an
+ * RRSIG is its header (the same for every RRset of a type and owner depth) then the base64
+ * signature; an NSEC3 is its parameters, the next hash in base32hex, then its types (a few
+ * sets for a whole zone). The shared texts are made by formatRdata itself, the first time
+ * their octets are met, and a few dozen are kept.
+ */
+class DnssecTexts {
+  private readonly shared: Shared[] = [];
+  private next = 0;
+
+  format(type: number, rdata: Uint8Array): string {
+    if (type === RRType.RRSIG) return this.rrsig(rdata);
+    if (type === RRType.NSEC3) return this.nsec3(rdata);
+    return formatRdata(type, rdata);
+  }
+
+  private rrsig(rdata: Uint8Array): string {
+    // the header: 18 octets, then the signer's name (uncompressed)
+    let end = 18;
+    while (end < rdata.length && rdata[end] !== 0) end += rdata[end]! + 1;
+    end++;
+    if (end >= rdata.length) return formatRdata(RRType.RRSIG, rdata);
+    const signature = toBase64(rdata.subarray(end));
+    const hit = this.find(rdata, 0, end, 0, 0);
+    if (hit !== undefined) return hit.before + signature;
+    const full = formatRdata(RRType.RRSIG, rdata);
+    if (full.endsWith(` ${signature}`)) this.keep(rdata.slice(0, end), full.slice(0, full.length - signature.length), '');
+    return full;
+  }
+
+  private nsec3(rdata: Uint8Array): string {
+    // hash algorithm, flags, iterations, salt; the next hash; the type bitmap
+    const saltEnd = 5 + (rdata[4] ?? 0);
+    const hashEnd = saltEnd + 1 + (rdata[saltEnd] ?? 0);
+    if (hashEnd > rdata.length) return formatRdata(RRType.NSEC3, rdata);
+    const hash = base32Hex(rdata, saltEnd + 1, hashEnd);
+    const hit = this.find(rdata, 0, saltEnd + 1, hashEnd, rdata.length);
+    if (hit !== undefined) return hit.before + hash + hit.after;
+    const full = formatRdata(RRType.NSEC3, rdata);
+    const fields = full.split(' ');
+    const before = `${fields.slice(0, 4).join(' ')} `;
+    if (fields[4] === hash && full.startsWith(before + hash)) {
+      const key = new Uint8Array(saltEnd + 1 + rdata.length - hashEnd);
+      key.set(rdata.subarray(0, saltEnd + 1));
+      key.set(rdata.subarray(hashEnd), saltEnd + 1);
+      this.keep(key, before, full.slice(before.length + hash.length));
+    }
+    return full;
+  }
+
+  /** The shared text whose key is rdata[a..b) followed by rdata[c..d). */
+  private find(rdata: Uint8Array, a: number, b: number, c: number, d: number): Shared | undefined {
+    const length = b - a + d - c;
+    for (const s of this.shared) {
+      const k = s.key;
+      if (k.length !== length) continue;
+      let same = true;
+      for (let i = a; same && i < b; i++) same = k[i - a] === rdata[i];
+      for (let i = c; same && i < d; i++) same = k[b - a + i - c] === rdata[i];
+      if (same) return s;
+    }
+    return undefined;
+  }
+
+  private keep(key: Uint8Array, before: string, after: string): void {
+    const s = { key, before, after };
+    if (this.shared.length < 64) this.shared.push(s);
+    else this.shared[this.next++ % 64] = s;
+  }
+}
+
+const texts = new DnssecTexts();
+
+const BASE32HEX = '0123456789ABCDEFGHIJKLMNOPQRSTUV';
+const BASE32_OUT = Buffer.alloc(512);
+
+/** rdata[from..to) in base32hex without padding, as encodeBase32Hex writes it: one flat string. */
+function base32Hex(rdata: Uint8Array, from: number, to: number): string {
+  let at = 0;
+  let buffer = 0;
+  let bits = 0;
+  for (let i = from; i < to; i++) {
+    buffer = ((buffer << 8) | rdata[i]!) & 0xfff;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      BASE32_OUT[at++] = BASE32HEX.charCodeAt((buffer >>> bits) & 31);
+    }
+  }
+  if (bits > 0) BASE32_OUT[at++] = BASE32HEX.charCodeAt((buffer << (5 - bits)) & 31);
+  return BASE32_OUT.toString('latin1', 0, at);
+}
 
 /** One record as a master-file line (a record of a diff, say). */
 export function printRecord(record: { readonly owner: RRsetView['owner']; readonly type: number; readonly ttl: number; readonly rdata: Uint8Array }): string {
