@@ -4,7 +4,7 @@ import { validate as validCron } from 'node-cron';
 import type { Seconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
-import { makeTsigKey, type TsigKey } from '../dns/tsig.js';
+import { makeTsigKey, parseTsigAlgorithm, type TsigKey } from '../dns/tsig.js';
 import type { MapReader } from '../kasp/fields.js';
 
 /** An address and port, as written `127.0.0.1:53`, `[::1]:53` or a bare address (port 53). */
@@ -114,7 +114,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     reader.field('secret');
     try {
       if (secretFile === undefined) {
-        makeTsigKey(name, algorithm, 'AA==');
+        parseTsigAlgorithm(algorithm);
         reader.complain('secret-file', 'missing: the file holding the base64 secret');
       } else {
         tsigKeys.push(makeTsigKey(name, algorithm, readSecret(secretFile)));

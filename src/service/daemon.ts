@@ -135,9 +135,7 @@ export class Service {
     for (const z of this.config.service.zones) this.addZone(z);
     for (const state of this.zones.values()) this.resume(state);
     await this.listen();
-    this.cronTask = cron.schedule(this.config.service.resign, () => {
-      for (const state of this.zones.values()) void state.job.trigger('daily re-sign (DP-4.4b)');
-    }, { name: 'hms re-sign', noOverlap: true });
+    this.scheduleResign();
     this.watcher = setInterval(() => this.watchInputs(), this.options.watchMs ?? 2000);
     this.alarmTimer = setInterval(() => {
       this.checkValidity();
@@ -151,6 +149,13 @@ export class Service {
       if (why !== null) void state.job.trigger(why);
       else this.resumePlan(state);
     }
+  }
+
+  /** The re-sign of every zone on the configured cron schedule (DP-4.4b). */
+  private scheduleResign(): void {
+    this.cronTask = cron.schedule(this.config.service.resign, () => {
+      for (const state of this.zones.values()) void state.job.trigger('daily re-sign (DP-4.4b)');
+    }, { name: 'hms re-sign', noOverlap: true });
   }
 
   private async listen(): Promise<void> {
@@ -260,7 +265,6 @@ export class Service {
     if (row.input !== this.inputFile(state.config) || row.policy !== state.config.policy) return 'the configuration changed';
     const policy = this.keeper.policy(row.policy);
     if (this.now() >= row.lastSigned + policy.signatures.resignInterval) return 're-sign interval reached';
-    if (this.stampOf(state.config) !== state.stamp || state.stamp === '') return 'the input changed';
     if (state.config.input.kind === 'primary') return 'refresh from the primary';
     // an input changed while the service was down differs from the newest revision
     const newest = this.keeper.store.revisions(state.config.name, 1)[0];
@@ -310,7 +314,6 @@ export class Service {
       }
     }
     state.stamp = this.stampOf(z);
-    this.keeper.forgetFacts();
     // load and check: a bad input waits for a person; the served version stays (OPS-7)
     let input: Zone;
     try {
@@ -326,6 +329,7 @@ export class Service {
     const keysBefore = this.keyDigest(zoneName);
     try {
       this.ensureManaged(z, file, acting);
+      this.keeper.noteInput(this.keeper.zone(zoneName), input);
       const revision = keepRevision(this.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
       const signed = await signManagedZone(this.keeper, zoneName, acting, this.signedPath(zoneName));
       const zone = loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
@@ -555,9 +559,7 @@ export class Service {
     }
     if (old.service.resign !== next.service.resign) {
       await this.cronTask?.destroy();
-      this.cronTask = cron.schedule(next.service.resign, () => {
-        for (const state of this.zones.values()) void state.job.trigger('daily re-sign (DP-4.4b)');
-      }, { name: 'hms re-sign', noOverlap: true });
+      this.scheduleResign();
       changes.push(`re-sign schedule: ${next.service.resign}`);
     }
     this.log.info({ changes }, 'configuration reloaded');

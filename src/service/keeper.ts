@@ -15,6 +15,7 @@ import { Token } from '../hsm/token.js';
 import type { Policy } from '../kasp/policy.js';
 import { StateStore, type ZoneRow } from '../storage/state.js';
 import { loadZoneFile } from './load-zone.js';
+import type { Zone } from '../zone/zone.js';
 import { loadPolicyFile } from './load-policy.js';
 
 /** Who acts, when, and why: what every change records in the audit trail (DP-2.4b, DP-2.4f). */
@@ -60,9 +61,9 @@ export class Keeper {
     this.factsRead.clear();
   }
 
-  /** Forgets what was read of the zones' input (the service reads it again for each run). */
-  forgetFacts(): void {
-    this.factsRead.clear();
+  /** Takes the zone's facts from its input as just read (the service reads the input once per run). */
+  noteInput(zone: ZoneRow, data: Zone): void {
+    this.factsRead.set(`${zone.name}\0${zone.input}`, factsOf(data));
   }
 
   /** Closes the HSM after a failure: the next use opens it again (a lost session or device, OPS-7). */
@@ -107,10 +108,7 @@ export class Keeper {
     const key = `${zone.name}\0${zone.input}`;
     let facts = this.factsRead.get(key);
     if (facts === undefined) {
-      const data = loadZoneFile(zone.input, Name.parse(zone.name));
-      let maxTtl = 0;
-      for (const set of data.rrsets()) for (const r of set.records) maxTtl = Math.max(maxTtl, r.ttl);
-      facts = { maxTtl };
+      facts = factsOf(loadZoneFile(zone.input, Name.parse(zone.name)));
       this.factsRead.set(key, facts);
     }
     return facts;
@@ -181,4 +179,10 @@ function readPolicies(config: HmsConfig): Map<string, Policy> {
   const policies = new Map<string, Policy>();
   for (const file of config.policies) for (const p of loadPolicyFile(file).policies) policies.set(p.name, p);
   return policies;
+}
+
+function factsOf(data: Zone): ZoneFacts {
+  let maxTtl = 0;
+  for (const set of data.rrsets()) for (const r of set.records) maxTtl = Math.max(maxTtl, r.ttl);
+  return { maxTtl };
 }

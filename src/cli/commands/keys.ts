@@ -32,7 +32,8 @@ export function group(program: Command, name: string, description: string): Comm
   return program.commands.find((c) => c.name() === name) ?? program.command(name).description(description);
 }
 
-function configPath(opts: Common): string {
+/** The configuration file: `--config`, else HMS_CONFIG; a usage error without either. */
+export function configPath(opts: { config?: string }): string {
   const path = opts.config ?? process.env.HMS_CONFIG;
   if (path === undefined || path === '') throw new UsageError('no configuration: give --config FILE or set HMS_CONFIG');
   return path;

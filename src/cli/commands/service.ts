@@ -15,7 +15,7 @@ import { diffTexts } from '../../service/revisions.js';
 import { memoryIncludes, textSource } from '../../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../../dns/zonefile/parser.js';
 import { out, outJson } from '../output.js';
-import { group } from './keys.js';
+import { configPath, group } from './keys.js';
 import { parseOrigin } from './zone.js';
 
 interface Opts {
@@ -29,9 +29,7 @@ const zoneName = (text: string): string => parseOrigin(text).toLowerCase().toStr
 
 /** The configuration, and the operator checked for `action` on `zone`. */
 function checked(opts: Opts, action: Action, zone: string | null): { config: HmsConfig; user: string } {
-  const path = opts.config ?? process.env.HMS_CONFIG;
-  if (path === undefined || path === '') throw new UsageError('no configuration: give --config FILE or set HMS_CONFIG');
-  const config = loadConfig(path);
+  const config = loadConfig(configPath(opts));
   const who = currentOperator();
   authorize(config.access, who, action, zone);
   return { config, user: who.user };
@@ -54,8 +52,7 @@ export function registerServiceCommands(program: Command): void {
     .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (opts: Opts & { logLevel: string }) => {
-      const configFile = opts.config ?? process.env.HMS_CONFIG;
-      if (configFile === undefined || configFile === '') throw new UsageError('no configuration: give --config FILE or set HMS_CONFIG');
+      const configFile = configPath(opts);
       const log = createLogger({ level: opts.logLevel });
       const service = await Service.start({ configFile, log, operator: { user: `hms-service(${userInfo().username})`, groups: [] } });
       const control = await startControlServer(loadConfig(configFile).service.control, async (request) => {

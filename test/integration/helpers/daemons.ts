@@ -73,14 +73,7 @@ export async function startDaemon(cmd: string, args: readonly string[], ready: R
  * hmac-sha256 from the source address `source`; it accepts NOTIFY from the primary.
  */
 export function namedSecondaryConf(dir: string, o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string }): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'named.conf');
-  writeFileSync(file, `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on port ${o.port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  query-source address ${o.source};
+  return writeNamedConf(dir, o.port, `  query-source address ${o.source};
   transfer-source ${o.source};
   notify-source ${o.source};
   recursion no;
@@ -97,7 +90,6 @@ zone "${o.zone}" {
   file "${dir}/${o.zone}.zone";
 };
 `);
-  return file;
 }
 
 /** A Knot DNS secondary of `zone` on `address`@`port`, transferring from `primary` with TSIG hmac-sha256. */
@@ -147,13 +139,7 @@ zone:
 export function namedPrimaryConf(dir: string, o: { zone: string; port: number; zoneFile: string; secret: string; notify?: { address: string; port: number } }): string {
   mkdirSync(dir, { recursive: true });
   copyFileSync(o.zoneFile, join(dir, `${o.zone}.zone`));
-  const file = join(dir, 'named.conf');
-  writeFileSync(file, `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on port ${o.port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
+  return writeNamedConf(dir, o.port, `  recursion no;
   notify ${o.notify === undefined ? 'no' : 'explicit'};
 };
 controls { };
@@ -165,5 +151,17 @@ zone "${o.zone}" {
   allow-update { key "up-key"; };${o.notify === undefined ? '' : `\n  also-notify { ${o.notify.address} port ${o.notify.port} key "up-key"; };`}
 };
 `);
+}
+
+/** Writes `dir`/named.conf: named's own files in `dir`, listening on 127.0.0.1:`port` only, then `rest` (more options, closing the block). */
+function writeNamedConf(dir: string, port: number, rest: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'named.conf');
+  writeFileSync(file, `options {
+  directory "${dir}";
+  pid-file "${dir}/named.pid";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+${rest}`);
   return file;
 }
