@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Name } from '../../src/dns/name.js';
 import { deleteKey, findKeys } from '../../src/hsm/keys.js';
 import { Token } from '../../src/hsm/token.js';
 import { Service } from '../../src/service/daemon.js';
 import { throwawayToken } from './helpers/softhsm.js';
-import { ROOT, verifySignedZone } from './helpers/run.js';
+import { ROOT, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
 /**
  * The service in-process with its clock injected: signatures that run short while signing
@@ -43,6 +43,11 @@ service:
 zones:
   example.com: { input: zones/example.com.zone, policy: dp }
 `);
+});
+
+// every signed version the service leaves behind passes dnssec-verify, ldns-verify-zone and kzonecheck
+afterEach(() => {
+  expect([...verifyServiceOutput(join(tmp, 'state')), ...verifyServiceOutput(join(tmp, 'both'))]).toEqual([]);
 });
 
 afterAll(() => {

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { highPort, namedPrimaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
 import { throwawayToken } from './helpers/softhsm.js';
-import { HMS, requireTool, ROOT, run, runAsync, verifySignedZone } from './helpers/run.js';
+import { HMS, requireTool, ROOT, run, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
 /**
  * `hms run` with its zone from an upstream primary (issue 5 item 2): a real BIND 9 primary
@@ -60,6 +60,11 @@ zones:
 `);
   service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! }, registry: daemons, timeoutMs: 60_000 });
 }, 120_000);
+
+// every signed version the service leaves behind passes dnssec-verify, ldns-verify-zone and kzonecheck
+afterEach(() => {
+  expect([...verifyServiceOutput(join(tmp, 'state'))]).toEqual([]);
+});
 
 afterAll(async () => {
   for (const d of daemons) await d.stop('SIGKILL');

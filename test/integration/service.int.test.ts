@@ -1,10 +1,10 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { knotSecondaryConf, namedSecondaryConf, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
 import { throwawayToken } from './helpers/softhsm.js';
-import { HMS, requireTool, ROOT, run, runAsync, verifySignedZone } from './helpers/run.js';
+import { HMS, requireTool, ROOT, run, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
 /**
  * The end-to-end test of issue 5: `hms run` on 127.0.0.1 with a SoftHSM token, a real BIND 9
@@ -82,6 +82,11 @@ beforeAll(async () => {
   knot = await startDaemon('knotd', ['-c', knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: knotPort, primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
     /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons });
 }, 120_000);
+
+// every signed version the service leaves behind passes dnssec-verify, ldns-verify-zone and kzonecheck
+afterEach(() => {
+  expect([...verifyServiceOutput(join(tmp, 'state'))]).toEqual([]);
+});
 
 afterAll(async () => {
   for (const d of daemons) await d.stop('SIGKILL');

@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '../../..');
@@ -55,5 +56,19 @@ export function runAsync(cmd: string, args: readonly string[], options: { timeou
       if (error !== null && typeof error.code !== 'number') reject(new Error(`${cmd}: ${error.message}`, { cause: error }));
       else resolve({ status: error === null ? 0 : (error.code as number), stdout, stderr });
     });
+  });
+}
+
+/**
+ * Checks every signed version a service left in its data folder (`<data>/signed/ZONE.signed`)
+ * with dnssec-verify, ldns-verify-zone and kzonecheck; returns a line per zone for a failure.
+ */
+export function verifyServiceOutput(dataDir: string): string[] {
+  const dir = join(dataDir, 'signed');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => f.endsWith('.signed')).flatMap((f) => {
+    const zone = f.slice(0, -'.signed'.length);
+    const result = verifySignedZone(zone, join(dir, f)).trim();
+    return result === 'PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck' ? [] : [`${zone}: ${result}`];
   });
 }
