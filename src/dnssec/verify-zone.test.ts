@@ -68,6 +68,34 @@ describe('verifyZone: the check before a signed zone is written', () => {
     expect(verifyZone(zone, NOW).map((p) => p.message)).toEqual([expect.stringMatching(/does not verify/)]);
   });
 
+  it('RSA signatures, checked in batches: a good zone passes, and each flipped signature is named (owner and type), not its batch', async () => {
+    const unsigned = load(readFileSync(join(ZONES, 'corpus.zone'), 'latin1'));
+    const rsa = await signZone(unsigned, {
+      keys: [softwareKey(Algorithm.RSASHA256, 'ksk'), softwareKey(Algorithm.RSASHA256, 'zsk')],
+      denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }, inception: NOW - 3600, expiration: NOW + 32 * 86400,
+    });
+    expect(verifyZone(rsa, NOW)).toEqual([]);
+    const flip = (l: string): string => {
+      const at = l.length - 12;
+      return `${l.slice(0, at)}${l[at] === 'A' ? 'B' : 'A'}${l.slice(at + 1)}`;
+    };
+    const targets = [/^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /, /^corpus\.example\.\t\d+\tIN\tRRSIG\tDNSKEY /, /^[0-9a-v]{32}\.corpus\.example\.\t\d+\tIN\tRRSIG\tNSEC3 /];
+    const zone = edited(rsa, (lines) => {
+      let nsec3Flipped = false;
+      return lines.map((l) => {
+        if (targets[2]!.test(l)) {
+          if (nsec3Flipped) return l;
+          nsec3Flipped = true;
+          return flip(l);
+        }
+        return targets.slice(0, 2).some((t) => t.test(l)) ? flip(l) : l;
+      });
+    });
+    const problems = verifyZone(zone, NOW);
+    expect(problems.map((p) => `${p.type} ${p.message.replace(/\d+/, 'N')}`).sort()).toEqual(['CNAME RRSIG by key N does not verify', 'DNSKEY RRSIG by key N does not verify', 'NSEC3 RRSIG by key N does not verify']);
+    expect(problems.map((p) => p.owner)).toContain('www.corpus.example.');
+  });
+
   it('catches a missing NSEC3 and a broken ring', () => {
     let removed = '';
     const zone = edited(signed.get('nsec3')!, (lines) => lines.filter((l) => {
