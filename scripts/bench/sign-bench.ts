@@ -18,6 +18,11 @@ import { Token, type SigningMode } from '../../src/hsm/token.js';
 import { generateZone } from './zone-generator.js';
 
 const TIMEOUT_MS = 1_800_000;
+/** Seconds of the bare loop before and after each hms sign run, and rounds on the 100k zone. */
+const BRACKET = 5;
+const ROUNDS = 3;
+const RSA1024 = { algorithm: Algorithm.RSASHA256, bits: 1024 } as const;
+const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)}%`;
 
 /**
  * Nothing but signatures for `seconds`: `threads` through the signing threads (each session's
@@ -124,20 +129,35 @@ export async function signBench(root: string, sizes: readonly number[]): Promise
     raw[name] = rates;
     console.log(`| ${name} | ${rates.map((r) => r.toFixed(0)).join(' | ')} |`);
   }
-  // the best the Node path gives, whichever way: the goal is measured against it
-  const reference = Math.max(...raw['RSA-1024']!);
-  console.log(`\nreference: ${reference.toFixed(0)} RSA-1024 signatures/s (the best raw rate above)`);
-  console.log('\n| zone | tool | seconds | signatures | signatures/s | vs raw 2-session RSA-1024 | peak MiB |');
-  console.log('|---|---|---:|---:|---:|---:|---|');
+  const best = Math.max(...raw['RSA-1024']!);
+  console.log(`\nbest raw RSA-1024 rate above: ${best.toFixed(0)} signatures/s`);
+  // This machine's speed moves by 10-20% within minutes (a shared host): each hms sign run is
+  // measured against the bare 2-session loop run just before and just after it (the strictest
+  // raw path, BRACKET seconds each), and the 100k zone is signed ROUNDS times; the goal takes
+  // the median ratio. The ratio to the best raw rate of the table above is shown beside it.
+  console.log(`\neach hms sign run is bracketed by the bare 2-session RSA-1024 loop (${BRACKET} s before, ${BRACKET} s after); the reference is their mean\n`);
+  console.log('| zone | tool | round | seconds | signatures | signatures/s | bare loop before / after | vs bracketing bare loop | vs best raw rate | peak MiB |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const records of sizes) {
     const unsigned = join(out, `sign-${records}.zone`);
     await generateZone(unsigned, 'bench.example', records);
     const signedOurs = join(out, `sign-${records}.hms.signed`);
-    const ours = timed(process.execPath, [join(root, 'dist/src/cli/main.js'), 'sign', '--origin', 'bench.example', '--in', unsigned, '--out', signedOurs,
-      '--pin-file', 'hsm/pin', '--now', '2026-11-22T12:00:00Z', '--json'], root);
-    const oursSigs = ours.ok ? (JSON.parse(ours.stdout) as { signatures: number }).signatures : 0;
-    const oursRate = oursSigs / ours.seconds;
-    console.log(`| ${records} | hms sign (RSA 2048/1024, NSEC3) | ${ours.seconds.toFixed(2)} | ${oursSigs} | ${oursRate.toFixed(0)} | ${(oursRate / reference * 100).toFixed(0)}% | ${ours.peakMiB.toFixed(0)} |${ours.ok ? '' : ` FAILED: ${ours.err}`}`);
+    const rounds = records >= 1_000_000 || records < 100_000 ? 1 : ROUNDS;
+    const ratios: number[] = [];
+    let peak = 0;
+    for (let round = 1; round <= rounds; round++) {
+      const before = await bareRate(pin, RSA1024, 2, BRACKET);
+      const ours = timed(process.execPath, [join(root, 'dist/src/cli/main.js'), 'sign', '--origin', 'bench.example', '--in', unsigned, '--out', signedOurs,
+        '--pin-file', 'hsm/pin', '--now', '2026-11-22T12:00:00Z', '--json'], root);
+      const after = await bareRate(pin, RSA1024, 2, BRACKET);
+      const oursSigs = ours.ok ? (JSON.parse(ours.stdout) as { signatures: number }).signatures : 0;
+      const oursRate = oursSigs / ours.seconds;
+      const reference = (before + after) / 2;
+      ratios.push(oursRate / reference);
+      peak = Math.max(peak, ours.peakMiB);
+      console.log(`| ${records} | hms sign (RSA 2048/1024, NSEC3) | ${round} | ${ours.seconds.toFixed(2)} | ${oursSigs} | ${oursRate.toFixed(0)} | ${before.toFixed(0)} / ${after.toFixed(0)} | ${pct(oursRate / reference)} | ${pct(oursRate / best)} | ${ours.peakMiB.toFixed(0)} |${ours.ok ? '' : ` FAILED: ${ours.err}`}`);
+    }
+    const median = [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!;
     // BIND with file keys, the same algorithms and NSEC3
     const keyDir = join(out, `bind-keys-${records}`);
     rmSync(keyDir, { recursive: true, force: true });
@@ -148,10 +168,11 @@ export async function signBench(root: string, sizes: readonly number[]): Promise
     const bind = timed('dnssec-signzone', ['-q', '-n', '2', '-S', '-K', keyDir, '-d', keyDir, '-o', 'bench.example', '-3', '-', '-f', signedBind, unsigned], root);
     const bindSigs = bind.ok ? countRrsigs(signedBind) : 0;
     const bindRate = bindSigs / bind.seconds;
-    console.log(`| ${records} | dnssec-signzone -n 2 (file keys) | ${bind.seconds.toFixed(2)} | ${bindSigs} | ${bindRate.toFixed(0)} | ${(bindRate / reference * 100).toFixed(0)}% | ${bind.peakMiB.toFixed(0)} |${bind.ok ? '' : ` FAILED: ${bind.err}`}`);
+    console.log(`| ${records} | dnssec-signzone -n 2 (file keys) | 1 | ${bind.seconds.toFixed(2)} | ${bindSigs} | ${bindRate.toFixed(0)} | | | ${pct(bindRate / best)} | ${bind.peakMiB.toFixed(0)} |${bind.ok ? '' : ` FAILED: ${bind.err}`}`);
     if (records >= 100_000) {
-      console.log(`${oursRate >= 0.85 * reference ? 'MET' : 'MISSED'}: hms sign at 85% or more of the raw 2-session rate on ${records} records (${(oursRate / reference * 100).toFixed(0)}%)`);
+      const which = ratios.length > 1 ? `the median of ${ratios.map(pct).join(', ')}` : pct(median);
+      console.log(`${median >= 0.85 ? 'MET' : 'MISSED'}: hms sign at 85% or more of the raw 2-session rate on ${records} records (${which})`);
     }
-    if (records >= 1_000_000) console.log(`${ours.peakMiB < 2048 ? 'MET' : 'MISSED'}: hms sign peak memory under 2 GiB (${ours.peakMiB.toFixed(0)} MiB)`);
+    if (records >= 1_000_000) console.log(`${peak < 2048 ? 'MET' : 'MISSED'}: hms sign peak memory under 2 GiB (${peak.toFixed(0)} MiB)`);
   }
 }

@@ -311,7 +311,11 @@ export function asciiLower(s: string): string {
 const LABEL_SPECIAL = new Set(['.', ';', '\\', '"', '(', ')', '@', '$']);
 
 /** Presentation form of one label. */
+/** A label that prints as it is: printable ASCII, none of the characters escaped below. */
+const PLAIN_LABEL = /^[^\x00-\x20\x7f-\uffff.;\\"()@$]*$/;
+
 export function formatLabel(label: string): string {
+  if (PLAIN_LABEL.test(label)) return label;
   let out = '';
   for (let i = 0; i < label.length; i++) {
     const c = label.charCodeAt(i);
