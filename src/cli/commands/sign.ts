@@ -18,7 +18,6 @@ import { signZoneToFile } from '../../service/sign-file.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
 import { out, outJson } from '../output.js';
-import { listZoneKeys } from './keys.js';
 import { parseOrigin } from './zone.js';
 
 const ALGORITHMS: Readonly<Record<string, { algorithm: number; ksk?: number; zsk?: number }>> = {
@@ -146,6 +145,8 @@ export function registerSignCommands(program: Command): void {
       const name = zone ?? opts.origin;
       if (name === undefined) throw new UsageError('name the zone: hms key list ZONE');
       if (opts.config !== undefined || (process.env.HMS_CONFIG ?? '') !== '') {
+        // the managed zones' view needs the state and the configuration: loaded only here
+        const { listZoneKeys } = await import('./keys.js');
         await listZoneKeys(name, { ...(opts.config === undefined ? {} : { config: opts.config }), ...(opts.json === undefined ? {} : { json: opts.json }) });
         return;
       }
