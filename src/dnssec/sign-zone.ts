@@ -291,8 +291,7 @@ function minTtl(records: readonly { readonly ttl: number }[]): number {
   return ttl;
 }
 
-/** The SOA RDATA with a new serial and the fields a policy forces (the last 20 octets). */
-/** The SOA RDATA with the serial and the fields given replaced. */
+/** The SOA RDATA with the serial and the fields a policy forces replaced (its last 20 octets). */
 export function withSoaFields(soaRdata: Uint8Array, serial: number | undefined, fields: NonNullable<SignZoneOptions['soa']>): Uint8Array {
   const copy = Uint8Array.from(soaRdata);
   const view = new DataView(copy.buffer, copy.byteOffset, copy.length);
