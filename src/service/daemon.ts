@@ -331,8 +331,10 @@ export class Service {
       this.ensureManaged(z, file, acting);
       this.keeper.noteInput(this.keeper.zone(zoneName), input);
       const revision = keepRevision(this.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
-      const signed = await signManagedZone(this.keeper, zoneName, acting, this.signedPath(zoneName));
-      const zone = loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
+      // the input just read and checked, and the signed zone kept as it is written: neither file is read again
+      let written: Zone | undefined;
+      const signed = await signManagedZone(this.keeper, zoneName, acting, this.signedPath(zoneName), { input: { file, zone: input }, written: (z) => { written = z; } });
+      const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
       this.publish(state, zone, acting.at, true);
       if (z.output !== undefined) copyAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;
@@ -573,6 +575,11 @@ export class Service {
 
   status(): ZoneStatus[] {
     return [...this.zones.values()].map((s) => this.statusOf(s));
+  }
+
+  /** The signed version served for a zone (what AXFR sends), if any. */
+  served(zone: string): Zone | undefined {
+    return this.zones.get(Name.parse(zone).toLowerCase().toString())?.served;
   }
 
   private statusOf(s: ZoneState): ZoneStatus {

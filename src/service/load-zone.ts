@@ -30,3 +30,16 @@ export function loadZoneFile(path: string, origin: Name, edit?: ZoneEdit): Zone 
   }
   return builder.freeze();
 }
+
+/** A zone read earlier, with an edit applied as loadZoneFile applies it while reading. */
+export function editZone(zone: Zone, edit: ZoneEdit): Zone {
+  const builder = new ZoneBuilder(zone.origin);
+  for (const record of edit.add) builder.add(record);
+  for (const node of zone.nodes) {
+    for (const set of node.rrsets) {
+      if (edit.drop(set.owner, set.type)) continue;
+      for (const r of set.records) builder.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: r.file, line: r.line });
+    }
+  }
+  return builder.freeze();
+}

@@ -4,14 +4,15 @@ import { signZoneTo, type SignSummary, type SignZoneOptions } from '../dnssec/si
 import { ZoneVerifier } from '../dnssec/verify-zone.js';
 import { AtomicZoneFile } from '../storage/zone-files.js';
 import { printNodeText } from '../zone/print.js';
-import type { Zone } from '../zone/zone.js';
+import type { Zone, ZoneBuilder } from '../zone/zone.js';
 
 /**
  * Signs a zone into a file: each name is checked by the verifier and printed into a
  * temporary file as the signer hands it out; the file takes the place of `out` only if the
- * verifier found nothing, so a zone that fails is never published (OPS-7).
+ * verifier found nothing, so a zone that fails is never published (OPS-7). With `keep`, every
+ * record written is added to it as well (its records name `out`, line 0).
  */
-export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: string, now: UnixSeconds): Promise<SignSummary> {
+export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: string, now: UnixSeconds, keep?: ZoneBuilder): Promise<SignSummary> {
   const file = AtomicZoneFile.open(out);
   const verifier = new ZoneVerifier(zone.origin, now);
   let summary: SignSummary;
@@ -20,6 +21,8 @@ export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: 
       verifier.node(node);
       const text = printNodeText(node.rrsets);
       if (text !== '') file.line(text);
+      // the signed zone in memory too, for a caller that serves it (no second read of the file)
+      if (keep !== undefined) for (const set of node.rrsets) for (const r of set.records) keep.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: out, line: 0 });
     });
   } catch (e) {
     file.abort();

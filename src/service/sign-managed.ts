@@ -16,8 +16,8 @@ import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import type { Acting, Keeper } from './keeper.js';
 import { AtomicZoneFile } from '../storage/zone-files.js';
 import { printNode } from '../zone/print.js';
-import type { RRsetView, Zone } from '../zone/zone.js';
-import { loadZoneFile, type ZoneEdit } from './load-zone.js';
+import { ZoneBuilder, type RRsetView, type Zone } from '../zone/zone.js';
+import { editZone, loadZoneFile, type ZoneEdit } from './load-zone.js';
 import { signZoneToFile } from './sign-file.js';
 
 export interface SignedVersion extends SignSummary {
@@ -48,6 +48,10 @@ export interface SignManagedOptions {
    * service acts on the child's own key events). The CLI asks the access table.
    */
   readonly mayChangeChildDs?: (child: string) => boolean;
+  /** The zone's input as the caller has just read and checked it from `file`; used when it is the zone's input file, else the input is read. */
+  readonly input?: { readonly file: string; readonly zone: Zone };
+  /** Given the signed zone as written (a signed version only), so that a caller serving it need not read the file back. */
+  readonly written?: (zone: Zone) => void;
 }
 
 /**
@@ -68,7 +72,8 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const origin = Name.parse(zone.name);
   const now = acting.at;
   const children = childrenDs(keeper, zone.name, now, options.mayChangeChildDs ?? (() => true));
-  const input = loadZoneFile(zone.input, origin, children.edit);
+  const given = options.input?.file === zone.input ? options.input.zone : undefined;
+  const input = given === undefined ? loadZoneFile(zone.input, origin, children.edit) : children.edit === undefined ? given : editZone(given, children.edit);
   const findings = checkZone(input);
   if (hasErrors(findings)) throw new ZoneCheckError(zone.name, findings);
   const inputSerial = decodeSoa(input.soa!.records[0]!.rdata).serial;
@@ -119,11 +124,13 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const cdsDelete = p.status === 'going-insecure';
   const inception = now - policy.signatures.inceptionOffset;
 
+  const keep = options.written === undefined ? undefined : new ZoneBuilder(origin);
   const summary = await signZoneToFile(input, {
       keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: policy.ttl.dnskey, nsec3paramTtl: policy.ttl.nsec3param,
       denial, inception, expiration: inception + policy.signatures.validity, serial, soa,
       ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } } : {}),
-    }, out, now);
+    }, out, now, keep);
+  if (keep !== undefined) options.written!(keep.freeze());
   await record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
   return {
     ...summary, zone: zone.name, serial, out, status: 'signed', cdsDelete, children: children.reports.map((c) => c.report),
@@ -142,7 +149,7 @@ interface ChildRecord {
  * child's DS as its keys and plan say, with its policy's digests and DS TTL, in place of any
  * DS the parent's file has at the child's apex.
  */
-function childrenDs(keeper: Keeper, parent: string, now: UnixSeconds, may: (child: string) => boolean): { edit: ZoneEdit; reports: ChildRecord[] } {
+function childrenDs(keeper: Keeper, parent: string, now: UnixSeconds, may: (child: string) => boolean): { edit: ZoneEdit | undefined; reports: ChildRecord[] } {
   const parentName = Name.parse(parent);
   const zones = keeper.store.listZones().map((z) => ({ row: z, name: Name.parse(z.name) }));
   const closestAncestor = (n: Name): string | undefined => {
@@ -164,6 +171,7 @@ function childrenDs(keeper: Keeper, parent: string, now: UnixSeconds, may: (chil
     for (const k of ds.serve) for (const d of policy.parent.dsDigests) add.push({ owner: name, type: RRType.DS, ttl: policy.parent.dsTtl, rdata: makeDs(name, k.dnskey, d), file: `(DS of ${row.name}, key ${k.keyTag})`, line: 0 });
     reports.push({ zone: row.name, ds, report: { zone: row.name, keyTags: ds.serve.map((k) => k.keyTag), seen: ds.seen.map((k) => k.keyTag), withdrawn: ds.withdrawn.map((k) => k.keyTag), heldBack: !allowed } });
   }
+  if (reports.length === 0) return { edit: undefined, reports };
   const childNames = reports.map((r) => Name.parse(r.zone));
   return { edit: { add, drop: (owner, type) => type === RRType.DS && childNames.some((c) => c.equals(owner)) }, reports };
 }

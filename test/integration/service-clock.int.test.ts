@@ -8,6 +8,8 @@ import { Name } from '../../src/dns/name.js';
 import { deleteKey, findKeys } from '../../src/hsm/keys.js';
 import { Token } from '../../src/hsm/token.js';
 import { Service } from '../../src/service/daemon.js';
+import { loadZoneFile } from '../../src/service/load-zone.js';
+import { printZone } from '../../src/zone/print.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { ROOT, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
@@ -116,6 +118,11 @@ www A 192.0.2.54
       const ds = readFileSync(parent, 'utf8').split('\n').filter((l) => /^skole\.example\.com\.\s+\d+\s+IN\s+DS\s/.test(l));
       expect(ds.length).toBeGreaterThan(0);
       expect(ds.join('\n')).not.toMatch(/\sDS\s+12345 /);
+      // served from memory as it was written (the input read once, the child's DS edited in, the
+      // signed zone kept while signing): record for record what the file holds
+      const served = service.served('example.com.');
+      expect(served).toBeDefined();
+      expect([...printZone(served!)]).toEqual([...printZone(loadZoneFile(parent, Name.parse('example.com.')))]);
       expect(verifySignedZone('example.com', parent).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
       expect(verifySignedZone('skole.example.com', join(tmp, 'both/signed/skole.example.com.signed')).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
     } finally {
