@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import { Algorithm } from './algorithms.js';
+import { rsaPublicKey } from './verify-signature.js';
 
 /**
  * RSASSA-PKCS1-v1_5 signatures by one RSA key checked many at a time (RFC 8017 section 8.2.2,
@@ -42,15 +43,9 @@ export class RsaBatchVerifier<T> {
     const algorithm = dnskeyRdata[3];
     const spec = algorithm === Algorithm.RSASHA256 ? SHA256 : algorithm === Algorithm.RSASHA512 ? SHA512 : undefined;
     if (spec === undefined) return undefined;
-    const key = dnskeyRdata.subarray(4);
-    let expLength = key[0] ?? 0;
-    let at = 1;
-    if (expLength === 0) {
-      expLength = ((key[1] ?? 0) << 8) | (key[2] ?? 0);
-      at = 3;
-    }
-    const e = toBigInt(key.subarray(at, at + expLength));
-    let modulus = key.subarray(at + expLength);
+    const key = rsaPublicKey(dnskeyRdata);
+    const e = toBigInt(key.e);
+    let modulus = key.n;
     while (modulus.length > 0 && modulus[0] === 0) modulus = modulus.subarray(1);
     const k = modulus.length;
     const tLength = spec.prefix.length + spec.hashLength;

@@ -14,14 +14,7 @@ export function publicKeyFromDnskey(dnskeyRdata: Uint8Array): KeyObject {
   switch (algorithm) {
     case Algorithm.RSASHA256:
     case Algorithm.RSASHA512: {
-      let expLength = key[0]!;
-      let at = 1;
-      if (expLength === 0) {
-        expLength = (key[1]! << 8) | key[2]!;
-        at = 3;
-      }
-      const e = key.subarray(at, at + expLength);
-      const n = key.subarray(at + expLength);
+      const { e, n } = rsaPublicKey(dnskeyRdata);
       if (e.length === 0 || n.length === 0) throw new SignerError('DNSSEC', 'DNSKEY: RSA public key is truncated');
       return createPublicKey({ key: { kty: 'RSA', n: b64url(n), e: b64url(e) }, format: 'jwk' });
     }
@@ -38,6 +31,18 @@ export function publicKeyFromDnskey(dnskeyRdata: Uint8Array): KeyObject {
     default:
       throw new SignerError('DNSSEC', `DNSKEY algorithm ${algorithm} cannot be verified by hms`);
   }
+}
+
+/** The exponent and modulus of an RSA DNSKEY (RDATA; RFC 3110 section 2), either empty when the key is truncated. */
+export function rsaPublicKey(dnskeyRdata: Uint8Array): { e: Uint8Array; n: Uint8Array } {
+  const key = dnskeyRdata.subarray(4);
+  let expLength = key[0] ?? 0;
+  let at = 1;
+  if (expLength === 0) {
+    expLength = ((key[1] ?? 0) << 8) | (key[2] ?? 0);
+    at = 3;
+  }
+  return { e: key.subarray(at, at + expLength), n: key.subarray(at + expLength) };
 }
 
 /** Checks one signature over `data` with the DNSKEY's public key and algorithm. */

@@ -31,6 +31,12 @@ function edited(zone: Zone, edit: (lines: string[]) => string[]): Zone {
   return load(edit([...printZone(zone)]).join('\n'));
 }
 
+/** A record line with one character of its base64 signature changed (in the middle: the last ones may be padding bits). */
+function flip(line: string): string {
+  const at = line.length - 12;
+  return `${line.slice(0, at)}${line[at] === 'A' ? 'B' : 'A'}${line.slice(at + 1)}`;
+}
+
 const keys = [softwareKey(Algorithm.ECDSAP256SHA256, 'ksk'), softwareKey(Algorithm.ECDSAP256SHA256, 'zsk')];
 const signed = new Map<string, Zone>();
 
@@ -59,11 +65,6 @@ describe('verifyZone: the check before a signed zone is written', () => {
   });
 
   it('catches a flipped signature byte', () => {
-    // a character in the middle of the base64 signature (the last ones may be padding bits)
-    const flip = (l: string): string => {
-      const at = l.length - 12;
-      return `${l.slice(0, at)}${l[at] === 'A' ? 'B' : 'A'}${l.slice(at + 1)}`;
-    };
     const zone = edited(signed.get('nsec3')!, (lines) => lines.map((l) => (/^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /.test(l) ? flip(l) : l)));
     expect(verifyZone(zone, NOW).map((p) => p.message)).toEqual([expect.stringMatching(/does not verify/)]);
   });
@@ -75,10 +76,6 @@ describe('verifyZone: the check before a signed zone is written', () => {
       denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }, inception: NOW - 3600, expiration: NOW + 32 * 86400,
     });
     expect(verifyZone(rsa, NOW)).toEqual([]);
-    const flip = (l: string): string => {
-      const at = l.length - 12;
-      return `${l.slice(0, at)}${l[at] === 'A' ? 'B' : 'A'}${l.slice(at + 1)}`;
-    };
     const targets = [/^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /, /^corpus\.example\.\t\d+\tIN\tRRSIG\tDNSKEY /, /^[0-9a-v]{32}\.corpus\.example\.\t\d+\tIN\tRRSIG\tNSEC3 /];
     const zone = edited(rsa, (lines) => {
       let nsec3Flipped = false;
