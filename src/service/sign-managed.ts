@@ -48,7 +48,7 @@ export interface SignManagedOptions {
    * service acts on the child's own key events). The CLI asks the access table.
    */
   readonly mayChangeChildDs?: (child: string) => boolean;
-  /** The zone's input as the caller has just read and checked it from `file`; used when it is the zone's input file, else the input is read. */
+  /** The zone's input as the caller has just read from `file` and checked (checkZone, no errors); used when it is the zone's input file, else the input is read. */
   readonly input?: { readonly file: string; readonly zone: Zone };
   /** Given the signed zone as written (a signed version only), so that a caller serving it need not read the file back. */
   readonly written?: (zone: Zone) => void;
@@ -74,8 +74,11 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const children = childrenDs(keeper, zone.name, now, options.mayChangeChildDs ?? (() => true));
   const given = options.input?.file === zone.input ? options.input.zone : undefined;
   const input = given === undefined ? loadZoneFile(zone.input, origin, children.edit) : children.edit === undefined ? given : editZone(given, children.edit);
-  const findings = checkZone(input);
-  if (hasErrors(findings)) throw new ZoneCheckError(zone.name, findings);
+  // the caller's zone was checked as it was read; a zone read or edited here is checked now
+  if (input !== given) {
+    const findings = checkZone(input);
+    if (hasErrors(findings)) throw new ZoneCheckError(zone.name, findings);
+  }
   const inputSerial = decodeSoa(input.soa!.records[0]!.rdata).serial;
   const serial = nextSerial(policy.soa.serial, zone.lastSerial ?? inputSerial, now);
   const soa = {
