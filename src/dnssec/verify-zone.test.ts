@@ -76,6 +76,14 @@ describe('verifyZone: the check before a signed zone is written', () => {
       denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }, inception: NOW - 3600, expiration: NOW + 32 * 86400,
     });
     expect(verifyZone(rsa, NOW)).toEqual([]);
+    const tmp = mkdtempSync(join(tmpdir(), 'hms-verify-rsa-'));
+    try {
+      const file = join(tmp, 'rsa.zone');
+      writeFileSync(file, [...printZone(rsa)].join('\n') + '\n', 'latin1');
+      expect(verifySignedZone('corpus.example', file)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
     const targets = [/^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /, /^corpus\.example\.\t\d+\tIN\tRRSIG\tDNSKEY /, /^[0-9a-v]{32}\.corpus\.example\.\t\d+\tIN\tRRSIG\tNSEC3 /];
     const zone = edited(rsa, (lines) => {
       let nsec3Flipped = false;
