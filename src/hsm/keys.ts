@@ -213,8 +213,7 @@ export function hsmSigner(token: Token, key: HsmKey): Signer {
   const mechanism = key.algorithm === Algorithm.RSASHA256 ? pkcs11js.CKM_SHA256_RSA_PKCS
     : key.algorithm === Algorithm.ECDSAP256SHA256 ? pkcs11js.CKM_ECDSA : CKM_EDDSA;
   const size = key.algorithm === Algorithm.RSASHA256 ? 512 : 64;
-  const input = (data: Uint8Array): Buffer => key.algorithm === Algorithm.ECDSAP256SHA256
-    ? createHash('sha256').update(data).digest() : Buffer.from(data.buffer, data.byteOffset, data.length);
+  const input = (data: Uint8Array): Uint8Array => key.algorithm === Algorithm.ECDSAP256SHA256 ? createHash('sha256').update(data).digest() : data;
   const pool = token.signingPool;
   const keyId = pool?.addKey(key.privateKey, mechanism);
   return {
@@ -224,7 +223,7 @@ export function hsmSigner(token: Token, key: HsmKey): Signer {
     sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size) : (data) => token.withSession(async (session) => {
       try {
         token.pkcs11.C_SignInit(session, { mechanism }, key.privateKey);
-        return await token.pkcs11.C_SignAsync(session, input(data), Buffer.alloc(size));
+        return await token.pkcs11.C_SignAsync(session, Buffer.from(input(data)), Buffer.alloc(size));
       } catch (e) {
         throw toHsmError('C_Sign', token.where, e);
       }

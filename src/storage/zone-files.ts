@@ -42,7 +42,12 @@ export const includeRelativeToFile: IncludeResolver = (path, fromFile) => {
  * (OPS-7); `abort` removes the temporary file and leaves the old one as it was.
  */
 export class AtomicZoneFile {
-  private chunk = '';
+  /**
+   * Lines not yet written, as octets: gathered in one buffer and written a buffer at a time
+   * (zone file text is latin1, as it is read: octets outside printable ASCII are \DDD).
+   */
+  private readonly pending = Buffer.allocUnsafe(1 << 17);
+  private used = 0;
   private done = false;
 
   private constructor(readonly path: string, private readonly tmp: string, private readonly fd: number) {}
@@ -53,16 +58,25 @@ export class AtomicZoneFile {
   }
 
   line(text: string): void {
-    this.chunk += `${text}\n`;
-    if (this.chunk.length > 1 << 16) {
+    if (this.used + text.length + 1 > this.pending.length) {
       this.flush();
+      if (text.length + 1 > this.pending.length) {
+        this.write(Buffer.from(`${text}\n`, 'latin1'));
+        return;
+      }
     }
+    this.used += this.pending.write(text, this.used, 'latin1');
+    this.pending[this.used++] = 0x0a;
   }
 
   private flush(): void {
+    this.write(this.pending.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private write(octets: Uint8Array): void {
     try {
-      writeSync(this.fd, this.chunk, null, 'latin1');
-      this.chunk = '';
+      for (let at = 0; at < octets.length;) at += writeSync(this.fd, octets, at);
     } catch (e) {
       this.abort();
       throw e;

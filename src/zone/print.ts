@@ -37,9 +37,8 @@ export function printNodeText(rrsets: readonly RRsetView[]): string {
   const soa = rrsets.find((set) => set.type === RRType.SOA);
   let out = '';
   const add = (set: RRsetView): void => {
-    const prefix = prefixOf(set.owner, set.type);
     for (const rr of set.records) {
-      const line = `${prefix(rr.ttl)}${texts.format(set.type, rr.rdata)}`;
+      const line = `${prefixOf(set.owner, set.type, rr.ttl)}${texts.format(set.type, rr.rdata)}`;
       out = out === '' ? line : `${out}\n${line}`;
     }
   };
@@ -55,31 +54,31 @@ function* printRRset(set: RRsetView): Generator<string> {
 
 let lastOwner = '';
 let lastOwnerText = '';
-const lastPrefixes: { readonly type: number; readonly prefix: (ttl: number) => string }[] = [];
+/** For the last owner: each type's prefix text, and the TTL it was made for. */
+const lastTypes: number[] = [];
+const lastTtls: number[] = [];
+const lastTexts: string[] = [];
 
-/**
- * recordPrefix, kept while the same owner's RRsets (and their RRSIGs) come by, each prefix
- * text kept for the TTL it was last asked for.
- */
-function prefixOf(owner: Name, type: number): (ttl: number) => string {
+/** recordPrefix's text, kept while the same owner's RRsets (and their RRSIGs) come by. */
+function prefixOf(owner: Name, type: number, ttl: number): string {
   if (owner.wire !== lastOwner) {
     lastOwner = owner.wire;
     lastOwnerText = owner.toString();
-    lastPrefixes.length = 0;
+    lastTypes.length = 0;
+    lastTtls.length = 0;
+    lastTexts.length = 0;
   }
-  for (const p of lastPrefixes) if (p.type === type) return p.prefix;
-  const make = recordPrefix(owner, type, lastOwnerText);
-  let lastTtl = -1;
-  let lastText = '';
-  const prefix = (ttl: number): string => {
-    if (ttl !== lastTtl) {
-      lastTtl = ttl;
-      lastText = make(ttl);
-    }
-    return lastText;
-  };
-  lastPrefixes.push({ type, prefix });
-  return prefix;
+  let i = lastTypes.indexOf(type);
+  if (i < 0) {
+    i = lastTypes.push(type) - 1;
+    lastTtls.push(-1);
+    lastTexts.push('');
+  }
+  if (lastTtls[i] !== ttl) {
+    lastTtls[i] = ttl;
+    lastTexts[i] = recordPrefix(owner, type, lastOwnerText)(ttl);
+  }
+  return lastTexts[i]!;
 }
 
 interface Shared {
