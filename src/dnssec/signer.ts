@@ -10,6 +10,8 @@ export interface Signer {
   readonly keyTag: number;
   /** Signs the RRSIG signing input; the result is the RRSIG signature field. */
   sign(data: Uint8Array): Promise<Uint8Array>;
+  /** Frees what the signer holds in the HSM (its session copies of the key); it signs no more. */
+  release?(): void;
 }
 
 /** What a key signs in a zone: the DNSKEY RRset (KSK), everything else (ZSK), or both (CSK). */

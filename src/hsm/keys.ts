@@ -205,7 +205,8 @@ function derOctetString(b: Buffer): Buffer {
 /**
  * A Signer over an HSM key (RSA: CKM_SHA256_RSA_PKCS; ECDSA: CKM_ECDSA over our SHA-256
  * digest, giving r|s as RFC 6605 wants; Ed25519: CKM_EDDSA). With the token's signing threads
- * started, signatures go to them in batches; otherwise every signature takes a session of the
+ * started, signatures go to them in batches (each thread signs with a session copy of the key,
+ * which `release` destroys); otherwise every signature takes a session of the
  * token's pool and pkcs11js's asynchronous C_Sign. Either way as many are in flight as there
  * are sessions.
  */
@@ -220,6 +221,7 @@ export function hsmSigner(token: Token, key: HsmKey): Signer {
     dnskey: key.dnskey,
     algorithm: key.algorithm,
     keyTag: key.keyTag,
+    ...(pool === undefined ? {} : { release: () => pool.removeKey(keyId!) }),
     sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size) : (data) => token.withSession(async (session) => {
       try {
         token.pkcs11.C_SignInit(session, { mechanism }, key.privateKey);

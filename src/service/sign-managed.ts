@@ -106,15 +106,14 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const token = keeper.hsm();
   await token.startSigningThreads();
   const inHsm = new Map(findKeys(token, origin).map((k) => [k.id.toString('hex'), k]));
-  const signerOf = (k: KeyRecord): SigningKey['signer'] => hsmSigner(token, inHsm.get(k.id)!);
-  const keys: SigningKey[] = [];
+  const signing: { record: KeyRecord; role: SigningKey['role'] }[] = [];
   for (const k of view.dnskeys) {
     const dnskey = view.dnskeySigners.includes(k);
     const data = view.dataSigners.includes(k);
-    if (dnskey || data) keys.push({ signer: signerOf(k), role: dnskey && data ? 'csk' : dnskey ? 'ksk' : 'zsk' });
+    if (dnskey || data) signing.push({ record: k, role: dnskey && data ? 'csk' : dnskey ? 'ksk' : 'zsk' });
   }
-  if (!keys.some((k) => k.role !== 'zsk') || !keys.some((k) => k.role !== 'ksk')) {
-    throw new SignerError('DNSSEC', `zone ${zone.name}: no key signs the ${keys.some((k) => k.role !== 'zsk') ? 'zone data' : 'DNSKEY RRset'} at ${new Date(now * 1000).toISOString()}`);
+  if (!signing.some((k) => k.role !== 'zsk') || !signing.some((k) => k.role !== 'ksk')) {
+    throw new SignerError('DNSSEC', `zone ${zone.name}: no key signs the ${signing.some((k) => k.role !== 'zsk') ? 'zone data' : 'DNSKEY RRset'} at ${new Date(now * 1000).toISOString()}`);
   }
 
   const denial: Denial = policy.denial.type === 'nsec' ? { kind: 'nsec' }
@@ -128,11 +127,18 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const inception = now - policy.signatures.inceptionOffset;
 
   const keep = options.written === undefined ? undefined : new ZoneBuilder(origin);
-  const summary = await signZoneToFile(input, {
+  const keys: SigningKey[] = signing.map(({ record, role }) => ({ signer: hsmSigner(token, inHsm.get(record.id)!), role }));
+  let summary: SignSummary;
+  try {
+    summary = await signZoneToFile(input, {
       keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: policy.ttl.dnskey, nsec3paramTtl: policy.ttl.nsec3param,
       denial, inception, expiration: inception + policy.signatures.validity, serial, soa,
       ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } } : {}),
     }, out, now, keep);
+  } finally {
+    // the signing threads' session copies of the keys live for this run only
+    for (const k of keys) k.signer.release?.();
+  }
   if (keep !== undefined) options.written!(keep.freeze());
   await record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
   return {

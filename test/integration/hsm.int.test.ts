@@ -113,9 +113,14 @@ describe('the HSM key store (SoftHSM2)', () => {
         const data = Array.from({ length: 300 }, (_, i) => randomBytes(20 + (i % 200)));
         const signatures = await Promise.all(data.map((d) => signer.sign(d)));
         signatures.forEach((sig, i) => expect(verifySignature(key.dnskey, data[i]!, sig), `${spec.algorithm} #${i}`).toBe(true));
+        // released, the signer signs no more
+        signer.release!();
+        const released = await signer.sign(data[0]!).then(() => undefined, (e: unknown) => e);
+        expect((released as HsmError).message).toBe('C_SignInit (token hms-test): CKR_KEY_HANDLE_INVALID (the key was removed from the signing threads)');
+        expect((released as HsmError).retryable).toBe(false);
         deleteKey(threaded, key);
-        // the object is gone: the thread reports the PKCS#11 function and CKR, not retryable
-        const error = await signer.sign(data[0]!).then(() => undefined, (e: unknown) => e);
+        // the object is gone (no copy can be made of it): the thread reports the PKCS#11 function and CKR, not retryable
+        const error = await hsmSigner(threaded, key).sign(data[0]!).then(() => undefined, (e: unknown) => e);
         expect(error).toBeInstanceOf(HsmError);
         expect((error as HsmError).message).toMatch(/^C_SignInit \(token hms-test\): CKR_(KEY|OBJECT)_HANDLE_INVALID$/);
         expect((error as HsmError).retryable).toBe(false);
@@ -125,6 +130,45 @@ describe('the HSM key store (SoftHSM2)', () => {
     }
     // the threads are gone, and so are their requests
     await expect(threaded.startSigningThreads()).rejects.toThrow(/closed/);
+  });
+
+  it('DP-3.1d the signing threads sign with session copies of a key: private, sensitive, unextractable, gone on release', async () => {
+    const threaded = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    const copies = (): Buffer[] => {
+      const p = threaded.pkcs11;
+      p.C_FindObjectsInit(threaded.control, [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }]);
+      try {
+        return p.C_FindObjects(threaded.control, 16);
+      } finally {
+        p.C_FindObjectsFinal(threaded.control);
+      }
+    };
+    try {
+      await threaded.startSigningThreads();
+      const key = await generateKey(threaded, zone, 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 });
+      const signer = hsmSigner(threaded, key);
+      const data = randomBytes(100);
+      expect(verifySignature(key.dnskey, data, await signer.sign(data))).toBe(true);
+      const made = copies();
+      expect(made.length).toBe(2); // one in each thread's session
+      const [id] = threaded.pkcs11.C_GetAttributeValue(threaded.control, key.privateKey, [{ type: pkcs11js.CKA_ID }]);
+      for (const copy of made) {
+        const [extractable, sensitive, isPrivate, copyId] = threaded.pkcs11.C_GetAttributeValue(threaded.control, copy, [
+          { type: pkcs11js.CKA_EXTRACTABLE }, { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_PRIVATE }, { type: pkcs11js.CKA_ID },
+        ]);
+        expect([extractable!.value[0], sensitive!.value[0], isPrivate!.value[0]]).toEqual([0, 1, 1]);
+        expect(copyId!.value).toEqual(id!.value);
+        expect(() => threaded.pkcs11.C_GetAttributeValue(threaded.control, copy, [{ type: pkcs11js.CKA_PRIVATE_EXPONENT }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
+      }
+      // release: each thread destroys its copy (a message it reads in turn)
+      signer.release!();
+      const until = Date.now() + 5000;
+      while (copies().length > 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(copies()).toEqual([]);
+      deleteKey(threaded, key);
+    } finally {
+      await threaded.close();
+    }
   });
 
   it('a zone signed with HSM keys passes dnssec-verify, ldns-verify-zone and kzonecheck', async () => {
