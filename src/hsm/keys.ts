@@ -94,7 +94,8 @@ export async function generateKey(token: Token, zone: Name, role: KeyRole, spec:
 export function findKeys(token: Token, zone?: Name): HsmKey[] {
   const pkcs11 = token.pkcs11;
   const session = token.control;
-  const privates = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }]);
+  // token objects only: not the signing threads' session copies (see SigningPool)
+  const privates = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }]);
   const out: HsmKey[] = [];
   const prefix = zone === undefined ? LABEL_PREFIX : `${LABEL_PREFIX}${zone.toLowerCase().toString()}:`;
   for (const handle of privates) {

@@ -151,6 +151,7 @@ describe('the HSM key store (SoftHSM2)', () => {
       expect(verifySignature(key.dnskey, data, await signer.sign(data))).toBe(true);
       const made = copies();
       expect(made.length).toBe(2); // one in each thread's session
+      expect(findKeys(threaded, zone).map((k) => k.keyTag)).toEqual([key.keyTag]); // the key, not its copies
       const [id] = threaded.pkcs11.C_GetAttributeValue(threaded.control, key.privateKey, [{ type: pkcs11js.CKA_ID }]);
       for (const copy of made) {
         const [extractable, sensitive, isPrivate, copyId] = threaded.pkcs11.C_GetAttributeValue(threaded.control, copy, [
