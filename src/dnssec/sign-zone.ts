@@ -63,7 +63,7 @@ interface PlannedSet {
 interface PendingNode {
   readonly name: Name;
   readonly sets: readonly PlannedSet[];
-  readonly signed: { readonly set: PlannedSet; readonly header: Uint8Array }[];
+  readonly signed: { readonly set: PlannedSet; readonly key: SigningKey; readonly labels: number }[];
   /** The signatures of `signed`, in its order (none: a name of glue or of unsigned sets). */
   readonly signatures: Promise<Uint8Array[]> | undefined;
 }
@@ -175,17 +175,16 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       if (planned.signers.length === 0) continue;
       const { owner, type, records } = planned.set;
       const labels = rrsigLabels(owner);
-      // the signing input with room for the RRSIG header (RFC 4034 section 3.1.8.1), in a
-      // small pooled buffer (Buffer.allocUnsafe) rather than an ArrayBuffer of its own
+      // the signing input (RFC 4034 section 3.1.8.1): each key's RRSIG header, then the
+      // RRset; a signer reads it before sign returns, so one buffer serves every input
       scratch.reset();
       scratch.bytes(noHeader);
       writeCanonicalRRset(scratch, labels, owner, type, planned.ttl, records);
-      const body = scratch.finish();
-      for (const [i, key] of planned.signers.entries()) {
-        const input = i === 0 ? body : Buffer.from(body);
+      const input = scratch.view();
+      for (const key of planned.signers) {
         headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl);
         signatures.push(key.signer.sign(input));
-        signed.push({ set: planned, header: input.subarray(0, headerLength) });
+        signed.push({ set: planned, key, labels });
       }
     }
     const all = signatures.length === 0 ? undefined : Promise.all(signatures);
@@ -200,11 +199,11 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     outstanding -= signatures.length;
     const rrsets = node.sets.map((p) => p.set);
     if (signatures.length > 0) {
-      const rrsigs = node.signed.map(({ set, header }, i) => {
+      const rrsigs = node.signed.map(({ set, key, labels }, i) => {
         const signature = signatures[i]!;
-        const rdata = Buffer.allocUnsafe(header.length + signature.length);
-        rdata.set(header);
-        rdata.set(signature, header.length);
+        const rdata = Buffer.allocUnsafe(headerLength + signature.length);
+        headers.get(key)!.writeInto(rdata, 0, set.set.type, labels, set.ttl);
+        rdata.set(signature, headerLength);
         return { ttl: set.ttl, rdata };
       });
       rrsets.push({ owner: rrsets[0]!.owner, type: RRType.RRSIG, records: rrsigs });

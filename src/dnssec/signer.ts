@@ -8,7 +8,10 @@ export interface Signer {
   readonly dnskey: Uint8Array;
   readonly algorithm: number;
   readonly keyTag: number;
-  /** Signs the RRSIG signing input; the result is the RRSIG signature field. */
+  /**
+   * Signs the RRSIG signing input; the result is the RRSIG signature field. `data` is read
+   * before this returns: the signer reuses its buffer for the next input.
+   */
   sign(data: Uint8Array): Promise<Uint8Array>;
   /** Frees what the signer holds in the HSM (its session copies of the key); it signs no more. */
   release?(): void;

@@ -223,13 +223,16 @@ export function hsmSigner(token: Token, key: HsmKey): Signer {
     algorithm: key.algorithm,
     keyTag: key.keyTag,
     ...(pool === undefined ? {} : { release: () => pool.removeKey(keyId!) }),
-    sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size) : (data) => token.withSession(async (session) => {
-      try {
-        token.pkcs11.C_SignInit(session, { mechanism }, key.privateKey);
-        return await token.pkcs11.C_SignAsync(session, Buffer.from(input(data)), Buffer.alloc(size));
-      } catch (e) {
-        throw toHsmError('C_Sign', token.where, e);
-      }
-    }),
+    sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size) : (data) => {
+      const copy = Buffer.from(input(data)); // read now: the caller may reuse its buffer
+      return token.withSession(async (session) => {
+        try {
+          token.pkcs11.C_SignInit(session, { mechanism }, key.privateKey);
+          return await token.pkcs11.C_SignAsync(session, copy, Buffer.alloc(size));
+        } catch (e) {
+          throw toHsmError('C_Sign', token.where, e);
+        }
+      });
+    },
   };
 }

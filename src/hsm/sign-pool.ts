@@ -62,11 +62,11 @@ parentPort.on('message', (m) => {
     return;
   }
   const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-  const out = Buffer.allocUnsafe(m.ends.length * m.size);
-  const ends = new Uint32Array(m.ends.length);
+  const out = Buffer.allocUnsafe(m.count * m.size);
+  const ends = new Uint32Array(m.count);
   let at = 0;
   let start = 0;
-  for (let i = 0; i < m.ends.length; i++) {
+  for (let i = 0; i < m.count; i++) {
     const key = keys.get(m.keyIds[i]);
     let step = 'C_SignInit';
     try {
@@ -83,32 +83,42 @@ parentPort.on('message', (m) => {
     start = m.ends[i];
   }
   const result = new Uint8Array(out.buffer, out.byteOffset, at);
-  parentPort.postMessage({ id: m.id, out: result, ends }, [ends.buffer]);
+  // the input buffer goes back, for a later batch
+  parentPort.postMessage({ id: m.id, out: result, ends, data: m.data }, [ends.buffer, m.data.buffer]);
 });
 `;
 
-interface Request {
-  readonly keyId: number;
+/**
+ * Requests for one message to a thread: their signing inputs end to end (copied in as each
+ * request is made, so that a caller may reuse its buffer), their keys, and who waits.
+ */
+interface Batch {
   readonly data: Uint8Array;
-  readonly size: number;
-  readonly resolve: (signature: Uint8Array) => void;
-  readonly reject: (error: unknown) => void;
+  used: number;
+  readonly ends: Uint32Array;
+  readonly keyIds: Uint32Array;
+  count: number;
+  size: number;
+  readonly resolves: ((signature: Uint8Array) => void)[];
+  readonly rejects: ((error: unknown) => void)[];
 }
 
 interface Thread {
   readonly worker: Worker;
-  readonly batches: Map<number, Request[]>;
+  readonly batches: Map<number, Batch>;
 }
 
 type Reply =
   | { ready: true }
   | { fatal: { fn: string; code?: number; message: string } }
   | { id: number; error: { fn: string; code?: number; message: string } }
-  | { id: number; out: Uint8Array; ends: Uint32Array };
+  | { id: number; out: Uint8Array; ends: Uint32Array; data: Uint8Array };
 
 /** Signatures sent to a thread in one message, and batches a thread holds at once. */
 const BATCH = 64;
 const IN_FLIGHT = 2;
+/** Room for a batch's signing inputs (larger for an RRset that does not fit). */
+const BATCH_BYTES = 32 * 1024;
 
 /**
  * Signs on worker threads, one PKCS#11 session each. Requests made in the same turn of the
@@ -119,7 +129,11 @@ const IN_FLIGHT = 2;
  */
 export class SigningPool {
   private readonly threads: Thread[] = [];
-  private readonly queue: Request[] = [];
+  /** The batch requests go into, and those closed and waiting for a thread. */
+  private filling: Batch | undefined;
+  private readonly waiting: Batch[] = [];
+  /** Input buffers back from the threads. */
+  private readonly spare: ArrayBuffer[] = [];
   private nextKey = 0;
   private readonly live = new Set<number>();
   private nextBatch = 0;
@@ -174,47 +188,61 @@ export class SigningPool {
     for (const t of this.threads) t.worker.postMessage({ remove: key });
   }
 
-  /** Signs `data` with a key of `addKey`; `size` is the largest signature the key makes. */
+  /**
+   * Signs `data` with a key of `addKey`; `size` is the largest signature the key makes. `data`
+   * is copied before this returns.
+   */
   sign(keyId: number, data: Uint8Array, size: number): Promise<Uint8Array> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     // CKR_KEY_HANDLE_INVALID: the key was removed from the pool
     if (!this.live.has(keyId)) return Promise.reject(new HsmError('C_SignInit', this.where, 0x60, 'the key was removed from the signing threads'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ keyId, data, size, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => {
-          this.flushing = false;
-          this.dispatch();
-        });
-      }
+    let batch = this.filling;
+    if (batch === undefined || batch.count === BATCH || batch.used + data.length > batch.data.length) {
+      if (batch !== undefined) this.waiting.push(batch);
+      batch = this.filling = this.newBatch(data.length);
+    }
+    batch.data.set(data, batch.used);
+    batch.used += data.length;
+    batch.ends[batch.count] = batch.used;
+    batch.keyIds[batch.count] = keyId;
+    batch.count++;
+    if (size > batch.size) batch.size = size;
+    const into = batch;
+    const promise = new Promise<Uint8Array>((resolve, reject) => {
+      into.resolves.push(resolve);
+      into.rejects.push(reject);
     });
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(() => {
+        this.flushing = false;
+        this.dispatch();
+      });
+    }
+    return promise;
   }
 
-  /** Hands queued requests to threads with room, a batch at a time. */
+  private newBatch(bytes: number): Batch {
+    const buffer = bytes <= BATCH_BYTES ? this.spare.pop() ?? new ArrayBuffer(BATCH_BYTES) : new ArrayBuffer(bytes);
+    return { data: new Uint8Array(buffer), used: 0, ends: new Uint32Array(BATCH), keyIds: new Uint32Array(BATCH), count: 0, size: 0, resolves: [], rejects: [] };
+  }
+
+  /** Hands waiting batches, then the one being filled, to threads with room. */
   private dispatch(): void {
-    while (this.queue.length > 0) {
+    for (;;) {
       let thread: Thread | undefined;
       for (const t of this.threads) if (t.batches.size < IN_FLIGHT && (thread === undefined || t.batches.size < thread.batches.size)) thread = t;
       if (thread === undefined) return;
-      const batch = this.queue.splice(0, BATCH);
-      let total = 0;
-      for (const r of batch) total += r.data.length;
-      const data = new Uint8Array(total);
-      const ends = new Uint32Array(batch.length);
-      const keyIds = new Uint32Array(batch.length);
-      let at = 0;
-      let size = 0;
-      for (const [i, r] of batch.entries()) {
-        data.set(r.data, at);
-        at += r.data.length;
-        ends[i] = at;
-        keyIds[i] = r.keyId;
-        size = Math.max(size, r.size);
+      let batch = this.waiting.shift();
+      if (batch === undefined && this.filling !== undefined && this.filling.count > 0) {
+        batch = this.filling;
+        this.filling = undefined;
       }
+      if (batch === undefined) return;
       const id = this.nextBatch++;
       thread.batches.set(id, batch);
-      thread.worker.postMessage({ id, data, ends, keyIds, size }, [data.buffer, ends.buffer, keyIds.buffer]);
+      const { data, ends, keyIds, count, size } = batch;
+      thread.worker.postMessage({ id, data, ends, keyIds, count, size }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer, keyIds.buffer as ArrayBuffer]);
     }
   }
 
@@ -225,11 +253,12 @@ export class SigningPool {
     thread.batches.delete(m.id);
     if ('error' in m) {
       const error = new HsmError(m.error.fn, this.where, m.error.code, m.error.code === undefined ? m.error.message : undefined);
-      for (const r of batch) r.reject(error);
+      for (const reject of batch.rejects) reject(error);
     } else {
+      if (m.data.byteLength === BATCH_BYTES && this.spare.length < 2 * IN_FLIGHT * this.threads.length) this.spare.push(m.data.buffer as ArrayBuffer);
       let start = 0;
-      for (const [i, r] of batch.entries()) {
-        r.resolve(m.out.subarray(start, m.ends[i]));
+      for (let i = 0; i < batch.count; i++) {
+        batch.resolves[i]!(m.out.subarray(start, m.ends[i]));
         start = m.ends[i]!;
       }
     }
@@ -241,11 +270,10 @@ export class SigningPool {
     if (this.failure !== undefined) return;
     // CKR_DEVICE_ERROR: retryable, a new pool may work
     this.failure = new HsmError('signing thread', this.where, 0x30, detail);
-    for (const t of this.threads) {
-      for (const batch of t.batches.values()) for (const r of batch) r.reject(this.failure);
-      t.batches.clear();
-    }
-    for (const r of this.queue.splice(0)) r.reject(this.failure);
+    const batches = [...this.threads.flatMap((t) => [...t.batches.values()]), ...this.waiting.splice(0), ...(this.filling === undefined ? [] : [this.filling])];
+    for (const t of this.threads) t.batches.clear();
+    this.filling = undefined;
+    for (const batch of batches) for (const reject of batch.rejects) reject(this.failure);
   }
 
   /** Closes every thread's session and ends the threads. */

@@ -109,8 +109,8 @@ describe('the HSM key store (SoftHSM2)', () => {
       for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
         const key = await generateKey(threaded, zone, 'zsk', spec);
         const signer = hsmSigner(threaded, key);
-        // more than a batch per thread, of many sizes
-        const data = Array.from({ length: 300 }, (_, i) => randomBytes(20 + (i % 200)));
+        // more than a batch per thread, of many sizes; a few larger than a batch's room (32 KiB)
+        const data = Array.from({ length: 300 }, (_, i) => randomBytes(i % 97 === 96 ? 40_000 + i : 20 + (i % 200)));
         const signatures = await Promise.all(data.map((d) => signer.sign(d)));
         signatures.forEach((sig, i) => expect(verifySignature(key.dnskey, data[i]!, sig), `${spec.algorithm} #${i}`).toBe(true));
         // released, the signer signs no more
