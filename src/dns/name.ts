@@ -309,11 +309,10 @@ export function asciiLower(s: string): string {
 }
 
 const LABEL_SPECIAL = new Set(['.', ';', '\\', '"', '(', ')', '@', '$']);
-
-/** Presentation form of one label. */
-/** A label that prints as it is: printable ASCII, none of the characters escaped below. */
+/** A label that prints as it is: printable ASCII, none of LABEL_SPECIAL. */
 const PLAIN_LABEL = /^[^\x00-\x20\x7f-\uffff.;\\"()@$]*$/;
 
+/** Presentation form of one label. */
 export function formatLabel(label: string): string {
   if (PLAIN_LABEL.test(label)) return label;
   let out = '';
