@@ -19,7 +19,7 @@ import { generateZone } from './zone-generator.js';
 
 const TIMEOUT_MS = 1_800_000;
 /** Rounds on the 100k zone. */
-const ROUNDS = 3;
+const ROUNDS = 5;
 const RSA1024 = { algorithm: Algorithm.RSASHA256, bits: 1024 } as const;
 const pct = (ratio: number, digits = 0): string => `${(ratio * 100).toFixed(digits)}%`;
 
@@ -64,7 +64,7 @@ async function rawRate(pin: string, spec: { algorithm: number; bits?: number }, 
  * copy of the key, as hms's signing threads do (see SigningPool): on SoftHSM that is 10-15%
  * faster than the token object both sessions share.
  */
-class BareLoop {
+export class BareLoop {
   /** [0]: 1 sign, 0 wait, 2 end; [1]: signatures made; [2]: threads back to waiting. */
   private readonly shared = new Int32Array(new SharedArrayBuffer(12));
   private total = 0;
@@ -183,7 +183,7 @@ interface Interleaved {
  * the same code measured from 70% to 93% of it. Taken in turns, the command and its
  * reference see the same minutes, and the ratio repeats within a few percent.
  */
-async function interleaved(cmd: string, args: readonly string[], cwd: string, loops: readonly BareLoop[]): Promise<Interleaved> {
+export async function interleaved(cmd: string, args: readonly string[], cwd: string, loops: readonly BareLoop[]): Promise<Interleaved> {
   const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -62,7 +62,7 @@ parentPort.on('message', (m) => {
     return;
   }
   const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
-  const out = Buffer.allocUnsafe(m.count * m.size);
+  const out = Buffer.from(new ArrayBuffer(m.count * m.size));
   const ends = new Uint32Array(m.count);
   let at = 0;
   let start = 0;
@@ -82,9 +82,9 @@ parentPort.on('message', (m) => {
     ends[i] = at;
     start = m.ends[i];
   }
-  const result = new Uint8Array(out.buffer, out.byteOffset, at);
-  // the input buffer goes back, for a later batch
-  parentPort.postMessage({ id: m.id, out: result, ends, data: m.data }, [ends.buffer, m.data.buffer]);
+  const result = new Uint8Array(out.buffer, 0, at);
+  // the signatures go over without a copy; the input buffer goes back, for a later batch
+  parentPort.postMessage({ id: m.id, out: result, ends, data: m.data }, [out.buffer, ends.buffer, m.data.buffer]);
 });
 `;
 

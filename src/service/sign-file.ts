@@ -3,7 +3,7 @@ import { SignerError } from '../common/errors.js';
 import { signZoneTo, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
 import { ZoneVerifier } from '../dnssec/verify-zone.js';
 import { AtomicZoneFile } from '../storage/zone-files.js';
-import { printNodeText } from '../zone/print.js';
+import { printNodeTo } from '../zone/print.js';
 import type { Zone, ZoneBuilder } from '../zone/zone.js';
 
 /**
@@ -19,8 +19,7 @@ export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: 
   try {
     summary = await signZoneTo(zone, options, (node) => {
       verifier.node(node);
-      const text = printNodeText(node.rrsets);
-      if (text !== '') file.line(text);
+      printNodeTo(node.rrsets, file);
       // the signed zone in memory too, for a caller that serves it (no second read of the file)
       if (keep !== undefined) for (const set of node.rrsets) for (const r of set.records) keep.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: out, line: 0 });
     });

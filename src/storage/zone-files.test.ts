@@ -22,6 +22,22 @@ describe('AtomicZoneFile (OPS-7: a reader sees the old file or the whole new one
     expect(readdirSync(dir)).toEqual(['z.signed']);
   });
 
+  it('writes lines a piece at a time, and octets in base64 exactly as Buffer does, across its buffer', () => {
+    const path = join(dir, 'z.signed');
+    const file = AtomicZoneFile.open(path);
+    let expected = '';
+    for (let i = 0; i < 6000; i++) {
+      // every length mod 3, and signatures of RSA-1024 to RSA-4096 sizes and beyond the buffer
+      const octets = Uint8Array.from({ length: i === 3000 ? 200000 : (i * 7) % 530 }, (_, k) => (k * 31 + i) & 0xff);
+      file.text(`n${i}.example.\t3600\tIN\tRRSIG\t`);
+      file.base64(octets);
+      file.endLine();
+      expected += `n${i}.example.\t3600\tIN\tRRSIG\t${Buffer.from(octets).toString('base64')}\n`;
+    }
+    file.commit();
+    expect(readFileSync(path, 'latin1')).toBe(expected);
+  });
+
   it('abort leaves the old file as it was and no temporary file', () => {
     const path = join(dir, 'z.signed');
     writeFileSync(path, 'old\n');

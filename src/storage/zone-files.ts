@@ -58,14 +58,37 @@ export class AtomicZoneFile {
   }
 
   line(text: string): void {
-    if (this.used + text.length + 1 > this.pending.length) {
+    this.text(text);
+    this.endLine();
+  }
+
+  /** Part of a line (TextSink): lines are written a piece at a time, without joining them first. */
+  text(text: string): void {
+    if (this.used + text.length > this.pending.length) {
       this.flush();
-      if (text.length + 1 > this.pending.length) {
-        this.write(Buffer.from(`${text}\n`, 'latin1'));
+      if (text.length > this.pending.length) {
+        this.write(Buffer.from(text, 'latin1'));
         return;
       }
     }
     this.used += this.pending.write(text, this.used, 'latin1');
+  }
+
+  /** Octets in base64 (RFC 4648 section 4, with padding, as Buffer's 'base64' writes them). */
+  base64(octets: Uint8Array): void {
+    const length = 4 * Math.ceil(octets.length / 3);
+    if (this.used + length > this.pending.length) {
+      this.flush();
+      if (length > this.pending.length) {
+        this.text(Buffer.from(octets.buffer, octets.byteOffset, octets.length).toString('base64'));
+        return;
+      }
+    }
+    this.used = writeBase64(octets, this.pending, this.used);
+  }
+
+  endLine(): void {
+    if (this.used === this.pending.length) this.flush();
     this.pending[this.used++] = 0x0a;
   }
 
@@ -102,6 +125,30 @@ export class AtomicZoneFile {
     closeSync(this.fd);
     rmSync(this.tmp, { force: true });
   }
+}
+
+const BASE64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+
+/** `octets` in base64 into `out` from `at`; the end. */
+function writeBase64(octets: Uint8Array, out: Uint8Array, at: number): number {
+  const whole = octets.length - (octets.length % 3);
+  let i = 0;
+  for (; i < whole; i += 3) {
+    const v = (octets[i]! << 16) | (octets[i + 1]! << 8) | octets[i + 2]!;
+    out[at++] = BASE64[v >>> 18]!;
+    out[at++] = BASE64[(v >>> 12) & 63]!;
+    out[at++] = BASE64[(v >>> 6) & 63]!;
+    out[at++] = BASE64[v & 63]!;
+  }
+  if (i < octets.length) {
+    const two = i + 1 < octets.length;
+    const v = (octets[i]! << 16) | (two ? octets[i + 1]! << 8 : 0);
+    out[at++] = BASE64[v >>> 18]!;
+    out[at++] = BASE64[(v >>> 12) & 63]!;
+    out[at++] = two ? BASE64[(v >>> 6) & 63]! : 0x3d;
+    out[at++] = 0x3d;
+  }
+  return at;
 }
 
 /** Writes a zone file atomically (see AtomicZoneFile). */

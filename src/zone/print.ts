@@ -34,17 +34,47 @@ export function* printNode(rrsets: readonly RRsetView[]): Generator<string> {
  * (see DnssecTexts).
  */
 export function printNodeText(rrsets: readonly RRsetView[]): string {
-  const soa = rrsets.find((set) => set.type === RRType.SOA);
-  let out = '';
-  const add = (set: RRsetView): void => {
-    for (const rr of set.records) {
-      const line = `${prefixOf(set.owner, set.type, rr.ttl)}${texts.format(set.type, rr.rdata)}`;
-      out = out === '' ? line : `${out}\n${line}`;
-    }
-  };
-  if (soa !== undefined) add(soa);
-  for (const set of rrsets) if (set !== soa) add(set);
-  return out;
+  const lines: string[] = [];
+  let line = '';
+  printNodeTo(rrsets, {
+    text: (text) => { line += text; },
+    base64: (octets) => { line += toBase64(octets); },
+    endLine: () => {
+      lines.push(line);
+      line = '';
+    },
+  });
+  return lines.join('\n');
+}
+
+/** Where printNodeTo writes: lines a piece at a time (AtomicZoneFile is one). */
+export interface TextSink {
+  text(text: string): void;
+  /** Octets as base64, as toBase64 writes them. */
+  base64(octets: Uint8Array): void;
+  endLine(): void;
+}
+
+/**
+ * printNodeText's lines written into `sink` piece by piece: no line is joined into a string
+ * of its own, and RRSIG signatures are never a string at all.
+ */
+export function printNodeTo(rrsets: readonly RRsetView[], sink: TextSink): void {
+  let soa: RRsetView | undefined;
+  for (const set of rrsets) {
+    if (set.type !== RRType.SOA) continue;
+    soa = set;
+    printSetTo(set, sink);
+  }
+  for (const set of rrsets) if (set !== soa) printSetTo(set, sink);
+}
+
+function printSetTo(set: RRsetView, sink: TextSink): void {
+  for (const rr of set.records) {
+    sink.text(prefixOf(set.owner, set.type, rr.ttl));
+    texts.write(set.type, rr.rdata, sink);
+    sink.endLine();
+  }
 }
 
 function* printRRset(set: RRsetView): Generator<string> {
@@ -99,34 +129,49 @@ class DnssecTexts {
   private readonly shared: Shared[] = [];
   private next = 0;
 
-  format(type: number, rdata: Uint8Array): string {
-    if (type === RRType.RRSIG) return this.rrsig(rdata);
-    if (type === RRType.NSEC3) return this.nsec3(rdata);
-    return formatRdata(type, rdata);
+  write(type: number, rdata: Uint8Array, sink: TextSink): void {
+    if (type === RRType.RRSIG) this.rrsig(rdata, sink);
+    else if (type === RRType.NSEC3) this.nsec3(rdata, sink);
+    else sink.text(formatRdata(type, rdata));
   }
 
-  private rrsig(rdata: Uint8Array): string {
+  private rrsig(rdata: Uint8Array, sink: TextSink): void {
     // the header: 18 octets, then the signer's name (uncompressed)
     let end = 18;
     while (end < rdata.length && rdata[end] !== 0) end += rdata[end]! + 1;
     end++;
-    if (end >= rdata.length) return formatRdata(RRType.RRSIG, rdata);
-    const signature = toBase64(rdata.subarray(end));
+    if (end >= rdata.length) {
+      sink.text(formatRdata(RRType.RRSIG, rdata));
+      return;
+    }
     const hit = this.find(rdata, 0, end, 0, 0);
-    if (hit !== undefined) return hit.before + signature;
+    if (hit !== undefined) {
+      sink.text(hit.before);
+      sink.base64(rdata.subarray(end));
+      return;
+    }
+    const signature = toBase64(rdata.subarray(end));
     const full = formatRdata(RRType.RRSIG, rdata);
     if (full.endsWith(` ${signature}`)) this.keep(rdata.slice(0, end), full.slice(0, full.length - signature.length), '');
-    return full;
+    sink.text(full);
   }
 
-  private nsec3(rdata: Uint8Array): string {
+  private nsec3(rdata: Uint8Array, sink: TextSink): void {
     // hash algorithm, flags, iterations, salt; the next hash; the type bitmap
     const saltEnd = 5 + (rdata[4] ?? 0);
     const hashEnd = saltEnd + 1 + (rdata[saltEnd] ?? 0);
-    if (hashEnd > rdata.length) return formatRdata(RRType.NSEC3, rdata);
+    if (hashEnd > rdata.length) {
+      sink.text(formatRdata(RRType.NSEC3, rdata));
+      return;
+    }
     const hash = base32Hex(rdata, saltEnd + 1, hashEnd);
     const hit = this.find(rdata, 0, saltEnd + 1, hashEnd, rdata.length);
-    if (hit !== undefined) return hit.before + hash + hit.after;
+    if (hit !== undefined) {
+      sink.text(hit.before);
+      sink.text(hash);
+      sink.text(hit.after);
+      return;
+    }
     const full = formatRdata(RRType.NSEC3, rdata);
     const fields = full.split(' ');
     const before = `${fields.slice(0, 4).join(' ')} `;
@@ -136,7 +181,7 @@ class DnssecTexts {
       key.set(rdata.subarray(hashEnd), saltEnd + 1);
       this.keep(key, before, full.slice(before.length + hash.length));
     }
-    return full;
+    sink.text(full);
   }
 
   /** The shared text whose key is rdata[a..b) followed by rdata[c..d). */

@@ -99,12 +99,15 @@ export function registerSignCommands(program: Command): void {
       if (Number.isNaN(nowMs)) throw new UsageError(`--now: '${opts.now ?? ''}' is not an ISO time`);
       const now = Math.floor(nowMs / 1000);
 
-      const zone = loadZoneFile(opts.in, origin);
-      const findings = checkZone(zone);
-      if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
-
+      // the signing threads start (each loads the module and opens its session) on the core
+      // that parsing the zone leaves idle
       const token = openToken(opts);
+      const threads = token.startSigningThreads();
+      threads.catch(() => undefined); // met where it is awaited, below or in finally
       try {
+        const zone = loadZoneFile(opts.in, origin);
+        const findings = checkZone(zone);
+        if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
         const existing = findKeys(token, origin).filter((k) => k.algorithm === choice.algorithm);
         const keyFor = async (role: KeyRole, bits: number | undefined): Promise<HsmKey> =>
           existing.find((k) => k.role === role) ?? generateKey(token, origin, role, { algorithm: choice.algorithm, ...(bits === undefined ? {} : { bits }) });
@@ -115,7 +118,7 @@ export function registerSignCommands(program: Command): void {
         const inception = now - 3600;
         // the signed zone goes to a temporary file as it is made, each name checked by the
         // verifier on its way; the file takes the place of --out only if nothing was found
-        await token.startSigningThreads();
+        await threads;
         const summary = await signZoneToFile(zone, {
           keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
           denial, inception, expiration: inception + validity, serial,
@@ -129,6 +132,7 @@ export function registerSignCommands(program: Command): void {
           for (const line of ds) out(line);
         }
       } finally {
+        await threads.catch(() => undefined);
         await token.close();
       }
     });
