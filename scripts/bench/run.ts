@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { signBench } from './sign-bench.js';
+import { hmsNode, signBench } from './sign-bench.js';
 import { generateZone } from './zone-generator.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
 
   console.log(`each tool runs ${repeat} times, the tools taking turns; the best run counts`);
   const runs = bestOfEach(repeat, [
-    ['hms zone check', process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'zone', 'check', file, '--origin', ORIGIN]],
+    ['hms zone check', process.execPath, [...hmsNode(ROOT), 'zone', 'check', file, '--origin', ORIGIN]],
     // -i local: the default full integrity check resolves out-of-zone names over the network,
     // which measures the network (absent here), not the zone checker
     ['named-checkzone -i local', 'named-checkzone', ['-q', '-i', 'local', ORIGIN, file]],

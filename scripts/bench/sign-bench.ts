@@ -230,6 +230,17 @@ function countRrsigs(file: string): number {
   return Number(r.stdout.trim());
 }
 
+/**
+ * What runs `hms`: the node flags of the binary's first line (`#!/usr/bin/env -S node
+ * FLAGS`, as the installed `hms` runs), then the script.
+ */
+export function hmsNode(root: string): string[] {
+  const main = join(root, 'dist/src/cli/main.js');
+  const first = readFileSync(main, 'utf8').split('\n', 1)[0]!;
+  const flags = /^#!\/usr\/bin\/env(?: -S)? node(.*)$/.exec(first)?.[1]?.trim() ?? '';
+  return [...(flags === '' ? [] : flags.split(/\s+/)), main];
+}
+
 export async function signBench(root: string, sizes: readonly number[]): Promise<void> {
   const out = join(root, 'bench-out');
   mkdirSync(out, { recursive: true });
@@ -278,7 +289,7 @@ async function signZoneSize(root: string, out: string, records: number, loops: r
     return rate / Math.max(...run.bare);
   };
   for (let round = 1; round <= rounds; round++) {
-    const ours = await interleaved(process.execPath, [join(root, 'dist/src/cli/main.js'), 'sign', '--origin', 'bench.example', '--in', unsigned, '--out', signedOurs,
+    const ours = await interleaved(process.execPath, [...hmsNode(root), 'sign', '--origin', 'bench.example', '--in', unsigned, '--out', signedOurs,
       '--pin-file', 'hsm/pin', '--now', '2026-11-22T12:00:00Z', '--json'], root, loops);
     const signatures = ours.ok ? (JSON.parse(ours.stdout) as { signatures: number }).signatures : 0;
     ratios.push(row('hms sign (RSA 2048/1024, NSEC3)', round, ours, signatures));

@@ -283,6 +283,22 @@ export class Name {
   /** Presentation form, absolute, with escapes (`\.`, `\DDD`). */
   toString(): string {
     if (this.isRoot) return '.';
+    // most names print as their octets with each length turned into a dot: one string, made
+    // from a buffer (printing a signed zone makes one for every name)
+    const w = this.wire;
+    let at = 0;
+    for (let pos = 0, len = w.charCodeAt(0); len !== 0; pos += 1 + len, len = w.charCodeAt(pos)) {
+      for (let i = pos + 1; i <= pos + len; i++) {
+        const c = w.charCodeAt(i);
+        if (c <= 0x20 || c >= 0x7f || LABEL_SPECIAL_CODES[c] === 1) return this.escapedText();
+        NAME_TEXT[at++] = c;
+      }
+      NAME_TEXT[at++] = 0x2e;
+    }
+    return NAME_TEXT.toString('latin1', 0, at);
+  }
+
+  private escapedText(): string {
     let out = '';
     for (const label of this.labels()) out += formatLabel(label) + '.';
     return out;
@@ -309,6 +325,10 @@ export function asciiLower(s: string): string {
 }
 
 const LABEL_SPECIAL = new Set(['.', ';', '\\', '"', '(', ')', '@', '$']);
+const LABEL_SPECIAL_CODES = new Uint8Array(128);
+for (const c of LABEL_SPECIAL) LABEL_SPECIAL_CODES[c.charCodeAt(0)] = 1;
+/** A name's text while Name.toString makes it (at most 254 octets of plain labels and dots). */
+const NAME_TEXT = Buffer.alloc(256);
 /** A label that prints as it is: printable ASCII, none of LABEL_SPECIAL. */
 const PLAIN_LABEL = /^[^\x00-\x20\x7f-\uffff.;\\"()@$]*$/;
 

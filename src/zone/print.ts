@@ -1,5 +1,5 @@
 import { toBase64 } from '../dns/bytes.js';
-import { recordPrefix } from '../dns/zonefile/printer.js';
+import { recordPrefix, recordPrefixText } from '../dns/zonefile/printer.js';
 import { formatRdata } from '../dns/rdata/index.js';
 import { RRType } from '../dns/types.js';
 import type { Name } from '../dns/name.js';
@@ -106,7 +106,7 @@ function prefixOf(owner: Name, type: number, ttl: number): string {
   }
   if (lastTtls[i] !== ttl) {
     lastTtls[i] = ttl;
-    lastTexts[i] = recordPrefix(owner, type, lastOwnerText)(ttl);
+    lastTexts[i] = recordPrefixText(lastOwnerText, type, ttl);
   }
   return lastTexts[i]!;
 }
