@@ -143,7 +143,7 @@ describe('verifyZone: the check before a signed zone is written', () => {
   });
 });
 
-describe('printNodeText: the printer a signer writes with', () => {
+describe('printNodeText: printNodeTo, the printer a signer writes with, into a string', () => {
   it('writes every name of a signed zone as printNode does (RRSIG and NSEC3 texts made once and shared)', () => {
     for (const [name, zone] of signed) {
       for (const node of zone.nodes) expect(printNodeText(node.rrsets), `${name} ${node.name.toString()}`).toBe([...printNode(node.rrsets)].join('\n'));

@@ -27,12 +27,7 @@ export function* printNode(rrsets: readonly RRsetView[]): Generator<string> {
   for (const set of rrsets) if (set !== soa) yield* printRRset(set);
 }
 
-/**
- * printNode's lines as one text, joined by newlines: what a signer writes for each name of a
- * large zone, made without a generator and, for RRSIG and NSEC3, by putting the record's own
- * signature or hash between texts formatted once for the many records that share the rest
- * (see DnssecTexts).
- */
+/** printNode's lines as one text, joined by newlines: printNodeTo into a string. */
 export function printNodeText(rrsets: readonly RRsetView[]): string {
   const lines: string[] = [];
   let line = '';
@@ -56,8 +51,11 @@ export interface TextSink {
 }
 
 /**
- * printNodeText's lines written into `sink` piece by piece: no line is joined into a string
- * of its own, and RRSIG signatures are never a string at all.
+ * printNode's lines written into `sink` piece by piece, as a signer writes each name of a
+ * large zone: without a generator, no line joined into a string of its own, RRSIG signatures
+ * never a string at all, and RRSIG and NSEC3 texts made by putting the record's own signature
+ * or hash between texts formatted once for the many records that share the rest (see
+ * DnssecTexts).
  */
 export function printNodeTo(rrsets: readonly RRsetView[], sink: TextSink): void {
   let soa: RRsetView | undefined;
