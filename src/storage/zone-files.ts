@@ -1,5 +1,6 @@
 import { accessSync, closeSync, constants, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { toBase64 } from '../dns/bytes.js';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
 
 const CHUNK = 1 << 20;
@@ -74,13 +75,13 @@ export class AtomicZoneFile {
     this.used += this.pending.write(text, this.used, 'latin1');
   }
 
-  /** Octets in base64 (RFC 4648 section 4, with padding, as Buffer's 'base64' writes them). */
+  /** Octets in base64 (RFC 4648 section 4, with padding), as toBase64 writes them. */
   base64(octets: Uint8Array): void {
     const length = 4 * Math.ceil(octets.length / 3);
     if (this.used + length > this.pending.length) {
       this.flush();
       if (length > this.pending.length) {
-        this.text(Buffer.from(octets.buffer, octets.byteOffset, octets.length).toString('base64'));
+        this.text(toBase64(octets));
         return;
       }
     }

@@ -9,16 +9,11 @@ import { typeToString } from '../types.js';
  * `ownerText` is the owner's presentation form, when the caller has it already.
  */
 export function recordPrefix(owner: Name, type: number, ownerText = owner.toString()): (ttl: number) => string {
-  const typeText = typeMnemonic(type);
-  return (ttl) => `${ownerText}\t${ttl}\tIN\t${typeText}\t`;
+  return (ttl) => recordPrefixText(ownerText, type, ttl);
 }
 
 /** recordPrefix's text for one record, made at once. */
 export function recordPrefixText(ownerText: string, type: number, ttl: number): string {
-  return `${ownerText}\t${ttl}\tIN\t${typeMnemonic(type)}\t`;
-}
-
-/** The type as a master file names it: its mnemonic, or `TYPEnnn` without a codec here. */
-function typeMnemonic(type: number): string {
-  return codecFor(type) === undefined ? `TYPE${type}` : typeToString(type);
+  const typeText = codecFor(type) === undefined ? `TYPE${type}` : typeToString(type);
+  return `${ownerText}\t${ttl}\tIN\t${typeText}\t`;
 }
