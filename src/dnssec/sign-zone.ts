@@ -9,7 +9,7 @@ import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
 import { buildNsecChain, Nsec3Chain, nsec3ParamRdata, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
 import { RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
-import type { SigningKey } from './signer.js';
+import type { SignatureSink, SigningKey } from './signer.js';
 
 export type Denial = { readonly kind: 'nsec' } | ({ readonly kind: 'nsec3' } & Nsec3Params);
 
@@ -59,13 +59,56 @@ interface PlannedSet {
   readonly signers: readonly SigningKey[];
 }
 
-/** A name whose signatures are on their way. */
-interface PendingNode {
-  readonly name: Name;
-  readonly sets: readonly PlannedSet[];
-  readonly signed: { readonly set: PlannedSet; readonly key: SigningKey; readonly labels: number }[];
-  /** The signatures of `signed`, in its order (none: a name of glue or of unsigned sets). */
-  readonly signatures: Promise<Uint8Array[]> | undefined;
+interface SignatureRequest {
+  readonly set: PlannedSet;
+  readonly key: SigningKey;
+  readonly labels: number;
+}
+
+/**
+ * A name whose signatures are on their way: each arrives in its slot (the order of
+ * `requests`) through Signer.signTo, without a promise for each.
+ */
+class PendingNode implements SignatureSink {
+  /** What is signed, in slot order (none: a name of glue or of unsigned sets). */
+  readonly requests: SignatureRequest[] = [];
+  readonly signatures: Uint8Array[] = [];
+  /** The first error of a signature, wrapped: whatever was thrown. */
+  failure: { readonly error: unknown } | undefined;
+  private remaining = 0;
+  private waiter: (() => void) | undefined;
+
+  constructor(readonly name: Name, readonly sets: readonly PlannedSet[]) {}
+
+  /** The slot of a signature about to be asked for (signers answer only after they return). */
+  expect(request: SignatureRequest): number {
+    this.remaining++;
+    return this.requests.push(request) - 1;
+  }
+
+  signed(slot: number, signature: Uint8Array): void {
+    this.signatures[slot] = signature;
+    if (--this.remaining === 0) this.wake();
+  }
+
+  failed(error: unknown): void {
+    this.failure ??= { error };
+    this.wake();
+  }
+
+  /** Undefined when every signature is in or one failed; else a promise of when that is so. */
+  settled(): Promise<void> | undefined {
+    if (this.remaining === 0 || this.failure !== undefined) return undefined;
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
 }
 
 /** RFC 8078 section 4: key tag 0, algorithm 0, digest type 0, digest 0x00; and flags 0, protocol 3, algorithm 0, key 0x00. */
@@ -172,8 +215,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   const scratch = new ByteWriter(1024);
   const noHeader = new Uint8Array(headerLength);
   const request = (name: Name, sets: PlannedSet[]): void => {
-    const signed: PendingNode['signed'] = [];
-    const signatures: Promise<Uint8Array>[] = [];
+    const node = new PendingNode(name, sets);
     for (const planned of sets) {
       if (planned.signers.length === 0) continue;
       const { owner, type, records } = planned.set;
@@ -186,23 +228,25 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       const input = scratch.view();
       for (const key of planned.signers) {
         headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl);
-        signatures.push(key.signer.sign(input));
-        signed.push({ set: planned, key, labels });
+        const slot = node.expect({ set: planned, key, labels });
+        const signer = key.signer;
+        if (signer.signTo !== undefined) signer.signTo(input, node, slot);
+        else signer.sign(input).then((signature) => node.signed(slot, signature), (e: unknown) => node.failed(e));
       }
     }
-    const all = signatures.length === 0 ? undefined : Promise.all(signatures);
-    // a rejection is met where the node is awaited; this keeps later ones from being unhandled
-    all?.catch(() => undefined);
-    outstanding += signed.length;
-    pending.push({ name, sets, signed, signatures: all });
+    outstanding += node.requests.length;
+    pending.push(node);
   };
-  const emitOldest = async (): Promise<void> => {
+  /** Emits the oldest name, whose signatures are all in (see PendingNode.settled). */
+  const emitOldest = (): void => {
     const node = pending.shift()!;
-    const signatures = node.signatures === undefined ? [] : await node.signatures;
-    outstanding -= signatures.length;
+    if (node.failure !== undefined) throw node.failure.error;
+    const signatures = node.signatures;
+    const count = node.requests.length;
+    outstanding -= count;
     const rrsets = node.sets.map((p) => p.set);
-    if (signatures.length > 0) {
-      const rrsigs = node.signed.map(({ set, key, labels }, i) => {
+    if (count > 0) {
+      const rrsigs = node.requests.map(({ set, key, labels }, i) => {
         const signature = signatures[i]!;
         const rdata = Buffer.allocUnsafe(headerLength + signature.length);
         headers.get(key)!.writeInto(rdata, 0, set.set.type, labels, set.ttl);
@@ -214,13 +258,17 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     }
     summary.nodes++;
     for (const set of rrsets) summary.records += set.records.length;
-    summary.signatures += signatures.length;
+    summary.signatures += count;
     emit({ name: node.name, rrsets });
   };
   const drainTo = async (limit: number): Promise<void> => {
-    while (pending.length > 0 && outstanding > limit) await emitOldest();
+    while (pending.length > 0 && outstanding > limit) {
+      const settled = pending[0]!.settled();
+      if (settled !== undefined) await settled;
+      emitOldest();
+    }
     // names without signatures (glue) behind the oldest waiting name go as soon as it has
-    while (pending.length > 0 && pending[0]!.signed.length === 0) await emitOldest();
+    while (pending.length > 0 && pending[0]!.requests.length === 0) emitOldest();
   };
 
   let at = 0;

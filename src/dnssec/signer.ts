@@ -13,8 +13,20 @@ export interface Signer {
    * before this returns: the signer reuses its buffer for the next input.
    */
   sign(data: Uint8Array): Promise<Uint8Array>;
+  /**
+   * As sign, without a promise for each signature (a zone has one signature or more for each
+   * of its RRsets): the signature goes to `sink.signed(slot, signature)`, or the error to
+   * `sink.failed`, always after this returns. Signers that lack it are used through `sign`.
+   */
+  signTo?(data: Uint8Array, sink: SignatureSink, slot: number): void;
   /** Frees what the signer holds in the HSM (its session copies of the key); it signs no more. */
   release?(): void;
+}
+
+/** Where Signer.signTo delivers: `slot` is the caller's, given back with the signature. */
+export interface SignatureSink {
+  signed(slot: number, signature: Uint8Array): void;
+  failed(error: unknown): void;
 }
 
 /** What a key signs in a zone: the DNSKEY RRset (KSK), everything else (ZSK), or both (CSK). */

@@ -5,7 +5,7 @@ import { ByteWriter } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { Algorithm, checkSigningAlgorithm } from '../dnssec/algorithms.js';
 import { keyTag } from '../dnssec/key-tag.js';
-import { dnskeyFlags, type KeyRole, type Signer } from '../dnssec/signer.js';
+import { dnskeyFlags, type KeyRole, type SignatureSink, type Signer } from '../dnssec/signer.js';
 import { HsmError, pkcs11Call, toHsmError } from './errors.js';
 import type { Token } from './token.js';
 
@@ -222,7 +222,10 @@ export function hsmSigner(token: Token, key: HsmKey): Signer {
     dnskey: key.dnskey,
     algorithm: key.algorithm,
     keyTag: key.keyTag,
-    ...(pool === undefined ? {} : { release: () => pool.removeKey(keyId!) }),
+    ...(pool === undefined ? {} : {
+      release: () => pool.removeKey(keyId!),
+      signTo: (data: Uint8Array, sink: SignatureSink, slot: number) => pool.signTo(keyId!, input(data), size, sink, slot),
+    }),
     sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size) : (data) => {
       const copy = Buffer.from(input(data)); // read now: the caller may reuse its buffer
       return token.withSession(async (session) => {

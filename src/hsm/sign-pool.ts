@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import type { SignatureSink } from '../dnssec/signer.js';
 import { HsmError } from './errors.js';
 
 /**
@@ -99,8 +100,9 @@ interface Batch {
   readonly keyIds: Uint32Array;
   count: number;
   size: number;
-  readonly resolves: ((signature: Uint8Array) => void)[];
-  readonly rejects: ((error: unknown) => void)[];
+  /** Who waits for each signature, and the slot it gave (Signer.signTo). */
+  readonly sinks: SignatureSink[];
+  readonly slots: Uint32Array;
 }
 
 interface Thread {
@@ -193,9 +195,22 @@ export class SigningPool {
    * is copied before this returns.
    */
   sign(keyId: number, data: Uint8Array, size: number): Promise<Uint8Array> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    // CKR_KEY_HANDLE_INVALID: the key was removed from the pool
-    if (!this.live.has(keyId)) return Promise.reject(new HsmError('C_SignInit', this.where, 0x60, 'the key was removed from the signing threads'));
+    return new Promise((resolve, reject) => this.signTo(keyId, data, size, { signed: (_, signature) => resolve(signature), failed: reject }, 0));
+  }
+
+  /** As sign, for Signer.signTo: the signature goes to `sink` (with `slot`), not to a promise of its own. */
+  signTo(keyId: number, data: Uint8Array, size: number, sink: SignatureSink, slot: number): void {
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      queueMicrotask(() => sink.failed(failure));
+      return;
+    }
+    if (!this.live.has(keyId)) {
+      // CKR_KEY_HANDLE_INVALID: the key was removed from the pool
+      const error = new HsmError('C_SignInit', this.where, 0x60, 'the key was removed from the signing threads');
+      queueMicrotask(() => sink.failed(error));
+      return;
+    }
     let batch = this.filling;
     if (batch === undefined || batch.count === BATCH || batch.used + data.length > batch.data.length) {
       if (batch !== undefined) this.waiting.push(batch);
@@ -205,13 +220,10 @@ export class SigningPool {
     batch.used += data.length;
     batch.ends[batch.count] = batch.used;
     batch.keyIds[batch.count] = keyId;
+    batch.slots[batch.count] = slot;
+    batch.sinks.push(sink);
     batch.count++;
     if (size > batch.size) batch.size = size;
-    const into = batch;
-    const promise = new Promise<Uint8Array>((resolve, reject) => {
-      into.resolves.push(resolve);
-      into.rejects.push(reject);
-    });
     if (!this.flushing) {
       this.flushing = true;
       setImmediate(() => {
@@ -219,12 +231,11 @@ export class SigningPool {
         this.dispatch();
       });
     }
-    return promise;
   }
 
   private newBatch(bytes: number): Batch {
     const buffer = bytes <= BATCH_BYTES ? this.spare.pop() ?? new ArrayBuffer(BATCH_BYTES) : new ArrayBuffer(bytes);
-    return { data: new Uint8Array(buffer), used: 0, ends: new Uint32Array(BATCH), keyIds: new Uint32Array(BATCH), count: 0, size: 0, resolves: [], rejects: [] };
+    return { data: new Uint8Array(buffer), used: 0, ends: new Uint32Array(BATCH), keyIds: new Uint32Array(BATCH), count: 0, size: 0, sinks: [], slots: new Uint32Array(BATCH) };
   }
 
   /** Hands waiting batches, then the one being filled, to threads with room. */
@@ -253,12 +264,12 @@ export class SigningPool {
     thread.batches.delete(m.id);
     if ('error' in m) {
       const error = new HsmError(m.error.fn, this.where, m.error.code, m.error.code === undefined ? m.error.message : undefined);
-      for (const reject of batch.rejects) reject(error);
+      for (const sink of batch.sinks) sink.failed(error);
     } else {
       if (m.data.byteLength === BATCH_BYTES && this.spare.length < 2 * IN_FLIGHT * this.threads.length) this.spare.push(m.data.buffer as ArrayBuffer);
       let start = 0;
       for (let i = 0; i < batch.count; i++) {
-        batch.resolves[i]!(m.out.subarray(start, m.ends[i]));
+        batch.sinks[i]!.signed(batch.slots[i]!, m.out.subarray(start, m.ends[i]));
         start = m.ends[i]!;
       }
     }
@@ -273,7 +284,7 @@ export class SigningPool {
     const batches = [...this.threads.flatMap((t) => [...t.batches.values()]), ...this.waiting.splice(0), ...(this.filling === undefined ? [] : [this.filling])];
     for (const t of this.threads) t.batches.clear();
     this.filling = undefined;
-    for (const batch of batches) for (const reject of batch.rejects) reject(this.failure);
+    for (const batch of batches) for (const sink of batch.sinks) sink.failed(this.failure);
   }
 
   /** Closes every thread's session and ends the threads. */

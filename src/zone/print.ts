@@ -68,8 +68,10 @@ export function printNodeTo(rrsets: readonly RRsetView[], sink: TextSink): void 
 }
 
 function printSetTo(set: RRsetView, sink: TextSink): void {
+  const owner = ownerText(set.owner);
   for (const rr of set.records) {
-    sink.text(prefixOf(set.owner, set.type, rr.ttl));
+    sink.text(owner);
+    sink.text(afterOwner(set.type, rr.ttl));
     texts.write(set.type, rr.rdata, sink);
     sink.endLine();
   }
@@ -82,31 +84,28 @@ function* printRRset(set: RRsetView): Generator<string> {
 
 let lastOwner = '';
 let lastOwnerText = '';
-/** For the last owner: each type's prefix text, and the TTL it was made for. */
-const lastTypes: number[] = [];
-const lastTtls: number[] = [];
-const lastTexts: string[] = [];
 
-/** recordPrefix's text, kept while the same owner's RRsets (and their RRSIGs) come by. */
-function prefixOf(owner: Name, type: number, ttl: number): string {
+/** The owner's text, kept while the same owner's RRsets (and their RRSIGs) come by. */
+function ownerText(owner: Name): string {
   if (owner.wire !== lastOwner) {
     lastOwner = owner.wire;
     lastOwnerText = owner.toString();
-    lastTypes.length = 0;
-    lastTtls.length = 0;
-    lastTexts.length = 0;
   }
-  let i = lastTypes.indexOf(type);
-  if (i < 0) {
-    i = lastTypes.push(type) - 1;
-    lastTtls.push(-1);
-    lastTexts.push('');
+  return lastOwnerText;
+}
+
+/** recordPrefix's text after the owner, by type and TTL (a zone has few of these). */
+const afterOwnerTexts = new Map<number, string>();
+
+function afterOwner(type: number, ttl: number): string {
+  const key = type * 2 ** 32 + ttl;
+  let text = afterOwnerTexts.get(key);
+  if (text === undefined) {
+    if (afterOwnerTexts.size >= 4096) afterOwnerTexts.clear();
+    text = recordPrefixText('', type, ttl);
+    afterOwnerTexts.set(key, text);
   }
-  if (lastTtls[i] !== ttl) {
-    lastTtls[i] = ttl;
-    lastTexts[i] = recordPrefixText(lastOwnerText, type, ttl);
-  }
-  return lastTexts[i]!;
+  return text;
 }
 
 interface Shared {

@@ -10,6 +10,7 @@ import { loadZoneFile } from '../../src/service/load-zone.js';
 import { checkZone } from '../../src/zone/checks.js';
 import { printZone } from '../../src/zone/print.js';
 import { softwareKey } from '../helpers/software-signer.js';
+import type { SignatureSink, SigningKey } from '../../src/dnssec/signer.js';
 import { hex } from '../helpers/rdata.js';
 import { makeDs } from '../../src/dnssec/ds.js';
 import { requireTool, ROOT, verifySignedZone } from './helpers/run.js';
@@ -106,5 +107,39 @@ describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck'
     });
     expect(verifyWithThreeTools('apex.example.', [...printZone(signed)].join('\n') + '\n', 'apex-only.signed'))
       .toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+  });
+
+  it('signatures that come back through signTo out of order land where they belong; a failed one stops the run', async () => {
+    const zone = loadZoneFile(join(ROOT, 'test/fixtures/zones/corpus.zone'), Name.parse('corpus.example.'));
+    const keys = [softwareKey(Algorithm.RSASHA256, 'ksk'), softwareKey(Algorithm.RSASHA256, 'zsk')];
+    const options = { denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false } as Denial, inception: NOW, expiration: NOW + 86400 * 32, window: 8 };
+    // as the HSM's signing threads answer: later, in batches, here each batch backwards
+    const batched = (key: SigningKey, failAt?: number): SigningKey => {
+      let queue: { data: Uint8Array; sink: SignatureSink; slot: number }[] = [];
+      let asked = 0;
+      const flush = async (): Promise<void> => {
+        const batch = queue.reverse();
+        queue = [];
+        for (const r of batch) {
+          if (r.data.length === 0) r.sink.failed(new Error('the HSM said no'));
+          else r.sink.signed(r.slot, await key.signer.sign(r.data));
+        }
+      };
+      return {
+        role: key.role,
+        signer: {
+          ...key.signer,
+          signTo: (data, sink, slot) => {
+            if (queue.length === 0) setImmediate(() => void flush());
+            queue.push({ data: asked++ === failAt ? new Uint8Array(0) : Uint8Array.from(data), sink, slot });
+          },
+        },
+      };
+    };
+    const direct = [...printZone(await signZone(zone, { ...options, keys }))];
+    const viaSignTo = [...printZone(await signZone(zone, { ...options, keys: keys.map((k) => batched(k)) }))];
+    expect(viaSignTo).toEqual(direct); // RSA PKCS#1 v1.5: the same input, the same signature
+    expect(viaSignTo.filter((l) => l.split('\t')[3] === 'RRSIG').length).toBeGreaterThan(20);
+    await expect(signZone(zone, { ...options, keys: [batched(keys[0]!), batched(keys[1]!, 17)] })).rejects.toThrow('the HSM said no');
   });
 });
