@@ -38,6 +38,27 @@ describe('AtomicZoneFile (OPS-7: a reader sees the old file or the whole new one
     expect(readFileSync(path, 'latin1')).toBe(expected);
   });
 
+  it('a file of many MB, synced in the background as it is written, is whole after commit or gone after abort, no descriptor left open', async () => {
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const line = `n.example.\t3600\tIN\tTXT\t"${'y'.repeat(200)}"`;
+    for (const end of ['commit', 'abort'] as const) {
+      const path = join(dir, `${end}.signed`);
+      const file = AtomicZoneFile.open(path);
+      for (let i = 0; i < 120_000; i++) file.line(`${i}${line}`); // 26 MB: three background syncs
+      expect(fds()).toBe(before + 2); // the file, and the descriptor of its syncs
+      if (end === 'commit') file.commit();
+      else file.abort();
+      const until = Date.now() + 5000;
+      while (fds() > before && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(fds()).toBe(before);
+    }
+    const text = readFileSync(join(dir, 'commit.signed'), 'latin1');
+    expect(text.length).toBe(120_000 * (line.length + 1) + [...Array(120_000).keys()].reduce((n, i) => n + String(i).length, 0));
+    expect(text.endsWith(`119999${line}\n`)).toBe(true);
+    expect(readdirSync(dir)).toEqual(['commit.signed']);
+  });
+
   it('abort leaves the old file as it was and no temporary file', () => {
     const path = join(dir, 'z.signed');
     writeFileSync(path, 'old\n');

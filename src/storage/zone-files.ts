@@ -1,9 +1,11 @@
-import { accessSync, closeSync, constants, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { accessSync, close, closeSync, constants, fdatasync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { toBase64 } from '../dns/bytes.js';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
 
 const CHUNK = 1 << 20;
+/** AtomicZoneFile starts a background sync after this many octets written since the last. */
+const SYNC_AHEAD = 8 << 20;
 
 /**
  * Opens a zone file for the parser: the text arrives in 1 MiB chunks, one character per
@@ -50,6 +52,14 @@ export class AtomicZoneFile {
   private readonly pending = Buffer.allocUnsafe(1 << 17);
   private used = 0;
   private done = false;
+  /** Octets written since the last background sync began. */
+  private unsynced = 0;
+  /**
+   * A second descriptor of the temporary file, for syncs in the background while it is
+   * written (see `write`), and whether one is under way.
+   */
+  private syncFd: number | undefined;
+  private syncing = false;
 
   private constructor(readonly path: string, private readonly tmp: string, private readonly fd: number) {}
 
@@ -105,6 +115,36 @@ export class AtomicZoneFile {
       this.abort();
       throw e;
     }
+    this.unsynced += octets.length;
+    if (this.unsynced >= SYNC_AHEAD && !this.syncing) this.syncAhead();
+  }
+
+  /**
+   * Starts an fdatasync of what is written so far, in the background (libuv's thread pool),
+   * so that the fsync of `commit` finds little left to write: for a signed zone of 100k
+   * records (30 MB) that fsync took 45-90 ms here, every core idle meanwhile. The sync uses
+   * a descriptor of its own: Linux reports a write-back error to every open file description
+   * of the file (errseq), so the one `commit` syncs still sees it, whatever this one was told.
+   */
+  private syncAhead(): void {
+    this.unsynced = 0;
+    try {
+      this.syncFd ??= openSync(this.tmp, 'r');
+    } catch {
+      return; // the fsync of commit does it all
+    }
+    const fd = this.syncFd;
+    this.syncing = true;
+    fdatasync(fd, () => {
+      this.syncing = false;
+      if (this.done) this.closeSyncFd();
+    });
+  }
+
+  private closeSyncFd(): void {
+    if (this.syncFd === undefined || this.syncing) return;
+    close(this.syncFd, () => undefined);
+    this.syncFd = undefined;
   }
 
   commit(): void {
@@ -117,6 +157,7 @@ export class AtomicZoneFile {
     }
     this.done = true;
     closeSync(this.fd);
+    this.closeSyncFd();
     renameSync(this.tmp, this.path);
   }
 
@@ -124,6 +165,7 @@ export class AtomicZoneFile {
     if (this.done) return;
     this.done = true;
     closeSync(this.fd);
+    this.closeSyncFd();
     rmSync(this.tmp, { force: true });
   }
 }
