@@ -43,7 +43,7 @@ export interface SignZoneOptions {
    * not sign (a pre-published or a retiring ZSK) are listed here beside those that do.
    */
   readonly dnskeys?: readonly Uint8Array[];
-  /** Signatures asked for and not yet emitted before the signer waits (default 512). */
+  /** Signatures asked for and not yet emitted before the signer waits (default 2048, see DEFAULT_WINDOW). */
   readonly window?: number;
 }
 
