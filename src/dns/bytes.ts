@@ -146,6 +146,11 @@ export class ByteReader {
     this.pos = end;
     return name;
   }
+
+  /** Steps over a name as `name` reads it, without making it. */
+  skipName(): void {
+    this.pos = Name.end(this.buf, this.pos, this.end);
+  }
 }
 
 export function toHex(b: Uint8Array): string {

@@ -66,6 +66,26 @@ describe('Name', () => {
     expect(() => Name.decode(Uint8Array.from([5, 0x61]), 0)).toThrow(WireFormatError);
   });
 
+  it('Name.end finds where decode ends, and refuses what decode refuses, for any octets (property)', () => {
+    const outcome = (f: () => number): string => {
+      try {
+        return `end ${f()}`;
+      } catch (e) {
+        return e instanceof WireFormatError ? `error ${e.message}` : `other ${String(e)}`;
+      }
+    };
+    // arbitrary octets, and well-formed names up to and past 255 octets, with a tail after them
+    const wellFormed = fc.array(fc.uint8Array({ minLength: 1, maxLength: 63 }), { maxLength: 6 })
+      .map((labels) => Uint8Array.from([...labels.flatMap((l) => [l.length, ...l]), 0, 7, 7]));
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 40 }), wellFormed), fc.nat(3), (buf, offset) => {
+        const limit = Math.max(0, buf.length - (offset % 2));
+        expect(outcome(() => Name.end(buf, offset, limit))).toBe(outcome(() => Name.decode(buf.subarray(0, limit), offset, false).end));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('round-trips any label bytes through presentation form (property)', () => {
     const label = fc.uint8Array({ minLength: 1, maxLength: 63 }).map((b) => Buffer.from(b).toString('latin1'));
     fc.assert(

@@ -165,6 +165,23 @@ export class Name {
     return { name: size === 1 ? Name.ROOT : Name.make(SCRATCH.toString('latin1', 0, size)), end };
   }
 
+  /**
+   * Where the uncompressed name at `offset` ends, checked as `decode` checks it, without
+   * making the Name (the canonical form of RDATA only steps over its names).
+   */
+  static end(buf: Uint8Array, offset: number, limit = buf.length): number {
+    for (let pos = offset; ;) {
+      if (pos >= limit) throw new WireFormatError('name runs past the end of the data', pos);
+      const len = buf[pos]!;
+      if (len === 0) return pos + 1;
+      if ((len & 0xc0) === 0xc0) throw new WireFormatError('compression pointer where none is allowed', pos);
+      if ((len & 0xc0) !== 0) throw new WireFormatError(`unknown label type 0x${len.toString(16)}`, pos);
+      if (pos + 1 + len > limit) throw new WireFormatError('label runs past the end of the data', pos);
+      if (pos - offset + 1 + len > 254) throw new WireFormatError('name over 255 octets', offset);
+      pos += 1 + len;
+    }
+  }
+
   /** Wraps an already validated uncompressed wire string. */
   static fromWireString(wire: string): Name {
     return wire === '\x00' ? Name.ROOT : Name.make(wire);

@@ -15,7 +15,8 @@ export interface RdataCodec {
 
 /** A codec made of a fixed sequence of fields (most types). */
 export function fieldCodec(fields: readonly Field[]): RdataCodec {
-  const lowers = fields.some((f) => f.lowerInCanonical === true);
+  /** The canonical form changes nothing after the last field it lowercases. */
+  const lastLowered = fields.findLastIndex((f) => f.lowerInCanonical === true);
   return {
     parse(r, ctx, w) {
       for (const f of fields) f.parse(r, w, ctx);
@@ -28,12 +29,14 @@ export function fieldCodec(fields: readonly Field[]): RdataCodec {
       return parts.join(' ');
     },
     canonical(rdata) {
-      if (!lowers) return rdata;
+      if (lastLowered < 0) return rdata;
       const d = new ByteReader(rdata);
       let copy: Uint8Array | undefined;
-      for (const f of fields) {
+      for (let k = 0; k <= lastLowered; k++) {
+        const f = fields[k]!;
         const start = d.pos;
-        f.format(d);
+        if (f.skip !== undefined) f.skip(d);
+        else f.format(d);
         if (f.lowerInCanonical) {
           for (let i = start; i < d.pos; i++) {
             const c = rdata[i]!;

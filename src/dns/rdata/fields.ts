@@ -17,6 +17,8 @@ export interface Field {
   format(d: ByteReader): string;
   /** A domain name that the canonical form of RFC 4034 section 6.2 (RFC 6840 section 5.1) lowercases. */
   readonly lowerInCanonical?: boolean;
+  /** Steps over the field as `format` reads it, without making its text (the canonical form needs only its end). */
+  skip?(d: ByteReader): void;
 }
 
 function parseDecimal(text: string, max: number, label: string): number {
@@ -85,6 +87,7 @@ export function name(label: string, lowerInCanonical: boolean): Field {
       Name.parseInto(r.next(label).text, ctx.origin, w);
     },
     format: (d) => d.name().toString(),
+    skip: (d) => d.skipName(),
   };
 }
 

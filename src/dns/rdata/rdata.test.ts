@@ -100,6 +100,16 @@ describe('RDATA codecs', () => {
     expect(canonicalRdata(RRType.NSEC, nsec)).toBe(nsec);
     const txt = parse('TXT', 'ABC');
     expect(canonicalRdata(RRType.TXT, txt)).toBe(txt);
+    // every name of the RDATA, and nothing after the last of them
+    const canonical = (type: string, text: string): string => Buffer.from(canonicalRdata(RRType[type as keyof typeof RRType], parse(type, text))).toString('latin1');
+    expect(canonical('SOA', 'NS1.Example.COM. HostMaster.Example.COM. 1 2 3 4 5')).toBe(Buffer.from(parse('SOA', 'ns1.example.com. hostmaster.example.com. 1 2 3 4 5')).toString('latin1'));
+    expect(canonical('SRV', '0 5 5060 SIP.Example.COM.')).toBe(Buffer.from(parse('SRV', '0 5 5060 sip.example.com.')).toString('latin1'));
+    // the signature after the signer's name keeps its octets, uppercase ASCII letters included
+    const signature = Buffer.from('QUJDREVGR0hJSktMTU5PUA==', 'base64'); // "ABCDEFGHIJKLMNOP"
+    const rrsig = canonical('RRSIG', `A 8 3 3600 20261224120000 20261122110000 41290 Example.COM. ${signature.toString('base64')}`);
+    expect(rrsig).toContain('\x07example\x03com\x00ABCDEFGHIJKLMNOP');
+    const mxRdata = parse('MX', '10 MAIL.Example.COM.');
+    expect(() => canonicalRdata(RRType.MX, mxRdata.subarray(0, mxRdata.length - 3))).toThrow(WireFormatError);
   });
 
   it('reports malformed wire data as WireFormatError', () => {
