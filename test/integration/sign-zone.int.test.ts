@@ -139,6 +139,7 @@ describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck'
     const direct = [...printZone(await signZone(zone, { ...options, keys }))];
     const viaSignTo = [...printZone(await signZone(zone, { ...options, keys: keys.map((k) => batched(k)) }))];
     expect(viaSignTo).toEqual(direct); // RSA PKCS#1 v1.5: the same input, the same signature
+    expect(verifyWithThreeTools('corpus.example.', viaSignTo.join('\n') + '\n', 'sign-to.signed')).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
     expect(viaSignTo.filter((l) => l.split('\t')[3] === 'RRSIG').length).toBeGreaterThan(20);
     await expect(signZone(zone, { ...options, keys: [batched(keys[0]!), batched(keys[1]!, 17)] })).rejects.toThrow('the HSM said no');
   });
