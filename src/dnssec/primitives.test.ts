@@ -58,6 +58,16 @@ describe('DNSSEC primitives', () => {
     expect(encodeBase32Hex(nsec3Hash(Name.parse('EXAMPLE.'), salt, 12)).toLowerCase()).toBe('0p9mhaveqvm6t7vbl5lop2u3t2rp3tom');
   });
 
+  it('NSEC3 hashes without salt (RFC 9276), of names with octets past ASCII too, as ldns-nsec3-hash gives them', () => {
+    const h = (name: string, salt: string, iterations: number): string => encodeBase32Hex(nsec3Hash(Name.parse(name), Buffer.from(salt, 'hex'), iterations)).toLowerCase();
+    expect(h('example.', '', 0)).toBe('3msev9usmd4br9s97v51r2tdvmr9iqo1');
+    // "café" in UTF-8: octets 0xc3 0xa9, which a UTF-8 reading of the name as text would garble
+    expect(h('caf\\195\\169.example.', '', 0)).toBe('260kktvmk4km905is7tkhajq69oerqej');
+    expect(h('CAF\\195\\169.Example.', '', 0)).toBe('260kktvmk4km905is7tkhajq69oerqej');
+    expect(h('caf\\195\\169.example.', '', 3)).toBe('0n22hmpai241bsgsh9nqs6vgmtkisp5r');
+    expect(h('caf\\195\\169.example.', 'aabbccdd', 1)).toBe('hvrgv4diusnn2g790ekveetebdeeq6er');
+  });
+
   it('DP-4.2b DP-4.1a refuses RSAMD5 and SHA-1 signing algorithms, accepts RSASHA256', () => {
     expect(() => checkSigningAlgorithm(1)).toThrow(/RSAMD5 uses MD5 \(DP-4\.2b/);
     expect(() => checkSigningAlgorithm(5)).toThrow(/SHA-1/);
