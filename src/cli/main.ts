@@ -1,14 +1,19 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --min-semi-space-size=48 --max-semi-space-size=48
 // The `hms` binary. It sets the exit code and ends the process once stdout and stderr have
 // taken all they were given (process.exit never cuts output still queued on a pipe).
 //
-// --max-semi-space-size=64 (MiB; V8's default is 16 on 64-bit): signing makes short-lived
-// objects for every signature and keeps a window of names in flight; with semi-spaces four
-// times as large the young generation is collected a quarter as often, and hms's own CPU per
-// signature fell from 12.0-13.2% of the signing threads' to 10.2-11.1% on a 100k-record zone
-// (32 and 128 did less). The flag changes nothing but the collector's sizing; run through
-// `node dist/src/cli/main.js` hms works the same, only slower to sign. The benchmark runs
-// hms with the flags of this line.
+// --min-semi-space-size=48 --max-semi-space-size=48 (MiB; by default V8 starts small and
+// grows to 16 on 64-bit): signing makes short-lived objects for every signature and keeps a
+// window of names in flight. Larger semi-spaces collect the young generation less often: with a
+// maximum of 64, hms's own CPU per signature fell from 12.0-13.2% of the signing threads' to
+// 10.2-11.1% on a 100k-record zone (a maximum of 32 or 128 did less). A fixed size does
+// better still: V8 then never resizes the young generation, promotes less of the window to
+// the old one and marks the old one less often (one or two full collections of a 100k-record
+// signing instead of four to six). Main thread and V8's helper threads together, as a share
+// of the signing threads' CPU, over 5-10 runs each: 12.7% with a maximum of 64, 12.1% fixed
+// at 32, 11.8% fixed at 48. The flags change nothing but the collector's sizing; run through
+// `node dist/src/cli/main.js` hms works the same, only slower to sign. The benchmark runs hms
+// with the flags of this line.
 import { main } from './program.js';
 import { setExitCode } from './output.js';
 
