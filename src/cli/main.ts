@@ -7,13 +7,13 @@
 // window of names in flight. Larger semi-spaces collect the young generation less often: with a
 // maximum of 64, hms's own CPU per signature fell from 12.0-13.2% of the signing threads' to
 // 10.2-11.1% on a 100k-record zone (a maximum of 32 or 128 did less). A fixed size does
-// better still: V8 then never resizes the young generation, promotes less of the window to
-// the old one and marks the old one less often (one or two full collections of a 100k-record
-// signing instead of four to six). Main thread and V8's helper threads together, as a share
-// of the signing threads' CPU, over 5-10 runs each: 12.7% with a maximum of 64, 12.1% fixed
-// at 32, 11.8% fixed at 48. The flags change nothing but the collector's sizing; run through
-// `node dist/src/cli/main.js` hms works the same, only slower to sign. The benchmark runs hms
-// with the flags of this line.
+// better still: V8 then never resizes the young generation, and marks the old one less often
+// (one full collection while signing 100k records instead of three to six; how much of the
+// window it promotes varied from run to run). Main thread and V8's helper threads together,
+// as a share of the signing threads' CPU, over 5-10 runs each: 12.7% with a maximum of 64,
+// 12.1% fixed at 32, 11.8% fixed at 48; on 1M records, one run each, 10.7% and 10.6%. The
+// flags change nothing but the collector's sizing; run through `node dist/src/cli/main.js`
+// hms works the same, only slower to sign. The benchmark runs hms with the flags of this line.
 import { main } from './program.js';
 import { setExitCode } from './output.js';
 
