@@ -33,7 +33,7 @@ async function rawRate(pin: string, spec: { algorithm: number; bits?: number }, 
   const token = Token.open({ label: 'hms', pin, sessions });
   try {
     if (mode === 'threads') await token.startSigningThreads();
-    const key = await generateKey(token, Name.parse('bench-raw.invalid.'), 'zsk', spec);
+    const key = generateKey(token, Name.parse('bench-raw.invalid.'), 'zsk', spec);
     try {
       const signer = hsmSigner(token, key);
       const data = randomBytes(120);
@@ -73,7 +73,7 @@ export class BareLoop {
 
   static async start(pin: string, spec: { algorithm: number; bits?: number }, sessions: number, copies = false): Promise<BareLoop> {
     const token = Token.open({ label: 'hms', pin, sessions: 1 });
-    const key = await generateKey(token, Name.parse('bench-raw.invalid.'), 'zsk', spec);
+    const key = generateKey(token, Name.parse('bench-raw.invalid.'), 'zsk', spec);
     const loop = new BareLoop(token, key, []);
     const mechanism = spec.algorithm === Algorithm.RSASHA256 ? pkcs11js.CKM_SHA256_RSA_PKCS : pkcs11js.CKM_ECDSA;
     const input = spec.algorithm === Algorithm.RSASHA256 ? randomBytes(120) : randomBytes(32);

@@ -45,8 +45,18 @@ function labelFor(zone: Name, role: KeyRole, id: Buffer): string {
 /**
  * Generates a key pair inside the token (DP-3.1d): CKA_TOKEN, CKA_PRIVATE and CKA_SENSITIVE
  * true, CKA_EXTRACTABLE false, so the private key never leaves it (DP-3.1f).
+ *
+ * The call blocks (C_GenerateKeyPair, not its threadpool form): SoftHSM 2.6's file object
+ * store is not safe while a token object is made and another thread makes one or lists the
+ * token's objects (softhsm/SoftHSMv2#573). Run from the thread pool, 30 of 60 keys made three
+ * zones at a time failed with CKR_GENERAL_ERROR or CKR_TEMPLATE_INCONSISTENT, and made one at
+ * a time while the main thread listed keys, 51 of 180 failed and the lists missed keys. So
+ * hms makes, finds and destroys token objects on the main thread only, one call after
+ * another; the signing threads only copy a key into their sessions and sign with the copy
+ * (30 rounds of that while keys were made and listed: no failure). An RSA-2048 key takes 0.1
+ * to 0.8 s of SoftHSM, an RSA-4096 key 1 to 2 s; a key is made a few times a year per zone.
  */
-export async function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySpec): Promise<HsmKey> {
+export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySpec): HsmKey {
   const algorithm = checkSigningAlgorithm(spec.algorithm);
   const id = randomBytes(16);
   const label = labelFor(zone, role, id);
@@ -80,13 +90,7 @@ export async function generateKey(token: Token, zone: Name, role: KeyRole, spec:
     { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     { type: pkcs11js.CKA_SIGN, value: true },
   ];
-  const pair = await token.withSession(async (session) => {
-    try {
-      return await token.pkcs11.C_GenerateKeyPairAsync(session, { mechanism }, publicTmpl, privateTmpl);
-    } catch (e) {
-      throw toHsmError('C_GenerateKeyPair', token.where, e);
-    }
-  });
+  const pair = pkcs11Call('C_GenerateKeyPair', token.where, () => token.pkcs11.C_GenerateKeyPair(token.control, { mechanism }, publicTmpl, privateTmpl));
   return describeKey(token, pair.privateKey, pair.publicKey);
 }
 

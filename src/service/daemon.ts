@@ -339,7 +339,7 @@ export class Service {
       if (z.output !== undefined) copyAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;
       log.info({ serial: signed.serial, revision: revision.rev, signatures: signed.signatures, records: zone.recordCount, expires: state.expires === null ? null : isoSeconds(state.expires), reasons }, 'zone signed and published');
-      const plan = await this.keeper.enforce(zoneName, this.acting('after signing'));
+      const plan = this.keeper.enforce(zoneName, this.acting('after signing'));
       for (const g of plan.gates) if (g.from <= this.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
       if (keysBefore !== this.keyDigest(zoneName)) this.parentOf(zoneName)?.job.trigger(`the keys of the child zone ${zoneName} changed (DP-4.6a)`).catch(() => undefined);
       void this.checkParent(zoneName);

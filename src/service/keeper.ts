@@ -135,23 +135,23 @@ export class Keeper {
   }
 
   /** Plans the zone at `acting.at` and applies what is due, until nothing more is; returns the last plan. */
-  async enforce(zoneName: string, acting: Acting): Promise<Plan> {
+  enforce(zoneName: string, acting: Acting): Plan {
     for (let round = 0; round < 8; round++) {
       const zone = this.zone(zoneName);
       const p = this.plan(zone, acting.at);
       if (p.actions.length === 0) return p;
-      await this.apply(zone, p.actions, acting);
+      this.apply(zone, p.actions, acting);
     }
     throw new SignerError('DNSSEC', `zone ${zoneName}: the plan does not settle`);
   }
 
   /** Applies planner or rollover actions: keys are made in the HSM first, then recorded with their audit records. */
-  async apply(zone: ZoneRow, actions: readonly Action[], acting: Acting): Promise<KeyRecord[]> {
+  apply(zone: ZoneRow, actions: readonly Action[], acting: Acting): KeyRecord[] {
     const made: KeyRecord[] = [];
     const audit = { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at };
     for (const a of actions) {
       if (a.kind === 'generate') {
-        const key: HsmKey = await generateKey(this.hsm(), Name.parse(zone.name), a.role, { algorithm: a.algorithm, bits: a.bits });
+        const key: HsmKey = generateKey(this.hsm(), Name.parse(zone.name), a.role, { algorithm: a.algorithm, bits: a.bits });
         const record: KeyRecord = {
           id: key.id.toString('hex'), role: a.role, algorithm: a.algorithm, bits: a.bits, keyTag: key.keyTag, dnskey: key.dnskey,
           created: acting.at, publish: a.publish, active: a.active, retire: null, remove: null, dsSeen: null, dsWithdrawn: null,

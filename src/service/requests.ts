@@ -83,7 +83,7 @@ export function requestInsecure(keeper: Keeper, zoneName: string, acting: Acting
  * and carries it out: a DS step recorded on its key, or the decision to go insecure taking
  * effect; then the zone's due key events are applied. Returns the zone's plan after it.
  */
-export async function approveRequest(keeper: Keeper, id: string, acting: Acting): Promise<{ request: RequestRow; done: string; plan: Plan }> {
+export function approveRequest(keeper: Keeper, id: string, acting: Acting): { request: RequestRow; done: string; plan: Plan } {
   const r = keeper.store.getRequest(id);
   if (r === undefined) throw new UsageError(`no request ${id}`);
   const a = audit(acting);
@@ -102,7 +102,7 @@ export async function approveRequest(keeper: Keeper, id: string, acting: Acting)
     keeper.store.putKey(r.zone, r.kind === 'ds-seen' ? { ...k, dsSeen: acting.at } : { ...k, dsWithdrawn: acting.at }, { ...a, comment: `${r.kind} ${k.keyTag}, requested by ${r.requestedBy} (${r.id})` });
     done = `${r.kind} ${k.keyTag} recorded`;
   });
-  const plan = await keeper.enforce(r.zone, acting);
+  const plan = keeper.enforce(r.zone, acting);
   return { request: keeper.store.getRequest(id)!, done, plan };
 }
 
@@ -113,7 +113,7 @@ export async function approveRequest(keeper: Keeper, id: string, acting: Acting)
  * approved as for a first DS). In between, while the zone waits for a withdrawn DS to leave
  * the caches, it is refused: those keys' DS cannot come back.
  */
-export async function goSecure(keeper: Keeper, zoneName: string, acting: Acting): Promise<Plan> {
+export function goSecure(keeper: Keeper, zoneName: string, acting: Acting): Plan {
   const z = keeper.zone(zoneName);
   const a = audit(acting);
   const pending = keeper.store.listRequests({ zone: z.name, status: 'pending' }).filter((r) => r.kind === 'insecure');

@@ -66,7 +66,7 @@ export interface SignManagedOptions {
  * seen or withdrawn once it is written (DP-4.6a/b), each with its audit record.
  */
 export async function signManagedZone(keeper: Keeper, zoneName: string, acting: Acting, out: string, options: SignManagedOptions = {}): Promise<SignedVersion> {
-  const p = await keeper.enforce(zoneName, acting);
+  const p = keeper.enforce(zoneName, acting);
   const zone = keeper.zone(zoneName);
   const policy = keeper.policy(zone.policy);
   const origin = Name.parse(zone.name);
@@ -86,18 +86,18 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
     ...(policy.soa.ttl === null ? {} : { ttl: policy.soa.ttl }), ...(policy.soa.refresh === null ? {} : { refresh: policy.soa.refresh }),
     ...(policy.soa.retry === null ? {} : { retry: policy.soa.retry }),
   };
-  const record = async (what: string): Promise<void> => {
+  const record = (what: string): void => {
     keeper.store.transaction(() => {
       keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, written to ${out}`, at: now });
       recordChildren(keeper, zone.name, serial, children.reports, acting);
     });
     // a child whose DS moved goes on with its roll (the old key's removal scheduled, audited)
-    for (const c of children.reports) if (c.ds.seen.length + c.ds.withdrawn.length > 0) await keeper.enforce(c.zone, acting);
+    for (const c of children.reports) if (c.ds.seen.length + c.ds.withdrawn.length > 0) keeper.enforce(c.zone, acting);
   };
 
   if (p.status === 'unsigned') {
     writeUnsigned(input, serial, soa, out);
-    await record('unsigned (insecure, DP-4.7b)');
+    record('unsigned (insecure, DP-4.7b)');
     return { nodes: input.nodes.length, records: input.recordCount, signatures: 0, zone: zone.name, serial, out, keys: [], status: 'unsigned', cdsDelete: false, children: children.reports.map((c) => c.report) };
   }
 
@@ -127,7 +127,12 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const inception = now - policy.signatures.inceptionOffset;
 
   const keep = options.written === undefined ? undefined : new ZoneBuilder(origin);
-  const keys: SigningKey[] = signing.map(({ record, role }) => ({ signer: hsmSigner(token, inHsm.get(record.id)!), role }));
+  const keys: SigningKey[] = signing.map(({ record, role }) => {
+    const key = inHsm.get(record.id);
+    // keys() found it a moment ago: the token changed in between (another process, a reset)
+    if (key === undefined) throw new SignerError('HSM', `zone ${zone.name}: ${record.role.toUpperCase()} ${record.keyTag} (id ${record.id}) is recorded but no longer found in ${token.where}`);
+    return { signer: hsmSigner(token, key), role };
+  });
   let summary: SignSummary;
   try {
     summary = await signZoneToFile(input, {
@@ -140,7 +145,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
     for (const k of keys) k.signer.release?.();
   }
   if (keep !== undefined) options.written!(keep.freeze());
-  await record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
+  record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
   return {
     ...summary, zone: zone.name, serial, out, status: 'signed', cdsDelete, children: children.reports.map((c) => c.report),
     keys: keys.map((k) => ({ role: k.role, keyTag: k.signer.keyTag, signs: k.role === 'ksk' ? 'DNSKEY' : k.role === 'zsk' ? 'data' : 'DNSKEY and data' })),

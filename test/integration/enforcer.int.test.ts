@@ -41,11 +41,11 @@ describe('two years of key rolls with keys in SoftHSM', () => {
     const realNow = Math.floor(Date.now() / 1000);
     const log = await simulate({
       policy: DP, zone: { maxTtl }, start: Date.UTC(2027, 0, 1) / 1000, days: 730, kskRolls: [200, 560], operatorDelay: 86400,
-      makeKey: async (g) => {
-        const key = await generateKey(token, ORIGIN, g.role, { algorithm: g.algorithm, bits: g.bits });
+      makeKey: (g) => {
+        const key = generateKey(token, ORIGIN, g.role, { algorithm: g.algorithm, bits: g.bits });
         const id = key.id.toString('hex');
         hsmKeys.set(id, key);
-        return { id, keyTag: key.keyTag, dnskey: key.dnskey };
+        return Promise.resolve({ id, keyTag: key.keyTag, dnskey: key.dnskey });
       },
       onVersion: async (now, view) => {
         const signing: SigningKey[] = [

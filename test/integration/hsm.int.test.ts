@@ -68,9 +68,9 @@ describe('the HSM key store (SoftHSM2)', () => {
     expect(() => readPin({ env: 'HMS_TEST_NO_SUCH_PIN' })).toThrow(/set HMS_TEST_NO_SUCH_PIN/);
   });
 
-  it('DP-3.1d DP-3.1f keys are made in the token, sensitive and never extractable', async () => {
-    const rsa = await generateKey(token, zone, 'ksk', { algorithm: Algorithm.RSASHA256, bits: 2048 });
-    const ec = await generateKey(token, zone, 'zsk', { algorithm: Algorithm.ECDSAP256SHA256 });
+  it('DP-3.1d DP-3.1f keys are made in the token, sensitive and never extractable', () => {
+    const rsa = generateKey(token, zone, 'ksk', { algorithm: Algorithm.RSASHA256, bits: 2048 });
+    const ec = generateKey(token, zone, 'zsk', { algorithm: Algorithm.ECDSAP256SHA256 });
     for (const key of [rsa, ec]) {
       const [extractable, sensitive, isToken] = token.pkcs11.C_GetAttributeValue(token.control, key.privateKey, [
         { type: pkcs11js.CKA_EXTRACTABLE }, { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_TOKEN },
@@ -93,7 +93,7 @@ describe('the HSM key store (SoftHSM2)', () => {
 
   it('DP-3.5 signs many at once through the session pool; every signature verifies from the DNSKEY alone', async () => {
     for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
-      const key = await generateKey(token, zone, 'zsk', spec);
+      const key = generateKey(token, zone, 'zsk', spec);
       const signer = hsmSigner(token, key);
       const data = Array.from({ length: 40 }, (_, i) => randomBytes(50 + i));
       const signatures = await Promise.all(data.map((d) => signer.sign(d)));
@@ -107,7 +107,7 @@ describe('the HSM key store (SoftHSM2)', () => {
     try {
       await threaded.startSigningThreads();
       for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
-        const key = await generateKey(threaded, zone, 'zsk', spec);
+        const key = generateKey(threaded, zone, 'zsk', spec);
         const signer = hsmSigner(threaded, key);
         // more than a batch per thread, of many sizes; a few larger than a batch's room (32 KiB)
         const data = Array.from({ length: 300 }, (_, i) => randomBytes(i % 97 === 96 ? 40_000 + i : 20 + (i % 200)));
@@ -132,6 +132,49 @@ describe('the HSM key store (SoftHSM2)', () => {
     await expect(threaded.startSigningThreads()).rejects.toThrow(/closed/);
   });
 
+  it('DP-3.1d makes keys for several zones at once while keys are listed and others sign: every key is whole (softhsm/SoftHSMv2#573)', async () => {
+    const threaded = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    const zones = ['a.race.example.', 'b.race.example.', 'c.race.example.'].map((z) => Name.parse(z));
+    const made: HsmKey[] = [];
+    try {
+      await threaded.startSigningThreads();
+      const signingKey = generateKey(threaded, zones[0]!, 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 });
+      made.push(signingKey);
+      const signer = hsmSigner(threaded, signingKey);
+      let listing = true;
+      let lists = 0;
+      const lister = (async () => {
+        for (; listing; lists++) {
+          findKeys(threaded);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      const data = randomBytes(100);
+      const signatures = Promise.all(Array.from({ length: 400 }, () => signer.sign(data)));
+      // as the service's zone runs do: each its own chain of work, interleaved on the main thread
+      const outcomes = await Promise.allSettled(zones.flatMap((z) => [0, 1, 2, 3].map((round) =>
+        new Promise((resolve) => setImmediate(resolve)).then(() => generateKey(threaded, z, round % 2 === 0 ? 'zsk' : 'ksk', { algorithm: Algorithm.RSASHA256, bits: 1024 })))));
+      listing = false;
+      await lister;
+      for (const sig of await signatures) expect(verifySignature(signingKey.dnskey, data, sig)).toBe(true);
+      signer.release!();
+      for (const o of outcomes) if (o.status === 'fulfilled') made.push(o.value);
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason))).toEqual([]);
+      expect(lists).toBeGreaterThan(0);
+      // each key is there once, whole: it signs, and its signature verifies
+      const found = findKeys(threaded).filter((k) => k.zone.endsWith('race.example.'));
+      expect(found.map((k) => k.label).sort()).toEqual(made.map((k) => k.label).sort());
+      for (const k of found) {
+        const each = hsmSigner(threaded, k);
+        expect(verifySignature(k.dnskey, data, await each.sign(data))).toBe(true);
+        each.release!();
+      }
+    } finally {
+      for (const k of made) deleteKey(threaded, k);
+      await threaded.close();
+    }
+  });
+
   it('DP-3.1d the signing threads sign with session copies of a key: private, sensitive, unextractable, gone on release', async () => {
     const threaded = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
     const copies = (): Buffer[] => {
@@ -145,7 +188,7 @@ describe('the HSM key store (SoftHSM2)', () => {
     };
     try {
       await threaded.startSigningThreads();
-      const key = await generateKey(threaded, zone, 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 });
+      const key = generateKey(threaded, zone, 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 });
       const signer = hsmSigner(threaded, key);
       const data = randomBytes(100);
       expect(verifySignature(key.dnskey, data, await signer.sign(data))).toBe(true);
@@ -174,8 +217,8 @@ describe('the HSM key store (SoftHSM2)', () => {
 
   it('a zone signed with HSM keys passes dnssec-verify, ldns-verify-zone and kzonecheck', async () => {
     const keys: HsmKey[] = [
-      await generateKey(token, zone, 'ksk', { algorithm: Algorithm.RSASHA256, bits: 2048 }),
-      await generateKey(token, zone, 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 }),
+      generateKey(token, zone, 'ksk', { algorithm: Algorithm.RSASHA256, bits: 2048 }),
+      generateKey(token, zone, 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 }),
     ];
     try {
       const unsigned = loadZoneFile(join(ROOT, 'examples/zones/example.com.zone'), zone);

@@ -35,7 +35,7 @@ export function registerHsmCommands(program: Command): void {
       const results: { algorithm: string; bits?: number; signaturesPerSecond: number; verified: boolean }[] = [];
       try {
         for (const spec of TESTS) {
-          const key = await generateKey(token, Name.parse('hsm-test.invalid.'), 'zsk', spec);
+          const key = generateKey(token, Name.parse('hsm-test.invalid.'), 'zsk', spec);
           try {
             const signer = hsmSigner(token, key);
             const data = randomBytes(200);

@@ -101,7 +101,7 @@ export function registerKeyCommands(program: Command): void {
     .option('--parent-server <addr...>', 'a name server of the parent zone, ADDR[:PORT], for hms ds check (repeatable)'))
     .action(async (name: string, opts: Common & { input: string; policy: string; parentServer?: string[] }) => {
       const apex = zoneName(name);
-      await asOperator(opts, 'zone.manage', apex, async (keeper, acting) => {
+      await asOperator(opts, 'zone.manage', apex, (keeper, acting) => {
         keeper.policy(opts.policy);
         const data = loadZoneFile(opts.input, parseOrigin(apex));
         const findings = checkZone(data);
@@ -109,7 +109,7 @@ export function registerKeyCommands(program: Command): void {
         if (keeper.store.getZone(apex) !== undefined) throw new UsageError(`zone ${apex} is managed already`);
         keeper.store.addZone({ name: apex, policy: opts.policy, input: opts.input, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: parentServers(opts.parentServer) },
           { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
-        const p = await keeper.enforce(apex, acting);
+        const p = keeper.enforce(apex, acting);
         const keys = keeper.store.keys(apex);
         const ready = timings(keeper.policy(opts.policy), keeper.facts(keeper.zone(apex))).publish;
         if (opts.json) outJson({ zone: apex, policy: opts.policy, keys: keys.map((k) => describeKey(k, acting.at, ready)), waiting: p.gates });
@@ -176,12 +176,12 @@ export function registerKeyCommands(program: Command): void {
     .action(async (name: string, opts: Common & { ksk?: boolean; zsk?: boolean; emergency?: boolean }) => {
       if (opts.ksk === opts.zsk) throw new UsageError('say which key: --ksk or --zsk');
       const apex = zoneName(name);
-      await asOperator(opts, 'key.roll', apex, async (keeper, acting) => {
+      await asOperator(opts, 'key.roll', apex, (keeper, acting) => {
         const z = keeper.zone(apex);
         const policy = keeper.policy(z.policy);
         const role = opts.zsk ? 'zsk' : policy.keys.some((k) => k.role === 'csk') ? 'csk' : 'ksk';
         const roll = startRollover({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at }, role, opts.emergency === true);
-        const made = await keeper.apply(z, roll.actions, acting);
+        const made = keeper.apply(z, roll.actions, acting);
         if (opts.json) outJson({ zone: apex, role, new: made.map((k) => k.keyTag), next: roll.next, ...(roll.risk === undefined ? {} : { risk: roll.risk }) });
         else {
           out(`${apex}: ${role.toUpperCase()} roll started${opts.emergency ? ' (EMERGENCY)' : ''}; new key ${made.map((k) => k.keyTag).join(', ')}`);
@@ -254,8 +254,8 @@ export function registerKeyCommands(program: Command): void {
         if (r === undefined) throw new UsageError(`no request ${id}`);
         return r.zone;
       };
-      await asOperator(opts, 'approve', requestZone, async (keeper, acting) => {
-        const { request: r, done, plan: p } = await approveRequest(keeper, id, acting);
+      await asOperator(opts, 'approve', requestZone, (keeper, acting) => {
+        const { request: r, done, plan: p } = approveRequest(keeper, id, acting);
         if (opts.json) outJson({ request: r.id, zone: r.zone, kind: r.kind, approvedBy: acting.who.user, status: p.status, waiting: p.gates });
         else {
           out(`${r.id}: approved by ${acting.who.user}; ${done} for ${r.zone}`);

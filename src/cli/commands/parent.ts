@@ -45,8 +45,8 @@ export function registerParentCommands(program: Command): void {
     .argument('<zone>', 'the zone apex'))
     .action(async (name: string, opts: Common) => {
       const apex = zoneName(name);
-      await asOperator(opts, 'key.roll', apex, async (keeper, acting) => {
-        const p = await goSecure(keeper, apex, acting);
+      await asOperator(opts, 'key.roll', apex, (keeper, acting) => {
+        const p = goSecure(keeper, apex, acting);
         if (opts.json) outJson({ zone: apex, status: p.status, keys: keeper.store.keys(apex).filter((k) => k.remove === null).map((k) => ({ role: k.role, keyTag: k.keyTag })), waiting: p.gates });
         else {
           out(`${apex}: secure again; keys ${keeper.store.keys(apex).filter((k) => k.remove === null).map((k) => `${k.role.toUpperCase()} ${k.keyTag}`).join(', ')}`);

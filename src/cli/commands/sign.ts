@@ -109,9 +109,9 @@ export function registerSignCommands(program: Command): void {
         const findings = checkZone(zone);
         if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
         const existing = findKeys(token, origin).filter((k) => k.algorithm === choice.algorithm);
-        const keyFor = async (role: KeyRole, bits: number | undefined): Promise<HsmKey> =>
+        const keyFor = (role: KeyRole, bits: number | undefined): HsmKey =>
           existing.find((k) => k.role === role) ?? generateKey(token, origin, role, { algorithm: choice.algorithm, ...(bits === undefined ? {} : { bits }) });
-        const keys = [await keyFor('ksk', choice.ksk), await keyFor('zsk', choice.zsk)];
+        const keys = [keyFor('ksk', choice.ksk), keyFor('zsk', choice.zsk)];
         const denial: Denial = opts.denial === 'nsec' ? { kind: 'nsec' }
           : { kind: 'nsec3', iterations, salt: randomBytes(saltLength), optOut: opts.nsec3OptOut === true };
         const serial = nextSerial(opts.serial as SerialPolicy, decodeSoa(zone.soa!.records[0]!.rdata).serial, now);
