@@ -196,7 +196,10 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   const nsec3 = options.denial.kind === 'nsec3' ? new Nsec3Chain(apex, options.denial) : undefined;
   const chainName = (node: ZoneNode, kind: NodeKind, sets: readonly PlannedSet[]): void => {
     if (sets.length === 0) return;
-    const c = { name: node.name, types: sets.map((p) => p.set.type), isDelegation: kind === 'delegation' };
+    // at a delegation the parent is authoritative for NS and DS only: other data there (an
+    // address at the cut) is no type of the name's NSEC or NSEC3 bitmap (RFC 4035 section 2.3)
+    const types = kind === 'delegation' ? sets.flatMap((p) => p.set.type === RRType.NS || p.set.type === RRType.DS ? [p.set.type] : []) : sets.map((p) => p.set.type);
+    const c = { name: node.name, types, isDelegation: kind === 'delegation' };
     if (nsec3 !== undefined) nsec3.add(c);
     else chain.push(c);
   };

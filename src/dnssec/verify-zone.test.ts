@@ -64,6 +64,28 @@ describe('verifyZone: the check before a signed zone is written', () => {
     }
   });
 
+  it('RFC 4035 section 2.3: an address at a delegation point is no type of its NSEC or NSEC3 bitmap, in the signer and in the verifier', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'hms-verify-'));
+    try {
+      const unsigned = load('$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\nsub NS ns.sub\nsub A 192.0.2.41\nns.sub A 192.0.2.40\n'
+        + 'sec NS ns.sub\nsec DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE4A8B5E3C3E0A4E0D0A0B0C0D\nsec AAAA 2001:db8::41\n');
+      for (const denial of [{ kind: 'nsec' }, { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }] satisfies Denial[]) {
+        const zone = await signZone(unsigned, { keys, denial, inception: NOW - 3600, expiration: NOW + 32 * 86400 });
+        const text = [...printZone(zone)];
+        // NSEC: the bitmaps of sub and sec; NSEC3: those of the two hashes with NS
+        const bitmaps = text.map((l) => l.split('\t')).filter((f) => f[3] === (denial.kind === 'nsec' ? 'NSEC' : 'NSEC3'))
+          .map((f) => f[4]!.split(' ').slice(denial.kind === 'nsec' ? 1 : 5)).filter((t) => t.includes('NS') && !t.includes('SOA')).map((t) => t.sort().join(' '));
+        expect(bitmaps.sort(), denial.kind).toEqual(denial.kind === 'nsec' ? ['DS NS NSEC RRSIG', 'NS NSEC RRSIG'] : ['DS NS RRSIG', 'NS']);
+        expect(verifyZone(zone, NOW), denial.kind).toEqual([]);
+        const file = join(tmp, `${denial.kind}.zone`);
+        writeFileSync(file, text.join('\n') + '\n', 'latin1');
+        expect(verifySignedZone('corpus.example', file), denial.kind).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('catches a flipped signature byte', () => {
     const zone = edited(signed.get('nsec3')!, (lines) => lines.map((l) => (/^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /.test(l) ? flip(l) : l)));
     expect(verifyZone(zone, NOW).map((p) => p.message)).toEqual([expect.stringMatching(/does not verify/)]);

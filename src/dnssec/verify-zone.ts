@@ -99,7 +99,7 @@ export class ZoneVerifier {
     const isDelegation = !name.equals(this.apex) && types.includes(RRType.NS);
     this.cut = isDelegation ? name : undefined;
     this.checkSignatures(node, isDelegation);
-    if (this.nsec3 === undefined) this.checkNsec(node);
+    if (this.nsec3 === undefined) this.checkNsec(node, isDelegation);
     else this.expectNsec3(node, isDelegation);
   }
 
@@ -169,7 +169,7 @@ export class ZoneVerifier {
     }
   }
 
-  private checkNsec(node: NodeView): void {
+  private checkNsec(node: NodeView, isDelegation: boolean): void {
     if (this.firstName === undefined) this.firstName = node.name;
     if (this.lastNsec !== undefined && !this.lastNsec.next.equals(node.name)) {
       this.problem(this.lastNsec.owner, `NSEC points at ${this.lastNsec.next.toString()}, not ${node.name.toString()}`, RRType.NSEC);
@@ -183,7 +183,7 @@ export class ZoneVerifier {
     const d = new ByteReader(nsec.records[0]!.rdata);
     const next = d.name();
     const bitmap = decodeTypeBitmap(d);
-    if (!sameTypes(bitmap, [...typesAt(node), RRType.NSEC])) this.problem(node.name, 'NSEC bitmap does not match the types at the name', RRType.NSEC);
+    if (!sameTypes(bitmap, [...typesAt(node, isDelegation), RRType.NSEC])) this.problem(node.name, 'NSEC bitmap does not match the types at the name', RRType.NSEC);
     this.lastNsec = { owner: node.name, next };
   }
 
@@ -218,7 +218,7 @@ export class ZoneVerifier {
   }
 
   private expectNsec3(node: NodeView, isDelegation: boolean): void {
-    const types = typesAt(node);
+    const types = typesAt(node, isDelegation);
     const insecure = isDelegation && !types.includes(RRType.DS);
     this.expect(this.hash(node.name), node.name, this.typeSet(insecure ? types.filter((t) => t !== RRType.RRSIG) : types), insecure);
     // empty non-terminals up to the apex (met before the names below them, or after)
@@ -389,10 +389,17 @@ function needsSignature(isDelegation: boolean | undefined, type: number): boolea
   return !isDelegation || type === RRType.DS || type === RRType.NSEC;
 }
 
-/** The types at a name but NSEC, in the order of its RRsets (by type). */
-function typesAt(node: NodeView): number[] {
+/**
+ * The types at a name but NSEC, in the order of its RRsets (by type), as its NSEC or NSEC3
+ * bitmap has them: at a delegation only NS, DS and RRSIG, the parent being authoritative for
+ * nothing else there (RFC 4035 section 2.3).
+ */
+function typesAt(node: NodeView, isDelegation: boolean): number[] {
   const types: number[] = [];
-  for (const s of node.rrsets) if (s.type !== RRType.NSEC) types.push(s.type);
+  for (const s of node.rrsets) {
+    if (s.type === RRType.NSEC || (isDelegation && s.type !== RRType.NS && s.type !== RRType.DS && s.type !== RRType.RRSIG)) continue;
+    types.push(s.type);
+  }
   return types;
 }
 
