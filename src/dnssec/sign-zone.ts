@@ -8,6 +8,7 @@ import { ZoneBuilder, type NodeView, type RecordView, type RRsetView, type Zone,
 import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
 import { buildNsecChain, Nsec3Chain, nsec3ParamRdata, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
+import type { Presigned } from './presign.js';
 import { RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
 import type { SignatureSink, SigningKey } from './signer.js';
 
@@ -45,6 +46,8 @@ export interface SignZoneOptions {
   readonly dnskeys?: readonly Uint8Array[];
   /** Signatures asked for and not yet emitted before the signer waits (default 2048, see DEFAULT_WINDOW). */
   readonly window?: number;
+  /** Signatures made ahead (a Presigner fed while the zone was read), used where they sign exactly what is signed here. */
+  readonly presigned?: Presigned;
 }
 
 export interface SignSummary {
@@ -217,6 +220,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   const summary = { nodes: 0, records: 0, signatures: 0 };
   const scratch = new ByteWriter(1024);
   const noHeader = new Uint8Array(headerLength);
+  const presigned = options.presigned;
   const request = (name: Name, sets: PlannedSet[]): void => {
     const node = new PendingNode(name, sets);
     for (const planned of sets) {
@@ -232,6 +236,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       for (const key of planned.signers) {
         headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl);
         const slot = node.expect({ set: planned, key, labels });
+        if (presigned?.take(owner, type, key, input, node, slot) === true) continue;
         const signer = key.signer;
         if (signer.signTo !== undefined) signer.signTo(input, node, slot);
         else signer.sign(input).then((signature) => node.signed(slot, signature), (e: unknown) => node.failed(e));

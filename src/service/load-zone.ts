@@ -1,7 +1,7 @@
 import { SignerError } from '../common/errors.js';
 import type { Name } from '../dns/name.js';
 import type { Rr } from '../zone/zone.js';
-import { ZoneFileParser } from '../dns/zonefile/parser.js';
+import { ZoneFileParser, type ZoneRecord } from '../dns/zonefile/parser.js';
 import { includeRelativeToFile, openZoneFile } from '../storage/zone-files.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
 
@@ -15,6 +15,37 @@ export interface ZoneEdit {
 export function loadZoneFile(path: string, origin: Name, edit?: ZoneEdit): Zone {
   const builder = new ZoneBuilder(origin);
   for (const record of edit?.add ?? []) builder.add(record);
+  const parser = openParser(path, origin);
+  try {
+    for (let record = parser.next(); record !== undefined; record = parser.next()) if (edit?.drop(record.owner, record.type) !== true) builder.add(record);
+  } finally {
+    parser.close();
+  }
+  return builder.freeze();
+}
+
+/**
+ * As loadZoneFile, showing each record to `observe` as it is read, and letting the event
+ * loop turn every `pause` records (`hms sign`: signatures made meanwhile come back, and
+ * the signing threads get more work; see Presigner).
+ */
+export async function readZoneFile(path: string, origin: Name, observe: (record: ZoneRecord) => void, pause = 1000): Promise<Zone> {
+  const builder = new ZoneBuilder(origin);
+  const parser = openParser(path, origin);
+  try {
+    let count = 0;
+    for (let record = parser.next(); record !== undefined; record = parser.next()) {
+      builder.add(record);
+      observe(record);
+      if (++count % pause === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    parser.close();
+  }
+  return builder.freeze();
+}
+
+function openParser(path: string, origin: Name): ZoneFileParser {
   let source;
   try {
     source = openZoneFile(path);
@@ -22,13 +53,7 @@ export function loadZoneFile(path: string, origin: Name, edit?: ZoneEdit): Zone 
     const reason = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
     throw new SignerError('IO', `${path}: cannot read the zone file (${reason})`, { cause: e });
   }
-  const parser = new ZoneFileParser(source, { origin, include: includeRelativeToFile });
-  try {
-    for (let record = parser.next(); record !== undefined; record = parser.next()) if (edit?.drop(record.owner, record.type) !== true) builder.add(record);
-  } finally {
-    parser.close();
-  }
-  return builder.freeze();
+  return new ZoneFileParser(source, { origin, include: includeRelativeToFile });
 }
 
 /** A zone read earlier, with an edit applied as loadZoneFile applies it while reading. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
@@ -265,6 +265,32 @@ describe('hms sign and hms key list (the CLI over the HSM)', () => {
       expect(result.ds).toEqual([ds]);
       const list = cli(['key', 'list', '--origin', 'example.com', '--json']);
       expect((JSON.parse(list.stdout) as { keys: unknown[] }).keys).toHaveLength(2);
+    } finally {
+      token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
+    }
+  });
+
+  it('signs while it reads the zone file once the zone has keys: the same signed zone, which the validators accept', async () => {
+    await token.close();
+    try {
+      // records enough for the signing threads to be ready before the file is read, in few RRsets
+      const input = join(tmp, 'ahead.zone');
+      const lines = ['$TTL 3600', '@ SOA ns1 hostmaster 1 7200 900 1209600 300', '@ NS ns1', 'ns1 A 192.0.2.53'];
+      for (let i = 0; i < 10000; i++) for (let j = 1; j <= 4; j++) lines.push(`h${i} A 192.0.${j}.${i % 250}`);
+      writeFileSync(input, lines.join('\n') + '\n');
+      const now = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
+      const sign = (out: string): { signatures: number; signedAhead: number } => {
+        const r = cli(['sign', '--origin', 'ahead.example', '--in', input, '--out', out, '--now', now, '--json']);
+        expect(r.status, r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as { signatures: number; signedAhead: number };
+      };
+      const first = sign(join(tmp, 'ahead-1.signed'));
+      expect(first.signedAhead).toBe(0); // its keys were made after the file was read
+      const second = sign(join(tmp, 'ahead-2.signed'));
+      expect(second.signedAhead).toBeGreaterThan(0);
+      expect(second.signatures).toBe(first.signatures);
+      expect(readFileSync(join(tmp, 'ahead-2.signed')).equals(readFileSync(join(tmp, 'ahead-1.signed')))).toBe(true); // RSA: the same signatures
+      expect(verifySignedZone('ahead.example', join(tmp, 'ahead-2.signed'))).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
     } finally {
       token = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
     }

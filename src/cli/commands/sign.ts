@@ -9,11 +9,12 @@ import { RRType } from '../../dns/types.js';
 import { Algorithm, DigestType } from '../../dnssec/algorithms.js';
 import { makeDs } from '../../dnssec/ds.js';
 import type { Denial } from '../../dnssec/sign-zone.js';
-import type { KeyRole } from '../../dnssec/signer.js';
+import { Presigner } from '../../dnssec/presign.js';
+import type { KeyRole, SigningKey } from '../../dnssec/signer.js';
 import { findKeys, generateKey, hsmSigner, type HsmKey } from '../../hsm/keys.js';
 import { readPin } from '../../hsm/pin.js';
 import { Token } from '../../hsm/token.js';
-import { loadZoneFile } from '../../service/load-zone.js';
+import { readZoneFile } from '../../service/load-zone.js';
 import { signZoneToFile } from '../../service/sign-file.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
@@ -105,27 +106,40 @@ export function registerSignCommands(program: Command): void {
       const threads = token.startSigningThreads();
       threads.catch(() => undefined); // met where it is awaited, below or in finally
       try {
-        const zone = loadZoneFile(opts.in, origin);
+        const inception = now - 3600;
+        const expiration = inception + validity;
+        // the zone's keys, if it has them: RRsets are then signed while the file is read (a
+        // zone signed the first time gets its keys once it has been read and checked)
+        const existing = findKeys(token, origin).filter((k) => k.algorithm === choice.algorithm);
+        const presigner = new Presigner(origin, { inception, expiration });
+        const signers = new Map<HsmKey, SigningKey>();
+        const signerOf = (k: HsmKey): SigningKey => {
+          let s = signers.get(k);
+          if (s === undefined) signers.set(k, s = { signer: hsmSigner(token, k), role: k.role });
+          return s;
+        };
+        if (existing.some((k) => k.role === 'ksk') && existing.some((k) => k.role === 'zsk')) {
+          threads.then(() => presigner.start(existing.filter((k) => k.role === 'zsk').slice(0, 1).map(signerOf)), () => undefined);
+        }
+        const zone = await readZoneFile(opts.in, origin, (r) => presigner.add(r));
+        presigner.finish();
         const findings = checkZone(zone);
         if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
-        const existing = findKeys(token, origin).filter((k) => k.algorithm === choice.algorithm);
         const keyFor = (role: KeyRole, bits: number | undefined): HsmKey =>
           existing.find((k) => k.role === role) ?? generateKey(token, origin, role, { algorithm: choice.algorithm, ...(bits === undefined ? {} : { bits }) });
         const keys = [keyFor('ksk', choice.ksk), keyFor('zsk', choice.zsk)];
         const denial: Denial = opts.denial === 'nsec' ? { kind: 'nsec' }
           : { kind: 'nsec3', iterations, salt: randomBytes(saltLength), optOut: opts.nsec3OptOut === true };
         const serial = nextSerial(opts.serial as SerialPolicy, decodeSoa(zone.soa!.records[0]!.rdata).serial, now);
-        const inception = now - 3600;
         // the signed zone goes to a temporary file as it is made, each name checked by the
         // verifier on its way; the file takes the place of --out only if nothing was found
         await threads;
         const summary = await signZoneToFile(zone, {
-          keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
-          denial, inception, expiration: inception + validity, serial,
+          keys: keys.map(signerOf), denial, inception, expiration, serial, presigned: presigner,
         }, opts.out, now);
         const ds = keys.filter((k) => k.role === 'ksk').map((k) => `${origin.toString()}\tIN\tDS\t${formatRdata(RRType.DS, makeDs(origin, k.dnskey, DigestType.SHA256))}`);
         if (opts.json) {
-          outJson({ zone: origin.toString(), out: opts.out, serial, records: summary.records, signatures: summary.signatures, keys: keys.map(describe), ds });
+          outJson({ zone: origin.toString(), out: opts.out, serial, records: summary.records, signatures: summary.signatures, signedAhead: presigner.used, keys: keys.map(describe), ds });
         } else {
           out(`${origin.toString()}: signed, serial ${serial}, ${summary.records} records (${summary.signatures} signatures), written to ${opts.out}`);
           for (const k of keys) out(`  ${k.role.toUpperCase()} ${k.keyTag} algorithm ${k.algorithm}${existing.includes(k) ? '' : ' (new)'}`);
