@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { softwareKey } from '../../test/helpers/software-signer.js';
 import { verifySignedZone } from '../../test/integration/helpers/run.js';
 import { Name } from '../dns/name.js';
+import { RRType } from '../dns/types.js';
 import { textSource } from '../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../dns/zonefile/parser.js';
 import { printZone } from '../zone/print.js';
@@ -97,7 +98,7 @@ const optionsWith = (zsk: SigningKey): SignZoneOptions => ({ keys: [rsaKeys[0]!,
 
 function signatures(zone: Zone): number {
   let n = 0;
-  for (const node of zone.nodes) for (const set of node.rrsets) if (set.type === 46) n += set.records.length;
+  for (const node of zone.nodes) for (const set of node.rrsets) if (set.type === RRType.RRSIG) n += set.records.length;
   return n;
 }
 

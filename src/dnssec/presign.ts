@@ -1,8 +1,8 @@
 import type { UnixSeconds } from '../common/clock.js';
-import { ByteWriter } from '../dns/bytes.js';
+import { ByteWriter, compareBytes } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
-import { RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
+import { minTtl, RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
 import type { SignatureSink, SigningKey } from './signer.js';
 
 /** Signatures made ahead of signZoneTo, which takes them where they fit (SignZoneOptions.presigned). */
@@ -118,14 +118,15 @@ export class Presigner implements Presigned {
     if (type === RRType.NS && !owner.equals(this.origin)) this.cuts.add(owner.key);
     if (this.keys.length === 0 || this.waiting >= this.inFlight) return;
     if (type === RRType.SOA || type === RRType.NS || DNSSEC_TYPES.has(type) || (type !== RRType.DS && this.belowCut(owner))) return;
-    let ttl = run[0]!.ttl;
-    for (const r of run) if (r.ttl < ttl) ttl = r.ttl;
+    const ttl = minTtl(run);
     const labels = rrsigLabels(owner);
+    // the signing input as signZoneTo writes it: room for the header, the RRset once, then
+    // each key's header in a copy
     const w = this.scratch;
+    w.reset();
+    w.bytes(new Uint8Array(this.keys[0]!.header.length));
+    writeCanonicalRRset(w, labels, owner, type, ttl, run);
     for (const { key, header } of this.keys) {
-      w.reset();
-      w.bytes(new Uint8Array(header.length));
-      writeCanonicalRRset(w, labels, owner, type, ttl, run);
       const input = w.view().slice();
       header.writeInto(input, 0, type, labels, ttl);
       const ahead = new Ahead(key, input, this.answered);
@@ -143,7 +144,7 @@ export class Presigner implements Presigned {
     const id = `${owner.key}/${type}`;
     const list = this.made.get(id);
     if (list === undefined) return false;
-    const i = list.findIndex((a) => a.key === key && a.failure === undefined && sameOctets(a.input, input));
+    const i = list.findIndex((a) => a.key === key && a.failure === undefined && compareBytes(a.input, input) === 0);
     if (i < 0) return false;
     const [ahead] = list.splice(i, 1);
     if (list.length === 0) this.made.delete(id);
@@ -158,10 +159,4 @@ export class Presigner implements Presigned {
     for (let n: Name | null = owner; n !== null && !n.equals(this.origin); n = n.parent()) if (this.cuts.has(n.key)) return true;
     return false;
   }
-}
-
-function sameOctets(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

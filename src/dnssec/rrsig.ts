@@ -69,6 +69,13 @@ export function canonicalRRset(prefix: Uint8Array, labels: number, owner: Name, 
 
 const SCRATCH = new ByteWriter(1024);
 
+/** The TTL an RRset is signed and served with: its records' smallest (RFC 2181 section 5.2). */
+export function minTtl(records: readonly { readonly ttl: number }[]): number {
+  let ttl = records[0]!.ttl;
+  for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
+  return ttl;
+}
+
 /**
  * Writes the RRset part of a signing input (see signingInput) into `w`: written by hand and
  * into a buffer that is reused, for this runs once per RRset of every zone signed and every

@@ -9,7 +9,7 @@ import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
 import { buildNsecChain, Nsec3Chain, nsec3ParamRdata, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
 import type { Presigned } from './presign.js';
-import { RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
+import { minTtl, RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
 import type { SignatureSink, SigningKey } from './signer.js';
 
 export type Denial = { readonly kind: 'nsec' } | ({ readonly kind: 'nsec3' } & Nsec3Params);
@@ -341,12 +341,6 @@ function sortByType(sets: RRsetView[]): void {
     }
     sets[j + 1] = set;
   }
-}
-
-function minTtl(records: readonly { readonly ttl: number }[]): number {
-  let ttl = records[0]!.ttl;
-  for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
-  return ttl;
 }
 
 /** The SOA RDATA with the serial and the fields a policy forces replaced (its last 20 octets). */
