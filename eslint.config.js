@@ -3,12 +3,12 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench-out/**', 'hsm/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench-out/**', 'hsm/**', 'coverage/**', 'native/build/**'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'native/index.cjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       'no-control-regex': 'off',
@@ -25,5 +25,12 @@ export default tseslint.config(
   {
     files: ['eslint.config.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // the addon's CommonJS loader (native/, built by node-gyp)
+    files: ['native/index.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
 );

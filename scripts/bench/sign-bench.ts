@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Name } from '../../src/dns/name.js';
 import { Algorithm } from '../../src/dnssec/algorithms.js';
 import { deleteKey, generateKey, hsmSigner, type HsmKey } from '../../src/hsm/keys.js';
+import { nativeAddonError } from '../../src/native/addon.js';
 import { Token, type SigningMode } from '../../src/hsm/token.js';
 import { generateZone } from './zone-generator.js';
 
@@ -265,6 +266,8 @@ export async function signBench(root: string, sizes: readonly number[]): Promise
   // session copies as hms signs) taking turns with each run (see interleaved), the faster of
   // the two; the 100k zone is signed ROUNDS times and the goal takes the median ratio. The
   // ratio to the best raw rate of the table above is shown beside it.
+  const addonError = nativeAddonError();
+  console.log(`\nhms's zone verifier: ${addonError === undefined ? 'RSA batches with the native addon (native/)' : `RSA batches with BigInt only, the native addon is not loaded: ${addonError}`}`);
   console.log(`\neach run takes turns with the bare 2-session RSA-1024 loops: ${TURN} s of the run, then the run stopped (SIGSTOP) and ${SLICE} s of each loop (the token's key; session copies); seconds are the run's own, a loop's rate is over its slices, the reference is the faster loop\n`);
   console.log('| zone | tool | round | seconds | signatures | signatures/s | bare loops: token key / session copies (stops) | vs token key / session copies | vs best raw rate | peak MiB |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
