@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Name } from '../../src/dns/name.js';
 import { Algorithm } from '../../src/dnssec/algorithms.js';
 import { deleteKey, generateKey, hsmSigner, type HsmKey } from '../../src/hsm/keys.js';
-import { nativeAddonError } from '../../src/native/addon.js';
+import { nativeAddonError } from '../../src/common/native-addon.js';
 import { Token, type SigningMode } from '../../src/hsm/token.js';
 import { generateZone } from './zone-generator.js';
 

@@ -2,7 +2,7 @@ import { generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoV
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Algorithm } from './algorithms.js';
-import { nativeAddon, nativeAddonError } from '../native/addon.js';
+import { nativeAddon, nativeAddonError } from '../common/native-addon.js';
 import { RsaBatchVerifier } from './rsa-batch.js';
 
 function rsaKey(bits: number, publicExponent = 65537): { privateKey: KeyObject; publicKey: KeyObject; dnskey: (algorithm: number) => Uint8Array; n: bigint } {

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { Algorithm } from './algorithms.js';
-import { nativeAddon, type NativeAddon, type NativeProduct } from '../native/addon.js';
+import { nativeAddon, type NativeAddon, type NativeProduct } from '../common/native-addon.js';
 import { rsaPublicKey } from './verify-signature.js';
 
 /**

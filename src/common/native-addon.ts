@@ -6,8 +6,9 @@ export type NativeProduct = { readonly [productBrand]: true };
 
 /**
  * The native helper of `native/` (rsa_product.c), a package of this repository that npm ci
- * builds with node-gyp, as it builds pkcs11js: products modulo an RSA modulus in Montgomery
- * form, for the zone verifier's batch check (src/dnssec/rsa-batch.ts).
+ * builds with node-gyp, as it builds pkcs11js: products modulo an RSA modulus by Montgomery
+ * multiplication, for the zone verifier's batch check (src/dnssec/rsa-batch.ts). Pure
+ * arithmetic on public data: no IO, no clock, no state outside the product it is given.
  */
 export interface NativeAddon {
   /** For a modulus (big-endian, odd, no leading zero, up to 4096 bits) and EM with a digest of zeros. */
