@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
-import { Algorithm } from './algorithms.js';
 import { nativeAddon, type NativeAddon, type NativeProduct } from '../common/native-addon.js';
+import { Algorithm } from './algorithms.js';
 import { rsaPublicKey } from './verify-signature.js';
 
 /**
@@ -13,11 +13,12 @@ import { rsaPublicKey } from './verify-signature.js';
  * batch, the screening test of Bellare, Garay and Rabin ("Fast batch verification for modular
  * exponentiation and digital signatures", 1998): (s_1 · … · s_k)^e ≡ EM_1 · … · EM_k (mod n).
  * Two multiplications modulo n per signature and one exponentiation per batch. The two
- * multiplications are made by the native addon (native/rsa_product.c, Montgomery form) when it
- * is built, else with BigInt: with the digest and the batch's exponentiation, 3.3-3.9 µs a
- * signature against 6.7-7.8 µs (RSA-1024, 30,000 signatures, the two taking turns in one
- * process; this host's speed varies by half from one minute to the next). Every good signature passes it; one bad signature always fails it (s^e is
- * a permutation modulo n); several bad ones pass only if their errors cancel exactly, which
+ * multiplications are made by the native addon (native/rsa_product.c, Montgomery
+ * multiplication) when it is built, else with BigInt: with the digest and the batch's
+ * exponentiation, 3.3-3.9 µs a signature against 6.7-7.8 µs (RSA-1024, 30,000 signatures,
+ * the two taking turns in one process; this host's speed varies by half from one minute to
+ * the next). Every good signature passes it; one bad signature always fails it (s^e is a
+ * permutation modulo n); several bad ones pass only if their errors cancel exactly, which
  * takes signatures made for that purpose, not faults or bugs. When a batch fails, each of its
  * signatures is checked alone, so that the bad ones are named.
  *
@@ -121,7 +122,7 @@ export class RsaBatchVerifier<T> {
 /** The addon's product for a modulus, and R mod n; undefined without the addon or for a modulus it does not take. */
 function nativeProduct(modulus: Uint8Array, em: Uint8Array, digestLength: number, n: bigint): { addon: NativeAddon; product: NativeProduct; r: bigint } | undefined {
   const addon = nativeAddon();
-  // the addon works in 64-bit limbs up to 4096 bits, on an odd modulus (Montgomery form)
+  // the addon works in 64-bit limbs up to 4096 bits, on an odd modulus (Montgomery multiplication)
   if (addon === undefined || modulus.length > 512 || (n & 1n) === 0n) return undefined;
   return { addon, product: addon.create(modulus, em, digestLength), r: (1n << BigInt(64 * Math.ceil(modulus.length / 8))) % n };
 }
