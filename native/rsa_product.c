@@ -35,7 +35,6 @@ typedef struct {
   uint64_t em[MAX_LIMBS];   /* EM with a digest of zeros */
   uint64_t s_acc[MAX_LIMBS];
   uint64_t e_acc[MAX_LIMBS];
-  uint64_t x[MAX_LIMBS];
   size_t count;
 } product_t;
 
@@ -203,6 +202,18 @@ static product_t *product_arg(napi_env env, napi_value value) {
   return data;
 }
 
+/* The arguments of a call whose first is a product, and that product; NULL (thrown) when they are not that. */
+static product_t *product_call(napi_env env, napi_callback_info info, size_t expected, napi_value *argv, const char *usage) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != expected) {
+    throw_error(env, usage);
+    return NULL;
+  }
+  product_t *p = product_arg(env, argv[0]);
+  if (p == NULL) throw_error(env, "not a product");
+  return p;
+}
+
 static int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -216,11 +227,9 @@ static int hex_value(char c) {
  * step 1, RSAVP1 step 1).
  */
 static napi_value add(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3) return throw_error(env, "add(product, signature, digestHex)");
-  product_t *p = product_arg(env, argv[0]);
-  if (p == NULL) return throw_error(env, "not a product");
+  product_t *p = product_call(env, info, 3, argv, "add(product, signature, digestHex)");
+  if (p == NULL) return NULL;
   uint8_t *signature;
   size_t length;
   if (!bytes_arg(env, argv[1], &signature, &length)) return throw_error(env, "the signature must be a Uint8Array");
@@ -228,12 +237,8 @@ static napi_value add(napi_env env, napi_callback_info info) {
   size_t hex_length;
   if (napi_get_value_string_latin1(env, argv[2], hex, sizeof(hex), &hex_length) != napi_ok || hex_length != 2 * p->digest) return throw_error(env, "the digest must be hex of the digest length");
   napi_value result;
-  if (length != p->bytes) {
-    napi_get_boolean(env, false, &result);
-    return result;
-  }
-  load(p, p->x, signature);
-  if (!below_modulus(p, p->x)) {
+  uint64_t x[MAX_LIMBS];
+  if (length != p->bytes || (load(p, x, signature), !below_modulus(p, x))) {
     napi_get_boolean(env, false, &result);
     return result;
   }
@@ -246,7 +251,7 @@ static napi_value add(napi_env env, napi_callback_info info) {
     size_t bit = (p->digest - 1 - i) * 8;
     em[bit / 64] |= (uint64_t)(hi << 4 | lo) << (bit % 64);
   }
-  mont_mul(p, p->s_acc, p->s_acc, p->x);
+  mont_mul(p, p->s_acc, p->s_acc, x);
   mont_mul(p, p->e_acc, p->e_acc, em);
   p->count++;
   napi_get_boolean(env, true, &result);
@@ -259,11 +264,9 @@ static napi_value add(napi_env env, napi_callback_info info) {
  * the product starts again from 1.
  */
 static napi_value take(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1) return throw_error(env, "take(product)");
-  product_t *p = product_arg(env, argv[0]);
-  if (p == NULL) return throw_error(env, "not a product");
+  product_t *p = product_call(env, info, 1, argv, "take(product)");
+  if (p == NULL) return NULL;
   napi_value result, s, e, count, s_buffer, e_buffer;
   void *s_data, *e_data;
   if (napi_create_arraybuffer(env, p->bytes, &s_data, &s_buffer) != napi_ok || napi_create_arraybuffer(env, p->bytes, &e_data, &e_buffer) != napi_ok) return throw_error(env, "out of memory");
