@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../common/errors.js';
 import { parseConfig } from './config.js';
-import { parseEndpoint } from './service.js';
+import { describeSource, parseEndpoint } from './service.js';
 
 const SECRET = 'c2VydmljZS10ZXN0LXNlY3JldC1mb3ItdHNpZy0zMi1v';
 let dir: string;
@@ -54,6 +54,7 @@ describe('the service sections of the configuration', () => {
   it('reads listen addresses, the schedule, TSIG keys from their files, secondaries and zones', () => {
     const c = parseConfig(config(GOOD), join(dir, 'hms.yaml')).service;
     expect(c.listen).toEqual([{ address: '127.0.0.1', port: 5300 }, { address: '::1', port: 5300 }]);
+    expect(c.source).toEqual({ ipv4: '127.0.0.1', ipv6: '::1' });
     expect(c.data).toBe(join(dir, 'state'));
     expect(c.control).toBe(join(dir, 'state/hms.sock'));
     expect(c.alarmValidity).toBe(5 * 86400);
@@ -94,6 +95,28 @@ describe('the service sections of the configuration', () => {
     expect(message).toMatch(/:10:\d+: secondaries\.ns1\.key: no TSIG key 'other-key' in tsig-keys/);
     expect(message).toMatch(/:16:\d+: zones\.Example\.COM\.secondaries: no secondary 'ns9'/);
     expect(message).toMatch(/zones\.example\.net\.input: give either input \(a zone file\) or primary/);
+  });
+
+  it('issue 16 takes the source addresses as written, or the one listen address of each family, or leaves the choice to the kernel', () => {
+    const source = (listen: string, written?: string): unknown => parseConfig(config(GOOD.replace('  listen: ["127.0.0.1:5300", "[::1]:5300"]\n', `  listen: ${listen}\n${written === undefined ? '' : `  source: ${written}\n`}`)), join(dir, 'hms.yaml')).service.source;
+    expect(source('["127.0.0.4:5300"]')).toEqual({ ipv4: '127.0.0.4' });
+    expect(source('["127.0.0.4:5300", "[::1]:5300"]', '{ ipv4: 192.0.2.10, ipv6: "2001:db8::10" }')).toEqual({ ipv4: '192.0.2.10', ipv6: '2001:db8::10' });
+    expect(source('["127.0.0.4:5300", "[::1]:5300"]', '{ ipv6: ::1 }')).toEqual({ ipv4: '127.0.0.4', ipv6: '::1' });
+    // two addresses of a family, or a wildcard: the kernel chooses
+    expect(source('["127.0.0.4:5300", "127.0.0.5:5300", "[::1]:5300"]')).toEqual({ ipv6: '::1' });
+    expect(source('["0.0.0.0:5300", "[::]:5300"]')).toEqual({});
+    expect(source('["127.0.0.4:5300", "[::1]:5300"]', '{ ipv4: 0.0.0.0, ipv6: "::" }')).toEqual({});
+    expect(source('[]')).toEqual({});
+    expect(describeSource({ ipv4: '127.0.0.4' })).toEqual({ ipv4: '127.0.0.4', ipv6: 'chosen by the kernel' });
+  });
+
+  it('issue 16 refuses a source address of the wrong family, with a port, a name, an unknown field or no map, at its line', () => {
+    const bad = (written: string): string => problems(config(GOOD.replace('  resign: "17 3 * * *"\n', `  source: ${written}\n  resign: "17 3 * * *"\n`)));
+    expect(bad('{ ipv4: "::1", ipv6: 127.0.0.1 }')).toMatch(/2 problem\(s\)[\s\S]*hms\.yaml:5:\d+: service\.source\.ipv4: '::1' is not an IPv4 address[\s\S]*hms\.yaml:5:\d+: service\.source\.ipv6: '127\.0\.0\.1' is not an IPv6 address/);
+    expect(bad('{ ipv4: "127.0.0.1:53" }')).toMatch(/hms\.yaml:5:\d+: service\.source\.ipv4: '127\.0\.0\.1:53' is not an IPv4 address \(an address only: requests leave from any free port\)/);
+    expect(bad('{ ipv6: localhost }')).toMatch(/service\.source\.ipv6: 'localhost' is not an IPv6 address/);
+    expect(bad('{ ipv5: 127.0.0.1 }')).toMatch(/service\.source\.ipv5: unknown field \(expected one of: ipv4, ipv6\)/);
+    expect(bad('127.0.0.1')).toMatch(/hms\.yaml:5:\d+: service\.source: expected a map of fields, found 127\.0\.0\.1/);
   });
 
   it('reads endpoints as address, address:port and [IPv6]:port', () => {

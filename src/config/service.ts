@@ -41,10 +41,22 @@ export interface ServiceZone {
   readonly parentServers: readonly string[];
 }
 
+/**
+ * The addresses the service's own requests leave from, one per address family: NOTIFY, the
+ * SOA checks of the secondaries, the parent DS checks, and transfers from an upstream primary.
+ * A family left out: the kernel chooses by its routes.
+ */
+export interface SourceAddresses {
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+}
+
 /** What `hms run` needs beyond the CLI's settings. */
 export interface ServiceConfig {
   /** Where the transfer server listens (UDP and TCP on each). */
   readonly listen: readonly Endpoint[];
+  /** Where requests leave from (`source`; default the listen address when a family has exactly one). */
+  readonly source: SourceAddresses;
   /** The service's own files: the signed versions, the journals, the control socket. */
   readonly data: string;
   /** The control socket `hms zone resign|reload` and `hms reload` talk to. */
@@ -71,6 +83,38 @@ export function parseEndpoint(text: string, defaultPort = 53): Endpoint | undefi
   return { address, port: n };
 }
 
+/** `0.0.0.0` or `::`: any address, which leaves the choice to the kernel. */
+function isUnspecified(address: string): boolean {
+  return address === '0.0.0.0' || /^[0:]+$/.test(address);
+}
+
+/**
+ * `service.source`: an address per family, checked to be of that family. A family not written
+ * takes the listen address when exactly one of that family is listened on (a secondary may
+ * take NOTIFY only from the address it transfers from); `0.0.0.0` or `::` leaves it to the kernel.
+ */
+function readSource(r: MapReader, listen: readonly Endpoint[]): SourceAddresses {
+  const pick = (key: 'ipv4' | 'ipv6', family: 4 | 6): string | undefined => {
+    const text = r.string(key, '');
+    if (r.has(key)) {
+      if (isIP(text) === family) return isUnspecified(text) ? undefined : text;
+      r.complain(key, `'${text}' is not an IPv${family} address (an address only: requests leave from any free port)`);
+      return undefined;
+    }
+    const own = listen.filter((e) => isIP(e.address) === family);
+    return own.length === 1 && !isUnspecified(own[0]!.address) ? own[0]!.address : undefined;
+  };
+  const ipv4 = pick('ipv4', 4);
+  const ipv6 = pick('ipv6', 6);
+  r.finish();
+  return { ...(ipv4 === undefined ? {} : { ipv4 }), ...(ipv6 === undefined ? {} : { ipv6 }) };
+}
+
+/** The source addresses as the start of the service logs them: each family's address, or who chooses. */
+export function describeSource(source: SourceAddresses): { ipv4: string; ipv6: string } {
+  return { ipv4: source.ipv4 ?? 'chosen by the kernel', ipv6: source.ipv6 ?? 'chosen by the kernel' };
+}
+
 /**
  * A TSIG secret from its own file (base64, one line): the file must be readable by its owner
  * only, like the PIN file. The secret never appears in a message.
@@ -94,6 +138,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     if (e === undefined) s.complain('listen', `'${text}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
     return e === undefined ? [] : [e];
   });
+  const source = readSource(s.sub('source'), listen);
   const data = path(s.string('data', stateFile.replace(/\/[^/]*$/, '') || '.'));
   const control = path(s.string('control', `${data}/hms.sock`));
   const resign = s.string('resign', '17 3 * * *');
@@ -171,5 +216,5 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     reader.finish();
     if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }
-  return { listen, data, control, resign, alarmValidity: alarm, journalVersions, tsigKeys, secondaries, zones };
+  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, tsigKeys, secondaries, zones };
 }

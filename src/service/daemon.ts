@@ -7,7 +7,7 @@ import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import type { Operator } from '../config/access.js';
 import { loadConfig, type HmsConfig } from '../config/config.js';
-import type { ServiceZone } from '../config/service.js';
+import { describeSource, type ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { RRType } from '../dns/types.js';
@@ -143,7 +143,7 @@ export class Service {
     }, 3_600_000);
     this.watcher.unref();
     this.alarmTimer.unref();
-    this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], resign: this.config.service.resign }, 'service started');
+    this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], source: describeSource(this.config.service.source), resign: this.config.service.resign }, 'service started');
     for (const state of this.zones.values()) {
       const why = this.due(state);
       if (why !== null) void state.job.trigger(why);
@@ -370,7 +370,7 @@ export class Service {
     const key = this.config.service.tsigKeys.find((k) => k.name.equals(Name.parse(`${input.key}.`)))!;
     try {
       const result = await fetchZone(input.primary, Name.parse(z.name), {
-        tsig: key, ...(state.upstream === undefined ? {} : { current: state.upstream }),
+        tsig: key, ...(state.upstream === undefined ? {} : { current: state.upstream }), source: this.config.service.source,
         log: ({ msg, ...event }) => log.info(event, msg),
       });
       if (result.status === 'unchanged') return { ok: true, changed: false };
@@ -472,7 +472,7 @@ export class Service {
       .map((s) => ({ ...s.notify, key: keys.find((k) => k.name.equals(Name.parse(`${s.key}.`)))! }));
     if (targets.length === 0) return;
     const done = notifySecondaries(zone.origin, soaRecord(zone), targets, {
-      signal: this.stopped.signal,
+      signal: this.stopped.signal, source: this.config.service.source,
       log: ({ msg, ...event }) => this.log.info(event, msg),
       onReport: (r) => {
         const level = r.isCurrent ? 'info' : 'warn';

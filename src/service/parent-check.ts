@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError, UsageError } from '../common/errors.js';
-import { query, type Server } from '../transfer/client.js';
+import { query, type Server, type SourceAddresses } from '../transfer/client.js';
 import type { MessageRecord } from '../dns/message.js';
 import { Name } from '../dns/name.js';
 import { formatRdata } from '../dns/rdata/index.js';
@@ -75,7 +75,7 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
   const fetched: Fetched[] = [];
   for (const text of z.parentServers) {
     try {
-      const f = await fetchDs(parseServer(text), apex, acting.at, options.timeoutMs ?? 3000);
+      const f = await fetchDs(parseServer(text), apex, acting.at, options.timeoutMs ?? 3000, keeper.config.service.source);
       fetched.push(f);
       servers.push({ server: text, signer: f.signer.toString(), ds: f.ds.map((r) => formatRdata(RRType.DS, r)), problem: null });
     } catch (e) {
@@ -108,10 +108,13 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
   return { zone: z.name, servers, agree, served: keys.filter(isServed).map((k) => k.keyTag), foreign: foreign.map((r) => formatRdata(RRType.DS, r)), filed, notes };
 }
 
-/** Asks one server for the zone's DS and the signer's DNSKEY RRset; validates both (throws SignerError). */
-async function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: number): Promise<Fetched> {
+/**
+ * Asks one server for the zone's DS and the signer's DNSKEY RRset, from the configured source
+ * address of its family; validates both (throws SignerError).
+ */
+async function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: number, source: SourceAddresses): Promise<Fetched> {
   const ask = async (name: Name, type: number): Promise<{ rcode: number; answer: MessageRecord[]; authority: MessageRecord[] }> => {
-    const a = await query(server, { name, type, class: 1 }, { dnssecOk: true, timeoutMs });
+    const a = await query(server, { name, type, class: 1 }, { dnssecOk: true, timeoutMs, source });
     const h = a.decoded.header;
     if (h.rcode !== 0 && h.rcode !== 3) throw new SignerError('DNSSEC', `rcode ${h.rcode} for ${name.toString()}/${type === RRType.DS ? 'DS' : 'DNSKEY'}`);
     if (!h.isAuthoritative) throw new SignerError('DNSSEC', `the answer for ${name.toString()} is not authoritative`);

@@ -13,6 +13,15 @@ export interface Server {
   readonly port: number;
 }
 
+/**
+ * The local addresses requests leave from, one per address family (the port is any free one).
+ * A family left out, or no source at all: the kernel chooses by its routes.
+ */
+export interface SourceAddresses {
+  readonly ipv4?: string;
+  readonly ipv6?: string;
+}
+
 export interface QueryOptions {
   /** QUERY (default) or NOTIFY. */
   readonly opcode?: number;
@@ -29,6 +38,8 @@ export interface QueryOptions {
   readonly tsig?: TsigKey;
   /** Ask over TCP from the start (otherwise UDP, and TCP again when the answer is truncated). */
   readonly tcp?: boolean;
+  /** Send from the address of the server's family here (a secondary may take NOTIFY only from its primary's address). */
+  readonly source?: SourceAddresses;
   readonly timeoutMs?: number;
   /** The clock for TSIG (default the system's). */
   readonly now?: () => UnixSeconds;
@@ -86,11 +97,12 @@ export async function query(server: Server, question: Question, options: QueryOp
   const now = options.now ?? systemNow;
   const { id, request, mac: requestMac } = newRequest(question, options, now);
   const timeoutMs = options.timeoutMs ?? 3000;
+  const local = sourceFor(server, options.source);
   let transport: 'udp' | 'tcp' = options.tcp === true ? 'tcp' : 'udp';
-  let message = transport === 'udp' ? await udpExchange(server, request, id, timeoutMs) : (await tcpExchange(server, request, timeoutMs, () => false))[0]!;
+  let message = transport === 'udp' ? await udpExchange(server, local, request, id, timeoutMs) : (await tcpExchange(server, local, request, timeoutMs, () => false))[0]!;
   if (transport === 'udp' && (message[2]! & 0x02) !== 0) {
     transport = 'tcp';
-    message = (await tcpExchange(server, request, timeoutMs, () => false))[0]!;
+    message = (await tcpExchange(server, local, request, timeoutMs, () => false))[0]!;
   }
   const decoded = check(server, message, id, options.tsig, requestMac, now);
   return { message, decoded, transport };
@@ -109,7 +121,7 @@ export async function transferStream(server: Server, question: Question, more: (
   let mac = fresh.mac;
   const out: DecodedMessage[] = [];
   let unsigned: Uint8Array[] = [];
-  await tcpExchange(server, request, options.timeoutMs ?? 30_000, (message) => {
+  await tcpExchange(server, sourceFor(server, options.source), request, options.timeoutMs ?? 30_000, (message) => {
     const tsig = options.tsig;
     let decoded: DecodedMessage;
     if (tsig === undefined) decoded = checked(server, message, id);
@@ -137,6 +149,20 @@ const MAX_UNSIGNED = 99;
 
 function where(server: Server): string {
   return isIP(server.address) === 6 ? `[${server.address}]:${server.port}` : `${server.address}:${server.port}`;
+}
+
+/** The source address for a request to `server`: the one of its family, if set. */
+function sourceFor(server: Server, source: SourceAddresses | undefined): string | undefined {
+  return isIP(server.address) === 6 ? source?.ipv6 : source?.ipv4;
+}
+
+/** A socket's error as a TransferError naming the server; a source address that cannot be bound is named too. */
+function socketError(server: Server, local: string | undefined, e: NodeJS.ErrnoException): TransferError {
+  if (e.syscall === 'bind' && local !== undefined) {
+    const why = e.code === 'EADDRNOTAVAIL' ? 'EADDRNOTAVAIL: not an address of this host' : e.code ?? e.message;
+    return new TransferError(`${where(server)}: cannot send from the source address ${local} (${why})`, { cause: e });
+  }
+  return new TransferError(`${where(server)}: ${e.message}`, { cause: e });
 }
 
 function checked(server: Server, message: Uint8Array, id: number): DecodedMessage {
@@ -176,7 +202,7 @@ function check(server: Server, message: Uint8Array, id: number, key: TsigKey | u
   return decoded;
 }
 
-function udpExchange(server: Server, request: Uint8Array, id: number, timeoutMs: number): Promise<Uint8Array> {
+function udpExchange(server: Server, local: string | undefined, request: Uint8Array, id: number, timeoutMs: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(isIP(server.address) === 6 ? 'udp6' : 'udp4');
     const timer = setTimeout(() => finish(new TransferError(`${where(server)}: no answer over UDP within ${timeoutMs} ms`)), timeoutMs);
@@ -186,21 +212,23 @@ function udpExchange(server: Server, request: Uint8Array, id: number, timeoutMs:
       if (error !== null) reject(error);
       else resolve(message!);
     };
-    socket.on('error', (e) => finish(new TransferError(`${where(server)}: ${e.message}`, { cause: e })));
+    socket.on('error', (e) => finish(socketError(server, local, e)));
     socket.on('message', (msg, rinfo) => {
       // an answer from elsewhere, or to another question, is ignored (RFC 5452 section 9.1)
       if (rinfo.port !== server.port || msg.length < 2 || msg.readUInt16BE(0) !== id) return;
       finish(null, new Uint8Array(msg.buffer, msg.byteOffset, msg.length));
     });
-    socket.send(request, server.port, server.address);
+    const send = (): void => socket.send(request, server.port, server.address);
+    if (local === undefined) send();
+    else socket.bind({ address: local, port: 0 }, send);
   });
 }
 
 /** Sends one request over TCP and reads framed messages while `more` says so. */
-function tcpExchange(server: Server, request: Uint8Array, timeoutMs: number, more: (message: Uint8Array) => boolean): Promise<Uint8Array[]> {
+function tcpExchange(server: Server, local: string | undefined, request: Uint8Array, timeoutMs: number, more: (message: Uint8Array) => boolean): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const messages: Uint8Array[] = [];
-    const socket = connect({ host: server.address, port: server.port });
+    const socket = connect({ host: server.address, port: server.port, ...(local === undefined ? {} : { localAddress: local }) });
     let pending: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (error: Error | null): void => {
@@ -211,7 +239,7 @@ function tcpExchange(server: Server, request: Uint8Array, timeoutMs: number, mor
       else resolve(messages);
     };
     socket.setTimeout(timeoutMs, () => finish(new TransferError(`${where(server)}: TCP silent for ${timeoutMs} ms`)));
-    socket.on('error', (e) => finish(new TransferError(`${where(server)}: ${e.message}`, { cause: e })));
+    socket.on('error', (e) => finish(socketError(server, local, e)));
     socket.on('close', () => finish(new TransferError(`${where(server)}: the connection closed before the answer was complete`)));
     socket.on('connect', () => {
       const frame = Buffer.allocUnsafe(2 + request.length);

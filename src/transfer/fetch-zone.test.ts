@@ -83,6 +83,20 @@ describe('fetchZone against our transfer server on loopback (the primary)', () =
     await expect(fetchZone(primary(), ORIGIN, { tsig: WRONG, timeoutMs: 2000 })).rejects.toThrow(/127\.0\.0\.1:\d+: the answer's TSIG is BADSIG/);
     await expect(fetchZone(primary(), Name.parse('example.org.'), { tsig: KEY, timeoutMs: 2000 })).rejects.toThrow(/127\.0\.0\.1#\d+: zone example\.org\.: the SOA query was answered with REFUSED/);
   });
+
+  it('issue 16 asks the SOA and takes the IXFR from the source address, which a primary may insist on', async () => {
+    const strict = await startTransferServer({
+      listen: [{ address: '127.0.0.1', port: 0 }], zones: (n) => (n.equals(ORIGIN) ? v[2] : undefined), keys: [KEY],
+      acl: [{ address: '127.0.0.5', key: 'xfr-key' }], journal: () => ({ diffsFrom: (from) => (from === 2 ? [diffZones(v[1]!, v[2]!)] : undefined) }),
+    });
+    try {
+      await expect(fetchZone(strict.addresses[0]!, ORIGIN, { tsig: KEY, current: v[1]!, timeoutMs: 2000 })).rejects.toThrow(/the answer \(rcode 5\) is not TSIG-signed/);
+      const got = await fetchZone(strict.addresses[0]!, ORIGIN, { tsig: KEY, current: v[1]!, timeoutMs: 5000, source: { ipv4: '127.0.0.5' } });
+      expect(got).toMatchObject({ status: 'transferred', method: 'IXFR', serial: 3 });
+    } finally {
+      await strict.close();
+    }
+  });
 });
 
 /**

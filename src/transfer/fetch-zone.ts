@@ -1,6 +1,6 @@
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError, TransferError, ValueError } from '../common/errors.js';
-import { query, transferStream, type Server } from './client.js';
+import { query, transferStream, type Server, type SourceAddresses } from './client.js';
 import { Rcode, uncompressedRdata, type DecodedMessage } from '../dns/message.js';
 import type { Name } from '../dns/name.js';
 import { serialGreater } from '../dns/serial.js';
@@ -33,6 +33,8 @@ export interface FetchOptions {
   readonly timeoutMs?: number;
   /** The clock for TSIG (default the system's). */
   readonly now?: () => UnixSeconds;
+  /** The addresses the SOA query and the transfer leave from (default: the kernel chooses). */
+  readonly source?: SourceAddresses;
   readonly log?: (event: FetchEvent) => void;
 }
 
@@ -89,6 +91,7 @@ async function primarySerial(primary: Server, origin: Name, options: FetchOption
   const where = `${primary.address}#${primary.port}`;
   const answer = await query(primary, { name: origin, type: RRType.SOA, class: 1 }, {
     tsig: options.tsig, timeoutMs: Math.min(options.timeoutMs ?? 30_000, 5000), ...(options.now === undefined ? {} : { now: options.now }),
+    source: options.source,
   });
   const { header, records } = answer.decoded;
   if (header.rcode !== Rcode.NOERROR) throw new TransferError(`${where}: zone ${origin.toString()}: the SOA query was answered with ${rcodeName(header.rcode)}`);
@@ -107,7 +110,7 @@ async function transfer(primary: Server, origin: Name, method: 'AXFR' | 'IXFR', 
     messages = await transferStream(primary, { name: origin, type: method === 'IXFR' ? RRType.IXFR : RRType.AXFR, class: 1 }, (decoded, index, message) => {
       if (decoded.header.rcode !== Rcode.NOERROR) throw new ValueError(`${method} from ${where}: answered with ${rcodeName(decoded.header.rcode)}`);
       return !reader.readMessage(answerRecords(decoded, message));
-    }, { tsig: options.tsig, ...(asked === undefined ? {} : { authority: [asked] }), timeoutMs: options.timeoutMs ?? 30_000, ...(options.now === undefined ? {} : { now: options.now }) });
+    }, { tsig: options.tsig, ...(asked === undefined ? {} : { authority: [asked] }), timeoutMs: options.timeoutMs ?? 30_000, ...(options.now === undefined ? {} : { now: options.now }), source: options.source });
   } catch (e) {
     if (e instanceof TransferError) throw new TransferError(`zone ${origin.toString()}: ${method} failed: ${e.message}`, { cause: e });
     if (e instanceof SignerError) throw new TransferError(`${where}: zone ${origin.toString()}: ${e.message}`, { cause: e });

@@ -29,16 +29,16 @@ afterEach(async () => {
 });
 
 /**
- * A secondary played by our own transfer server (it answers NOTIFY and SOA with TSIG): it
- * serves OLD, and NEW from the moment it has answered a NOTIFY when `takesNews`.
+ * A secondary played by our own transfer server (it answers NOTIFY and SOA with TSIG, from
+ * `primary` only): it serves OLD, and NEW from the moment it has answered a NOTIFY when `takesNews`.
  */
-async function secondary(takesNews: boolean): Promise<TransferServer> {
+async function secondary(takesNews: boolean, primary = '127.0.0.1'): Promise<TransferServer> {
   let zone: Zone = OLD;
   const server = await startTransferServer({
     listen: [{ address: '127.0.0.1', port: 0 }],
     zones: () => zone,
     keys: [KEY],
-    acl: [{ address: '127.0.0.1', key: 'xfr-key' }],
+    acl: [{ address: primary, key: 'xfr-key' }],
     log: (e) => {
       if (takesNews && e.msg === 'transfer, notify answered') zone = NEW;
     },
@@ -104,5 +104,19 @@ describe('NOTIFY sender and serial check (RFC 1996)', () => {
     expect(events.filter((e) => e.msg === 'notify, gave up')).toHaveLength(2);
     // the secondaries are worked on side by side: their events interleave
     expect(events.filter((e) => e.msg === 'notify, secondary behind').map((e) => String(e.seenSerial)).sort()).toEqual(['1', 'undefined']);
+  });
+
+  it('issue 16 sends the NOTIFY and the SOA checks from the source address; one that cannot be bound is reported per secondary', async () => {
+    const s = await secondary(true, '127.0.0.5');
+    const target = [{ ...s.addresses[0]!, key: KEY }];
+    const [fromKernel] = await notifySecondaries(ORIGIN, soaRecord(NEW), target, { ...fakeTime(), tries: 1, timeoutMs: 500, checkDeadlineMs: 0 });
+    expect(fromKernel).toMatchObject({ isAcknowledged: false, isCurrent: false });
+    const [report] = await notifySecondaries(ORIGIN, soaRecord(NEW), target, { ...fakeTime(), source: { ipv4: '127.0.0.5' } });
+    expect(report).toMatchObject({ isAcknowledged: true, notifyTries: 1, serial: 2, isCurrent: true, errors: [] });
+    const events: NotifyEvent[] = [];
+    const [unbound] = await notifySecondaries(ORIGIN, soaRecord(NEW), target, { ...fakeTime(), tries: 2, checkDeadlineMs: 1000, source: { ipv4: '192.0.2.1' }, log: (e) => events.push(e) });
+    const why = `127.0.0.1:${s.addresses[0]!.port}: cannot send from the source address 192.0.2.1 (EADDRNOTAVAIL: not an address of this host)`;
+    expect(unbound).toMatchObject({ isAcknowledged: false, notifyTries: 2, isCurrent: false, errors: [`NOTIFY: ${why}`, `SOA query: ${why}`] });
+    expect(events.find((e) => e.msg === 'notify, gave up')).toMatchObject({ secondary: `127.0.0.1#${s.addresses[0]!.port}`, reason: why });
   });
 });

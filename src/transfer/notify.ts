@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
-import { query, type Server } from './client.js';
+import { query, type Server, type SourceAddresses } from './client.js';
 import { Opcode, Rcode } from '../dns/message.js';
 import type { Name } from '../dns/name.js';
 import { serialGreater } from '../dns/serial.js';
@@ -70,10 +70,12 @@ export interface NotifyOptions {
   readonly onReport?: (report: SecondaryReport) => void;
   /** Stops the retries and the checks (a service shutting down): the reports say how far they got. */
   readonly signal?: AbortSignal;
+  /** The addresses the NOTIFYs and SOA queries leave from (default: the kernel chooses). */
+  readonly source?: SourceAddresses;
 }
 
 /** The settings with their defaults filled in. */
-type Settings = Required<Omit<NotifyOptions, 'log' | 'onReport' | 'signal'>> & Pick<NotifyOptions, 'log' | 'onReport' | 'signal'>;
+type Settings = Required<Omit<NotifyOptions, 'log' | 'onReport' | 'signal' | 'source'>> & Pick<NotifyOptions, 'log' | 'onReport' | 'signal' | 'source'>;
 
 /**
  * Tells every secondary that a zone has a new version (RFC 1996): a TSIG-signed NOTIFY with the
@@ -96,6 +98,7 @@ export async function notifySecondaries(origin: Name, soa: DiffRecord, secondari
     ...(options.signal === undefined ? {} : { signal: options.signal }),
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.onReport === undefined ? {} : { onReport: options.onReport }),
+    source: options.source,
   };
   return Promise.all(secondaries.map(async (s) => {
     const report = await notifyOne(origin, soa, s, settings);
@@ -144,7 +147,7 @@ async function notifyOne(origin: Name, soa: DiffRecord, secondary: Secondary, se
 async function sendNotify(origin: Name, soa: DiffRecord, secondary: Secondary, settings: Settings): Promise<string | undefined> {
   try {
     const answer = await query(secondary, { name: origin, type: RRType.SOA, class: 1 }, {
-      opcode: Opcode.NOTIFY, authoritative: true, answers: [soa], tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now,
+      opcode: Opcode.NOTIFY, authoritative: true, answers: [soa], tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now, source: settings.source,
     });
     const { header } = answer.decoded;
     if (header.opcode !== Opcode.NOTIFY) return `answered with opcode ${header.opcode}, not NOTIFY`;
@@ -162,7 +165,7 @@ async function checkSerial(origin: Name, serial: number, secondary: Secondary, s
   let seen: number | undefined;
   for (;;) {
     try {
-      const answer = await query(secondary, { name: origin, type: RRType.SOA, class: 1 }, { tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now });
+      const answer = await query(secondary, { name: origin, type: RRType.SOA, class: 1 }, { tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now, source: settings.source });
       const { header, records } = answer.decoded;
       const soa = records.slice(0, header.ancount).find((r) => r.type === RRType.SOA && r.owner.equals(origin));
       if (soa === undefined || soa.rdata.length < 22) errors.add(`SOA query: answered with rcode ${header.rcode} and no SOA`);
