@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, afterEach, expect } from 'vitest';
+import { verifyServiceOutput } from './run.js';
 
 /** A port in the high range (servers of ours listen on port 0 where they can). */
 export function highPort(): number {
@@ -69,11 +71,31 @@ export async function startDaemon(cmd: string, args: readonly string[], ready: R
 }
 
 /**
- * A BIND 9 secondary of `zone` on 127.0.0.1:`port`, transferring from `primary` with TSIG
- * hmac-sha256 from the source address `source`; it accepts NOTIFY from the primary.
+ * The hooks of a test file that runs `hms run` in the folder `test().tmp`: after each test,
+ * every signed version left in its `state` folder passes dnssec-verify, ldns-verify-zone and
+ * kzonecheck; after all, every server in `daemons` is stopped, the token dropped and the
+ * folder removed.
  */
-export function namedSecondaryConf(dir: string, o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string }): string {
-  return writeNamedConf(dir, o.port, `  query-source address ${o.source};
+export function afterServiceTests(daemons: readonly Daemon[], test: () => { tmp: string | undefined; token: { dispose(): void } | undefined }): void {
+  afterEach(() => {
+    expect([...verifyServiceOutput(join(test().tmp!, 'state'))]).toEqual([]);
+  });
+  afterAll(async () => {
+    for (const d of daemons) await d.stop('SIGKILL');
+    const { tmp, token } = test();
+    token?.dispose();
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  });
+}
+
+/**
+ * A BIND 9 secondary of `zone` on 127.0.0.1:`port`, transferring from `primary` with TSIG
+ * hmac-sha256 from the source address `source`. It accepts NOTIFY from the primary's address
+ * (`allow-notify`), or with `allowNotify: false` as BIND does by default: from its primaries
+ * only. `querylog` logs every query it answers, with the client's address.
+ */
+export function namedSecondaryConf(dir: string, o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string; allowNotify?: boolean; querylog?: boolean }): string {
+  return writeNamedConf(dir, o.port, `  query-source address ${o.source};${o.querylog === true ? '\n  querylog yes;' : ''}
   transfer-source ${o.source};
   notify-source ${o.source};
   recursion no;
@@ -85,8 +107,7 @@ controls { };
 key "xfr-key" { algorithm hmac-sha256; secret "${o.secret}"; };
 zone "${o.zone}" {
   type secondary;
-  primaries { ${o.primary.address} port ${o.primary.port} key "xfr-key"; };
-  allow-notify { ${o.primary.address}; };
+  primaries { ${o.primary.address} port ${o.primary.port} key "xfr-key"; };${o.allowNotify === false ? '' : `\n  allow-notify { ${o.primary.address}; };`}
   file "${dir}/${o.zone}.zone";
 };
 `);
