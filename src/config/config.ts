@@ -25,17 +25,25 @@ export interface HmsConfig {
 }
 
 /** Reads and checks a configuration file; every problem is reported at once with file:line:col. */
-export function loadConfig(path: string): HmsConfig {
+/**
+ * `secrets: false` (the CLI as a client of the running service): the TSIG secret files are not
+ * read, and the configuration holds no TSIG keys; an operator's CLI needs no access to them.
+ */
+export interface LoadOptions {
+  readonly secrets?: boolean;
+}
+
+export function loadConfig(path: string, options: LoadOptions = {}): HmsConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new SignerError('IO', `${path}: cannot read the configuration (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  return parseConfig(text, path);
+  return parseConfig(text, path, options);
 }
 
-export function parseConfig(text: string, file: string): HmsConfig {
+export function parseConfig(text: string, file: string, options: LoadOptions = {}): HmsConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems = new Problems(file, lines);
@@ -70,7 +78,7 @@ export function parseConfig(text: string, file: string): HmsConfig {
     }
   }
   accessReader.finish();
-  const service = readServiceConfig(r, path, state);
+  const service = readServiceConfig(r, path, state, options.secrets !== false);
   r.finish();
   if (policies.length === 0 && !r.has('policies')) r.complain('policies', 'no policy files: list at least one (kasp/default.yaml)');
   if (problems.list.length > 0) throw new ConfigError(file, problems.list);

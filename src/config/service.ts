@@ -131,7 +131,7 @@ function readSecret(file: string): string {
 }
 
 /** Reads the service sections of the configuration; problems go to the reader's list. */
-export function readServiceConfig(r: MapReader, path: (p: string) => string, stateFile: string): ServiceConfig {
+export function readServiceConfig(r: MapReader, path: (p: string) => string, stateFile: string, readSecrets = true): ServiceConfig {
   const s = r.sub('service');
   const listen = s.strings('listen').flatMap((text) => {
     const e = parseEndpoint(text);
@@ -161,6 +161,8 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
       if (secretFile === undefined) {
         parseTsigAlgorithm(algorithm);
         reader.complain('secret-file', 'missing: the file holding the base64 secret');
+      } else if (!readSecrets) {
+        parseTsigAlgorithm(algorithm);
       } else {
         tsigKeys.push(makeTsigKey(name, algorithm, readSecret(secretFile)));
       }

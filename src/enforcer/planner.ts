@@ -25,6 +25,7 @@ export interface Schedule {
   readonly kind: 'schedule';
   readonly keyId: string;
   readonly publish?: UnixSeconds;
+  readonly active?: UnixSeconds;
   readonly retire?: UnixSeconds;
   readonly remove?: UnixSeconds;
   readonly compromised?: true;
@@ -38,6 +39,14 @@ export interface Resalt {
 }
 
 export type Action = Generate | Schedule | Resalt;
+
+/** The times a `schedule` action sets, as a patch of the key record. */
+export function scheduled(a: Schedule): Partial<Pick<KeyRecord, 'publish' | 'active' | 'retire' | 'remove'>> {
+  return {
+    ...(a.publish === undefined ? {} : { publish: a.publish }), ...(a.active === undefined ? {} : { active: a.active }),
+    ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }),
+  };
+}
 
 /** A step only people can take: the roll waits here until it is confirmed and approved (DP-4.7d). */
 export interface Gate {

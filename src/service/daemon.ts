@@ -16,7 +16,7 @@ import { auditSink } from '../audit/logger.js';
 import { ZoneJob, type RunOutcome } from '../scheduler/zone-job.js';
 import { fetchZone } from '../transfer/fetch-zone.js';
 import { Journal } from '../transfer/journal.js';
-import { notifySecondaries } from '../transfer/notify.js';
+import { notifySecondaries, type SecondaryReport } from '../transfer/notify.js';
 import { startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
 import { soaRecord } from '../zone/diff.js';
 import { writeZoneFileAtomically } from '../storage/zone-files.js';
@@ -29,6 +29,12 @@ import { loadZoneFile } from './load-zone.js';
 import { checkParentDs } from './parent-check.js';
 import { keepRevision, revisionDigest } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
+import { confirmPublication, keysEntering } from '../enforcer/publication.js';
+import { peerOperator } from '../config/identity.js';
+import { Authority, type Answer, type Publication } from './authority.js';
+import type { ServiceActions, ServiceRequest } from './operations.js';
+import type { PeerCredentials } from './os.js';
+import { lockHolder, tryLockState, type StateLock } from './state-lock.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
@@ -41,6 +47,8 @@ export interface ServiceOptions {
   readonly watchMs?: number;
   /** First retry delay after a failure (default 30 s). */
   readonly backoffMs?: number;
+  /** How long a request waits for the secondaries to serve its change before it answers (default 30 s). */
+  readonly requestWaitMs?: number;
 }
 
 /** What the service knows of one zone while it runs. */
@@ -70,6 +78,8 @@ interface ZoneState {
   journal: Journal;
   /** A zone from an upstream primary: the unsigned version held. */
   upstream: Zone | undefined;
+  /** The last version published: NOTIFY sent, then the secondaries seen serving it (or not). */
+  announced: Promise<Publication> | undefined;
 }
 
 /**
@@ -93,21 +103,39 @@ export class Service {
   /** Aborts the NOTIFY retries and serial checks under way when the service stops. */
   private readonly stopped = new AbortController();
   private readonly notifying = new Set<Promise<unknown>>();
+  /** Operators' requests from the control socket, applied one at a time. */
+  readonly authority: Authority;
 
   private constructor(
     private readonly options: ServiceOptions,
     config: HmsConfig,
     private readonly keeper: Keeper,
+    private readonly lock: StateLock,
   ) {
     this.config = config;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    const service: ServiceActions = {
+      resign: (zone, reason) => this.resign(zone, reason),
+      reload: () => this.reload(),
+      status: () => this.status(),
+    };
+    this.authority = new Authority({ keeper, get config() { return keeper.config; }, service }, { now: this.now, publish: (zone, reason) => this.publishNow(zone, reason) });
   }
 
   /** Reads the configuration, opens the state and the HSM, serves the last signed versions, and starts the schedule. */
   static async start(options: ServiceOptions): Promise<Service> {
     const config = loadConfig(options.configFile);
-    const keeper = Keeper.open(config, { auditSink: auditSink(options.log) });
-    const service = new Service(options, config, keeper);
+    // the one writer of the state while it runs (ARCHITECTURE.md): the CLI then asks it
+    const lock = tryLockState(config.state, 'hms run');
+    if (lock === undefined) throw new SignerError('USAGE', `${config.state}: another hms holds the state (${lockHolder(config.state)}); one service per state file`);
+    let keeper: Keeper;
+    try {
+      keeper = Keeper.open(config, { auditSink: auditSink(options.log) });
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    const service = new Service(options, config, keeper, lock);
     try {
       await service.begin();
     } catch (e) {
@@ -214,7 +242,7 @@ export class Service {
       file: join(this.config.service.data, 'journal', `${config.name}journal`), origin: Name.parse(config.name), maxVersions: this.config.service.journalVersions,
       log: ({ msg, ...event }) => this.log.warn(event, msg),
     });
-    this.zones.set(config.name, { config, job, served: undefined, serial: null, signedAt: null, expires: null, lastError: null, stamp: '', journal, upstream: undefined });
+    this.zones.set(config.name, { config, job, served: undefined, serial: null, signedAt: null, expires: null, lastError: null, stamp: '', journal, upstream: undefined, announced: undefined });
   }
 
   /** Serves the signed version left by the last run, if there is one (a restart resumes, OPS-7). */
@@ -462,15 +490,50 @@ export class Service {
     state.serial = decodeSoa(zone.soa!.records[0]!.rdata).serial;
     state.signedAt = signedAt;
     state.expires = earliestExpiration(zone);
-    if (announce) void this.notify(state, zone);
+    if (announce) state.announced = this.announce(state, old, zone, signedAt ?? this.now());
+  }
+
+  /**
+   * NOTIFY of a new version, then its secondaries seen serving it; a key that entered the
+   * DNSKEY RRset with it counts as published from then (RFC 7583's intervals start when
+   * resolvers can see the record), so the roll's next steps are re-timed (`confirmPublication`).
+   */
+  private async announce(state: ZoneState, before: Zone | undefined, zone: Zone, signedAt: UnixSeconds): Promise<Publication> {
+    const name = state.config.name;
+    const reports = await this.notify(state, zone);
+    const serial = decodeSoa(zone.soa!.records[0]!.rdata).serial;
+    const allCurrent = reports.every((r) => r.isCurrent);
+    const seenAt = this.now();
+    try {
+      const row = this.keeper.store.getZone(name);
+      if (row !== undefined && !this.stopping) {
+        const keys = this.keeper.store.keys(name);
+        const entering = keysEntering(keys, before === undefined ? undefined : dnskeysOf(before), dnskeysOf(zone));
+        const actions = confirmPublication(keys, entering, signedAt, seenAt);
+        if (actions.length > 0) {
+          if (!allCurrent) this.log.warn({ alarm: true, zone: name, serial, behind: reports.filter((r) => !r.isCurrent).map((r) => r.secondary) }, 'ALARM: not every secondary serves the new DNSKEY set; the roll counts from now, check them');
+          this.keeper.apply(row, actions, this.acting(`serial ${serial} served by ${reports.length === 0 ? 'this primary (no secondaries)' : 'the secondaries'}`));
+          const p = this.keeper.plan(this.keeper.zone(name), this.now());
+          if (p.next !== null) state.job.at(p.next * 1000, 'a key event is due');
+          this.log.info({ zone: name, serial, keyTags: entering.map((k) => k.keyTag), at: isoSeconds(seenAt) }, 'keys, publication confirmed: the next steps count from now');
+        }
+      }
+    } catch (e) {
+      this.log.error({ zone: name, serial, reason: e instanceof Error ? e.message : String(e) }, 'keys, publication could not be recorded');
+    }
+    return {
+      zone: name, serial, problem: allCurrent ? null : 'not every secondary serves it yet',
+      secondaries: reports.map((r) => ({ secondary: r.secondary, serial: r.serial ?? null, isCurrent: r.isCurrent })),
+      servedAt: allCurrent ? seenAt : null,
+    };
   }
 
   /** NOTIFY (TSIG-signed) to the zone's secondaries, retried until acknowledged; then their SOA serials checked (DP-3.2). */
-  private async notify(state: ZoneState, zone: Zone): Promise<void> {
+  private async notify(state: ZoneState, zone: Zone): Promise<SecondaryReport[]> {
     const keys = this.config.service.tsigKeys;
     const targets = this.config.service.secondaries.filter((s) => state.config.secondaries.includes(s.name))
       .map((s) => ({ ...s.notify, key: keys.find((k) => k.name.equals(Name.parse(`${s.key}.`)))! }));
-    if (targets.length === 0) return;
+    if (targets.length === 0) return [];
     const done = notifySecondaries(zone.origin, soaRecord(zone), targets, {
       signal: this.stopped.signal, source: this.config.service.source,
       log: ({ msg, ...event }) => this.log.info(event, msg),
@@ -482,7 +545,7 @@ export class Service {
     });
     this.notifying.add(done);
     try {
-      await done;
+      return await done;
     } finally {
       this.notifying.delete(done);
     }
@@ -501,13 +564,51 @@ export class Service {
     }
   }
 
+  /** A request from the control socket: the caller is who the kernel says connected (DP-2.7a). */
+  async handle(request: ServiceRequest, peer: PeerCredentials): Promise<Answer> {
+    const who = await peerOperator(peer.uid, request.sudoUser);
+    const log = this.log.child({ op: request.op, user: who.user, uid: peer.uid, pid: peer.pid });
+    try {
+      const answer = await this.authority.submit(request, who);
+      log.info({ zones: Object.keys(answer.waiting) }, 'control, request applied');
+      return answer;
+    } catch (e) {
+      log.warn({ reason: e instanceof Error ? e.message : String(e) }, 'control, request refused');
+      throw e;
+    }
+  }
+
   /** `hms zone resign`: a run now, and its outcome. */
-  async resign(zone: string, who: string): Promise<ZoneStatus> {
+  async resign(zone: string, reason: string): Promise<ZoneStatus> {
     const state = this.zones.get(zone);
     if (state === undefined) throw new SignerError('USAGE', `zone ${zone} is not served by this hms (configuration ${this.config.file})`);
-    const outcome = await state.job.trigger(`hms zone resign by ${who}`);
+    const outcome = await state.job.trigger(reason);
     if (!outcome.ok) throw outcome.error;
     return this.statusOf(state);
+  }
+
+  /**
+   * A request changed what the zone serves: a version is signed and published now, and the
+   * answer waits until every secondary serves it (or the NOTIFY's serial checks give up).
+   */
+  private async publishNow(zone: string, reason: string): Promise<Publication> {
+    const state = this.zones.get(zone);
+    const none = { zone, serial: null, secondaries: [], servedAt: null };
+    if (state === undefined) return { ...none, problem: `not served by this service (not in ${this.config.file}): hms zone sign writes it` };
+    const outcome = await state.job.trigger(reason);
+    if (!outcome.ok) return { ...none, problem: `${outcome.error.message}; the last good version stays served, and the run is retried` };
+    const announced = state.announced;
+    if (announced === undefined) return { ...none, problem: 'nothing was published' };
+    // a secondary that is down must not hold the operator's command for the NOTIFY's whole retry time
+    const waitMs = this.options.requestWaitMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+    const seen = await Promise.race([announced, late]);
+    clearTimeout(timer);
+    return seen ?? {
+      ...none, serial: state.serial,
+      problem: `not every secondary was seen serving it within ${Math.round(waitMs / 1000)} s; the roll's next steps count from when they are (the log says when; hms key timeline)`,
+    };
   }
 
   /** SIGHUP or `hms reload`: reads the configuration again; a bad one is refused and the old one kept. */
@@ -568,11 +669,6 @@ export class Service {
     return changes;
   }
 
-  /** `hms zone reload`: reads the zone's input again now. */
-  async reloadZone(zone: string, who: string): Promise<ZoneStatus> {
-    return this.resign(zone, `${who} (zone reload)`);
-  }
-
   status(): ZoneStatus[] {
     return [...this.zones.values()].map((s) => this.statusOf(s));
   }
@@ -584,6 +680,11 @@ export class Service {
 
   private statusOf(s: ZoneState): ZoneStatus {
     return { zone: s.config.name, serial: s.serial, signedAt: s.signedAt, expires: s.expires, failures: s.job.failureCount, lastError: s.lastError, busy: s.job.busy };
+  }
+
+  /** The control socket operators' requests come on (the configuration's `control`). */
+  get controlPath(): string {
+    return this.config.service.control;
   }
 
   /** The transfer server's addresses (ports filled in). */
@@ -603,6 +704,7 @@ export class Service {
     await Promise.allSettled([...this.notifying]);
     await this.server?.close();
     await this.keeper.close();
+    this.lock.release();
     this.log.info('service stopped');
   }
 }
@@ -619,6 +721,11 @@ export function earliestExpiration(zone: Zone): UnixSeconds | null {
     }
   }
   return earliest;
+}
+
+/** The DNSKEY RDATAs of a version. */
+function dnskeysOf(zone: Zone): Uint8Array[] {
+  return zone.rrset(zone.origin, RRType.DNSKEY)?.records.map((r) => r.rdata) ?? [];
 }
 
 function copyAtomically(from: string, to: string): void {

@@ -6,7 +6,7 @@ import type { Operator } from '../config/access.js';
 import { Name } from '../dns/name.js';
 import type { AuditSink } from '../enforcer/audit-chain.js';
 import type { KeyRecord } from '../enforcer/keys.js';
-import { plan, type Action, type Plan } from '../enforcer/planner.js';
+import { plan, scheduled, type Action, type Plan } from '../enforcer/planner.js';
 import { reconcile } from '../enforcer/reconcile.js';
 import type { ZoneFacts } from '../enforcer/timing.js';
 import { findKeys, generateKey, type HsmKey } from '../hsm/keys.js';
@@ -163,7 +163,7 @@ export class Keeper {
         const old = this.store.keys(zone.name).find((k) => k.id === a.keyId);
         if (old === undefined) throw new SignerError('DNSSEC', `zone ${zone.name}: no key ${a.keyId}`);
         this.store.putKey(zone.name, {
-          ...old, ...(a.publish === undefined ? {} : { publish: a.publish }), ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }), ...(a.compromised ? { compromised: true } : {}),
+          ...old, ...scheduled(a), ...(a.compromised ? { compromised: true } : {}),
         }, { ...audit, comment: a.reason });
       } else {
         const policy = this.policy(zone.policy);

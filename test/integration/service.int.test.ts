@@ -27,7 +27,8 @@ let knot: Daemon;
 const daemons: Daemon[] = [];
 
 const me = userInfo().username;
-const hms = (args: readonly string[]) => run('node', [HMS, ...args, '--config', config]);
+// asynchronous: a client blocking the test's event loop would stop it draining the service's log pipe
+const hms = (args: readonly string[]) => runAsync('node', [HMS, ...args, '--config', config]);
 
 function writeConfig(path: string, extra = ''): void {
   writeFileSync(path, `state: state/hms.db
@@ -117,7 +118,7 @@ describe('hms run with BIND and Knot secondaries', () => {
   });
 
   it('DP-4.7a delv, trusting only the exported DS, validates SOA, NS, DNSKEY, an NXDOMAIN and a NODATA from each secondary', async () => {
-    const ds = hms(['ds', 'export', 'example.com', '--format', 'ds']);
+    const ds = await hms(['ds', 'export', 'example.com', '--format', 'ds']);
     expect(ds.status, ds.stderr).toBe(0);
     const [, , , tag, alg, digestType, ...digest] = ds.stdout.trim().split('\n')[0]!.split(/\s+/);
     const anchors = join(tmp, 'anchors.conf');
@@ -190,16 +191,16 @@ describe('hms run with BIND and Knot secondaries', () => {
     writeFileSync(input, good.replace('www     A       192.0.2.80', 'www     A       192.0.2.81'));
     await service.waitFor(/zone signed and published/, 30_000, again);
     expect(await servedSerial()).toBeGreaterThan(before);
-    const history = hms(['zone', 'history', 'example.com']);
+    const history = await hms(['zone', 'history', 'example.com']);
     expect(history.stdout.trim().split('\n')).toHaveLength(3);
-    const diff = hms(['zone', 'diff', 'example.com', '2', '3']);
+    const diff = await hms(['zone', 'diff', 'example.com', '2', '3']);
     expect(diff.stdout).toMatch(/^-www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.80$/m);
     expect(diff.stdout).toMatch(/^\+www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.81$/m);
   });
 
   it('DP-2.6c hms zone restore makes an earlier revision the input again, audited with its ticket; the service signs it', async () => {
     const from = service.output().length;
-    const r = hms(['zone', 'restore', 'example.com', '2', '--ticket', 'CHG-0042', '--comment', 'back to the address before the typo']);
+    const r = await hms(['zone', 'restore', 'example.com', '2', '--ticket', 'CHG-0042', '--comment', 'back to the address before the typo']);
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(input, 'utf8')).toMatch(/^www\.example\.com\.\s+3600\s+IN\s+A\s+192\.0\.2\.80$/m);
     await service.waitFor(/zone signed and published/, 30_000, from);
@@ -208,7 +209,7 @@ describe('hms run with BIND and Knot secondaries', () => {
     const records = JSON.parse(audit.stdout) as { action: string; actor: string; ticket: string | null; after: { revision?: number } }[];
     expect(records.find((a) => a.action === 'zone.restore')).toMatchObject({ actor: me, ticket: 'CHG-0042', after: { revision: 2 } });
     // the restored text is the same as revision 2: no new revision
-    expect(hms(['zone', 'diff', 'example.com', '2', String(hms(['zone', 'history', 'example.com']).stdout.trim().split('\n').length)]).stdout).toBe('');
+    expect((await hms(['zone', 'diff', 'example.com', '2', String((await hms(['zone', 'history', 'example.com'])).stdout.trim().split('\n').length)])).stdout).toBe('');
   });
 
   it('OPS-7 with the HSM gone the last version stays served and an alarm is raised; with it back, signing goes on', async () => {
@@ -217,13 +218,13 @@ describe('hms run with BIND and Knot secondaries', () => {
     renameSync(tokens, `${tokens}.away`);
     mkdirSync(tokens);
     const from = service.output().length;
-    const r = hms(['zone', 'resign', 'example.com']);
+    const r = await hms(['zone', 'resign', 'example.com']);
     expect(r.status).not.toBe(0);
     await service.waitFor(/"alarm":true/, 20_000, from);
     expect(await servedSerial()).toBe(before);
     rmSync(tokens, { recursive: true });
     renameSync(`${tokens}.away`, tokens);
-    const ok = hms(['zone', 'resign', 'example.com']);
+    const ok = await hms(['zone', 'resign', 'example.com']);
     expect(ok.status, ok.stderr).toBe(0);
     expect(await servedSerial()).toBeGreaterThan(before);
   });
@@ -232,7 +233,7 @@ describe('hms run with BIND and Knot secondaries', () => {
     writeFileSync(join(tmp, 'zones/example.org.zone'), readFileSync(join(ROOT, 'examples/zones/example.com.zone'), 'utf8').replaceAll('example.com', 'example.org'));
     const good = readFileSync(config, 'utf8');
     writeFileSync(config, good.replace('resign: "17 3 * * *"', 'resign: "every day"'));
-    const bad = hms(['reload']);
+    const bad = await hms(['reload']);
     expect(bad.status).toBe(3);
     expect(bad.stderr).toMatch(/hms\.yaml:\d+:\d+: service\.resign: 'every day' is not a cron expression/);
     // the CLI reads the configuration before it asks; SIGHUP makes the service read it itself
@@ -245,23 +246,23 @@ describe('hms run with BIND and Knot secondaries', () => {
     service.child.kill('SIGHUP');
     await service.waitFor(/"changes":\["example\.org\.: added","transfer server[^"]*"\][\s\S]*"zone":"example\.org\.".*zone signed and published/, 60_000, from);
     expect(await digHms(['+short', 'example.org', 'SOA'])).toMatch(/ 2026112202 /);
-    const status = hms(['zone', 'status', '--json']);
+    const status = await hms(['zone', 'status', '--json']);
     expect((JSON.parse(status.stdout) as { zone: string }[]).map((z) => z.zone)).toEqual(['example.com.', 'example.org.']);
   });
 
   it('OPS-7 a restart resumes: the same keys, the version on disk served at once, no lower serial', async () => {
-    const keys = hms(['key', 'list', 'example.com', '--json']);
+    const keys = await hms(['key', 'list', 'example.com', '--json']);
     const before = await servedSerial();
     expect(await service.stop()).toBe(0);
     expect(service.output()).toMatch(/service stopped/);
     service = await startDaemon('node', [HMS, 'run', '--config', config], /zone resumed: the signed version on disk is current/, { env, registry: daemons, timeoutMs: 60_000 });
     expect(await servedSerial()).toBe(before);
-    expect(hms(['key', 'list', 'example.com', '--json']).stdout).toBe(keys.stdout);
-    const r = hms(['zone', 'resign', 'example.com']);
+    expect((await hms(['key', 'list', 'example.com', '--json'])).stdout).toBe(keys.stdout);
+    const r = await hms(['zone', 'resign', 'example.com']);
     expect(r.status, r.stderr).toBe(0);
     const after = await servedSerial();
     expect(after).toBeGreaterThan(before);
-    expect(hms(['key', 'list', 'example.com', '--json']).stdout).toBe(keys.stdout);
+    expect((await hms(['key', 'list', 'example.com', '--json'])).stdout).toBe(keys.stdout);
     // an input changed while the service was down is signed at start
     expect(await service.stop()).toBe(0);
     writeFileSync(input, readFileSync(input, 'utf8') + 'while-down TXT "changed while hms was stopped"\n');

@@ -1,0 +1,83 @@
+import type { UnixSeconds } from '../common/clock.js';
+import { UsageError } from '../common/errors.js';
+import { authorize, type Operator } from '../config/access.js';
+import type { Gate } from '../enforcer/planner.js';
+import { operation, type OperationContext, type ServiceRequest } from './operations.js';
+
+/** What became of a zone's served version after a request: signed, published, seen on the secondaries. */
+export interface Publication {
+  readonly zone: string;
+  /** The serial published, or null when the zone is not served here (not in the configuration) or signing failed. */
+  readonly serial: number | null;
+  /** Each secondary: the serial it was seen serving, and whether that is the new one. */
+  readonly secondaries: readonly { readonly secondary: string; readonly serial: number | null; readonly isCurrent: boolean }[];
+  /** When every secondary was seen serving it (the moment the roll's next steps count from); null: not all were. */
+  readonly servedAt: UnixSeconds | null;
+  /** Why it was not published, if it was not. */
+  readonly problem: string | null;
+}
+
+/** The answer to a request. */
+export interface Answer {
+  readonly op: string;
+  /** Who the request was applied as: the kernel's word (or, in-process, this process's user). */
+  readonly by: string;
+  /** When it was applied. */
+  readonly at: UnixSeconds;
+  readonly result: Record<string, unknown>;
+  /** What the running service published for it; null when applied without a running service. */
+  readonly published: readonly Publication[] | null;
+  /** What waits for people now, per zone the request changed (after publication). */
+  readonly waiting: Readonly<Record<string, readonly Gate[]>>;
+}
+
+export interface AuthorityOptions {
+  readonly now: () => UnixSeconds;
+  /** The running service: signs, publishes and NOTIFYs the zone, and waits for its secondaries. */
+  readonly publish?: (zone: string, reason: string) => Promise<Publication>;
+}
+
+/**
+ * Applies operators' requests, one change at a time (ARCHITECTURE.md, one writer): the
+ * operation's parameters are checked, then the caller's role for its zone (DP-2.8b), then it
+ * is applied, audited as the caller; a change to what a zone serves is published at once when
+ * the service runs. Reads are answered beside the changes, never queued behind them.
+ */
+export class Authority {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly ctx: OperationContext, private readonly options: AuthorityOptions) {}
+
+  submit(request: ServiceRequest, who: Operator): Promise<Answer> {
+    const o = operation(typeof request.op === 'string' ? request.op : '');
+    if (!o.writes) return this.apply(request, who);
+    const run = this.queue.then(() => this.apply(request, who));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async apply(request: ServiceRequest, who: Operator): Promise<Answer> {
+    const o = operation(request.op);
+    if (typeof request.params !== 'object' || request.params === null || Array.isArray(request.params)) throw new UsageError(`request ${request.op}: 'params' must be an object`);
+    const params = o.parse(request.params);
+    if (o.serviceOnly === true && this.ctx.service === undefined) throw new UsageError(`${request.op} acts on what the running service serves: start hms run first`);
+    const zone = o.zoneOf(params, this.ctx.keeper);
+    authorize(this.ctx.config.access, who, o.permission, zone);
+    const note = (name: 'ticket' | 'comment'): string | null => {
+      const v = request[name];
+      if (v === undefined || v === null) return null;
+      if (typeof v !== 'string' || v.length > 1000) throw new UsageError(`request ${request.op}: '${name}' must be text of at most 1000 characters`);
+      return v;
+    };
+    const acting = { who, at: this.options.now(), ticket: note('ticket'), comment: note('comment') };
+    const applied = await o.apply(this.ctx, params, acting);
+    const zones = applied.publish ?? [];
+    const publish = this.options.publish;
+    const published = publish === undefined ? null : await Promise.all(zones.map((z) => publish(z, `${request.op} by ${who.user}`)));
+    const waiting: Record<string, readonly Gate[]> = {};
+    for (const z of zones) {
+      if (this.ctx.keeper.store.getZone(z) !== undefined) waiting[z] = this.ctx.keeper.plan(this.ctx.keeper.zone(z), this.options.now()).gates;
+    }
+    return { op: request.op, by: who.user, at: acting.at, result: applied.result, published, waiting };
+  }
+}

@@ -1,0 +1,413 @@
+import { isoSeconds } from '../common/clock.js';
+import { UsageError } from '../common/errors.js';
+import { rolesOf, type Action as Permission } from '../config/access.js';
+import type { HmsConfig } from '../config/config.js';
+import { Name } from '../dns/name.js';
+import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
+import { parseZoneFile } from '../dns/zonefile/parser.js';
+import { DigestType, type DigestTypeNumber } from '../dnssec/algorithms.js';
+import { DS_FORMATS, dsChange, exportDs, type DsFormat } from '../enforcer/ds-export.js';
+import { keysAt, keyState, type KeyRecord } from '../enforcer/keys.js';
+import { startRollover } from '../enforcer/planner.js';
+import { timeline } from '../enforcer/timeline.js';
+import { timings } from '../enforcer/timing.js';
+import type { StateStore } from '../storage/state.js';
+import { writeZoneFileAtomically } from '../storage/zone-files.js';
+import { checkZone } from '../zone/checks.js';
+import { hasErrors, ZoneCheckError } from '../zone/findings.js';
+import type { Acting, Keeper } from './keeper.js';
+import { loadZoneFile } from './load-zone.js';
+import { checkParentDs, parseServer } from './parent-check.js';
+import { approveRequest, goSecure, requestDsStep, requestInsecure } from './requests.js';
+import { diffTexts } from './revisions.js';
+import { signManagedZone } from './sign-managed.js';
+
+/**
+ * Every operator action, as one request: what it needs (its parameters, checked here), the
+ * role it needs for which zone (DP-2.8b), and what it does. The running service applies them
+ * one at a time from its control socket; without a service the CLI applies the same request
+ * in-process under the state's lock (`Authority`). An operation that changes what a zone
+ * serves names the zone in `publish`: the service signs, publishes and NOTIFYs it at once.
+ */
+export interface Operation<P = unknown> {
+  /** The permission the caller needs, for the zone `zoneOf` gives (null: every zone). */
+  readonly permission: Permission;
+  /** Does it change the state? Reads go through the service too, but need no lock. */
+  readonly writes: boolean;
+  /** Only the running service can do it (it acts on what the service serves). */
+  readonly serviceOnly?: true;
+  /** Checks the request's parameters: a UsageError naming the one that is wrong. */
+  parse(params: Params): P;
+  zoneOf(p: P, keeper: Keeper): string | null;
+  apply(ctx: OperationContext, p: P, acting: Acting): Promise<Applied> | Applied;
+}
+
+/** What an operation needs: the state and HSM, the configuration, and the service when it runs. */
+export interface OperationContext {
+  readonly keeper: Keeper;
+  readonly config: HmsConfig;
+  /** The running service's own actions; undefined in the CLI's in-process mode. */
+  readonly service?: ServiceActions;
+}
+
+/** What only the running service can do for a request. */
+export interface ServiceActions {
+  resign(zone: string, reason: string): Promise<unknown>;
+  reload(): Promise<string[]>;
+  status(): unknown[];
+}
+
+export interface Applied {
+  readonly result: Record<string, unknown>;
+  /** Zones whose served version this changes: signed, published and NOTIFYed at once. */
+  readonly publish?: readonly string[];
+}
+
+export type Params = Readonly<Record<string, unknown>>;
+
+/** A request as the CLI sends it; who sends it is the kernel's word, never a field here. */
+export interface ServiceRequest {
+  readonly op: string;
+  readonly params: Params;
+  readonly ticket?: string | null;
+  readonly comment?: string | null;
+  /** The CLI's SUDO_USER: believed only when the peer is root (sudo runs it). */
+  readonly sudoUser?: string;
+}
+
+const text = (p: Params, name: string): string => {
+  const v = p[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`request: '${name}' must be a non-empty string`);
+  if (v.length > 4096) throw new UsageError(`request: '${name}' is longer than 4096 characters`);
+  return v;
+};
+const optionalText = (p: Params, name: string): string | undefined => (p[name] === undefined || p[name] === null ? undefined : text(p, name));
+const flag = (p: Params, name: string): boolean => {
+  const v = p[name] ?? false;
+  if (typeof v !== 'boolean') throw new UsageError(`request: '${name}' must be true or false`);
+  return v;
+};
+const texts = (p: Params, name: string): string[] => {
+  const v = p[name] ?? [];
+  if (!Array.isArray(v) || v.length > 64 || !v.every((x) => typeof x === 'string' && x.length <= 300)) throw new UsageError(`request: '${name}' must be a list of at most 64 strings`);
+  return v as string[];
+};
+const integer = (p: Params, name: string, what: string): number => {
+  const v = p[name];
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new UsageError(`${what}: '${String(v)}' is not a number`);
+  return n;
+};
+
+/** A zone apex as given (`example.com` or `example.com.`), lower-cased with its trailing dot. */
+export function zoneParam(p: Params, name = 'zone'): string {
+  const t = text(p, name);
+  try {
+    return Name.parse(t.endsWith('.') ? t : `${t}.`, null).toLowerCase().toString();
+  } catch (e) {
+    throw new UsageError(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+const auditOf = (acting: Acting): { actor: string; ticket: string | null; comment: string | null; at: number } =>
+  ({ actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
+
+const needTicket = (acting: Acting, why: string): string => {
+  if (acting.ticket === null || acting.ticket === '') throw new UsageError(`--ticket: ${why} (DP-2.4f)`);
+  return acting.ticket;
+};
+
+/** A key as the CLI shows it: role, tag, state and times. */
+export function describeKey(k: KeyRecord, now: number, readyAfter: number): Record<string, unknown> {
+  const iso = (t: number | null): string => (t === null ? '-' : isoSeconds(t));
+  return {
+    role: k.role, keyTag: k.keyTag, algorithm: k.algorithm, bits: k.bits, state: keyState(k, now, readyAfter), id: k.id,
+    publish: iso(k.publish), active: iso(k.active), retire: iso(k.retire), remove: iso(k.remove), dsSeen: iso(k.dsSeen), dsWithdrawn: iso(k.dsWithdrawn),
+    ...(k.compromised ? { compromised: true } : {}),
+  };
+}
+
+function digestOf(textValue: string): DigestTypeNumber {
+  const d = ({ sha1: DigestType.SHA1, sha256: DigestType.SHA256, sha384: DigestType.SHA384 } as Record<string, DigestTypeNumber>)[textValue.toLowerCase()];
+  if (d === undefined) throw new UsageError(`--digest: '${textValue}' is not sha256 or sha384`);
+  return d;
+}
+
+function revisionText(store: StateStore, zone: string, rev: number): string {
+  if (!Number.isInteger(rev) || rev < 1) throw new UsageError(`'${rev}' is not a revision number (hms zone history ${zone})`);
+  const t = store.revisionText(zone, rev);
+  if (t === undefined) throw new UsageError(`zone ${zone} has no revision ${rev} (hms zone history ${zone})`);
+  return t;
+}
+
+const op = <P>(o: Operation<P>): Operation => o;
+
+/** The catalogue: every request the control socket takes, by name. */
+export const OPERATIONS: Readonly<Record<string, Operation>> = {
+  'zone.add': op({
+    permission: 'zone.manage', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), input: text(p, 'input'), policy: text(p, 'policy'), parentServers: texts(p, 'parentServers') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      keeper.policy(p.policy);
+      for (const s of p.parentServers) parseServer(s);
+      const data = loadZoneFile(p.input, Name.parse(p.zone));
+      const findings = checkZone(data);
+      if (hasErrors(findings)) throw new ZoneCheckError(p.zone, findings);
+      if (keeper.store.getZone(p.zone) !== undefined) throw new UsageError(`zone ${p.zone} is managed already`);
+      keeper.store.addZone({ name: p.zone, policy: p.policy, input: p.input, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: p.parentServers }, auditOf(acting));
+      const plan = keeper.enforce(p.zone, acting);
+      const ready = timings(keeper.policy(p.policy), keeper.facts(keeper.zone(p.zone))).publish;
+      return { result: { zone: p.zone, policy: p.policy, keys: keeper.store.keys(p.zone).map((k) => describeKey(k, acting.at, ready)), waiting: plan.gates }, publish: [p.zone] };
+    },
+  }),
+
+  'zone.list': op({
+    permission: 'read', writes: false,
+    parse: () => ({}),
+    zoneOf: () => null,
+    apply: ({ keeper }) => ({ result: { zones: keeper.store.listZones() } }),
+  }),
+
+  'zone.remove': op({
+    permission: 'zone.manage', writes: true,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      keeper.zone(p.zone);
+      const keys = keeper.store.keys(p.zone);
+      const audit = auditOf(acting);
+      // the records go with the zone, in one transaction; the HSM objects stay
+      keeper.store.transaction(() => {
+        for (const k of keys) keeper.store.deleteKey(p.zone, k.id, audit);
+        keeper.store.removeZone(p.zone, audit);
+      });
+      return { result: { zone: p.zone, keys: keys.length } };
+    },
+  }),
+
+  'zone.set': op({
+    permission: 'zone.manage', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), parentServers: texts(p, 'parentServers').filter((s) => s !== '') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      keeper.zone(p.zone);
+      for (const s of p.parentServers) parseServer(s);
+      const z = keeper.store.updateZone(p.zone, { parentServers: p.parentServers }, { ...auditOf(acting), comment: acting.comment ?? 'parent servers set' });
+      return { result: { zone: p.zone, parentServers: z.parentServers } };
+    },
+  }),
+
+  'zone.sign': op({
+    permission: 'key.roll', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), out: text(p, 'out') }),
+    zoneOf: (p) => p.zone,
+    apply: async ({ keeper }, p, acting) => {
+      // DP-4.6c: a child zone's DS changes only when the one signing may act for the child
+      const mayChangeChildDs = (child: string): boolean => rolesOf(keeper.config.access, acting.who, child).some((r) => r === 'administrator' || r === 'operator');
+      const v = await signManagedZone(keeper, p.zone, acting, p.out, { mayChangeChildDs });
+      return { result: { ...v } };
+    },
+  }),
+
+  'zone.insecure': op({
+    permission: 'ds.request', writes: true,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const { id, decision } = requestInsecure(keeper, p.zone, acting, needTicket(acting, 'going insecure changes the DS at the parent and needs a ticket, DP-4.7c'));
+      return { result: { request: id, ...decision } };
+    },
+  }),
+
+  'zone.secure': op({
+    permission: 'key.roll', writes: true,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const plan = goSecure(keeper, p.zone, acting);
+      const keys = keeper.store.keys(p.zone).filter((k) => k.remove === null).map((k) => ({ role: k.role, keyTag: k.keyTag }));
+      return { result: { zone: p.zone, status: plan.status, keys, waiting: plan.gates }, publish: [p.zone] };
+    },
+  }),
+
+  'zone.restore': op({
+    permission: 'zone.data', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), rev: integer(p, 'rev', 'revision') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper, config }, p, acting) => {
+      needTicket(acting, 'restoring a revision needs a ticket');
+      const served = config.service.zones.find((s) => s.name === p.zone);
+      if (served?.input.kind === 'primary') throw new UsageError(`zone ${p.zone} comes from the primary ${served.input.primary.address}: restore it there`);
+      const row = keeper.store.getZone(p.zone);
+      const file = served?.input.kind === 'file' ? served.input.file : row?.input;
+      if (file === undefined) throw new UsageError(`zone ${p.zone} is neither configured nor managed here`);
+      const t = revisionText(keeper.store, p.zone, p.rev);
+      // the text is read as a zone before it replaces the input (it was accepted once; this makes sure)
+      for (const _ of parseZoneFile(textSource(`revision ${p.rev}`, t), { origin: Name.parse(p.zone), include: memoryIncludes({}) })) void _;
+      keeper.store.record('zone.restore', p.zone, { input: file }, { input: file, revision: p.rev }, auditOf(acting));
+      writeZoneFileAtomically(file, t.split('\n').filter((l) => l !== ''));
+      return { result: { zone: p.zone, restored: p.rev, input: file }, publish: served === undefined ? [] : [p.zone] };
+    },
+  }),
+
+  'zone.history': op({
+    permission: 'read', writes: false,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p) => ({ result: { zone: p.zone, revisions: keeper.store.revisions(p.zone) } }),
+  }),
+
+  'zone.diff': op({
+    permission: 'read', writes: false,
+    parse: (p) => ({ zone: zoneParam(p), from: integer(p, 'from', 'revision'), to: integer(p, 'to', 'revision') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p) => ({ result: { zone: p.zone, from: p.from, to: p.to, ...diffTexts(revisionText(keeper.store, p.zone, p.from), revisionText(keeper.store, p.zone, p.to)) } }),
+  }),
+
+  'zone.resign': op({
+    permission: 'zone.data', writes: true, serviceOnly: true,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone resign by ${acting.who.user}`) } }),
+  }),
+
+  'zone.reload': op({
+    permission: 'zone.data', writes: true, serviceOnly: true,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone reload by ${acting.who.user}`) } }),
+  }),
+
+  'zone.status': op({
+    permission: 'read', writes: false, serviceOnly: true,
+    parse: () => ({}),
+    zoneOf: () => null,
+    apply: ({ service }) => ({ result: { zones: service!.status() } }),
+  }),
+
+  reload: op({
+    permission: 'zone.manage', writes: true, serviceOnly: true,
+    parse: () => ({}),
+    zoneOf: () => null,
+    apply: async ({ service }) => ({ result: { changes: await service!.reload() } }),
+  }),
+
+  'key.list': op({
+    permission: 'read', writes: false,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const z = keeper.zone(p.zone);
+      const t = timings(keeper.policy(z.policy), keeper.facts(z));
+      return { result: { zone: p.zone, keys: keeper.keys(z).map((k) => describeKey(k, acting.at, t.publish)) } };
+    },
+  }),
+
+  'key.timeline': op({
+    permission: 'read', writes: false,
+    parse: (p) => ({ zone: zoneParam(p), until: optionalText(p, 'until') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const z = keeper.zone(p.zone);
+      const until = p.until === undefined ? acting.at + 2 * 365 * 86400 : Date.parse(p.until) / 1000;
+      if (Number.isNaN(until)) throw new UsageError(`--until: '${p.until ?? ''}' is not a date`);
+      const events = timeline(keeper.policy(z.policy), keeper.keys(z), keeper.facts(z), acting.at, until, z.saltCreated);
+      return { result: { zone: p.zone, from: isoSeconds(acting.at), until: isoSeconds(until), events } };
+    },
+  }),
+
+  'key.rollover': op({
+    permission: 'key.roll', writes: true,
+    parse: (p) => {
+      const role = text(p, 'role');
+      if (role !== 'ksk' && role !== 'zsk') throw new UsageError('say which key: --ksk or --zsk');
+      return { zone: zoneParam(p), role, emergency: flag(p, 'emergency') };
+    },
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const z = keeper.zone(p.zone);
+      const policy = keeper.policy(z.policy);
+      const role = p.role === 'zsk' ? 'zsk' : policy.keys.some((k) => k.role === 'csk') ? 'csk' : 'ksk';
+      const roll = startRollover({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at }, role, p.emergency);
+      const made = keeper.apply(z, roll.actions, acting);
+      return {
+        result: { zone: p.zone, role, emergency: p.emergency, new: made.map((k) => k.keyTag), next: roll.next, ...(roll.risk === undefined ? {} : { risk: roll.risk }) },
+        publish: [p.zone],
+      };
+    },
+  }),
+
+  'ds.export': op({
+    permission: 'ds.export', writes: false,
+    parse: (p) => {
+      const format = optionalText(p, 'format') ?? 'ds';
+      if (!(DS_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format: '${format}' is not ds, dnskey or epp`);
+      return { zone: zoneParam(p), format: format as DsFormat, digest: optionalText(p, 'digest') };
+    },
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const z = keeper.zone(p.zone);
+      const policy = keeper.policy(z.policy);
+      const keys = keeper.keys(z);
+      const digests: DigestTypeNumber[] = p.digest === undefined ? [...policy.parent.dsDigests] : [digestOf(p.digest)];
+      let change = dsChange(keys, acting.at, timings(policy, keeper.facts(z)).publish, z.insecureSince !== null);
+      // nothing to change: the DS set as it should stand
+      if (change.add.length === 0 && change.remove.length === 0 && z.insecureSince === null) change = { add: keysAt(keys, acting.at).dnskeySigners.filter((k) => !keys.some((n) => n.successorOf === k.id)), remove: [] };
+      return { result: { zone: p.zone, text: exportDs(Name.parse(p.zone), change, p.format, digests) } };
+    },
+  }),
+
+  'ds.seen': op({
+    permission: 'ds.request', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const id = requestDsStep(keeper, p.zone, 'ds-seen', p.keyTag, acting, needTicket(acting, 'a DS change at the parent needs a ticket, DP-4.7d'));
+      return { result: { zone: p.zone, request: id, kind: 'ds-seen', keyTag: p.keyTag } };
+    },
+  }),
+
+  'ds.withdraw': op({
+    permission: 'ds.request', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const id = requestDsStep(keeper, p.zone, 'ds-withdrawn', p.keyTag, acting, needTicket(acting, 'a DS change at the parent needs a ticket, DP-4.7d'));
+      return { result: { zone: p.zone, request: id, kind: 'ds-withdrawn', keyTag: p.keyTag } };
+    },
+  }),
+
+  'ds.check': op({
+    permission: 'ds.request', writes: true,
+    parse: (p) => {
+      const timeoutMs = p.timeoutMs === undefined ? 3000 : integer(p, 'timeoutMs', '--timeout');
+      if (timeoutMs <= 0 || timeoutMs > 60_000) throw new UsageError(`--timeout: ${timeoutMs} is not between 1 and 60000 milliseconds`);
+      return { zone: zoneParam(p), timeoutMs };
+    },
+    zoneOf: (p) => p.zone,
+    apply: async ({ keeper }, p, acting) => ({ result: { ...(await checkParentDs(keeper, p.zone, acting, { timeoutMs: p.timeoutMs })) } }),
+  }),
+
+  approve: op({
+    permission: 'approve', writes: true,
+    parse: (p) => ({ id: text(p, 'id') }),
+    zoneOf: (p, keeper) => {
+      const r = keeper.store.getRequest(p.id);
+      if (r === undefined) throw new UsageError(`no request ${p.id}`);
+      return r.zone;
+    },
+    apply: ({ keeper }, p, acting) => {
+      const { request: r, done, plan } = approveRequest(keeper, p.id, acting);
+      return { result: { request: r.id, zone: r.zone, kind: r.kind, approvedBy: acting.who.user, requestedBy: r.requestedBy, done, status: plan.status, waiting: plan.gates }, publish: [r.zone] };
+    },
+  }),
+};
+
+/** The operation a request names, or a UsageError listing the known ones. */
+export function operation(name: string): Operation {
+  const o = Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name] : undefined;
+  if (o === undefined) throw new UsageError(`unknown request '${name.slice(0, 64)}' (known: ${Object.keys(OPERATIONS).join(', ')})`);
+  return o;
+}
+
