@@ -5,9 +5,8 @@ import { authorize, rolesOf, type Action as Permission } from '../../config/acce
 import { loadConfig } from '../../config/config.js';
 
 import { currentOperator } from '../../config/identity.js';
-import { DigestType, type DigestTypeNumber } from '../../dnssec/algorithms.js';
-import { DS_FORMATS, dsChange, exportDs, type DsFormat } from '../../enforcer/ds-export.js';
-import { keysAt, keyState, type KeyRecord } from '../../enforcer/keys.js';
+import { DS_FORMATS, exportDigests, formatDsSubmission, planDsSubmission, type DsFormat } from '../../enforcer/ds-export.js';
+import { keyState, type KeyRecord } from '../../enforcer/keys.js';
 import { plan, startRollover, type Action } from '../../enforcer/planner.js';
 import { timings } from '../../enforcer/timing.js';
 import { Keeper, type Acting } from '../../service/keeper.js';
@@ -207,22 +206,26 @@ export function registerKeyCommands(program: Command): void {
     });
 
   const ds = group(program, 'ds', 'the DS at the parent (DP-4.7): export, and confirmations approved by a second person');
-  common(ds.command('export').description('the DS (or DNSKEY, or EPP secDNS-1.1 XML) for the registrar')
+  common(ds.command('export').description('what may be submitted to the registrar now: DS or DNSKEY records of the keys to add, or an EPP secDNS-1.1 update (add and rem); says so, and from when, when nothing may')
     .argument('<zone>', 'the zone apex')
     .option('--format <format>', 'ds, dnskey or epp', 'ds')
-    .option('--digest <type>', 'sha256 or sha384 (sha1 only if the policy lists it)'))
+    .option('--digest <type>', 'sha256 or sha384 (sha1 only if the policy lists it); default: the policy\'s ds-digests'))
     .action(async (name: string, opts: Common & { format: string; digest?: string }) => {
       if (!(DS_FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format: '${opts.format}' is not ds, dnskey or epp`);
       const apex = zoneName(name);
       await asOperator(opts, 'ds.export', apex, (keeper, acting) => {
         const z = keeper.zone(apex);
         const policy = keeper.policy(z.policy);
-        const keys = keeper.keys(z);
-        const digests: DigestTypeNumber[] = opts.digest === undefined ? [...policy.parent.dsDigests] : [digestOf(opts.digest)];
-        let change = dsChange(keys, acting.at, timings(policy, keeper.facts(z)).publish, z.insecureSince !== null);
-        // nothing to change: the DS set as it should stand
-        if (change.add.length === 0 && change.remove.length === 0 && z.insecureSince === null) change = { add: keysAt(keys, acting.at).dnskeySigners.filter((k) => !keys.some((n) => n.successorOf === k.id)), remove: [] };
-        process.stdout.write(exportDs(parseOrigin(apex), change, opts.format as DsFormat, digests));
+        const digests = exportDigests(policy, opts.digest);
+        const s = planDsSubmission({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at, insecure: z.insecureSince !== null });
+        const records = formatDsSubmission(parseOrigin(apex), s, opts.format as DsFormat, digests, policy.ttl.dnskey);
+        const tags = (ks: readonly KeyRecord[]): number[] => ks.map((k) => k.keyTag);
+        if (opts.json) {
+          outJson({ zone: apex, format: opts.format, parent: tags(s.parent), wanted: tags(s.wanted), add: tags(s.change.add), remove: tags(s.change.remove), records: records === '' ? null : records, nextFrom: s.nextFrom === null ? null : iso(s.nextFrom), note: s.note });
+        } else {
+          process.stdout.write(records);
+          process.stderr.write(`${apex}: ${s.note}\n`);
+        }
       });
     });
 
@@ -263,12 +266,6 @@ export function registerKeyCommands(program: Command): void {
         }
       });
     });
-}
-
-function digestOf(text: string): DigestTypeNumber {
-  const d = ({ sha1: DigestType.SHA1, sha256: DigestType.SHA256, sha384: DigestType.SHA384 } as Record<string, DigestTypeNumber>)[text.toLowerCase()];
-  if (d === undefined) throw new UsageError(`--digest: '${text}' is not sha256 or sha384`);
-  return d;
 }
 
 /**
