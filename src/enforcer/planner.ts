@@ -189,8 +189,10 @@ export function plan(input: PlanInput): Plan {
     const confirmed = current.dsSeen !== null && (predecessor.dsSeen === null || predecessor.dsWithdrawn !== null);
     if (confirmed) {
       const at = Math.max(current.dsSeen, predecessor.dsWithdrawn ?? 0) + t.retireKsk;
-      actions.push({ kind: 'schedule', keyId: predecessor.id, ...(predecessor.retire === null ? { retire: at } : {}), remove: at,
-        reason: `the parent serves the DS of ${current.keyTag} only; the old DS has left every cache by then` });
+      // a CSK also signed the data until its retire: it stays until those signatures have left every cache too (Iret)
+      const dataGone = signsData(predecessor) && predecessor.retire !== null ? predecessor.retire + t.retireZsk : at;
+      actions.push({ kind: 'schedule', keyId: predecessor.id, ...(predecessor.retire === null ? { retire: at } : {}), remove: Math.max(at, dataGone),
+        reason: `the parent serves the DS of ${current.keyTag} only; the old DS${dataGone > at ? ' and the old signatures have' : ' has'} left every cache by then` });
     }
   }
 

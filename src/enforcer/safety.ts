@@ -28,7 +28,8 @@ export function checkSafety(keys: readonly KeyRecord[], cache: CacheTimes, t: Un
   // the versions served before t: each from one change to the next (the last until t)
   const versions: { from: UnixSeconds; to: UnixSeconds; view: KeyView }[] = changes.map((from, i) => ({ from, to: changes[i + 1] ?? t, view: keysAt(keys, from) }));
   const now = keysAt(keys, t);
-  const cached = (life: Seconds): KeyView[] => [now, ...versions.filter((v) => v.to + life >= t).map((v) => v.view)];
+  // served until `to` (by a late secondary until `to` + Dprp) and cached for a TTL after that: gone from `to` + life on
+  const cached = (life: Seconds): KeyView[] => [now, ...versions.filter((v) => v.to + life > t).map((v) => v.view)];
   const dsSets = cached(cache.ds);
   const dnskeySets = cached(cache.dnskey);
   const sigSets = cached(cache.signatures);

@@ -3,7 +3,11 @@ import type { Policy } from '../kasp/policy.js';
 
 /** What the timings need of the zone itself. */
 export interface ZoneFacts {
-  /** The largest TTL of any RRset the zone signs: how long a signature may sit in a cache (TTLsig). */
+  /**
+   * The largest TTL of the signed zone: how long a signature may sit in a cache (TTLsig). The
+   * TTLs the policy forces (SOA, NSEC/NSEC3, NSEC3PARAM, DNSKEY, CDS, CDNSKEY) count, not the
+   * input's alone: zoneFacts (zone-facts.ts) works it out.
+   */
   readonly maxTtl: Seconds;
 }
 

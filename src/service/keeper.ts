@@ -9,6 +9,7 @@ import type { KeyRecord } from '../enforcer/keys.js';
 import { plan, scheduled, type Action, type Plan } from '../enforcer/planner.js';
 import { reconcile } from '../enforcer/reconcile.js';
 import type { ZoneFacts } from '../enforcer/timing.js';
+import { inputTtls, zoneFacts, type InputTtls } from '../enforcer/zone-facts.js';
 import { findKeys, generateKey, type HsmKey } from '../hsm/keys.js';
 import { readPin } from '../hsm/pin.js';
 import { Token } from '../hsm/token.js';
@@ -34,8 +35,8 @@ export interface Acting {
  */
 export class Keeper {
   private token: Token | undefined;
-  /** Zone facts by zone and input file: the input is read once per keeper, not per plan. */
-  private readonly factsRead = new Map<string, ZoneFacts>();
+  /** The input's TTLs by zone and input file: the input is read once per keeper, not per plan. */
+  private readonly inputsRead = new Map<string, InputTtls>();
 
   private constructor(
     private currentConfig: HmsConfig,
@@ -58,12 +59,12 @@ export class Keeper {
   reload(config: HmsConfig): void {
     this.policies = readPolicies(config);
     this.currentConfig = config;
-    this.factsRead.clear();
+    this.inputsRead.clear();
   }
 
-  /** Takes the zone's facts from its input as just read (the service reads the input once per run). */
+  /** Takes the zone's TTLs from its input as just read (the service reads the input once per run). */
   noteInput(zone: ZoneRow, data: Zone): void {
-    this.factsRead.set(`${zone.name}\0${zone.input}`, factsOf(data));
+    this.inputsRead.set(`${zone.name}\0${zone.input}`, inputTtls(data));
   }
 
   /** Closes the HSM after a failure: the next use opens it again (a lost session or device, OPS-7). */
@@ -103,15 +104,20 @@ export class Keeper {
     return this.token;
   }
 
-  /** The zone's facts for the timings: its largest TTL, read from its input (once). */
+  /**
+   * The zone's facts for the timings: the largest TTL of the zone as its policy signs it (the
+   * input read once), the DS of the managed zones below it included (zoneFacts).
+   */
   facts(zone: ZoneRow): ZoneFacts {
     const key = `${zone.name}\0${zone.input}`;
-    let facts = this.factsRead.get(key);
-    if (facts === undefined) {
-      facts = factsOf(loadZoneFile(zone.input, Name.parse(zone.name)));
-      this.factsRead.set(key, facts);
+    let input = this.inputsRead.get(key);
+    if (input === undefined) {
+      input = inputTtls(loadZoneFile(zone.input, Name.parse(zone.name)));
+      this.inputsRead.set(key, input);
     }
-    return facts;
+    const apex = Name.parse(zone.name);
+    const below = this.store.listZones().filter((z) => z.name !== zone.name && Name.parse(z.name).isSubdomainOf(apex));
+    return zoneFacts(input, this.policy(zone.policy), below.map((z) => this.policy(z.policy).parent.dsTtl));
   }
 
   /** The zone's key records, checked against the HSM (an alarm when one is missing). */
@@ -179,10 +185,4 @@ function readPolicies(config: HmsConfig): Map<string, Policy> {
   const policies = new Map<string, Policy>();
   for (const file of config.policies) for (const p of loadPolicyFile(file).policies) policies.set(p.name, p);
   return policies;
-}
-
-function factsOf(data: Zone): ZoneFacts {
-  let maxTtl = 0;
-  for (const set of data.rrsets()) for (const r of set.records) maxTtl = Math.max(maxTtl, r.ttl);
-  return { maxTtl };
 }

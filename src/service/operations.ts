@@ -5,9 +5,8 @@ import type { HmsConfig } from '../config/config.js';
 import { Name } from '../dns/name.js';
 import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../dns/zonefile/parser.js';
-import { DigestType, type DigestTypeNumber } from '../dnssec/algorithms.js';
-import { DS_FORMATS, dsChange, exportDs, type DsFormat } from '../enforcer/ds-export.js';
-import { keysAt, keyState, type KeyRecord } from '../enforcer/keys.js';
+import { DS_FORMATS, exportDigests, formatDsSubmission, planDsSubmission, type DsFormat } from '../enforcer/ds-export.js';
+import { keyState, type KeyRecord } from '../enforcer/keys.js';
 import { startRollover } from '../enforcer/planner.js';
 import { timeline } from '../enforcer/timeline.js';
 import { timings } from '../enforcer/timing.js';
@@ -125,12 +124,6 @@ export function describeKey(k: KeyRecord, now: number, readyAfter: number): Reco
     publish: iso(k.publish), active: iso(k.active), retire: iso(k.retire), remove: iso(k.remove), dsSeen: iso(k.dsSeen), dsWithdrawn: iso(k.dsWithdrawn),
     ...(k.compromised ? { compromised: true } : {}),
   };
-}
-
-function digestOf(textValue: string): DigestTypeNumber {
-  const d = ({ sha1: DigestType.SHA1, sha256: DigestType.SHA256, sha384: DigestType.SHA384 } as Record<string, DigestTypeNumber>)[textValue.toLowerCase()];
-  if (d === undefined) throw new UsageError(`--digest: '${textValue}' is not sha256 or sha384`);
-  return d;
 }
 
 function revisionText(store: StateStore, zone: string, rev: number): string {
@@ -349,12 +342,16 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     apply: ({ keeper }, p, acting) => {
       const z = keeper.zone(p.zone);
       const policy = keeper.policy(z.policy);
-      const keys = keeper.keys(z);
-      const digests: DigestTypeNumber[] = p.digest === undefined ? [...policy.parent.dsDigests] : [digestOf(p.digest)];
-      let change = dsChange(keys, acting.at, timings(policy, keeper.facts(z)).publish, z.insecureSince !== null);
-      // nothing to change: the DS set as it should stand
-      if (change.add.length === 0 && change.remove.length === 0 && z.insecureSince === null) change = { add: keysAt(keys, acting.at).dnskeySigners.filter((k) => !keys.some((n) => n.successorOf === k.id)), remove: [] };
-      return { result: { zone: p.zone, text: exportDs(Name.parse(p.zone), change, p.format, digests) } };
+      const digests = exportDigests(policy, p.digest);
+      const s = planDsSubmission({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at, insecure: z.insecureSince !== null });
+      const records = formatDsSubmission(Name.parse(p.zone), s, p.format, digests, policy.ttl.dnskey);
+      const tags = (ks: readonly KeyRecord[]): number[] => ks.map((k) => k.keyTag);
+      return {
+        result: {
+          zone: p.zone, format: p.format, parent: tags(s.parent), wanted: tags(s.wanted), add: tags(s.change.add), remove: tags(s.change.remove),
+          records: records === '' ? null : records, nextFrom: s.nextFrom === null ? null : isoSeconds(s.nextFrom), note: s.note,
+        },
+      };
     },
   }),
 

@@ -10,6 +10,7 @@ import type { SigningKey } from '../dnssec/signer.js';
 import { childDs, childDsAsIs, type ChildDs } from '../enforcer/child-ds.js';
 import { keysAt, type KeyRecord } from '../enforcer/keys.js';
 import { timings } from '../enforcer/timing.js';
+import { policySigning } from '../enforcer/zone-facts.js';
 import { findKeys, hsmSigner } from '../hsm/keys.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
@@ -81,11 +82,9 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   }
   const inputSerial = decodeSoa(input.soa!.records[0]!.rdata).serial;
   const serial = nextSerial(policy.soa.serial, zone.lastSerial ?? inputSerial, now);
-  const soa = {
-    expire: policy.soa.expire, minimum: policy.soa.minimum,
-    ...(policy.soa.ttl === null ? {} : { ttl: policy.soa.ttl }), ...(policy.soa.refresh === null ? {} : { refresh: policy.soa.refresh }),
-    ...(policy.soa.retry === null ? {} : { retry: policy.soa.retry }),
-  };
+  // the SOA fields and TTLs the policy forces: the same as the zone's facts (timings) assume
+  const forced = policySigning(policy);
+  const soa = forced.soa;
   const record = (what: string): void => {
     keeper.store.transaction(() => {
       keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, written to ${out}`, at: now });
@@ -136,7 +135,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   let summary: SignSummary;
   try {
     summary = await signZoneToFile(input, {
-      keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: policy.ttl.dnskey, nsec3paramTtl: policy.ttl.nsec3param,
+      keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: forced.dnskeyTtl, nsec3paramTtl: forced.nsec3paramTtl,
       denial, inception, expiration: inception + policy.signatures.validity, serial, soa,
       ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } } : {}),
     }, out, now, keep);

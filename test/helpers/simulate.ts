@@ -1,7 +1,7 @@
 import type { UnixSeconds } from '../../src/common/clock.js';
 import { keysAt, type KeyRecord, type KeyView } from '../../src/enforcer/keys.js';
 import { plan, startRollover, type Action, type Generate } from '../../src/enforcer/planner.js';
-import { checkSafety } from '../../src/enforcer/safety.js';
+import { checkSafety, type CacheTimes } from '../../src/enforcer/safety.js';
 import type { ZoneFacts } from '../../src/enforcer/timing.js';
 import type { Policy } from '../../src/kasp/policy.js';
 
@@ -16,7 +16,7 @@ export interface SimulationOptions {
   readonly zone: ZoneFacts;
   readonly start: UnixSeconds;
   readonly days: number;
-  /** Days (from start) on which an operator starts a KSK roll. */
+  /** Days (from start) on which an operator starts a KSK roll (a CSK roll under a CSK policy). */
   readonly kskRolls: readonly number[];
   /** How long after a DS step may be taken the operators confirm it (and a second person approves). */
   readonly operatorDelay: number;
@@ -24,6 +24,11 @@ export interface SimulationOptions {
   readonly makeKey: (g: Generate, now: UnixSeconds) => Promise<MadeKey>;
   /** Days (from start) on which the zone's decision to go insecure takes effect, and on which it is taken back to secure. */
   readonly insecure?: { readonly from: number; readonly back: number };
+  /**
+   * How long each kind of data may outlive its version, when the caller knows it better than
+   * the zone facts (from a zone actually signed); default: worked out from the policy and `zone`.
+   */
+  readonly cache?: CacheTimes;
   /** Called for every version whose keys differ from the one before. */
   readonly onVersion?: (now: UnixSeconds, view: KeyView, keys: readonly KeyRecord[]) => Promise<void>;
 }
@@ -45,7 +50,7 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
   const events: { at: UnixSeconds; what: string }[] = [];
   const safety: string[] = [];
   const end = o.start + o.days * 86400;
-  const cache = { dnskey: o.policy.zone.propagationDelay + o.policy.ttl.dnskey, signatures: o.policy.zone.propagationDelay + o.zone.maxTtl, ds: o.policy.parent.propagationDelay + o.policy.parent.dsTtl };
+  const cache = o.cache ?? { dnskey: o.policy.zone.propagationDelay + o.policy.ttl.dnskey, signatures: o.policy.zone.propagationDelay + o.zone.maxTtl, ds: o.policy.parent.propagationDelay + o.policy.parent.dsTtl };
   const rolls = o.kskRolls.map((d) => o.start + d * 86400);
   let saltCreated: UnixSeconds | undefined;
   let insecureSince: UnixSeconds | undefined;
@@ -73,8 +78,9 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
   for (let guard = 0; now <= end && guard < 10_000; guard++) {
     if (rolls.length > 0 && rolls[0]! <= now) {
       rolls.shift();
-      const r = startRollover({ policy: o.policy, keys, zone: o.zone, now }, 'ksk', false);
-      events.push({ at: now, what: `operator starts a KSK roll; next: ${r.next}` });
+      const role = o.policy.keys.some((k) => k.role === 'csk') ? 'csk' : 'ksk';
+      const r = startRollover({ policy: o.policy, keys, zone: o.zone, now }, role, false);
+      events.push({ at: now, what: `operator starts a ${role.toUpperCase()} roll; next: ${r.next}` });
       await apply(r.actions);
     }
     if (insecureAt.length > 0 && insecureAt[0]! <= now) {

@@ -7,6 +7,7 @@ import type { SigningKey } from '../../src/dnssec/signer.js';
 import { verifyZone } from '../../src/dnssec/verify-zone.js';
 import { generateKey, hsmSigner, type HsmKey } from '../../src/hsm/keys.js';
 import { Token } from '../../src/hsm/token.js';
+import { inputTtls, zoneFacts } from '../../src/enforcer/zone-facts.js';
 import { loadPolicies } from '../../src/kasp/load.js';
 import { loadZoneFile } from '../../src/service/load-zone.js';
 import { printZone } from '../../src/zone/print.js';
@@ -32,15 +33,13 @@ afterAll(async () => {
 describe('two years of key rolls with keys in SoftHSM', () => {
   it('DP-4.3b DP-4.3c under kasp/default.yaml: 8 ZSK rolls, 2 KSK rolls, every version passes the three validators and the RFC 7583 safety check', async () => {
     const unsigned = loadZoneFile(join(ROOT, 'examples/zones/example.com.zone'), ORIGIN);
-    let maxTtl = 0;
-    for (const set of unsigned.rrsets()) for (const r of set.records) maxTtl = Math.max(maxTtl, r.ttl);
     const hsmKeys = new Map<string, HsmKey>();
     const verdicts: string[] = [];
     // the validators judge signatures by this machine's clock, the planner runs on the
     // simulated one: signatures are dated around the real now, the keys by the simulation
     const realNow = Math.floor(Date.now() / 1000);
     const log = await simulate({
-      policy: DP, zone: { maxTtl }, start: Date.UTC(2027, 0, 1) / 1000, days: 730, kskRolls: [200, 560], operatorDelay: 86400,
+      policy: DP, zone: zoneFacts(inputTtls(unsigned), DP), start: Date.UTC(2027, 0, 1) / 1000, days: 730, kskRolls: [200, 560], operatorDelay: 86400,
       makeKey: (g) => {
         const key = generateKey(token, ORIGIN, g.role, { algorithm: g.algorithm, bits: g.bits });
         const id = key.id.toString('hex');

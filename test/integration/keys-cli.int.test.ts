@@ -75,6 +75,11 @@ describe('the key lifecycle through the CLI', () => {
     const firstSeen = cli(['ds', 'seen', 'example.com', '--keytag', String(first), '--ticket', 'CHG-1', '--json'], 'alice');
     expect(firstSeen.status, firstSeen.stderr).toBe(0);
     expect(cli(['approve', (JSON.parse(firstSeen.stdout) as { request: string }).request], 'bob').status).toBe(0);
+    // OPS-3 the parent holds that DS now: no update re-adds it, and the export says there is nothing to submit
+    const held = cli(['ds', 'export', 'example.com', '--format', 'epp'], 'alice');
+    expect(held.status, held.stderr).toBe(0);
+    expect(held.stdout).toBe('');
+    expect(held.stderr).toBe(`example.com.: nothing to submit now: the parent holds DS ${first} as the state knows it, and no change is due\n`);
 
     // an auditor may read but not roll
     expect(cli(['key', 'rollover', 'example.com', '--ksk'], 'audrey').status).toBe(4);
@@ -111,5 +116,28 @@ describe('the key lifecycle through the CLI', () => {
     const records = Array.isArray(log) ? log : log.records!;
     expect(records.some((r) => r.actor === 'alice' && r.ticket === 'CHG-2')).toBe(true);
     expect(records.some((r) => r.actor === 'bob')).toBe(true);
+  });
+
+  it('OPS-3 DP-4.7a ds export under the DP policy: nothing before the new DNSKEY is known everywhere (from when, said), sha1 refused', () => {
+    const input = join(hsm.dir, 'example.net.zone');
+    writeFileSync(input, '$TTL 10\n@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n');
+    const added = cli(['zone', 'add', 'example.net', '--input', input, '--policy', 'dp', '--ticket', 'CHG-3', '--json']);
+    expect(added.status, added.stderr).toBe(0);
+    const ksk = (JSON.parse(added.stdout) as { keys: { role: string; keyTag: number }[] }).keys.find((k) => k.role === 'ksk')!.keyTag;
+    for (const format of ['ds', 'dnskey', 'epp']) {
+      const r = cli(['ds', 'export', 'example.net', '--format', format]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout, format).toBe('');
+      expect(r.stderr).toMatch(new RegExp(`^example\\.net\\.: nothing to submit now: from \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, submit DS ${ksk} \\(once the new DNSKEY is known to every resolver\\)\\n$`));
+    }
+    const json = cli(['ds', 'export', 'example.net', '--json']);
+    expect(json.status, json.stderr).toBe(0);
+    const j = JSON.parse(json.stdout) as { parent: number[]; wanted: number[]; add: number[]; records: string | null; nextFrom: string };
+    expect([j.parent, j.wanted, j.add, j.records]).toEqual([[], [], [], null]);
+    // the DP policy: Ipub is the propagation delay, the DNSKEY TTL (1 h) and the margin
+    expect(Date.parse(j.nextFrom) - Date.now()).toBeGreaterThan(3600_000 - 60_000);
+    const sha1 = cli(['ds', 'export', 'example.net', '--digest', 'sha1']);
+    expect(sha1.status).toBe(2);
+    expect(sha1.stderr).toMatch(/--digest sha1: policy 'dp' does not list SHA-1 \(its parent\.ds-digests: sha256\)/);
   });
 });

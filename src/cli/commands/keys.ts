@@ -106,13 +106,16 @@ export function registerKeyCommands(program: Command): void {
     });
 
   const ds = group(program, 'ds', 'the DS at the parent (DP-4.7): export, and confirmations approved by a second person');
-  common(ds.command('export').description('the DS (or DNSKEY, or EPP secDNS-1.1 XML) for the registrar')
+  common(ds.command('export').description('what may be submitted to the registrar now: DS or DNSKEY records of the keys to add, or an EPP secDNS-1.1 update (add and rem); says so, and from when, when nothing may')
     .argument('<zone>', 'the zone apex')
     .option('--format <format>', 'ds, dnskey or epp', 'ds')
-    .option('--digest <type>', 'sha256 or sha384 (sha1 only if the policy lists it)'))
+    .option('--digest <type>', 'sha256 or sha384 (sha1 only if the policy lists it); default: the policy\'s ds-digests'))
     .action(async (name: string, opts: Common & { format: string; digest?: string }) => {
       const { answer } = await perform(opts, 'ds.export', { zone: zoneName(name), format: opts.format, ...(opts.digest === undefined ? {} : { digest: opts.digest }) });
-      process.stdout.write(String(answer.result.text));
+      const r = answer.result as { zone: string; records: string | null; note: string };
+      if (opts.json) return outJson(r);
+      process.stdout.write(r.records ?? '');
+      process.stderr.write(`${r.zone}: ${r.note}\n`);
     });
 
   for (const kind of ['seen', 'withdraw'] as const) {
