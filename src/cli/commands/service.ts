@@ -9,6 +9,7 @@ import { currentOperator } from '../../config/identity.js';
 import { Name } from '../../dns/name.js';
 import { writeZoneFileAtomically } from '../../storage/zone-files.js';
 import { StateStore } from '../../storage/state.js';
+import { openStateForWriting } from '../../service/audit-outputs.js';
 import { askService, startControlServer, type ControlRequest } from '../../service/control.js';
 import { Service, type ZoneStatus } from '../../service/daemon.js';
 import { diffTexts } from '../../service/revisions.js';
@@ -157,7 +158,7 @@ export function registerServiceCommands(program: Command): void {
       const { config, user } = checked(opts, 'zone.data', apex);
       const served = config.service.zones.find((s) => s.name === apex);
       if (served?.input.kind === 'primary') throw new UsageError(`zone ${apex} comes from the primary ${served.input.primary.address}: restore it there`);
-      const store = StateStore.open(config.state);
+      const store = openStateForWriting(config);
       try {
         const row = store.getZone(apex);
         const file = served?.input.kind === 'file' ? served.input.file : row?.input;
