@@ -30,7 +30,8 @@ export function syslogSink(target: SyslogTarget, onError: (message: string) => v
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.on('error', (e) => onError(`audit, syslog: logger(1) did not start for record ${record.seq}: ${e.message}`));
     child.on('close', (code, signal) => {
-      if (code !== 0 && code !== null) onError(`audit, syslog: logger(1) failed for record ${record.seq} (exit ${code}): ${stderr.trim()}`);
+      // a negative code is a start that failed: 'error' has said so
+      if (code !== null && code > 0) onError(`audit, syslog: logger(1) failed for record ${record.seq} (exit ${code}): ${stderr.trim()}`);
       else if (signal !== null) onError(`audit, syslog: logger(1) was stopped for record ${record.seq} (${signal})`);
     });
   };

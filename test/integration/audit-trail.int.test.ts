@@ -242,4 +242,21 @@ describe('DP-2.4e audit records to syslog through logger(1)', () => {
     rmSync(checkpoint);
     expect(hms(['audit', 'verify', '--state', file, '--log', syslogFile]).stdout).toContain(`outside copies agree up to record 2: ${syslogFile} (2 line(s))`);
   }, 20_000);
+
+  it('a syslog server that cannot be reached is reported, and the change stays committed with its checkpoint line', async () => {
+    // a port nobody listens on: bind one on loopback, then close it
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise((resolve) => probe.close(resolve));
+    const config = parseConfig(`state: ${file}\npolicies: [kasp.yaml]\naudit:\n  checkpoint: ${checkpoint}\n  syslog: { server: "127.0.0.1:${port}", protocol: tcp }\n`, join(dir, 'hms.yaml'));
+    const reported = new Promise<string>((resolve) => {
+      const store = openStateForWriting(config, undefined, resolve);
+      store.addZone(ZONE, { actor: 'alice', at: T0 });
+      store.close();
+    });
+    const message = await Promise.race([reported, new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no syslog failure reported in 10 s')), 10_000))]);
+    expect(message).toMatch(/^audit, syslog: logger\(1\) failed for record 1 \(exit 1\): .*failed to connect/);
+    expect(readFileSync(checkpoint, 'utf8')).toContain('"seq":1');
+  }, 20_000);
 });
