@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { authorize } from '../config/access.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, type HmsConfig } from '../config/config.js';
 import { currentOperator } from '../config/identity.js';
 
 /**
@@ -9,15 +9,20 @@ import { currentOperator } from '../config/identity.js';
  * below the current directory.
  */
 export function statePath(opts: { state?: string; config?: string }, zone: string | null = null): string {
-  if (opts.state !== undefined) return opts.state;
-  if ((process.env.HMS_STATE ?? '') !== '') return process.env.HMS_STATE!;
-  const config = opts.config ?? process.env.HMS_CONFIG;
-  if (config !== undefined && config !== '') {
-    const c = loadConfig(config);
-    authorize(c.access, currentOperator(), 'read', zone);
-    return c.state;
+  return stateSource(opts, zone).path;
+}
+
+/** As statePath, with the configuration when the path came from one. */
+export function stateSource(opts: { state?: string; config?: string }, zone: string | null = null): { path: string; config?: HmsConfig } {
+  if (opts.state !== undefined) return { path: opts.state };
+  if ((process.env.HMS_STATE ?? '') !== '') return { path: process.env.HMS_STATE! };
+  const file = opts.config ?? process.env.HMS_CONFIG;
+  if (file !== undefined && file !== '') {
+    const config = loadConfig(file);
+    authorize(config.access, currentOperator(), 'read', zone);
+    return { path: config.state, config };
   }
-  return 'state/hms.db';
+  return { path: 'state/hms.db' };
 }
 
 export function stateOption(cmd: Command): Command {

@@ -1,4 +1,5 @@
 import type { ErrorCode } from './error-codes.js';
+import { isoSeconds, type UnixSeconds } from './clock.js';
 
 export interface ErrorOptions {
   readonly details?: Record<string, unknown>;
@@ -122,8 +123,14 @@ export class ApprovalError extends SignerError {
 
 /** The audit chain is broken (DP-2.4d): `state/hms.db: audit record 3: ...`. */
 export class AuditChainError extends SignerError {
-  constructor(file: string, firstBad: { readonly seq: number; readonly reason: string }, checked: number) {
-    super('AUDIT_TAMPERED', `${file}: audit record ${firstBad.seq}: ${firstBad.reason} (DP-2.4d)`, { details: { file, firstBad, checked } });
+  /**
+   * `firstBad`: the first bad record (seq and, when known, its time), or a checkpoint line
+   * that names no record (seq null, `where` its file:line).
+   */
+  constructor(file: string, firstBad: { readonly seq: number | null; readonly reason: string; readonly at?: UnixSeconds | null; readonly where?: string }, checked: number) {
+    const when = firstBad.at === undefined || firstBad.at === null ? '' : ` of ${isoSeconds(firstBad.at)}`;
+    const what = firstBad.seq === null ? `${firstBad.where ?? 'checkpoint'}: ${firstBad.reason}` : `audit record ${firstBad.seq}: ${firstBad.reason}${when === '' ? '' : ` (the record${when})`}`;
+    super('AUDIT_TAMPERED', `${file}: ${what} (DP-2.4d)`, { details: { file, firstBad, checked } });
   }
 }
 

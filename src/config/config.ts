@@ -4,6 +4,7 @@ import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
 import { ConfigError, SignerError } from '../common/errors.js';
 import { MapReader, offsetOf, Problems, type Scope } from '../kasp/fields.js';
 import { Name } from '../dns/name.js';
+import { readAuditConfig, type AuditConfig } from './audit.js';
 import { parsePrincipal, ROLES, type Access, type Principal, type Role, type RoleTable } from './access.js';
 import { readServiceConfig, type ServiceConfig } from './service.js';
 
@@ -20,6 +21,8 @@ export interface HmsConfig {
   readonly policies: readonly string[];
   readonly hsm: { readonly module?: string; readonly token: string; readonly pinFile?: string };
   readonly access: Access;
+  /** The audit trail's copies outside the state: the checkpoint file and syslog (DP-2.4d, DP-2.4e). */
+  readonly audit: AuditConfig;
   /** What `hms run` serves: zones, secondaries, TSIG keys, listen addresses (docs/configuration.md). */
   readonly service: ServiceConfig;
 }
@@ -79,10 +82,11 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   }
   accessReader.finish();
   const service = readServiceConfig(r, path, state, options.secrets !== false);
+  const audit = readAuditConfig(r, path, state);
   r.finish();
   if (policies.length === 0 && !r.has('policies')) r.complain('policies', 'no policy files: list at least one (kasp/default.yaml)');
   if (problems.list.length > 0) throw new ConfigError(file, problems.list);
-  return { file, state, policies, hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) }, access: { all, zones }, service };
+  return { file, state, policies, hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) }, access: { all, zones }, audit, service };
 }
 
 function roleTable(r: MapReader): RoleTable {

@@ -15,6 +15,7 @@ import { readPin } from '../hsm/pin.js';
 import { Token } from '../hsm/token.js';
 import type { Policy } from '../kasp/policy.js';
 import { StateStore, type ZoneRow } from '../storage/state.js';
+import { openStateForWriting } from './audit-outputs.js';
 import { loadZoneFile } from './load-zone.js';
 import type { Zone } from '../zone/zone.js';
 import { loadPolicyFile } from './load-policy.js';
@@ -49,7 +50,7 @@ export class Keeper {
   }
 
   static open(config: HmsConfig, options: { readonly auditSink?: AuditSink } = {}): Keeper {
-    return new Keeper(config, StateStore.open(config.state, options.auditSink === undefined ? {} : { auditSink: options.auditSink }), readPolicies(config));
+    return new Keeper(config, openStateForWriting(config, options.auditSink), readPolicies(config));
   }
 
   /**

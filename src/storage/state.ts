@@ -4,9 +4,10 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { canonicalJson } from '../common/canonical-json.js';
 import type { UnixSeconds } from '../common/clock.js';
-import { ApprovalError, StateError } from '../common/errors.js';
+import { ApprovalError, SignerError, StateError } from '../common/errors.js';
 import { AuditChainVerifier, chainAuditRecord, type AuditInput, type AuditRecord, type AuditSink, type AuditVerification } from '../enforcer/audit-chain.js';
 import type { KeyRecord } from '../enforcer/keys.js';
+import { appendCheckpoint, prepareCheckpoint } from './audit-checkpoint.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import {
   formatRequestId, keyForAudit, keyFromDb, keyToDb, normalizeRequestId, requestFromDb, zoneFromDb, zoneToDb,
@@ -49,8 +50,14 @@ export interface OpenOptions {
   readonly readonly?: boolean;
   /** Refuse to create a new file. Implied by `readonly`. */
   readonly mustExist?: boolean;
-  /** Receives each audit record once its transaction has committed (the structured log). */
+  /** Receives each audit record once its transaction has committed (the structured log, syslog). */
   readonly auditSink?: AuditSink;
+  /**
+   * The audit checkpoint (DP-2.4d): each committed record's seq, time and hash is appended
+   * to this file outside the state's folder, so that a rewrite of the trail shows. Without
+   * it no checkpoint is kept (tests, tools); every writer of the service gives it.
+   */
+  readonly checkpoint?: string;
 }
 
 interface Pending {
@@ -73,6 +80,7 @@ export class StateStore {
     readonly path: string,
     private readonly db: Database.Database,
     private readonly sink: AuditSink | undefined,
+    private readonly checkpoint: string | undefined,
   ) {}
 
   static open(path: string, options: OpenOptions = {}): StateStore {
@@ -94,7 +102,15 @@ export class StateStore {
       if (e instanceof StateError) throw e;
       throw new StateError(`${path}: cannot open the state file: ${e instanceof Error ? e.message : String(e)}`, { details: { path }, cause: e });
     }
-    return new StateStore(path, db, options.auditSink);
+    if (!readonly && options.checkpoint !== undefined) {
+      try {
+        prepareCheckpoint(options.checkpoint);
+      } catch (e) {
+        db.close();
+        throw e;
+      }
+    }
+    return new StateStore(path, db, options.auditSink, readonly ? undefined : options.checkpoint);
   }
 
   close(): void {
@@ -311,12 +327,39 @@ export class StateStore {
     this.appendAudit({ at: ctx.at, actor: ctx.actor, action, zone, ticket: ctx.ticket ?? null, comment: ctx.comment ?? null, before, after });
   }
 
+  /** The seq, time and hash of one record, as stored (for the comparison with outside copies). */
+  auditHashOf(seq: number): Pick<AuditRecord, 'seq' | 'at' | 'hash'> | undefined {
+    return this.stmt('SELECT seq, at, hash FROM audit WHERE seq = ?').get(seq) as Pick<AuditRecord, 'seq' | 'at' | 'hash'> | undefined;
+  }
+
+  /** The newest record's seq; 0 when the trail is empty. */
+  lastAuditSeq(): number {
+    return (this.stmt('SELECT MAX(seq) AS seq FROM audit').get() as { seq: number | null }).seq ?? 0;
+  }
+
+  /**
+   * After the commit: the checkpoint first, then the sinks. A checkpoint that cannot be
+   * written fails the call loudly, though its change stays committed: the message says so.
+   */
   private flushAudit(): void {
     const done = this.pending;
     this.pending = [];
+    if (done.length === 0) return;
+    let failed: unknown;
+    if (this.checkpoint !== undefined) {
+      try {
+        appendCheckpoint(this.checkpoint, done.map((p) => p.record));
+      } catch (e) {
+        failed = e;
+      }
+    }
     for (const { record, sink } of done) {
       this.sink?.(record);
       sink?.(record);
+    }
+    if (failed !== undefined) {
+      const seqs = `${done[0]!.record.seq}${done.length > 1 ? `-${done.at(-1)!.record.seq}` : ''}`;
+      throw new SignerError('IO', `audit record(s) ${seqs} are committed, but ${(failed as Error).message}`, { details: { path: this.checkpoint, seqs }, cause: failed });
     }
   }
 

@@ -27,7 +27,7 @@ function cli(args: string[], as?: string): { status: number | null; stdout: stri
 beforeAll(() => {
   hsm = tokenWithFastPolicies('hms-keys');
   config = join(hsm.dir, 'hms.yaml');
-  writeFileSync(config, `state: state.db
+  writeFileSync(config, `state: state/state.db
 policies: [fast.yaml, ${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-keys, pin-file: pin }
 access:

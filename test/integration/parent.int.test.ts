@@ -35,7 +35,7 @@ const keyList = (config: string, zone: string): { role: string; keyTag: number; 
 
 function config(name: string): string {
   const file = join(hsm.dir, `${name}.yaml`);
-  writeFileSync(file, `state: ${name}.db
+  writeFileSync(file, `state: state/${name}.db
 policies: [fast.yaml]
 hsm: { token: hms-parent, pin-file: pin }
 access:

@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { canonicalJson } from '../../common/canonical-json.js';
 import { isoSeconds, type UnixSeconds } from '../../common/clock.js';
 import { AuditChainError, UsageError } from '../../common/errors.js';
-import type { AuditRecord, AuditVerification } from '../../enforcer/audit-chain.js';
+import { defaultCheckpointPath } from '../../config/audit.js';
+import type { AuditRecord } from '../../enforcer/audit-chain.js';
+import { verifyAuditTrail, type AuditCopySource, type AuditTrailReport } from '../../service/audit-verify.js';
 import { StateStore } from '../../storage/state.js';
 import { out, outJson } from '../output.js';
-import { stateOption, statePath } from '../state-file.js';
+import { stateOption, statePath, stateSource } from '../state-file.js';
 
 /** `--since`: an ISO 8601 date or time; without a zone designator it is UTC, never local time. */
 export function parseSince(text: string): UnixSeconds {
@@ -15,6 +17,9 @@ export function parseSince(text: string): UnixSeconds {
   return Math.floor(ms / 1000);
 }
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function formatRecord(r: AuditRecord): string[] {
   const why = [r.ticket === null ? '' : ` ticket ${r.ticket}`, r.comment === null ? '' : ` "${r.comment}"`].join('');
@@ -29,25 +34,36 @@ export function registerAuditCommands(program: Command): void {
 
   stateOption(audit
     .command('verify')
-    .description('walk the hash chain of the audit trail; exits 4 naming the first edited, missing or reordered record (DP-2.4d)')
+    .description('walk the hash chain of the audit trail and compare it with its copies outside the state (the checkpoint file, log files); exits 4 naming the first edited, missing or reordered record (DP-2.4d)')
+    .option('--checkpoint <file>', 'the checkpoint file (default: the configuration\'s audit.checkpoint, else <state folder>-audit/<state file>.checkpoint); repeat for rotated ones', collect, [])
+    .option('--log <file>', 'a log file holding audit lines (hms\'s JSON log, or syslog lines tagged hms-audit); repeat for more', collect, [])
     .option('--json', 'print the result as JSON'))
-    .action((opts: { state?: string; config?: string; json?: boolean }) => {
-      const path = statePath(opts);
+    .action((opts: { state?: string; config?: string; checkpoint: string[]; log: string[]; json?: boolean }) => {
+      const { path, config } = stateSource(opts);
+      const sources: AuditCopySource[] = [
+        ...(opts.checkpoint.length > 0
+          ? opts.checkpoint.map((file) => ({ file, kind: 'checkpoint' as const, explicit: true }))
+          : [{ file: config?.audit.checkpoint ?? defaultCheckpointPath(path), kind: 'checkpoint' as const, explicit: false }]),
+        ...opts.log.map((file) => ({ file, kind: 'log' as const, explicit: true })),
+      ];
       const store = StateStore.open(path, { readonly: true });
-      let result: AuditVerification;
+      let result: AuditTrailReport;
       try {
-        result = store.verifyAudit();
+        result = verifyAuditTrail(store, sources);
       } finally {
         store.close();
       }
-      // a broken chain goes out as an error: main.ts prints it (or {error} with --json) and exits 4
+      // a bad record goes out as an error: main.ts prints it (or {error} with --json) and exits 4
       if (result.firstBad !== undefined) throw new AuditChainError(path, result.firstBad, result.checked);
       if (opts.json) {
         outJson({ file: path, ...result });
         return;
       }
+      for (const w of result.warnings) out(`warning: ${path}: ${w}`);
       const head = result.head === undefined ? '' : `; last record ${result.head.seq}, hash ${result.head.hash}`;
-      out(`${path}: audit chain whole: ${result.checked} record(s) checked${head}`);
+      const copies = result.copies.filter((c) => c.exists).map((c) => `${c.file} (${c.compared} line(s))`);
+      const vouched = copies.length === 0 ? '' : `; outside copies agree up to record ${result.confirmedUpTo}: ${copies.join(', ')}`;
+      out(`${path}: audit chain whole: ${result.checked} record(s) checked${head}${vouched}`);
     });
 
   stateOption(audit
