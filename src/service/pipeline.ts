@@ -1,0 +1,268 @@
+import { copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Logger } from 'pino';
+import { isoSeconds, type UnixSeconds } from '../common/clock.js';
+import { SignerError } from '../common/errors.js';
+import type { HmsConfig } from '../config/config.js';
+import type { ServiceZone } from '../config/service.js';
+import { Name } from '../dns/name.js';
+import { decodeSoa } from '../dns/rdata/extract.js';
+import { HsmError } from '../hsm/errors.js';
+import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
+import { writeZoneFileAtomically } from '../storage/zone-files.js';
+import { fetchZone } from '../transfer/fetch-zone.js';
+import { checkZone } from '../zone/checks.js';
+import { hasErrors, ZoneCheckError } from '../zone/findings.js';
+import type { Zone } from '../zone/zone.js';
+import type { Acting, Keeper } from './keeper.js';
+import { loadZoneFile } from './load-zone.js';
+import type { Publisher } from './publisher.js';
+import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
+import { signManagedZone } from './sign-managed.js';
+
+/** What the service keeps of one configured zone while it runs (what it serves is the publisher's). */
+export interface ZoneState {
+  config: ServiceZone;
+  readonly job: ZoneJob;
+  lastError: string | null;
+  /** The input file as last seen: a change of any of these is a new input. */
+  stamp: string;
+  /** A zone from an upstream primary: the unsigned version held. */
+  upstream: Zone | undefined;
+}
+
+/** What the pipeline works with: the state and HSM, the publisher, and the service around it. */
+export interface PipelineContext {
+  readonly keeper: Keeper;
+  readonly publisher: Publisher;
+  readonly log: Logger;
+  readonly now: () => UnixSeconds;
+  readonly config: () => HmsConfig;
+  readonly acting: (comment: string) => Acting;
+  /** The zone's key records changed: a parent zone served here carries its DS (DP-4.6a). */
+  readonly keysChanged: (zone: string) => void;
+  /** A version of the zone was signed and published (the parent DS check may look). */
+  readonly signed: (zone: string) => void;
+}
+
+const expiry = (t: UnixSeconds | null): string | null => (t === null ? null : isoSeconds(t));
+
+/**
+ * The zone pipeline, one run at a time per zone (its ZoneJob): the input read (a file, or an
+ * upstream primary by AXFR/IXFR) and checked, kept as a revision, signed as the policy and keys
+ * say (due key events first) and verified, committed, and handed to the publisher. A failure at
+ * any stage keeps the last good version served; the job retries (OPS-7).
+ */
+export class ZonePipeline {
+  constructor(private readonly ctx: PipelineContext) {}
+
+  /** Where the signed version of a zone is kept (and served from after a restart). */
+  signedPath(zone: string): string {
+    return join(this.ctx.config().service.data, 'signed', `${zone}signed`);
+  }
+
+  private served(state: ZoneState): number | null {
+    return this.ctx.publisher.facts(state.config.name).serial;
+  }
+
+  /** Serves the signed version left by the last run, if there is one (a restart resumes, OPS-7). */
+  resume(state: ZoneState): void {
+    const path = this.signedPath(state.config.name);
+    let zone: Zone;
+    try {
+      zone = loadZoneFile(path, Name.parse(state.config.name));
+    } catch (e) {
+      if (e instanceof SignerError && e.code === 'IO') return;
+      this.ctx.log.error({ zone: state.config.name, file: path, reason: e instanceof Error ? e.message : String(e) }, 'the last signed version cannot be read; it will be made again');
+      return;
+    }
+    this.ctx.publisher.publish(state.config.name, zone, this.ctx.keeper.store.getZone(state.config.name)?.lastSigned ?? null);
+    state.stamp = this.stampOf(state.config);
+    if (state.config.input.kind === 'primary') {
+      try {
+        state.upstream = loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name));
+      } catch {
+        // none kept yet: the next run transfers the whole zone
+      }
+    }
+  }
+
+  /**
+   * A zone whose signed version is current: its keys are checked against the HSM (a key
+   * missing there is an alarm, never a new key) and the next key event is timed.
+   */
+  resumePlan(state: ZoneState): void {
+    const name = state.config.name;
+    try {
+      const p = this.ctx.keeper.plan(this.ctx.keeper.zone(name), this.ctx.now());
+      this.ctx.log.info({ zone: name, serial: this.served(state), next: p.next === null ? null : isoSeconds(p.next) }, 'zone resumed: the signed version on disk is current');
+      if (p.actions.length > 0) void state.job.trigger('a key event is due');
+      else if (p.next !== null) state.job.at(p.next * 1000, 'a key event is due');
+    } catch (e) {
+      state.lastError = e instanceof Error ? e.message : String(e);
+      this.ctx.log.error({ alarm: true, zone: name, reason: state.lastError, serving: this.served(state) }, 'ALARM: the zone cannot be planned; the last signed version stays served');
+      void state.job.trigger('retry after the failure at start');
+    }
+  }
+
+  /** Why the zone needs signing now, or null when the served version is current. */
+  due(state: ZoneState): string | null {
+    if (this.ctx.publisher.served(state.config.name) === undefined) return 'no signed version yet';
+    const row = this.ctx.keeper.store.getZone(state.config.name);
+    if (row === undefined || row.lastSigned === null) return 'not signed yet';
+    if (row.input !== this.inputFile(state.config) || row.policy !== state.config.policy) return 'the configuration changed';
+    const policy = this.ctx.keeper.policy(row.policy);
+    if (this.ctx.now() >= row.lastSigned + policy.signatures.resignInterval) return 're-sign interval reached';
+    if (state.config.input.kind === 'primary') return 'refresh from the primary';
+    // an input changed while the service was down differs from the newest revision
+    const newest = this.ctx.keeper.store.revisions(state.config.name, 1)[0];
+    try {
+      if (newest === undefined || revisionDigest(loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name))) !== newest.sha256) return 'the input changed since the last run';
+    } catch {
+      return 'the input cannot be read';
+    }
+    return null;
+  }
+
+  inputFile(z: ServiceZone): string {
+    if (z.input.kind === 'file') return z.input.file;
+    return join(this.ctx.config().service.data, 'upstream', `${z.name}zone`);
+  }
+
+  stampOf(z: ServiceZone): string {
+    try {
+      const s = statSync(this.inputFile(z));
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch {
+      return 'missing';
+    }
+  }
+
+  /** One run of the zone pipeline: load, check, keep the revision, sign and verify, commit, publish. */
+  async run(state: ZoneState, reasons: readonly string[]): Promise<RunOutcome> {
+    const zoneName = state.config.name;
+    const z = state.config;
+    const log = this.ctx.log.child({ zone: zoneName });
+    const acting = this.ctx.acting(reasons.join('; '));
+    const file = this.inputFile(z);
+    if (z.input.kind === 'primary') {
+      const fetched = await this.fetchUpstream(state, log);
+      if (!fetched.ok) return fetched.outcome;
+      if (!fetched.changed && this.ctx.publisher.served(zoneName) !== undefined && reasons.every((r) => r.startsWith('NOTIFY from') || r === 'refresh from the primary')) {
+        return this.nextRun(state, this.ctx.keeper.plan(this.ctx.keeper.zone(zoneName), this.ctx.now()).next);
+      }
+    }
+    state.stamp = this.stampOf(z);
+    // load and check: a bad input waits for a person; the served version stays (OPS-7)
+    let input: Zone;
+    try {
+      input = loadZoneFile(file, Name.parse(zoneName));
+      const findings = checkZone(input);
+      if (hasErrors(findings)) throw new ZoneCheckError(zoneName, findings);
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      state.lastError = error.message;
+      log.error({ file, reason: error.message, serving: this.served(state) }, 'input refused; the last good signed version stays served');
+      return { ok: false, retry: !(e instanceof SignerError) || e.code === 'IO', error };
+    }
+    const keysBefore = this.keyDigest(zoneName);
+    try {
+      this.ensureManaged(z, file, acting);
+      this.ctx.keeper.noteInput(this.ctx.keeper.zone(zoneName), input);
+      const revision = keepRevision(this.ctx.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
+      // the input just read and checked, and the signed zone kept as it is written: neither file is read again
+      let written: Zone | undefined;
+      const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), { input: { file, zone: input }, written: (z) => { written = z; } });
+      const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
+      this.ctx.publisher.publish(zoneName, zone, acting.at, true);
+      if (z.output !== undefined) copyAtomically(this.signedPath(zoneName), z.output);
+      state.lastError = null;
+      log.info({ serial: signed.serial, revision: revision.rev, signatures: signed.signatures, records: zone.recordCount, expires: expiry(this.ctx.publisher.facts(zoneName).expires), reasons }, 'zone signed and published');
+      const plan = this.ctx.keeper.enforce(zoneName, this.ctx.acting('after signing'));
+      for (const g of plan.gates) if (g.from <= this.ctx.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
+      if (keysBefore !== this.keyDigest(zoneName)) this.ctx.keysChanged(zoneName);
+      this.ctx.signed(zoneName);
+      return this.nextRun(state, plan.next);
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      state.lastError = error.message;
+      if (e instanceof HsmError || (e instanceof SignerError && e.code === 'HSM')) {
+        log.error({ alarm: true, reason: error.message, serving: this.served(state) }, 'ALARM: the HSM failed; the last good signed version stays served');
+        await this.ctx.keeper.resetHsm();
+      } else {
+        log.error({ reason: error.message, serving: this.served(state) }, 'signing failed; the last good signed version stays served');
+      }
+      this.ctx.publisher.checkValidity();
+      return { ok: false, retry: true, error };
+    }
+  }
+
+  /**
+   * Brings the zone in from its upstream primary (AXFR/IXFR, TSIG, DP-3.5a) when its serial is
+   * newer; a new version is checked and kept as the input file. A transfer that fails keeps
+   * what is held, and is retried.
+   */
+  private async fetchUpstream(state: ZoneState, log: Logger): Promise<{ ok: true; changed: boolean } | { ok: false; outcome: RunOutcome }> {
+    const z = state.config;
+    if (z.input.kind !== 'primary') return { ok: true, changed: false };
+    const input = z.input;
+    const key = this.ctx.config().service.tsigKeys.find((k) => k.name.equals(Name.parse(`${input.key}.`)))!;
+    try {
+      const result = await fetchZone(input.primary, Name.parse(z.name), {
+        tsig: key, ...(state.upstream === undefined ? {} : { current: state.upstream }), source: this.ctx.config().service.source,
+        log: ({ msg, ...event }) => log.info(event, msg),
+      });
+      if (result.status === 'unchanged') return { ok: true, changed: false };
+      const findings = checkZone(result.zone);
+      if (hasErrors(findings)) throw new ZoneCheckError(z.name, findings);
+      writeZoneFileAtomically(this.inputFile(z), canonicalText(result.zone).split('\n').filter((l) => l !== ''));
+      state.upstream = result.zone;
+      log.info({ serial: result.serial, method: result.method, primary: input.primary.address }, 'new version from the primary');
+      return { ok: true, changed: true };
+    } catch (e) {
+      const error = e instanceof Error ? e : new Error(String(e));
+      state.lastError = error.message;
+      log.error({ primary: input.primary.address, reason: error.message, serving: this.served(state) }, 'transfer from the primary failed; the last good signed version stays served');
+      return { ok: false, outcome: { ok: false, retry: !(e instanceof ZoneCheckError), error } };
+    }
+  }
+
+  /** The next run: the planner's next key event, or the primary's refresh if that comes first. */
+  private nextRun(state: ZoneState, keyEvent: UnixSeconds | null): RunOutcome {
+    const refresh = this.nextRefresh(state);
+    if (refresh !== null && (keyEvent === null || refresh < keyEvent)) return { ok: true, next: refresh, nextReason: 'refresh from the primary' };
+    return { ok: true, next: keyEvent };
+  }
+
+  /** When to ask the primary again: its SOA REFRESH after now (RFC 1035 section 3.3.13). */
+  private nextRefresh(state: ZoneState): UnixSeconds | null {
+    if (state.config.input.kind !== 'primary' || state.upstream?.soa === undefined) return null;
+    return this.ctx.now() + Math.max(60, decodeSoa(state.upstream.soa.records[0]!.rdata).refresh);
+  }
+
+  /** The zone's key records as one string: a change means its DS in a parent here may change. */
+  private keyDigest(zone: string): string {
+    return JSON.stringify(this.ctx.keeper.store.getZone(zone) === undefined ? [] : this.ctx.keeper.store.keys(zone).map((k) => [k.id, k.publish, k.remove, k.dsSeen, k.dsWithdrawn]));
+  }
+
+  /** Adds the zone to the state the first time, and follows the configuration's input and policy after. */
+  private ensureManaged(z: ServiceZone, file: string, acting: Acting): void {
+    const row = this.ctx.keeper.store.getZone(z.name);
+    const audit = { actor: acting.who.user, at: acting.at, comment: `from the configuration ${this.ctx.config().file}` };
+    if (row === undefined) {
+      this.ctx.keeper.policy(z.policy);
+      this.ctx.keeper.store.addZone({ name: z.name, policy: z.policy, input: file, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [...z.parentServers] }, audit);
+    } else if (row.input !== file || row.policy !== z.policy || (z.parentServers.length > 0 && JSON.stringify(row.parentServers) !== JSON.stringify(z.parentServers))) {
+      this.ctx.keeper.policy(z.policy);
+      this.ctx.keeper.store.updateZone(z.name, { input: file, policy: z.policy, ...(z.parentServers.length > 0 ? { parentServers: [...z.parentServers] } : {}) }, audit);
+    }
+  }
+
+}
+
+function copyAtomically(from: string, to: string): void {
+  mkdirSync(dirname(to), { recursive: true });
+  const tmp = `${to}.tmp-${process.pid}`;
+  copyFileSync(from, tmp);
+  renameSync(tmp, to);
+}

@@ -1,0 +1,227 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { isoSeconds, type UnixSeconds } from '../common/clock.js';
+import type { HmsConfig } from '../config/config.js';
+import { Name } from '../dns/name.js';
+import { decodeSoa } from '../dns/rdata/extract.js';
+import { RRType } from '../dns/types.js';
+import { confirmPublication, keysEntering } from '../enforcer/publication.js';
+import { Journal } from '../transfer/journal.js';
+import { notifySecondaries, type SecondaryReport } from '../transfer/notify.js';
+import { soaRecord } from '../zone/diff.js';
+import type { Zone } from '../zone/zone.js';
+import type { Publication } from './authority.js';
+import type { Acting, Keeper } from './keeper.js';
+
+/** What is served of one zone: the signed version, its journal of diffs for IXFR, and its last announcement. */
+interface Served {
+  version: Zone | undefined;
+  serial: number | null;
+  signedAt: UnixSeconds | null;
+  /** The earliest signature expiration in the served version. */
+  expires: UnixSeconds | null;
+  readonly journal: Journal;
+  /** The last version published: NOTIFY sent, then the secondaries seen serving it (or not). */
+  announced: Promise<Publication> | undefined;
+}
+
+export interface PublisherOptions {
+  readonly config: () => HmsConfig;
+  readonly keeper: Keeper;
+  readonly log: Logger;
+  readonly now: () => UnixSeconds;
+  readonly acting: (comment: string) => Acting;
+  /** A key event of the zone moved to `at` (its publication was confirmed later than planned). */
+  readonly replanned: (zone: string, at: UnixSeconds) => void;
+}
+
+/**
+ * The publishing end of the service: the signed version served for each zone (what the
+ * transfer server hands out, with its IXFR journal), the NOTIFY of each new version to the
+ * zone's secondaries with their serials checked (DP-3.2), the key publications confirmed from
+ * when every secondary serves them, and the alarm while served signatures run out (OPS-7).
+ */
+export class Publisher {
+  private readonly zones = new Map<string, Served>();
+  /** Aborts the NOTIFY retries and serial checks under way when the service stops. */
+  private readonly stopped = new AbortController();
+  private readonly notifying = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: PublisherOptions) {}
+
+  private get log(): Logger {
+    return this.options.log;
+  }
+
+  /** Starts serving a zone: its journal is opened, nothing is served until a version is published. */
+  open(zone: string): void {
+    const config = this.options.config().service;
+    const journal = Journal.open({
+      file: join(config.data, 'journal', `${zone}journal`), origin: Name.parse(zone), maxVersions: config.journalVersions,
+      log: ({ msg, ...event }) => this.log.warn(event, msg),
+    });
+    this.zones.set(zone, { version: undefined, serial: null, signedAt: null, expires: null, journal, announced: undefined });
+  }
+
+  /** Stops serving a zone. */
+  close(zone: string): void {
+    this.zones.delete(zone);
+  }
+
+  /** The signed version served for a zone, if any. */
+  served(zone: string): Zone | undefined {
+    return this.zones.get(zone)?.version;
+  }
+
+  journal(zone: string): Journal | undefined {
+    return this.zones.get(zone)?.journal;
+  }
+
+  /** What is served: serial, signing time, earliest expiration. */
+  facts(zone: string): { serial: number | null; signedAt: UnixSeconds | null; expires: UnixSeconds | null } {
+    const s = this.zones.get(zone);
+    return { serial: s?.serial ?? null, signedAt: s?.signedAt ?? null, expires: s?.expires ?? null };
+  }
+
+  /**
+   * Serves `version` from now; with `announce` (a new version, not one resumed at start) its
+   * diff goes into the journal, and it is NOTIFYed and confirmed.
+   */
+  publish(zone: string, version: Zone, signedAt: UnixSeconds | null, announce = false): void {
+    const s = this.zones.get(zone);
+    if (s === undefined) return;
+    const old = s.version;
+    if (old !== undefined && announce) {
+      try {
+        s.journal.addVersion(old, version);
+      } catch (e) {
+        // IXFR then answers with the whole zone: slower, never wrong
+        this.log.error({ zone, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
+      }
+    }
+    s.version = version;
+    s.serial = decodeSoa(version.soa!.records[0]!.rdata).serial;
+    s.signedAt = signedAt;
+    s.expires = earliestExpiration(version);
+    if (announce) s.announced = this.announce(zone, old, version, signedAt ?? this.options.now());
+  }
+
+  /**
+   * The last version's announcement, once every secondary serves it, or after `waitMs` (a
+   * secondary that is down must not hold an operator's command for the NOTIFY's whole retry time).
+   */
+  async lastAnnouncement(zone: string, waitMs: number): Promise<Publication> {
+    const s = this.zones.get(zone);
+    const none = { zone, serial: null, secondaries: [], servedAt: null };
+    if (s?.announced === undefined) return { ...none, problem: 'nothing was published' };
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+    const seen = await Promise.race([s.announced, late]);
+    clearTimeout(timer);
+    return seen ?? {
+      ...none, serial: s.serial,
+      problem: `not every secondary was seen serving it within ${Math.round(waitMs / 1000)} s; the roll's next steps count from when they are (the log says when; hms key timeline)`,
+    };
+  }
+
+  /**
+   * NOTIFY of a new version, then its secondaries seen serving it; a key that entered the
+   * DNSKEY RRset with it counts as published from then (RFC 7583's intervals start when
+   * resolvers can see the record), so the roll's next steps are re-timed (`confirmPublication`).
+   */
+  private async announce(zone: string, before: Zone | undefined, version: Zone, signedAt: UnixSeconds): Promise<Publication> {
+    const reports = await this.notify(zone, version);
+    const serial = decodeSoa(version.soa!.records[0]!.rdata).serial;
+    const allCurrent = reports.every((r) => r.isCurrent);
+    const seenAt = this.options.now();
+    if (!this.stopped.signal.aborted) this.confirm(zone, serial, before, version, signedAt, seenAt, reports);
+    return {
+      zone, serial, problem: allCurrent ? null : 'not every secondary serves it yet',
+      secondaries: reports.map((r) => ({ secondary: r.secondary, serial: r.serial ?? null, isCurrent: r.isCurrent })),
+      servedAt: allCurrent ? seenAt : null,
+    };
+  }
+
+  /** Re-times the keys that entered the DNSKEY RRset with the version from when it was seen served. */
+  private confirm(zone: string, serial: number, before: Zone | undefined, version: Zone, signedAt: UnixSeconds, seenAt: UnixSeconds, reports: readonly SecondaryReport[]): void {
+    const { keeper } = this.options;
+    try {
+      const row = keeper.store.getZone(zone);
+      if (row === undefined) return;
+      const keys = keeper.store.keys(zone);
+      const entering = keysEntering(keys, before === undefined ? undefined : dnskeysOf(before), dnskeysOf(version));
+      const actions = confirmPublication(keys, entering, signedAt, seenAt);
+      if (actions.length === 0) return;
+      const behind = reports.filter((r) => !r.isCurrent).map((r) => r.secondary);
+      if (behind.length > 0) this.log.warn({ alarm: true, zone, serial, behind }, 'ALARM: not every secondary serves the new DNSKEY set; the roll counts from now, check them');
+      keeper.apply(row, actions, this.options.acting(`serial ${serial} served by ${reports.length === 0 ? 'this primary (no secondaries)' : 'the secondaries'}`));
+      const next = keeper.plan(keeper.zone(zone), this.options.now()).next;
+      if (next !== null) this.options.replanned(zone, next);
+      this.log.info({ zone, serial, keyTags: entering.map((k) => k.keyTag), at: isoSeconds(seenAt) }, 'keys, publication confirmed: the next steps count from now');
+    } catch (e) {
+      this.log.error({ zone, serial, reason: e instanceof Error ? e.message : String(e) }, 'keys, publication could not be recorded');
+    }
+  }
+
+  /** NOTIFY (TSIG-signed) to the zone's secondaries, retried until acknowledged; then their SOA serials checked (DP-3.2). */
+  private async notify(zone: string, version: Zone): Promise<SecondaryReport[]> {
+    const service = this.options.config().service;
+    const listed = service.zones.find((z) => z.name === zone)?.secondaries ?? [];
+    const targets = service.secondaries.filter((s) => listed.includes(s.name))
+      .map((s) => ({ ...s.notify, key: service.tsigKeys.find((k) => k.name.equals(Name.parse(`${s.key}.`)))! }));
+    if (targets.length === 0) return [];
+    const done = notifySecondaries(version.origin, soaRecord(version), targets, {
+      signal: this.stopped.signal, source: service.source,
+      log: ({ msg, ...event }) => this.log.info(event, msg),
+      onReport: (r) => {
+        const level = r.isCurrent ? 'info' : 'warn';
+        this.log[level]({ zone, secondary: r.secondary, acknowledged: r.isAcknowledged, serial: r.serial, lagMs: r.lagMs, errors: r.errors },
+          r.isCurrent ? 'secondary serves the new version' : 'secondary does not serve the new version');
+      },
+    });
+    this.notifying.add(done);
+    try {
+      return await done;
+    } finally {
+      this.notifying.delete(done);
+    }
+  }
+
+  /** OPS-7: an alarm while any served signature has less than `alarm-validity` left. */
+  checkValidity(): void {
+    const now = this.options.now();
+    for (const [zone, s] of this.zones) {
+      if (s.expires === null) continue;
+      const left = s.expires - now;
+      if (left < this.options.config().service.alarmValidity) {
+        this.log.error({ alarm: true, zone, serial: s.serial, expires: isoSeconds(s.expires), hoursLeft: Math.floor(left / 3600) },
+          left <= 0 ? 'ALARM: the served signatures have expired' : 'ALARM: the served signatures expire soon');
+      }
+    }
+  }
+
+  /** The NOTIFY retries and serial checks under way are stopped; resolves when they have. */
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    await Promise.allSettled([...this.notifying]);
+  }
+}
+
+/** The earliest RRSIG expiration in a signed zone (RFC 4034 section 3.1.5: octets 8 to 11 of the RDATA). */
+export function earliestExpiration(zone: Zone): UnixSeconds | null {
+  let earliest: number | null = null;
+  for (const set of zone.rrsets()) {
+    if (set.type !== RRType.RRSIG) continue;
+    for (const r of set.records) {
+      const d = r.rdata;
+      const expiration = ((d[8]! << 24) >>> 0) + (d[9]! << 16) + (d[10]! << 8) + d[11]!;
+      if (earliest === null || expiration < earliest) earliest = expiration;
+    }
+  }
+  return earliest;
+}
+
+/** The DNSKEY RDATAs of a version. */
+function dnskeysOf(zone: Zone): Uint8Array[] {
+  return zone.rrset(zone.origin, RRType.DNSKEY)?.records.map((r) => r.rdata) ?? [];
+}
