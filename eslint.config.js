@@ -8,7 +8,7 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'native/index.cjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'native/index.cjs', 'native/os.cjs'] }, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       'no-control-regex': 'off',
@@ -28,7 +28,7 @@ export default tseslint.config(
   },
   {
     // the addon's CommonJS loader (native/, built by node-gyp)
-    files: ['native/index.cjs'],
+    files: ['native/index.cjs', 'native/os.cjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable' } },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },

@@ -42,7 +42,8 @@ export class Keeper {
   private constructor(
     private currentConfig: HmsConfig,
     readonly store: StateStore,
-    private policies: ReadonlyMap<string, Policy>,
+    /** Read on first use: a request that needs no policy (the audit trail) needs no policy file. */
+    private policies: ReadonlyMap<string, Policy> | undefined,
   ) {}
 
   get config(): HmsConfig {
@@ -50,7 +51,7 @@ export class Keeper {
   }
 
   static open(config: HmsConfig, options: { readonly auditSink?: AuditSink } = {}): Keeper {
-    return new Keeper(config, openStateForWriting(config, options.auditSink), readPolicies(config));
+    return new Keeper(config, openStateForWriting(config, options.auditSink), undefined);
   }
 
   /**
@@ -85,6 +86,7 @@ export class Keeper {
   }
 
   policy(name: string): Policy {
+    this.policies ??= readPolicies(this.config);
     const p = this.policies.get(name);
     if (p === undefined) throw new SignerError('POLICY', `no policy named '${name}' in ${this.config.policies.join(', ')}`);
     return p;

@@ -1,5 +1,5 @@
 import { isoSeconds } from '../common/clock.js';
-import { UsageError } from '../common/errors.js';
+import { AuditChainError, UsageError } from '../common/errors.js';
 import { rolesOf, type Action as Permission } from '../config/access.js';
 import type { HmsConfig } from '../config/config.js';
 import { Name } from '../dns/name.js';
@@ -14,10 +14,11 @@ import type { StateStore } from '../storage/state.js';
 import { writeZoneFileAtomically } from '../storage/zone-files.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
+import { verifyAuditTrail } from './audit-verify.js';
 import type { Acting, Keeper } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
 import { checkParentDs, parseServer } from './parent-check.js';
-import { approveRequest, goSecure, requestDsStep, requestInsecure } from './requests.js';
+import { approveRequest, goSecure, requestDsStep, requestInsecure, type DsStep } from './requests.js';
 import { diffTexts } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
 
@@ -134,6 +135,19 @@ function revisionText(store: StateStore, zone: string, rev: number): string {
 }
 
 const op = <P>(o: Operation<P>): Operation => o;
+
+/** `ds seen` and `ds withdraw`: a DS step at the parent, filed for a second person's approval (DP-4.7d). */
+function dsStep(step: DsStep): Operation {
+  return op({
+    permission: 'ds.request', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      const id = requestDsStep(keeper, p.zone, step, p.keyTag, acting, needTicket(acting, 'a DS change at the parent needs a ticket, DP-4.7d'));
+      return { result: { zone: p.zone, request: id, kind: step, keyTag: p.keyTag } };
+    },
+  });
+}
 
 /** The catalogue: every request the control socket takes, by name. */
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
@@ -286,6 +300,28 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     apply: async ({ service }) => ({ result: { changes: await service!.reload() } }),
   }),
 
+  'audit.log': op({
+    permission: 'read', writes: false,
+    parse: (p) => {
+      const since = p.since === undefined ? undefined : integer(p, 'since', '--since');
+      return { zone: p.zone === undefined ? undefined : zoneParam(p), since };
+    },
+    zoneOf: (p) => p.zone ?? null,
+    apply: ({ keeper }, p) => ({ result: { records: keeper.store.auditLog({ ...(p.zone === undefined ? {} : { zone: p.zone }), ...(p.since === undefined ? {} : { since: p.since }) }) } }),
+  }),
+
+  'audit.verify': op({
+    permission: 'read', writes: false,
+    parse: () => ({}),
+    zoneOf: () => null,
+    apply: ({ keeper, config }) => {
+      const report = verifyAuditTrail(keeper.store, [{ file: config.audit.checkpoint, kind: 'checkpoint', explicit: false }]);
+      // a bad record goes out as an error: the CLI prints it (or {error} with --json) and exits 4
+      if (report.firstBad !== undefined) throw new AuditChainError(config.state, report.firstBad, report.checked);
+      return { result: { file: config.state, ...report } };
+    },
+  }),
+
   'key.list': op({
     permission: 'read', writes: false,
     parse: (p) => ({ zone: zoneParam(p) }),
@@ -355,25 +391,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     },
   }),
 
-  'ds.seen': op({
-    permission: 'ds.request', writes: true,
-    parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag') }),
-    zoneOf: (p) => p.zone,
-    apply: ({ keeper }, p, acting) => {
-      const id = requestDsStep(keeper, p.zone, 'ds-seen', p.keyTag, acting, needTicket(acting, 'a DS change at the parent needs a ticket, DP-4.7d'));
-      return { result: { zone: p.zone, request: id, kind: 'ds-seen', keyTag: p.keyTag } };
-    },
-  }),
-
-  'ds.withdraw': op({
-    permission: 'ds.request', writes: true,
-    parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag') }),
-    zoneOf: (p) => p.zone,
-    apply: ({ keeper }, p, acting) => {
-      const id = requestDsStep(keeper, p.zone, 'ds-withdrawn', p.keyTag, acting, needTicket(acting, 'a DS change at the parent needs a ticket, DP-4.7d'));
-      return { result: { zone: p.zone, request: id, kind: 'ds-withdrawn', keyTag: p.keyTag } };
-    },
-  }),
+  'ds.seen': dsStep('ds-seen'),
+  'ds.withdraw': dsStep('ds-withdrawn'),
 
   'ds.check': op({
     permission: 'ds.request', writes: true,

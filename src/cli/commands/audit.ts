@@ -7,6 +7,7 @@ import type { AuditRecord } from '../../enforcer/audit-chain.js';
 import { verifyAuditTrail, type AuditCopySource, type AuditTrailReport } from '../../service/audit-verify.js';
 import { StateStore } from '../../storage/state.js';
 import { out, outJson } from '../output.js';
+import { perform } from '../request.js';
 import { stateOption, statePath, stateSource } from '../state-file.js';
 
 /** `--since`: an ISO 8601 date or time; without a zone designator it is UTC, never local time. */
@@ -29,6 +30,23 @@ function formatRecord(r: AuditRecord): string[] {
   return lines;
 }
 
+/** The state comes from the configuration (no --state, no HMS_STATE): the command is a request then. */
+function fromConfiguration(opts: { state?: string; config?: string }): boolean {
+  return opts.state === undefined && (process.env.HMS_STATE ?? '') === '' && (opts.config ?? process.env.HMS_CONFIG ?? '') !== '';
+}
+
+function printVerification(result: AuditTrailReport & { file: string }, json: boolean): void {
+  if (json) {
+    outJson(result);
+    return;
+  }
+  for (const w of result.warnings) out(`warning: ${result.file}: ${w}`);
+  const head = result.head === undefined ? '' : `; last record ${result.head.seq}, hash ${result.head.hash}`;
+  const copies = result.copies.filter((c) => c.exists).map((c) => `${c.file} (${c.compared} line(s))`);
+  const vouched = copies.length === 0 ? '' : `; outside copies agree up to record ${result.confirmedUpTo}: ${copies.join(', ')}`;
+  out(`${result.file}: audit chain whole: ${result.checked} record(s) checked${head}${vouched}`);
+}
+
 export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('the audit trail: who changed what, when, under which ticket (DP-2.4)');
 
@@ -38,7 +56,13 @@ export function registerAuditCommands(program: Command): void {
     .option('--checkpoint <file>', 'the checkpoint file (default: the configuration\'s audit.checkpoint, else <state folder>-audit/<state file>.checkpoint); repeat for rotated ones', collect, [])
     .option('--log <file>', 'a log file holding audit lines (hms\'s JSON log, or syslog lines tagged hms-audit); repeat for more', collect, [])
     .option('--json', 'print the result as JSON'))
-    .action((opts: { state?: string; config?: string; checkpoint: string[]; log: string[]; json?: boolean }) => {
+    .action(async (opts: { state?: string; config?: string; checkpoint: string[]; log: string[]; json?: boolean }) => {
+      if (fromConfiguration(opts) && opts.checkpoint.length === 0 && opts.log.length === 0) {
+        // through the running service (or as a request here): an auditor needs no access to the state
+        const { answer } = await perform(opts, 'audit.verify', {});
+        printVerification(answer.result as unknown as AuditTrailReport & { file: string }, opts.json === true);
+        return;
+      }
       const { path, config } = stateSource(opts);
       const sources: AuditCopySource[] = [
         ...(opts.checkpoint.length > 0
@@ -55,15 +79,7 @@ export function registerAuditCommands(program: Command): void {
       }
       // a bad record goes out as an error: main.ts prints it (or {error} with --json) and exits 4
       if (result.firstBad !== undefined) throw new AuditChainError(path, result.firstBad, result.checked);
-      if (opts.json) {
-        outJson({ file: path, ...result });
-        return;
-      }
-      for (const w of result.warnings) out(`warning: ${path}: ${w}`);
-      const head = result.head === undefined ? '' : `; last record ${result.head.seq}, hash ${result.head.hash}`;
-      const copies = result.copies.filter((c) => c.exists).map((c) => `${c.file} (${c.compared} line(s))`);
-      const vouched = copies.length === 0 ? '' : `; outside copies agree up to record ${result.confirmedUpTo}: ${copies.join(', ')}`;
-      out(`${path}: audit chain whole: ${result.checked} record(s) checked${head}${vouched}`);
+      printVerification({ file: path, ...result }, opts.json === true);
     });
 
   stateOption(audit
@@ -72,15 +88,20 @@ export function registerAuditCommands(program: Command): void {
     .option('--zone <zone>', 'only records of this zone (with the trailing dot)')
     .option('--since <time>', 'only records at or after this ISO 8601 time (UTC unless it says otherwise)')
     .option('--json', 'print the records as JSON'))
-    .action((opts: { state?: string; config?: string; zone?: string; since?: string; json?: boolean }) => {
+    .action(async (opts: { state?: string; config?: string; zone?: string; since?: string; json?: boolean }) => {
       const since = opts.since === undefined ? undefined : parseSince(opts.since);
       const zone = opts.zone === undefined ? undefined : opts.zone.toLowerCase().replace(/\.?$/, '.');
-      const store = StateStore.open(statePath(opts, zone ?? null), { readonly: true });
       let records: AuditRecord[];
-      try {
-        records = store.auditLog({ ...(zone === undefined ? {} : { zone }), ...(since === undefined ? {} : { since }) });
-      } finally {
-        store.close();
+      if (fromConfiguration(opts)) {
+        const { answer } = await perform(opts, 'audit.log', { ...(zone === undefined ? {} : { zone }), ...(since === undefined ? {} : { since }) });
+        records = answer.result.records as AuditRecord[];
+      } else {
+        const store = StateStore.open(statePath(opts, zone ?? null), { readonly: true });
+        try {
+          records = store.auditLog({ ...(zone === undefined ? {} : { zone }), ...(since === undefined ? {} : { since }) });
+        } finally {
+          store.close();
+        }
       }
       if (opts.json) {
         outJson(records);
