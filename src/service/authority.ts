@@ -48,15 +48,16 @@ export class Authority {
 
   constructor(private readonly ctx: OperationContext, private readonly options: AuthorityOptions) {}
 
-  submit(request: ServiceRequest, who: Operator): Promise<Answer> {
+  /** `callerUid`: the kernel's uid of a caller on the socket (undefined: this process's own user). */
+  submit(request: ServiceRequest, who: Operator, callerUid?: number): Promise<Answer> {
     const o = operation(typeof request.op === 'string' ? request.op : '');
-    if (!o.writes) return this.apply(request, who);
-    const run = this.queue.then(() => this.apply(request, who));
+    if (!o.writes) return this.apply(request, who, callerUid);
+    const run = this.queue.then(() => this.apply(request, who, callerUid));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async apply(request: ServiceRequest, who: Operator): Promise<Answer> {
+  private async apply(request: ServiceRequest, who: Operator, callerUid: number | undefined): Promise<Answer> {
     const o = operation(request.op);
     if (typeof request.params !== 'object' || request.params === null || Array.isArray(request.params)) throw new UsageError(`request ${request.op}: 'params' must be an object`);
     const params = o.parse(request.params);
@@ -70,7 +71,8 @@ export class Authority {
       return v;
     };
     const acting = { who, at: this.options.now(), ticket: note('ticket'), comment: note('comment') };
-    const applied = await o.apply(this.ctx, params, acting);
+    const ctx: OperationContext = callerUid === undefined ? this.ctx : { keeper: this.ctx.keeper, config: this.ctx.config, ...(this.ctx.service === undefined ? {} : { service: this.ctx.service }), callerUid };
+    const applied = await o.apply(ctx, params, acting);
     const zones = applied.publish ?? [];
     const publish = this.options.publish;
     const published = publish === undefined ? null : await Promise.all(zones.map((z) => publish(z, `${request.op} by ${who.user}`)));

@@ -254,7 +254,7 @@ export class Service {
     const who = await peerOperator(peer.uid, request.sudoUser);
     const log = this.log.child({ op: request.op, user: who.user, uid: peer.uid, pid: peer.pid });
     try {
-      const answer = await this.authority.submit(request, who);
+      const answer = await this.authority.submit(request, who, peer.uid);
       log.info({ zones: Object.keys(answer.waiting) }, 'control, request applied');
       return answer;
     } catch (e) {

@@ -1,5 +1,6 @@
 import { isoSeconds } from '../common/clock.js';
-import { AuditChainError, UsageError } from '../common/errors.js';
+import { statSync, type Stats } from 'node:fs';
+import { AuditChainError, PermissionError, SignerError, UsageError } from '../common/errors.js';
 import { rolesOf, type Action as Permission } from '../config/access.js';
 import type { HmsConfig } from '../config/config.js';
 import { Name } from '../dns/name.js';
@@ -48,6 +49,12 @@ export interface OperationContext {
   readonly config: HmsConfig;
   /** The running service's own actions; undefined in the CLI's in-process mode. */
   readonly service?: ServiceActions;
+  /**
+   * The uid the kernel gave for a request from the socket; undefined in-process, where the
+   * caller's own process reads and writes. A file the service opens for a caller must be one
+   * the caller could read: the service's account reads more than its operators may.
+   */
+  readonly callerUid?: number;
 }
 
 /** What only the running service can do for a request. */
@@ -109,6 +116,23 @@ export function zoneParam(p: Params, name = 'zone'): string {
   }
 }
 
+/**
+ * A file the service reads for a caller over the socket: a regular file the caller owns, or
+ * one everybody may read. Otherwise the service's account would read it for them (the PIN, a
+ * TSIG secret) and its error messages could quote it.
+ */
+function readableByCaller(file: string, uid: number): void {
+  let st: Stats;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    throw new SignerError('IO', `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (!st.isFile() || (st.uid !== uid && (st.mode & 0o004) === 0)) {
+    throw new PermissionError(`${file}: the service reads a file for you only when it is a regular file that is yours or readable by everyone`, { file, uid });
+  }
+}
+
 const auditOf = (acting: Acting): { actor: string; ticket: string | null; comment: string | null; at: number } =>
   ({ actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
 
@@ -155,9 +179,10 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     permission: 'zone.manage', writes: true,
     parse: (p) => ({ zone: zoneParam(p), input: text(p, 'input'), policy: text(p, 'policy'), parentServers: texts(p, 'parentServers') }),
     zoneOf: (p) => p.zone,
-    apply: ({ keeper }, p, acting) => {
+    apply: ({ keeper, callerUid }, p, acting) => {
       keeper.policy(p.policy);
       for (const s of p.parentServers) parseServer(s);
+      if (callerUid !== undefined) readableByCaller(p.input, callerUid);
       const data = loadZoneFile(p.input, Name.parse(p.zone));
       const findings = checkZone(data);
       if (hasErrors(findings)) throw new ZoneCheckError(p.zone, findings);
@@ -209,7 +234,9 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     permission: 'key.roll', writes: true,
     parse: (p) => ({ zone: zoneParam(p), out: text(p, 'out') }),
     zoneOf: (p) => p.zone,
-    apply: async ({ keeper }, p, acting) => {
+    apply: async ({ keeper, callerUid }, p, acting) => {
+      // the service would write wherever its own account may: it signs the zones it serves itself
+      if (callerUid !== undefined) throw new UsageError(`hms zone sign writes a file as the one who runs it: with hms run going, the service signs the zones it serves (hms zone resign ${p.zone}); stop it to sign ${p.zone} here`);
       // DP-4.6c: a child zone's DS changes only when the one signing may act for the child
       const mayChangeChildDs = (child: string): boolean => rolesOf(keeper.config.access, acting.who, child).some((r) => r === 'administrator' || r === 'operator');
       const v = await signManagedZone(keeper, p.zone, acting, p.out, { mayChangeChildDs });

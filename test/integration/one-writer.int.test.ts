@@ -75,6 +75,9 @@ access:
   administrators: [user:root]
   operators: [group:${GROUPS.operators}]
   approvers: [group:${GROUPS.approvers}]
+  zones:
+    example.org:
+      administrators: [user:${PEOPLE.alice}]
 service:
   listen: ["127.0.0.1:${hmsPort}"]
   data: state
@@ -142,6 +145,15 @@ zones:
     ok(await as('bob', ['approve', seenFirst.request, '--ticket', 'CHG-1']));
     await validates(firstDs);
 
+    // the service reads and writes files for a caller only where the caller could: never the PIN for alice
+    const pin = await as('alice', ['zone', 'add', 'example.org', '--input', join(tmp, 'pin'), '--policy', 'quick']);
+    expect(pin.status).toBe(4);
+    expect(pin.stderr).toContain(`${join(tmp, 'pin')}: the service reads a file for you only when it is a regular file that is yours or readable by everyone`);
+    expect(pin.stdout + pin.stderr).not.toContain(token.pin);
+    const signAnywhere = await as('alice', ['zone', 'sign', 'example.com', '--out', join(tmp, 'state', 'hms.db')]);
+    expect(signAnywhere.status).toBe(2);
+    expect(signAnywhere.stderr).toMatch(/with hms run going, the service signs the zones it serves/);
+
     // carol reaches the socket and holds no role: refused, naming the role; nothing changes
     const refused = await as('carol', ['key', 'rollover', 'example.com', '--ksk', '--ticket', 'CHG-2']);
     expect(refused.status).toBe(4);
@@ -197,6 +209,18 @@ zones:
       if (tags.every((t) => !t.includes(oldKsk!) && t.includes(newKsk))) break;
       expect(Date.now(), `the old KSK is still served: ${JSON.stringify(tags)}`).toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 1000));
+    }
+    await validates(onlyNew);
+
+    // a ZSK roll by hand: the new ZSK is served at once, but signs only the DNSKEY TTL after both secondaries serve it
+    const zsk = ok(await as('alice', ['key', 'rollover', 'example.com', '--zsk', '--ticket', 'CHG-3']));
+    const newZsk = Number(/new key (\d+)/.exec(zsk.stdout)![1]);
+    for (const s of secondaries) {
+      expect(await dnskeyTags(s), s.name).toContain(newZsk);
+      const soa = await runAsync('dig', [`@${s.server}`, '-p', String(s.port), '+dnssec', '+tries=1', '+time=3', 'example.com', 'SOA'], { timeoutMs: 20_000 });
+      const signers = [...soa.stdout.matchAll(/\sRRSIG\s+SOA\s+\d+\s+\d+\s+\d+\s+\d+\s+\d+\s+(\d+)\s/g)].map((m) => Number(m[1]));
+      expect(signers.length, soa.stdout).toBeGreaterThan(0);
+      expect(signers, s.name).not.toContain(newZsk);
     }
     await validates(onlyNew);
 
