@@ -113,7 +113,10 @@ export class Service {
     if (lock === undefined) throw new SignerError('USAGE', `${config.state}: another hms holds the state (${lockHolder(config.state)}); one service per state file`);
     let keeper: Keeper;
     try {
-      keeper = Keeper.open(config, { auditSink: auditSink(options.log) });
+      keeper = Keeper.open(config, {
+        auditSink: auditSink(options.log),
+        onSyslogError: (message) => options.log.error({ alarm: true, reason: message }, 'audit, the syslog copy failed; the change is committed'),
+      });
     } catch (e) {
       lock.release();
       throw e;

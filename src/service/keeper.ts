@@ -50,8 +50,9 @@ export class Keeper {
     return this.currentConfig;
   }
 
-  static open(config: HmsConfig, options: { readonly auditSink?: AuditSink } = {}): Keeper {
-    return new Keeper(config, openStateForWriting(config, options.auditSink), undefined);
+  /** `onSyslogError`: where a failed syslog copy of an audit record is reported (default: a process warning). */
+  static open(config: HmsConfig, options: { readonly auditSink?: AuditSink; readonly onSyslogError?: (message: string) => void } = {}): Keeper {
+    return new Keeper(config, openStateForWriting(config, options.auditSink, options.onSyslogError), undefined);
   }
 
   /**
