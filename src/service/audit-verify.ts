@@ -3,7 +3,7 @@ import { readCheckpointFile, readLogFile } from '../audit/witness-file.js';
 import type { UnixSeconds } from '../common/clock.js';
 import type { AuditVerification } from '../enforcer/audit-chain.js';
 import { compareAuditWitnesses, type WitnessComparison } from '../enforcer/audit-witness.js';
-import type { StateStore } from '../storage/state.js';
+import type { AuditTrail } from '../enforcer/ports.js';
 
 export interface AuditCopySource {
   readonly file: string;
@@ -49,7 +49,7 @@ export interface AuditTrailReport extends Omit<AuditVerification, 'firstBad'> {
  * a commit and its checkpoint line leaves exactly that, and the chain still holds them
  * together; the warning names them so that a person can compare them with syslog.
  */
-export function verifyAuditTrail(store: StateStore, sources: readonly AuditCopySource[]): AuditTrailReport {
+export function verifyAuditTrail(store: AuditTrail, sources: readonly AuditCopySource[]): AuditTrailReport {
   const chain = store.verifyAudit();
   const lastSeq = store.lastAuditSeq();
   const lookup = (seq: number) => store.auditHashOf(seq);

@@ -14,7 +14,8 @@ import { findKeys, generateKey, type HsmKey } from '../hsm/keys.js';
 import { readPin } from '../hsm/pin.js';
 import { Token } from '../hsm/token.js';
 import type { Policy } from '../kasp/policy.js';
-import { StateStore, type ZoneRow } from '../storage/state.js';
+import type { StatePorts, ZoneRow } from '../enforcer/ports.js';
+import type { StateStore } from '../storage/state.js';
 import { openStateForWriting } from './audit-outputs.js';
 import { loadZoneFile } from './load-zone.js';
 import type { Zone } from '../zone/zone.js';
@@ -41,10 +42,15 @@ export class Keeper {
 
   private constructor(
     private currentConfig: HmsConfig,
-    readonly store: StateStore,
+    private readonly state: StateStore,
     /** Read on first use: a request that needs no policy (the audit trail) needs no policy file. */
     private policies: ReadonlyMap<string, Policy> | undefined,
   ) {}
+
+  /** The zones, keys, requests, revisions and audit trail, through the enforcer's ports (enforcer/ports.ts). */
+  get store(): StatePorts {
+    return this.state;
+  }
 
   get config(): HmsConfig {
     return this.currentConfig;
@@ -83,7 +89,7 @@ export class Keeper {
 
   async close(): Promise<void> {
     await this.token?.close();
-    this.store.close();
+    this.state.close();
   }
 
   policy(name: string): Policy {

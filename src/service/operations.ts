@@ -8,10 +8,10 @@ import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../dns/zonefile/parser.js';
 import { DS_FORMATS, exportDigests, formatDsSubmission, planDsSubmission, type DsFormat } from '../enforcer/ds-export.js';
 import { keyState, type KeyRecord } from '../enforcer/keys.js';
+import type { RevisionRepository } from '../enforcer/ports.js';
 import { startRollover } from '../enforcer/planner.js';
 import { timeline } from '../enforcer/timeline.js';
 import { timings } from '../enforcer/timing.js';
-import type { StateStore } from '../storage/state.js';
 import { writeZoneFileAtomically } from '../storage/zone-files.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
@@ -151,7 +151,7 @@ export function describeKey(k: KeyRecord, now: number, readyAfter: number): Reco
   };
 }
 
-function revisionText(store: StateStore, zone: string, rev: number): string {
+function revisionText(store: RevisionRepository, zone: string, rev: number): string {
   if (!Number.isInteger(rev) || rev < 1) throw new UsageError(`'${rev}' is not a revision number (hms zone history ${zone})`);
   const t = store.revisionText(zone, rev);
   if (t === undefined) throw new UsageError(`zone ${zone} has no revision ${rev} (hms zone history ${zone})`);

@@ -3,7 +3,7 @@ import { UsageError } from '../common/errors.js';
 import { dsAtParent, signsDnskey, type KeyRecord } from '../enforcer/keys.js';
 import { rollsUnderWay, type Plan } from '../enforcer/planner.js';
 import { timings } from '../enforcer/timing.js';
-import type { RequestRow } from '../storage/state.js';
+import type { RequestRow } from '../enforcer/ports.js';
 import type { Acting, Keeper } from './keeper.js';
 
 /** A DS step at the parent that waits for a second person's approval (DP-4.7d). */

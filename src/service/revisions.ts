@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeSoa } from '../dns/rdata/extract.js';
-import type { RevisionRow, StateStore, AuditContext } from '../storage/state.js';
+import type { AuditContext, RevisionRepository, RevisionRow } from '../enforcer/ports.js';
 import { printZone } from '../zone/print.js';
 import type { Zone } from '../zone/zone.js';
 
@@ -16,7 +16,7 @@ export function canonicalText(zone: Zone): string {
 }
 
 /** Keeps `zone` as the next revision unless it equals the newest one; returns the revision. */
-export function keepRevision(store: StateStore, zone: Zone, source: string, audit: AuditContext): RevisionRow {
+export function keepRevision(store: RevisionRepository, zone: Zone, source: string, audit: AuditContext): RevisionRow {
   const text = canonicalText(zone);
   const sha256 = digestOf(text);
   const serial = decodeSoa(zone.soa!.records[0]!.rdata).serial;

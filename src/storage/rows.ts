@@ -1,31 +1,8 @@
-import type { UnixSeconds } from '../common/clock.js';
 import type { KeyRole } from '../dnssec/signer.js';
 import type { KeyRecord } from '../enforcer/keys.js';
+import type { RequestRow, RequestStatus, ZoneRow } from '../enforcer/ports.js';
 
-/** A zone the signer looks after. */
-export interface ZoneRow {
-  /** Lowercase, with the trailing dot. */
-  readonly name: string;
-  /** The name of its key and signing policy. */
-  readonly policy: string;
-  /** The unsigned zone file's path. */
-  readonly input: string;
-  readonly added: UnixSeconds;
-  readonly saltHex: string | null;
-  readonly saltCreated: UnixSeconds | null;
-  readonly lastSerial: number | null;
-  readonly lastSigned: UnixSeconds | null;
-  /**
-   * Going insecure (DP-4.7b): when the approved decision took effect. From then the zone
-   * publishes CDS/CDNSKEY DELETE (RFC 8078 section 4), its DS is withdrawn, and its keys go
-   * once no cache can hold the DS. `null`: the zone is (or is becoming) secure.
-   */
-  readonly insecureSince: UnixSeconds | null;
-  /** The parent's name servers the automatic DS check asks: `address` or `address:port` (`[v6]:port`). */
-  readonly parentServers: readonly string[];
-}
-
-export type ZonePatch = Partial<Omit<ZoneRow, 'name'>>;
+export type { RequestInput, RequestRow, RequestStatus, ZonePatch, ZoneRow } from '../enforcer/ports.js';
 
 export interface ZoneDbRow {
   name: string;
@@ -125,30 +102,6 @@ export const keyToDb = (zone: string, k: KeyRecord): KeyDbRow => ({
 
 /** A key record as the audit trail shows it: the DNSKEY in base64, everything else as is. */
 export const keyForAudit = (k: KeyRecord): Record<string, unknown> => ({ ...k, dnskey: Buffer.from(k.dnskey).toString('base64') });
-
-export type RequestStatus = 'pending' | 'approved' | 'rejected';
-
-/** A change that waits for a second person's approval (DP-4.7d): a DS seen or withdrawn at the parent ... */
-export interface RequestInput {
-  readonly zone: string;
-  readonly kind: 'ds-seen' | 'ds-withdrawn' | 'child-ds' | (string & {});
-  readonly keyTag: number | null;
-  /** What is to be done, as JSON. */
-  readonly payload: unknown;
-  readonly requestedBy: string;
-  readonly requestedAt: UnixSeconds;
-  readonly ticket: string;
-}
-
-export interface RequestRow extends RequestInput {
-  /** `R-` and the sequence in Crockford base32, e.g. `R-000C`: short, and read aloud without doubt. */
-  readonly id: string;
-  readonly status: RequestStatus;
-  readonly decidedBy: string | null;
-  readonly decidedAt: UnixSeconds | null;
-  /** Why it was rejected. */
-  readonly reason: string | null;
-}
 
 export interface RequestDbRow {
   id: string;

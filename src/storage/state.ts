@@ -7,6 +7,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { ApprovalError, SignerError, StateError } from '../common/errors.js';
 import { AuditChainVerifier, chainAuditRecord, type AuditInput, type AuditRecord, type AuditSink, type AuditVerification } from '../enforcer/audit-chain.js';
 import type { KeyRecord } from '../enforcer/keys.js';
+import type { AuditContext, RevisionInput, RevisionRow, StatePorts } from '../enforcer/ports.js';
 import { appendCheckpoint, prepareCheckpoint } from './audit-checkpoint.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import {
@@ -14,36 +15,7 @@ import {
   type AuditDbRow, type KeyDbRow, type RequestDbRow, type RequestInput, type RequestRow, type RequestStatus, type ZoneDbRow, type ZonePatch, type ZoneRow,
 } from './rows.js';
 
-export type { RequestInput, RequestRow, RequestStatus, ZonePatch, ZoneRow } from './rows.js';
-
-/** Who makes a change, when, and why: every mutating call writes it to the audit trail (DP-2.4b, DP-2.4f). */
-/** A zone input to keep as a revision. */
-export interface RevisionInput {
-  readonly source: string;
-  readonly serial: number;
-  readonly records: number;
-  readonly sha256: string;
-  readonly text: string;
-}
-
-/** A revision as listed: everything but the text. */
-export interface RevisionRow {
-  readonly zone: string;
-  readonly rev: number;
-  readonly at: UnixSeconds;
-  readonly actor: string;
-  readonly source: string;
-  readonly serial: number;
-  readonly records: number;
-  readonly sha256: string;
-}
-
-export interface AuditContext {
-  readonly actor: string;
-  readonly ticket?: string | null;
-  readonly comment?: string | null;
-  readonly at: UnixSeconds;
-}
+export type { AuditContext, RequestInput, RequestRow, RequestStatus, RevisionInput, RevisionRow, ZonePatch, ZoneRow } from '../enforcer/ports.js';
 
 export interface OpenOptions {
   /** Open an existing file without writing to it (no migrations). */
@@ -71,7 +43,7 @@ interface Pending {
  * survives a crash or a power cut; every change and its audit record commit together or not
  * at all. Time is always handed in (`at`); nothing here reads the clock.
  */
-export class StateStore {
+export class StateStore implements StatePorts {
   private readonly statements = new Map<string, Database.Statement>();
   private pending: Pending[] = [];
   private depth = 0;

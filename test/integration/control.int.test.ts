@@ -16,12 +16,16 @@ import { lockHolder, tryLockState } from '../../src/service/state-lock.js';
 let dir: string;
 let server: Server;
 const seen: { request: unknown; peer: PeerCredentials }[] = [];
+const finished: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hms-control-'));
-  server = await startControlServer(join(dir, 'hms.sock'), (request, peer) => {
+  server = await startControlServer(join(dir, 'hms.sock'), async (request, peer) => {
     seen.push({ request, peer });
-    return Promise.resolve({ echo: request.op });
+    // a slow request: the caller may be gone before it is done
+    if (request.op === 'slow') await new Promise((r) => setTimeout(r, 300));
+    finished.push(request.op);
+    return { echo: request.op };
   });
 });
 
@@ -80,6 +84,16 @@ describe('the control socket', () => {
     const r = await raw('{"op": "zone.list"');
     expect(r.text).toBe('');
     expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+  });
+
+  it('a request whose caller is gone before the answer is still applied whole', async () => {
+    const socket = connect(join(dir, 'hms.sock'));
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write('{"op":"slow","params":{}}\n');
+    await new Promise((r) => setTimeout(r, 50));
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 600));
+    expect(finished).toContain('slow');
   });
 
   it('says no service answers when there is no socket, so the CLI applies the request itself', async () => {
