@@ -205,8 +205,10 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     permission: 'zone.manage', writes: true,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
-    apply: ({ keeper }, p, acting) => {
+    apply: ({ keeper, config }, p, acting) => {
       keeper.zone(p.zone);
+      // the service would manage it again at its next run, with new keys: a DS at the parent would then match none
+      if (config.service.zones.some((z) => z.name === p.zone)) throw new UsageError(`zone ${p.zone} is served by the service (zones in ${config.file}): take it out of the configuration and reload (hms reload) first`);
       const keys = keeper.store.keys(p.zone);
       const audit = auditOf(acting);
       // the records go with the zone, in one transaction; the HSM objects stay

@@ -120,7 +120,7 @@ export class Publisher {
     clearTimeout(timer);
     return seen ?? {
       ...none, serial: s.serial,
-      problem: `not every secondary was seen serving it within ${Math.round(waitMs / 1000)} s; the roll's next steps count from when they are (the log says when; hms key timeline)`,
+      problem: `not every secondary was seen serving it within ${Math.round(waitMs / 1000)} s; the roll's next steps count from when they are (the log says when; hms key list shows the times)`,
     };
   }
 

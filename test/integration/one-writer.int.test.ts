@@ -154,6 +154,11 @@ zones:
     expect(signAnywhere.status).toBe(2);
     expect(signAnywhere.stderr).toMatch(/with hms run going, the service signs the zones it serves/);
 
+    // a zone the configuration serves is not removed under the service's feet (it would come back with new keys)
+    const remove = await runAsync('node', [HMS, 'zone', 'remove', 'example.com', '--config', config]);
+    expect(remove.status).toBe(2);
+    expect(remove.stderr).toContain(`zone example.com. is served by the service (zones in ${config}): take it out of the configuration and reload (hms reload) first`);
+
     // carol reaches the socket and holds no role: refused, naming the role; nothing changes
     const refused = await as('carol', ['key', 'rollover', 'example.com', '--ksk', '--ticket', 'CHG-2']);
     expect(refused.status).toBe(4);
