@@ -36,6 +36,8 @@ export interface ServiceOptions {
   readonly backoffMs?: number;
   /** How long a request waits for the secondaries to serve its change before it answers (default 30 s). */
   readonly requestWaitMs?: number;
+  /** How long the start waits for the state's lock that another hms holds (default 30 s). */
+  readonly lockWaitMs?: number;
 }
 
 /** What the service knows of one zone while it runs. */
@@ -109,7 +111,12 @@ export class Service {
   static async start(options: ServiceOptions): Promise<Service> {
     const config = loadConfig(options.configFile);
     // the one writer of the state while it runs (ARCHITECTURE.md): the CLI then asks it
-    const lock = tryLockState(config.state, 'hms run');
+    // a CLI applying one request without the service holds it for seconds: wait that long, no longer
+    let lock = tryLockState(config.state, 'hms run');
+    for (let waited = 0; lock === undefined && waited < (options.lockWaitMs ?? 30_000); waited += 250) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      lock = tryLockState(config.state, 'hms run');
+    }
     if (lock === undefined) throw new SignerError('USAGE', `${config.state}: another hms holds the state (${lockHolder(config.state)}); one service per state file`);
     let keeper: Keeper;
     try {

@@ -130,6 +130,17 @@ www A 192.0.2.54
     }
   });
 
+  it('one writer: a second service on the same state is refused, naming the holder; the lock goes with the first', async () => {
+    const first = await Service.start({ configFile: config, log, operator });
+    try {
+      await expect(Service.start({ configFile: config, log, operator, lockWaitMs: 500 })).rejects.toThrow(new RegExp(`another hms holds the state \\(${process.pid} hms run\\); one service per state file`));
+    } finally {
+      await first.stop();
+    }
+    const again = await Service.start({ configFile: config, log, operator, lockWaitMs: 500 });
+    await again.stop();
+  });
+
   it('DP-4.1 a key missing from the HSM at start is an alarm, and no key is made in its place', async () => {
     const first = await Service.start({ configFile: config, log, operator });
     const signed = await first.resign('example.com.', 'test');
