@@ -3,19 +3,9 @@ import { UsageError } from '../common/errors.js';
 import { authorize, type Operator } from '../config/access.js';
 import type { Gate } from '../enforcer/planner.js';
 import { operation, type OperationContext, type ServiceRequest } from './operations.js';
+import type { Publication } from './publisher.js';
 
-/** What became of a zone's served version after a request: signed, published, seen on the secondaries. */
-export interface Publication {
-  readonly zone: string;
-  /** The serial published, or null when the zone is not served here (not in the configuration) or signing failed. */
-  readonly serial: number | null;
-  /** Each secondary: the serial it was seen serving, and whether that is the new one. */
-  readonly secondaries: readonly { readonly secondary: string; readonly serial: number | null; readonly isCurrent: boolean }[];
-  /** When every secondary was seen serving it (the moment the roll's next steps count from); null: not all were. */
-  readonly servedAt: UnixSeconds | null;
-  /** Why it was not published, if it was not. */
-  readonly problem: string | null;
-}
+export type { Publication } from './publisher.js';
 
 /** The answer to a request. */
 export interface Answer {

@@ -10,8 +10,20 @@ import { Journal } from '../transfer/journal.js';
 import { notifySecondaries, type SecondaryReport } from '../transfer/notify.js';
 import { soaRecord } from '../zone/diff.js';
 import type { Zone } from '../zone/zone.js';
-import type { Publication } from './authority.js';
 import type { Acting, Keeper } from './keeper.js';
+
+/** What became of a zone's served version after a change: signed, published, seen on the secondaries. */
+export interface Publication {
+  readonly zone: string;
+  /** The serial published, or null when the zone is not served here (not in the configuration) or signing failed. */
+  readonly serial: number | null;
+  /** Each secondary: the serial it was seen serving, and whether that is the new one. */
+  readonly secondaries: readonly { readonly secondary: string; readonly serial: number | null; readonly isCurrent: boolean }[];
+  /** When every secondary was seen serving it (the moment the roll's next steps count from); null: not all were. */
+  readonly servedAt: UnixSeconds | null;
+  /** Why it was not published, if it was not. */
+  readonly problem: string | null;
+}
 
 /** What is served of one zone: the signed version, its journal of diffs for IXFR, and its last announcement. */
 interface Served {
