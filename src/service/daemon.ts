@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { UnixSeconds } from '../common/clock.js';
-import { SignerError } from '../common/errors.js';
+import { SignerError, TransferError } from '../common/errors.js';
 import type { Operator } from '../config/access.js';
 import { loadConfig, type HmsConfig } from '../config/config.js';
 import { peerOperator } from '../config/identity.js';
@@ -11,7 +11,7 @@ import { describeSource, type ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
 import { auditSink } from '../audit/logger.js';
 import { ZoneJob } from '../scheduler/zone-job.js';
-import { startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
+import { endpoint, startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
 import type { Zone } from '../zone/zone.js';
 import { Authority, type Answer, type Publication } from './authority.js';
 import { Keeper, type Acting } from './keeper.js';
@@ -68,6 +68,8 @@ export class Service {
   private server: TransferServer | undefined;
   private readonly now: () => UnixSeconds;
   private stopping = false;
+  /** The reload under way, if any: the next waits for it. */
+  private reloading: Promise<unknown> = Promise.resolve();
   private readonly publisher: Publisher;
   private readonly pipeline: ZonePipeline;
   private readonly triggers: Triggers;
@@ -151,7 +153,7 @@ export class Service {
     this.checkPolicies(this.config);
     for (const z of this.config.service.zones) this.addZone(z);
     for (const state of this.zones.values()) this.pipeline.resume(state);
-    await this.listen();
+    await this.listen(this.config);
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
     this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], source: describeSource(this.config.service.source), resign: this.config.service.resign }, 'service started');
     for (const state of this.zones.values()) {
@@ -161,14 +163,20 @@ export class Service {
     }
   }
 
-  private async listen(): Promise<void> {
-    const service = this.config.service;
+  /**
+   * The transfer server on the configuration's addresses. A running one takes the new settings
+   * itself (a reload): the addresses it keeps keep their sockets (binding them again while
+   * they are open would fail), new ones are bound before the old ones close, and when one
+   * cannot be bound nothing changes.
+   */
+  private async listen(config: HmsConfig): Promise<void> {
+    const service = config.service;
+    const settings = { listen: service.listen, keys: service.tsigKeys, acl: this.acl(config) };
+    if (this.server !== undefined) return this.server.reconfigure(settings);
     if (service.listen.length === 0) return;
     this.server = await startTransferServer({
-      listen: service.listen,
+      ...settings,
       zones: (name) => this.publisher.served(name.toLowerCase().toString()),
-      keys: service.tsigKeys,
-      acl: this.acl(),
       journal: (name) => this.publisher.journal(name.toLowerCase().toString()),
       onNotify: (name, peer) => {
         const state = this.zones.get(name.toLowerCase().toString());
@@ -178,18 +186,18 @@ export class Service {
     });
   }
 
-  /** What the transfer server is started with, as one string: a change restarts it. */
-  private transferSettings(): string {
-    const keys = this.config.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, createHash('sha256').update(k.secret).digest('hex')]);
-    return JSON.stringify([this.config.service.listen, this.acl(), keys]);
+  /** What the transfer server is started with, as one string: a change reconfigures it. */
+  private transferSettings(config: HmsConfig): string {
+    const keys = config.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, createHash('sha256').update(k.secret).digest('hex')]);
+    return JSON.stringify([config.service.listen, this.acl(config), keys]);
   }
 
   /**
    * Who may ask what (DP-3.2b): each secondary the zones it is listed for, with its key; each
    * upstream primary a NOTIFY for its zone, nothing more.
    */
-  private acl(): AclEntry[] {
-    const { secondaries, zones } = this.config.service;
+  private acl(config: HmsConfig): AclEntry[] {
+    const { secondaries, zones } = config.service;
     return [
       ...secondaries.map((s) => ({ address: s.address, key: s.key, zones: zones.filter((z) => z.secondaries.includes(s.name)).map((z) => z.name) })),
       ...zones.flatMap((z) => (z.input.kind === 'primary' ? [{ address: z.input.primary.address, key: z.input.key, zones: [z.name], notifyOnly: true }] : [])),
@@ -295,8 +303,17 @@ export class Service {
     return this.publisher.lastAnnouncement(zone, this.options.requestWaitMs ?? 30_000);
   }
 
-  /** SIGHUP or `hms reload`: reads the configuration again; a bad one is refused and the old one kept. */
-  async reload(): Promise<string[]> {
+  /**
+   * SIGHUP or `hms reload`: reads the configuration again; a bad one, or one whose listen
+   * addresses cannot be bound, is refused and the old one kept whole. One reload at a time.
+   */
+  reload(): Promise<string[]> {
+    const done = this.reloading.then(() => this.reloadNow());
+    this.reloading = done.catch(() => undefined);
+    return done;
+  }
+
+  private async reloadNow(): Promise<string[]> {
     let next: HmsConfig;
     try {
       next = loadConfig(this.options.configFile);
@@ -306,7 +323,6 @@ export class Service {
     }
     const changes: string[] = [];
     const old = this.config;
-    const transferBefore = this.transferSettings();
     if (next.state !== old.state || JSON.stringify(next.hsm) !== JSON.stringify(old.hsm)) {
       this.log.warn({ state: next.state, hsm: next.hsm.token }, 'the state file and the HSM settings take effect at the next start only');
     }
@@ -317,6 +333,19 @@ export class Service {
       this.keeper.reload(old);
       this.log.error({ reason: e instanceof Error ? e.message : String(e) }, 'reload refused; the running configuration stays');
       throw e;
+    }
+    // the new sockets first: a listen address that cannot be bound refuses the reload whole
+    const transferChanged = this.transferSettings(old) !== this.transferSettings(next);
+    if (transferChanged) {
+      try {
+        await this.listen(next);
+      } catch (e) {
+        this.keeper.reload(old);
+        const reason = e instanceof Error ? e.message : String(e);
+        const listening = this.addresses.map(endpoint);
+        this.log.error({ reason, listening }, 'reload refused: the transfer server cannot listen on the new addresses; the running configuration stays');
+        throw new TransferError(`reload refused: ${reason}; the running configuration stays, served on ${listening.join(', ') || 'no address'}`, { cause: e });
+      }
     }
     this.config = next;
     for (const z of next.service.zones) {
@@ -339,10 +368,7 @@ export class Service {
         changes.push(`${name}: no longer served`);
       }
     }
-    if (transferBefore !== this.transferSettings()) {
-      await this.server?.close();
-      this.server = undefined;
-      await this.listen();
+    if (transferChanged) {
       changes.push('transfer server: listen addresses, secondaries, primaries or keys changed');
     }
     if (JSON.stringify(old.service.source) !== JSON.stringify(next.service.source)) changes.push(`source addresses: ${JSON.stringify(describeSource(next.service.source))}`);

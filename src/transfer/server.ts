@@ -1,5 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { getSystemErrorMap } from 'node:util';
 import type { UnixSeconds } from '../common/clock.js';
 import { TransferError } from '../common/errors.js';
 import type { Name } from '../dns/name.js';
@@ -31,7 +32,28 @@ export interface TransferServerOptions {
 export interface TransferServer {
   /** The addresses actually listened on (ports filled in). */
   readonly addresses: readonly { readonly address: string; readonly port: number }[];
+  /**
+   * New listen addresses, keys and ACL without a moment deaf (a reload): an address listed
+   * before keeps its sockets, a new one is bound first; only when every new one is bound do
+   * the keys and the ACL change and the addresses no longer listed close. When one cannot be
+   * bound, nothing changes and the TransferError names it and why (EADDRINUSE, EADDRNOTAVAIL).
+   */
+  reconfigure(settings: TransferSettings): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What a reload may change in a running transfer server. */
+export type TransferSettings = Pick<TransferServerOptions, 'listen' | 'keys' | 'acl'>;
+
+/** One listen address: its TCP server, its UDP socket, and the connections TCP took. */
+interface Listener {
+  /** The address and port as configured (port 0 stays 0: the same entry keeps its sockets). */
+  readonly entry: string;
+  readonly address: string;
+  readonly port: number;
+  readonly tcp: Server;
+  readonly udp: UdpSocket;
+  readonly connections: Set<Socket>;
 }
 
 /**
@@ -40,51 +62,101 @@ export interface TransferServer {
  * TSIG-signed, everyone not listed refused.
  */
 export async function startTransferServer(options: TransferServerOptions): Promise<TransferServer> {
-  for (const entry of options.acl) {
-    if (isIP(entry.address) === 0) throw new TransferError(`transfer ACL: '${entry.address}' is not a single IP address`);
-  }
+  let settings: Pick<ResponderOptions, 'keys' | 'acl'> = { keys: options.keys, acl: checkedAcl(options.acl) };
   const responder: ResponderOptions = {
     zones: options.zones,
-    keys: options.keys,
-    acl: options.acl,
+    // read at each request: a reconfigure applies to the connections already open too
+    get keys() { return settings.keys; },
+    get acl() { return settings.acl; },
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.journal === undefined ? {} : { journal: options.journal }),
     ...(options.onNotify === undefined ? {} : { onNotify: options.onNotify }),
   };
   const idleMs = options.idleTimeoutMs ?? 10_000;
-  const tcpServers: Server[] = [];
-  const udpSockets: UdpSocket[] = [];
-  const connections = new Set<Socket>();
-  const addresses: { address: string; port: number }[] = [];
-  const close = async (): Promise<void> => {
-    for (const c of connections) c.destroy();
-    await Promise.all([
-      ...tcpServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-      ...udpSockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-    ]);
-  };
-  try {
-    for (const where of options.listen) {
-      const tcp = createServer((socket) => serveConnection(socket, responder, idleMs, connections));
-      tcpServers.push(tcp);
-      await listening(tcp, (done) => tcp.listen(where.port, where.address, done));
-      const bound = tcp.address();
-      const port = typeof bound === 'object' && bound !== null ? bound.port : where.port;
-      const udp = createSocket(isIP(where.address) === 6 ? 'udp6' : 'udp4');
-      udpSockets.push(udp);
-      udp.on('message', (msg, rinfo) => {
-        for (const out of safeRespond(msg, rinfo.address, 'udp', responder)) udp.send(out, rinfo.port, rinfo.address);
-      });
-      udp.on('error', (e) => options.log?.({ msg: 'transfer, UDP error', peer: '', transport: 'udp', reason: e.message }));
+  let listeners: Listener[] = [];
+
+  const bind = async (where: { readonly address: string; readonly port: number }): Promise<Listener> => {
+    const connections = new Set<Socket>();
+    const tcp = createServer((socket) => serveConnection(socket, responder, idleMs, connections));
+    await listening(tcp, (done) => tcp.listen(where.port, where.address, done)).catch((e: unknown) => {
+      throw cannotListen(where, 'tcp', e);
+    });
+    const bound = tcp.address();
+    const port = typeof bound === 'object' && bound !== null ? bound.port : where.port;
+    const udp = createSocket(isIP(where.address) === 6 ? 'udp6' : 'udp4');
+    udp.on('message', (msg, rinfo) => {
+      for (const out of safeRespond(msg, rinfo.address, 'udp', responder)) udp.send(out, rinfo.port, rinfo.address);
+    });
+    try {
       await listening(udp, (done) => udp.bind(port, where.address, done));
-      addresses.push({ address: where.address, port });
+    } catch (e) {
+      udp.close();
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      throw cannotListen({ address: where.address, port }, 'udp', e);
     }
-  } catch (e) {
-    await close();
-    throw new TransferError(`transfer server: cannot listen: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    udp.on('error', (e) => options.log?.({ msg: 'transfer, UDP error', peer: '', transport: 'udp', reason: e.message }));
+    return { entry: endpoint(where), address: where.address, port, tcp, udp, connections };
+  };
+
+  const reconfigure = async (next: TransferSettings): Promise<void> => {
+    const acl = checkedAcl(next.acl);
+    const fresh: Listener[] = [];
+    try {
+      for (const where of next.listen) {
+        const entry = endpoint(where);
+        if (!listeners.some((l) => l.entry === entry) && !fresh.some((l) => l.entry === entry)) fresh.push(await bind(where));
+      }
+    } catch (e) {
+      await Promise.all(fresh.map(release));
+      throw e;
+    }
+    settings = { keys: next.keys, acl };
+    const wanted = new Set(next.listen.map(endpoint));
+    const gone = listeners.filter((l) => !wanted.has(l.entry));
+    listeners = [...listeners.filter((l) => wanted.has(l.entry)), ...fresh];
+    await Promise.all(gone.map(release));
+  };
+
+  await reconfigure(options);
+  return {
+    get addresses() { return listeners.map(({ address, port }) => ({ address, port })); },
+    reconfigure,
+    close: async () => {
+      const all = listeners;
+      listeners = [];
+      await Promise.all(all.map(release));
+    },
+  };
+}
+
+/** The ACL, each entry a single IP address. */
+function checkedAcl(acl: readonly AclEntry[]): readonly AclEntry[] {
+  for (const entry of acl) {
+    if (isIP(entry.address) === 0) throw new TransferError(`transfer ACL: '${entry.address}' is not a single IP address`);
   }
-  return { addresses, close };
+  return acl;
+}
+
+/** An address and port as the configuration writes them: `192.0.2.1:53`, `[2001:db8::1]:53`. */
+export function endpoint(where: { readonly address: string; readonly port: number }): string {
+  return isIP(where.address) === 6 ? `[${where.address}]:${where.port}` : `${where.address}:${where.port}`;
+}
+
+/** `transfer server: cannot listen on 127.0.0.1:5353/tcp: EADDRINUSE (address already in use)`. */
+function cannotListen(where: { readonly address: string; readonly port: number }, transport: Transport, e: unknown): TransferError {
+  const error = e as NodeJS.ErrnoException;
+  const why = typeof error.errno === 'number' && error.code !== undefined ? `${error.code} (${getSystemErrorMap().get(error.errno)?.[1] ?? error.message})` : error.message;
+  return new TransferError(`transfer server: cannot listen on ${endpoint(where)}/${transport}: ${why}`, { cause: e });
+}
+
+/** Closes a listen address: its open connections are cut, its sockets closed. */
+async function release(listener: Listener): Promise<void> {
+  for (const c of listener.connections) c.destroy();
+  await Promise.all([
+    new Promise<void>((resolve) => listener.tcp.close(() => resolve())),
+    new Promise<void>((resolve) => listener.udp.close(() => resolve())),
+  ]);
 }
 
 /** Starts listening (a TCP server or a UDP socket); rejects with the first error. */

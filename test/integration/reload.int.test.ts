@@ -122,7 +122,7 @@ describe('issue 17 item 1 a reload binds the new listen addresses before it lets
       writeConfig(listen, { withOrg: true });
       const from = service.output().length;
       const r = await hms(['reload']);
-      expect(r.status, r.stdout).not.toBe(0);
+      expect(r.status, r.stdout).toBe(6);
       await expectServed(oldPort);
       expect(r.stderr).toContain(listen);
       expect(r.stderr).toContain(reason);
