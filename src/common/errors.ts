@@ -34,15 +34,36 @@ export function formatLocation(loc: TextLocation): string {
   return loc.col === undefined ? `${loc.file}:${loc.line}` : `${loc.file}:${loc.line}:${loc.col}`;
 }
 
+/** How much of a piece of input an error quotes: a 10 MB token stays out of errors and logs. */
+export const EXCERPT_LENGTH = 40;
+
+/** At most `max` characters of `text`, with `...` when cut. */
+export function excerpt(text: string, max = EXCERPT_LENGTH): string {
+  return text.length <= max ? text : `${text.slice(0, max)}...`;
+}
+
+/**
+ * A piece of input as an error quotes it: `'text'`, or its start and its length when it is
+ * longer than `max` (`'XXXX...' (10000000 characters)`). Every error that quotes input uses it.
+ */
+export function quote(text: string, max = EXCERPT_LENGTH): string {
+  return text.length <= max ? `'${text}'` : `'${excerpt(text, max)}' (${text.length} characters)`;
+}
+
+/** The longest reason a ZoneSyntaxError carries (the input it quotes is cut by quote). */
+const REASON_LENGTH = 200;
+
 /** A zone file could not be read: `file:line:col: what (near 'token')`. */
 export class ZoneSyntaxError extends SignerError {
   readonly location: TextLocation;
   readonly reason: string;
 
   constructor(location: TextLocation, reason: string, near?: string, code: ErrorCode = 'ZONE_SYNTAX') {
-    const nearText = near === undefined ? '' : ` (near '${near.length > 40 ? `${near.slice(0, 40)}...` : near}')`;
+    // a reason that quotes input not through quote() is cut all the same
+    reason = excerpt(reason, REASON_LENGTH);
+    const nearText = near === undefined ? '' : ` (near ${quote(near)})`;
     super(code, `${formatLocation(location)}: ${reason}${nearText}`, {
-      details: { ...location, reason, ...(near === undefined ? {} : { near }) },
+      details: { ...location, reason, ...(near === undefined ? {} : { near: excerpt(near) }) },
     });
     this.location = location;
     this.reason = reason;

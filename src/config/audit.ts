@@ -3,6 +3,7 @@ import { isMap, isScalar } from 'yaml';
 import type { SyslogTarget } from '../enforcer/audit-witness.js';
 import { MapReader } from '../kasp/fields.js';
 import { parseEndpoint } from './service.js';
+import { quote } from '../common/errors.js';
 
 /** Where the audit trail goes besides the state (DP-2.4d, DP-2.4e). */
 export interface AuditConfig {
@@ -53,9 +54,9 @@ export function readAuditConfig(r: MapReader, path: (p: string) => string, state
       const s = MapReader.of(a.scope, f)!;
       const text = s.string('server', '');
       const server = parseServer(text);
-      if (server === undefined) s.complain('server', text === '' ? 'give the syslog server as HOST or HOST:PORT (or write syslog: true for the local syslog)' : `'${text}' is not HOST, HOST:PORT or [IPv6]:PORT`);
+      if (server === undefined) s.complain('server', text === '' ? 'give the syslog server as HOST or HOST:PORT (or write syslog: true for the local syslog)' : `${quote(text)} is not HOST, HOST:PORT or [IPv6]:PORT`);
       const protocol = s.string('protocol', 'udp');
-      if (protocol !== 'udp' && protocol !== 'tcp') s.complain('protocol', `'${protocol}' is not udp or tcp`);
+      if (protocol !== 'udp' && protocol !== 'tcp') s.complain('protocol', `${quote(protocol)} is not udp or tcp`);
       s.finish();
       if (server !== undefined) syslog = { kind: 'server', ...server, protocol: protocol === 'tcp' ? 'tcp' : 'udp' };
     } else {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
-import { ConfigError, SignerError } from '../common/errors.js';
+import { ConfigError, quote, SignerError } from '../common/errors.js';
 import { MapReader, offsetOf, Problems, type Scope } from '../kasp/fields.js';
 import { Name } from '../dns/name.js';
 import { readAuditConfig, type AuditConfig } from './audit.js';
@@ -77,7 +77,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       zones.set(Name.parse(name.endsWith('.') ? name : `${name}.`).toLowerCase().toString(), roleTable(reader));
       reader.finish();
     } catch {
-      accessReader.complain('zones', `'${name}' is not a domain name`);
+      accessReader.complain('zones', `${quote(name)} is not a domain name`);
     }
   }
   accessReader.finish();
@@ -95,7 +95,7 @@ function roleTable(r: MapReader): RoleTable {
     const key = `${role}s`;
     table[role] = r.strings(key).flatMap((text) => {
       const p = parsePrincipal(text);
-      if (p === undefined) r.complain(key, `'${text}' is not user:NAME or group:NAME`);
+      if (p === undefined) r.complain(key, `${quote(text)} is not user:NAME or group:NAME`);
       return p === undefined ? [] : [p];
     });
   }

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { validate as validCron } from 'node-cron';
 import type { Seconds } from '../common/clock.js';
-import { SignerError } from '../common/errors.js';
+import { quote, SignerError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
 import { makeTsigKey, parseTsigAlgorithm, type TsigKey } from '../dns/tsig.js';
 import type { MapReader } from '../kasp/fields.js';
@@ -98,7 +98,7 @@ function readSource(r: MapReader, listen: readonly Endpoint[]): SourceAddresses 
     const text = r.string(key, '');
     if (r.has(key)) {
       if (isIP(text) === family) return isUnspecified(text) ? undefined : text;
-      r.complain(key, `'${text}' is not an IPv${family} address (an address only: requests leave from any free port)`);
+      r.complain(key, `${quote(text)} is not an IPv${family} address (an address only: requests leave from any free port)`);
       return undefined;
     }
     const own = listen.filter((e) => isIP(e.address) === family);
@@ -135,14 +135,14 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   const s = r.sub('service');
   const listen = s.strings('listen').flatMap((text) => {
     const e = parseEndpoint(text);
-    if (e === undefined) s.complain('listen', `'${text}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
+    if (e === undefined) s.complain('listen', `${quote(text)} is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
     return e === undefined ? [] : [e];
   });
   const source = readSource(s.sub('source'), listen);
   const data = path(s.string('data', stateFile.replace(/\/[^/]*$/, '') || '.'));
   const control = path(s.string('control', `${data}/hms.sock`));
   const resign = s.string('resign', '17 3 * * *');
-  if (!validCron(resign)) s.complain('resign', `'${resign}' is not a cron expression (minute hour day month weekday)`);
+  if (!validCron(resign)) s.complain('resign', `${quote(resign)} is not a cron expression (minute hour day month weekday)`);
   const alarm = s.duration('alarm-validity', 7 * 86400);
   const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
   s.finish();
@@ -181,9 +181,9 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     const notify = notifyText === '' ? (at === undefined ? undefined : { address: at, port: 53 }) : parseEndpoint(notifyText);
     const key = reader.string('key', '');
     if (at === undefined) reader.complain('address', 'expected a single IP address (the one it transfers from)');
-    if (notify === undefined && notifyText !== '') reader.complain('notify', `'${notifyText}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
+    if (notify === undefined && notifyText !== '') reader.complain('notify', `${quote(notifyText)} is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
     if (key === '') reader.complain('key', `missing: every transfer is TSIG-signed (DP-3.5a); name a key from tsig-keys`);
-    else if (!known(key)) reader.complain('key', `no TSIG key '${key}' in tsig-keys`);
+    else if (!known(key)) reader.complain('key', `no TSIG key ${quote(key)} in tsig-keys`);
     reader.finish();
     if (at !== undefined && notify !== undefined) secondaries.push({ name, address: at, key, notify });
   }
@@ -194,7 +194,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     try {
       origin = Name.parse(name.endsWith('.') ? name : `${name}.`).toLowerCase().toString();
     } catch {
-      reader.complain('input', `'${name}' is not a domain name`);
+      reader.complain('input', `${quote(name)} is not a domain name`);
       continue;
     }
     const policy = reader.string('policy', 'dp');
@@ -211,10 +211,10 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     }
     p.finish();
     const names = reader.has('secondaries') ? reader.strings('secondaries') : secondaries.map((x) => x.name);
-    for (const n of names) if (!secondaries.some((x) => x.name === n)) reader.complain('secondaries', `no secondary '${n}' in secondaries`);
+    for (const n of names) if (!secondaries.some((x) => x.name === n)) reader.complain('secondaries', `no secondary ${quote(n)} in secondaries`);
     const output = reader.has('output') ? path(reader.string('output', '')) : undefined;
     const parentServers = reader.strings('parent-servers');
-    for (const text of parentServers) if (parseEndpoint(text) === undefined) reader.complain('parent-servers', `'${text}' is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
+    for (const text of parentServers) if (parseEndpoint(text) === undefined) reader.complain('parent-servers', `${quote(text)} is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
     reader.finish();
     if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }

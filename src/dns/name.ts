@@ -1,4 +1,4 @@
-import { ValueError, WireFormatError } from '../common/errors.js';
+import { quote, ValueError, WireFormatError } from '../common/errors.js';
 
 /**
  * A domain name. It is held as its uncompressed wire form in a latin1 string (one character
@@ -81,8 +81,8 @@ export class Name {
       let c = text.charCodeAt(i);
       if (c === 0x2e /* . */) {
         const labelLength = len - labelStart - 1;
-        if (labelLength === 0) throw new ValueError(`empty label in '${text}'`, 'NAME_SYNTAX');
-        if (labelLength > 63) throw new ValueError(`label over 63 octets (${labelLength}) in '${text}'`, 'NAME_SYNTAX');
+        if (labelLength === 0) throw new ValueError(`empty label in ${quote(text)}`, 'NAME_SYNTAX');
+        if (labelLength > 63) throw new ValueError(`label over 63 octets (${labelLength}) in ${quote(text)}`, 'NAME_SYNTAX');
         out[labelStart] = labelLength;
         if (i === n - 1) {
           absolute = true;
@@ -93,39 +93,39 @@ export class Name {
         continue;
       }
       if (c === 0x5c /* \ */) {
-        if (i + 1 >= n) throw new ValueError(`dangling backslash in '${text}'`, 'NAME_SYNTAX');
+        if (i + 1 >= n) throw new ValueError(`dangling backslash in ${quote(text)}`, 'NAME_SYNTAX');
         const d1 = text.charCodeAt(i + 1);
         if (isDigit(d1)) {
-          if (i + 3 >= n) throw new ValueError(`bad \\DDD escape in '${text}'`, 'NAME_SYNTAX');
+          if (i + 3 >= n) throw new ValueError(`bad \\DDD escape in ${quote(text)}`, 'NAME_SYNTAX');
           const d2 = text.charCodeAt(i + 2);
           const d3 = text.charCodeAt(i + 3);
-          if (!isDigit(d2) || !isDigit(d3)) throw new ValueError(`bad \\DDD escape in '${text}'`, 'NAME_SYNTAX');
+          if (!isDigit(d2) || !isDigit(d3)) throw new ValueError(`bad \\DDD escape in ${quote(text)}`, 'NAME_SYNTAX');
           c = (d1 - 48) * 100 + (d2 - 48) * 10 + (d3 - 48);
-          if (c > 255) throw new ValueError(`escape \\${text.slice(i + 1, i + 4)} is over 255 in '${text}'`, 'NAME_SYNTAX');
+          if (c > 255) throw new ValueError(`escape \\${text.slice(i + 1, i + 4)} is over 255 in ${quote(text)}`, 'NAME_SYNTAX');
           i += 3;
         } else {
           c = d1;
           i += 1;
         }
       }
-      if (c > 0xff) throw new ValueError(`character outside octet range in '${text}'`, 'NAME_SYNTAX');
-      if (len >= 255) throw new ValueError(`name over 255 octets in '${text}'`, 'NAME_SYNTAX');
+      if (c > 0xff) throw new ValueError(`character outside octet range in ${quote(text)}`, 'NAME_SYNTAX');
+      if (len >= 255) throw new ValueError(`name over 255 octets in ${quote(text)}`, 'NAME_SYNTAX');
       out[len++] = c;
     }
     if (!absolute) {
       const labelLength = len - labelStart - 1;
-      if (labelLength > 63) throw new ValueError(`label over 63 octets (${labelLength}) in '${text}'`, 'NAME_SYNTAX');
+      if (labelLength > 63) throw new ValueError(`label over 63 octets (${labelLength}) in ${quote(text)}`, 'NAME_SYNTAX');
       out[labelStart] = labelLength;
-      if (origin === null) throw new ValueError(`relative name '${text}' with no origin set`, 'NAME_SYNTAX');
+      if (origin === null) throw new ValueError(`relative name ${quote(text)} with no origin set`, 'NAME_SYNTAX');
       if (len + origin.wire.length > 255) {
-        throw new ValueError(`name over 255 octets (${len + origin.wire.length}) in '${text}'`, 'NAME_SYNTAX');
+        throw new ValueError(`name over 255 octets (${len + origin.wire.length}) in ${quote(text)}`, 'NAME_SYNTAX');
       }
       const o = origin.wire;
       for (let i = 0; i < o.length; i++) out[len++] = o.charCodeAt(i);
       return len;
     }
     out[len++] = 0;
-    if (len > 255) throw new ValueError(`name over 255 octets (${len}) in '${text}'`, 'NAME_SYNTAX');
+    if (len > 255) throw new ValueError(`name over 255 octets (${len}) in ${quote(text)}`, 'NAME_SYNTAX');
     return len;
   }
 

@@ -1,5 +1,5 @@
 import type { UnixSeconds } from '../common/clock.js';
-import { ValueError } from '../common/errors.js';
+import { quote, ValueError } from '../common/errors.js';
 
 export type SerialPolicy = 'unixtime' | 'datecounter' | 'counter' | 'keep';
 
@@ -29,7 +29,7 @@ export function nextSerial(policy: SerialPolicy, current: number, now: UnixSecon
       break;
     }
     default:
-      throw new ValueError(`unknown serial policy '${String(policy)}'`);
+      throw new ValueError(`unknown serial policy ${quote(String(policy))}`);
   }
   return serialGreater(wanted, current) ? wanted : plusOne;
 }

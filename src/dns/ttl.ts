@@ -1,4 +1,4 @@
-import { ValueError } from '../common/errors.js';
+import { quote, ValueError } from '../common/errors.js';
 
 /** The largest TTL RFC 2181 section 8 allows. */
 export const MAX_TTL = 2 ** 31 - 1;
@@ -14,7 +14,7 @@ export function parseTtl(text: string, max = MAX_TTL): number {
   if (/^\d+$/.test(text)) {
     total = Number(text);
   } else {
-    if (!/^(\d+[wdhmsWDHMS])+$/.test(text)) throw new ValueError(`'${text}' is not a TTL`);
+    if (!/^(\d+[wdhmsWDHMS])+$/.test(text)) throw new ValueError(`${quote(text)} is not a TTL`);
     total = 0;
     for (const m of text.matchAll(/(\d+)([wdhmsWDHMS])/g)) {
       total += Number(m[1]) * UNIT_SECONDS[m[2]!.toLowerCase()]!;

@@ -1,6 +1,6 @@
 import { isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, YAMLMap } from 'yaml';
 import type { PolicyProblem } from '../common/errors.js';
-import { ValueError } from '../common/errors.js';
+import { quote, ValueError } from '../common/errors.js';
 import { MAX_TTL, parseTtl } from '../dns/ttl.js';
 import type { SourcePosition } from './policy.js';
 
@@ -205,7 +205,7 @@ export class MapReader {
     if (f === undefined) return fallback;
     const v = isScalar(f.node) ? f.node.value : undefined;
     if (typeof v === 'string' && (options as readonly string[]).includes(v)) return v as T;
-    report(this.scope, f, `expected ${options.map((o) => `'${o}'`).join(' or ')}, found ${shown(f.node)}`);
+    report(this.scope, f, `expected ${options.map((o) => `${quote(o)}`).join(' or ')}, found ${shown(f.node)}`);
     return fallback;
   }
 
@@ -226,7 +226,7 @@ export class MapReader {
         if (!(e instanceof ValueError)) throw e;
       }
     }
-    const alternatives = Object.keys(words).map((w) => `, or '${w}'`).join('');
+    const alternatives = Object.keys(words).map((w) => `, or ${quote(w)}`).join('');
     report(this.scope, f, `expected ${DURATION_HELP}${alternatives}, found ${shown(f.node)}`);
     return fallback;
   }

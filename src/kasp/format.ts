@@ -1,5 +1,6 @@
 import { algorithmName } from '../dnssec/algorithms.js';
 import type { Policy } from './policy.js';
+import { quote } from '../common/errors.js';
 
 const UNITS: readonly [string, number][] = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
 
@@ -25,7 +26,7 @@ function orKept(seconds: number | null): string {
 
 /** The resolved policy, a line a field, in the file's own field names (`hms policy check`). */
 export function formatPolicy(p: Policy): string[] {
-  const lines = [`policy '${p.name}' (profile ${p.profile})${p.description === '' ? '' : `: ${p.description}`}`];
+  const lines = [`policy ${quote(p.name)} (profile ${p.profile})${p.description === '' ? '' : `: ${p.description}`}`];
   for (const k of p.keys) {
     const lifetime = k.lifetime === null ? 'manual' : formatDuration(k.lifetime);
     lines.push(`  keys.${k.role}: ${algorithmName(k.algorithm)} (${k.algorithm}) ${k.bits} bits, lifetime ${lifetime}`);

@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
-import { PolicyError, type PolicyProblem } from '../common/errors.js';
+import { PolicyError, type PolicyProblem, quote } from '../common/errors.js';
 import { DEFAULTS } from './defaults.js';
 import { MapReader, offsetOf, Problems, type Scope } from './fields.js';
 import { PROFILE_NAMES, type Policy, type ProfileName } from './policy.js';
@@ -112,7 +112,7 @@ function readPolicy(problems: Problems, name: string, at: number, node: Node | n
  */
 function scanForMd5(problems: Problems, node: Node | null, path: string, policy: string | undefined): void {
   const report = (at: Node, field: string, text: string): void => {
-    problems.add(offsetOf(at), `'${text}' uses MD5, which hms never allows`, {
+    problems.add(offsetOf(at), `${quote(text)} uses MD5, which hms never allows`, {
       ...(policy === undefined ? {} : { policy }),
       field: field === '' ? '(top level)' : field,
       requirement: 'DP-4.2b',

@@ -21,6 +21,7 @@ import { checkParentDs } from './parent-check.js';
 import { ZonePipeline, type ZoneState } from './pipeline.js';
 import { Publisher } from './publisher.js';
 import { lockHolder, tryLockState, type StateLock } from './state-lock.js';
+import { removeLeftovers } from '../storage/temporary-files.js';
 import { Triggers } from './triggers.js';
 
 export interface ServiceOptions {
@@ -149,7 +150,12 @@ export class Service {
   }
 
   private async begin(): Promise<void> {
-    for (const dir of ['signed', 'journal', 'upstream']) mkdirSync(join(this.config.service.data, dir), { recursive: true, mode: 0o750 });
+    const folders = ['signed', 'journal', 'upstream'].map((dir) => join(this.config.service.data, dir));
+    for (const dir of folders) mkdirSync(dir, { recursive: true, mode: 0o750 });
+    // what killed runs left half-written (the state's lock is held: no other hms writes there)
+    const files = this.config.service.zones.flatMap((z) => [z.output, z.input.kind === 'file' ? z.input.file : undefined]).filter((f) => f !== undefined);
+    const left = removeLeftovers(folders, files, process.pid);
+    if (left.files.length > 0) this.log.info({ files: left.files.length, bytes: left.bytes, removed: left.files.slice(0, 20) }, 'removed the temporary files of earlier runs');
     this.checkPolicies(this.config);
     for (const z of this.config.service.zones) this.addZone(z);
     for (const state of this.zones.values()) this.pipeline.resume(state);

@@ -19,6 +19,7 @@ import { loadZoneFile } from './load-zone.js';
 import type { Publisher } from './publisher.js';
 import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
+import { temporaryName } from '../common/temporary-names.js';
 
 /** What the service keeps of one configured zone while it runs (what it serves is the publisher's). */
 export interface ZoneState {
@@ -262,7 +263,7 @@ export class ZonePipeline {
 
 function copyAtomically(from: string, to: string): void {
   mkdirSync(dirname(to), { recursive: true });
-  const tmp = `${to}.tmp-${process.pid}`;
+  const tmp = temporaryName(to, process.pid);
   copyFileSync(from, tmp);
   renameSync(tmp, to);
 }

@@ -2,6 +2,7 @@ import { accessSync, close, closeSync, constants, fdatasync, fsyncSync, openSync
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { toBase64 } from '../dns/bytes.js';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
+import { temporaryName } from '../common/temporary-names.js';
 
 const CHUNK = 1 << 20;
 /** AtomicZoneFile starts a background sync after this many octets written since the last. */
@@ -64,7 +65,7 @@ export class AtomicZoneFile {
   private constructor(readonly path: string, private readonly tmp: string, private readonly fd: number) {}
 
   static open(path: string): AtomicZoneFile {
-    const tmp = `${path}.tmp-${process.pid}`;
+    const tmp = temporaryName(path, process.pid);
     return new AtomicZoneFile(path, tmp, openSync(tmp, 'w', 0o644));
   }
 

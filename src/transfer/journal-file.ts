@@ -5,6 +5,7 @@ import { WireFormatError } from '../common/errors.js';
 import { ByteReader, ByteWriter } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import type { DiffRecord, ZoneDiff } from '../zone/diff.js';
+import { temporaryName } from '../common/temporary-names.js';
 
 /**
  * The journal's file: `HMSJRNL1`, the zone's name, the number of diffs, each diff (old SOA,
@@ -90,7 +91,7 @@ export function decodeJournal(bytes: Uint8Array): JournalContents {
  * folder synced; a reader (or a restart after a crash) sees the old file or the new, never half.
  */
 export function writeFileAtomically(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = temporaryName(path, process.pid);
   const fd = openSync(tmp, 'w', 0o600);
   try {
     for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);

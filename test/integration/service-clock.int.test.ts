@@ -1,6 +1,7 @@
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +140,48 @@ www A 192.0.2.54
     }
     const again = await Service.start({ configFile: config, log, operator, lockWaitMs: 500 });
     await again.stop();
+  });
+
+  it('OPS-7 the temporary files that killed runs left are removed at start, and nothing else', async () => {
+    // a pid of no process: one that has ended
+    const dead = spawnSync('true').pid;
+    expect(() => process.kill(dead, 0)).toThrow();
+    const withOutput = join(tmp, 'output.yaml');
+    writeFileSync(withOutput, readFileSync(config, 'utf8').replace('policy: dp }', 'policy: dp, output: out/example.com.zone }'));
+    const big = Buffer.alloc(1 << 20, 0x41);
+    const leftovers = [
+      `state/signed/example.com.signed.hms-tmp-${dead}`,
+      `state/journal/example.com.journal.hms-tmp-${dead}`,
+      `state/upstream/example.net.zone.hms-tmp-${dead}`,
+      // as hms named them before, in its own folders
+      `state/signed/example.com.signed.tmp-${dead}`,
+      `out/example.com.zone.hms-tmp-${dead}`,
+      `zones/example.com.zone.hms-tmp-${dead}`,
+    ];
+    const others = [
+      'state/signed/notes.txt',
+      'state/signed/example.com.signed.tmp-x1',
+      'state/journal/tmp-AbC123',
+      // the pattern, but beside no file hms writes
+      `out/other.zone.hms-tmp-${dead}`,
+      // the earlier name outside hms's folders
+      `out/example.com.zone.tmp-${dead}`,
+      'out/example.com.zone.bak',
+    ];
+    for (const f of [...leftovers, ...others]) {
+      mkdirSync(dirname(join(tmp, f)), { recursive: true });
+      writeFileSync(join(tmp, f), big);
+    }
+    lines.length = 0;
+    const service = await Service.start({ configFile: withOutput, log, operator });
+    try {
+      expect(leftovers.filter((f) => existsSync(join(tmp, f)))).toEqual([]);
+      expect(others.filter((f) => !existsSync(join(tmp, f)) || readFileSync(join(tmp, f)).length !== big.length)).toEqual([]);
+      expect(lines.find((l) => l.msg === 'removed the temporary files of earlier runs')).toMatchObject({ files: leftovers.length, bytes: leftovers.length * big.length });
+    } finally {
+      await service.stop();
+      for (const f of others) rmSync(join(tmp, f));
+    }
   });
 
   it('DP-4.1 a key missing from the HSM at start is an alarm, and no key is made in its place', async () => {

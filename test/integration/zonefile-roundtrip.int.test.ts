@@ -113,6 +113,26 @@ describe('hms zone check refuses invalid zones, naming file and line', () => {
     expect(r.stderr).toMatch(/below-cut\.zone:6: error: www\.sub\.example\.com\.\/TXT/);
   });
 
+  it('OPS-6 a 10 MB bad token is quoted as a short excerpt that still names file:line:col, text and --json', () => {
+    const cases: [string, string, RegExp][] = [
+      [`www ${'X'.repeat(10_000_000)} 192.0.2.2`, 'huge.zone:5:5:', /unknown record type 'X{40}\.\.\.' \(10000000 characters\)/],
+      [`www A ${'1'.repeat(10_000_000)}`, 'huge.zone:5:7:', /'1{40}\.\.\.' \(10000000 characters\) is not an IPv4 address/],
+      [`${'y'.repeat(10_000_000)} A 192.0.2.2`, 'huge.zone:5:1:', /name over 255 octets in 'y{40}\.\.\.'/],
+    ];
+    for (const [line, where, what] of cases) {
+      writeFileSync(join(tmp, 'huge.zone'), `$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 2592000 300\n@ NS ns1\nns1 A 192.0.2.1\n${line}\n`);
+      const r = hms(['zone', 'check', 'huge.zone', '--origin', 'example.com'], tmp);
+      expect(r.status).toBe(3);
+      expect(r.stdout.length + r.stderr.length).toBeLessThan(300);
+      expect(r.stdout + r.stderr).toContain(where);
+      expect(r.stdout + r.stderr).toMatch(what);
+      const json = hms(['zone', 'check', 'huge.zone', '--origin', 'example.com', '--json'], tmp);
+      expect(json.status).toBe(3);
+      expect(json.stdout.length + json.stderr.length).toBeLessThan(1000);
+      expect(json.stdout).toContain(where);
+    }
+  });
+
   it('names a zone file it cannot read, and exits 1', () => {
     const r = hms(['zone', 'check', 'no-such.zone', '--origin', 'example.com'], INVALID);
     expect(r.status).toBe(1);

@@ -1,4 +1,4 @@
-import { ValueError } from '../../common/errors.js';
+import { quote, ValueError } from '../../common/errors.js';
 
 /** Dotted-quad IPv4, as inet_pton reads it: four decimals 0-255, no leading zeros. */
 export function parseIpv4(text: string): Uint8Array {
@@ -9,7 +9,7 @@ export function parseIpv4(text: string): Uint8Array {
 
 /** As parseIpv4, into the first four octets of `out` (no allocation). */
 export function parseIpv4Into(text: string, out: Uint8Array): void {
-  if (!readIpv4(text, 0, text.length, out, 0)) throw new ValueError(`'${text}' is not an IPv4 address`);
+  if (!readIpv4(text, 0, text.length, out, 0)) throw new ValueError(`${quote(text)} is not an IPv4 address`);
 }
 
 /** Reads a dotted quad from text[start, end) into out[at..at+4); false when it is not one. */
@@ -57,7 +57,7 @@ export function parseIpv6(text: string): Uint8Array {
 /** As parseIpv6, into the first sixteen octets of `out`, which must be zero (no allocation). */
 export function parseIpv6Into(text: string, out: Uint8Array): Uint8Array {
   const bad = (): never => {
-    throw new ValueError(`'${text}' is not an IPv6 address`);
+    throw new ValueError(`${quote(text)} is not an IPv6 address`);
   };
   const n = text.length;
   let i = 0;

@@ -1,4 +1,4 @@
-import { ValueError } from '../../common/errors.js';
+import { quote, ValueError } from '../../common/errors.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUV';
 
@@ -22,7 +22,7 @@ export function encodeBase32Hex(bytes: Uint8Array): string {
 
 export function decodeBase32Hex(text: string): Uint8Array {
   const upper = text.toUpperCase();
-  if (!/^[0-9A-V]*$/.test(upper)) throw new ValueError(`'${text}' is not base32hex`);
+  if (!/^[0-9A-V]*$/.test(upper)) throw new ValueError(`${quote(text)} is not base32hex`);
   const out: number[] = [];
   let buffer = 0;
   let bits = 0;
@@ -35,6 +35,6 @@ export function decodeBase32Hex(text: string): Uint8Array {
     }
     buffer &= (1 << bits) - 1;
   }
-  if (bits >= 5 || buffer !== 0) throw new ValueError(`'${text}' has a bad base32hex length or padding bits`);
+  if (bits >= 5 || buffer !== 0) throw new ValueError(`${quote(text)} has a bad base32hex length or padding bits`);
   return Uint8Array.from(out);
 }

@@ -1,4 +1,4 @@
-import { ValueError, WireFormatError } from '../../common/errors.js';
+import { quote, ValueError, WireFormatError } from '../../common/errors.js';
 import { ByteReader, type ByteWriter } from '../bytes.js';
 import type { Field } from './fields.js';
 import type { ParseContext, RdataTokens } from './tokens.js';
@@ -20,7 +20,7 @@ export function fieldCodec(fields: readonly Field[]): RdataCodec {
   return {
     parse(r, ctx, w) {
       for (const f of fields) f.parse(r, w, ctx);
-      if (!r.done) throw new ValueError(`unexpected data after the record ('${r.peek()?.text ?? ''}')`);
+      if (!r.done) throw new ValueError(`unexpected data after the record (${quote(r.peek()?.text ?? '')})`);
     },
     format(rdata) {
       const d = new ByteReader(rdata);

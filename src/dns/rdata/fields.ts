@@ -1,4 +1,4 @@
-import { ValueError, WireFormatError } from '../../common/errors.js';
+import { quote, ValueError, WireFormatError } from '../../common/errors.js';
 import { ByteReader, ByteWriter, toBase64, toHex } from '../bytes.js';
 import { Name } from '../name.js';
 import { parseType, typeToString } from '../types.js';
@@ -22,7 +22,7 @@ export interface Field {
 }
 
 function parseDecimal(text: string, max: number, label: string): number {
-  if (!/^\d+$/.test(text)) throw new ValueError(`${label}: '${text}' is not a number`);
+  if (!/^\d+$/.test(text)) throw new ValueError(`${label}: ${quote(text)} is not a number`);
   const v = Number(text);
   if (v > max) throw new ValueError(`${label}: ${text} is over ${max}`);
   return v;
@@ -224,7 +224,7 @@ export function salt(label = 'salt'): Field {
         w.u8(0);
         return;
       }
-      if (!/^([0-9a-fA-F]{2})+$/.test(t)) throw new ValueError(`${label}: '${t}' is not hex or '-'`);
+      if (!/^([0-9a-fA-F]{2})+$/.test(t)) throw new ValueError(`${label}: ${quote(t)} is not hex or '-'`);
       if (t.length / 2 > 255) throw new ValueError(`${label}: over 255 octets`);
       w.u8(t.length / 2);
       w.bytes(Buffer.from(t, 'hex'));
@@ -263,7 +263,7 @@ export function typeBitmap(label = 'type bitmap'): Field {
       for (const t of r.rest()) {
         r.current = t;
         const type = parseType(t.text);
-        if (type === undefined) throw new ValueError(`${label}: unknown type '${t.text}'`);
+        if (type === undefined) throw new ValueError(`${label}: unknown type ${quote(t.text)}`);
         types.add(type);
       }
       encodeTypeBitmap([...types], w);
@@ -317,7 +317,7 @@ export function typeCovered(label = 'type covered'): Field {
     parse(r, w) {
       const t = r.next(label).text;
       const type = parseType(t);
-      if (type === undefined) throw new ValueError(`${label}: unknown type '${t}'`);
+      if (type === undefined) throw new ValueError(`${label}: unknown type ${quote(t)}`);
       w.u16(type);
     },
     format: (d) => typeToString(d.u16(label)),
@@ -336,7 +336,7 @@ export function time32(label: string): Field {
         const ms = Date.UTC(y, mo - 1, da, h, mi, s);
         const back = new Date(ms);
         if (mo < 1 || mo > 12 || back.getUTCDate() !== da || h > 23 || mi > 59 || s > 59) {
-          throw new ValueError(`${label}: '${t}' is not a valid time`);
+          throw new ValueError(`${label}: ${quote(t)} is not a valid time`);
         }
         w.u32((ms / 1000) % 2 ** 32);
       } else {
@@ -367,7 +367,7 @@ export function caaTag(label = 'tag'): Field {
     label,
     parse(r, w) {
       const t = r.next(label).text;
-      if (!/^[A-Za-z0-9]{1,255}$/.test(t)) throw new ValueError(`${label}: '${t}' must be letters and digits`);
+      if (!/^[A-Za-z0-9]{1,255}$/.test(t)) throw new ValueError(`${label}: ${quote(t)} must be letters and digits`);
       w.u8(t.length);
       w.latin1(t);
     },
@@ -388,7 +388,7 @@ export function eui(octets: 6 | 8): Field {
     label,
     parse(r, w) {
       const t = r.next(label).text;
-      if (!re.test(t)) throw new ValueError(`${label}: '${t}' is not ${octets} hex pairs joined by '-'`);
+      if (!re.test(t)) throw new ValueError(`${label}: ${quote(t)} is not ${octets} hex pairs joined by '-'`);
       w.bytes(Buffer.from(t.replace(/-/g, ''), 'hex'));
     },
     format: (d) => toHex(d.bytes(octets, label)).toLowerCase().replace(/(..)(?!$)/g, '$1-'),
@@ -401,7 +401,7 @@ export function ilnp64(label: string): Field {
     label,
     parse(r, w) {
       const t = r.next(label).text;
-      if (!/^[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4}){3}$/.test(t)) throw new ValueError(`${label}: '${t}' is not four hex groups`);
+      if (!/^[0-9a-fA-F]{1,4}(:[0-9a-fA-F]{1,4}){3}$/.test(t)) throw new ValueError(`${label}: ${quote(t)} is not four hex groups`);
       for (const g of t.split(':')) w.u16(parseInt(g, 16));
     },
     format(d) {

@@ -1,4 +1,4 @@
-import { ValueError, WireFormatError } from '../../common/errors.js';
+import { quote, ValueError, WireFormatError } from '../../common/errors.js';
 import { ByteWriter, toHex } from '../bytes.js';
 import { typeToString } from '../types.js';
 import { codecFor } from './registry.js';
@@ -49,7 +49,7 @@ export function parseRdataInto(type: number, r: RdataTokens, ctx: ParseContext, 
 function parseGeneric(r: RdataTokens): Uint8Array {
   const lenToken = r.next('generic RDATA length');
   if (!/^\d+$/.test(lenToken.text) || Number(lenToken.text) > 0xffff) {
-    throw new ValueError(`generic RDATA length '${lenToken.text}' is not a number from 0 to 65535`);
+    throw new ValueError(`generic RDATA length ${quote(lenToken.text)} is not a number from 0 to 65535`);
   }
   const length = Number(lenToken.text);
   const hex = r.rest().map((t) => t.text).join('');

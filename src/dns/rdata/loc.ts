@@ -1,4 +1,4 @@
-import { ValueError, WireFormatError } from '../../common/errors.js';
+import { quote, ValueError, WireFormatError } from '../../common/errors.js';
 import { ByteReader } from '../bytes.js';
 import type { RdataCodec } from './codec.js';
 import type { RdataTokens, Token } from './tokens.js';
@@ -42,7 +42,7 @@ function direction(t: Token, axis: Axis): 1 | -1 | 0 {
 }
 
 function wholeNumber(t: Token, label: string, what: string): number {
-  if (t.quoted || !/^\d+$/.test(t.text)) throw new ValueError(`${label}: ${what} '${t.text}' is not a whole number`);
+  if (t.quoted || !/^\d+$/.test(t.text)) throw new ValueError(`${label}: ${what} ${quote(t.text)} is not a whole number`);
   return Number(t.text);
 }
 
@@ -50,12 +50,12 @@ function wholeNumber(t: Token, label: string, what: string): number {
 function seconds(t: Token, label: string): number {
   const m = t.quoted ? null : /^(\d*)(?:\.(\d*))?$/.exec(t.text);
   if (m === null || (m[1] === '' && (m[2] ?? '') === '')) {
-    throw new ValueError(`${label}: seconds '${t.text}' is not a number`);
+    throw new ValueError(`${label}: seconds ${quote(t.text)} is not a number`);
   }
   const frac = m[2] ?? '';
-  if (frac.length > 3) throw new ValueError(`${label}: seconds '${t.text}' has more than 3 decimals`);
+  if (frac.length > 3) throw new ValueError(`${label}: seconds ${quote(t.text)} has more than 3 decimals`);
   const whole = Number(m[1] === '' ? '0' : m[1]);
-  if (whole >= 60) throw new ValueError(`${label}: seconds '${t.text}' must be below 60`);
+  if (whole >= 60) throw new ValueError(`${label}: seconds ${quote(t.text)} must be below 60`);
   return whole * 1000 + Number(frac.padEnd(3, '0'));
 }
 
@@ -64,14 +64,14 @@ function parseCoordinate(r: RdataTokens, axis: Axis): number {
   const { label } = axis;
   const dTok = r.next(`${label} degrees`);
   const d = wholeNumber(dTok, label, 'degrees');
-  if (d > axis.maxDegrees) throw new ValueError(`${label}: '${dTok.text}' is over ${axis.maxDegrees} degrees`);
+  if (d > axis.maxDegrees) throw new ValueError(`${label}: ${quote(dTok.text)} is over ${axis.maxDegrees} degrees`);
   let m = 0;
   let s = 0;
   let t = r.next(`${label} direction (${axis.positive} or ${axis.negative})`);
   let sign = direction(t, axis);
   if (sign === 0) {
     m = wholeNumber(t, label, 'minutes');
-    if (m >= 60) throw new ValueError(`${label}: minutes '${t.text}' must be below 60`);
+    if (m >= 60) throw new ValueError(`${label}: minutes ${quote(t.text)} must be below 60`);
     t = r.next(`${label} direction (${axis.positive} or ${axis.negative})`);
     sign = direction(t, axis);
     if (sign === 0) {
@@ -79,7 +79,7 @@ function parseCoordinate(r: RdataTokens, axis: Axis): number {
       t = r.next(`${label} direction (${axis.positive} or ${axis.negative})`);
       sign = direction(t, axis);
       if (sign === 0) {
-        throw new ValueError(`${label}: '${t.text}' is not a direction (${axis.positive} or ${axis.negative})`);
+        throw new ValueError(`${label}: ${quote(t.text)} is not a direction (${axis.positive} or ${axis.negative})`);
       }
     }
   }
@@ -105,12 +105,12 @@ function metresToCm(text: string, decimals: number): { cm: number; negative: boo
 function parseAltitude(t: Token): number {
   const label = 'LOC altitude';
   const v = t.quoted ? null : metresToCm(t.text, 2);
-  if (v === null) throw new ValueError(`${label}: '${t.text}' is not a number of metres with up to 2 decimals`);
+  if (v === null) throw new ValueError(`${label}: ${quote(t.text)} is not a number of metres with up to 2 decimals`);
   if (v.negative) {
-    if (v.cm > ALTITUDE_BASE_CM) throw new ValueError(`${label}: '${t.text}' is below -100000m`);
+    if (v.cm > ALTITUDE_BASE_CM) throw new ValueError(`${label}: ${quote(t.text)} is below -100000m`);
     return ALTITUDE_BASE_CM - v.cm;
   }
-  if (v.cm > ALTITUDE_MAX_CM) throw new ValueError(`${label}: '${t.text}' is over 42849672.95m`);
+  if (v.cm > ALTITUDE_MAX_CM) throw new ValueError(`${label}: ${quote(t.text)} is over 42849672.95m`);
   return ALTITUDE_BASE_CM + v.cm;
 }
 
@@ -118,9 +118,9 @@ function parseAltitude(t: Token): number {
 function parsePrecision(t: Token, label: string): number {
   const v = t.quoted ? null : metresToCm(t.text, 2);
   if (v === null || v.negative) {
-    throw new ValueError(`${label}: '${t.text}' is not a number of metres with up to 2 decimals`);
+    throw new ValueError(`${label}: ${quote(t.text)} is not a number of metres with up to 2 decimals`);
   }
-  if (v.cm > PRECISION_MAX_M * 100) throw new ValueError(`${label}: '${t.text}' is over ${PRECISION_MAX_M}m`);
+  if (v.cm > PRECISION_MAX_M * 100) throw new ValueError(`${label}: ${quote(t.text)} is over ${PRECISION_MAX_M}m`);
   if (v.cm === 0) return 0;
   let exp = 0;
   let man = v.cm;
@@ -178,7 +178,7 @@ export const locCodec: RdataCodec = {
     if (!r.done) size = parsePrecision(r.next('LOC size'), 'LOC size');
     if (!r.done) hp = parsePrecision(r.next('LOC horizontal precision'), 'LOC horizontal precision');
     if (!r.done) vp = parsePrecision(r.next('LOC vertical precision'), 'LOC vertical precision');
-    if (!r.done) throw new ValueError(`unexpected data after the LOC record ('${r.peek()?.text ?? ''}')`);
+    if (!r.done) throw new ValueError(`unexpected data after the LOC record (${quote(r.peek()?.text ?? '')})`);
     w.u8(0);
     w.u8(size);
     w.u8(hp);

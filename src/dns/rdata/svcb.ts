@@ -1,4 +1,4 @@
-import { ValueError, WireFormatError } from '../../common/errors.js';
+import { quote, ValueError, WireFormatError } from '../../common/errors.js';
 import { ByteReader, toBase64 } from '../bytes.js';
 import { Name } from '../name.js';
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from './addresses.js';
@@ -45,14 +45,14 @@ function parseKey(text: string, where: string): number {
   if (named !== undefined) return named;
   const m = /^key(0|[1-9]\d{0,4})$/.exec(text);
   if (m !== null && Number(m[1]) <= 0xffff) return Number(m[1]);
-  throw new ValueError(`${where}: '${text}' is not a known key or keyNNNNN (0 to 65535, no leading zeros)`);
+  throw new ValueError(`${where}: ${quote(text)} is not a known key or keyNNNNN (0 to 65535, no leading zeros)`);
 }
 
 function decode(raw: string, label: string): string {
   try {
     return unescapeText(raw);
   } catch (e) {
-    if (e instanceof ValueError) throw new ValueError(`${label}: ${e.message} in '${raw}'`);
+    if (e instanceof ValueError) throw new ValueError(`${label}: ${e.message} in ${quote(raw)}`);
     throw e;
   }
 }
@@ -154,7 +154,7 @@ function dohpathProblem(b: Uint8Array): string | undefined {
 
 function parseBase64(text: string, label: string): Uint8Array {
   if (text.length === 0 || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
-    throw new ValueError(`${label}: '${text}' is not valid base64`);
+    throw new ValueError(`${label}: ${quote(text)} is not valid base64`);
   }
   return Buffer.from(text, 'base64');
 }
@@ -186,7 +186,7 @@ function parseValue(key: number, raw: string | undefined): Uint8Array {
       const sorted = [...keys].sort((a, b) => a - b);
       const out = new Uint8Array(sorted.length * 2);
       sorted.forEach((k, i) => {
-        if (i > 0 && sorted[i - 1] === k) throw new ValueError(`${label}: '${keyName(k)}' is listed twice`);
+        if (i > 0 && sorted[i - 1] === k) throw new ValueError(`${label}: ${quote(keyName(k))} is listed twice`);
         out[2 * i] = k >> 8;
         out[2 * i + 1] = k & 0xff;
       });
@@ -200,10 +200,10 @@ function parseValue(key: number, raw: string | undefined): Uint8Array {
     }
     case NO_DEFAULT_ALPN:
     case OHTTP:
-      if (text.length > 0) throw new ValueError(`${label}: takes no value (got '${raw ?? ''}')`);
+      if (text.length > 0) throw new ValueError(`${label}: takes no value (got ${quote(raw ?? '')})`);
       return new Uint8Array(0);
     case PORT: {
-      if (!/^\d+$/.test(text) || Number(text) > 0xffff) throw new ValueError(`${label}: '${text}' is not a port number (0 to 65535)`);
+      if (!/^\d+$/.test(text) || Number(text) > 0xffff) throw new ValueError(`${label}: ${quote(text)} is not a port number (0 to 65535)`);
       return Uint8Array.of(Number(text) >> 8, Number(text) & 0xff);
     }
     case IPV4HINT:
@@ -215,7 +215,7 @@ function parseValue(key: number, raw: string | undefined): Uint8Array {
     case DOHPATH: {
       const b = octets(text);
       const problem = dohpathProblem(b);
-      if (problem !== undefined) throw new ValueError(`${label}: '${raw ?? ''}' ${problem}`);
+      if (problem !== undefined) throw new ValueError(`${label}: ${quote(raw ?? '')} ${problem}`);
       return b;
     }
     default:
@@ -239,7 +239,7 @@ function readParam(r: RdataTokens, t: Token): { key: number; raw: string | undef
 
 function checkConsistency(priority: number, keys: readonly number[], mandatory: readonly number[], fail: (msg: string) => never): void {
   if (priority === 0 && keys.length > 0) fail('AliasMode (priority 0) takes no parameters');
-  for (const k of mandatory) if (!keys.includes(k)) fail(`mandatory lists '${keyName(k)}', which is not present`);
+  for (const k of mandatory) if (!keys.includes(k)) fail(`mandatory lists ${quote(keyName(k))}, which is not present`);
   if (keys.includes(NO_DEFAULT_ALPN) && !keys.includes(ALPN)) fail("'no-default-alpn' needs 'alpn'");
 }
 
@@ -325,7 +325,7 @@ export const svcbCodec: RdataCodec = {
   parse(r, ctx, w) {
     const pt = r.next('SVCB priority');
     if (pt.quoted || !/^\d+$/.test(pt.text) || Number(pt.text) > 0xffff) {
-      throw new ValueError(`SVCB priority: '${pt.text}' is not a number from 0 to 65535`);
+      throw new ValueError(`SVCB priority: ${quote(pt.text)} is not a number from 0 to 65535`);
     }
     const priority = Number(pt.text);
     const target = Name.parse(r.next('SVCB target name').text, ctx.origin);
@@ -334,7 +334,7 @@ export const svcbCodec: RdataCodec = {
       const t = r.next('SVCB parameter');
       const { key, raw } = readParam(r, t);
       r.current = t;
-      if (params.has(key)) throw new ValueError(`SVCB parameter '${keyLabel(key)}' appears twice`);
+      if (params.has(key)) throw new ValueError(`SVCB parameter ${quote(keyLabel(key))} appears twice`);
       const value = parseValue(key, raw);
       if (value.length > 0xffff) throw new ValueError(`SVCB ${keyLabel(key)}: value over 65535 octets`);
       params.set(key, value);

@@ -1,4 +1,5 @@
 import type { IncludeResolver, ZoneSource } from './parser.js';
+import { quote } from '../../common/errors.js';
 
 /** A zone source over text already in memory (tests, zones received by transfer). */
 export function textSource(file: string, text: string, chunkSize = 1 << 16): ZoneSource {
@@ -12,7 +13,7 @@ export function textSource(file: string, text: string, chunkSize = 1 << 16): Zon
 export function memoryIncludes(files: Readonly<Record<string, string>>): IncludeResolver {
   return (path) => {
     const text = files[path];
-    if (text === undefined) throw new Error(`no such file '${path}'`);
+    if (text === undefined) throw new Error(`no such file ${quote(path)}`);
     return textSource(path, text);
   };
 }

@@ -132,3 +132,15 @@ describe('parseZoneFile on arbitrary input (property)', () => {
     );
   });
 });
+
+describe('errors quote input as a short excerpt (issue 17)', () => {
+  it('OPS-6 a 1 MB bad token gives an error under 300 characters that names file:line:col', () => {
+    const huge = 'X'.repeat(1_000_000);
+    for (const line of [`www ${huge} 192.0.2.2`, `www A ${huge}`, `${huge} A 192.0.2.2`, `www MX 10 ${'a.'.repeat(500_000)}`, `www TXT "${huge}`, `$INCLUDE ${huge}`, `$TTL 1 ${huge}`]) {
+      const e = syntaxError(`$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 2592000 300\n${line}\n`);
+      expect(e.message.length, line.slice(0, 20)).toBeLessThan(300);
+      expect(e.message).toMatch(/^zone\.db:3:\d+: /);
+      expect(JSON.stringify(e.toJSON()).length).toBeLessThan(1000);
+    }
+  });
+});

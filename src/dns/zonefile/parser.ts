@@ -1,4 +1,4 @@
-import { SignerError, ZoneSyntaxError } from '../../common/errors.js';
+import { quote, SignerError, ZoneSyntaxError } from '../../common/errors.js';
 import { Name } from '../name.js';
 import { ByteWriter, Slab } from '../bytes.js';
 import { parseRdataInto } from '../rdata/index.js';
@@ -177,7 +177,7 @@ export class ZoneFileParser {
           classToken = t;
         } else {
           type = parseType(t.text);
-          if (type === undefined) throw new SignerError('ZONE_SYNTAX', `unknown record type '${t.text}'`);
+          if (type === undefined) throw new SignerError('ZONE_SYNTAX', `unknown record type ${quote(t.text)}`);
           index++;
           break;
         }
@@ -254,7 +254,7 @@ export class ZoneFileParser {
     try {
       included = this.options.include(pathToken.text, frame.source.file);
     } catch (e) {
-      throw new SignerError('ZONE_INCLUDE', `cannot read included file '${pathToken.text}': ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      throw new SignerError('ZONE_INCLUDE', `cannot read included file ${quote(pathToken.text)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     const loopAt = this.frames.findIndex((f) => f.source.id === included.id);
     if (loopAt >= 0) {
@@ -282,5 +282,5 @@ function need(tokens: readonly Token[], i: number, what: string): Token {
 }
 
 function noMore(tokens: readonly Token[], from: number, directive: string): void {
-  if (tokens.length > from) throw new SignerError('ZONE_SYNTAX', `unexpected '${tokens[from]!.text}' after ${directive}`);
+  if (tokens.length > from) throw new SignerError('ZONE_SYNTAX', `unexpected ${quote(tokens[from]!.text)} after ${directive}`);
 }
