@@ -106,7 +106,7 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
   return describeKey(token, pair.privateKey, pair.publicKey);
 }
 
-/** Every hms key in the token, or those of one zone. */
+/** Every hms key in the token, or those of one zone; an HsmError when the token cannot be read (Token.ensureReachable). */
 export function findKeys(token: Token, zone?: Name): HsmKey[] {
   const pkcs11 = token.pkcs11;
   const session = token.control;
@@ -123,6 +123,8 @@ export function findKeys(token: Token, zone?: Name): HsmKey[] {
     if (pub === undefined) throw new HsmError('C_FindObjects', token.where, undefined, `key ${label} has no public key object`);
     out.push(describeKey(token, handle, pub));
   }
+  // an empty or short list from a token that is gone is no proof that keys are missing
+  token.ensureReachable();
   return out;
 }
 
