@@ -44,7 +44,9 @@ function labelFor(zone: Name, role: KeyRole, id: Buffer): string {
 
 /**
  * Generates a key pair inside the token (DP-3.1d): CKA_TOKEN, CKA_PRIVATE and CKA_SENSITIVE
- * true, CKA_EXTRACTABLE false, so the private key never leaves it (DP-3.1f).
+ * true, CKA_EXTRACTABLE false, so the private key never leaves it (DP-3.1f); and for signing
+ * only (DP-3.1e): the private key signs (CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE false), the public
+ * key verifies (CKA_ENCRYPT, CKA_WRAP false), so the token refuses any other use of them.
  *
  * The call blocks (C_GenerateKeyPair, not its threadpool form): SoftHSM 2.6's file object
  * store is not safe while a token object is made and another thread makes one or lists the
@@ -65,20 +67,27 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
     { type: pkcs11js.CKA_LABEL, value: label },
     { type: pkcs11js.CKA_ID, value: id },
   ];
+  // DP-3.1e: the public half verifies, nothing else (SoftHSM sets CKA_ENCRYPT, CKA_WRAP true if not told)
+  const verifyOnly = [
+    ...common,
+    { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+  ];
   let mechanism: number;
   let publicTmpl: pkcs11js.Template;
   if (algorithm === Algorithm.RSASHA256 || algorithm === Algorithm.RSASHA512) {
     const bits = spec.bits ?? (role === 'zsk' ? 1024 : 2048);
     if (bits < 1024 || bits > 4096) throw new SignerError('DNSSEC', `RSA key size ${bits} is outside 1024 to 4096 (DP-4.1b, DP-4.1c)`);
     mechanism = pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
-    publicTmpl = [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_MODULUS_BITS, value: bits },
+    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_MODULUS_BITS, value: bits },
       { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }];
   } else if (algorithm === Algorithm.ECDSAP256SHA256) {
     mechanism = pkcs11js.CKM_EC_KEY_PAIR_GEN;
-    publicTmpl = [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: P256_PARAMS }];
+    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_EC_PARAMS, value: P256_PARAMS }];
   } else if (algorithm === Algorithm.ED25519) {
     mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
-    publicTmpl = [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS },
+    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS },
       { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }];
   } else {
     throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
@@ -89,12 +98,15 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
     { type: pkcs11js.CKA_SENSITIVE, value: true },
     { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     { type: pkcs11js.CKA_SIGN, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
   ];
   const pair = pkcs11Call('C_GenerateKeyPair', token.where, () => token.pkcs11.C_GenerateKeyPair(token.control, { mechanism }, publicTmpl, privateTmpl));
   return describeKey(token, pair.privateKey, pair.publicKey);
 }
 
-/** Every hms key in the token, or those of one zone. */
+/** Every hms key in the token, or those of one zone; an HsmError when the token cannot be read (Token.ensureReachable). */
 export function findKeys(token: Token, zone?: Name): HsmKey[] {
   const pkcs11 = token.pkcs11;
   const session = token.control;
@@ -111,6 +123,8 @@ export function findKeys(token: Token, zone?: Name): HsmKey[] {
     if (pub === undefined) throw new HsmError('C_FindObjects', token.where, undefined, `key ${label} has no public key object`);
     out.push(describeKey(token, handle, pub));
   }
+  // an empty or short list from a token that is gone is no proof that keys are missing
+  token.ensureReachable();
   return out;
 }
 

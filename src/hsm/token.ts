@@ -152,6 +152,20 @@ export class Token {
     return this.pool;
   }
 
+  /**
+   * Throws an HsmError when the token no longer answers (C_GetTokenInfo fails). SoftHSM lists
+   * no objects, without an error, once its token's store is gone or unreadable: a listing is
+   * only believed after this check, else an unreachable token reads as a token without keys.
+   */
+  ensureReachable(): void {
+    try {
+      this.pkcs11.C_GetTokenInfo(this.slot);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      throw new HsmError('C_GetTokenInfo', this.where, typeof code === 'number' && code !== 0 ? code : undefined, 'the token is unreachable: its keys cannot be listed', e);
+    }
+  }
+
   /** A session for short synchronous work (key lookup, generation) outside the pool's queue. */
   get control(): Buffer {
     return this.sessions[0]!;

@@ -130,7 +130,11 @@ export class Keeper {
     return zoneFacts(input, this.policy(zone.policy), below.map((z) => this.policy(z.policy).parent.dsTtl));
   }
 
-  /** The zone's key records, checked against the HSM (an alarm when one is missing). */
+  /**
+   * The zone's key records, checked against the HSM: an alarm when the token lists fine but
+   * lacks a recorded key. A token that cannot be opened, logged in to or read is an HsmError
+   * from Token.open or findKeys (the token unreachable), never this alarm.
+   */
   keys(zone: ZoneRow): KeyRecord[] {
     const records = this.store.keys(zone.name);
     const inHsm = new Set(findKeys(this.hsm(), Name.parse(zone.name)).map((k) => k.id.toString('hex')));

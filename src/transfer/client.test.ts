@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTransferServer, type TransferServer } from './server.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
-import { query, transferStream } from './client.js';
-import { Rcode } from '../dns/message.js';
+import { connect } from 'node:net';
+import { encodeRequest, query, transferStream } from './client.js';
+import { decodeMessage, Rcode } from '../dns/message.js';
 import { Name } from '../dns/name.js';
-import { makeTsigKey } from '../dns/tsig.js';
+import { makeTsigKey, signMessage } from '../dns/tsig.js';
 import { RRType } from '../dns/types.js';
 import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../dns/zonefile/parser.js';
@@ -57,6 +58,56 @@ describe('DNS client against the transfer server on loopback', () => {
     expect(records[0]).toBe(RRType.SOA);
     expect(records.at(-1)).toBe(RRType.SOA);
     expect(records).toHaveLength(z.recordCount + 1);
+  });
+
+  it('issue 17 item 8 large AXFRs to a slow reader (the socket often full) leave no listeners behind: no MaxListenersExceededWarning', async () => {
+    const big = zone(5000);
+    const large = await startTransferServer({ listen: [{ address: '127.0.0.1', port: 0 }], zones: (n) => (n.equals(ORIGIN) ? big : undefined), keys: [KEY], acl: [{ address: '127.0.0.1', key: 'xfr-key' }] });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => { warnings.push(w); };
+    process.on('warning', onWarning);
+    const transfers = 30;
+    try {
+      // one connection, the AXFRs asked at once, read slowly: the server's writes wait for the socket many times
+      const request = signMessage(encodeRequest(1, { name: ORIGIN, type: RRType.AXFR, class: 1 }), KEY, { now: Math.floor(Date.now() / 1000) }).message;
+      const frame = Buffer.alloc(2 + request.length);
+      frame.writeUInt16BE(request.length, 0);
+      frame.set(request, 2);
+      const socket = connect(large.addresses[0]!.port, '127.0.0.1');
+      const soas = await new Promise<number>((resolve, reject) => {
+        let pending = Buffer.alloc(0);
+        let seen = 0;
+        const timer = setTimeout(() => reject(new Error(`${seen} SOA records after 30 s`)), 30_000);
+        socket.on('error', reject);
+        socket.on('connect', () => {
+          for (let i = 0; i < transfers; i++) socket.write(frame);
+          socket.pause();
+          setTimeout(() => socket.resume(), 100);
+        });
+        socket.on('data', (chunk: Buffer) => {
+          pending = Buffer.concat([pending, chunk]);
+          while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+            const length = pending.readUInt16BE(0);
+            seen += decodeMessage(pending.subarray(2, 2 + length)).records.filter((r) => r.type === RRType.SOA).length;
+            pending = pending.subarray(2 + length);
+          }
+          if (seen >= 2 * transfers) {
+            clearTimeout(timer);
+            resolve(seen);
+            return;
+          }
+          socket.pause();
+          setTimeout(() => socket.resume(), 1);
+        });
+      });
+      socket.destroy();
+      expect(soas).toBe(2 * transfers);
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+      expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await large.close();
+    }
   });
 
   it('gives up after the timeout when nobody answers', async () => {

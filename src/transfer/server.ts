@@ -212,9 +212,23 @@ async function answerOnTcp(socket: Socket, request: Uint8Array, peer: string, op
     const frame = Buffer.allocUnsafe(2 + out.length);
     frame.writeUInt16BE(out.length, 0);
     frame.set(out, 2);
-    if (!socket.write(frame)) await new Promise<void>((resolve) => {
-      socket.once('drain', resolve);
-      socket.once('close', resolve);
-    });
+    if (!socket.write(frame)) await writable(socket);
   }
+}
+
+/**
+ * Waits until the socket takes more ('drain') or is gone ('close'), then removes both
+ * listeners: a 'close' listener left behind by every full socket buffer piled up during a
+ * large AXFR until Node warned (MaxListenersExceededWarning, issue 17 item 8).
+ */
+function writable(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.on('drain', done);
+    socket.on('close', done);
+  });
 }

@@ -91,6 +91,32 @@ describe('the HSM key store (SoftHSM2)', () => {
     expect(findKeys(token, zone)).toEqual([]);
   });
 
+  it('DP-3.1e keys are made for signing only: no decrypt, unwrap or derive; the public half verifies only', () => {
+    const p = token.pkcs11;
+    const flag = (a: pkcs11js.Attribute): number => (a.value as Buffer)[0]!;
+    for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
+      const key = generateKey(token, zone, 'zsk', spec);
+      try {
+        const priv = p.C_GetAttributeValue(token.control, key.privateKey, [
+          { type: pkcs11js.CKA_SIGN }, { type: pkcs11js.CKA_DECRYPT }, { type: pkcs11js.CKA_UNWRAP }, { type: pkcs11js.CKA_DERIVE },
+          { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE },
+        ]).map(flag);
+        expect({ algorithm: spec.algorithm, priv }).toEqual({ algorithm: spec.algorithm, priv: [1, 0, 0, 0, 1, 0] });
+        const pub = p.C_GetAttributeValue(token.control, key.publicKey, [
+          { type: pkcs11js.CKA_VERIFY }, { type: pkcs11js.CKA_ENCRYPT }, { type: pkcs11js.CKA_WRAP }, { type: pkcs11js.CKA_DERIVE },
+        ]).map(flag);
+        expect({ algorithm: spec.algorithm, pub }).toEqual({ algorithm: spec.algorithm, pub: [1, 0, 0, 0] });
+        if (spec.algorithm === Algorithm.RSASHA256) {
+          // the token refuses to use the key for anything but signing (today's keys: both calls succeed)
+          expect(() => p.C_DecryptInit(token.control, { mechanism: pkcs11js.CKM_RSA_PKCS }, key.privateKey)).toThrow(/CKR_KEY_FUNCTION_NOT_PERMITTED/);
+          expect(() => p.C_EncryptInit(token.control, { mechanism: pkcs11js.CKM_RSA_PKCS }, key.publicKey)).toThrow(/CKR_KEY_FUNCTION_NOT_PERMITTED/);
+        }
+      } finally {
+        deleteKey(token, key);
+      }
+    }
+  });
+
   it('DP-3.5 signs many at once through the session pool; every signature verifies from the DNSKEY alone', async () => {
     for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
       const key = generateKey(token, zone, 'zsk', spec);
@@ -192,8 +218,11 @@ describe('the HSM key store (SoftHSM2)', () => {
       const signer = hsmSigner(threaded, key);
       const data = randomBytes(100);
       expect(verifySignature(key.dnskey, data, await signer.sign(data))).toBe(true);
+      // one in each thread's session; the second thread may make its copy a moment later on a busy machine
+      const ready = Date.now() + 5000;
+      while (copies().length < 2 && Date.now() < ready) await new Promise((resolve) => setTimeout(resolve, 20));
       const made = copies();
-      expect(made.length).toBe(2); // one in each thread's session
+      expect(made.length).toBe(2);
       expect(findKeys(threaded, zone).map((k) => k.keyTag)).toEqual([key.keyTag]); // the key, not its copies
       const [id] = threaded.pkcs11.C_GetAttributeValue(threaded.control, key.privateKey, [{ type: pkcs11js.CKA_ID }]);
       for (const copy of made) {

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -181,6 +181,38 @@ www A 192.0.2.54
     } finally {
       await service.stop();
       for (const f of others) rmSync(join(tmp, f));
+    }
+  });
+
+  it('OPS-7 a token that cannot be read is an HSM alarm saying so, not keys missing: no rollover advice, the last version stays served', async () => {
+    const service = await Service.start({ configFile: config, log, operator, backoffMs: 3_600_000 });
+    const tokens = join(token.dir, 'tokens');
+    try {
+      const signed = await service.resign('example.com.', 'test');
+      // the token's store gone from under the open token: SoftHSM then lists no objects, without an error
+      renameSync(tokens, `${tokens}.away`);
+      mkdirSync(tokens);
+      lines.length = 0;
+      const failed = await service.resign('example.com.', 'test').then(() => undefined, (e: unknown) => e);
+      expect(failed).toBeInstanceOf(Error);
+      const message = (failed as Error).message;
+      expect(message).toMatch(/^C_GetTokenInfo \(token hms-clock\): CKR_\w+ \(the token is unreachable: its keys cannot be listed\)$/);
+      expect(message).not.toMatch(/missing|emergency|rollover/);
+      const alarms = lines.filter((l) => l.alarm === true);
+      expect(alarms.map((l) => l.msg)).toContain('ALARM: the HSM failed; the last good signed version stays served');
+      expect(alarms.every((l) => !/missing|emergency|rollover/.test(String(l.reason))), JSON.stringify(alarms)).toBe(true);
+      expect(service.status()[0]).toMatchObject({ serial: signed.serial });
+      // the token back: signing goes on with the same keys
+      rmSync(tokens, { recursive: true });
+      renameSync(`${tokens}.away`, tokens);
+      const again = await service.resign('example.com.', 'test');
+      expect(again.serial).toBeGreaterThan(signed.serial!);
+    } finally {
+      await service.stop();
+      if (existsSync(`${tokens}.away`)) {
+        rmSync(tokens, { recursive: true, force: true });
+        renameSync(`${tokens}.away`, tokens);
+      }
     }
   });
 
