@@ -7,6 +7,7 @@ import type { HmsConfig } from '../config/config.js';
 import type { ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
+import { serialGreater } from '../dns/serial.js';
 import { HsmError } from '../hsm/errors.js';
 import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
 import { writeZoneFileAtomically } from '../storage/zone-files.js';
@@ -78,6 +79,7 @@ export class ZonePipeline {
       return;
     }
     this.ctx.publisher.publish(state.config.name, zone, this.ctx.keeper.store.getZone(state.config.name)?.lastSigned ?? null);
+    this.recordServedSerial(state.config.name, path, zone);
     state.stamp = this.stampOf(state.config);
     if (state.config.input.kind === 'primary') {
       try {
@@ -86,6 +88,20 @@ export class ZonePipeline {
         // none kept yet: the next run transfers the whole zone
       }
     }
+  }
+
+  /**
+   * The serial of the signed file on disk is recorded in the state when the state's is behind
+   * it: only a run of an older hms, killed between writing the file and recording its serial,
+   * leaves it so. The file may have been served, so its serial is never used again for other data.
+   */
+  private recordServedSerial(name: string, path: string, zone: Zone): void {
+    const row = this.ctx.keeper.store.getZone(name);
+    const onDisk = decodeSoa(zone.soa!.records[0]!.rdata).serial;
+    if (row === undefined || (row.lastSerial !== null && !serialGreater(onDisk, row.lastSerial))) return;
+    this.ctx.log.warn({ zone: name, file: path, serial: onDisk, stateSerial: row.lastSerial }, 'the signed file on disk carries a serial the state had not recorded (a run stopped between writing it and recording it); recorded now, the next version follows it');
+    const acting = this.ctx.acting(`serial ${onDisk} of ${path} recorded: it may have been served`);
+    this.ctx.keeper.store.updateZone(name, { lastSerial: onDisk }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
   }
 
   /**
@@ -111,6 +127,9 @@ export class ZonePipeline {
     if (this.ctx.publisher.served(state.config.name) === undefined) return 'no signed version yet';
     const row = this.ctx.keeper.store.getZone(state.config.name);
     if (row === undefined || row.lastSigned === null) return 'not signed yet';
+    // the state's serial is ahead of the one served: the service stopped while a version was written
+    const served = this.served(state);
+    if (row.lastSerial !== null && served !== null && serialGreater(row.lastSerial, served)) return `serial ${row.lastSerial} was recorded but not published (a run was stopped while writing it)`;
     if (row.input !== this.inputFile(state.config) || row.policy !== state.config.policy) return 'the configuration changed';
     const policy = this.ctx.keeper.policy(row.policy);
     if (this.ctx.now() >= row.lastSigned + policy.signatures.resignInterval) return 're-sign interval reached';
@@ -173,7 +192,7 @@ export class ZonePipeline {
       const revision = keepRevision(this.ctx.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
       // the input just read and checked, and the signed zone kept as it is written: neither file is read again
       let written: Zone | undefined;
-      const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), { input: { file, zone: input }, written: (z) => { written = z; } });
+      const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), { input: { file, zone: input }, written: (z) => { written = z; }, served: this.served(state) });
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
       if (z.output !== undefined) copyAtomically(this.signedPath(zoneName), z.output);

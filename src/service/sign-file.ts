@@ -10,9 +10,12 @@ import type { Zone, ZoneBuilder } from '../zone/zone.js';
  * Signs a zone into a file: each name is checked by the verifier and printed into a
  * temporary file as the signer hands it out; the file takes the place of `out` only if the
  * verifier found nothing, so a zone that fails is never published (OPS-7). With `keep`, every
- * record written is added to it as well (its records name `out`, line 0).
+ * record written is added to it as well (its records name `out`, line 0). `beforeCommit` runs
+ * once the zone has verified and before it takes the place of `out` (a caller records the
+ * serial there, so that no serial is ever on disk before it is recorded); if it throws,
+ * nothing is written.
  */
-export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: string, now: UnixSeconds, keep?: ZoneBuilder): Promise<SignSummary> {
+export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: string, now: UnixSeconds, keep?: ZoneBuilder, beforeCommit?: () => void): Promise<SignSummary> {
   const file = AtomicZoneFile.open(out);
   const verifier = new ZoneVerifier(zone.origin, now);
   let summary: SignSummary;
@@ -31,6 +34,12 @@ export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: 
   if (problems.length > 0) {
     file.abort();
     throw new SignerError('DNSSEC', `zone ${zone.origin.toString()}: the signed zone does not verify; nothing was written\n${problems.map((p) => `${p.owner}${p.type === undefined ? '' : `/${p.type}`}: ${p.message}`).join('\n')}`);
+  }
+  try {
+    beforeCommit?.();
+  } catch (e) {
+    file.abort();
+    throw e;
   }
   file.commit();
   return summary;

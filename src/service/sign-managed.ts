@@ -2,7 +2,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
-import { nextSerial } from '../dns/serial.js';
+import { nextSerial, serialGreater } from '../dns/serial.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
 import { makeDs } from '../dnssec/ds.js';
 import { withSoaFields, type Denial, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
@@ -53,6 +53,11 @@ export interface SignManagedOptions {
   readonly input?: { readonly file: string; readonly zone: Zone };
   /** Given the signed zone as written (a signed version only), so that a caller serving it need not read the file back. */
   readonly written?: (zone: Zone) => void;
+  /**
+   * The serial of the version served now (the signed file on disk), if any: the new serial
+   * follows it as well as the state's, should the file ever be ahead of the state.
+   */
+  readonly served?: number | null;
 }
 
 /**
@@ -81,22 +86,27 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
     if (hasErrors(findings)) throw new ZoneCheckError(zone.name, findings);
   }
   const inputSerial = decodeSoa(input.soa!.records[0]!.rdata).serial;
-  const serial = nextSerial(policy.soa.serial, zone.lastSerial ?? inputSerial, now);
+  // after every serial recorded and the one served: a serial is never used for two versions
+  const serial = nextSerial(policy.soa.serial, latestSerial(zone.lastSerial ?? inputSerial, options.served ?? null), now);
   // the SOA fields and TTLs the policy forces: the same as the zone's facts (timings) assume
   const forced = policySigning(policy);
   const soa = forced.soa;
-  const record = (what: string): void => {
-    keeper.store.transaction(() => {
-      keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, written to ${out}`, at: now });
-      recordChildren(keeper, zone.name, serial, children.reports, acting);
-    });
+  // The serial and the time are recorded, in a transaction of their own, before the file that
+  // carries them takes the place of `out`: a crash in between leaves the state's serial ahead
+  // of the one on disk (the next version moves past it), never behind one that may be served.
+  const reserve = (what: string) => (): void => {
+    keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, to be written to ${out}`, at: now });
+  };
+  // the child DS that entered or left with this version, once it is written
+  const record = (): void => {
+    keeper.store.transaction(() => recordChildren(keeper, zone.name, serial, children.reports, acting));
     // a child whose DS moved goes on with its roll (the old key's removal scheduled, audited)
     for (const c of children.reports) if (c.ds.seen.length + c.ds.withdrawn.length > 0) keeper.enforce(c.zone, acting);
   };
 
   if (p.status === 'unsigned') {
-    writeUnsigned(input, serial, soa, out);
-    record('unsigned (insecure, DP-4.7b)');
+    writeUnsigned(input, serial, soa, out, reserve('unsigned (insecure, DP-4.7b)'));
+    record();
     return { nodes: input.nodes.length, records: input.recordCount, signatures: 0, zone: zone.name, serial, out, keys: [], status: 'unsigned', cdsDelete: false, children: children.reports.map((c) => c.report) };
   }
 
@@ -138,17 +148,22 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
       keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: forced.dnskeyTtl, nsec3paramTtl: forced.nsec3paramTtl,
       denial, inception, expiration: inception + policy.signatures.validity, serial, soa,
       ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } } : {}),
-    }, out, now, keep);
+    }, out, now, keep, reserve(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed'));
   } finally {
     // the signing threads' session copies of the keys live for this run only
     for (const k of keys) k.signer.release?.();
   }
   if (keep !== undefined) options.written!(keep.freeze());
-  record(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed');
+  record();
   return {
     ...summary, zone: zone.name, serial, out, status: 'signed', cdsDelete, children: children.reports.map((c) => c.report),
     keys: keys.map((k) => ({ role: k.role, keyTag: k.signer.keyTag, signs: k.role === 'ksk' ? 'DNSKEY' : k.role === 'zsk' ? 'data' : 'DNSKEY and data' })),
   };
+}
+
+/** The later of two serials in RFC 1982 terms (`b` when there is none). */
+function latestSerial(a: number, b: number | null): number {
+  return b !== null && serialGreater(b, a) ? b : a;
 }
 
 interface ChildRecord {
@@ -205,8 +220,8 @@ function recordChildren(keeper: Keeper, parent: string, serial: number, children
   }
 }
 
-/** The zone unsigned: its DNSSEC records left out, the SOA as the policy says, written atomically. */
-function writeUnsigned(input: Zone, serial: number, soa: NonNullable<SignZoneOptions['soa']>, out: string): void {
+/** The zone unsigned: its DNSSEC records left out, the SOA as the policy says, written atomically (`beforeCommit` just before it replaces `out`). */
+function writeUnsigned(input: Zone, serial: number, soa: NonNullable<SignZoneOptions['soa']>, out: string, beforeCommit: () => void): void {
   const file = AtomicZoneFile.open(out);
   try {
     for (const node of input.nodes) {
@@ -214,6 +229,7 @@ function writeUnsigned(input: Zone, serial: number, soa: NonNullable<SignZoneOpt
         : { owner: set.owner, type: set.type, records: [{ ttl: soa.ttl ?? set.records[0]!.ttl, rdata: withSoaFields(set.records[0]!.rdata, serial, soa) }] }));
       for (const line of printNode(rrsets)) file.line(line);
     }
+    beforeCommit();
   } catch (e) {
     file.abort();
     throw e;

@@ -1,9 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Name } from '../../src/dns/name.js';
 import { deleteKey, findKeys } from '../../src/hsm/keys.js';
@@ -11,6 +8,7 @@ import { Token } from '../../src/hsm/token.js';
 import { Service } from '../../src/service/daemon.js';
 import { loadZoneFile } from '../../src/service/load-zone.js';
 import { printZone } from '../../src/zone/print.js';
+import { logLines, serviceFolder } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { ROOT, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
@@ -21,21 +19,11 @@ import { ROOT, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 let tmp: string;
 let token: ReturnType<typeof throwawayToken>;
 let config: string;
-const lines: Record<string, unknown>[] = [];
-const log = pino({ level: 'info' }, new Writable({
-  write(chunk: Buffer, _enc, done) {
-    for (const l of chunk.toString('utf8').split('\n')) if (l !== '') lines.push(JSON.parse(l) as Record<string, unknown>);
-    done();
-  },
-}));
+const { log, lines } = logLines();
 const operator = { user: 'hms-service(test)', groups: [] };
 
 beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'hms-service-clock-'));
-  token = throwawayToken('hms-clock');
-  writeFileSync(join(tmp, 'pin'), token.pin, { mode: 0o600 });
-  mkdirSync(join(tmp, 'zones'));
-  copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), join(tmp, 'zones/example.com.zone'));
+  ({ tmp, token } = serviceFolder('hms-service-clock-', 'hms-clock'));
   config = join(tmp, 'hms.yaml');
   writeFileSync(config, `state: state/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
