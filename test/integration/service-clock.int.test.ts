@@ -6,12 +6,12 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Name } from '../../src/dns/name.js';
-import { deleteKey, findKeys, generateKey } from '../../src/hsm/keys.js';
+import { deleteKey, findKeys } from '../../src/hsm/keys.js';
 import { Token } from '../../src/hsm/token.js';
 import { Service } from '../../src/service/daemon.js';
 import { loadZoneFile } from '../../src/service/load-zone.js';
 import { printZone } from '../../src/zone/print.js';
-import { throwawayToken } from './helpers/softhsm.js';
+import { throwawayToken, unrecordedKey } from './helpers/softhsm.js';
 import { ROOT, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
 /**
@@ -267,13 +267,7 @@ access:
     await first.resign('orphan.example.', 'test');
     await first.stop();
     // what a kill between Keeper.apply's generateKey and putKey leaves: a KSK in the token under the zone's label, no record
-    const token = Token.open({ label: 'hms-clock', pin: readFileSync(join(tmp, 'pin'), 'utf8') });
-    let orphan: ReturnType<typeof generateKey>;
-    try {
-      orphan = generateKey(token, Name.parse('orphan.example.'), 'ksk', { algorithm: 8, bits: 2048 });
-    } finally {
-      await token.close();
-    }
+    const orphan = await unrecordedKey('hms-clock', readFileSync(join(tmp, 'pin'), 'utf8'), 'orphan.example.', 'ksk');
     const id = orphan.id.toString('hex');
     const publicKey = (k: { dnskey: Uint8Array }): string => Buffer.from(k.dnskey.subarray(4)).toString('base64');
     let signedFlat = '';
