@@ -1,22 +1,39 @@
+import type { KeyRole } from '../dnssec/signer.js';
 import type { KeyRecord } from './keys.js';
 
-export interface Reconciliation {
+/** A key pair the token holds under a zone's label (`hms:<zone>:<role>:<id>`), as reconcile needs it. */
+export interface TokenKey {
+  /** CKA_ID in hex. */
+  readonly id: string;
+  readonly role: KeyRole;
+  readonly keyTag: number;
+  readonly algorithm: number;
+  readonly label: string;
+}
+
+export interface Reconciliation<T extends TokenKey = TokenKey> {
   /** Records whose HSM object is gone: an alarm, never a reason to make a new key silently. */
   readonly missing: readonly KeyRecord[];
-  /** HSM objects no record claims (a half-finished generation, another tool's key): reported, not deleted. */
-  readonly unknownInHsm: readonly string[];
+  /**
+   * Token keys under the zone's label that no record claims (a kill between making a key and
+   * recording it, a key made by hand): alarmed and listed, never used for signing, removed
+   * only by an administrator (hms key purge). Sorted by key tag, then id.
+   */
+  readonly orphans: readonly T[];
 }
 
 /**
- * Holds the key records against the CKA_IDs (hex) the HSM lists, at start and before signing.
- * Pass the records whose HSM object should exist (a key removed on purpose has lost its record).
- * Ids compare without regard to the case of their hex digits.
+ * Holds the zone's key records against the keys the token holds under the zone's label, at
+ * start and before signing. Pass the records whose HSM object should exist (every record the
+ * state keeps for the zone: a key removed on purpose has lost its record). Ids compare without
+ * regard to the case of their hex digits.
  */
-export function reconcile(records: readonly KeyRecord[], hsmIds: ReadonlySet<string>): Reconciliation {
-  const inHsm = new Set([...hsmIds].map((id) => id.toLowerCase()));
+export function reconcile<T extends TokenKey>(records: readonly KeyRecord[], inToken: readonly T[]): Reconciliation<T> {
+  const inHsm = new Set(inToken.map((k) => k.id.toLowerCase()));
   const recorded = new Set(records.map((k) => k.id.toLowerCase()));
   return {
     missing: records.filter((k) => !inHsm.has(k.id.toLowerCase())),
-    unknownInHsm: [...hsmIds].filter((id) => !recorded.has(id.toLowerCase())).sort(),
+    orphans: inToken.filter((k) => !recorded.has(k.id.toLowerCase()))
+      .sort((a, b) => a.keyTag - b.keyTag || (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : 1)),
   };
 }

@@ -163,6 +163,7 @@ export class Service {
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
     this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], source: describeSource(this.config.service.source), resign: this.config.service.resign }, 'service started');
     for (const state of this.zones.values()) {
+      this.pipeline.reportOrphans(state);
       const why = this.pipeline.due(state);
       if (why !== null) void state.job.trigger(why);
       else this.pipeline.resumePlan(state);

@@ -7,10 +7,10 @@ import { Name } from '../dns/name.js';
 import type { AuditSink } from '../enforcer/audit-chain.js';
 import type { KeyRecord } from '../enforcer/keys.js';
 import { plan, scheduled, type Action, type Plan } from '../enforcer/planner.js';
-import { reconcile } from '../enforcer/reconcile.js';
+import { reconcile, type TokenKey } from '../enforcer/reconcile.js';
 import type { ZoneFacts } from '../enforcer/timing.js';
 import { inputTtls, zoneFacts, type InputTtls } from '../enforcer/zone-facts.js';
-import { findKeys, generateKey, type HsmKey } from '../hsm/keys.js';
+import { deleteKey, findKeys, generateKey, type HsmKey } from '../hsm/keys.js';
 import { readPin } from '../hsm/pin.js';
 import { Token } from '../hsm/token.js';
 import type { Policy } from '../kasp/policy.js';
@@ -20,6 +20,11 @@ import { openStateForWriting } from './audit-outputs.js';
 import { loadZoneFile } from './load-zone.js';
 import type { Zone } from '../zone/zone.js';
 import { loadPolicyFile } from './load-policy.js';
+
+/** A key the token holds under a zone's label that the state does not record (Keeper.reconciled). */
+export interface OrphanKey extends TokenKey {
+  readonly key: HsmKey;
+}
 
 /** Who acts, when, and why: what every change records in the audit trail (DP-2.4b, DP-2.4f). */
 export interface Acting {
@@ -136,14 +141,43 @@ export class Keeper {
    * from Token.open or findKeys (the token unreachable), never this alarm.
    */
   keys(zone: ZoneRow): KeyRecord[] {
-    const records = this.store.keys(zone.name);
-    const inHsm = new Set(findKeys(this.hsm(), Name.parse(zone.name)).map((k) => k.id.toString('hex')));
-    const { missing } = reconcile(records, inHsm);
+    return this.checked(zone).records;
+  }
+
+  /** keys(), with the orphans beside them (hms key list). */
+  checked(zone: ZoneRow): { records: KeyRecord[]; orphans: readonly OrphanKey[] } {
+    const { records, missing, orphans } = this.reconciled(zone.name);
     if (missing.length > 0) {
       throw new SignerError('HSM', `ALARM: zone ${zone.name}: key(s) ${missing.map((k) => `${k.role.toUpperCase()} ${k.keyTag} (id ${k.id})`).join(', ')} recorded but missing from token ${this.config.hsm.token}; `
         + 'no key is made in their place: restore the HSM from its backup, or roll the key by hand (hms key rollover --emergency)');
     }
-    return records;
+    return { records, orphans };
+  }
+
+  /**
+   * The zone's records held against the token's keys under the zone's label (`hms:<zone>:`):
+   * the records missing from the token, and the orphans, keys the token holds that no record
+   * claims (a kill between generateKey and putKey in apply). Orphans never sign; an
+   * administrator removes them (purgeOrphan). The zone need not be managed yet.
+   */
+  reconciled(zone: string): { records: KeyRecord[]; missing: readonly KeyRecord[]; orphans: readonly OrphanKey[] } {
+    const records = this.store.keys(zone);
+    const inToken = findKeys(this.hsm(), Name.parse(zone)).map((key) => ({ id: key.id.toString('hex'), role: key.role, keyTag: key.keyTag, algorithm: key.algorithm, label: key.label, key }));
+    return { records, ...reconcile(records, inToken) };
+  }
+
+  /**
+   * Removes an orphan from the token (hms key purge): audited first, so that no key leaves
+   * the token unaudited (a purge that then fails leaves the orphan, and is run again). The
+   * caller found it with reconciled(); it is looked up again here, so a key recorded since is
+   * never removed.
+   */
+  purgeOrphan(zone: string, orphan: OrphanKey, acting: Acting): void {
+    const again = this.reconciled(zone).orphans.find((o) => o.id === orphan.id);
+    if (again === undefined) throw new SignerError('USAGE', `zone ${zone}: key ${orphan.keyTag} (id ${orphan.id}) is no orphan in token ${this.config.hsm.token} now`);
+    this.store.record('key.purge', zone, { keyTag: again.keyTag, role: again.role, algorithm: again.algorithm, id: again.id, label: again.label }, null,
+      { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? 'orphan key removed from the token', at: acting.at });
+    deleteKey(this.hsm(), again.key);
   }
 
   /** The zone's plan at `now` (the keys checked against the HSM), nothing applied. */

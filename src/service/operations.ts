@@ -16,7 +16,7 @@ import { writeZoneFileAtomically } from '../storage/zone-files.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import { verifyAuditTrail } from './audit-verify.js';
-import type { Acting, Keeper } from './keeper.js';
+import type { Acting, Keeper, OrphanKey } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
 import { checkParentDs, parseServer } from './parent-check.js';
 import { approveRequest, goSecure, requestDsStep, requestInsecure, type DsStep } from './requests.js';
@@ -149,6 +149,11 @@ export function describeKey(k: KeyRecord, now: number, readyAfter: number): Reco
     publish: iso(k.publish), active: iso(k.active), retire: iso(k.retire), remove: iso(k.remove), dsSeen: iso(k.dsSeen), dsWithdrawn: iso(k.dsWithdrawn),
     ...(k.compromised ? { compromised: true } : {}),
   };
+}
+
+/** A key in the token that the state does not record (Keeper.reconciled), as the CLI shows it. */
+function describeOrphan(o: OrphanKey): Record<string, unknown> {
+  return { role: o.role, keyTag: o.keyTag, algorithm: o.algorithm, state: 'ORPHAN', id: o.id, label: o.label };
 }
 
 function revisionText(store: RevisionRepository, zone: string, rev: number): string {
@@ -358,7 +363,30 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     apply: ({ keeper }, p, acting) => {
       const z = keeper.zone(p.zone);
       const t = timings(keeper.policy(z.policy), keeper.facts(z));
-      return { result: { zone: p.zone, keys: keeper.keys(z).map((k) => describeKey(k, acting.at, t.publish)) } };
+      const { records, orphans } = keeper.checked(z);
+      return { result: { zone: p.zone, keys: records.map((k) => describeKey(k, acting.at, t.publish)), orphans: orphans.map(describeOrphan) } };
+    },
+  }),
+
+  'key.purge': op({
+    permission: 'zone.manage', writes: true,
+    parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag'), id: optionalText(p, 'id')?.toLowerCase(), yes: flag(p, 'yes') }),
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper }, p, acting) => {
+      needTicket(acting, 'removing a key from the HSM needs a ticket');
+      const recorded = keeper.store.keys(p.zone).filter((k) => k.keyTag === p.keyTag && (p.id === undefined || k.id.toLowerCase() === p.id));
+      const { orphans } = keeper.reconciled(p.zone);
+      const found = orphans.filter((o) => o.keyTag === p.keyTag && (p.id === undefined || o.id === p.id));
+      if (found.length === 0) {
+        if (recorded.length > 0) {
+          throw new UsageError(`zone ${p.zone}: key ${p.keyTag} is recorded in the state (${recorded.map((k) => `${k.role.toUpperCase()}, id ${k.id}`).join('; ')}): it is no orphan, and hms key purge removes orphans only; a recorded key leaves by its roll (hms key rollover, hms key timeline)`);
+        }
+        throw new UsageError(`zone ${p.zone}: token ${keeper.config.hsm.token} holds no orphan key ${p.keyTag}${p.id === undefined ? '' : ` with id ${p.id}`} (hms key list ${p.zone} lists the orphans)`);
+      }
+      if (found.length > 1) throw new UsageError(`zone ${p.zone}: ${found.length} orphan keys have the key tag ${p.keyTag} (ids ${found.map((o) => o.id).join(', ')}): name one with --id`);
+      const orphan = found[0]!;
+      if (p.yes) keeper.purgeOrphan(p.zone, orphan, acting);
+      return { result: { zone: p.zone, purged: p.yes, key: describeOrphan(orphan) } };
     },
   }),
 

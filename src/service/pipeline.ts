@@ -122,6 +122,27 @@ export class ZonePipeline {
     }
   }
 
+  /**
+   * At start: keys the token holds under the zone's label that the state does not record (a
+   * kill between making a key and recording it) are an alarm naming each; the service goes on,
+   * and never signs with them (hms key purge removes them). A token that cannot be read here
+   * is reported by the zone's run, as an HSM failure.
+   */
+  reportOrphans(state: ZoneState): void {
+    const name = state.config.name;
+    try {
+      const { orphans } = this.ctx.keeper.reconciled(name);
+      if (orphans.length === 0) return;
+      this.ctx.log.error({
+        alarm: true, zone: name, token: this.ctx.config().hsm.token,
+        orphans: orphans.map((o) => ({ keyTag: o.keyTag, role: o.role, id: o.id, label: o.label })),
+        reason: `${orphans.map((o) => `${o.role.toUpperCase()} ${o.keyTag}`).join(', ')} in the token, not in the state: hms key list ${name} shows them, hms key purge ${name} --keytag N --ticket T removes one`,
+      }, 'ALARM: the token holds keys the state does not record (orphans); they are not used for signing');
+    } catch (e) {
+      this.ctx.log.warn({ zone: name, reason: e instanceof Error ? e.message : String(e) }, 'the token could not be checked for orphan keys at start');
+    }
+  }
+
   /** Why the zone needs signing now, or null when the served version is current. */
   due(state: ZoneState): string | null {
     if (this.ctx.publisher.served(state.config.name) === undefined) return 'no signed version yet';

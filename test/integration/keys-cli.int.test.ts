@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HMS, ROOT, verifySignedZone } from './helpers/run.js';
-import { tokenWithFastPolicies } from './helpers/softhsm.js';
+import { tokenWithFastPolicies, unrecordedKey } from './helpers/softhsm.js';
 
 /**
  * The key lifecycle through the CLI, as operators use it: a zone added, a KSK roll started by
@@ -139,5 +139,27 @@ describe('the key lifecycle through the CLI', () => {
     const sha1 = cli(['ds', 'export', 'example.net', '--digest', 'sha1']);
     expect(sha1.status).toBe(2);
     expect(sha1.stderr).toMatch(/--digest sha1: policy 'dp' does not list SHA-1 \(its parent\.ds-digests: sha256\)/);
+  });
+
+  it('DP-4.1 an orphan key through the CLI: hms key list marks it ORPHAN, hms key purge says what it would remove without --yes, removes it with', async () => {
+    const input = join(hsm.dir, 'orphan.example.zone');
+    writeFileSync(input, '$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 2592000 300\n@ NS ns1\n@ NS ns2.example.net.\nns1 A 192.0.2.53\n');
+    expect(cli(['zone', 'add', 'orphan.example', '--input', input, '--policy', 'fast', '--ticket', 'CHG-2']).status).toBe(0);
+    // what a kill between making a key and recording it leaves
+    const orphan = await unrecordedKey('hms-keys', hsm.pin, 'orphan.example.', 'zsk');
+    const id = orphan.id.toString('hex');
+    const list = cli(['key', 'list', 'orphan.example']);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toContain(`ZSK\t${orphan.keyTag}\tORPHAN\tin the token, not in the state: not used for signing\tid ${id}\tlabel hms:orphan.example.:zsk:${id}\n`);
+    expect(list.stdout.split('\n').filter((l) => l !== '')).toHaveLength(3);
+    const dry = cli(['key', 'purge', 'orphan.example', '--keytag', String(orphan.keyTag), '--ticket', 'CHG-3']);
+    expect(dry.status, dry.stderr).toBe(0);
+    expect(dry.stdout).toBe(`orphan.example.: would remove orphan ZSK ${orphan.keyTag} (id ${id}, label hms:orphan.example.:zsk:${id}) from the HSM; nothing removed: run again with --yes\n`);
+    expect(cli(['key', 'list', 'orphan.example']).stdout).toContain('ORPHAN');
+    const done = cli(['key', 'purge', 'orphan.example', '--keytag', String(orphan.keyTag), '--ticket', 'CHG-3', '--yes']);
+    expect(done.status, done.stderr).toBe(0);
+    expect(done.stdout).toBe(`orphan.example.: orphan ZSK ${orphan.keyTag} (id ${id}, label hms:orphan.example.:zsk:${id}) removed from the HSM by ${me}\n`);
+    const after = JSON.parse(cli(['key', 'list', 'orphan.example', '--json']).stdout) as { keys: unknown[]; orphans: unknown[] };
+    expect(after).toMatchObject({ keys: [{}, {}], orphans: [] });
   });
 });

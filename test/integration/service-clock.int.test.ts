@@ -9,7 +9,7 @@ import { Service } from '../../src/service/daemon.js';
 import { loadZoneFile } from '../../src/service/load-zone.js';
 import { printZone } from '../../src/zone/print.js';
 import { logLines, serviceFolder } from './helpers/service.js';
-import { throwawayToken } from './helpers/softhsm.js';
+import { throwawayToken, unrecordedKey } from './helpers/softhsm.js';
 import { ROOT, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
 /**
@@ -226,6 +226,90 @@ www A 192.0.2.54
       }
     } finally {
       await token.close();
+    }
+  });
+
+  it('DP-4.1 OPS-7 a key made in the HSM but never recorded (killed between generateKey and putKey) is alarmed at start, listed as an orphan, never signs, and hms key purge removes it', async () => {
+    // a state and a zone of their own (the token is shared: the other tests' example.com. keys would be orphans here), and an administrator
+    writeFileSync(join(tmp, 'zones/orphan.example.zone'), `$TTL 3600
+@ SOA ns1.orphan.example. hostmaster.orphan.example. 1 7200 900 2592000 300
+@ NS ns1
+@ NS ns2.example.net.
+ns1 A 192.0.2.53
+www A 192.0.2.54
+`);
+    const own = join(tmp, 'orphans.yaml');
+    writeFileSync(own, `state: orphans/hms.db
+policies: [${join(ROOT, 'kasp/default.yaml')}]
+hsm: { token: hms-clock, pin-file: pin }
+service:
+  data: orphans
+  alarm-validity: 7d
+zones:
+  orphan.example: { input: zones/orphan.example.zone, policy: dp }
+access:
+  administrators: [user:admin]
+`);
+    const admin = { user: 'admin', groups: [] };
+    const first = await Service.start({ configFile: own, log, operator });
+    await first.resign('orphan.example.', 'test');
+    await first.stop();
+    // what a kill between Keeper.apply's generateKey and putKey leaves: a KSK in the token under the zone's label, no record
+    const orphan = await unrecordedKey('hms-clock', readFileSync(join(tmp, 'pin'), 'utf8'), 'orphan.example.', 'ksk');
+    const id = orphan.id.toString('hex');
+    const publicKey = (k: { dnskey: Uint8Array }): string => Buffer.from(k.dnskey.subarray(4)).toString('base64');
+    let signedFlat = '';
+    lines.length = 0;
+    const service = await Service.start({ configFile: own, log, operator, backoffMs: 3_600_000 });
+    try {
+      const alarm = lines.find((l) => l.alarm === true && l.zone === 'orphan.example.' && /orphans/.test(String(l.msg)));
+      expect(alarm, JSON.stringify(lines.filter((l) => l.msg !== 'audit'))).toMatchObject({
+        msg: 'ALARM: the token holds keys the state does not record (orphans); they are not used for signing',
+        orphans: [{ keyTag: orphan.keyTag, role: 'ksk', id, label: `hms:orphan.example.:ksk:${id}` }],
+      });
+      expect(String(alarm!.reason)).toContain(`KSK ${orphan.keyTag} in the token, not in the state`);
+      // the service went on: it serves and signs, with the recorded keys only
+      const signed = await service.resign('orphan.example.', 'test');
+      expect(signed.serial).toBeGreaterThan(0);
+      signedFlat = readFileSync(join(tmp, 'orphans/signed/orphan.example.signed'), 'utf8').replace(/\s+/g, '');
+      expect(signedFlat).not.toContain(publicKey(orphan));
+      expect(verifyServiceOutput(join(tmp, 'orphans'))).toEqual([]);
+
+      const ask = (op: string, params: Record<string, unknown>, ticket: string | null = null) => service.authority.submit({ op, params, ticket }, admin);
+      const listed = (await ask('key.list', { zone: 'orphan.example.' })).result as { keys: { keyTag: number; id: string }[]; orphans: Record<string, unknown>[] };
+      expect(listed.orphans).toEqual([{ role: 'ksk', keyTag: orphan.keyTag, algorithm: 8, state: 'ORPHAN', id, label: `hms:orphan.example.:ksk:${id}` }]);
+      expect(listed.keys.map((k) => k.id)).not.toContain(id);
+      const recorded = listed.keys[0]!.keyTag;
+
+      // purge: a ticket needed; without yes nothing goes; a recorded key is refused
+      await expect(ask('key.purge', { zone: 'orphan.example.', keyTag: orphan.keyTag, yes: true })).rejects.toThrow(/--ticket: removing a key from the HSM needs a ticket/);
+      const dry = await ask('key.purge', { zone: 'orphan.example.', keyTag: orphan.keyTag, yes: false }, 'CHG-17');
+      expect(dry.result).toMatchObject({ purged: false, key: { keyTag: orphan.keyTag, id } });
+      if (recorded !== orphan.keyTag) {
+        await expect(ask('key.purge', { zone: 'orphan.example.', keyTag: recorded, yes: true }, 'CHG-17')).rejects.toThrow(new RegExp(`key ${recorded} is recorded in the state .*: it is no orphan, and hms key purge removes orphans only`));
+      }
+      const orphansListed = async (): Promise<unknown[]> => ((await ask('key.list', { zone: 'orphan.example.' })).result as { orphans: unknown[] }).orphans;
+      expect(await orphansListed()).toHaveLength(1);
+      const purged = await ask('key.purge', { zone: 'orphan.example.', keyTag: orphan.keyTag, yes: true }, 'CHG-17');
+      expect(purged.result).toMatchObject({ purged: true, key: { keyTag: orphan.keyTag, id } });
+      expect(await orphansListed()).toEqual([]);
+      const audit = (await ask('audit.log', { zone: 'orphan.example.' })).result as { records: { action: string }[] };
+      expect(audit.records.filter((r) => r.action === 'key.purge')).toMatchObject([
+        { actor: 'admin', ticket: 'CHG-17', before: { keyTag: orphan.keyTag, role: 'ksk', id, label: `hms:orphan.example.:ksk:${id}` }, after: null },
+      ]);
+    } finally {
+      await service.stop();
+    }
+    // gone from the token; the recorded keys stay
+    const after = Token.open({ label: 'hms-clock', pin: readFileSync(join(tmp, 'pin'), 'utf8') });
+    try {
+      const left = findKeys(after, Name.parse('orphan.example.'));
+      expect(left.map((k) => k.id.toString('hex'))).not.toContain(id);
+      expect(left.length).toBeGreaterThan(0);
+      // the recorded keys are the ones the zone was signed with while the orphan was there
+      for (const k of left) expect(signedFlat).toContain(publicKey(k));
+    } finally {
+      await after.close();
     }
   });
 });

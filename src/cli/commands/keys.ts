@@ -21,9 +21,12 @@ const keyLine = (k: Row): string => `${String(k.role).toUpperCase()}\t${String(k
 /** `hms key list ZONE` with a configuration: the zone's keys as the state has them, checked against the HSM. */
 export async function listZoneKeys(name: string, opts: Common): Promise<void> {
   const done = await perform(opts, 'key.list', { zone: zoneName(name) });
-  if (opts.json) outJson(done.answer.result);
-  else for (const k of done.answer.result.keys as Row[]) out(keyLine(k));
+  if (opts.json) return outJson(done.answer.result);
+  for (const k of done.answer.result.keys as Row[]) out(keyLine(k));
+  for (const k of (done.answer.result.orphans ?? []) as Row[]) out(orphanLine(k));
 }
+
+const orphanLine = (k: Row): string => `${String(k.role).toUpperCase()}\t${String(k.keyTag)}\tORPHAN\tin the token, not in the state: not used for signing\tid ${String(k.id)}\tlabel ${String(k.label)}`;
 
 export function registerKeyCommands(program: Command): void {
   const zone = group(program, 'zone', 'zones: files, checks, and the zones hms manages');
@@ -94,6 +97,21 @@ export function registerKeyCommands(program: Command): void {
       }
       reportServed(done);
       if (Object.values(done.answer.waiting).every((g) => g.length === 0)) out(`next: ${String(r.next)}`);
+    });
+
+  changing(key.command('purge').description('remove an orphan key from the HSM: one the token holds under the zone\'s label but the state does not record (a key made when hms was killed before recording it); refuses a recorded key (administrator, audited)')
+    .argument('<zone>', 'the zone apex')
+    .requiredOption('--keytag <n>', 'the orphan\'s key tag (hms key list ZONE)')
+    .option('--id <hex>', 'the orphan\'s CKA_ID, when two orphans share the key tag')
+    .option('--yes', 'remove it; without, say what would be removed and remove nothing'))
+    .action(async (name: string, opts: Common & { keytag: string; id?: string; yes?: boolean }) => {
+      if (opts.ticket === undefined) throw new UsageError('--ticket: removing a key from the HSM needs a ticket (DP-2.4f)');
+      if (!/^\d+$/.test(opts.keytag)) throw new UsageError(`--keytag: '${opts.keytag}' is not a key tag`);
+      const done = await perform(opts, 'key.purge', { zone: zoneName(name), keyTag: Number(opts.keytag), ...(opts.id === undefined ? {} : { id: opts.id }), yes: opts.yes === true });
+      const r = done.answer.result as { zone: string; purged: boolean; key: Row };
+      if (opts.json) return outAnswer(done);
+      const what = `orphan ${String(r.key.role).toUpperCase()} ${String(r.key.keyTag)} (id ${String(r.key.id)}, label ${String(r.key.label)})`;
+      out(r.purged ? `${r.zone}: ${what} removed from the HSM by ${done.answer.by}` : `${r.zone}: would remove ${what} from the HSM; nothing removed: run again with --yes`);
     });
 
   common(key.command('timeline').description('every coming key event with its date, the manual steps included')

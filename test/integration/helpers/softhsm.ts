@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Name } from '../../../src/dns/name.js';
+import type { KeyRole } from '../../../src/dnssec/signer.js';
+import { generateKey, type HsmKey } from '../../../src/hsm/keys.js';
 import { initToken } from '../../../src/hsm/token-init.js';
+import { Token } from '../../../src/hsm/token.js';
 
 /**
  * A throwaway SoftHSM token (Knot's test_dnssec_keystore_pkcs11 idea) in a temporary
@@ -36,4 +40,17 @@ export function tokenWithFastPolicies(label: string): ReturnType<typeof throwawa
 `;
   writeFileSync(join(hsm.dir, 'fast.yaml'), `policies:\n${policy('fast', 'the DP policy with waiting times of seconds, for tests', '1s')}${policy('slow-parent', 'as fast, with a parent DS TTL of 4 s, long enough to act before it passes', '4s')}`);
   return hsm;
+}
+
+/**
+ * What a kill between Keeper.apply's generateKey and putKey leaves: a key in the token under
+ * the zone's label (RSASHA256), recorded nowhere. The token must not be open in this process.
+ */
+export async function unrecordedKey(label: string, pin: string, zone: string, role: KeyRole): Promise<HsmKey> {
+  const token = Token.open({ label, pin });
+  try {
+    return generateKey(token, Name.parse(zone), role, { algorithm: 8, bits: role === 'zsk' ? 1024 : 2048 });
+  } finally {
+    await token.close();
+  }
 }
