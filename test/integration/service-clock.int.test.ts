@@ -22,18 +22,33 @@ let config: string;
 const { log, lines } = logLines();
 const operator = { user: 'hms-service(test)', groups: [] };
 
-beforeAll(() => {
-  ({ tmp, token } = serviceFolder('hms-service-clock-', 'hms-clock'));
-  config = join(tmp, 'hms.yaml');
-  writeFileSync(config, `state: state/hms.db
+/** A configuration of the service with its state and data in `folder`, serving `zones` (YAML lines under zones:). */
+function writeServiceConfig(file: string, folder: string, zones: string, extra = ''): void {
+  writeFileSync(file, `state: ${folder}/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-clock, pin-file: pin }
 service:
-  data: state
+  data: ${folder}
   alarm-validity: 7d
 zones:
-  example.com: { input: zones/example.com.zone, policy: dp }
-`);
+${zones}${extra}`);
+}
+
+/** A small zone: SOA, two NS (one in the zone, with its address), a www address. */
+function smallZone(origin: string, mailbox: string): string {
+  return `$TTL 3600
+@ SOA ns1.${origin} ${mailbox} 1 7200 900 2592000 300
+@ NS ns1
+@ NS ns2.example.net.
+ns1 A 192.0.2.53
+www A 192.0.2.54
+`;
+}
+
+beforeAll(() => {
+  ({ tmp, token } = serviceFolder('hms-service-clock-', 'hms-clock'));
+  config = join(tmp, 'hms.yaml');
+  writeServiceConfig(config, 'state', '  example.com: { input: zones/example.com.zone, policy: dp }\n');
 });
 
 // every signed version the service leaves behind passes dnssec-verify, ldns-verify-zone and kzonecheck
@@ -77,13 +92,7 @@ describe('the service with its clock injected', () => {
   });
 
   it('DP-4.6a a child zone served here gets its DS into the parent: the parent is signed again when the child\'s keys change', async () => {
-    writeFileSync(join(tmp, 'zones/skole.example.com.zone'), `$TTL 3600
-@ SOA ns1.skole.example.com. hostmaster.example.com. 1 7200 900 2592000 300
-@ NS ns1
-@ NS ns2.example.net.
-ns1 A 192.0.2.53
-www A 192.0.2.54
-`);
+    writeFileSync(join(tmp, 'zones/skole.example.com.zone'), smallZone('skole.example.com.', 'hostmaster.example.com.'));
     // a state of its own: the first test's keys were made at today's time, this one starts a day back
     const both = join(tmp, 'both.yaml');
     writeFileSync(both, readFileSync(config, 'utf8').replaceAll('state/', 'both/').replace('data: state', 'data: both') + '  skole.example.com: { input: zones/skole.example.com.zone, policy: dp }\n');
@@ -231,25 +240,9 @@ www A 192.0.2.54
 
   it('DP-4.1 OPS-7 a key made in the HSM but never recorded (killed between generateKey and putKey) is alarmed at start, listed as an orphan, never signs, and hms key purge removes it', async () => {
     // a state and a zone of their own (the token is shared: the other tests' example.com. keys would be orphans here), and an administrator
-    writeFileSync(join(tmp, 'zones/orphan.example.zone'), `$TTL 3600
-@ SOA ns1.orphan.example. hostmaster.orphan.example. 1 7200 900 2592000 300
-@ NS ns1
-@ NS ns2.example.net.
-ns1 A 192.0.2.53
-www A 192.0.2.54
-`);
+    writeFileSync(join(tmp, 'zones/orphan.example.zone'), smallZone('orphan.example.', 'hostmaster.orphan.example.'));
     const own = join(tmp, 'orphans.yaml');
-    writeFileSync(own, `state: orphans/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-clock, pin-file: pin }
-service:
-  data: orphans
-  alarm-validity: 7d
-zones:
-  orphan.example: { input: zones/orphan.example.zone, policy: dp }
-access:
-  administrators: [user:admin]
-`);
+    writeServiceConfig(own, 'orphans', '  orphan.example: { input: zones/orphan.example.zone, policy: dp }\n', 'access:\n  administrators: [user:admin]\n');
     const admin = { user: 'admin', groups: [] };
     const first = await Service.start({ configFile: own, log, operator });
     await first.resign('orphan.example.', 'test');
