@@ -178,6 +178,16 @@ function dsStep(step: DsStep): Operation {
   });
 }
 
+/** `zone resign` and `zone reload`: a run of the zone's pipeline now in the service (it reads the input either way). */
+function runNow(command: 'resign' | 'reload'): Operation {
+  return op({
+    permission: 'zone.data', writes: true, serviceOnly: true,
+    parse: (p) => ({ zone: zoneParam(p) }),
+    zoneOf: (p) => p.zone,
+    apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone ${command} by ${acting.who.user}`) } }),
+  });
+}
+
 /** The catalogue: every request the control socket takes, by name. */
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'zone.add': op({
@@ -306,19 +316,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     apply: ({ keeper }, p) => ({ result: { zone: p.zone, from: p.from, to: p.to, ...diffTexts(revisionText(keeper.store, p.zone, p.from), revisionText(keeper.store, p.zone, p.to)) } }),
   }),
 
-  'zone.resign': op({
-    permission: 'zone.data', writes: true, serviceOnly: true,
-    parse: (p) => ({ zone: zoneParam(p) }),
-    zoneOf: (p) => p.zone,
-    apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone resign by ${acting.who.user}`) } }),
-  }),
-
-  'zone.reload': op({
-    permission: 'zone.data', writes: true, serviceOnly: true,
-    parse: (p) => ({ zone: zoneParam(p) }),
-    zoneOf: (p) => p.zone,
-    apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone reload by ${acting.who.user}`) } }),
-  }),
+  'zone.resign': runNow('resign'),
+  'zone.reload': runNow('reload'),
 
   'zone.status': op({
     permission: 'read', writes: false, serviceOnly: true,
