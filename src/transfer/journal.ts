@@ -81,6 +81,7 @@ export class Journal {
     this.end = scanned.end;
     this.headerLength = scanned.headerLength;
     this.bound();
+    if (this.end > 0) this.report({ msg: 'journal, opened', versions: this.size, bytes: this.bytes }, 'info');
   }
 
   /** Opens a zone's journal: the headers of what its file holds (never the diffs themselves). */
@@ -376,7 +377,6 @@ function scan(options: JournalOptions): Scan {
       return unreadable((e as NodeJS.ErrnoException).code ?? String(e));
     }
   }
-  log({ msg: 'journal, opened', versions: records.length, bytes: pos - headerLength }, 'info');
   return { records, end: pos, headerLength };
 }
 
