@@ -69,6 +69,14 @@ describe('the service sections of the configuration', () => {
     ]);
   });
 
+  it('issue 17 item 5 reads the journal\'s byte bound (256M unless written) and refuses a size it cannot take, at its line', () => {
+    const size = (written: string): string => config(GOOD.replace('  resign: "17 3 * * *"\n', `  resign: "17 3 * * *"\n  journal-size: ${written}\n`));
+    expect(parseConfig(config(GOOD), join(dir, 'hms.yaml')).service.journalBytes).toBe(256 * 1024 * 1024);
+    expect(parseConfig(size('1G'), join(dir, 'hms.yaml')).service.journalBytes).toBe(1024 ** 3);
+    expect(parseConfig(size('"65536"'), join(dir, 'hms.yaml')).service.journalBytes).toBe(65536);
+    for (const bad of ['12X', '1K', '5G']) expect(problems(size(bad)), bad).toMatch(new RegExp(`hms\\.yaml:6:3: service\\.journal-size: '${bad}' is not a size from 64K to 4G`));
+  });
+
   it('DP-3.5c refuses hmac-md5 with the file, line and field, and reports the key only once', () => {
     const message = problems(config(GOOD.replace('algorithm: hmac-sha256', 'algorithm: hmac-md5')));
     expect(message).toMatch(/1 problem\(s\)/);

@@ -69,8 +69,8 @@ export class Publisher {
   open(zone: string): void {
     const config = this.options.config().service;
     const journal = Journal.open({
-      file: join(config.data, 'journal', `${zone}journal`), origin: Name.parse(zone), maxVersions: config.journalVersions,
-      log: ({ msg, ...event }) => this.log.warn(event, msg),
+      file: join(config.data, 'journal', `${zone}journal`), origin: Name.parse(zone), maxVersions: config.journalVersions, maxBytes: config.journalBytes,
+      log: ({ msg, level, ...event }) => this.log[level](event, msg),
     });
     this.zones.set(zone, { version: undefined, serial: null, signedAt: null, expires: null, journal, announced: undefined });
   }
@@ -103,19 +103,16 @@ export class Publisher {
     const s = this.zones.get(zone);
     if (s === undefined) return;
     const old = s.version;
-    if (old !== undefined && announce) {
-      try {
-        s.journal.addVersion(old, version);
-      } catch (e) {
-        // IXFR then answers with the whole zone: slower, never wrong
-        this.log.error({ zone, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
-      }
-    }
+    // the diff is appended (and synced) before the version is announced, so a served serial's diff is never lost
+    const written = old === undefined || !announce ? Promise.resolve() : s.journal.addVersion(old, version).then(() => undefined, (e: unknown) => {
+      // IXFR then answers with the whole zone: slower, never wrong
+      this.log.error({ zone, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
+    });
     s.version = version;
     s.serial = decodeSoa(version.soa!.records[0]!.rdata).serial;
     s.signedAt = signedAt;
     s.expires = earliestExpiration(version);
-    if (announce) s.announced = this.announce(zone, old, version, signedAt ?? this.options.now());
+    if (announce) s.announced = written.then(() => this.announce(zone, old, version, signedAt ?? this.options.now()));
   }
 
   /**
@@ -215,7 +212,7 @@ export class Publisher {
   /** The NOTIFY retries and serial checks under way are stopped; resolves when they have. */
   async stop(): Promise<void> {
     this.stopped.abort();
-    await Promise.allSettled([...this.notifying]);
+    await Promise.allSettled([...this.notifying, ...[...this.zones.values()].map((s) => s.journal.settled())]);
   }
 }
 

@@ -8,7 +8,7 @@ import { RRType } from '../dns/types.js';
 import { soaRecord, soaSerial } from '../zone/diff.js';
 import type { Zone } from '../zone/zone.js';
 import { axfrMessages, packMessages } from './axfr.js';
-import { ixfrRecords, requestedSerial, type IxfrSource } from './ixfr.js';
+import { ixfrRecords, recordsWithin, requestedSerial, type IxfrSource } from './ixfr.js';
 
 /** One secondary: the address it comes from and the TSIG key it must sign with (DP-3.2b, DP-3.5a). */
 export interface AclEntry {
@@ -228,7 +228,8 @@ function* answerIxfr(request: SignedRequest, transport: Transport, zone: Zone, o
   }
   const diffs = options.journal?.(zone.origin)?.diffsFrom(from, current);
   if (transport === 'udp') {
-    const whole = diffs === undefined ? undefined : sign([...ixfrRecords(soa, diffs)]);
+    const records = diffs === undefined ? undefined : recordsWithin(ixfrRecords(soa, diffs), UDP_LIMIT);
+    const whole = records === undefined ? undefined : sign(records);
     if (whole !== undefined && whole.length <= UDP_LIMIT) {
       log({ msg: 'transfer, IXFR sent', ...facts, ...serials, messages: 1 });
       return yield whole;

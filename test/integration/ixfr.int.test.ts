@@ -67,8 +67,8 @@ const A = 1;
 const address = (last: number): Uint8Array => Uint8Array.of(192, 0, 2, last);
 
 /** Publishes the next version: the journal records the step, then the server serves it. */
-function publish(next: Zone): void {
-  journal.addVersion(current, next);
+async function publish(next: Zone): Promise<void> {
+  await journal.addVersion(current, next);
   current = next;
   versions.push(next);
 }
@@ -128,7 +128,7 @@ async function verifyCopy(name: string, host: string, at: number): Promise<void>
 
 describe('IXFR and NOTIFY with real secondaries', () => {
   it('issue 5 items 3 and 4: a new signed version reaches BIND and Knot by NOTIFY and IXFR, and the serial check confirms it', async () => {
-    publish(await signedVersion(FIRST_SERIAL + 1, [{ owner: 'new.example.com.', type: A, rdata: address(99) }]));
+    await publish(await signedVersion(FIRST_SERIAL + 1, [{ owner: 'new.example.com.', type: A, rdata: address(99) }]));
     const notes: NotifyEvent[] = [];
     const reports = await notifySecondaries(ORIGIN, soaRecord(current), [
       { address: '127.0.0.1', port: namedPort, key: KEY },
@@ -162,8 +162,8 @@ describe('IXFR and NOTIFY with real secondaries', () => {
   });
 
   it('RFC 1995 section 4: an IXFR from a serial older than the journal gets the whole zone', async () => {
-    publish(await signedVersion(FIRST_SERIAL + 2, [{ owner: 'new.example.com.', type: A, rdata: address(100) }]));
-    publish(await signedVersion(FIRST_SERIAL + 3, [{ owner: 'new.example.com.', type: A, rdata: address(101) }]));
+    await publish(await signedVersion(FIRST_SERIAL + 2, [{ owner: 'new.example.com.', type: A, rdata: address(100) }]));
+    await publish(await signedVersion(FIRST_SERIAL + 3, [{ owner: 'new.example.com.', type: A, rdata: address(101) }]));
     expect(journal.serials).toEqual({ oldest: FIRST_SERIAL + 1, newest: FIRST_SERIAL + 3 });
     const out = await dig(['example.com', `IXFR=${FIRST_SERIAL}`, '-y', DIG_KEY]);
     expect(out).not.toMatch(/Transfer failed|Couldn't verify/);
