@@ -74,7 +74,8 @@ describe('the service sections of the configuration', () => {
     expect(parseConfig(config(GOOD), join(dir, 'hms.yaml')).service.journalBytes).toBe(256 * 1024 * 1024);
     expect(parseConfig(size('1G'), join(dir, 'hms.yaml')).service.journalBytes).toBe(1024 ** 3);
     expect(parseConfig(size('"65536"'), join(dir, 'hms.yaml')).service.journalBytes).toBe(65536);
-    for (const bad of ['12X', '1K', '5G']) expect(problems(size(bad)), bad).toMatch(new RegExp(`hms\\.yaml:6:3: service\\.journal-size: '${bad}' is not a size from 64K to 4G`));
+    expect(parseConfig(size('131072'), join(dir, 'hms.yaml')).service.journalBytes).toBe(131072);
+    for (const bad of ['12X', '1K', '5G', '-1', '1.5']) expect(problems(size(bad)), bad).toMatch(new RegExp(`hms\\.yaml:6:3: service\\.journal-size: expected a size from 64K to 4G \\(octets, or a number with K, M or G\\), found`));
   });
 
   it('DP-3.5c refuses hmac-md5 with the file, line and field, and reports the key only once', () => {

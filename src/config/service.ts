@@ -147,11 +147,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   if (!validCron(resign)) s.complain('resign', `${quote(resign)} is not a cron expression (minute hour day month weekday)`);
   const alarm = s.duration('alarm-validity', 7 * 86400);
   const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
-  const journalSize = s.string('journal-size', '256M');
-  const journalBytes = parseSize(journalSize);
-  if (journalBytes === undefined || journalBytes < 64 * 1024 || journalBytes > 4 * 1024 ** 3) {
-    s.complain('journal-size', `${quote(journalSize)} is not a size from 64K to 4G (a number of octets, or with K, M or G)`);
-  }
+  const journalBytes = s.size('journal-size', 256 * 1024 ** 2, 64 * 1024, 4 * 1024 ** 3);
   s.finish();
 
   const tsigKeys: TsigKey[] = [];
@@ -225,12 +221,6 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     reader.finish();
     if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }
-  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, journalBytes: journalBytes ?? 0, tsigKeys, secondaries, zones };
+  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, journalBytes, tsigKeys, secondaries, zones };
 }
 
-/** A size as the configuration writes it: octets, or a number with K, M or G (powers of 1024). */
-function parseSize(text: string): number | undefined {
-  const m = /^([0-9]{1,13})\s*([KMG]?)$/i.exec(text.trim());
-  if (m === null) return undefined;
-  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
-}

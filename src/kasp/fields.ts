@@ -199,6 +199,20 @@ export class MapReader {
     return fallback;
   }
 
+  /**
+   * A size in octets: a whole number, or text with K, M or G (powers of 1024: `256M`), from
+   * `min` to `max`.
+   */
+  size(key: string, fallback: number, min: number, max: number): number {
+    const f = this.field(key);
+    if (f === undefined) return fallback;
+    const v = isScalar(f.node) ? f.node.value : undefined;
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? parseSize(v) : undefined;
+    if (n !== undefined && Number.isInteger(n) && n >= min && n <= max) return n;
+    report(this.scope, f, `expected a size from ${sizeText(min)} to ${sizeText(max)} (octets, or a number with K, M or G), found ${shown(f.node)}`);
+    return fallback;
+  }
+
   /** One of a few words (`nsec3`, `double-ds`). */
   choice<T extends string>(key: string, fallback: T, options: readonly T[]): T {
     const f = this.field(key);
@@ -247,4 +261,17 @@ export class MapReader {
     });
     return items;
   }
+}
+
+/** A size as the configuration writes it: octets, or a number with K, M or G (powers of 1024). */
+function parseSize(text: string): number | undefined {
+  const m = /^([0-9]{1,13})\s*([KMG]?)$/i.exec(text.trim());
+  if (m === null) return undefined;
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase());
+}
+
+/** Octets as the configuration would write them: `64K`, `4G`. */
+function sizeText(n: number): string {
+  for (const [unit, scale] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) if (n % scale === 0 && n >= scale) return `${n / scale}${unit}`;
+  return String(n);
 }
