@@ -1,5 +1,5 @@
-import { copyFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
@@ -10,7 +10,7 @@ import { decodeSoa } from '../dns/rdata/extract.js';
 import { serialGreater } from '../dns/serial.js';
 import { HsmError } from '../hsm/errors.js';
 import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
-import { writeZoneFileAtomically } from '../storage/zone-files.js';
+import { copyFileAtomically, writeZoneFileAtomically } from '../storage/zone-files.js';
 import { fetchZone } from '../transfer/fetch-zone.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
@@ -20,7 +20,6 @@ import { loadZoneFile } from './load-zone.js';
 import type { Publisher } from './publisher.js';
 import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
-import { temporaryName } from '../common/temporary-names.js';
 
 /** What the service keeps of one configured zone while it runs (what it serves is the publisher's). */
 export interface ZoneState {
@@ -216,7 +215,7 @@ export class ZonePipeline {
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), { input: { file, zone: input }, written: (z) => { written = z; }, served: this.served(state) });
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
-      if (z.output !== undefined) copyAtomically(this.signedPath(zoneName), z.output);
+      if (z.output !== undefined) copyFileAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;
       log.info({ serial: signed.serial, revision: revision.rev, signatures: signed.signatures, records: zone.recordCount, expires: expiry(this.ctx.publisher.facts(zoneName).expires), reasons }, 'zone signed and published');
       const plan = this.ctx.keeper.enforce(zoneName, this.ctx.acting('after signing'));
@@ -301,9 +300,3 @@ export class ZonePipeline {
 
 }
 
-function copyAtomically(from: string, to: string): void {
-  mkdirSync(dirname(to), { recursive: true });
-  const tmp = temporaryName(to, process.pid);
-  copyFileSync(from, tmp);
-  renameSync(tmp, to);
-}

@@ -1,4 +1,4 @@
-import { accessSync, close, closeSync, constants, fdatasync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { accessSync, close, closeSync, constants, copyFileSync, fdatasync, mkdirSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { toBase64 } from '../dns/bytes.js';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
@@ -160,6 +160,7 @@ export class AtomicZoneFile {
     closeSync(this.fd);
     this.closeSyncFd();
     renameSync(this.tmp, this.path);
+    syncFolder(this.path);
   }
 
   abort(): void {
@@ -193,6 +194,39 @@ function writeBase64(octets: Uint8Array, out: Uint8Array, at: number): number {
     out[at++] = 0x3d;
   }
   return at;
+}
+
+/** Syncs the folder of a file, so that its creation or rename survives a crash. */
+export function syncFolder(file: string): void {
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+/**
+ * Copies a file atomically, as AtomicZoneFile writes one: into a temporary file beside the
+ * target, synced, renamed over it, the folder synced (the signed zone's copy to `output`).
+ */
+export function copyFileAtomically(from: string, to: string): void {
+  mkdirSync(dirname(to), { recursive: true });
+  const tmp = temporaryName(to, process.pid);
+  try {
+    copyFileSync(from, tmp);
+    const fd = openSync(tmp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  renameSync(tmp, to);
+  syncFolder(to);
 }
 
 /** Writes a zone file atomically (see AtomicZoneFile). */
