@@ -219,8 +219,7 @@ describe('issue 17 item 3 the transfer server under floods keeps serving the lis
     }
   });
 
-  it('OPS-7 the refusals are counted and logged as summary lines (at most one a minute, and one at stop), by reason and top peers', async () => {
-    const from = service.output().length;
+  it('OPS-7 the refusals are counted and logged as summary lines (the first at once, then at most one a minute, what is left at stop), by reason and top peers', async () => {
     const linesBefore = service.output().split('\n').filter((l) => REFUSAL_LINE.test(l) && !l.includes('"transfer, refusals"')).length;
     expect(await service.stop('SIGTERM')).toBe(0);
     const lines = service.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -229,7 +228,6 @@ describe('issue 17 item 3 the transfer server under floods keeps serving the lis
     // the first at once, then at most one a minute, then the rest at stop
     expect(summaries.length).toBeGreaterThanOrEqual(1);
     expect(summaries.length).toBeLessThanOrEqual(4);
-    expect(service.output().slice(from)).toMatch(/"msg":"transfer, refusals"/);
     const reasons: Record<string, number> = {};
     for (const s of summaries) for (const [reason, n] of Object.entries(s.reasons)) reasons[reason] = (reasons[reason] ?? 0) + n;
     console.log(`refusals counted: ${JSON.stringify(reasons)}`);
