@@ -135,4 +135,16 @@ describe('the service sections of the configuration', () => {
     expect(parseEndpoint('2001:db8::1')).toEqual({ address: '2001:db8::1', port: 53 });
     for (const bad of ['ns1.example.com', '192.0.2.1:0', '192.0.2.1:70000', '[::1]:x', '']) expect(parseEndpoint(bad), bad).toBeUndefined();
   });
+
+  it('issue 17 item 3 reads the TCP caps and timeouts and the refusal log interval, with the defaults when left out, and refuses values out of range at their line', () => {
+    const limits = (lines: string): unknown => parseConfig(config(GOOD.replace('  alarm-validity: 5d\n', `  alarm-validity: 5d\n${lines}`)), join(dir, 'hms.yaml')).service.transferLimits;
+    expect(limits('')).toEqual({ maxClients: 256, maxClientsPerAddress: 16, idleTimeoutMs: 10_000, ioTimeoutMs: 2_000, refusalLogIntervalMs: 60_000 });
+    expect(limits('  tcp-max-clients: 1000\n  tcp-max-clients-per-address: 50\n  tcp-idle-timeout: 30s\n  tcp-io-timeout: 5\n  refusal-log-interval: 0\n'))
+      .toEqual({ maxClients: 1000, maxClientsPerAddress: 50, idleTimeoutMs: 30_000, ioTimeoutMs: 5_000, refusalLogIntervalMs: 0 });
+    expect(limits('  tcp-max-clients: 8\n')).toMatchObject({ maxClients: 8, maxClientsPerAddress: 8 });
+    const text = problems(config(GOOD.replace('  alarm-validity: 5d\n', '  alarm-validity: 5d\n  tcp-max-clients: 0\n  tcp-io-timeout: 0\n  tcp-idle-timeout: 2h\n')));
+    expect(text).toMatch(/hms\.yaml:7:3: service\.tcp-max-clients: expected a whole number from 1 to 100000, found 0/);
+    expect(text).toMatch(/hms\.yaml:8:3: service\.tcp-io-timeout: expected from 1 s to 600 s, found 0 s/);
+    expect(text).toMatch(/hms\.yaml:9:3: service\.tcp-idle-timeout: expected from 1 s to 3600 s, found 7200 s/);
+  });
 });

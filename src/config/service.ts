@@ -69,9 +69,23 @@ export interface ServiceConfig {
   readonly journalVersions: number;
   /** How many octets of diffs the IXFR journal of each zone keeps (the oldest versions go first). */
   readonly journalBytes: number;
+  /** The caps and timeouts of TCP peers of the transfer server, and how often refusals are summed up. */
+  readonly transferLimits: TransferLimitSettings;
   readonly tsigKeys: readonly TsigKey[];
   readonly secondaries: readonly Secondary[];
   readonly zones: readonly ServiceZone[];
+}
+
+/**
+ * `tcp-max-clients`, `tcp-max-clients-per-address`, `tcp-idle-timeout`, `tcp-io-timeout` and
+ * `refusal-log-interval` of the service section (issue 17 item 3; the names are Knot's).
+ */
+export interface TransferLimitSettings {
+  readonly maxClients: number;
+  readonly maxClientsPerAddress: number;
+  readonly idleTimeoutMs: number;
+  readonly ioTimeoutMs: number;
+  readonly refusalLogIntervalMs: number;
 }
 
 /** Reads `host:port`, `[v6]:port` or a bare address; undefined when it is neither. */
@@ -148,6 +162,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   const alarm = s.duration('alarm-validity', 7 * 86400);
   const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
   const journalBytes = s.size('journal-size', 256 * 1024 ** 2, 64 * 1024, 4 * 1024 ** 3);
+  const transferLimits = readTransferLimits(s);
   s.finish();
 
   const tsigKeys: TsigKey[] = [];
@@ -221,6 +236,24 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     reader.finish();
     if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }
-  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, journalBytes, tsigKeys, secondaries, zones };
+  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, journalBytes, transferLimits, tsigKeys, secondaries, zones };
+}
+
+/** The TCP caps and timeouts (defaults as the transfer server's: 256, 16, 10 s, 2 s, 60 s). */
+function readTransferLimits(s: MapReader): TransferLimitSettings {
+  const seconds = (key: string, fallback: number, min: number, max: number): number => {
+    const value = s.duration(key, fallback);
+    if (value >= min && value <= max) return value * 1000;
+    s.complain(key, `expected from ${min} s to ${max} s, found ${value} s`);
+    return fallback * 1000;
+  };
+  const maxClients = s.integer('tcp-max-clients', 256, 1, 100_000);
+  return {
+    maxClients,
+    maxClientsPerAddress: s.integer('tcp-max-clients-per-address', Math.min(16, maxClients), 1, maxClients),
+    idleTimeoutMs: seconds('tcp-idle-timeout', 10, 1, 3600),
+    ioTimeoutMs: seconds('tcp-io-timeout', 2, 1, 600),
+    refusalLogIntervalMs: seconds('refusal-log-interval', 60, 0, 86_400),
+  };
 }
 

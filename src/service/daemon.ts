@@ -178,7 +178,7 @@ export class Service {
    */
   private async listen(config: HmsConfig): Promise<void> {
     const service = config.service;
-    const settings = { listen: service.listen, keys: service.tsigKeys, acl: this.acl(config) };
+    const settings = { listen: service.listen, keys: service.tsigKeys, acl: this.acl(config), limits: service.transferLimits };
     if (this.server !== undefined) return this.server.reconfigure(settings);
     if (service.listen.length === 0) return;
     this.server = await startTransferServer({
@@ -190,13 +190,14 @@ export class Service {
         if (state?.config.input.kind === 'primary' && state.config.input.primary.address === peer) void state.job.trigger(`NOTIFY from the primary ${peer}`);
       },
       log: ({ msg, ...event }) => this.log.info(event, msg),
+      logRefusals: ({ msg, ...summary }) => this.log.warn(summary, msg),
     });
   }
 
   /** What the transfer server is started with, as one string: a change reconfigures it. */
   private transferSettings(config: HmsConfig): string {
     const keys = config.service.tsigKeys.map((k) => [k.name.toString(), k.algorithm, createHash('sha256').update(k.secret).digest('hex')]);
-    return JSON.stringify([config.service.listen, this.acl(config), keys]);
+    return JSON.stringify([config.service.listen, this.acl(config), keys, config.service.transferLimits]);
   }
 
   /**

@@ -7,9 +7,17 @@ import type { Name } from '../dns/name.js';
 import type { TsigKey } from '../dns/tsig.js';
 import type { Zone } from '../zone/zone.js';
 import type { IxfrSource } from './ixfr.js';
+import { RefusalCounter, type RefusalSummary } from './refusals.js';
 import { respond, type AclEntry, type ResponderOptions, type TransferEvent, type Transport } from './responder.js';
+import { DEFAULT_TRANSFER_LIMITS, TcpClients, type TransferLimits } from './tcp-clients.js';
+import { serveConnection } from './tcp-connection.js';
 
 export type { AclEntry, TransferEvent } from './responder.js';
+export type { RefusalSummary } from './refusals.js';
+export { DEFAULT_TRANSFER_LIMITS, type TransferLimits } from './tcp-clients.js';
+
+/** The events that are refusals: counted, and logged as a summary per interval. */
+const REFUSALS = new Set(['transfer, refused', 'transfer, malformed', 'transfer, dropped', 'transfer, connection refused', 'transfer, connection closed']);
 
 export interface TransferServerOptions {
   /** Where to listen, UDP and TCP on each; port 0 picks a free port (the same for both). */
@@ -20,9 +28,12 @@ export interface TransferServerOptions {
   readonly acl: readonly AclEntry[];
   /** The clock (default the system's); tests skew it to see BADTIME. */
   readonly now?: () => UnixSeconds;
+  /** What happened: each transfer served; each refusal too, unless `logRefusals` takes them. */
   readonly log?: (event: TransferEvent) => void;
-  /** A TCP connection with nothing to do is closed after this long (default 10 s). */
-  readonly idleTimeoutMs?: number;
+  /** The refusals, counted: one summary per `limits.refusalLogIntervalMs` at most (issue 17 item 3). */
+  readonly logRefusals?: (summary: RefusalSummary) => void;
+  /** The caps and timeouts of TCP peers, and how often refusals are summed up (DEFAULT_TRANSFER_LIMITS). */
+  readonly limits?: Partial<TransferLimits>;
   /** The journal of a zone's signed versions, for IXFR (none: IXFR gets the whole zone). */
   readonly journal?: (name: Name) => IxfrSource | undefined;
   /** A NOTIFY from a `notifyOnly` peer (an upstream primary) was accepted. */
@@ -43,7 +54,7 @@ export interface TransferServer {
 }
 
 /** What a reload may change in a running transfer server. */
-export type TransferSettings = Pick<TransferServerOptions, 'listen' | 'keys' | 'acl'>;
+export type TransferSettings = Pick<TransferServerOptions, 'listen' | 'keys' | 'acl' | 'limits'>;
 
 /** One listen address: its TCP server, its UDP socket, and the connections TCP took. */
 interface Listener {
@@ -62,23 +73,44 @@ interface Listener {
  * TSIG-signed, everyone not listed refused.
  */
 export async function startTransferServer(options: TransferServerOptions): Promise<TransferServer> {
-  let settings: Pick<ResponderOptions, 'keys' | 'acl'> = { keys: options.keys, acl: checkedAcl(options.acl) };
+  let settings: Pick<ResponderOptions, 'keys' | 'acl'> & { limits: TransferLimits } = { keys: options.keys, acl: checkedAcl(options.acl), limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.limits } };
+  const interval = settings.limits.refusalLogIntervalMs;
+  const counter = interval > 0 && options.logRefusals !== undefined ? new RefusalCounter(interval, options.logRefusals) : undefined;
+  const log = (event: TransferEvent): void => {
+    if (counter !== undefined && REFUSALS.has(event.msg)) counter.add(event.peer, event.msg.replace(/^transfer, /, ''), event.reason);
+    else options.log?.(event);
+  };
+  const clients = new TcpClients(() => settings.limits, (peer, msg, reason) => log({ msg, peer, transport: 'tcp', reason }));
   const responder: ResponderOptions = {
     zones: options.zones,
     // read at each request: a reconfigure applies to the connections already open too
     get keys() { return settings.keys; },
     get acl() { return settings.acl; },
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
-    ...(options.log === undefined ? {} : { log: options.log }),
+    log,
     ...(options.journal === undefined ? {} : { journal: options.journal }),
     ...(options.onNotify === undefined ? {} : { onNotify: options.onNotify }),
   };
-  const idleMs = options.idleTimeoutMs ?? 10_000;
   let listeners: Listener[] = [];
+
+  const accept = (socket: Socket, connections: Set<Socket>): void => {
+    const peer = plainAddress(socket.remoteAddress ?? '');
+    const listed = settings.acl.some((a) => a.address === peer);
+    if (!clients.admit(socket, peer, listed)) return;
+    connections.add(socket);
+    serveConnection(socket, {
+      peer, listed, limits: () => settings.limits, refuse: (p, msg, reason) => log({ msg, peer: p, transport: 'tcp', reason }),
+      answer: (request) => safeRespond(request, peer, 'tcp', responder),
+      closed: () => {
+        connections.delete(socket);
+        clients.remove(socket);
+      },
+    });
+  };
 
   const bind = async (where: { readonly address: string; readonly port: number }): Promise<Listener> => {
     const connections = new Set<Socket>();
-    const tcp = createServer((socket) => serveConnection(socket, responder, idleMs, connections));
+    const tcp = createServer((socket) => accept(socket, connections));
     await listening(tcp, (done) => tcp.listen(where.port, where.address, done)).catch((e: unknown) => {
       throw cannotListen(where, 'tcp', e);
     });
@@ -111,7 +143,7 @@ export async function startTransferServer(options: TransferServerOptions): Promi
       await Promise.all(fresh.map(release));
       throw e;
     }
-    settings = { keys: next.keys, acl };
+    settings = { keys: next.keys, acl, limits: { ...DEFAULT_TRANSFER_LIMITS, ...next.limits } };
     const wanted = new Set(next.listen.map(endpoint));
     const gone = listeners.filter((l) => !wanted.has(l.entry));
     listeners = [...listeners.filter((l) => wanted.has(l.entry)), ...fresh];
@@ -126,6 +158,7 @@ export async function startTransferServer(options: TransferServerOptions): Promi
       const all = listeners;
       listeners = [];
       await Promise.all(all.map(release));
+      counter?.flush();
     },
   };
 }
@@ -183,52 +216,4 @@ function* safeRespond(msg: Uint8Array, peer: string, transport: Transport, optio
   } catch (e) {
     options.log?.({ msg: 'transfer, internal error', peer: from, transport, reason: e instanceof Error ? e.message : String(e) });
   }
-}
-
-/** One TCP connection: 2-octet length framing, requests one after another, an idle timeout. */
-function serveConnection(socket: Socket, options: ResponderOptions, idleMs: number, connections: Set<Socket>): void {
-  connections.add(socket);
-  socket.setTimeout(idleMs, () => socket.destroy());
-  socket.on('close', () => connections.delete(socket));
-  socket.on('error', () => socket.destroy());
-  const peer = socket.remoteAddress ?? '';
-  let pending = Buffer.alloc(0);
-  let queue = Promise.resolve();
-  socket.on('data', (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    while (pending.length >= 2) {
-      const length = pending.readUInt16BE(0);
-      if (pending.length < 2 + length) break;
-      const request = pending.subarray(2, 2 + length);
-      pending = pending.subarray(2 + length);
-      queue = queue.then(() => answerOnTcp(socket, request, peer, options));
-    }
-  });
-}
-
-async function answerOnTcp(socket: Socket, request: Uint8Array, peer: string, options: ResponderOptions): Promise<void> {
-  for (const out of safeRespond(request, peer, 'tcp', options)) {
-    if (socket.destroyed) return;
-    const frame = Buffer.allocUnsafe(2 + out.length);
-    frame.writeUInt16BE(out.length, 0);
-    frame.set(out, 2);
-    if (!socket.write(frame)) await writable(socket);
-  }
-}
-
-/**
- * Waits until the socket takes more ('drain') or is gone ('close'), then removes both
- * listeners: a 'close' listener left behind by every full socket buffer piled up during a
- * large AXFR until Node warned (MaxListenersExceededWarning, issue 17 item 8).
- */
-function writable(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      socket.off('drain', done);
-      socket.off('close', done);
-      resolve();
-    };
-    socket.on('drain', done);
-    socket.on('close', done);
-  });
 }
