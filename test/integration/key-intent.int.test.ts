@@ -4,7 +4,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Name } from '../../src/dns/name.js';
-import { findKeys } from '../../src/hsm/keys.js';
+import { destroyObjects, findKeyPair, findKeys } from '../../src/hsm/keys.js';
 import { Token } from '../../src/hsm/token.js';
 import { Service } from '../../src/service/daemon.js';
 import { StateStore } from '../../src/storage/state.js';
@@ -52,14 +52,14 @@ afterAll(() => {
 });
 
 /**
- * `hms key rollover example.com --ksk` under gdb, SIGKILLed at C_GenerateKeyPair: `before` at
+ * `hms key rollover example.com --ksk` (or `--zsk`) under gdb, SIGKILLed at C_GenerateKeyPair: `before` at
  * the first call into it (pkcs11js's or SoftHSM's), nothing made; `after` once that call has
  * returned (the pair is in the token), before any JavaScript runs again. Returns gdb's output.
  */
-function killedRollover(when: 'before' | 'after'): string {
+function killedRollover(when: 'before' | 'after', role: 'ksk' | 'zsk' = 'ksk'): string {
   const at = when === 'before' ? ['-ex', 'kill'] : ['-ex', 'delete', '-ex', 'finish', '-ex', 'kill'];
   const r = spawnSync('gdb', ['-q', '-batch', '-nx', '-ex', 'set breakpoint pending on', '-ex', 'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
-    '-ex', 'break C_GenerateKeyPair', '-ex', 'run', ...at, '--args', process.execPath, HMS, 'key', 'rollover', 'example.com', '--ksk', '--ticket', 'CHG-9'],
+    '-ex', 'break C_GenerateKeyPair', '-ex', 'run', ...at, '--args', process.execPath, HMS, 'key', 'rollover', 'example.com', `--${role}`, '--ticket', 'CHG-9'],
   { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HMS_CONFIG: config } });
   const output = `${r.stdout}${r.stderr}`;
   expect(output, output).toMatch(/hit Breakpoint 1[.\d]*, .*C_GenerateKeyPair/);
@@ -178,5 +178,35 @@ describe('keys are recorded as intended before they are made (a kill in between 
     const listed = keyList();
     expect(listed.filter((l) => /PENDING|ORPHAN/.test(l))).toEqual([]);
     expect(listed).toHaveLength(after.recorded.length);
+  }, 180_000);
+
+  it('DP-4.1 OPS-7 half a pair in the token (a stop inside C_GenerateKeyPair: SoftHSM stores the public half first) is removed at start and the pending key dropped', async () => {
+    const before = await tokenAndState();
+    killedRollover('after', 'zsk');
+    const killed = await tokenAndState();
+    const intended = killed.pending[0]!;
+    // what a stop between SoftHSM's two object writes leaves: the public half alone
+    const hsm = Token.open({ label: 'hms-intent', pin: readFileSync(join(tmp, 'pin'), 'utf8') });
+    try {
+      const { key } = findKeyPair(hsm, intended);
+      destroyObjects(hsm, [key!.privateKey]);
+      expect(findKeyPair(hsm, intended)).toMatchObject({ key: undefined, objects: [expect.anything()] });
+    } finally {
+      await hsm.close();
+    }
+
+    const { settled, keys } = await restart();
+    expect(settled).toMatchObject([{ zone: ZONE, id: intended, keyTag: null, removed: 1, msg: 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped' }]);
+    expect(keys.map((k) => k.id).sort()).toEqual(before.recorded);
+    const left = Token.open({ label: 'hms-intent', pin: readFileSync(join(tmp, 'pin'), 'utf8') });
+    try {
+      expect(findKeyPair(left, intended).objects).toEqual([]);
+    } finally {
+      await left.close();
+    }
+    const after = await tokenAndState();
+    expect(after.inToken).toEqual(after.recorded);
+    expect(after.recorded).toEqual(before.recorded);
+    expect(after.pending).toEqual([]);
   }, 180_000);
 });
