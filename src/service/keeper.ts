@@ -200,7 +200,7 @@ export class Keeper {
     for (const p of this.store.pendingKeys(zone)) {
       const { key, objects } = findKeyPair(this.hsm(), p.id);
       if (key !== undefined && key.label === p.label) {
-        this.store.completePendingKey(zone, keyRecordOf(p, key), { ...audit, comment: `${p.reason ?? 'key made'}; made in the HSM before a stop, recorded at start from the token` });
+        this.store.completePendingKey(zone, keyRecordOf(p, key), { ...audit, comment: `${p.reason ?? 'key made'}; made in the HSM before a stop, recorded afterwards from the token` });
         settled.push({ pending: p, outcome: 'completed', keyTag: key.keyTag, removed: 0 });
         continue;
       }

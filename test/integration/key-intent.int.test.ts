@@ -168,7 +168,7 @@ describe('keys are recorded as intended before they are made (a kill in between 
     // audited: intended (by the killed run), then recorded at start (then re-timed once the version carrying it was served)
     const mine = audit.filter((r) => r.action.startsWith('key.') && JSON.stringify(r).includes(made));
     expect(mine.map((r) => r.action)).toEqual(['key.pending', 'key.put', 'key.put']);
-    expect(mine[1]!.comment).toMatch(/made in the HSM before a stop, recorded at start from the token$/);
+    expect(mine[1]!.comment).toMatch(/made in the HSM before a stop, recorded afterwards from the token$/);
 
     const after = await tokenAndState();
     expect(after.inToken).toEqual(after.recorded);
@@ -208,5 +208,18 @@ describe('keys are recorded as intended before they are made (a kill in between 
     expect(after.inToken).toEqual(after.recorded);
     expect(after.recorded).toEqual(before.recorded);
     expect(after.pending).toEqual([]);
+  }, 180_000);
+
+  it('DP-4.1 a key change asked again after the kill settles the pending key first: the roll it made is under way, none is started twice', async () => {
+    killedRollover('after', 'zsk');
+    const made = (await tokenAndState()).pending[0]!;
+    const again = spawnSync(process.execPath, [HMS, 'key', 'rollover', 'example.com', '--zsk', '--ticket', 'CHG-10'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HMS_CONFIG: config } });
+    expect(again.stderr).toMatch(/a ZSK roll is under way already \(\d+ follows \d+\)/);
+    expect(again.status).not.toBe(0);
+    const after = await tokenAndState();
+    expect(after.pending).toEqual([]);
+    expect(after.recorded).toContain(made);
+    expect(after.inToken).toEqual(after.recorded);
+    expect(keyList().filter((l) => /PENDING|ORPHAN/.test(l))).toEqual([]);
   }, 180_000);
 });
