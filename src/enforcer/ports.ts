@@ -1,4 +1,5 @@
 import type { UnixSeconds } from '../common/clock.js';
+import type { KeyRole } from '../dnssec/signer.js';
 import type { AuditRecord, AuditVerification } from './audit-chain.js';
 import type { KeyRecord } from './keys.js';
 
@@ -44,6 +45,26 @@ export interface ZoneRow {
 
 export type ZonePatch = Partial<Omit<ZoneRow, 'name'>>;
 
+/**
+ * A key recorded as intended before it is made in the HSM: the CKA_ID (hex) and label chosen
+ * for it, and what the planner decided for it. It is no key record: nothing plans, signs or
+ * exports with it. Making the pair turns it into one (completePendingKey); a pending key left
+ * by a stop in between is settled at start against the token.
+ */
+export interface PendingKey {
+  readonly id: string;
+  readonly label: string;
+  readonly role: KeyRole;
+  readonly algorithm: number;
+  readonly bits: number;
+  readonly created: UnixSeconds;
+  readonly publish: UnixSeconds | null;
+  readonly active: UnixSeconds | null;
+  readonly successorOf: string | null;
+  /** Why it is made (the planner's reason), for the audit record of its completion. */
+  readonly reason: string | null;
+}
+
 export interface KeyRepository {
   getZone(name: string): ZoneRow | undefined;
   listZones(): ZoneRow[];
@@ -54,6 +75,14 @@ export interface KeyRepository {
   keys(zone: string): KeyRecord[];
   putKey(zone: string, k: KeyRecord, audit: AuditContext): void;
   deleteKey(zone: string, id: string, audit: AuditContext): void;
+  /** The zone's keys recorded as intended and not recorded as made (keys() never lists them). */
+  pendingKeys(zone: string): PendingKey[];
+  /** Records a key as intended, before it is made in the HSM (audited as key.pending). */
+  addPendingKey(zone: string, k: PendingKey, audit: AuditContext): void;
+  /** The pending key `k.id` was made: its record takes the pending row's place, in one transaction (audited as key.put). */
+  completePendingKey(zone: string, k: KeyRecord, audit: AuditContext): void;
+  /** The pending key was not made (or only half of it, removed): its row goes (audited as key.pending.drop). */
+  dropPendingKey(zone: string, id: string, audit: AuditContext): void;
   /** Runs `fn` as one transaction: every change in it, and its audit records, or none. */
   transaction<T>(fn: () => T): T;
 }

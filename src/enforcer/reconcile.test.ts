@@ -10,7 +10,7 @@ const inToken = (id: string, keyTag = 1): TokenKey => ({ id, role: 'ksk', keyTag
 
 describe('reconcile', () => {
   it('finds nothing when records and HSM agree (hex case aside)', () => {
-    expect(reconcile([key('0a1b'), key('ff')], [inToken('0A1B'), inToken('ff')])).toEqual({ missing: [], orphans: [] });
+    expect(reconcile([key('0a1b'), key('ff')], [inToken('0A1B'), inToken('ff')])).toEqual({ missing: [], orphans: [], pending: [] });
   });
 
   it('reports a key whose HSM object is gone, as the record itself, so the caller can raise the alarm', () => {
@@ -22,5 +22,11 @@ describe('reconcile', () => {
     const a = inToken('c3', 40000);
     const b = inToken('a2', 12);
     expect(reconcile([key('01')], [inToken('01'), a, b]).orphans).toEqual([b, a]);
+  });
+
+  it('DP-4.1 a token key a pending key claims (recorded as intended before it was made) is no orphan, and no recorded key', () => {
+    const made = inToken('D00D', 7);
+    const stray = inToken('0bad', 9);
+    expect(reconcile([key('01')], [inToken('01'), made, stray], ['d00d', 'abcd'])).toEqual({ missing: [], orphans: [stray], pending: [made] });
   });
 });

@@ -20,20 +20,27 @@ export interface Reconciliation<T extends TokenKey = TokenKey> {
    * only by an administrator (hms key purge). Sorted by key tag, then id.
    */
   readonly orphans: readonly T[];
+  /** Token keys whose id a pending key claims (recorded as intended, not yet as made): no orphans, and no keys to sign with. */
+  readonly pending: readonly T[];
 }
 
 /**
  * Holds the zone's key records against the keys the token holds under the zone's label, at
  * start and before signing. Pass the records whose HSM object should exist (every record the
  * state keeps for the zone: a key removed on purpose has lost its record). Ids compare without
- * regard to the case of their hex digits.
+ * regard to the case of their hex digits. `pendingIds`: the ids of the zone's pending keys
+ * (recorded as intended before they were made), which claim a token key without making it a
+ * key of the zone.
  */
-export function reconcile<T extends TokenKey>(records: readonly KeyRecord[], inToken: readonly T[]): Reconciliation<T> {
+export function reconcile<T extends TokenKey>(records: readonly KeyRecord[], inToken: readonly T[], pendingIds: readonly string[] = []): Reconciliation<T> {
   const inHsm = new Set(inToken.map((k) => k.id.toLowerCase()));
   const recorded = new Set(records.map((k) => k.id.toLowerCase()));
+  const intended = new Set(pendingIds.map((id) => id.toLowerCase()));
+  const unrecorded = inToken.filter((k) => !recorded.has(k.id.toLowerCase()));
   return {
     missing: records.filter((k) => !inHsm.has(k.id.toLowerCase())),
-    orphans: inToken.filter((k) => !recorded.has(k.id.toLowerCase()))
+    orphans: unrecorded.filter((k) => !intended.has(k.id.toLowerCase()))
       .sort((a, b) => a.keyTag - b.keyTag || (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : 1)),
+    pending: unrecorded.filter((k) => intended.has(k.id.toLowerCase())),
   };
 }

@@ -38,7 +38,8 @@ export interface HsmKey {
 
 const LABEL_PREFIX = 'hms:';
 
-function labelFor(zone: Name, role: KeyRole, id: Buffer): string {
+/** The label of the zone's key pair with CKA_ID `id`: `hms:<zone>:<role>:<id in hex>`. */
+export function keyLabel(zone: Name, role: KeyRole, id: Buffer): string {
   return `${LABEL_PREFIX}${zone.toLowerCase().toString()}:${role}:${id.toString('hex')}`;
 }
 
@@ -57,11 +58,14 @@ function labelFor(zone: Name, role: KeyRole, id: Buffer): string {
  * another; the signing threads only copy a key into their sessions and sign with the copy
  * (30 rounds of that while keys were made and listed: no failure). An RSA-2048 key takes 0.1
  * to 0.8 s of SoftHSM, an RSA-4096 key 1 to 2 s; a key is made a few times a year per zone.
+ *
+ * `id`: the CKA_ID to give the pair (16 random bytes if not given). The service chooses it and
+ * records the key as intended before this call (Keeper.apply), so that a stop during or after
+ * it leaves a record to settle, never an unknown key.
  */
-export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySpec): HsmKey {
+export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySpec, id: Buffer = randomBytes(16)): HsmKey {
   const algorithm = checkSigningAlgorithm(spec.algorithm);
-  const id = randomBytes(16);
-  const label = labelFor(zone, role, id);
+  const label = keyLabel(zone, role, id);
   const common = [
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_LABEL, value: label },
@@ -128,10 +132,30 @@ export function findKeys(token: Token, zone?: Name): HsmKey[] {
   return out;
 }
 
+/**
+ * The token objects with CKA_ID `id` (hex): `key`, the pair, when the token holds exactly one
+ * private and one public key under it; `objects`, every token key object under it (a stop
+ * inside C_GenerateKeyPair may leave one half: SoftHSM stores the public key first).
+ */
+export function findKeyPair(token: Token, id: string): { readonly key: HsmKey | undefined; readonly objects: readonly Buffer[] } {
+  const cka = Buffer.from(id, 'hex');
+  const of = (cls: number): Buffer[] => findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_ID, value: cka }]);
+  const privates = of(pkcs11js.CKO_PRIVATE_KEY);
+  const publics = of(pkcs11js.CKO_PUBLIC_KEY);
+  // nothing found in a token that is gone is no proof that the key was not made
+  token.ensureReachable();
+  const key = privates.length === 1 && publics.length === 1 ? describeKey(token, privates[0]!, publics[0]!) : undefined;
+  return { key, objects: [...privates, ...publics] };
+}
+
+/** Removes token objects (findKeyPair's `objects`). */
+export function destroyObjects(token: Token, objects: readonly Buffer[]): void {
+  for (const o of objects) pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, o));
+}
+
 /** Removes a key pair from the token. */
 export function deleteKey(token: Token, key: HsmKey): void {
-  pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, key.privateKey));
-  pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, key.publicKey));
+  destroyObjects(token, [key.privateKey, key.publicKey]);
 }
 
 function findObjects(token: Token, session: Buffer, template: pkcs11js.Template): Buffer[] {

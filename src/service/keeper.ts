@@ -10,11 +10,11 @@ import { plan, scheduled, type Action, type Plan } from '../enforcer/planner.js'
 import { reconcile, type TokenKey } from '../enforcer/reconcile.js';
 import type { ZoneFacts } from '../enforcer/timing.js';
 import { inputTtls, zoneFacts, type InputTtls } from '../enforcer/zone-facts.js';
-import { deleteKey, findKeys, generateKey, type HsmKey } from '../hsm/keys.js';
+import { deleteKey, destroyObjects, findKeyPair, findKeys, generateKey, keyLabel, type HsmKey } from '../hsm/keys.js';
 import { readPin } from '../hsm/pin.js';
 import { Token } from '../hsm/token.js';
 import type { Policy } from '../kasp/policy.js';
-import type { StatePorts, ZoneRow } from '../enforcer/ports.js';
+import type { PendingKey, StatePorts, ZoneRow } from '../enforcer/ports.js';
 import type { StateStore } from '../storage/state.js';
 import { openStateForWriting } from './audit-outputs.js';
 import { loadZoneFile } from './load-zone.js';
@@ -24,6 +24,21 @@ import { loadPolicyFile } from './load-policy.js';
 /** A key the token holds under a zone's label that the state does not record (Keeper.reconciled). */
 export interface OrphanKey extends TokenKey {
   readonly key: HsmKey;
+}
+
+/** A pending key (recorded as intended, not as made) as the token holds it: its key tag when the token holds its pair, else null. */
+export interface PendingSeen extends PendingKey {
+  readonly keyTag: number | null;
+}
+
+/** What start made of a pending key (Keeper.settlePending). */
+export interface SettledKey {
+  readonly pending: PendingKey;
+  /** completed: the token held its pair, recorded now; dropped: the token held none (or half of one, removed). */
+  readonly outcome: 'completed' | 'dropped';
+  readonly keyTag: number | null;
+  /** Token objects under its id removed (half a pair). */
+  readonly removed: number;
 }
 
 /** Who acts, when, and why: what every change records in the audit trail (DP-2.4b, DP-2.4f). */
@@ -144,26 +159,57 @@ export class Keeper {
     return this.checked(zone).records;
   }
 
-  /** keys(), with the orphans beside them (hms key list). */
-  checked(zone: ZoneRow): { records: KeyRecord[]; orphans: readonly OrphanKey[] } {
-    const { records, missing, orphans } = this.reconciled(zone.name);
+  /** keys(), with the orphans and the pending keys beside them (hms key list). */
+  checked(zone: ZoneRow): { records: KeyRecord[]; orphans: readonly OrphanKey[]; pending: readonly PendingSeen[] } {
+    const { records, missing, orphans, pending } = this.reconciled(zone.name);
     if (missing.length > 0) {
       throw new SignerError('HSM', `ALARM: zone ${zone.name}: key(s) ${missing.map((k) => `${k.role.toUpperCase()} ${k.keyTag} (id ${k.id})`).join(', ')} recorded but missing from token ${this.config.hsm.token}; `
         + 'no key is made in their place: restore the HSM from its backup, or roll the key by hand (hms key rollover --emergency)');
     }
-    return { records, orphans };
+    return { records, orphans, pending };
   }
 
   /**
    * The zone's records held against the token's keys under the zone's label (`hms:<zone>:`):
    * the records missing from the token, and the orphans, keys the token holds that no record
-   * claims (a kill between generateKey and putKey in apply). Orphans never sign; an
-   * administrator removes them (purgeOrphan). The zone need not be managed yet.
+   * claims (a key made by hand, or by an hms that made keys before recording them). Orphans
+   * never sign; an administrator removes them (purgeOrphan). A key the token holds for a
+   * pending key is no orphan: it is listed with the pending key (settlePending settles it).
+   * The zone need not be managed yet.
    */
-  reconciled(zone: string): { records: KeyRecord[]; missing: readonly KeyRecord[]; orphans: readonly OrphanKey[] } {
+  reconciled(zone: string): { records: KeyRecord[]; missing: readonly KeyRecord[]; orphans: readonly OrphanKey[]; pending: readonly PendingSeen[] } {
     const records = this.store.keys(zone);
+    const intended = this.store.pendingKeys(zone);
     const inToken = findKeys(this.hsm(), Name.parse(zone)).map((key) => ({ id: key.id.toString('hex'), role: key.role, keyTag: key.keyTag, algorithm: key.algorithm, label: key.label, key }));
-    return { records, ...reconcile(records, inToken) };
+    const { missing, orphans, pending } = reconcile(records, inToken, intended.map((p) => p.id));
+    const tagOf = (id: string): number | null => pending.find((k) => k.id.toLowerCase() === id.toLowerCase())?.keyTag ?? null;
+    return { records, missing, orphans, pending: intended.map((p) => ({ ...p, keyTag: tagOf(p.id) })) };
+  }
+
+  /**
+   * Settles the zone's pending keys, those recorded as intended whose making was not recorded
+   * (a stop between the two, or an HSM failure in C_GenerateKeyPair), against the token: a
+   * whole pair under the recorded id and label is what hms made for it, and its record is
+   * completed from the token's public key, as apply would have; no pair (or half of one,
+   * removed: SoftHSM stores the public half first) and the pending key is dropped. Each is
+   * audited. A token that cannot be read is an HsmError and nothing is settled.
+   */
+  settlePending(zone: string, acting: Acting): SettledKey[] {
+    const settled: SettledKey[] = [];
+    const audit = { actor: acting.who.user, ticket: acting.ticket, at: acting.at };
+    for (const p of this.store.pendingKeys(zone)) {
+      const { key, objects } = findKeyPair(this.hsm(), p.id);
+      if (key !== undefined && key.label === p.label) {
+        this.store.completePendingKey(zone, keyRecordOf(p, key), { ...audit, comment: `${p.reason ?? 'key made'}; made in the HSM before a stop, recorded afterwards from the token` });
+        settled.push({ pending: p, outcome: 'completed', keyTag: key.keyTag, removed: 0 });
+        continue;
+      }
+      // the objects under the id are hms's own (the id is 16 random bytes it chose): what a stop inside C_GenerateKeyPair left
+      destroyObjects(this.hsm(), objects);
+      this.store.dropPendingKey(zone, p.id, { ...audit, comment: objects.length === 0 ? 'not in the token: hms stopped before the key was made' : `not whole in the token: ${objects.length} object(s) under its id removed` });
+      settled.push({ pending: p, outcome: 'dropped', keyTag: null, removed: objects.length });
+    }
+    return settled;
   }
 
   /**
@@ -190,6 +236,8 @@ export class Keeper {
 
   /** Plans the zone at `acting.at` and applies what is due, until nothing more is; returns the last plan. */
   enforce(zoneName: string, acting: Acting): Plan {
+    // a key recorded as intended before a stop is settled first: the plan counts it if it was made
+    this.settlePending(zoneName, acting);
     for (let round = 0; round < 8; round++) {
       const zone = this.zone(zoneName);
       const p = this.plan(zone, acting.at);
@@ -199,19 +247,34 @@ export class Keeper {
     throw new SignerError('DNSSEC', `zone ${zoneName}: the plan does not settle`);
   }
 
-  /** Applies planner or rollover actions: keys are made in the HSM first, then recorded with their audit records. */
+  /**
+   * Applies planner or rollover actions. A key is recorded as intended first (its CKA_ID and
+   * label chosen and committed, audited), then made in the HSM under that id, then its record
+   * completed (key tag, public key) in one transaction: a stop in between leaves a pending key
+   * that start settles (settlePending), never a key the state does not know.
+   */
   apply(zone: ZoneRow, actions: readonly Action[], acting: Acting): KeyRecord[] {
     const made: KeyRecord[] = [];
     const audit = { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at };
+    if (actions.some((a) => a.kind === 'generate') && this.store.pendingKeys(zone.name).length > 0) {
+      // the actions were planned without a key that may have been made: settle, and have them planned again
+      const completed = this.settlePending(zone.name, acting).filter((k) => k.outcome === 'completed');
+      if (completed.length > 0) {
+        throw new SignerError('DNSSEC', `zone ${zone.name}: ${completed.map((k) => `${k.pending.role.toUpperCase()} ${String(k.keyTag)}`).join(', ')}, recorded as intended before a stop, was made in the HSM and is recorded now; the key change was planned without it: ask again`);
+      }
+    }
     for (const a of actions) {
       if (a.kind === 'generate') {
-        const key: HsmKey = generateKey(this.hsm(), Name.parse(zone.name), a.role, { algorithm: a.algorithm, bits: a.bits });
-        const record: KeyRecord = {
-          id: key.id.toString('hex'), role: a.role, algorithm: a.algorithm, bits: a.bits, keyTag: key.keyTag, dnskey: key.dnskey,
-          created: acting.at, publish: a.publish, active: a.active, retire: null, remove: null, dsSeen: null, dsWithdrawn: null,
-          successorOf: a.successorOf, compromised: false,
+        const token = this.hsm();
+        const name = Name.parse(zone.name);
+        const id = randomBytes(16);
+        const pending: PendingKey = {
+          id: id.toString('hex'), label: keyLabel(name, a.role, id), role: a.role, algorithm: a.algorithm, bits: a.bits,
+          created: acting.at, publish: a.publish, active: a.active, successorOf: a.successorOf, reason: a.reason,
         };
-        this.store.putKey(zone.name, record, { ...audit, comment: a.reason });
+        this.store.addPendingKey(zone.name, pending, { ...audit, comment: a.reason });
+        const record = keyRecordOf(pending, generateKey(token, name, a.role, { algorithm: a.algorithm, bits: a.bits }, id));
+        this.store.completePendingKey(zone.name, record, { ...audit, comment: a.reason });
         made.push(record);
       } else if (a.kind === 'schedule') {
         const old = this.store.keys(zone.name).find((k) => k.id === a.keyId);
@@ -227,6 +290,15 @@ export class Keeper {
     }
     return made;
   }
+}
+
+/** The record of a pending key once its pair is made: what was intended, with the pair's key tag and DNSKEY. */
+function keyRecordOf(p: PendingKey, key: HsmKey): KeyRecord {
+  return {
+    id: p.id, role: p.role, algorithm: p.algorithm, bits: p.bits, keyTag: key.keyTag, dnskey: key.dnskey,
+    created: p.created, publish: p.publish, active: p.active, retire: null, remove: null, dsSeen: null, dsWithdrawn: null,
+    successorOf: p.successorOf, compromised: false,
+  };
 }
 
 function readPolicies(config: HmsConfig): Map<string, Policy> {

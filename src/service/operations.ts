@@ -16,7 +16,7 @@ import { writeZoneFileAtomically } from '../storage/zone-files.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import { verifyAuditTrail } from './audit-verify.js';
-import type { Acting, Keeper, OrphanKey } from './keeper.js';
+import type { Acting, Keeper, OrphanKey, PendingSeen } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
 import { checkParentDs, parseServer } from './parent-check.js';
 import { approveRequest, goSecure, requestDsStep, requestInsecure, type DsStep } from './requests.js';
@@ -154,6 +154,11 @@ export function describeKey(k: KeyRecord, now: number, readyAfter: number): Reco
 /** A key in the token that the state does not record (Keeper.reconciled), as the CLI shows it. */
 function describeOrphan(o: OrphanKey): Record<string, unknown> {
   return { role: o.role, keyTag: o.keyTag, algorithm: o.algorithm, state: 'ORPHAN', id: o.id, label: o.label };
+}
+
+/** A key recorded as intended and not as made (a stop in between), as the CLI shows it: settled at the next start or key change. */
+function describePending(k: PendingSeen): Record<string, unknown> {
+  return { role: k.role, keyTag: k.keyTag, algorithm: k.algorithm, state: 'PENDING', inToken: k.keyTag !== null, id: k.id, label: k.label };
 }
 
 function revisionText(store: RevisionRepository, zone: string, rev: number): string {
@@ -362,8 +367,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     apply: ({ keeper }, p, acting) => {
       const z = keeper.zone(p.zone);
       const t = timings(keeper.policy(z.policy), keeper.facts(z));
-      const { records, orphans } = keeper.checked(z);
-      return { result: { zone: p.zone, keys: records.map((k) => describeKey(k, acting.at, t.publish)), orphans: orphans.map(describeOrphan) } };
+      const { records, orphans, pending } = keeper.checked(z);
+      return { result: { zone: p.zone, keys: records.map((k) => describeKey(k, acting.at, t.publish)), orphans: orphans.map(describeOrphan), pending: pending.map(describePending) } };
     },
   }),
 
@@ -414,6 +419,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       const z = keeper.zone(p.zone);
       const policy = keeper.policy(z.policy);
       const role = p.role === 'zsk' ? 'zsk' : policy.keys.some((k) => k.role === 'csk') ? 'csk' : 'ksk';
+      keeper.settlePending(p.zone, acting);
       const roll = startRollover({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at }, role, p.emergency);
       const made = keeper.apply(z, roll.actions, acting);
       return {

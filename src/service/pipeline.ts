@@ -122,14 +122,21 @@ export class ZonePipeline {
   }
 
   /**
-   * At start: keys the token holds under the zone's label that the state does not record (a
-   * kill between making a key and recording it) are an alarm naming each; the service goes on,
-   * and never signs with them (hms key purge removes them). A token that cannot be read here
-   * is reported by the zone's run, as an HSM failure.
+   * At start: keys recorded as intended whose making was not recorded (a stop in between) are
+   * settled against the token, each logged (Keeper.settlePending); then keys the token holds
+   * under the zone's label that the state does not record (made by hand, or by an older hms
+   * killed between making a key and recording it) are an alarm naming each; the service goes
+   * on, and never signs with them (hms key purge removes them). A token that cannot be read
+   * here is reported by the zone's run, as an HSM failure.
    */
   reportOrphans(state: ZoneState): void {
     const name = state.config.name;
     try {
+      for (const k of this.ctx.keeper.settlePending(name, this.ctx.acting('a key recorded as intended before a stop, settled at start'))) {
+        this.ctx.log.warn({ zone: name, role: k.pending.role, id: k.pending.id, label: k.pending.label, keyTag: k.keyTag, removed: k.removed }, k.outcome === 'completed'
+          ? 'a key recorded as intended when hms stopped had been made in the HSM: recorded now from the token'
+          : 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped');
+      }
       const { orphans } = this.ctx.keeper.reconciled(name);
       if (orphans.length === 0) return;
       this.ctx.log.error({

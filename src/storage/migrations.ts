@@ -146,6 +146,30 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'revisions are never changed'); END;
     `,
   },
+  {
+    version: 4,
+    description: 'keys recorded as intended before they are made in the HSM',
+    sql: `
+      -- a key about to be made: its CKA_ID and label are chosen and stored here, and committed,
+      -- before C_GenerateKeyPair; the key record replaces the row once the pair is made, in one
+      -- transaction. A row left by a stop in between is settled at start against the token
+      -- (completed from the token's pair with this id, or dropped when the token has none).
+      -- No reader of keys sees these rows: they never sign.
+      CREATE TABLE pending_keys (
+        id           TEXT PRIMARY KEY,
+        zone         TEXT NOT NULL REFERENCES zones(name) ON DELETE RESTRICT,
+        label        TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('ksk', 'zsk', 'csk')),
+        algorithm    INTEGER NOT NULL,
+        bits         INTEGER NOT NULL,
+        created      INTEGER NOT NULL,
+        publish      INTEGER,
+        active       INTEGER,
+        successor_of TEXT,
+        reason       TEXT
+      ) STRICT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,6 @@
 import type { KeyRole } from '../dnssec/signer.js';
 import type { KeyRecord } from '../enforcer/keys.js';
-import type { RequestRow, RequestStatus, ZoneRow } from '../enforcer/ports.js';
+import type { PendingKey, RequestRow, RequestStatus, ZoneRow } from '../enforcer/ports.js';
 
 export type { RequestInput, RequestRow, RequestStatus, ZonePatch, ZoneRow } from '../enforcer/ports.js';
 
@@ -98,6 +98,30 @@ export const keyToDb = (zone: string, k: KeyRecord): KeyDbRow => ({
   ds_withdrawn: k.dsWithdrawn,
   successor_of: k.successorOf,
   compromised: k.compromised ? 1 : 0,
+});
+
+export interface PendingKeyDbRow {
+  id: string;
+  zone: string;
+  label: string;
+  role: string;
+  algorithm: number;
+  bits: number;
+  created: number;
+  publish: number | null;
+  active: number | null;
+  successor_of: string | null;
+  reason: string | null;
+}
+
+export const pendingKeyFromDb = (r: PendingKeyDbRow): PendingKey => ({
+  id: r.id, label: r.label, role: r.role as KeyRole, algorithm: r.algorithm, bits: r.bits,
+  created: r.created, publish: r.publish, active: r.active, successorOf: r.successor_of, reason: r.reason,
+});
+
+export const pendingKeyToDb = (zone: string, k: PendingKey): PendingKeyDbRow => ({
+  id: k.id, zone, label: k.label, role: k.role, algorithm: k.algorithm, bits: k.bits,
+  created: k.created, publish: k.publish, active: k.active, successor_of: k.successorOf, reason: k.reason,
 });
 
 /** A key record as the audit trail shows it: the DNSKEY in base64, everything else as is. */

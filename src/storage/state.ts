@@ -7,15 +7,15 @@ import type { UnixSeconds } from '../common/clock.js';
 import { ApprovalError, SignerError, StateError } from '../common/errors.js';
 import { AuditChainVerifier, chainAuditRecord, type AuditInput, type AuditRecord, type AuditSink, type AuditVerification } from '../enforcer/audit-chain.js';
 import type { KeyRecord } from '../enforcer/keys.js';
-import type { AuditContext, RevisionInput, RevisionRow, StatePorts } from '../enforcer/ports.js';
+import type { AuditContext, PendingKey, RevisionInput, RevisionRow, StatePorts } from '../enforcer/ports.js';
 import { appendCheckpoint, prepareCheckpoint } from './audit-checkpoint.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import {
-  formatRequestId, keyForAudit, keyFromDb, keyToDb, normalizeRequestId, requestFromDb, zoneFromDb, zoneToDb,
-  type AuditDbRow, type KeyDbRow, type RequestDbRow, type RequestInput, type RequestRow, type RequestStatus, type ZoneDbRow, type ZonePatch, type ZoneRow,
+  formatRequestId, keyForAudit, keyFromDb, keyToDb, normalizeRequestId, pendingKeyFromDb, pendingKeyToDb, requestFromDb, zoneFromDb, zoneToDb,
+  type AuditDbRow, type KeyDbRow, type PendingKeyDbRow, type RequestDbRow, type RequestInput, type RequestRow, type RequestStatus, type ZoneDbRow, type ZonePatch, type ZoneRow,
 } from './rows.js';
 
-export type { AuditContext, RequestInput, RequestRow, RequestStatus, RevisionInput, RevisionRow, ZonePatch, ZoneRow } from '../enforcer/ports.js';
+export type { AuditContext, PendingKey, RequestInput, RequestRow, RequestStatus, RevisionInput, RevisionRow, ZonePatch, ZoneRow } from '../enforcer/ports.js';
 
 export interface OpenOptions {
   /** Open an existing file without writing to it (no migrations). */
@@ -161,6 +161,8 @@ export class StateStore implements StatePorts {
       const before = this.zone(name);
       const keys = this.keys(name).length;
       if (keys > 0) throw new StateError(`zone ${name} still has ${keys} key(s): delete them first`, { details: { zone: name, keys } });
+      const pending = this.pendingKeys(name).length;
+      if (pending > 0) throw new StateError(`zone ${name} has ${pending} key(s) recorded as intended and not settled (a stop while a key was made): start hms run once, it settles them`, { details: { zone: name, pending } });
       this.run('DELETE FROM zones WHERE name = ?', name);
       this.audit(audit, 'zone.remove', name, before, null);
     });
@@ -197,6 +199,44 @@ export class StateStore implements StatePorts {
       this.run('DELETE FROM keys WHERE id = ?', id);
       this.audit(audit, 'key.delete', zone, keyForAudit(keyFromDb(old)), null);
     });
+  }
+
+  pendingKeys(zone: string): PendingKey[] {
+    return (this.stmt('SELECT * FROM pending_keys WHERE zone = ? ORDER BY created, id').all(zone) as PendingKeyDbRow[]).map(pendingKeyFromDb);
+  }
+
+  addPendingKey(zone: string, k: PendingKey, audit: AuditContext): void {
+    this.transaction(() => {
+      this.zone(zone);
+      if (this.stmt('SELECT 1 FROM keys WHERE id = ? UNION ALL SELECT 1 FROM pending_keys WHERE id = ?').get(k.id, k.id) !== undefined) {
+        throw new StateError(`key ${k.id} is recorded already`, { details: { zone, keyId: k.id } });
+      }
+      this.run(`INSERT INTO pending_keys (id, zone, label, role, algorithm, bits, created, publish, active, successor_of, reason)
+        VALUES (@id, @zone, @label, @role, @algorithm, @bits, @created, @publish, @active, @successor_of, @reason)`, pendingKeyToDb(zone, k));
+      this.audit(audit, 'key.pending', zone, null, k);
+    });
+  }
+
+  completePendingKey(zone: string, k: KeyRecord, audit: AuditContext): void {
+    this.transaction(() => {
+      this.pendingKey(zone, k.id);
+      this.run('DELETE FROM pending_keys WHERE id = ?', k.id);
+      this.putKey(zone, k, audit);
+    });
+  }
+
+  dropPendingKey(zone: string, id: string, audit: AuditContext): void {
+    this.transaction(() => {
+      const before = this.pendingKey(zone, id);
+      this.run('DELETE FROM pending_keys WHERE id = ?', id);
+      this.audit(audit, 'key.pending.drop', zone, before, null);
+    });
+  }
+
+  private pendingKey(zone: string, id: string): PendingKey {
+    const row = this.stmt('SELECT * FROM pending_keys WHERE zone = ? AND id = ?').get(zone, id) as PendingKeyDbRow | undefined;
+    if (row === undefined) throw new StateError(`zone ${zone} has no pending key ${id}`, { details: { zone, keyId: id } });
+    return pendingKeyFromDb(row);
   }
 
   // -- requests awaiting a second person (DP-4.7d)

@@ -7,7 +7,7 @@ import { auditSink, createLogger } from '../../src/audit/logger.js';
 import type { AuditRecord } from '../../src/enforcer/audit-chain.js';
 import type { KeyRecord } from '../../src/enforcer/keys.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/storage/migrations.js';
-import { StateStore, type ZoneRow } from '../../src/storage/state.js';
+import { StateStore, type PendingKey, type ZoneRow } from '../../src/storage/state.js';
 import { hms } from './helpers/run.js';
 
 const T0 = 1_750_000_000;
@@ -81,6 +81,7 @@ describe('state store', () => {
     const store = StateStore.open(file);
     expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
     expect(store.revisions('example.com.')).toEqual([]);
+    expect(store.pendingKeys('example.com.')).toEqual([]);
     expect(store.getZone(ZONE.name)).toEqual(ZONE);
     expect(store.keys(ZONE.name)).toEqual([{ ...KSK, active: null }]);
     store.putKey(ZONE.name, { ...KSK, id: 'next', publish: null, successorOf: KSK.id, dsSeen: null }, ALICE);
@@ -119,6 +120,37 @@ describe('state store', () => {
     expect(store.auditLog().map((r) => r.action)).toEqual([
       'zone.add', 'key.put', 'key.put', 'zone.update', 'request.add', 'request.approve', 'key.put', 'key.delete', 'key.delete', 'zone.remove',
     ]);
+    store.close();
+  });
+
+  it('DP-4.1 a key recorded as intended is no key until completed: keys() never lists it, completing it is one transaction, dropping it is audited', () => {
+    const store = populated();
+    const pending: PendingKey = { id: 'aa01', label: 'hms:example.com.:zsk:aa01', role: 'zsk', algorithm: 8, bits: 1024, created: T0 + 70, publish: T0 + 70, active: null, successorOf: ZSK.id, reason: 'ZSK roll' };
+    store.addPendingKey(ZONE.name, pending, { ...ALICE, comment: 'ZSK roll' });
+    expect(store.pendingKeys(ZONE.name)).toStrictEqual([pending]);
+    expect(store.keys(ZONE.name)).toStrictEqual([KSK, ZSK]);
+    // an id taken by a key or a pending key is refused
+    expect(() => store.addPendingKey(ZONE.name, { ...pending, id: KSK.id }, ALICE)).toThrow(/is recorded already/);
+    expect(() => store.addPendingKey(ZONE.name, pending, ALICE)).toThrow(/is recorded already/);
+    expect(() => store.removeZone(ZONE.name, ALICE)).toThrow(/still has 2 key/);
+    // completing it with a record that cannot be stored leaves it pending
+    expect(() => store.completePendingKey(ZONE.name, { ...ZSK, id: pending.id, role: 'nope' as 'zsk' }, ALICE)).toThrow(/CHECK constraint failed/);
+    expect(store.pendingKeys(ZONE.name)).toHaveLength(1);
+    const made: KeyRecord = { ...ZSK, id: pending.id, keyTag: 999, created: pending.created, publish: pending.publish, active: null, retire: null, remove: null, compromised: false };
+    store.completePendingKey(ZONE.name, made, { ...ALICE, comment: 'ZSK roll' });
+    expect(store.pendingKeys(ZONE.name)).toEqual([]);
+    expect(store.keys(ZONE.name)).toStrictEqual([KSK, ZSK, made]);
+    expect(() => store.completePendingKey(ZONE.name, made, ALICE)).toThrow(/has no pending key aa01/);
+    store.addPendingKey(ZONE.name, { ...pending, id: 'bb02' }, ALICE);
+    store.deleteKey(ZONE.name, KSK.id, ALICE);
+    store.deleteKey(ZONE.name, ZSK.id, ALICE);
+    store.deleteKey(ZONE.name, made.id, ALICE);
+    expect(() => store.removeZone(ZONE.name, ALICE)).toThrow(/has 1 key\(s\) recorded as intended and not settled/);
+    store.dropPendingKey(ZONE.name, 'bb02', { ...ALICE, comment: 'not in the token' });
+    store.removeZone(ZONE.name, ALICE);
+    expect(store.auditLog().map((r) => r.action).slice(6)).toEqual(['key.pending', 'key.put', 'key.pending', 'key.delete', 'key.delete', 'key.delete', 'key.pending.drop', 'zone.remove']);
+    expect(store.auditLog().find((r) => r.action === 'key.pending.drop')).toMatchObject({ before: { ...pending, id: 'bb02' }, after: null, comment: 'not in the token' });
+    expect(store.verifyAudit().ok).toBe(true);
     store.close();
   });
 

@@ -23,8 +23,11 @@ export async function listZoneKeys(name: string, opts: Common): Promise<void> {
   const done = await perform(opts, 'key.list', { zone: zoneName(name) });
   if (opts.json) return outJson(done.answer.result);
   for (const k of done.answer.result.keys as Row[]) out(keyLine(k));
+  for (const k of (done.answer.result.pending ?? []) as Row[]) out(pendingLine(k));
   for (const k of (done.answer.result.orphans ?? []) as Row[]) out(orphanLine(k));
 }
+
+const pendingLine = (k: Row): string => `${String(k.role).toUpperCase()}	${typeof k.keyTag === 'number' ? String(k.keyTag) : '-'}	PENDING	recorded as intended, not as made (hms stopped in between; ${k.inToken === true ? 'in the token' : 'not in the token'}): settled at the next start, not used for signing	id ${String(k.id)}	label ${String(k.label)}`;
 
 const orphanLine = (k: Row): string => `${String(k.role).toUpperCase()}\t${String(k.keyTag)}\tORPHAN\tin the token, not in the state: not used for signing\tid ${String(k.id)}\tlabel ${String(k.label)}`;
 

@@ -43,8 +43,9 @@ export function tokenWithFastPolicies(label: string): ReturnType<typeof throwawa
 }
 
 /**
- * What a kill between Keeper.apply's generateKey and putKey leaves: a key in the token under
- * the zone's label (RSASHA256), recorded nowhere. The token must not be open in this process.
+ * An orphan, as a key made by hand or by an hms that made keys before recording them (killed
+ * in between) leaves: a key in the token under the zone's label (RSASHA256), recorded nowhere,
+ * not even as pending. The token must not be open in this process.
  */
 export async function unrecordedKey(label: string, pin: string, zone: string, role: KeyRole): Promise<HsmKey> {
   const token = Token.open({ label, pin });
