@@ -1,11 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { validate as validCron } from 'node-cron';
 import type { Seconds } from '../common/clock.js';
 import { quote, SignerError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
+import { DEFAULT_ZONE_INPUT_LIMITS, type ZoneInputLimits } from '../dns/zonefile/parser.js';
 import { makeTsigKey, parseTsigAlgorithm, type TsigKey } from '../dns/tsig.js';
 import type { MapReader } from '../kasp/fields.js';
+import { MAX_SECRET_OCTETS, readRegularTextFile } from '../files/regular-file.js';
 
 /** An address and port, as written `127.0.0.1:53`, `[::1]:53` or a bare address (port 53). */
 export interface Endpoint {
@@ -67,6 +68,8 @@ export interface ServiceConfig {
   readonly alarmValidity: Seconds;
   /** How many versions the IXFR journal keeps. */
   readonly journalVersions: number;
+  /** What one zone's input may hold: octets over all its files, line length, $INCLUDE depth. */
+  readonly zoneInput: ZoneInputLimits;
   readonly tsigKeys: readonly TsigKey[];
   readonly secondaries: readonly Secondary[];
   readonly zones: readonly ServiceZone[];
@@ -120,14 +123,9 @@ export function describeSource(source: SourceAddresses): { ipv4: string; ipv6: s
  * only, like the PIN file. The secret never appears in a message.
  */
 function readSecret(file: string): string {
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch (e) {
-    throw new SignerError('CONFIG', `cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if ((mode & 0o077) !== 0) throw new SignerError('CONFIG', `${file} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
-  return readFileSync(file, 'utf8').trim();
+  return readRegularTextFile(file, 'TSIG secret file', MAX_SECRET_OCTETS, ({ mode }) => {
+    if ((mode & 0o077) !== 0) throw new SignerError('CONFIG', `${file} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
+  }).trim();
 }
 
 /** Reads the service sections of the configuration; problems go to the reader's list. */
@@ -145,6 +143,11 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   if (!validCron(resign)) s.complain('resign', `${quote(resign)} is not a cron expression (minute hour day month weekday)`);
   const alarm = s.duration('alarm-validity', 7 * 86400);
   const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
+  const zoneInput: ZoneInputLimits = {
+    maxOctets: s.size('zone-input-max-size', DEFAULT_ZONE_INPUT_LIMITS.maxOctets, 1024, 2 ** 50),
+    maxLine: s.size('zone-input-max-line', DEFAULT_ZONE_INPUT_LIMITS.maxLine, 1024, 2 ** 30),
+    maxIncludeDepth: s.integer('zone-input-max-include-depth', DEFAULT_ZONE_INPUT_LIMITS.maxIncludeDepth, 0, 100),
+  };
   s.finish();
 
   const tsigKeys: TsigKey[] = [];
@@ -168,7 +171,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      reader.complain(/algorithm/i.test(message) ? 'algorithm' : 'secret-file', secretFile !== undefined && !/algorithm/i.test(message) ? `${secretFile}: ${message}` : message);
+      reader.complain(/algorithm/i.test(message) ? 'algorithm' : 'secret-file', secretFile !== undefined && !/algorithm/i.test(message) && !message.startsWith(secretFile) ? `${secretFile}: ${message}` : message);
     }
     reader.finish();
   }
@@ -218,5 +221,5 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     reader.finish();
     if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }
-  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, tsigKeys, secondaries, zones };
+  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, zoneInput, tsigKeys, secondaries, zones };
 }
