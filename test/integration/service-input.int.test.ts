@@ -1,8 +1,9 @@
 import { closeSync, constants, copyFileSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync } from './helpers/run.js';
 
@@ -29,21 +30,7 @@ function badZone(zone: string, include: string): string {
 }
 
 function writeConfig(zones: readonly string[] = []): void {
-  writeFileSync(config, `state: state/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-input, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["127.0.0.1:${port}"]
-  data: state
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
-zones:
-  example.com: { input: zones/example.com.zone, policy: dp }
-${zones.map((z) => `  ${z}: { input: zones/${z}.zone, policy: dp }\n`).join('')}`);
+  writeFileSync(config, loopbackServiceConfig({ token: 'hms-input', listen: `127.0.0.1:${port}`, zones: zones.map((z) => `  ${z}: { input: zones/${z}.zone, policy: dp }\n`).join('') }));
 }
 
 /** The SOA serial of example.com over UDP, and how long the answer took (NaN: none within 2 s). */
