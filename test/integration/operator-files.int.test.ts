@@ -48,7 +48,7 @@ describe('issue 17 item 7 operator files are read as regular files, bounded', ()
     truncateSync(big, 2 ** 30);
     const b = await hms(['run', '--config', big]);
     expect(b.status, b.stderr.slice(0, 300)).toBe(3);
-    expect(b.stderr).toBe(`hms: ${big}: the configuration is refused: larger than 16 MiB, the most hms reads of a configuration\n`);
+    expect(b.stderr).toBe(`hms: ${big}: the configuration is refused: larger than 4 MiB, the most hms reads of a configuration\n`);
   }, 60_000);
 
   it('OPS-6 a policy file that is /dev/zero is refused at once (exit 3)', async () => {
