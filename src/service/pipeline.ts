@@ -149,8 +149,11 @@ export class ZonePipeline {
     }
   }
 
-  /** Why the zone needs signing now, or null when the served version is current. */
-  due(state: ZoneState): string | null {
+  /**
+   * Why the zone needs signing now, or null when the served version is current. The input is
+   * read asynchronously: the zones served already keep being answered meanwhile.
+   */
+  async due(state: ZoneState): Promise<string | null> {
     if (this.ctx.publisher.served(state.config.name) === undefined) return 'no signed version yet';
     const row = this.ctx.keeper.store.getZone(state.config.name);
     if (row === undefined || row.lastSigned === null) return 'not signed yet';
@@ -164,7 +167,10 @@ export class ZonePipeline {
     // an input changed while the service was down differs from the newest revision
     const newest = this.ctx.keeper.store.revisions(state.config.name, 1)[0];
     try {
-      if (newest === undefined || revisionDigest(loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name), undefined, this.limits)) !== newest.sha256) return 'the input changed since the last run';
+      const input = await readZoneFile(this.inputFile(state.config), Name.parse(state.config.name), { limits: this.limits });
+      if (newest === undefined || revisionDigest(input) !== newest.sha256) return 'the input changed since the last run';
+      // the key timings need its TTLs: it is not read again, synchronously, for them
+      this.ctx.keeper.noteInput(row, input);
     } catch {
       return 'the input cannot be read';
     }
