@@ -18,7 +18,7 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const CR = 0x0d;
 
-/** Returned by EntryLexer.next between entries after it read more text: the caller may let others run. */
+/** Returned by nextOrPause between entries after more text was read: the caller may let others run. */
 export const PAUSE: unique symbol = Symbol('pause');
 
 /**
@@ -65,8 +65,7 @@ export class EntryLexer {
   }
 
   private tooLong(what: string): never {
-    const budget = this.budget;
-    this.fail(this.lineNo + 1, 1, `${what} is longer than ${budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`, undefined, 'INPUT_REFUSED');
+    this.fail(this.lineNo + 1, 1, `${what} is longer than ${this.budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`, undefined, 'INPUT_REFUSED');
   }
 
   /**
