@@ -18,6 +18,7 @@ export function exitCodeFor(error: unknown): number {
       return EXIT.USAGE;
     case 'ZONE_SYNTAX':
     case 'ZONE_INCLUDE':
+    case 'INPUT_REFUSED':
     case 'NAME_SYNTAX':
     case 'WIRE_FORMAT':
     case 'ZONE_CHECK':

@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   // Text input (zone files, directives)
   ZONE_SYNTAX: 'a zone file could not be read: bad token, bad record data or bad directive',
   ZONE_INCLUDE: 'an $INCLUDE could not be followed: missing file or an include loop',
+  INPUT_REFUSED: 'an input file was refused before it was read whole: not a regular file (a FIFO, a device, a directory, a socket), or over a limit (size, line length, $INCLUDE depth)',
   // Wire format
   WIRE_FORMAT: 'DNS wire-format data is malformed',
   // Names

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Node } from 'yaml';
-import { ConfigError, quote, SignerError } from '../common/errors.js';
-import { MapReader, offsetOf, Problems, type Scope } from '../kasp/fields.js';
+import { ConfigError, quote } from '../common/errors.js';
+import { MAX_CONFIG_OCTETS, readRegularTextFile } from '../files/regular-file.js';
+import { duplicateKeys, MapReader, offsetOf, Problems, type Scope } from '../kasp/fields.js';
 import { Name } from '../dns/name.js';
 import { readAuditConfig, type AuditConfig } from './audit.js';
 import { parsePrincipal, ROLES, type Access, type Principal, type Role, type RoleTable } from './access.js';
@@ -37,20 +37,15 @@ export interface LoadOptions {
 }
 
 export function loadConfig(path: string, options: LoadOptions = {}): HmsConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new SignerError('IO', `${path}: cannot read the configuration (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return parseConfig(text, path, options);
+  return parseConfig(readRegularTextFile(path, 'configuration', MAX_CONFIG_OCTETS), path, options);
 }
 
 export function parseConfig(text: string, file: string, options: LoadOptions = {}): HmsConfig {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   const problems = new Problems(file, lines);
   for (const e of [...doc.errors, ...doc.warnings]) problems.add(e.pos[0], e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''));
+  for (const d of duplicateKeys(doc)) problems.add(d.at, `${quote(d.key)} is written twice in one map`);
   const top = doc.contents as Node | null;
   if (problems.list.length > 0 || !isMap(top)) {
     if (problems.list.length === 0) problems.add(offsetOf(top), 'expected a map of settings (state, policies, hsm, access)');

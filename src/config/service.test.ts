@@ -148,3 +148,27 @@ describe('the service sections of the configuration', () => {
     expect(text).toMatch(/hms\.yaml:9:3: service\.tcp-idle-timeout: expected from 1 s to 3600 s, found 7200 s/);
   });
 });
+
+describe('service.zone-input-* (issue 17: zone input limits)', () => {
+  const read = (lines: string) => parseConfig(config(`service:\n${lines}`), join(dir, 'hms.yaml')).service.zoneInput;
+
+  it('defaults to 4 GiB a zone, 1 MiB a line, 20 $INCLUDE levels; takes sizes in octets or with k, M, G', () => {
+    expect(read('  data: state\n')).toEqual({ maxOctets: 4 * 2 ** 30, maxLine: 2 ** 20, maxIncludeDepth: 20 });
+    expect(read('  zone-input-max-size: 512M\n  zone-input-max-line: 65536\n  zone-input-max-include-depth: 0\n')).toEqual({ maxOctets: 512 * 2 ** 20, maxLine: 65536, maxIncludeDepth: 0 });
+    expect(read('  zone-input-max-size: 8G\n  zone-input-max-line: 2k\n').maxOctets).toBe(8 * 2 ** 30);
+  });
+
+  it('OPS-6 refuses a size that is not one, or out of range, with file:line', () => {
+    const e = (() => {
+      try {
+        read('  zone-input-max-size: lots\n  zone-input-max-line: 10\n  zone-input-max-include-depth: 1000\n');
+      } catch (error) {
+        return error as ConfigError;
+      }
+      throw new Error('no error');
+    })();
+    expect(e).toBeInstanceOf(ConfigError);
+    expect(e.problems.map((p) => `${p.line}: ${p.field}`)).toEqual(['4: service.zone-input-max-size', '5: service.zone-input-max-line', '6: service.zone-input-max-include-depth']);
+    expect(e.problems[0]!.message).toMatch(/expected a size from 1K to \d+G \(octets, or a number with K, M or G\), found lots/);
+  });
+});

@@ -1,11 +1,12 @@
-import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { validate as validCron } from 'node-cron';
 import type { Seconds } from '../common/clock.js';
 import { quote, SignerError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
+import { DEFAULT_ZONE_INPUT_LIMITS, type ZoneInputLimits } from '../dns/zonefile/parser.js';
 import { makeTsigKey, parseTsigAlgorithm, type TsigKey } from '../dns/tsig.js';
 import type { MapReader } from '../kasp/fields.js';
+import { MAX_SECRET_OCTETS, readRegularTextFile } from '../files/regular-file.js';
 
 /** An address and port, as written `127.0.0.1:53`, `[::1]:53` or a bare address (port 53). */
 export interface Endpoint {
@@ -71,6 +72,8 @@ export interface ServiceConfig {
   readonly journalBytes: number;
   /** The caps and timeouts of TCP peers of the transfer server, and how often refusals are summed up. */
   readonly transferLimits: TransferLimitSettings;
+  /** What one zone's input may hold: octets over all its files, line length, $INCLUDE depth. */
+  readonly zoneInput: ZoneInputLimits;
   readonly tsigKeys: readonly TsigKey[];
   readonly secondaries: readonly Secondary[];
   readonly zones: readonly ServiceZone[];
@@ -136,14 +139,9 @@ export function describeSource(source: SourceAddresses): { ipv4: string; ipv6: s
  * only, like the PIN file. The secret never appears in a message.
  */
 function readSecret(file: string): string {
-  let mode: number;
-  try {
-    mode = statSync(file).mode;
-  } catch (e) {
-    throw new SignerError('CONFIG', `cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  if ((mode & 0o077) !== 0) throw new SignerError('CONFIG', `${file} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
-  return readFileSync(file, 'utf8').trim();
+  return readRegularTextFile(file, 'TSIG secret file', MAX_SECRET_OCTETS, ({ mode }) => {
+    if ((mode & 0o077) !== 0) throw new SignerError('CONFIG', `${file} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it`);
+  }).trim();
 }
 
 /** Reads the service sections of the configuration; problems go to the reader's list. */
@@ -163,6 +161,11 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
   const journalBytes = s.size('journal-size', 256 * 1024 ** 2, 64 * 1024, 4 * 1024 ** 3);
   const transferLimits = readTransferLimits(s);
+  const zoneInput: ZoneInputLimits = {
+    maxOctets: s.size('zone-input-max-size', DEFAULT_ZONE_INPUT_LIMITS.maxOctets, 1024, 2 ** 50),
+    maxLine: s.size('zone-input-max-line', DEFAULT_ZONE_INPUT_LIMITS.maxLine, 1024, 2 ** 30),
+    maxIncludeDepth: s.integer('zone-input-max-include-depth', DEFAULT_ZONE_INPUT_LIMITS.maxIncludeDepth, 0, 100),
+  };
   s.finish();
 
   const tsigKeys: TsigKey[] = [];
@@ -186,7 +189,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      reader.complain(/algorithm/i.test(message) ? 'algorithm' : 'secret-file', secretFile !== undefined && !/algorithm/i.test(message) ? `${secretFile}: ${message}` : message);
+      reader.complain(/algorithm/i.test(message) ? 'algorithm' : 'secret-file', secretFile !== undefined && !/algorithm/i.test(message) && !message.startsWith(secretFile) ? `${secretFile}: ${message}` : message);
     }
     reader.finish();
   }
@@ -236,7 +239,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     reader.finish();
     if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }
-  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, journalBytes, transferLimits, tsigKeys, secondaries, zones };
+  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, journalBytes, transferLimits, zoneInput, tsigKeys, secondaries, zones };
 }
 
 /** The TCP caps and timeouts (defaults as the transfer server's: 256, 16, 10 s, 2 s, 60 s). */

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { MAX_SECRET_OCTETS, readRegularTextFile } from '../files/regular-file.js';
 import { SignerError } from '../common/errors.js';
 
 /**
@@ -8,16 +8,20 @@ import { SignerError } from '../common/errors.js';
  */
 export function readPin(options: { readonly env?: string; readonly file?: string }): string {
   if (options.file !== undefined) {
-    let mode: number;
+    const file = options.file;
+    let text: string;
     try {
-      mode = statSync(options.file).mode;
+      // a regular file of one short line only: never a FIFO or a device, never read whole if large
+      text = readRegularTextFile(file, 'PIN file', MAX_SECRET_OCTETS, ({ mode }) => {
+        if ((mode & 0o077) !== 0) {
+          throw new SignerError('HSM', `PIN file ${file} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it (DP-3.1b)`);
+        }
+      });
     } catch (e) {
-      throw new SignerError('HSM', `PIN file ${options.file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      if (e instanceof SignerError && e.code === 'IO') throw new SignerError('HSM', e.message, { cause: e });
+      throw e;
     }
-    if ((mode & 0o077) !== 0) {
-      throw new SignerError('HSM', `PIN file ${options.file} is readable by others (mode ${(mode & 0o777).toString(8)}): chmod 600 it (DP-3.1b)`);
-    }
-    const pin = readFileSync(options.file, 'utf8').replace(/\r?\n$/, '');
+    const pin = text.replace(/\r?\n$/, '');
     if (pin.length === 0) throw new SignerError('HSM', `PIN file ${options.file} is empty`);
     return pin;
   }

@@ -1,12 +1,16 @@
-import { isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, YAMLMap } from 'yaml';
+import { type Document, isAlias, isMap, isScalar, isSeq, type LineCounter, type Node, type Pair, visit, YAMLMap } from 'yaml';
 import type { PolicyProblem } from '../common/errors.js';
 import { quote, ValueError } from '../common/errors.js';
 import { MAX_TTL, parseTtl } from '../dns/ttl.js';
 import type { SourcePosition } from './policy.js';
 
-/** Every problem found in one policy file, each with its place. */
+/** The most problems an error lists; past them one more line counts the rest (the message stays bounded). */
+export const MAX_PROBLEMS_LISTED = 50;
+
+/** Every problem found in one policy file, each with its place (the first MAX_PROBLEMS_LISTED, then a count). */
 export class Problems {
   readonly list: PolicyProblem[] = [];
+  private unlisted = 0;
 
   constructor(
     readonly file: string,
@@ -19,8 +23,35 @@ export class Problems {
   }
 
   add(offset: number, message: string, where: { policy?: string; field?: string; requirement?: string } = {}): void {
-    this.list.push({ file: this.file, ...this.position(offset), ...where, message });
+    if (this.list.length < MAX_PROBLEMS_LISTED) {
+      this.list.push({ file: this.file, ...this.position(offset), ...where, message });
+      return;
+    }
+    // the last line of the list counts those not listed, from the first of them
+    if (this.unlisted === 0) this.list.push({ file: this.file, ...this.position(offset), message: '' });
+    this.unlisted++;
+    this.list[MAX_PROBLEMS_LISTED] = { ...this.list[MAX_PROBLEMS_LISTED]!, message: `and ${this.unlisted} more problem(s), not listed (the first from here)` };
   }
+}
+
+/**
+ * The keys written twice in one map, anywhere in the document, with their offsets: one pass
+ * with a set per map. (The yaml package's own uniqueKeys check compares each key with every
+ * other: 40,000 keys in one map took 12 s.)
+ */
+export function duplicateKeys(doc: Document): { key: string; at: number }[] {
+  const found: { key: string; at: number }[] = [];
+  visit(doc, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const pair of map.items) {
+        const key: unknown = isScalar(pair.key) ? pair.key.value : pair.key;
+        if (seen.has(key)) found.push({ key: String(key), at: offsetOf(pair.key as Node | null, offsetOf(map)) });
+        seen.add(key);
+      }
+    },
+  });
+  return found;
 }
 
 /** The reading of one policy (or of the file's top level): its name and where its fields stand. */
@@ -51,6 +82,9 @@ export function report(scope: Scope, field: FieldNode, message: string, requirem
   });
 }
 
+/** Unknown fields of one map listed each; the rest are counted. */
+const UNKNOWN_LISTED = 5;
+
 /** Durations: seconds, or units as in zone-file TTLs (`32d`, `1h30m`, `2w`). */
 const DURATION_HELP = 'a duration (seconds, or with units w, d, h, m, s: 32d, 1h30m)';
 
@@ -67,6 +101,8 @@ function shown(node: Node): string {
  */
 export class MapReader {
   private readonly known = new Set<string>();
+  /** The map's pairs by key (the first of a key written twice), made on first use. */
+  private index: Map<string, Pair> | undefined;
 
   /** `at`: the offset of the map's own key, where problems with a field left out point. */
   constructor(
@@ -86,7 +122,11 @@ export class MapReader {
   }
 
   private pair(key: string): Pair | undefined {
-    return this.map.items.find((p) => isScalar(p.key) && p.key.value === key);
+    if (this.index === undefined) {
+      this.index = new Map();
+      for (const p of this.map.items) if (isScalar(p.key) && typeof p.key.value === 'string' && !this.index.has(p.key.value)) this.index.set(p.key.value, p);
+    }
+    return this.index.get(key);
   }
 
   /** Reports a problem with a field of this map: at the field when written, else at the map. */
@@ -125,8 +165,12 @@ export class MapReader {
     return { path, node: value, at };
   }
 
-  /** Reports every field of the map that was not asked for. */
+  /**
+   * Reports the fields of the map that were not asked for: the first few each, then how many
+   * more (with the first of those), so that a file of 40,000 typos gives a short message.
+   */
   finish(): void {
+    let unknown = 0;
     for (const pair of this.map.items) {
       const at = offsetOf(pair.key as Node | null, offsetOf(this.map));
       if (!isScalar(pair.key) || typeof pair.key.value !== 'string') {
@@ -134,9 +178,12 @@ export class MapReader {
           ...(this.scope.policy === undefined ? {} : { policy: this.scope.policy }),
           field: this.path === '' ? '(top level)' : this.path,
         });
-      } else if (!this.known.has(pair.key.value)) {
+      } else if (!this.known.has(pair.key.value) && ++unknown <= UNKNOWN_LISTED) {
         const expected = [...this.known].join(', ');
         report(this.scope, { path: this.pathOf(pair.key.value), node: pair.key, at }, `unknown field (expected one of: ${expected})`);
+      } else if (!this.known.has(pair.key.value) && unknown === UNKNOWN_LISTED + 1) {
+        const more = this.map.items.filter((p) => isScalar(p.key) && typeof p.key.value === 'string' && !this.known.has(p.key.value)).length - UNKNOWN_LISTED;
+        report(this.scope, { path: this.path === '' ? '(top level)' : this.path, node: pair.key as Node, at }, `and ${more} more unknown field(s), the first of them ${quote(pair.key.value)}`);
       }
     }
   }

@@ -1,7 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { PolicyError, type PolicyProblem, quote } from '../common/errors.js';
 import { DEFAULTS } from './defaults.js';
-import { MapReader, offsetOf, Problems, type Scope } from './fields.js';
+import { duplicateKeys, MapReader, offsetOf, Problems, type Scope } from './fields.js';
 import { PROFILE_NAMES, type Policy, type ProfileName } from './policy.js';
 import { mentionsMd5, readDenial, readKeys, readParent, readRollover, readSignatures, readSoa, readTtl, readZoneTiming } from './sections.js';
 
@@ -20,7 +20,7 @@ export interface PolicyFileReading {
  */
 export function readPolicyFile(text: string, file: string): PolicyFileReading {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   const problems = new Problems(file, lineCounter);
   const top = doc.contents as Node | null;
   for (const e of [...doc.errors, ...doc.warnings]) {
@@ -28,6 +28,10 @@ export function readPolicyFile(text: string, file: string): PolicyFileReading {
     let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     if (e.code === 'DUPLICATE_KEY') message = where.policy !== undefined && where.field === undefined ? 'a second policy of this name' : 'written twice in one map';
     problems.add(e.pos[0], message, where);
+  }
+  for (const d of duplicateKeys(doc)) {
+    const where = fieldAt(top, d.at);
+    problems.add(d.at, where.policy !== undefined && where.field === undefined ? 'a second policy of this name' : 'written twice in one map', where);
   }
   if (problems.list.length > 0) return { policies: [], problems: problems.list };
 

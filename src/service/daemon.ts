@@ -162,9 +162,11 @@ export class Service {
     await this.listen(this.config);
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
     this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], source: describeSource(this.config.service.source), resign: this.config.service.resign }, 'service started');
-    for (const state of this.zones.values()) {
+    for (const state of [...this.zones.values()]) {
       this.pipeline.reportOrphans(state);
-      const why = this.pipeline.due(state);
+      const why = await this.pipeline.due(state);
+      // a reload while the input was read may have taken the zone away
+      if (this.zones.get(state.config.name) !== state) continue;
       if (why !== null) void state.job.trigger(why);
       else this.pipeline.resumePlan(state);
     }

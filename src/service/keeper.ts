@@ -142,7 +142,7 @@ export class Keeper {
     const key = `${zone.name}\0${zone.input}`;
     let input = this.inputsRead.get(key);
     if (input === undefined) {
-      input = inputTtls(loadZoneFile(zone.input, Name.parse(zone.name)));
+      input = inputTtls(loadZoneFile(zone.input, Name.parse(zone.name), undefined, this.config.service.zoneInput));
       this.inputsRead.set(key, input);
     }
     const apex = Name.parse(zone.name);

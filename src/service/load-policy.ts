@@ -1,15 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { SignerError } from '../common/errors.js';
+import { MAX_CONFIG_OCTETS, readRegularTextFile } from '../files/regular-file.js';
 import { loadPolicies, type LoadedPolicies } from '../kasp/load.js';
 
-/** Reads a policy file and holds each policy to its profile; throws PolicyError or IO. */
+/** Reads a policy file (a regular file, bounded) and holds each policy to its profile; throws PolicyError, IO or INPUT_REFUSED. */
 export function loadPolicyFile(path: string): LoadedPolicies {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const reason = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
-    throw new SignerError('IO', `${path}: cannot read the policy file (${reason})`, { cause: e });
-  }
-  return loadPolicies(text, path);
+  return loadPolicies(readRegularTextFile(path, 'policy file', MAX_CONFIG_OCTETS), path);
 }

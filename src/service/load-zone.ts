@@ -1,7 +1,7 @@
 import { SignerError } from '../common/errors.js';
 import type { Name } from '../dns/name.js';
 import type { Rr } from '../zone/zone.js';
-import { ZoneFileParser, type ZoneRecord } from '../dns/zonefile/parser.js';
+import { DEFAULT_ZONE_INPUT_LIMITS, PAUSE, ZoneFileParser, type ZoneInputLimits, type ZoneRecord } from '../dns/zonefile/parser.js';
 import { includeRelativeToFile, openZoneFile } from '../storage/zone-files.js';
 import { ZoneBuilder, type Zone } from '../zone/zone.js';
 
@@ -11,11 +11,14 @@ export interface ZoneEdit {
   readonly add: readonly (Rr & { readonly owner: Name; readonly type: number })[];
 }
 
+/** hms's own signed files: no limit on their size (signatures make them several times the input's). */
+export const SIGNED_FILE_LIMITS: ZoneInputLimits = { ...DEFAULT_ZONE_INPUT_LIMITS, maxOctets: Number.POSITIVE_INFINITY };
+
 /** Reads a zone file (following `$INCLUDE`s) into a zone snapshot; throws ZoneSyntaxError. */
-export function loadZoneFile(path: string, origin: Name, edit?: ZoneEdit): Zone {
+export function loadZoneFile(path: string, origin: Name, edit?: ZoneEdit, limits: ZoneInputLimits = DEFAULT_ZONE_INPUT_LIMITS): Zone {
   const builder = new ZoneBuilder(origin);
   for (const record of edit?.add ?? []) builder.add(record);
-  const parser = openParser(path, origin);
+  const parser = openParser(path, origin, limits);
   try {
     for (let record = parser.next(); record !== undefined; record = parser.next()) if (edit?.drop(record.owner, record.type) !== true) builder.add(record);
   } finally {
@@ -24,20 +27,34 @@ export function loadZoneFile(path: string, origin: Name, edit?: ZoneEdit): Zone 
   return builder.freeze();
 }
 
+/** How an asynchronous read goes: who sees each record, and the limits of the input. */
+export interface ReadOptions {
+  /** Sees each record as it is read (`hms sign`: signatures are asked for meanwhile, see Presigner). */
+  readonly observe?: (record: ZoneRecord) => void;
+  readonly limits?: ZoneInputLimits;
+  /** Records between two turns of the event loop at most. */
+  readonly pause?: number;
+}
+
 /**
- * As loadZoneFile, showing each record to `observe` as it is read, and letting the event
- * loop turn every `pause` records (`hms sign`: signatures made meanwhile come back, and
- * the signing threads get more work; see Presigner).
+ * As loadZoneFile, letting the event loop turn every `pause` records and after each chunk of
+ * text read (at most 1 MiB and one record between two turns, whatever the file holds: long
+ * comments, directives, or records), so that reading one zone's input never stalls the rest
+ * of the service: the answers to secondaries, the other zones, a SIGTERM.
  */
-export async function readZoneFile(path: string, origin: Name, observe: (record: ZoneRecord) => void, pause = 1000): Promise<Zone> {
+export async function readZoneFile(path: string, origin: Name, options: ReadOptions = {}): Promise<Zone> {
   const builder = new ZoneBuilder(origin);
-  const parser = openParser(path, origin);
+  const parser = openParser(path, origin, options.limits ?? DEFAULT_ZONE_INPUT_LIMITS);
+  const pause = options.pause ?? 1000;
   try {
     let count = 0;
-    for (let record = parser.next(); record !== undefined; record = parser.next()) {
+    for (;;) {
+      const record = parser.nextOrPause();
+      if (record === undefined) break;
+      if (record === PAUSE || ++count % pause === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (record === PAUSE) continue;
       builder.add(record);
-      observe(record);
-      if (++count % pause === 0) await new Promise((resolve) => setImmediate(resolve));
+      options.observe?.(record);
     }
   } finally {
     parser.close();
@@ -45,15 +62,17 @@ export async function readZoneFile(path: string, origin: Name, observe: (record:
   return builder.freeze();
 }
 
-function openParser(path: string, origin: Name): ZoneFileParser {
+function openParser(path: string, origin: Name, limits: ZoneInputLimits): ZoneFileParser {
   let source;
   try {
     source = openZoneFile(path);
   } catch (e) {
+    // openZoneFile's own errors name the file already (IO, INPUT_REFUSED)
+    if (e instanceof SignerError) throw e;
     const reason = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
     throw new SignerError('IO', `${path}: cannot read the zone file (${reason})`, { cause: e });
   }
-  return new ZoneFileParser(source, { origin, include: includeRelativeToFile });
+  return new ZoneFileParser(source, { origin, include: includeRelativeToFile, limits });
 }
 
 /** A zone read earlier, with an edit applied as loadZoneFile applies it while reading. */

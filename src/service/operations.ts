@@ -203,7 +203,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       keeper.policy(p.policy);
       for (const s of p.parentServers) parseServer(s);
       if (callerUid !== undefined) readableByCaller(p.input, callerUid);
-      const data = loadZoneFile(p.input, Name.parse(p.zone));
+      const data = loadZoneFile(p.input, Name.parse(p.zone), undefined, keeper.config.service.zoneInput);
       const findings = checkZone(data);
       if (hasErrors(findings)) throw new ZoneCheckError(p.zone, findings);
       if (keeper.store.getZone(p.zone) !== undefined) throw new UsageError(`zone ${p.zone} is managed already`);

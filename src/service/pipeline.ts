@@ -6,6 +6,7 @@ import { SignerError } from '../common/errors.js';
 import type { HmsConfig } from '../config/config.js';
 import type { ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
+import type { ZoneInputLimits } from '../dns/zonefile/parser.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { serialGreater } from '../dns/serial.js';
 import { HsmError } from '../hsm/errors.js';
@@ -16,7 +17,7 @@ import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import type { Zone } from '../zone/zone.js';
 import type { Acting, Keeper } from './keeper.js';
-import { loadZoneFile } from './load-zone.js';
+import { loadZoneFile, readZoneFile, SIGNED_FILE_LIMITS } from './load-zone.js';
 import type { Publisher } from './publisher.js';
 import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
@@ -62,6 +63,11 @@ export class ZonePipeline {
     return join(this.ctx.config().service.data, 'signed', `${zone}signed`);
   }
 
+  /** What one zone's input may hold (service.zone-input-*). */
+  private get limits(): ZoneInputLimits {
+    return this.ctx.config().service.zoneInput;
+  }
+
   private served(state: ZoneState): number | null {
     return this.ctx.publisher.facts(state.config.name).serial;
   }
@@ -71,7 +77,7 @@ export class ZonePipeline {
     const path = this.signedPath(state.config.name);
     let zone: Zone;
     try {
-      zone = loadZoneFile(path, Name.parse(state.config.name));
+      zone = loadZoneFile(path, Name.parse(state.config.name), undefined, SIGNED_FILE_LIMITS);
     } catch (e) {
       if (e instanceof SignerError && e.code === 'IO') return;
       this.ctx.log.error({ zone: state.config.name, file: path, reason: e instanceof Error ? e.message : String(e) }, 'the last signed version cannot be read; it will be made again');
@@ -82,7 +88,7 @@ export class ZonePipeline {
     state.stamp = this.stampOf(state.config);
     if (state.config.input.kind === 'primary') {
       try {
-        state.upstream = loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name));
+        state.upstream = loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name), undefined, this.limits);
       } catch {
         // none kept yet: the next run transfers the whole zone
       }
@@ -149,8 +155,11 @@ export class ZonePipeline {
     }
   }
 
-  /** Why the zone needs signing now, or null when the served version is current. */
-  due(state: ZoneState): string | null {
+  /**
+   * Why the zone needs signing now, or null when the served version is current. The input is
+   * read asynchronously: the zones served already keep being answered meanwhile.
+   */
+  async due(state: ZoneState): Promise<string | null> {
     if (this.ctx.publisher.served(state.config.name) === undefined) return 'no signed version yet';
     const row = this.ctx.keeper.store.getZone(state.config.name);
     if (row === undefined || row.lastSigned === null) return 'not signed yet';
@@ -164,7 +173,10 @@ export class ZonePipeline {
     // an input changed while the service was down differs from the newest revision
     const newest = this.ctx.keeper.store.revisions(state.config.name, 1)[0];
     try {
-      if (newest === undefined || revisionDigest(loadZoneFile(this.inputFile(state.config), Name.parse(state.config.name))) !== newest.sha256) return 'the input changed since the last run';
+      const input = await readZoneFile(this.inputFile(state.config), Name.parse(state.config.name), { limits: this.limits });
+      if (newest === undefined || revisionDigest(input) !== newest.sha256) return 'the input changed since the last run';
+      // the key timings need its TTLs: it is not read again, synchronously, for them
+      this.ctx.keeper.noteInput(row, input);
     } catch {
       return 'the input cannot be read';
     }
@@ -203,7 +215,8 @@ export class ZonePipeline {
     // load and check: a bad input waits for a person; the served version stays (OPS-7)
     let input: Zone;
     try {
-      input = loadZoneFile(file, Name.parse(zoneName));
+      // asynchronous: the event loop turns while it is read, the other zones keep being served
+      input = await readZoneFile(file, Name.parse(zoneName), { limits: this.limits });
       const findings = checkZone(input);
       if (hasErrors(findings)) throw new ZoneCheckError(zoneName, findings);
     } catch (e) {
@@ -220,7 +233,7 @@ export class ZonePipeline {
       // the input just read and checked, and the signed zone kept as it is written: neither file is read again
       let written: Zone | undefined;
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), { input: { file, zone: input }, written: (z) => { written = z; }, served: this.served(state) });
-      const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName));
+      const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
       if (z.output !== undefined) copyFileAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;

@@ -79,7 +79,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const now = acting.at;
   const children = childrenDs(keeper, zone.name, now, options.mayChangeChildDs ?? (() => true));
   const given = options.input?.file === zone.input ? options.input.zone : undefined;
-  const input = given === undefined ? loadZoneFile(zone.input, origin, children.edit) : children.edit === undefined ? given : editZone(given, children.edit);
+  const input = given === undefined ? loadZoneFile(zone.input, origin, children.edit, keeper.config.service.zoneInput) : children.edit === undefined ? given : editZone(given, children.edit);
   // the caller's zone was checked as it was read; a zone read or edited here is checked now
   if (input !== given) {
     const findings = checkZone(input);

@@ -1,8 +1,11 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AtomicZoneFile, writeZoneFileAtomically } from './zone-files.js';
+import { ZoneSyntaxError } from '../common/errors.js';
+import { Name } from '../dns/name.js';
+import { DEFAULT_ZONE_INPUT_LIMITS, ZoneFileParser } from '../dns/zonefile/parser.js';
+import { AtomicZoneFile, includeRelativeToFile, openZoneFile, writeZoneFileAtomically } from './zone-files.js';
 
 describe('AtomicZoneFile (OPS-7: a reader sees the old file or the whole new one)', () => {
   let dir: string;
@@ -68,5 +71,52 @@ describe('AtomicZoneFile (OPS-7: a reader sees the old file or the whole new one
     file.abort();
     expect(readFileSync(path, 'utf8')).toBe('old\n');
     expect(readdirSync(dir)).toEqual(['z.signed']);
+  });
+});
+
+describe('openZoneFile and includeRelativeToFile (issue 17: bounded zone input)', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hms-zone-input-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+  it('OPS-6 1000 nested $INCLUDEs end at the depth limit with the including file and line, holding one descriptor a level, all closed after', () => {
+    for (let i = 0; i < 1000; i++) writeFileSync(join(dir, `f${i}.zone`), `; level ${i}\n${i === 999 ? '' : `$INCLUDE f${i + 1}.zone\n`}`);
+    writeFileSync(join(dir, 'zone.db'), '$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 2592000 300\n@ NS ns1\nns1 A 192.0.2.1\n$INCLUDE f0.zone\n');
+    const before = openFds();
+    let most = 0;
+    const parser = new ZoneFileParser(openZoneFile(join(dir, 'zone.db')), {
+      origin: Name.parse('example.com.'), limits: DEFAULT_ZONE_INPUT_LIMITS,
+      include: (path, from) => {
+        most = Math.max(most, openFds() - before);
+        return includeRelativeToFile(path, from);
+      },
+    });
+    let error: unknown;
+    try {
+      while (parser.next() !== undefined);
+    } catch (e) {
+      error = e;
+    } finally {
+      parser.close();
+    }
+    expect(error).toBeInstanceOf(ZoneSyntaxError);
+    expect((error as ZoneSyntaxError).code).toBe('INPUT_REFUSED');
+    expect((error as ZoneSyntaxError).message).toMatch(new RegExp(`^${join(dir, 'f19.zone')}:2:10: \\$INCLUDE nested deeper than 20 files`));
+    expect(most).toBeLessThanOrEqual(DEFAULT_ZONE_INPUT_LIMITS.maxIncludeDepth + 1);
+    expect(openFds()).toBe(before);
+  });
+
+  it('OPS-6 a file $INCLUDEd by a second name (a hard link) is an include loop; its descriptor is closed', () => {
+    writeFileSync(join(dir, 'a.zone'), '$INCLUDE b.zone\n');
+    linkSync(join(dir, 'a.zone'), join(dir, 'b.zone'));
+    const before = openFds();
+    const parser = new ZoneFileParser(openZoneFile(join(dir, 'a.zone')), { origin: Name.parse('example.com.'), include: includeRelativeToFile });
+    expect(() => parser.next()).toThrow(/\$INCLUDE loop: .*a\.zone -> .*b\.zone/);
+    parser.close();
+    expect(openFds()).toBe(before);
   });
 });

@@ -1,8 +1,9 @@
-import { accessSync, close, closeSync, constants, copyFileSync, fdatasync, mkdirSync, fsyncSync, openSync, readSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { close, closeSync, copyFileSync, fdatasync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { toBase64 } from '../dns/bytes.js';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
 import { temporaryName } from '../common/temporary-names.js';
+import { openRegularFile } from '../files/regular-file.js';
 
 const CHUNK = 1 << 20;
 /** AtomicZoneFile starts a background sync after this many octets written since the last. */
@@ -11,25 +12,47 @@ const SYNC_AHEAD = 8 << 20;
 /**
  * Opens a zone file for the parser: the text arrives in 1 MiB chunks, one character per
  * octet, so the whole file is never held in memory. The file is opened at once, so a missing
- * file fails here and not half-way through a parse.
+ * file fails here and not half-way through a parse; only a regular file is read (a FIFO,
+ * /dev/zero, a directory or a socket is refused, see openRegularFile). The descriptor is
+ * closed at the end of the text, or by the chunks' `return()`, read or not.
  */
 export function openZoneFile(path: string, displayName = path): ZoneSource {
-  const id = realpathSync(path);
-  accessSync(path, constants.R_OK);
-  return { file: displayName, id, chunks: readChunks(path) };
+  const file = openRegularFile(path, 'zone file');
+  return { file: displayName, id: file.id, chunks: new FileChunks(file.fd) };
 }
 
-function* readChunks(path: string): Generator<string> {
-  const fd = openSync(path, 'r');
-  const buf = Buffer.allocUnsafe(CHUNK);
-  try {
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, null);
-      if (n === 0) return;
-      yield buf.toString('latin1', 0, n);
+/** The chunks of an open file; `return()` closes it, whether reading began or not. */
+class FileChunks implements IterableIterator<string> {
+  private fd: number | undefined;
+  private buf: Buffer | undefined;
+
+  constructor(fd: number) {
+    this.fd = fd;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<string> {
+    if (this.fd === undefined) return { done: true, value: undefined };
+    this.buf ??= Buffer.allocUnsafe(CHUNK);
+    let n: number;
+    try {
+      n = readSync(this.fd, this.buf, 0, CHUNK, null);
+    } catch (e) {
+      this.return();
+      throw e;
     }
-  } finally {
-    closeSync(fd);
+    if (n === 0) return this.return();
+    return { done: false, value: this.buf.toString('latin1', 0, n) };
+  }
+
+  return(): IteratorResult<string> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.buf = undefined;
+    return { done: true, value: undefined };
   }
 }
 

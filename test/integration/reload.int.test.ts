@@ -1,9 +1,10 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { networkInterfaces, tmpdir, userInfo } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
 
@@ -33,21 +34,8 @@ function foreignAddress(): string {
 }
 
 function writeConfig(listen: string, { orgSecondaries = ['test-client'], withOrg = false } = {}): void {
-  writeFileSync(config, `state: state/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-reload, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["${listen}"]
-  data: state
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
-zones:
-  example.com: { input: zones/example.com.zone, policy: dp }
-${withOrg ? `  example.org: { input: zones/example.org.zone, policy: dp, secondaries: [${orgSecondaries.join(', ')}] }\n` : ''}`);
+  const org = withOrg ? `  example.org: { input: zones/example.org.zone, policy: dp, secondaries: [${orgSecondaries.join(', ')}] }\n` : '';
+  writeFileSync(config, loopbackServiceConfig({ token: 'hms-reload', listen, zones: org }));
 }
 
 const hms = (args: readonly string[]) => runAsync('node', [HMS, ...args, '--config', config], { timeoutMs: 30_000 });

@@ -121,7 +121,7 @@ export function registerSignCommands(program: Command): void {
         if (existing.some((k) => k.role === 'ksk') && existing.some((k) => k.role === 'zsk')) {
           threads.then(() => presigner.start(existing.filter((k) => k.role === 'zsk').slice(0, 1).map(signerOf)), () => undefined);
         }
-        const zone = await readZoneFile(opts.in, origin, (r) => presigner.add(r));
+        const zone = await readZoneFile(opts.in, origin, { observe: (r) => presigner.add(r) });
         presigner.finish();
         const findings = checkZone(zone);
         if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);

@@ -18,6 +18,23 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const CR = 0x0d;
 
+/** Returned by nextOrPause between entries after more text was read: the caller may let others run. */
+export const PAUSE: unique symbol = Symbol('pause');
+
+/**
+ * What one zone's input may hold: octets read over all its files, the longest line or entry
+ * (parentheses joined), and how deep `$INCLUDE`s nest. Shared by every lexer of one parse.
+ */
+export interface InputBudget {
+  /** Octets that may still be read, over every file of the zone; below zero is refused. */
+  left: number;
+  readonly maxOctets: number;
+  readonly maxLine: number;
+}
+
+/** An input budget with no limit (the text is in memory already). */
+export const unlimited = (): InputBudget => ({ left: Infinity, maxOctets: Infinity, maxLine: Infinity });
+
 /**
  * Splits master-file text (RFC 1035 section 5.1) into entries. The text arrives in chunks,
  * one character per octet (latin1), and is consumed line by line, so a large file is never
@@ -31,8 +48,10 @@ export class EntryLexer {
   private lineStart = 0;
   private lineEnd = 0;
   private readonly chunks: Iterator<string>;
+  /** A chunk was read since the last PAUSE. */
+  private pulled = false;
 
-  constructor(chunks: Iterable<string>, private readonly file: string) {
+  constructor(chunks: Iterable<string>, private readonly file: string, private readonly budget: InputBudget = unlimited()) {
     this.chunks = chunks[Symbol.iterator]();
   }
 
@@ -41,14 +60,23 @@ export class EntryLexer {
     this.chunks.return?.();
   }
 
-  private fail(line: number, col: number, reason: string, near?: string): never {
-    throw new ZoneSyntaxError({ file: this.file, line, col }, reason, near);
+  private fail(line: number, col: number, reason: string, near?: string, code: 'ZONE_SYNTAX' | 'INPUT_REFUSED' = 'ZONE_SYNTAX'): never {
+    throw new ZoneSyntaxError({ file: this.file, line, col }, reason, near, code);
   }
 
-  /** Finds the next line, [lineStart, lineEnd) in `text` without its line end; false at the end. */
+  private tooLong(what: string): never {
+    this.fail(this.lineNo + 1, 1, `${what} is longer than ${this.budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`, undefined, 'INPUT_REFUSED');
+  }
+
+  /**
+   * Finds the next line, [lineStart, lineEnd) in `text` without its line end; false at the end.
+   * A line longer than the budget's maxLine is refused as soon as that many octets are read,
+   * and so is the text past the budget's octets.
+   */
   private nextLine(): boolean {
     for (;;) {
       const nl = this.text.indexOf('\n', this.pos);
+      if (nl - this.pos > this.budget.maxLine || (nl < 0 && this.text.length - this.pos > this.budget.maxLine)) this.tooLong(`line ${this.lineNo + 1}`);
       if (nl >= 0) {
         this.lineStart = this.pos;
         this.lineEnd = nl > this.pos && this.text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
@@ -60,8 +88,13 @@ export class EntryLexer {
         if (next.done === true) {
           this.done = true;
         } else {
+          this.budget.left -= next.value.length;
+          if (this.budget.left < 0) {
+            this.fail(this.lineNo + 1, 1, `the zone's input is larger than ${this.budget.maxOctets} octets, the most read of one zone over all its files (service.zone-input-max-size)`, undefined, 'INPUT_REFUSED');
+          }
           this.text = this.text.slice(this.pos) + next.value;
           this.pos = 0;
+          this.pulled = true;
         }
         continue;
       }
@@ -73,15 +106,33 @@ export class EntryLexer {
     }
   }
 
-  /** The next entry, or undefined at the end of the text. */
+  /** The next entry, or undefined at the end of the text (see nextOrPause). */
   next(): Entry | undefined {
+    for (;;) {
+      const entry = this.nextOrPause();
+      if (entry !== PAUSE) return entry;
+    }
+  }
+
+  /**
+   * The next entry, undefined at the end of the text, or PAUSE between entries once a chunk
+   * was read since the last PAUSE: a reader that must not hold the event loop long lets it turn
+   * there (then at most a chunk and an entry are read between two turns).
+   */
+  nextOrPause(): Entry | undefined | typeof PAUSE {
     const tokens: Token[] = [];
     let depth = 0;
     let parenLine = 0;
     let parenCol = 0;
     let entryLine = 0;
     let ownerOmitted = false;
+    /** Octets of the lines of an entry within parentheses so far. */
+    let entryOctets = 0;
     for (;;) {
+      if (depth === 0 && tokens.length === 0 && this.pulled) {
+        this.pulled = false;
+        return PAUSE;
+      }
       if (!this.nextLine()) {
         if (depth > 0) this.fail(parenLine, parenCol, "unbalanced '(': no ')' before the end of the file", '(');
         return undefined;
@@ -91,6 +142,12 @@ export class EntryLexer {
       const s = this.lineStart;
       const e = this.lineEnd;
       const startsBlank = e > s && (text.charCodeAt(s) === SPACE || text.charCodeAt(s) === TAB);
+      if (depth > 0) {
+        entryOctets += e - s + 1;
+        if (entryOctets > this.budget.maxLine) this.fail(parenLine, parenCol, `the record in parentheses is longer than ${this.budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`, '(', 'INPUT_REFUSED');
+      } else {
+        entryOctets = e - s + 1;
+      }
       let i = s;
       while (i < e) {
         const c = text.charCodeAt(i);
@@ -139,7 +196,7 @@ export class EntryLexer {
 
 /** The entries of a text, one by one (convenience over EntryLexer). */
 export function* lexEntries(chunks: Iterable<string>, file: string): Generator<Entry> {
-  const lexer = new EntryLexer(chunks, file);
+  const lexer = new EntryLexer(chunks, file, unlimited());
   try {
     for (let entry = lexer.next(); entry !== undefined; entry = lexer.next()) yield entry;
   } finally {

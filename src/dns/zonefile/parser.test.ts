@@ -4,7 +4,7 @@ import { Name } from '../name.js';
 import { formatRdata } from '../rdata/index.js';
 import { typeToString } from '../types.js';
 import { memoryIncludes, textSource } from './memory-source.js';
-import { parseZoneFile, type ZoneRecord } from './parser.js';
+import { DEFAULT_ZONE_INPUT_LIMITS, parseZoneFile, PAUSE, ZoneFileParser, type ZoneInputLimits, type ZoneRecord } from './parser.js';
 
 const origin = Name.parse('example.com.');
 
@@ -142,5 +142,86 @@ describe('errors quote input as a short excerpt (issue 17)', () => {
       expect(e.message).toMatch(/^zone\.db:3:\d+: /);
       expect(JSON.stringify(e.toJSON()).length).toBeLessThan(1000);
     }
+  });
+});
+
+describe('input limits (issue 17: bounded input)', () => {
+  const head = '$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 2592000 300\n@ NS ns1\nns1 A 192.0.2.1\n';
+  const limited = (text: string, limits: Partial<ZoneInputLimits>, files: Record<string, string> = {}): ZoneRecord[] =>
+    [...parseZoneFile(textSource('zone.db', text, 1 << 16), { origin, include: memoryIncludes(files), limits: { ...DEFAULT_ZONE_INPUT_LIMITS, ...limits } })];
+  const refusal = (f: () => unknown): ZoneSyntaxError => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof ZoneSyntaxError) return e;
+      throw e;
+    }
+    throw new Error('no error');
+  };
+
+  it('OPS-6 a TXT of 65535 octets written as \\DDD on one line fits the default line length', () => {
+    // 257 strings of 254 octets, each with its length octet: 65535 octets, some 262,000 characters
+    const strings = Array.from({ length: 257 }, () => `"${'\\255'.repeat(254)}"`);
+    const records = limited(`${head}big TXT ${strings.join(' ')}\n`, {});
+    expect(records[3]!.rdata.length).toBe(65535);
+  });
+
+  it('OPS-6 a line longer than the limit is refused with file:line, without reading the rest', () => {
+    // the line never ends: a source that would run for ever (as /dev/zero would) is stopped at the limit
+    function* endless(): Generator<string> {
+      yield head;
+      for (;;) yield 'x'.repeat(1 << 16);
+    }
+    const e = refusal(() => [...parseZoneFile({ file: 'zone.db', id: 'zone.db', chunks: endless() }, { origin, limits: { ...DEFAULT_ZONE_INPUT_LIMITS, maxLine: 1 << 20 } })]);
+    expect(e.code).toBe('INPUT_REFUSED');
+    expect(e.message).toMatch(/^zone\.db:5:1: line 5 is longer than 1048576 octets/);
+  });
+
+  it('OPS-6 a record within parentheses longer than the limit is refused at its open parenthesis', () => {
+    const e = refusal(() => limited(`${head}big TXT (\n${`"${'a'.repeat(200)}"\n`.repeat(100)})\n`, { maxLine: 4096 }));
+    expect(e.code).toBe('INPUT_REFUSED');
+    expect(e.message).toMatch(/^zone\.db:5:9: the record in parentheses is longer than 4096 octets/);
+  });
+
+  it('OPS-6 the octets of a zone count over every $INCLUDEd file together', () => {
+    const part = Array.from({ length: 100 }, (_, i) => `h${i} A 192.0.2.${i}\n`).join('');
+    const files = { a: part, b: part, c: part };
+    const main = `${head}$INCLUDE a\n$INCLUDE b\n$INCLUDE c\n`;
+    const maxOctets = main.length + 2.5 * part.length;
+    expect(limited(`${head}$INCLUDE a\n$INCLUDE b\n`, { maxOctets }, files)).toHaveLength(203);
+    const e = refusal(() => limited(main, { maxOctets }, files));
+    expect(e.code).toBe('INPUT_REFUSED');
+    expect(e.message).toMatch(new RegExp(`^c:1:1: the zone's input is larger than ${maxOctets} octets`));
+  });
+
+  it('OPS-6 $INCLUDEs nested deeper than the limit are refused naming the including file and line, before the next is opened', () => {
+    const opened: string[] = [];
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1000; i++) files[`f${i}`] = `; file ${i}\n$INCLUDE f${i + 1}\n`;
+    const include = memoryIncludes(files);
+    const e = refusal(() => [...parseZoneFile(textSource('zone.db', `${head}$INCLUDE f0\n`), {
+      origin, limits: { ...DEFAULT_ZONE_INPUT_LIMITS, maxIncludeDepth: 20 },
+      include: (path, from) => {
+        opened.push(path);
+        return include(path, from);
+      },
+    })]);
+    expect(e.code).toBe('INPUT_REFUSED');
+    expect(e.message).toMatch(/^f19:2:10: \$INCLUDE nested deeper than 20 files .*zone\.db -> \.\.\. -> f19 \(near 'f20'\)/);
+    expect(opened).toHaveLength(20);
+  });
+
+  it('nextOrPause pauses between entries after each chunk read, even where no record is (comments only)', () => {
+    const comments = `; ${'c'.repeat(100)}\n`.repeat(2000);
+    const parser = new ZoneFileParser(textSource('zone.db', `${head}${comments}last A 192.0.2.9\n`, 4096), { origin });
+    let pauses = 0;
+    const records: ZoneRecord[] = [];
+    for (let r = parser.nextOrPause(); r !== undefined; r = parser.nextOrPause()) {
+      if (r === PAUSE) pauses++;
+      else records.push(r);
+    }
+    expect(records).toHaveLength(4);
+    // 200 kB of text in 4 kB chunks: a pause after each
+    expect(pauses).toBeGreaterThanOrEqual(49);
   });
 });

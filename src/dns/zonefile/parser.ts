@@ -5,7 +5,9 @@ import { parseRdataInto } from '../rdata/index.js';
 import { type ParseContext, RdataTokens, type Token } from '../rdata/tokens.js';
 import { META_TYPES, parseClass, parseType, RRType, typeToString } from '../types.js';
 import { looksLikeTtl, parseTtl } from '../ttl.js';
-import { EntryLexer, type Entry } from './lexer.js';
+import { EntryLexer, PAUSE, type Entry, type InputBudget } from './lexer.js';
+
+export { PAUSE } from './lexer.js';
 
 /** One record as read from a master file, with where it came from. */
 export interface ZoneRecord {
@@ -51,10 +53,29 @@ function makeRecord(
 /** Master-file text delivered in chunks (one character per octet), and its file name for errors. */
 export interface ZoneSource {
   readonly file: string;
-  /** Identifies the file for `$INCLUDE` loop detection (e.g. its real path). */
+  /** Identifies the file for `$INCLUDE` loop detection (e.g. its device and inode). */
   readonly id: string;
+  /** The text; its iterator's `return()` closes the file, read or not. */
   readonly chunks: Iterable<string>;
 }
+
+/**
+ * What one zone's input may hold (docs/configuration.md, service.zone-input-*): the octets of
+ * all its files together, the longest line or record (parentheses joined), and how deep
+ * `$INCLUDE`s nest (each level holds a file open, so this bounds the open files too).
+ */
+export interface ZoneInputLimits {
+  readonly maxOctets: number;
+  readonly maxLine: number;
+  readonly maxIncludeDepth: number;
+}
+
+/**
+ * Generous for any zone hms signs: 4 GiB of text is some 40 million records; a line of 1 MiB
+ * holds the largest RDATA (65535 octets) written as \DDD with room to spare; BIND and Knot
+ * nest includes a few levels at most in practice.
+ */
+export const DEFAULT_ZONE_INPUT_LIMITS: ZoneInputLimits = { maxOctets: 4 * 2 ** 30, maxLine: 2 ** 20, maxIncludeDepth: 20 };
 
 /**
  * Opens the file an `$INCLUDE` names. `path` is as written; the resolver decides where it is
@@ -68,6 +89,8 @@ export interface ParseOptions {
   readonly defaultTtl?: number;
   /** Without a resolver, `$INCLUDE` is an error. */
   readonly include?: IncludeResolver;
+  /** Default: no limit on the octets and lines, DEFAULT_ZONE_INPUT_LIMITS' include depth. */
+  readonly limits?: ZoneInputLimits;
 }
 
 /** One file being read: the outer zone file or an `$INCLUDE`d one. */
@@ -94,15 +117,20 @@ export class ZoneFileParser {
   private readonly frames: Frame[] = [];
   private dollarTtl: number | undefined;
   private lastTtl: number | undefined;
+  private readonly budget: InputBudget;
+  private readonly maxIncludeDepth: number;
 
   constructor(source: ZoneSource, private readonly options: ParseOptions) {
     this.lastTtl = options.defaultTtl;
+    const limits = options.limits;
+    this.budget = { left: limits?.maxOctets ?? Infinity, maxOctets: limits?.maxOctets ?? Infinity, maxLine: limits?.maxLine ?? Infinity };
+    this.maxIncludeDepth = limits?.maxIncludeDepth ?? DEFAULT_ZONE_INPUT_LIMITS.maxIncludeDepth;
     this.push(source, options.origin, undefined);
   }
 
   private push(source: ZoneSource, origin: Name, owner: Name | undefined): void {
     this.frames.push({
-      source, lexer: new EntryLexer(source.chunks, source.file), origin, context: { origin },
+      source, lexer: new EntryLexer(source.chunks, source.file, this.budget), origin, context: { origin },
       lastOwner: owner, lastOwnerText: '', lastOwnerOrigin: undefined,
     });
   }
@@ -116,9 +144,21 @@ export class ZoneFileParser {
   /** The next record, or undefined at the end of the zone. */
   next(): ZoneRecord | undefined {
     for (;;) {
+      const record = this.nextOrPause();
+      if (record !== PAUSE) return record;
+    }
+  }
+
+  /**
+   * The next record, undefined at the end of the zone, or PAUSE after more text was read (at
+   * most a chunk and a record since the last PAUSE): where an asynchronous reader yields.
+   */
+  nextOrPause(): ZoneRecord | undefined | typeof PAUSE {
+    for (;;) {
       const frame = this.frames[this.frames.length - 1];
       if (frame === undefined) return undefined;
-      const entry = frame.lexer.next();
+      const entry = frame.lexer.nextOrPause();
+      if (entry === PAUSE) return PAUSE;
       if (entry === undefined) {
         this.frames.pop();
         continue;
@@ -219,7 +259,7 @@ export class ZoneFileParser {
       return makeRecord(owner, ttl, type, this.slab.block, start, start + w.length, file, entry.line);
     } catch (e) {
       if (e instanceof ZoneSyntaxError || !(e instanceof SignerError)) throw e;
-      const code = e.code === 'ZONE_INCLUDE' ? 'ZONE_INCLUDE' : 'ZONE_SYNTAX';
+      const code = e.code === 'ZONE_INCLUDE' || e.code === 'INPUT_REFUSED' ? e.code : 'ZONE_SYNTAX';
       throw new ZoneSyntaxError({ file, line: at.line, col: at.col }, e.message, at.text, code);
     }
   }
@@ -250,14 +290,20 @@ export class ZoneFileParser {
     noMore(tokens, 3, '$INCLUDE');
     point(pathToken);
     if (this.options.include === undefined) throw new SignerError('ZONE_INCLUDE', '$INCLUDE is not allowed here');
+    // each level holds its file open: the depth bounds the open files too
+    if (this.frames.length > this.maxIncludeDepth) {
+      throw new SignerError('INPUT_REFUSED', `$INCLUDE nested deeper than ${this.maxIncludeDepth} files (service.zone-input-max-include-depth): ${this.frames[0]!.source.file} -> ... -> ${frame.source.file}`);
+    }
     let included: ZoneSource;
     try {
       included = this.options.include(pathToken.text, frame.source.file);
     } catch (e) {
-      throw new SignerError('ZONE_INCLUDE', `cannot read included file ${quote(pathToken.text)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      const code = e instanceof SignerError && e.code === 'INPUT_REFUSED' ? 'INPUT_REFUSED' : 'ZONE_INCLUDE';
+      throw new SignerError(code, `cannot read included file ${quote(pathToken.text)}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     const loopAt = this.frames.findIndex((f) => f.source.id === included.id);
     if (loopAt >= 0) {
+      included.chunks[Symbol.iterator]().return?.();
       const chain = [...this.frames.slice(loopAt).map((f) => f.source.file), included.file].join(' -> ');
       throw new SignerError('ZONE_INCLUDE', `$INCLUDE loop: ${chain}`);
     }

@@ -1,5 +1,5 @@
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
@@ -30,4 +30,28 @@ export function serviceFolder(prefix: string, label: string): { tmp: string; tok
   mkdirSync(join(tmp, 'zones'));
   copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), join(tmp, 'zones/example.com.zone'));
   return { tmp, token };
+}
+
+/**
+ * The configuration of a test's `hms run` on `listen` (a loopback address and port), with the
+ * token `token` (PIN in `pin`), the key xfr-key (secret in `xfr.secret`), the secondary
+ * test-client (127.0.0.1) and example.com from zones/example.com.zone; `zones` adds lines
+ * below `zones:`.
+ */
+export function loopbackServiceConfig(o: { token: string; listen: string; zones?: string }): string {
+  return `state: state/hms.db
+policies: [${join(ROOT, 'kasp/default.yaml')}]
+hsm: { token: ${o.token}, pin-file: pin }
+access:
+  administrators: [user:${userInfo().username}]
+service:
+  listen: ["${o.listen}"]
+  data: state
+tsig-keys:
+  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
+secondaries:
+  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
+zones:
+  example.com: { input: zones/example.com.zone, policy: dp }
+${o.zones ?? ''}`;
 }
