@@ -63,6 +63,7 @@ export interface Outcome {
   readonly point: Point;
   /** The call the kill came before, from the killed run's own trace; null when the run ended before the nth call. */
   readonly hit: string | null;
+  /** False when this run made fewer such calls than the traced one (the point was not reached): then it was stopped, restarted and checked all the same. */
   readonly killed: boolean;
   readonly restarts: number;
   readonly failures: readonly string[];
@@ -137,8 +138,8 @@ export function firing(calls: readonly Call[], syscall: string, n: number): Call
 /** A trace line with the lab's folder, temporary names and data cut out: what a point is about. */
 export function describeCall(line: string, lab: string): string {
   return line.split(lab).join('LAB').replace(/"(?:[^"\\]|\\.)*"(\.\.\.)?/g, (s) => (s.includes('LAB') ? s : '"…"'))
-    .replace(/\.tmp[-.][A-Za-z0-9.-]+/g, '.tmp-*').replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID')
-    .replace(/\s+=\s+-?\d+.*$|\s+=\s+\?.*$|\s*<unfinished \.\.\.>$/, '').slice(0, 200);
+    .replace(/\.tmp[-.][A-Za-z0-9.-]+|\.hms-tmp-\d+/g, '.tmp-*').replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID')
+    .replace(/\s+=\s+-?\d+.*$|\s+=\s+\?.*$/, '').replace(/\s*<unfinished \.\.\.>$/, ')').slice(0, 200);
 }
 
 /** mulberry32: the seeded PRNG of the random points. */
@@ -205,8 +206,14 @@ class Run {
     child.stderr?.on('data', (c: Buffer) => (this.text += c.toString('utf8')));
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   }
+  /** Running: not exited, and (between event loop turns, before the exit is reaped) no zombie. */
   get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return false;
+    try {
+      return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${this.child.pid!}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
   }
   async waitFor(pattern: RegExp, timeoutMs: number): Promise<boolean> {
     const end = Date.now() + timeoutMs;
@@ -221,8 +228,12 @@ class Run {
     if (!this.alive) return;
     // strace leaves its tracee running when it is stopped: the service it started is stopped first
     if (this.tracer) {
-      const children = readFileSync(`/proc/${this.child.pid!}/task/${this.child.pid!}/children`, 'utf8').trim();
-      for (const pid of children.split(/\s+/).filter((p) => p !== '')) process.kill(Number(pid), 'SIGTERM');
+      try {
+        const children = readFileSync(`/proc/${this.child.pid!}/task/${this.child.pid!}/children`, 'utf8').trim();
+        for (const pid of children.split(/\s+/).filter((p) => p !== '')) process.kill(Number(pid), 'SIGTERM');
+      } catch {
+        // the tracee is gone already
+      }
     }
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
@@ -392,11 +403,9 @@ zone:
   async attach(log: string, point?: Point): Promise<Run> {
     const pid = this.service!.child.pid!;
     const tracer = this.spawn(['strace', ...this.straceArgs(log, point), '-p', String(pid)]);
-    const threads = Number(sh('sh', ['-c', `ls /proc/${pid}/task | wc -l`]).stdout.trim());
-    // strace says each thread it attaches to; the trace counts from there
-    const attached = (): number => (tracer.text.match(/Process \d+ attached/g) ?? []).length;
-    for (let i = 0; i < 100 && attached() < threads && tracer.alive; i++) await sleep(50);
-    if (attached() < threads) throw new Error(`strace attached to ${attached()} of ${threads} threads: ${tracer.text}`);
+    // strace says when it holds every thread ("Process N attached with T threads"); the trace counts from there
+    for (let i = 0; i < 200 && !/Process \d+ attached/.test(tracer.text) && tracer.alive; i++) await sleep(50);
+    if (!/Process \d+ attached/.test(tracer.text)) throw new Error(`strace did not attach to ${pid}: ${tracer.text}`);
     return tracer;
   }
 
@@ -528,11 +537,11 @@ zone:
       this.fail(`${when}: the restarted service does not serve the zone: ${this.service!.text.slice(-1500)}`);
       return false;
     }
-    await this.checks(`${when}, after the restart`);
+    this.checks(`${when}, after the restart`);
     return true;
   }
 
-  async checks(when: string): Promise<void> {
+  checks(when: string): void {
     this.integrity(when);
     this.holdServed(when);
     this.holdSignedFile(when);
@@ -578,6 +587,8 @@ function attached<T>(before: (lab: Lab) => T, commands: (lab: Lab, t: T, cli: (a
       if (!lab.service!.alive) throw new Killed();
       const r = lab.cli(args, as);
       if (r.status !== 0) {
+        // a kill during the request: the process may take a moment to be reaped
+        for (let i = 0; i < 100 && lab.service!.alive; i++) spawnSync('sleep', ['0.05']);
         if (!lab.service!.alive) throw new Killed();
         throw new Error(`hms ${args.join(' ')}: ${r.stdout}${r.stderr}`);
       }
@@ -598,7 +609,7 @@ class Killed extends Error {}
 async function settleOnce(lab: Lab): Promise<void> {
   if (!(await lab.start())) throw new Error(`hms run does not sign the zone: ${lab.service!.text.slice(-1500)}`);
 }
-const stopAfter = (extra: (lab: Lab) => Promise<void> = async () => undefined) => async (lab: Lab): Promise<void> => {
+const stopAfter = (extra: (lab: Lab) => Promise<void> = () => Promise.resolve()) => async (lab: Lab): Promise<void> => {
   await settleOnce(lab);
   await extra(lab);
   await lab.stop();
@@ -607,7 +618,7 @@ const stopAfter = (extra: (lab: Lab) => Promise<void> = async () => undefined) =
 export const scenarios: Record<ScenarioName, Scenario> = {
   // the start of a service with a zone it never signed: keys made, the zone signed and published
   'first-signing': {
-    prepare: async () => undefined,
+    prepare: () => Promise.resolve(),
     step: async (lab, log, point) => {
       const run = lab.startTraced(log, point);
       await run.waitFor(SETTLED, 120_000);

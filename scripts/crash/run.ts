@@ -21,7 +21,7 @@ console.log(`crash search: seed ${seed}, ${values.random} random points per scen
 const started = Date.now();
 const results = await search({
   scenarios: chosen, seed, random: Number(values.random), ...(values.limit === undefined ? {} : { limit: Number(values.limit) }),
-  progress: (o) => console.log(`${o.failures.length === 0 ? 'ok  ' : 'FAIL'} ${o.scenario} ${o.point.syscall}#${o.point.n} ${o.point.what}${o.killed ? '' : ' (not killed)'}${o.hit === null ? '' : `\n       hit: ${o.hit}`}${o.failures.map((f) => `\n       ${f}`).join('')}`),
+  progress: (o) => console.log(`${o.failures.length === 0 ? 'ok  ' : 'FAIL'} ${o.scenario} ${o.point.syscall}#${o.point.n} ${o.point.what}${o.killed ? '' : ' (not reached: this run made fewer such calls; stopped instead)'}${o.hit === null ? '' : `\n       hit: ${o.hit}`}${o.failures.map((f) => `\n       ${f}`).join('')}`),
 });
 for (const r of results) {
   console.log(`${r.scenario}: ${r.calls} traced calls, ${r.outcomes.length} points, ${r.outcomes.filter((o) => o.failures.length > 0).length} with failures${r.baseline.length === 0 ? '' : `; the run without a kill failed: ${r.baseline.join('; ')}`}`);
