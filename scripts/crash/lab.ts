@@ -257,6 +257,7 @@ export class Lab {
   private readonly validated = new Map<string, boolean>();
   readonly failures: string[] = [];
   readonly figures = zeroFigures();
+  private readonly orphans = new Set<string>();
   restarts = 0;
   service: Run | undefined;
   private readonly runs: Run[] = [];
@@ -523,7 +524,9 @@ zone:
     }
     const list = JSON.parse(keys.stdout) as { orphans?: { role: string; keyTag: number; id: string }[] };
     for (const o of list.orphans ?? []) {
-      this.figures.orphanKeys++;
+      // counted once per key, though every check after it names it
+      if (!this.orphans.has(o.id)) this.figures.orphanKeys++;
+      this.orphans.add(o.id);
       this.fail(`${when}: orphan ${o.role.toUpperCase()} ${o.keyTag} (id ${o.id}) in the token, not in the state`);
     }
   }
