@@ -133,6 +133,27 @@ describe('fuzz: every record type (issue 17)', () => {
     });
   }
 
+  it('reads every RRSIG time YYYYMMDDHHmmSS of the years 0000 to 9999 as its seconds since 1970 modulo 2^32', () => {
+    /** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil). */
+    const days = (y: number, m: number, d: number): number => {
+      const yy = m <= 2 ? y - 1 : y;
+      const era = Math.floor(yy / 400);
+      const yoe = yy - era * 400;
+      const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+      return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+    };
+    const monthDays = (y: number, m: number): number => (m === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31);
+    const time = fc.record({ y: fc.integer({ min: 0, max: 9999 }), m: fc.integer({ min: 1, max: 12 }), d: fc.integer({ min: 1, max: 31 }), h: fc.integer({ min: 0, max: 23 }), mi: fc.integer({ min: 0, max: 59 }), s: fc.integer({ min: 0, max: 59 }) })
+      .map((t) => ({ ...t, d: Math.min(t.d, monthDays(t.y, t.m)) }));
+    const pad = (v: number, n: number): string => String(v).padStart(n, '0');
+    fuzz('RRSIG time text', [time], ({ y, m, d, h, mi, s }) => {
+      const text = `${pad(y, 4)}${pad(m, 2)}${pad(d, 2)}${pad(h, 2)}${pad(mi, 2)}${pad(s, 2)}`;
+      const seconds = days(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
+      const rdata = parseText(RRType.RRSIG, `A 8 1 60 ${text} 20240101000000 1 . AA==`);
+      expect(Buffer.from(rdata).readUInt32BE(8), text).toBe(((seconds % 2 ** 32) + 2 ** 32) % 2 ** 32);
+    }, { ciRuns: 300 });
+  });
+
   it('refuses every meta-type in a zone file, in its own and in the \\# form', () => {
     for (const t of META_TYPES) {
       for (const line of [`a 60 IN ${typeToString(t)} \\# 0`, `a 60 IN TYPE${t} \\# 1 00`]) {
