@@ -4,7 +4,7 @@ import { ZoneSyntaxError } from '../../common/errors.js';
 import { Name } from '../name.js';
 import { formatGeneric, formatRdata } from '../rdata/index.js';
 import { memoryIncludes, textSource } from './memory-source.js';
-import { parseZoneFile, type ParseOptions } from './parser.js';
+import { parseZoneFile, type IncludeResolver, type ParseOptions } from './parser.js';
 import { recordPrefixText } from './printer.js';
 import { rdataOf, recordArb, type RecordValue } from '../../../test/helpers/dns-arbitraries.js';
 import { fuzz } from '../../../test/helpers/fuzz.js';
@@ -162,5 +162,42 @@ describe('fuzz: the zone-file parser (issue 17)', () => {
       const got = outcome(text, files === undefined ? {} : { files });
       if ('error' in got) expectGoodError(got.error, lineCounts(files ?? { 'fuzz.db': text }));
     }, { ciRuns: 1000 });
+  });
+});
+
+/** The error a zone text gives (with in-memory `$INCLUDE` files), failing when there is none. */
+function syntaxError(text: string, files: Record<string, string>): ZoneSyntaxError {
+  const got = outcome(text, { files });
+  if ('error' in got) return got.error;
+  throw new Error('no error');
+}
+
+describe('counterexamples the zone-parser fuzz found (issue 17)', () => {
+  it('OPS-6 control characters of the input (ESC, CR, NUL) come out of an error as \\DDD, never raw to a terminal', () => {
+    // found by the fuzz suite: a token holding a terminal escape cleared the screen of whoever ran `hms zone check`
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['www \x1b[2J\x1b]0;owned\x07 A 192.0.2.1', {}, /unknown record type '\\027\[2J\\027\]0'/],
+      ['www A 192.0.2.1\r\x00', {}, /'192\.0\.2\.1\\013\\000' is not an IPv4 address/],
+      ['www TXT "a\\1\x1b"', {}, /bad \\DDD escape '\\1\\027'/],
+      ['www HTTPS 1 . "x\x1by"', {}, /unexpected quoted string 'x\\027y'/],
+      ['$INCLUDE inc.db', { 'inc.db': 'www \x9b31m A 192.0.2.1' }, /^inc\.db:1:5: unknown record type '\\15531m'/],
+    ];
+    for (const [line, files, re] of cases) {
+      const e = syntaxError(`$TTL 3600\n${line}\n`, files);
+      expect(e.message, JSON.stringify(line)).toMatch(re);
+      expect(e.message, JSON.stringify(line)).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    }
+    // the message of an $INCLUDE resolver (a file-system error repeats the path as it is) is escaped too
+    const fsLike: IncludeResolver = (path) => {
+      throw new Error(`ENOENT: no such file or directory, open '${path}'`);
+    };
+    let e: unknown;
+    try {
+      void [...parseZoneFile(textSource('zone.db', '$TTL 1\n$INCLUDE a\x1b[2Jb\n'), { origin: ORIGIN, include: fsLike })];
+    } catch (caught) {
+      e = caught;
+    }
+    expect(e).toBeInstanceOf(ZoneSyntaxError);
+    expect((e as Error).message).toBe("zone.db:2:10: cannot read included file 'a\\027[2Jb': ENOENT: no such file or directory, open 'a\\027[2Jb' (near 'a\\027[2Jb')");
   });
 });
