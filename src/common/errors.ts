@@ -42,12 +42,22 @@ export function excerpt(text: string, max = EXCERPT_LENGTH): string {
   return text.length <= max ? text : `${text.slice(0, max)}...`;
 }
 
+/** Control characters (C0, DEL, C1): an error shows them as `\DDD`, never raw to a terminal or a log line. */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+
+/** `text` with every control character written as `\DDD` (the master-file escape): ESC, CR, NUL... */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\${c.charCodeAt(0).toString().padStart(3, '0')}`);
+}
+
 /**
  * A piece of input as an error quotes it: `'text'`, or its start and its length when it is
- * longer than `max` (`'XXXX...' (10000000 characters)`). Every error that quotes input uses it.
+ * longer than `max` (`'XXXX...' (10000000 characters)`), with control characters as `\DDD`
+ * (a terminal escape in a zone file must not clear the screen of whoever reads the error).
+ * Every error that quotes input uses it.
  */
 export function quote(text: string, max = EXCERPT_LENGTH): string {
-  return text.length <= max ? `'${text}'` : `'${excerpt(text, max)}' (${text.length} characters)`;
+  return text.length <= max ? `'${printable(text)}'` : `'${printable(excerpt(text, max))}' (${text.length} characters)`;
 }
 
 /** The longest reason a ZoneSyntaxError carries (the input it quotes is cut by quote). */
@@ -59,8 +69,9 @@ export class ZoneSyntaxError extends SignerError {
   readonly reason: string;
 
   constructor(location: TextLocation, reason: string, near?: string, code: ErrorCode = 'ZONE_SYNTAX') {
-    // a reason that quotes input not through quote() is cut all the same
-    reason = excerpt(reason, REASON_LENGTH);
+    // a reason that quotes input not through quote() (an $INCLUDE resolver's message that
+    // repeats the path) is cut and escaped all the same
+    reason = excerpt(printable(reason.length > REASON_LENGTH ? reason.slice(0, REASON_LENGTH + 1) : reason), REASON_LENGTH);
     const nearText = near === undefined ? '' : ` (near ${quote(near)})`;
     super(code, `${formatLocation(location)}: ${reason}${nearText}`, {
       details: { ...location, reason, ...(near === undefined ? {} : { near: excerpt(near) }) },

@@ -333,8 +333,10 @@ export function time32(label: string): Field {
       const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(t);
       if (m) {
         const [, y, mo, da, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
-        const ms = Date.UTC(y, mo - 1, da, h, mi, s);
-        const back = new Date(ms);
+        // Date.UTC reads a year below 100 as 19yy: the year is set on its own
+        const back = new Date(Date.UTC(2000, 0, 1, h, mi, s));
+        back.setUTCFullYear(y, mo - 1, da);
+        const ms = back.getTime();
         if (mo < 1 || mo > 12 || back.getUTCDate() !== da || h > 23 || mi > 59 || s > 59) {
           throw new ValueError(`${label}: ${quote(t)} is not a valid time`);
         }

@@ -93,6 +93,15 @@ describe('RDATA codecs', () => {
     expect(() => parse('CAA', '0 is-sue "x"')).toThrow(/letters and digits/);
   });
 
+  it('reads RRSIG times of the years 0000 to 0099 as those years, not as 1900 to 1999 (RFC 4034 3.2, serial arithmetic)', () => {
+    // found by the fuzz suite: Date.UTC takes a year below 100 as 19yy
+    const expiration = (time: string): number => Buffer.from(parse('RRSIG', `A 8 1 60 ${time} 20240101000000 1 . AA==`)).readUInt32BE(8);
+    expect(expiration('00500101000000')).toBe(3835213440); // -60589296000 mod 2^32
+    expect(expiration('00010101000000')).toBe(2288912640);
+    expect(expiration('00991231235959')).toBe(1118082943);
+    expect(expiration('19500101000000')).toBe(3663815296);
+  });
+
   it('lowercases only the names RFC 4034 6.2 / RFC 6840 5.1 name', () => {
     const mx = parse('MX', '10 MAIL.Example.COM.');
     expect(Buffer.from(canonicalRdata(RRType.MX, mx)).toString('latin1')).toContain('mail');

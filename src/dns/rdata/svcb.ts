@@ -225,7 +225,7 @@ function parseValue(key: number, raw: string | undefined): Uint8Array {
 
 /** Reads one `key[=value]` parameter (a quoted value may follow `key=` as its own token). */
 function readParam(r: RdataTokens, t: Token): { key: number; raw: string | undefined } {
-  if (t.quoted) throw new ValueError(`SVCB parameter: unexpected quoted string "${t.text}" (write key="value")`);
+  if (t.quoted) throw new ValueError(`SVCB parameter: unexpected quoted string ${quote(t.text)} (write key="value")`);
   const eq = t.text.indexOf('=');
   const key = parseKey(eq < 0 ? t.text : t.text.slice(0, eq), 'SVCB parameter key');
   if (eq < 0) return { key, raw: undefined };

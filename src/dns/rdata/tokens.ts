@@ -1,4 +1,4 @@
-import { ValueError } from '../../common/errors.js';
+import { quote, ValueError } from '../../common/errors.js';
 import type { Name } from '../name.js';
 
 /** One token of presentation text, with escapes still in it (names need them raw). */
@@ -65,7 +65,7 @@ export function unescapeText(text: string): string {
     const d1 = text.charCodeAt(i + 1);
     if (d1 >= 48 && d1 <= 57) {
       const ddd = text.slice(i + 1, i + 4);
-      if (!/^\d{3}$/.test(ddd)) throw new ValueError(`bad \\DDD escape '\\${ddd}'`);
+      if (!/^\d{3}$/.test(ddd)) throw new ValueError(`bad \\DDD escape ${quote(`\\${ddd}`)}`);
       const v = Number(ddd);
       if (v > 255) throw new ValueError(`escape '\\${ddd}' is over 255`);
       out += String.fromCharCode(v);
