@@ -1,14 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTsigKey } from '../../src/dns/tsig.js';
 import { RRType } from '../../src/dns/types.js';
 import { generateZone } from '../../scripts/bench/zone-generator.js';
 import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
 import { framedQuery, loopbackAddresses, memoryOf, openConnections, pipelineWithoutReading, sampleRss, stillOpen, trickle, waitUntil, type FloodSocket } from './helpers/floods.js';
-import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
-import { serviceFolder } from './helpers/service.js';
+import { HMS, requireTool, runAsync } from './helpers/run.js';
+import { loopbackServiceConfig, serviceFolder } from './helpers/service.js';
 
 /**
  * Issue 17 item 3: the transfer server under floods, through `hms run` with its defaults
@@ -70,21 +69,7 @@ beforeAll(async () => {
   writeFileSync(join(tmp, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
   config = join(tmp, 'hms.yaml');
   port = highPort();
-  writeFileSync(config, `state: state/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-flood, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["127.0.0.1:${port}"]
-  data: state
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  ns1: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
-zones:
-  example.com: { input: zones/example.com.zone, policy: dp }
-`);
+  writeFileSync(config, loopbackServiceConfig({ token: 'hms-flood', listen: `127.0.0.1:${port}` }));
   const limit = SCALE.fds === undefined ? '' : `ulimit -n ${SCALE.fds} && `;
   service = await startDaemon('sh', ['-c', `${limit}exec "$0" "$@"`, process.execPath, HMS, 'run', '--config', config], /zone signed and published/, { registry: daemons, timeoutMs: SCALE.startMs });
   const first = await axfr();
