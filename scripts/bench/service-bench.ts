@@ -4,30 +4,31 @@
  * In a temporary folder: a generated zone of `records` records (zone-generator.ts), a SoftHSM
  * token of its own, a policy (the DP policy, every field its default: NSEC3, every signature
  * refreshed at each re-sign, so each version's diff holds every RRSIG twice), a configuration
- * with one listed secondary whose NOTIFY comes to this script. `--hms` picks the hms to
- * measure (default this tree's build), so that an older build runs the same measurement.
- * Then, with SOA queries over UDP (TSIG-signed, through src/transfer/client.ts) sent every
- * 50 ms while anything happens:
+ * with one listed secondary: a Knot DNS on 127.0.0.4 taking each version by IXFR (a secondary
+ * that never answers would keep each version's predecessor in memory for the NOTIFY's retries,
+ * some 85 s, and measure that). `--hms` picks the hms to measure (default this tree's build), so
+ * that an older build runs the same measurement. Then, with SOA queries over UDP (TSIG-signed,
+ * through src/transfer/client.ts, from 127.0.0.4) sent every 50 ms while anything happens:
  *   1. `hms run` until the first signing is published: its time, and the service's RSS
  *      (/proc/PID/status VmRSS, 1 s after) and peak (VmHWM);
  *   2. `resigns` times `hms zone resign` through the control socket: the command's time, the
- *      time until the version's NOTIFY arrives (sent once its journal diff is written), the
- *      longest an SOA query waited for its answer in that span, and RSS after;
+ *      time until Knot acknowledged the version's NOTIFY (sent once its journal diff is written)
+ *      and until hms saw Knot serve it, the longest an SOA query waited for its answer in that
+ *      span, and RSS 1 s after;
  *   3. SIGTERM, then `hms run` again: the time from the start to the first SOA answer, RSS then
  *      and once the zone is resumed;
  *   4. an IXFR from the oldest kept serial (the first signing's): its time, the versions and
  *      records it carried, the longest SOA wait meanwhile, and RSS after.
- * Every service started is stopped, every wait bounded. Figures, not goals: the exit code is 0
+ * Knot shares the machine: its CPU is in the figures. Every service started is stopped, every wait bounded. Figures, not goals: the exit code is 0
  * when every step ran, 1 when one failed (the folder is then kept and named).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { decodeMessage, Rcode, type DecodedMessage } from '../../src/dns/message.js';
+import { Rcode, type DecodedMessage } from '../../src/dns/message.js';
 import { Name } from '../../src/dns/name.js';
 import { makeTsigKey } from '../../src/dns/tsig.js';
 import { RRType } from '../../src/dns/types.js';
@@ -78,13 +79,14 @@ function soaSerialOf(decoded: DecodedMessage): number | undefined {
 class Lab {
   readonly dir = mkdtempSync(join(tmpdir(), 'hms-service-bench-'));
   readonly server: Server = { address: '127.0.0.1', port: 20000 + Math.floor(Math.random() * 30000) };
+  /** The listed secondary, a Knot DNS taking each version by IXFR; the SOA probes come from its address (the only one listed). */
+  readonly secondary: Server = { address: '127.0.0.4', port: this.server.port + 1 };
   readonly env: NodeJS.ProcessEnv = { ...process.env, SOFTHSM2_CONF: join(this.dir, 'softhsm2.conf') };
   readonly log = join(this.dir, 'hms.log');
   private logRead = 0;
   private logText = '';
   service: { child: ChildProcess; exited: Promise<void>; startedAt: number } | undefined;
-
-  constructor(readonly notifyPort: number) {}
+  private knot: { child: ChildProcess; exited: Promise<void> } | undefined;
 
   get config(): string {
     return join(this.dir, 'hms.yaml');
@@ -106,7 +108,7 @@ class Lab {
     const written = await generateZone(join(this.dir, `zones/${ORIGIN}.zone`), ORIGIN, RECORDS);
     console.log(`zone ${ORIGIN}: ${written} records; lab ${this.dir}; hms ${HMS}`);
     writeFileSync(join(this.dir, 'policy.yaml'), 'policies:\n  bench:\n    description: the DP policy (every field its default), for the service benchmark\n');
-    // re-signs come from this script alone (the schedule's is once a year); the listed secondary's NOTIFY comes here
+    // re-signs come from this script alone (the schedule's is once a year)
     writeFileSync(this.config, `state: state/hms.db
 policies: [policy.yaml]
 hsm: { token: hms-bench, pin-file: pin }
@@ -119,10 +121,83 @@ service:
 tsig-keys:
   xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
 secondaries:
-  bench: { address: 127.0.0.1, notify: "127.0.0.1:${this.notifyPort}", key: xfr-key }
+  knot: { address: ${this.secondary.address}, notify: "${this.secondary.address}:${this.secondary.port}", key: xfr-key }
 zones:
   ${ORIGIN}: { input: zones/${ORIGIN}.zone, policy: bench }
 `);
+  }
+
+  /** Starts the listed secondary: Knot DNS, keeping the zone in memory only (no zone file, no journal of its own). */
+  startKnot(): void {
+    const dir = join(this.dir, 'knot');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'knot.conf'), `server:
+    rundir: "${dir}"
+    listen: ${this.secondary.address}@${this.secondary.port}
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "${dir}"
+key:
+  - id: xfr-key
+    algorithm: hmac-sha256
+    secret: ${SECRET}
+remote:
+  - id: hms
+    address: ${this.server.address}@${this.server.port}
+    via: ${this.secondary.address}
+    key: xfr-key
+acl:
+  - id: notify-from-hms
+    address: ${this.server.address}
+    key: xfr-key
+    action: notify
+template:
+  - id: default
+    storage: "${dir}"
+zone:
+  - domain: ${ORIGIN}
+    master: hms
+    acl: notify-from-hms
+    zonefile-sync: -1
+    zonefile-load: none
+    journal-content: none
+`);
+    const out = openSync(join(this.dir, 'knot.log'), 'a');
+    const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { cwd: this.dir, stdio: ['ignore', out, out] });
+    closeSync(out);
+    this.knot = { child, exited: new Promise<void>((done) => child.on('exit', () => done())) };
+  }
+
+  async stopKnot(): Promise<void> {
+    const k = this.knot;
+    if (k === undefined || k.child.exitCode !== null || k.child.signalCode !== null) return;
+    k.child.kill('SIGTERM');
+    const timer = setTimeout(() => k.child.kill('SIGKILL'), 30_000);
+    await k.exited;
+    clearTimeout(timer);
+  }
+
+  /**
+   * The version a re-sign published, from hms's log after offset `from`: its serial, when its
+   * NOTIFY was acknowledged (sent once its journal diff is written) and when the secondary was seen
+   * serving it (ms since the epoch, from the lines' `time`: an ISO time, or ms). Waits for the last, bounded.
+   */
+  async announced(from: number, timeoutMs: number): Promise<{ serial: number; notifiedAt: number; servedAt: number }> {
+    await this.waitForLog(/"msg":"secondary (does not )?serves? the new version"/, timeoutMs, from);
+    const lines = this.logged().slice(from).split('\n').map((l): { msg?: string; at?: number; serial?: number } => {
+      try {
+        const line = JSON.parse(l) as { msg?: string; time?: number | string; serial?: number };
+        return { ...line, at: typeof line.time === 'string' ? Date.parse(line.time) : line.time };
+      } catch {
+        return {};
+      }
+    });
+    const served = lines.find((l) => l.msg === 'secondary serves the new version');
+    if (served?.serial === undefined || served.at === undefined) throw new Error(`the secondary does not serve the new version: ${lines.filter((l) => l.msg?.startsWith('secondary') === true).map((l) => JSON.stringify(l)).join(' ')}`);
+    const notified = lines.find((l) => l.msg === 'notify, acknowledged' && l.serial === served.serial);
+    return { serial: served.serial, notifiedAt: notified?.at ?? NaN, servedAt: served.at };
   }
 
   /** Starts `hms run`, its output appended to hms.log. */
@@ -216,7 +291,7 @@ class Prober {
   constructor(server: Server, timeoutMs = PROBE_TIMEOUT_MS) {
     const ask = (): void => {
       const t0 = performance.now();
-      this.waits.push(query(server, { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 }, { tsig: KEY, timeoutMs }).then((a) => {
+      this.waits.push(query(server, { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 }, { tsig: KEY, timeoutMs, source: { ipv4: '127.0.0.4' } }).then((a) => {
         const answeredAt = performance.now();
         if (a.decoded.header.rcode !== Rcode.NOERROR) return { ms: answeredAt - t0, error: `rcode ${a.decoded.header.rcode}` };
         const serial = soaSerialOf(a.decoded);
@@ -249,37 +324,6 @@ class Prober {
   }
 }
 
-/** The listed secondary's NOTIFY endpoint: when each serial's first NOTIFY came. */
-class NotifySink {
-  readonly arrived = new Map<number, number>();
-  private constructor(readonly socket: Socket) {
-    socket.on('message', (msg) => {
-      try {
-        const serial = soaSerialOf(decodeMessage(new Uint8Array(msg.buffer, msg.byteOffset, msg.length)));
-        if (serial !== undefined && !this.arrived.has(serial)) this.arrived.set(serial, performance.now());
-      } catch {
-        // not a NOTIFY this sink can read: ignored
-      }
-    });
-  }
-
-  static async open(): Promise<NotifySink> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((done) => socket.bind({ address: '127.0.0.1', port: 0 }, done));
-    return new NotifySink(socket);
-  }
-
-  /** When the NOTIFY of a serial other than those in `known` came; bounded. */
-  async next(known: readonly number[], timeoutMs: number): Promise<{ serial: number; at: number }> {
-    const end = performance.now() + timeoutMs;
-    while (performance.now() < end) {
-      for (const [serial, at] of this.arrived) if (!known.includes(serial)) return { serial, at };
-      await delay(20);
-    }
-    throw new Error(`no NOTIFY of a new version within ${timeoutMs / 1000} s`);
-  }
-}
-
 /** An IXFR from `from`: its time, and what it carried (versions, records), read to its end. */
 async function ixfr(server: Server, from: number): Promise<{ seconds: number; versions: number; records: number; messages: number; toSerial: number }> {
   const soa = Buffer.alloc(22);
@@ -306,25 +350,25 @@ async function ixfr(server: Server, from: number): Promise<{ seconds: number; ve
       if (!incremental || (soas % 2 === 1 && serial === newest)) done = true;
     }
     return !done;
-  }, { tsig: KEY, authority: [{ owner: Name.parse(`${ORIGIN}.`), type: RRType.SOA, ttl: 0, rdata: soa }], timeoutMs: 600_000 });
+  }, { tsig: KEY, source: { ipv4: '127.0.0.4' }, authority: [{ owner: Name.parse(`${ORIGIN}.`), type: RRType.SOA, ttl: 0, rdata: soa }], timeoutMs: 600_000 });
   if (incremental !== true) throw new Error(`the IXFR from ${from} was answered with the whole zone (${records} records), not the diffs`);
   return { seconds: seconds(performance.now() - t0), versions: (soas - 1) / 2, records, messages: messages.length, toSerial: newest! };
 }
 
 async function main(): Promise<void> {
-  const sink = await NotifySink.open();
-  const lab = new Lab(sink.socket.address().port);
+  const lab = new Lab();
   const result: Record<string, unknown> = { hms: HMS, records: RECORDS, resigns: RESIGNS, lab: lab.dir };
   let ok = false;
   try {
     await lab.prepare();
     // 1. the first signing
+    lab.startKnot();
     lab.start();
     await lab.waitForLog(/"msg":"zone signed and published"/, SIGN_TIMEOUT_MS);
     const firstSignSeconds = seconds(performance.now() - lab.service!.startedAt);
-    const first = await sink.next([], 120_000);
+    const first = await lab.announced(0, 300_000);
     await delay(1000);
-    const answer = await query(lab.server, { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 }, { tsig: KEY, timeoutMs: 30_000 });
+    const answer = await query(lab.server, { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 }, { tsig: KEY, timeoutMs: 30_000, source: { ipv4: '127.0.0.4' } });
     const s0 = soaSerialOf(answer.decoded);
     if (s0 !== first.serial) throw new Error(`the service answers serial ${s0}, its NOTIFY said ${first.serial}`);
     const served = [s0];
@@ -335,18 +379,19 @@ async function main(): Promise<void> {
     const resigns: unknown[] = [];
     for (let i = 1; i <= RESIGNS; i++) {
       const prober = new Prober(lab.server);
-      const t0 = performance.now();
+      const from = lab.logged().length;
+      const wall0 = Date.now();
       const cli = await lab.cli(['zone', 'resign', ORIGIN], SIGN_TIMEOUT_MS);
       if (cli.status !== 0) {
         await prober.stop();
         throw new Error(`hms zone resign ${ORIGIN}: exit ${cli.status}: ${cli.output.slice(-800)}`);
       }
-      const notify = await sink.next(served, 300_000);
-      served.push(notify.serial);
+      const published = await lab.announced(from, 300_000);
+      served.push(published.serial);
       await delay(1000);
       const probes = await prober.stop();
       await delay(1000);
-      const r = { resign: i, serial: notify.serial, commandSeconds: cli.seconds, untilNotifySeconds: seconds(notify.at - t0), soaMaxWaitMs: probes.maxWaitMs, soaQueries: probes.queries, soaLost: probes.lost, ...(probes.errors.length > 0 ? { soaErrors: probes.errors } : {}), ...memory(lab.pid) };
+      const r = { resign: i, serial: published.serial, commandSeconds: cli.seconds, untilNotifySeconds: seconds(published.notifiedAt - wall0), untilServedSeconds: seconds(published.servedAt - wall0), soaMaxWaitMs: probes.maxWaitMs, soaQueries: probes.queries, soaLost: probes.lost, ...(probes.errors.length > 0 ? { soaErrors: probes.errors } : {}), ...memory(lab.pid) };
       resigns.push(r);
       console.log('re-sign', JSON.stringify(r));
     }
@@ -387,7 +432,7 @@ async function main(): Promise<void> {
     console.error(`FAILED: ${error}`);
   } finally {
     await lab.stop();
-    sink.socket.close();
+    await lab.stopKnot();
     if (ok && !args.includes('--keep')) rmSync(lab.dir, { recursive: true, force: true });
     else console.log(`lab kept: ${lab.dir}`);
   }
@@ -399,13 +444,13 @@ async function main(): Promise<void> {
 
 function printTable(r: Record<string, unknown>): void {
   const f = r.firstSigning as { seconds: number; rssMiB: number; peakMiB: number } | undefined;
-  const rs = (r.resigns ?? []) as { resign: number; commandSeconds: number; untilNotifySeconds: number; soaMaxWaitMs: number; soaLost: number; rssMiB: number; peakMiB: number }[];
+  const rs = (r.resigns ?? []) as { resign: number; commandSeconds: number; untilNotifySeconds: number; untilServedSeconds: number; soaMaxWaitMs: number; soaLost: number; rssMiB: number; peakMiB: number }[];
   const st = r.restart as { firstAnswerSeconds: number; rssAtFirstAnswerMiB: number; resumedSeconds: number; idle: { rssMiB: number; peakMiB: number } } | undefined;
   const x = r.ixfr as { seconds: number; versions: number; records: number; soaMaxWaitMs: number; rssMiB: number; peakMiB: number } | undefined;
   console.log(`\n| step | seconds | longest SOA wait ms (lost) | RSS MiB | peak MiB |`);
   console.log('|---|---:|---:|---:|---:|');
   if (f) console.log(`| first signing | ${f.seconds} | | ${f.rssMiB} | ${f.peakMiB} |`);
-  for (const s of rs) console.log(`| re-sign ${s.resign} (command / until NOTIFY) | ${s.commandSeconds} / ${s.untilNotifySeconds} | ${s.soaMaxWaitMs} (${s.soaLost}) | ${s.rssMiB} | ${s.peakMiB} |`);
+  for (const s of rs) console.log(`| re-sign ${s.resign} (command / NOTIFY acknowledged / secondary serves it) | ${s.commandSeconds} / ${s.untilNotifySeconds} / ${s.untilServedSeconds} | ${s.soaMaxWaitMs} (${s.soaLost}) | ${s.rssMiB} | ${s.peakMiB} |`);
   if (st) console.log(`| restart: first SOA answer / zone resumed | ${st.firstAnswerSeconds} / ${st.resumedSeconds} | | ${st.rssAtFirstAnswerMiB} / ${st.idle.rssMiB} | ${st.idle.peakMiB} |`);
   if (x) console.log(`| IXFR from the oldest kept serial (${x.versions} versions, ${x.records} records) | ${x.seconds} | ${x.soaMaxWaitMs} | ${x.rssMiB} | ${x.peakMiB} |`);
 }
