@@ -221,7 +221,7 @@ describe('DP-2.4e audit records to syslog through logger(1)', () => {
     const config = parseConfig(`state: ${file}\npolicies: [kasp.yaml]\naudit:\n  checkpoint: ${checkpoint}\n  syslog: { server: "127.0.0.1:${port}", protocol: ${protocol} }\n`, join(dir, 'hms.yaml'));
     const warnings: string[] = [];
     const store = openStateForWriting(config, undefined, (m) => warnings.push(m));
-    store.addZone(ZONE, { actor: 'alice', at: T0, comment: 'pin 1234 never leaves in a message' });
+    store.addZone(ZONE, { actor: 'alice', at: T0, comment: 'pin 7f3q-1234-zz never leaves in a message' });
     store.updateZone(ZONE.name, { lastSerial: 1 }, { actor: 'hms', at: T0 + 60 });
     const records = store.auditLog();
     store.close();
@@ -236,7 +236,7 @@ describe('DP-2.4e audit records to syslog through logger(1)', () => {
       expect(sorted[i]).toContain('hms-audit');
       expect(sorted[i]).toContain(`audit seq=${r.seq} hash=${r.hash} at=`);
     }
-    expect(received.join('\n')).not.toContain('1234');
+    expect(received.join('\n')).not.toContain('7f3q-1234-zz');
     const syslogFile = join(dir, 'log', 'syslog');
     writeFileSync(syslogFile, `${received.join('\n')}\n`);
     rmSync(checkpoint);
