@@ -1,0 +1,164 @@
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../../src/storage/migrations.js';
+import { highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, type RunResult } from './helpers/run.js';
+import { loopbackServiceConfig } from './helpers/service.js';
+import { throwawayToken } from './helpers/softhsm.js';
+
+/**
+ * Issue 18 part 1, the drill (DP-2.5d, DP-3.1a): site A signs and serves example.com with
+ * `hms run`; `hms backup create` (a request to the running service) backs it up; site A is
+ * lost; `hms backup restore` puts the state, the audit checkpoint and the SoftHSM token into a
+ * second data folder and a second, empty token folder; `hms run` there signs with the same
+ * DNSKEY set (no rollover) and a serial above the last one site A served. Then the refusals:
+ * a tampered file, a missing file, a newer state schema, a restore onto an existing state.
+ */
+const SECRET = 'YmFja3VwLWRyaWxsLXNlY3JldC1mb3ItdHNpZy0zMi1v';
+const KEY = `hmac-sha256:xfr-key:${SECRET}`;
+const LABEL = 'hms-drill';
+let tmp: string | undefined;
+let token: ReturnType<typeof throwawayToken> | undefined;
+const daemons: Daemon[] = [];
+
+afterAll(async () => {
+  for (const d of daemons) await d.stop('SIGKILL');
+  token?.dispose();
+  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A site's folder: the configuration on `port`, the PIN, the TSIG secret and the zone's input. */
+function site(dir: string, port: number, pin: string): string {
+  mkdirSync(join(dir, 'zones'), { recursive: true });
+  writeFileSync(join(dir, 'pin'), pin, { mode: 0o600 });
+  writeFileSync(join(dir, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
+  copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), join(dir, 'zones/example.com.zone'));
+  writeFileSync(join(dir, 'hms.yaml'), loopbackServiceConfig({ token: LABEL, listen: `127.0.0.1:${port}` }));
+  return join(dir, 'hms.yaml');
+}
+
+/** A SoftHSM configuration whose token folder is `dir/tokens`, empty: the second site's HSM. */
+function emptySoftHsm(dir: string): string {
+  mkdirSync(join(dir, 'tokens'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(dir, 'softhsm2.conf'), `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  return join(dir, 'softhsm2.conf');
+}
+
+const hms = (args: readonly string[]): Promise<RunResult> => runAsync('node', [HMS, ...args], { timeoutMs: 60_000 });
+
+async function dig(port: number, args: readonly string[]): Promise<string> {
+  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', '-y', KEY, ...args], { timeoutMs: 15_000 });
+  return r.stdout;
+}
+const serial = async (port: number): Promise<number> => Number((await dig(port, ['+short', 'example.com', 'SOA'])).trim().split(/\s+/)[2]);
+const dnskeys = async (port: number): Promise<string[]> =>
+  (await dig(port, ['+nocmd', '+nostats', 'example.com', 'AXFR'])).split('\n').filter((l) => /^\S+\s+\d+\s+IN\s+DNSKEY\s/.test(l)).map((l) => l.replace(/\s+/g, ' ')).sort();
+
+const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+/** A copy of the backup `from` with `change` applied and the manifest's hashes made to fit again (a forger's work). */
+function forged(from: string, to: string, change: (dir: string) => void, rehash: boolean): string {
+  cpSync(from, to, { recursive: true });
+  change(to);
+  if (rehash) {
+    const m = JSON.parse(readFileSync(join(to, 'manifest.json'), 'utf8')) as { files: Record<string, { sha256: string; size: number }>; schemaVersion: number };
+    for (const f of Object.keys(m.files)) m.files[f] = { sha256: sha(join(to, f)), size: statSync(join(to, f)).size };
+    m.schemaVersion = SCHEMA_VERSION + 1;
+    writeFileSync(join(to, 'manifest.json'), JSON.stringify(m));
+  }
+  return to;
+}
+
+describe('issue 18: backup, restore and the site switch drill', () => {
+  it('DP-2.5d DP-3.1a a backup of a running service restored at a second site signs there with the same DNSKEY set and a higher serial; bad backups are refused before anything is written', { timeout: 240_000 }, async () => {
+    requireTool('dig');
+    tmp = mkdtempSync(join(tmpdir(), 'hms-backup-drill-'));
+    token = throwawayToken(LABEL);
+    const siteAConf = process.env.SOFTHSM2_CONF!;
+    const [portA, portB] = [highPort(), highPort()];
+    const configA = site(join(tmp, 'a'), portA, token.pin);
+    const a = await startDaemon('node', [HMS, 'run', '--config', configA], /zone signed and published/, { env: process.env, registry: daemons, timeoutMs: 60_000 });
+    const keysA = await dnskeys(portA);
+    expect(keysA.length).toBeGreaterThanOrEqual(2);
+
+    // the backup, through the running service
+    const backup = join(tmp, 'backup');
+    const made = await hms(['backup', 'create', backup, '--config', configA]);
+    expect(made.stderr).toBe('');
+    expect(made.stdout).toMatch(/backup made by the running service: \d+ files, state schema \d+, zones example\.com\./);
+    expect(made.stdout).toMatch(/SoftHSM token files are in it/);
+    expect(statSync(backup).mode & 0o777).toBe(0o700);
+    const manifest = JSON.parse(readFileSync(join(backup, 'manifest.json'), 'utf8')) as { files: Record<string, unknown>; zones: { name: string; keys: { tag: number }[] }[]; schemaVersion: number };
+    expect(manifest.schemaVersion).toBe(SCHEMA_VERSION);
+    for (const f of Object.keys(manifest.files)) expect(statSync(join(backup, f)).mode & 0o777, f).toBe(0o600);
+    // no secret in it: not the PIN, not the TSIG secret
+    expect(Object.keys(manifest.files).some((f) => /pin|secret/.test(f))).toBe(false);
+    for (const f of Object.keys(manifest.files)) {
+      const text = readFileSync(join(backup, f), 'latin1');
+      expect(text.includes(token.pin), f).toBe(false);
+      expect(text.includes(SECRET), f).toBe(false);
+    }
+    expect(manifest.zones[0]!.keys.map((k) => k.tag).length).toBe(keysA.length);
+    const verified = await hms(['backup', 'verify', backup, '--config', configA]);
+    expect(verified.stderr).toBe('');
+    expect(verified.stdout).toMatch(/every key the state records \(\d+\) is in the token copy/);
+
+    // site A is lost: its last served serial is what site B must exceed
+    const lastA = await serial(portA);
+    expect(lastA).toBeGreaterThan(0);
+    await a.stop('SIGKILL');
+
+    // the refusals, at site B, before anything is written
+    const siteB = join(tmp, 'b');
+    const configB = site(siteB, portB, token.pin);
+    process.env.SOFTHSM2_CONF = emptySoftHsm(join(tmp, 'hsm-b'));
+    try {
+      const tampered = forged(backup, join(tmp, 'tampered'), (d) => writeFileSync(join(d, 'config/hms.yaml'), `${readFileSync(join(d, 'config/hms.yaml'), 'utf8')}# changed\n`), false);
+      let r = await hms(['backup', 'restore', tampered, '--config', configB]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/config\/hms\.yaml: changed since the backup was made \(SHA-256 differs from the manifest\)/);
+      expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
+      expect(existsSync(join(tmp, 'hsm-b/tokens')) && readFileSync(join(tmp, 'hsm-b/softhsm2.conf')).length > 0).toBe(true);
+
+      const missing = forged(backup, join(tmp, 'missing'), (d) => unlinkSync(join(d, 'audit/checkpoint')), false);
+      r = await hms(['backup', 'verify', missing]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/audit\/checkpoint: missing/);
+
+      const newer = forged(backup, join(tmp, 'newer'), (d) => {
+        const db = new Database(join(d, 'state/hms.db'));
+        db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
+        db.close();
+      }, true);
+      r = await hms(['backup', 'restore', newer, '--config', configB]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(new RegExp(`state schema version ${SCHEMA_VERSION + 1}, this hms knows up to ${SCHEMA_VERSION}`));
+      expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
+
+      // the restore, then hms run at site B with its own token folder
+      r = await hms(['backup', 'restore', backup, '--config', configB]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/restored .*b\/state\/hms\.db/);
+      // a second restore finds the state and the token there, and writes nothing
+      r = await hms(['backup', 'restore', backup, '--config', configB]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/a state file exists already/);
+
+      const audit = await hms(['audit', 'verify', '--config', configB]);
+      expect(audit.stderr).toBe('');
+      const b = await startDaemon('node', [HMS, 'run', '--config', configB], /zone signed and published/, { env: { ...process.env }, registry: daemons, timeoutMs: 60_000 });
+      expect(await dnskeys(portB)).toEqual(keysA);
+      expect(await serial(portB)).toBeGreaterThan(lastA);
+      expect(b.output()).not.toMatch(/missing from the HSM|generat/i);
+      await b.stop('SIGTERM');
+      expect(verifyServiceOutput(join(tmp, 'a/state'))).toEqual([]);
+      expect(verifyServiceOutput(join(siteB, 'state'))).toEqual([]);
+    } finally {
+      process.env.SOFTHSM2_CONF = siteAConf;
+    }
+  });
+});
