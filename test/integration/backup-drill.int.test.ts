@@ -1,4 +1,4 @@
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,13 +60,15 @@ const dnskeys = async (port: number): Promise<string[]> =>
 
 const sha = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 /** A copy of the backup `from` with `change` applied and the manifest's hashes made to fit again (a forger's work). */
-function forged(from: string, to: string, change: (dir: string) => void, rehash: boolean): string {
+function forged(from: string, to: string, change: (dir: string) => void, rehash: 'no' | 'hashes' | 'hashes-and-schema'): string {
   cpSync(from, to, { recursive: true });
   change(to);
-  if (rehash) {
+  if (rehash !== 'no') {
     const m = JSON.parse(readFileSync(join(to, 'manifest.json'), 'utf8')) as { files: Record<string, { sha256: string; size: number }>; schemaVersion: number };
-    for (const f of Object.keys(m.files)) m.files[f] = { sha256: sha(join(to, f)), size: statSync(join(to, f)).size };
-    m.schemaVersion = SCHEMA_VERSION + 1;
+    m.files = {};
+    const files = (readdirSync(to, { recursive: true }) as string[]).filter((f) => f !== 'manifest.json' && statSync(join(to, f)).isFile());
+    for (const f of files) m.files[f] = { sha256: sha(join(to, f)), size: statSync(join(to, f)).size };
+    if (rehash === 'hashes-and-schema') m.schemaVersion = SCHEMA_VERSION + 1;
     writeFileSync(join(to, 'manifest.json'), JSON.stringify(m));
   }
   return to;
@@ -116,14 +118,14 @@ describe('issue 18: backup, restore and the site switch drill', () => {
     const configB = site(siteB, portB, token.pin);
     process.env.SOFTHSM2_CONF = emptySoftHsm(join(tmp, 'hsm-b'));
     try {
-      const tampered = forged(backup, join(tmp, 'tampered'), (d) => writeFileSync(join(d, 'config/hms.yaml'), `${readFileSync(join(d, 'config/hms.yaml'), 'utf8')}# changed\n`), false);
+      const tampered = forged(backup, join(tmp, 'tampered'), (d) => writeFileSync(join(d, 'config/hms.yaml'), `${readFileSync(join(d, 'config/hms.yaml'), 'utf8')}# changed\n`), 'no');
       let r = await hms(['backup', 'restore', tampered, '--config', configB]);
       expect(r.status).toBe(3);
       expect(r.stderr).toMatch(/config\/hms\.yaml: changed since the backup was made \(SHA-256 differs from the manifest\)/);
       expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
       expect(existsSync(join(tmp, 'hsm-b/tokens')) && readFileSync(join(tmp, 'hsm-b/softhsm2.conf')).length > 0).toBe(true);
 
-      const missing = forged(backup, join(tmp, 'missing'), (d) => unlinkSync(join(d, 'audit/checkpoint')), false);
+      const missing = forged(backup, join(tmp, 'missing'), (d) => unlinkSync(join(d, 'audit/checkpoint')), 'no');
       r = await hms(['backup', 'verify', missing]);
       expect(r.status).toBe(3);
       expect(r.stderr).toMatch(/audit\/checkpoint: missing/);
@@ -132,10 +134,28 @@ describe('issue 18: backup, restore and the site switch drill', () => {
         const db = new Database(join(d, 'state/hms.db'));
         db.prepare('UPDATE schema_version SET version = ?').run(SCHEMA_VERSION + 1);
         db.close();
-      }, true);
+      }, 'hashes-and-schema');
       r = await hms(['backup', 'restore', newer, '--config', configB]);
       expect(r.status).toBe(3);
       expect(r.stderr).toMatch(new RegExp(`state schema version ${SCHEMA_VERSION + 1}, this hms knows up to ${SCHEMA_VERSION}`));
+      expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
+
+      // a token copy without the key objects, the manifest's hashes made to fit: the keys are missing
+      const keyless = forged(backup, join(tmp, 'keyless'), (d) => {
+        const folder = join(d, 'token', readdirSync(join(d, 'token'))[0]!);
+        for (const f of readdirSync(folder).filter((x) => x.endsWith('.object') && x !== 'token.object')) unlinkSync(join(folder, f));
+      }, 'hashes');
+      r = await hms(['backup', 'restore', keyless, '--config', configB]);
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/the token copy lacks keys the state records: example\.com\. (ksk|zsk|csk) tag \d+/);
+      expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
+
+      // a configuration with another token label: another configuration
+      const other = join(siteB, 'other.yaml');
+      writeFileSync(other, readFileSync(configB, 'utf8').replace(`token: ${LABEL}`, 'token: hms-other'));
+      r = await runAsync('node', [HMS, 'backup', 'restore', backup, '--config', other], { timeoutMs: 60_000 });
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/the backup is of token hms-drill, .*other\.yaml uses hms-other/);
       expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
 
       // the restore, then hms run at site B with its own token folder
