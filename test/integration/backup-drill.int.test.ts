@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/storage/migrations.js';
-import { highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, type RunResult } from './helpers/run.js';
 import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
@@ -15,7 +15,8 @@ import { throwawayToken } from './helpers/softhsm.js';
  * `hms run`; `hms backup create` (a request to the running service) backs it up; site A is
  * lost; `hms backup restore` puts the state, the audit checkpoint and the SoftHSM token into a
  * second data folder and a second, empty token folder; `hms run` there signs with the same
- * DNSKEY set (no rollover) and a serial above the last one site A served. Then the refusals:
+ * DNSKEY set (no rollover) and a serial above the last one site A served, and delv validates a
+ * secondary of site B from the DS of site A's KSK. Before the restore, the refusals:
  * a tampered file, a missing file, a newer state schema, a restore onto an existing state.
  */
 const SECRET = 'YmFja3VwLWRyaWxsLXNlY3JldC1mb3ItdHNpZy0zMi1v';
@@ -76,7 +77,7 @@ function forged(from: string, to: string, change: (dir: string) => void, rehash:
 
 describe('issue 18: backup, restore and the site switch drill', () => {
   it('DP-2.5d DP-3.1a a backup of a running service restored at a second site signs there with the same DNSKEY set and a higher serial; bad backups are refused before anything is written', { timeout: 240_000 }, async () => {
-    requireTool('dig');
+    for (const tool of ['dig', 'delv', 'named', 'dnssec-dsfromkey']) requireTool(tool);
     tmp = mkdtempSync(join(tmpdir(), 'hms-backup-drill-'));
     token = throwawayToken(LABEL);
     const siteAConf = process.env.SOFTHSM2_CONF!;
@@ -107,6 +108,12 @@ describe('issue 18: backup, restore and the site switch drill', () => {
     const verified = await hms(['backup', 'verify', backup, '--config', configA]);
     expect(verified.stderr).toBe('');
     expect(verified.stdout).toMatch(/every key the state records \(\d+\) is in the token copy/);
+
+    // the DS the parent holds: from site A's KSK, before the switch
+    writeFileSync(join(tmp, 'dnskey-a'), `${keysA.join('\n')}\n`);
+    const dsA = await runAsync('dnssec-dsfromkey', ['-2', '-f', join(tmp, 'dnskey-a'), 'example.com'], { timeoutMs: 20_000 });
+    const [, , , tag, alg, digestType, ...digest] = dsA.stdout.trim().split('\n')[0]!.split(/\s+/);
+    expect(Number(tag), dsA.stdout + dsA.stderr).toBeGreaterThan(0);
 
     // site A is lost: its last served serial is what site B must exceed
     const lastA = await serial(portA);
@@ -174,6 +181,16 @@ describe('issue 18: backup, restore and the site switch drill', () => {
       expect(await dnskeys(portB)).toEqual(keysA);
       expect(await serial(portB)).toBeGreaterThan(lastA);
       expect(b.output()).not.toMatch(/missing from the HSM|generat/i);
+      // a secondary of site B, and delv validating its answers from site A's DS
+      const namedPort = highPort();
+      await startDaemon('named', ['-g', '-c', namedSecondaryConf(join(tmp, 'named'), { zone: 'example.com', port: namedPort, source: '127.0.0.1', primary: { address: '127.0.0.1', port: portB }, secret: SECRET })],
+        /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons, timeoutMs: 30_000 });
+      const anchors = join(tmp, 'anchors.conf');
+      writeFileSync(anchors, `trust-anchors {\n  example.com. static-ds ${tag} ${alg} ${digestType} "${digest.join('')}";\n};\n`);
+      for (const type of ['SOA', 'DNSKEY']) {
+        const v = await runAsync('delv', ['-a', anchors, '+root=example.com', '@127.0.0.1', '-p', String(namedPort), 'example.com', type], { timeoutMs: 20_000 });
+        expect(v.stdout + v.stderr, type).toMatch(new RegExp(`; fully validated\\s+example\\.com\\.\\s+\\d+\\s+IN\\s+${type}`));
+      }
       await b.stop('SIGTERM');
       expect(verifyServiceOutput(join(tmp, 'a/state'))).toEqual([]);
       expect(verifyServiceOutput(join(siteB, 'state'))).toEqual([]);
