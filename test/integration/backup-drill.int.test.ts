@@ -132,10 +132,13 @@ describe('issue 18: backup, restore and the site switch drill', () => {
       expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
       expect(existsSync(join(tmp, 'hsm-b/tokens')) && readFileSync(join(tmp, 'hsm-b/softhsm2.conf')).length > 0).toBe(true);
 
-      const missing = forged(backup, join(tmp, 'missing'), (d) => unlinkSync(join(d, 'audit/checkpoint')), 'no');
+      const missing = forged(backup, join(tmp, 'missing'), (d) => {
+        unlinkSync(join(d, 'audit/checkpoint'));
+        writeFileSync(join(d, 'audit/extra'), 'x');
+      }, 'no');
       r = await hms(['backup', 'verify', missing]);
       expect(r.status).toBe(3);
-      expect(r.stderr).toMatch(/audit\/checkpoint: missing/);
+      expect(r.stderr).toMatch(/audit\/checkpoint: missing; audit\/extra: not in the manifest/);
 
       const newer = forged(backup, join(tmp, 'newer'), (d) => {
         const db = new Database(join(d, 'state/hms.db'));
@@ -192,6 +195,11 @@ describe('issue 18: backup, restore and the site switch drill', () => {
         expect(v.stdout + v.stderr, type).toMatch(new RegExp(`; fully validated\\s+example\\.com\\.\\s+\\d+\\s+IN\\s+${type}`));
       }
       await b.stop('SIGTERM');
+      // without a running service the CLI makes the backup itself, under the state's lock
+      const again = await hms(['backup', 'create', join(tmp, 'backup-b'), '--config', configB]);
+      expect(again.stderr).toBe('');
+      expect(again.stdout).toMatch(/backup made: \d+ files/);
+      expect((await hms(['backup', 'verify', join(tmp, 'backup-b'), '--config', configB])).stdout).toMatch(/every key the state records \(\d+\) is in the token copy/);
       expect(verifyServiceOutput(join(tmp, 'a/state'))).toEqual([]);
       expect(verifyServiceOutput(join(siteB, 'state'))).toEqual([]);
     } finally {
