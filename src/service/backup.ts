@@ -178,6 +178,11 @@ export async function createBackup(source: BackupSource, dir: string, now: Date)
   return manifest;
 }
 
+/** The SHA-256 of a backup's manifest: kept in the audit trail, it vouches for the manifest's hashes. */
+export function manifestDigest(dir: string): string {
+  return sha256(join(dir, MANIFEST));
+}
+
 export interface Verified {
   readonly manifest: BackupManifest;
   /** What was checked, for the operator. */
@@ -239,6 +244,7 @@ export function verifyBackup(dir: string, options: { readonly pin?: string; read
   } else {
     checked.push(`HSM: ${m.hsm.step ?? 'the vendor backup'}`);
   }
+  checked.push(`manifest SHA-256 ${manifestDigest(dir)} (compare with the backup.create record of the audit trail)`);
   return { manifest: m, checked };
 }
 

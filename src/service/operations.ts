@@ -17,7 +17,7 @@ import { writeZoneFileAtomically } from '../storage/zone-files.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import { verifyAuditTrail } from './audit-verify.js';
-import { createBackup } from './backup.js';
+import { createBackup, manifestDigest } from './backup.js';
 import type { Acting, Keeper, OrphanKey, PendingSeen } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
 import { checkParentDs, parseServer } from './parent-check.js';
@@ -359,7 +359,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
         throw new PermissionError(`${dirname(p.dir)}: the service makes a backup for you only in a folder that is yours`, { file: p.dir, uid: ctx.callerUid });
       }
       const m = await createBackup({ config: ctx.config, backupState: (path) => ctx.keeper.backupState(path) }, p.dir, new Date(acting.at * 1000));
-      const summary = { dir: p.dir, files: Object.keys(m.files).length, schemaVersion: m.schemaVersion, zones: m.zones.map((z) => z.name), hsm: m.hsm };
+      const summary = { dir: p.dir, manifestSha256: manifestDigest(p.dir), files: Object.keys(m.files).length, schemaVersion: m.schemaVersion, zones: m.zones.map((z) => z.name), hsm: m.hsm };
       ctx.keeper.store.record('backup.create', null, null, summary, auditOf(acting));
       return { result: summary };
     },

@@ -108,6 +108,10 @@ describe('issue 18: backup, restore and the site switch drill', () => {
     const verified = await hms(['backup', 'verify', backup, '--config', configA]);
     expect(verified.stderr).toBe('');
     expect(verified.stdout).toMatch(/every key the state records \(\d+\) is in the token copy/);
+    // the manifest's digest, printed and kept in the audit trail, vouches for the manifest itself
+    const manifestSha = /manifest SHA-256 ([0-9a-f]{64})/.exec(made.stdout)![1]!;
+    expect(verified.stdout).toContain(`manifest SHA-256 ${manifestSha}`);
+    expect((await hms(['audit', 'log', '--config', configA, '--json'])).stdout).toContain(manifestSha);
 
     // the DS the parent holds: from site A's KSK, before the switch
     writeFileSync(join(tmp, 'dnskey-a'), `${keysA.join('\n')}\n`);

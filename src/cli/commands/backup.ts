@@ -24,8 +24,9 @@ export function registerBackupCommands(program: Command): void {
         outAnswer(done);
         return;
       }
-      const r = done.answer.result as { dir: string; files: number; schemaVersion: number; zones: string[]; hsm: { kind: string; copied: boolean; step?: string } };
+      const r = done.answer.result as { dir: string; manifestSha256: string; files: number; schemaVersion: number; zones: string[]; hsm: { kind: string; copied: boolean; step?: string } };
       out(`${r.dir}: backup made${done.viaService ? ' by the running service' : ''}: ${r.files} files, state schema ${r.schemaVersion}, zones ${r.zones.join(', ') || 'none'}`);
+      out(`  manifest SHA-256 ${r.manifestSha256} (in the audit trail: hms backup verify prints it to compare)`);
       out(r.hsm.copied ? '  HSM: the SoftHSM token files are in it, encrypted by SoftHSM under the token\'s PINs' : `  HSM, a step of its own: ${r.hsm.step ?? ''}`);
       out('  not in it: the user PIN and the TSIG secrets; keep them apart (docs/operations.md)');
     });
