@@ -171,6 +171,12 @@ describe('issue 18: backup, restore and the site switch drill', () => {
       expect(r.status).toBe(3);
       expect(r.stderr).toMatch(/the backup is of token hms-drill, .*other\.yaml uses hms-other/);
       expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
+      const otherZones = join(siteB, 'other-zones.yaml');
+      writeFileSync(otherZones, readFileSync(configB, 'utf8').replace('  example.com: {', '  example.net: {'));
+      r = await runAsync('node', [HMS, 'backup', 'restore', backup, '--config', otherZones], { timeoutMs: 60_000 });
+      expect(r.status).toBe(3);
+      expect(r.stderr).toMatch(/the backup holds zones .*other-zones\.yaml does not serve: example\.com\./);
+      expect(existsSync(join(siteB, 'state/hms.db'))).toBe(false);
 
       // the restore, then hms run at site B with its own token folder
       r = await hms(['backup', 'restore', backup, '--config', configB]);
