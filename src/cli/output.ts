@@ -25,6 +25,7 @@ export function exitCodeFor(error: unknown): number {
     case 'POLICY':
     case 'CONFIG':
     case 'TSIG':
+    case 'BACKUP':
       return EXIT.INVALID_INPUT;
     case 'DNSSEC':
     case 'APPROVAL':

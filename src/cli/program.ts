@@ -14,6 +14,7 @@ const MODULES = {
   keys: async (): Promise<Register> => (await import('./commands/keys.js')).registerKeyCommands,
   service: async (): Promise<Register> => (await import('./commands/service.js')).registerServiceCommands,
   parent: async (): Promise<Register> => (await import('./commands/parent.js')).registerParentCommands,
+  backup: async (): Promise<Register> => (await import('./commands/backup.js')).registerBackupCommands,
 } as const;
 type ModuleName = keyof typeof MODULES;
 

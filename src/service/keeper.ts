@@ -107,6 +107,11 @@ export class Keeper {
     }
   }
 
+  /** An online copy of the state file to `path` (DP-2.5d: hms backup create). */
+  backupState(path: string): Promise<void> {
+    return this.state.backup(path);
+  }
+
   async close(): Promise<void> {
     await this.token?.close();
     this.state.close();

@@ -1,5 +1,6 @@
 import { isoSeconds } from '../common/clock.js';
 import { statSync, type Stats } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
 import { AuditChainError, PermissionError, SignerError, UsageError } from '../common/errors.js';
 import { rolesOf, type Action as Permission } from '../config/access.js';
 import type { HmsConfig } from '../config/config.js';
@@ -16,6 +17,7 @@ import { writeZoneFileAtomically } from '../storage/zone-files.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import { verifyAuditTrail } from './audit-verify.js';
+import { createBackup, manifestDigest } from './backup.js';
 import type { Acting, Keeper, OrphanKey, PendingSeen } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
 import { checkParentDs, parseServer } from './parent-check.js';
@@ -130,6 +132,14 @@ function readableByCaller(file: string, uid: number): void {
   }
   if (!st.isFile() || (st.uid !== uid && (st.mode & 0o004) === 0)) {
     throw new PermissionError(`${file}: the service reads a file for you only when it is a regular file that is yours or readable by everyone`, { file, uid });
+  }
+}
+
+function ownerOf(dir: string): number | undefined {
+  try {
+    return statSync(dir).uid;
+  } catch {
+    return undefined;
   }
 }
 
@@ -338,6 +348,22 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     apply: async ({ service }) => ({ result: { changes: await service!.reload() } }),
   }),
 
+  'backup.create': op({
+    permission: 'zone.manage', writes: true,
+    parse: (p) => ({ dir: text(p, 'dir') }),
+    zoneOf: () => null,
+    apply: async (ctx, p, acting) => {
+      if (!isAbsolute(p.dir)) throw new UsageError(`backup folder ${p.dir}: give an absolute path`);
+      // the service's account writes it: only into a folder the caller owns
+      if (ctx.callerUid !== undefined && ctx.callerUid !== 0 && ownerOf(dirname(p.dir)) !== ctx.callerUid) {
+        throw new PermissionError(`${dirname(p.dir)}: the service makes a backup for you only in a folder that is yours`, { file: p.dir, uid: ctx.callerUid });
+      }
+      const m = await createBackup({ config: ctx.config, backupState: (path) => ctx.keeper.backupState(path) }, p.dir, new Date(acting.at * 1000));
+      const summary = { dir: p.dir, manifestSha256: manifestDigest(p.dir), files: Object.keys(m.files).length, schemaVersion: m.schemaVersion, zones: m.zones.map((z) => z.name), hsm: m.hsm };
+      ctx.keeper.store.record('backup.create', null, null, summary, auditOf(acting));
+      return { result: summary };
+    },
+  }),
   'audit.log': op({
     permission: 'read', writes: false,
     parse: (p) => {
