@@ -43,7 +43,7 @@ const bad = (file: string, line: number | null, what: string): SignerError =>
  * DNSKEY's). Errors name the file and line.
  */
 export function readBindKey(zone: Name, keyFile: string, keyText: string, privateFile: string, privateText: string): BindKey {
-  const records = [...parseZoneFile(textSource(keyFile, keyText), { origin: zone, include: memoryIncludes({}) })];
+  const records = [...parseZoneFile(textSource(keyFile, keyText), { origin: zone, defaultTtl: 3600, include: memoryIncludes({}) })];
   const dnskeys = records.filter((r) => r.type === RRType.DNSKEY);
   if (dnskeys.length !== 1 || records.length !== 1) throw bad(keyFile, records[1]?.line ?? null, `holds ${records.length} record(s), ${dnskeys.length} DNSKEY: a BIND .key file holds one DNSKEY record`);
   const rr = dnskeys[0]!;

@@ -171,7 +171,7 @@ function readText(file: string): string {
 function publishedDnskeys(apex: Name, file: string, readable: (file: string) => void): Uint8Array[] {
   readable(file);
   const out: Uint8Array[] = [];
-  for (const r of parseZoneFile(textSource(file, readText(file)), { origin: apex, include: memoryIncludes({}) })) {
+  for (const r of parseZoneFile(textSource(file, readText(file)), { origin: apex, defaultTtl: 3600, include: memoryIncludes({}) })) {
     if (r.type === RRType.DNSKEY && r.owner.equals(apex)) out.push(r.rdata);
   }
   if (out.length === 0) throw new UsageError(`${file}: no DNSKEY record of ${apex.toString()} in it`);

@@ -1,0 +1,132 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import pkcs11js from 'pkcs11js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Token } from '../../src/hsm/token.js';
+import { HMS, requireTool, ROOT, verifySignedZone } from './helpers/run.js';
+import { tokenWithFastPolicies } from './helpers/softhsm.js';
+
+/**
+ * Issue 18 part 2: a zone moves in from BIND without a new DS. BIND's dnssec-keygen makes the
+ * zone's KSK and ZSK and dnssec-signzone signs it, as the signer hms takes over from; hms key
+ * import takes the key files into the token and the state, and hms signs the zone with the
+ * same DNSKEY set. The refusals come first, and leave nothing behind.
+ */
+const me = userInfo().username;
+let hsm: ReturnType<typeof tokenWithFastPolicies>;
+let config: string;
+
+function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF!, HMS_CONFIG: config };
+  const r = spawnSync(process.execPath, [HMS, ...args], { encoding: 'utf8', timeout: 120_000, env });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function sh(cmd: string, args: string[], cwd: string): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd, timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** The DNSKEY records at the apex of a zone file, as "flags tag" lines sorted (dnssec-dsfromkey gives the tags). */
+function dnskeyTags(file: string, zone: string, cwd: string): string[] {
+  const lines = readFileSync(file, 'latin1').split('\n').filter((l) => new RegExp(`^${zone.replace(/\./g, '\\.')}\\.\\s+\\d+\\s+IN\\s+DNSKEY\\s`).test(l));
+  writeFileSync(join(cwd, 'dnskeys.tmp'), `${lines.join('\n')}\n`);
+  return sh('dnssec-dsfromkey', ['-A', '-2', '-f', 'dnskeys.tmp', zone], cwd).split('\n').map((l) => l.split(/\s+/)[3]!).sort();
+}
+
+beforeAll(() => {
+  hsm = tokenWithFastPolicies('hms-import');
+  config = join(hsm.dir, 'hms.yaml');
+  writeFileSync(config, `state: state/state.db
+policies: [fast.yaml]
+hsm: { token: hms-import, pin-file: pin }
+access:
+  administrators: [user:${me}]
+`);
+});
+afterAll(() => hsm?.dispose());
+
+describe('hms key import: a zone taken over from BIND with its keys', () => {
+  it('DP-3.1e DP-3.1f a zone signed by BIND is signed by hms with the same DNSKEY set; bad files, foreign keys and keys already held are refused first', { timeout: 180_000 }, () => {
+    for (const tool of ['dnssec-keygen', 'dnssec-signzone', 'dnssec-dsfromkey']) requireTool(tool);
+    const dir = hsm.dir;
+    const zoneFile = join(dir, 'example.com.zone');
+    copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), zoneFile);
+    // the keys and the signed zone of the signer hms takes over from
+    const ksk = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '2048', '-f', 'KSK', 'example.com'], dir);
+    const zsk = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '1024', 'example.com'], dir);
+    const stranger = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '1024', '-K', '/tmp', 'example.com'], dir);
+    sh('dnssec-signzone', ['-S', '-O', 'full', '-K', dir, '-o', 'example.com', '-f', 'bind.signed', zoneFile], dir);
+    const bindTags = dnskeyTags(join(dir, 'bind.signed'), 'example.com', dir);
+    expect(bindTags).toHaveLength(2);
+    const keyOf = (base: string): string => join(dir, `${base}.key`);
+    const base = ['--input', zoneFile, '--policy', 'fast', '--ticket', 'CHG-18'];
+
+    // refused: a .private that is not the .key's other half, naming the file
+    copyFileSync(keyOf(ksk), join(dir, 'Kmixed.key'));
+    copyFileSync(join(dir, `${zsk}.private`), join(dir, 'Kmixed.private'));
+    let r = cli(['key', 'import', 'example.com', join(dir, 'Kmixed.key'), '--ds-seen', ...base]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Kmixed\.private:\d+: its key is not the one in .*Kmixed\.key .*not the halves of one key/);
+    // refused: a damaged .private, naming the file and line
+    copyFileSync(keyOf(ksk), join(dir, 'Kbad.key'));
+    const lines = readFileSync(join(dir, `${ksk}.private`), 'utf8').split('\n');
+    lines.splice(3, 0, 'this is no field');
+    writeFileSync(join(dir, 'Kbad.private'), lines.join('\n'));
+    r = cli(['key', 'import', 'example.com', join(dir, 'Kbad.key'), '--ds-seen', ...base]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/Kbad\.private:4: not a "Name: value" line/);
+    // refused: a key the zone does not publish (BIND's signed zone says which it does)
+    r = cli(['key', 'import', 'example.com', join('/tmp', `${stranger}.key`), '--dnskeys', join(dir, 'bind.signed'), ...base]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/is not among the DNSKEYs the zone publishes in .*bind\.signed/);
+    // refused: a KSK without the operator's word that the parent serves its DS
+    r = cli(['key', 'import', 'example.com', keyOf(ksk), keyOf(zsk), ...base]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/is a KSK: say --ds-seen/);
+    // nothing was written by any of them
+    expect(JSON.parse(cli(['zone', 'list', '--json']).stdout)).toEqual({ zones: [] });
+
+    r = cli(['key', 'import', 'example.com', keyOf(ksk), keyOf(zsk), '--ds-seen', '--dnskeys', join(dir, 'bind.signed'), ...base]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^example\.com\.: KSK \d+ imported from /m);
+    expect(r.stdout).toMatch(/destroy the key files/);
+
+    // refused: a key the state holds already
+    r = cli(['key', 'import', 'example.com', keyOf(zsk), ...base]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/is in the state of zone example\.com\. already/);
+
+    const list = JSON.parse(cli(['key', 'list', 'example.com', '--json']).stdout) as { keys: { role: string; keyTag: number; state: string; dsSeen: string; id: string }[]; pending: unknown[]; orphans: unknown[] };
+    expect(list.pending).toEqual([]);
+    expect(list.orphans).toEqual([]);
+    expect(list.keys.map((k) => String(k.keyTag)).sort()).toEqual(bindTags);
+    expect(list.keys.every((k) => k.state === 'active')).toBe(true);
+    expect(list.keys.find((k) => k.role === 'ksk')!.dsSeen).not.toBe('-');
+
+    // the private keys in the token: sensitive, not extractable, for signing only
+    const token = Token.open({ label: 'hms-import', pin: hsm.pin });
+    try {
+      for (const k of list.keys) {
+        token.pkcs11.C_FindObjectsInit(token.control, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_ID, value: Buffer.from(k.id, 'hex') }]);
+        const [handle] = token.pkcs11.C_FindObjects(token.control, 2);
+        token.pkcs11.C_FindObjectsFinal(token.control);
+        const attrs = token.pkcs11.C_GetAttributeValue(token.control, handle!, [pkcs11js.CKA_SENSITIVE, pkcs11js.CKA_EXTRACTABLE, pkcs11js.CKA_SIGN, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE].map((type) => ({ type })));
+        expect(attrs.map((a) => a.value[0])).toEqual([1, 0, 1, 0, 0, 0]);
+      }
+    } finally {
+      void token.close();
+    }
+
+    // hms signs it with BIND's keys: the same DNSKEY set, so the DS at the parent stays
+    const out = join(dir, 'hms.signed');
+    r = cli(['zone', 'sign', 'example.com', '--out', out, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(dnskeyTags(out, 'example.com', dir)).toEqual(bindTags);
+    expect(verifySignedZone('example.com', out)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+  });
+});
