@@ -177,10 +177,10 @@ const SIGN_ONLY_PRIVATE = [
  * A key pair another signer left in the token (OpenDNSSEC, Knot: hms key import --label or
  * --id), taken over for `zone` and `role`: both halves are found by the private key's label
  * or CKA_ID, given hms's label (`hms:<zone>:<role>:<id>`, so findKeys lists them; the CKA_ID
- * stays) and described. `problems` lists what the private key allows beyond signing, or
+ * stays) and described, then `accept`ed (a throw puts the old labels back). `problems` lists what the private key allows beyond signing, or
  * lets out (it is taken over all the same: the token's policy is the operator's; hms warns).
  */
-export function adoptKey(token: Token, zone: Name, role: KeyRole, by: { readonly label?: string; readonly id?: Buffer }): { readonly key: HsmKey; readonly problems: readonly string[] } {
+export function adoptKey(token: Token, zone: Name, role: KeyRole, by: { readonly label?: string; readonly id?: Buffer }, accept: (key: HsmKey) => void): { readonly key: HsmKey; readonly problems: readonly string[] } {
   const what = by.label !== undefined ? `label '${by.label}'` : `id ${by.id!.toString('hex')}`;
   const match = by.label !== undefined ? { type: pkcs11js.CKA_LABEL, value: by.label } : { type: pkcs11js.CKA_ID, value: by.id! };
   const privates = findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }, match]);
@@ -198,15 +198,24 @@ export function adoptKey(token: Token, zone: Name, role: KeyRole, by: { readonly
     const has = attrs[i]!.value[0] === 1;
     if (has !== want.value) problems.push(`${ATTRIBUTE_NAMES.get(want.type) ?? want.type} is ${String(has)}`);
   });
-  if (!problems.some((p) => p.startsWith('CKA_SIGN '))) {
-    const label = keyLabel(zone, role, id);
-    for (const o of [handle, publics[0]!]) {
-      pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: label }]));
-    }
-  } else {
-    throw new SignerError('HSM', `token ${token.where}: the private key with ${what} may not sign (CKA_SIGN false)`);
+  if (problems.some((p) => p.startsWith('CKA_SIGN '))) throw new SignerError('HSM', `token ${token.where}: the private key with ${what} may not sign (CKA_SIGN false)`);
+  const objects = [handle, publics[0]!];
+  const labelOf = (o: Buffer): Buffer => pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL }]))[0]!.value;
+  const relabel = (labels: readonly (Buffer | string)[]): void => objects.forEach((o, i) => {
+    pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: labels[i]! }]));
+  });
+  const old = objects.map(labelOf);
+  const label = keyLabel(zone, role, id);
+  relabel([label, label]);
+  // the role is in the label (describeKey reads it there): the key is described, and checked, under hms's label; a refusal puts the old labels back
+  const key = describeKey(token, handle, publics[0]!);
+  try {
+    accept(key);
+  } catch (e) {
+    relabel(old);
+    throw e;
   }
-  return { key: describeKey(token, handle, publics[0]!), problems };
+  return { key, problems };
 }
 
 const ATTRIBUTE_NAMES = new Map<number, string>([

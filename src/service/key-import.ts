@@ -144,8 +144,7 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
         throw new SignerError('HSM', `${p.from}: the token gives key ${key.keyTag}, not ${p.bind.keyTag}, for the imported key: removed from the token, nothing recorded`);
       }
     } else {
-      ({ key, problems } = adoptKey(token, apex, p.role, p.label !== undefined ? { label: p.label } : { id: p.id! }));
-      check(p.from, p.role, key.algorithm, key.dnskey);
+      ({ key, problems } = adoptKey(token, apex, p.role, p.label !== undefined ? { label: p.label } : { id: p.id! }, (k) => check(p.from, p.role, k.algorithm, k.dnskey)));
     }
     const record: KeyRecord = {
       id: key.id.toString('hex'), role: p.role, algorithm: key.algorithm, bits: p.bind?.bits ?? inPolicy.bits, keyTag: key.keyTag, dnskey: key.dnskey,

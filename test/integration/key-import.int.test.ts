@@ -37,11 +37,34 @@ function dnskeyTags(file: string, zone: string, cwd: string): string[] {
   return sh('dnssec-dsfromkey', ['-A', '-2', '-f', 'dnskeys.tmp', zone], cwd).split('\n').map((l) => l.split(/\s+/)[3]!).sort();
 }
 
+const curve = (name: string, keys: string): string => `  ${name}:
+    description: ${name} keys, waits of seconds
+    keys: ${keys}
+    ttl: { dnskey: 1s, nsec3param: 1s }
+    soa: { minimum: 300 }
+    zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
+    parent: { propagation-delay: 0, ds-ttl: 1s, publish-safety: 0, retire-safety: 0 }
+`;
+
+/** A small zone of its own for each test. */
+function zoneFile(dir: string, zone: string): string {
+  const file = join(dir, `${zone}.zone`);
+  writeFileSync(file, `$TTL 1h
+@ SOA ns1 hostmaster 1 2h 15m 30d 5m
+  NS ns1
+ns1 A 192.0.2.1
+www A 192.0.2.80
+`);
+  return file;
+}
+
 beforeAll(() => {
   hsm = tokenWithFastPolicies('hms-import');
+  writeFileSync(join(hsm.dir, 'curves.yaml'), `policies:
+${curve('ecdsa', '{ ksk: { algorithm: ECDSAP256SHA256, lifetime: manual }, zsk: { algorithm: ECDSAP256SHA256, lifetime: 90d } }')}${curve('ed', '{ ksk: { algorithm: ED25519, lifetime: manual }, zsk: { algorithm: ED25519, lifetime: 90d } }')}`);
   config = join(hsm.dir, 'hms.yaml');
   writeFileSync(config, `state: state/state.db
-policies: [fast.yaml]
+policies: [fast.yaml, curves.yaml]
 hsm: { token: hms-import, pin-file: pin }
 access:
   administrators: [user:${me}]
@@ -128,5 +151,47 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(dnskeyTags(out, 'example.com', dir)).toEqual(bindTags);
     expect(verifySignedZone('example.com', out)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+  });
+
+  it('DP-3.1e ECDSA and Ed25519 keys: from BIND\'s files, and already in the token under another signer\'s label (as OpenDNSSEC keeps them), relabelled; a refusal leaves its labels', { timeout: 180_000 }, () => {
+    for (const tool of ['dnssec-keygen', 'dnssec-dsfromkey', 'openssl', 'softhsm2-util']) requireTool(tool);
+    const dir = hsm.dir;
+    // ECDSA P-256 from BIND's files
+    const org = zoneFile(dir, 'example.org');
+    const ksk = sh('dnssec-keygen', ['-q', '-a', 'ECDSAP256SHA256', '-f', 'KSK', 'example.org'], dir);
+    const zsk = sh('dnssec-keygen', ['-q', '-a', 'ECDSAP256SHA256', 'example.org'], dir);
+    let r = cli(['key', 'import', 'example.org', join(dir, `${ksk}.key`), join(dir, `${zsk}.key`), '--ds-seen', '--input', org, '--policy', 'ecdsa', '--ticket', 'CHG-18']);
+    expect(r.status, r.stderr).toBe(0);
+    const tagOf = (base: string): string => /\+(\d+)$/.exec(base)![1]!.replace(/^0+/, '');
+    let out = join(dir, 'example.org.signed');
+    r = cli(['zone', 'sign', 'example.org', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(dnskeyTags(out, 'example.org', dir)).toEqual([tagOf(ksk), tagOf(zsk)].sort());
+    expect(verifySignedZone('example.org', out)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+
+    // Ed25519: the KSK from BIND's files, the ZSK one another signer keeps in the token, put there by softhsm2-util (PKCS#8) as OpenDNSSEC's keys are
+    const net = zoneFile(dir, 'example.net');
+    const edKsk = sh('dnssec-keygen', ['-q', '-a', 'ED25519', '-f', 'KSK', 'example.net'], dir);
+    sh('openssl', ['genpkey', '-algorithm', 'ED25519', '-out', 'ods.pem'], dir);
+    sh('softhsm2-util', ['--import', join(dir, 'ods.pem'), '--token', 'hms-import', '--label', 'ods-example.net', '--id', 'a1b2c3d4', '--pin', hsm.pin], dir);
+    r = cli(['key', 'import', 'example.net', join(dir, `${edKsk}.key`), '--ds-seen', '--input', net, '--policy', 'ed', '--ticket', 'CHG-18']);
+    expect(r.status, r.stderr).toBe(0);
+    // refused, the labels left as they were: a key not among the DNSKEYs the zone publishes
+    r = cli(['key', 'import', 'example.net', '--label', 'ods-example.net', '--role', 'zsk', '--dnskeys', join(dir, `${edKsk}.key`), '--ticket', 'CHG-18']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/label 'ods-example\.net': key \d+ \(ED25519\) is not among the DNSKEYs/);
+    r = cli(['key', 'import', 'example.net', '--label', 'ods-example.net', '--role', 'zsk', '--ticket', 'CHG-18', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const imported = (JSON.parse(r.stdout) as { keys: { id: string; label: string; keyTag: number; problems: string[] }[] }).keys;
+    expect(imported.map((k) => [k.id, k.label])).toEqual([['a1b2c3d4', 'hms:example.net.:zsk:a1b2c3d4']]);
+    out = join(dir, 'example.net.signed');
+    r = cli(['zone', 'sign', 'example.net', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(dnskeyTags(out, 'example.net', dir)).toEqual([tagOf(edKsk), String(imported[0]!.keyTag)].sort());
+    expect(verifySignedZone('example.net', out)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    const list = JSON.parse(cli(['key', 'list', 'example.net', '--json']).stdout) as { keys: { id: string }[]; orphans: unknown[] };
+    expect(list.keys.map((k) => k.id)).toContain('a1b2c3d4');
+    expect(list.orphans).toEqual([]);
+    expect(imported[0]!.problems).toEqual([]);
   });
 });
