@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Token } from '../../src/hsm/token.js';
-import { HMS, requireTool, ROOT, verifySignedZone } from './helpers/run.js';
+import { highPort, namedPrimaryConf, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 import { tokenWithFastPolicies } from './helpers/softhsm.js';
 
 /**
@@ -70,7 +71,11 @@ access:
   administrators: [user:${me}]
 `);
 });
-afterAll(() => hsm?.dispose());
+const daemons: Daemon[] = [];
+afterAll(async () => {
+  for (const d of daemons) await d.stop('SIGKILL');
+  hsm?.dispose();
+});
 
 describe('hms key import: a zone taken over from BIND with its keys', () => {
   it('DP-3.1e DP-3.1f a zone signed by BIND is signed by hms with the same DNSKEY set; bad files, foreign keys and keys already held are refused first', { timeout: 180_000 }, () => {
@@ -193,5 +198,71 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
     expect(list.keys.map((k) => k.id)).toContain('a1b2c3d4');
     expect(list.orphans).toEqual([]);
     expect(imported[0]!.problems).toEqual([]);
+  });
+
+  it('DP-4.7a a zone served signed by BIND moves to hms run: delv validates it before and after from the same DS, the parent\'s', { timeout: 240_000 }, async () => {
+    for (const tool of ['dnssec-keygen', 'dnssec-signzone', 'dnssec-dsfromkey', 'named', 'delv', 'dig']) requireTool(tool);
+    const dir = join(hsm.dir, 'run');
+    mkdirSync(dir);
+    const input = zoneFile(dir, 'example.edu');
+    const ksk = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '2048', '-f', 'KSK', 'example.edu'], dir);
+    const zsk = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '1024', 'example.edu'], dir);
+    sh('dnssec-signzone', ['-S', '-O', 'full', '-K', dir, '-o', 'example.edu', '-f', 'bind.signed', input], dir);
+    // the DS the parent serves: of BIND's KSK, given to delv as its only trust
+    const [, , , tag, alg, digestType, ...digest] = sh('dnssec-dsfromkey', ['-2', `${ksk}.key`], dir).split(/\s+/);
+    const anchors = join(dir, 'anchors.conf');
+    writeFileSync(anchors, `trust-anchors {\n  example.edu. static-ds ${tag} ${alg} ${digestType} "${digest.join('')}";\n};\n`);
+    const validates = async (port: number): Promise<void> => {
+      for (const type of ['SOA', 'DNSKEY', 'A']) {
+        const name = type === 'A' ? 'www.example.edu' : 'example.edu';
+        const r = await runAsync('delv', ['-a', anchors, '+root=example.edu', '@127.0.0.1', '-p', String(port), name, type], { timeoutMs: 20_000 });
+        expect(r.stdout + r.stderr, `${name} ${type}`).toMatch(new RegExp(`; fully validated\\s+${name.replace(/\./g, '\\.')}\\.\\s+\\d+\\s+IN\\s+${type}`));
+      }
+    };
+    const servedTags = async (port: number): Promise<string[]> => {
+      const r = await runAsync('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=3', '+multiline', 'example.edu', 'DNSKEY'], { timeoutMs: 20_000 });
+      return [...r.stdout.matchAll(/key id = (\d+)/g)].map((m) => m[1]!).sort();
+    };
+
+    // before: BIND serves the zone it signed
+    const secret = 'a2V5LWltcG9ydC10ZXN0LXNlY3JldC1mb3ItdHNpZw==';
+    const bindPort = highPort();
+    const old = await startDaemon('named', ['-g', '-c', namedPrimaryConf(join(dir, 'named-old'), { zone: 'example.edu', port: bindPort, zoneFile: join(dir, 'bind.signed'), secret })], /running/, { registry: daemons });
+    await validates(bindPort);
+    const bindTags = await servedTags(bindPort);
+    expect(bindTags).toHaveLength(2);
+    await old.stop('SIGTERM');
+
+    // the take-over: the keys imported (the zone's input and policy from the configuration), then hms run
+    const [hmsPort, namedPort] = [highPort(), highPort()];
+    writeFileSync(join(dir, 'xfr.secret'), `${secret}\n`, { mode: 0o600 });
+    const runConfig = join(dir, 'hms.yaml');
+    writeFileSync(runConfig, `state: state/hms.db
+policies: [${join(hsm.dir, 'fast.yaml')}]
+hsm: { token: hms-import, pin-file: ${join(hsm.dir, 'pin')} }
+access:
+  administrators: [user:${me}]
+service:
+  listen: ["127.0.0.1:${hmsPort}"]
+  data: state
+tsig-keys:
+  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
+secondaries:
+  bind: { address: 127.0.0.3, notify: "127.0.0.1:${namedPort}", key: xfr-key }
+zones:
+  example.edu: { input: example.edu.zone, policy: fast }
+`);
+    const imported = cli(['key', 'import', 'example.edu', join(dir, `${ksk}.key`), join(dir, `${zsk}.key`), '--ds-seen', '--dnskeys', join(dir, 'bind.signed'), '--config', runConfig, '--ticket', 'CHG-18']);
+    expect(imported.status, imported.stderr).toBe(0);
+    const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
+    const service = await startDaemon('node', [HMS, 'run', '--config', runConfig], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+    await startDaemon('named', ['-g', '-c', namedSecondaryConf(join(dir, 'named-new'), { zone: 'example.edu', port: namedPort, source: '127.0.0.3', primary: { address: '127.0.0.1', port: hmsPort }, secret })],
+      /transfer of 'example\.edu\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons });
+    // after: hms's version, served by the secondary, has BIND's DNSKEY set and validates from the same DS
+    expect(await servedTags(namedPort)).toEqual(bindTags);
+    await validates(namedPort);
+    expect(service.output()).not.toMatch(/ORPHAN|"level":50/);
+    await service.stop('SIGTERM');
+    expect(verifyServiceOutput(join(dir, 'state'))).toEqual([]);
   });
 });
