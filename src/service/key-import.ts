@@ -99,6 +99,9 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
     if (wanted !== undefined && !wanted.some((w) => Buffer.from(w).equals(Buffer.from(dnskey)))) {
       throw new SignerError('DNSSEC', `${what}: key ${tag} (${algorithmName(algorithm)}) is not among the DNSKEYs the zone publishes in ${req.dnskeys!} (key tags ${wanted.map((w) => keyTag(w)).join(', ')}): nothing imported`);
     }
+    // a second key of a role would be published beside the first, and the planner would retire one of them: the set the parent trusts would change
+    const holder = row === undefined ? undefined : keeper.store.keys(req.zone).find((k) => k.role === role && k.remove === null);
+    if (holder !== undefined) throw new UsageError(`${what}: zone ${req.zone} has a ${role.toUpperCase()} already (${holder.keyTag}, id ${holder.id}): import every key of the zone in one command, before hms makes any (a zone the service serves has them: take it out of the configuration first)`);
     const inPolicy = policy.keys.find((k) => k.role === role);
     if (inPolicy === undefined) throw new UsageError(`${what}: policy ${policy.name} has no ${role.toUpperCase()} (${policy.keys.map((k) => k.role.toUpperCase()).join(' and ')}): give --role, or a policy that fits the zone's keys`);
     if (inPolicy.algorithm !== algorithm) throw new UsageError(`${what}: key ${tag} is ${algorithmName(algorithm)}, policy ${policy.name}'s ${role.toUpperCase()} is ${algorithmName(inPolicy.algorithm)}: the next signing would roll the algorithm; use a policy with the zone's algorithm`);

@@ -86,7 +86,8 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
     // the keys and the signed zone of the signer hms takes over from
     const ksk = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '2048', '-f', 'KSK', 'example.com'], dir);
     const zsk = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '1024', 'example.com'], dir);
-    const stranger = sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '1024', '-K', '/tmp', 'example.com'], dir);
+    mkdirSync(join(dir, 'stranger'));
+    const stranger = join(dir, 'stranger', sh('dnssec-keygen', ['-q', '-a', 'RSASHA256', '-b', '1024', '-K', 'stranger', 'example.com'], dir));
     sh('dnssec-signzone', ['-S', '-O', 'full', '-K', dir, '-o', 'example.com', '-f', 'bind.signed', zoneFile], dir);
     const bindTags = dnskeyTags(join(dir, 'bind.signed'), 'example.com', dir);
     expect(bindTags).toHaveLength(2);
@@ -108,7 +109,7 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/Kbad\.private:4: not a "Name: value" line/);
     // refused: a key the zone does not publish (BIND's signed zone says which it does)
-    r = cli(['key', 'import', 'example.com', join('/tmp', `${stranger}.key`), '--dnskeys', join(dir, 'bind.signed'), ...base]);
+    r = cli(['key', 'import', 'example.com', `${stranger}.key`, '--dnskeys', join(dir, 'bind.signed'), ...base]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/is not among the DNSKEYs the zone publishes in .*bind\.signed/);
     // refused: a KSK without the operator's word that the parent serves its DS
@@ -128,6 +129,10 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
     r = cli(['key', 'import', 'example.com', keyOf(zsk), ...base]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/is in the state of zone example\.com\. already/);
+    // refused: a second key of a role the zone has (the service makes a zone's keys when it serves it first)
+    r = cli(['key', 'import', 'example.com', `${stranger}.key`, ...base]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/zone example\.com\. has a ZSK already \(\d+, id [0-9a-f]+\): import every key of the zone in one command/);
 
     const list = JSON.parse(cli(['key', 'list', 'example.com', '--json']).stdout) as { keys: { role: string; keyTag: number; state: string; dsSeen: string; id: string }[]; pending: unknown[]; orphans: unknown[] };
     expect(list.pending).toEqual([]);
