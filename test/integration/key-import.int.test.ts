@@ -205,7 +205,7 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
     expect(imported[0]!.problems).toEqual([]);
   });
 
-  it('DP-4.7a a zone served signed by BIND moves to hms run: delv validates it before and after from the same DS, the parent\'s', { timeout: 240_000 }, async () => {
+  it('DP-4.7a a zone served signed by BIND moves to hms run, its keys imported by a request to the running service: delv validates it before and after from the same DS, the parent\'s', { timeout: 240_000 }, async () => {
     for (const tool of ['dnssec-keygen', 'dnssec-signzone', 'dnssec-dsfromkey', 'named', 'delv', 'dig']) requireTool(tool);
     const dir = join(hsm.dir, 'run');
     mkdirSync(dir);
@@ -238,11 +238,11 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
     expect(bindTags).toHaveLength(2);
     await old.stop('SIGTERM');
 
-    // the take-over: the keys imported (the zone's input and policy from the configuration), then hms run
+    // the take-over, through the running service: hms run serves nothing yet; the keys are imported by a request to it, then the zone is configured and reloaded
     const [hmsPort, namedPort] = [highPort(), highPort()];
     writeFileSync(join(dir, 'xfr.secret'), `${secret}\n`, { mode: 0o600 });
     const runConfig = join(dir, 'hms.yaml');
-    writeFileSync(runConfig, `state: state/hms.db
+    const writeRunConfig = (zones: string): void => writeFileSync(runConfig, `state: state/hms.db
 policies: [${join(hsm.dir, 'fast.yaml')}]
 hsm: { token: hms-import, pin-file: ${join(hsm.dir, 'pin')} }
 access:
@@ -254,13 +254,19 @@ tsig-keys:
   xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
 secondaries:
   bind: { address: 127.0.0.3, notify: "127.0.0.1:${namedPort}", key: xfr-key }
-zones:
-  example.edu: { input: example.edu.zone, policy: fast }
-`);
-    const imported = cli(['key', 'import', 'example.edu', join(dir, `${ksk}.key`), join(dir, `${zsk}.key`), '--ds-seen', '--dnskeys', join(dir, 'bind.signed'), '--config', runConfig, '--ticket', 'CHG-18']);
-    expect(imported.status, imported.stderr).toBe(0);
+${zones}`);
+    writeRunConfig('');
     const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
-    const service = await startDaemon('node', [HMS, 'run', '--config', runConfig], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+    const service = await startDaemon('node', [HMS, 'run', '--config', runConfig], /service started/, { env, registry: daemons, timeoutMs: 60_000 });
+    const imported = await runAsync('node', [HMS, 'key', 'import', 'example.edu', join(dir, `${ksk}.key`), join(dir, `${zsk}.key`), '--ds-seen', '--dnskeys', join(dir, 'bind.signed'),
+      '--input', input, '--policy', 'fast', '--config', runConfig, '--ticket', 'CHG-18', '--json']);
+    expect(imported.status, imported.stderr).toBe(0);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ viaService: true, added: true, keys: [{ role: 'ksk' }, { role: 'zsk' }] });
+    writeRunConfig('zones:\n  example.edu: { input: example.edu.zone, policy: fast }\n');
+    const from = service.output().length;
+    const reload = await runAsync('node', [HMS, 'reload', '--config', runConfig]);
+    expect(reload.status, reload.stderr).toBe(0);
+    await service.waitFor(/zone signed and published/, 60_000, from);
     await startDaemon('named', ['-g', '-c', namedSecondaryConf(join(dir, 'named-new'), { zone: 'example.edu', port: namedPort, source: '127.0.0.3', primary: { address: '127.0.0.1', port: hmsPort }, secret })],
       /transfer of 'example\.edu\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons });
     // after: hms's version, served by the secondary, has BIND's DNSKEY set and validates from the same DS
