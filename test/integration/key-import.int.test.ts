@@ -276,4 +276,39 @@ ${zones}`);
     await service.stop('SIGTERM');
     expect(verifyServiceOutput(join(dir, 'state'))).toEqual([]);
   });
+
+  it('DP-3.1e DP-3.1f keys a Knot PKCS#11 keystore left (a 20-byte CKA_ID), one of them extractable and able to decrypt: taken by --id, that one with warnings in the output and the audit trail', { timeout: 120_000 }, () => {
+    const dir = join(hsm.dir, 'knot');
+    mkdirSync(dir);
+    const input = zoneFile(dir, 'example.info');
+    const ids = { ksk: Buffer.alloc(20, 0x4b), zsk: Buffer.alloc(20, 0x5a) };
+    const token = Token.open({ label: 'hms-import', pin: hsm.pin });
+    try {
+      for (const [role, id] of Object.entries(ids)) {
+        const common = [{ type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_ID, value: id }, { type: pkcs11js.CKA_LABEL, value: `knot-${role}` }];
+        token.pkcs11.C_GenerateKeyPair(token.control, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
+          [...common, { type: pkcs11js.CKA_VERIFY, value: true }, { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') }],
+          [...common, { type: pkcs11js.CKA_PRIVATE, value: true }, { type: pkcs11js.CKA_SIGN, value: true },
+            { type: pkcs11js.CKA_SENSITIVE, value: role === 'ksk' }, { type: pkcs11js.CKA_EXTRACTABLE, value: role === 'zsk' },
+            // the KSK as hms would make it; the ZSK with SoftHSM's defaults (decrypt and unwrap too)
+            ...(role === 'ksk' ? [pkcs11js.CKA_DECRYPT, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE].map((type) => ({ type, value: false })) : [])]);
+      }
+    } finally {
+      void token.close();
+    }
+    let r = cli(['key', 'import', 'example.info', '--id', ids.ksk.toString('hex'), '--role', 'ksk', '--ds-seen', '--input', input, '--policy', 'ecdsa', '--ticket', 'CHG-18']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/WARNING/);
+    r = cli(['key', 'import', 'example.info', '--id', ids.zsk.toString('hex'), '--role', 'zsk', '--ticket', 'CHG-18']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/WARNING: its private key's CKA_SENSITIVE is false/);
+    expect(r.stdout).toMatch(/WARNING: its private key's CKA_EXTRACTABLE is true/);
+    expect(r.stdout).toMatch(/WARNING: its private key's CKA_DECRYPT is true/);
+    const audit = cli(['audit', 'log', '--zone', 'example.info.', '--json']);
+    expect(audit.stdout).toMatch(/WARNING: CKA_SENSITIVE is false, CKA_EXTRACTABLE is true, CKA_DECRYPT is true/);
+    const out = join(dir, 'example.info.signed');
+    r = cli(['zone', 'sign', 'example.info', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(verifySignedZone('example.info', out)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+  });
 });

@@ -141,7 +141,7 @@ export function registerKeyCommands(program: Command): void {
       if (r.added) out(`${r.zone}: now managed by hms, with the keys imported`);
       for (const k of r.keys) {
         out(`${r.zone}: ${String(k.role).toUpperCase()} ${String(k.keyTag)} imported from ${String(k.from)} by ${done.answer.by} (id ${String(k.id)}, label ${String(k.label)})`);
-        for (const w of k.problems as string[]) out(`  WARNING: its private key has ${w}: hms makes its own keys sign-only and non-extractable`);
+        for (const w of k.problems as string[]) out(`  WARNING: its private key's ${w}: hms's own keys sign only and never leave the token; roll it when you can (hms key rollover)`);
       }
       if (r.fromFiles) out(`the private keys are now in the HSM: destroy the key files (${files.map((f) => f.replace(/\.key$/, '.private')).join(', ')}) and their copies and backups (shred -u)`);
       reportServed(done);
