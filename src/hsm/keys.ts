@@ -4,6 +4,7 @@ import { SignerError } from '../common/errors.js';
 import { ByteWriter } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { Algorithm, checkSigningAlgorithm } from '../dnssec/algorithms.js';
+import type { BindPrivateKey } from '../dnssec/bind-key-file.js';
 import { keyTag } from '../dnssec/key-tag.js';
 import { dnskeyFlags, type KeyRole, type SignatureSink, type Signer } from '../dnssec/signer.js';
 import { HsmError, pkcs11Call, toHsmError } from './errors.js';
@@ -101,14 +102,6 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
   return describeKey(token, pair.privateKey, pair.publicKey);
 }
 
-/** The private key of a key pair to import (dnssec/bind-key-file.ts's BindPrivateKey). */
-export type ImportedPrivateKey =
-  | {
-    readonly kind: 'rsa'; readonly modulus: Buffer; readonly publicExponent: Buffer; readonly privateExponent: Buffer;
-    readonly prime1: Buffer; readonly prime2: Buffer; readonly exponent1: Buffer; readonly exponent2: Buffer; readonly coefficient: Buffer;
-  }
-  | { readonly kind: 'ec' | 'ed25519'; readonly privateKey: Buffer; readonly publicKey: Buffer };
-
 /**
  * Imports a key pair made elsewhere (hms key import, from BIND's files) as token objects with
  * the attributes generateKey gives (DP-3.1e, DP-3.1f): the private key sensitive, not
@@ -116,7 +109,7 @@ export type ImportedPrivateKey =
  * pending first. (CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are false, as PKCS#11 says
  * of a key that was once outside a token: its old copies are the operator's to destroy.)
  */
-export function importKey(token: Token, zone: Name, role: KeyRole, key: ImportedPrivateKey, id: Buffer): HsmKey {
+export function importKey(token: Token, zone: Name, role: KeyRole, key: BindPrivateKey, id: Buffer): HsmKey {
   const label = keyLabel(zone, role, id);
   const common = [
     { type: pkcs11js.CKA_TOKEN, value: true },
