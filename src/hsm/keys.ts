@@ -4,6 +4,7 @@ import { SignerError } from '../common/errors.js';
 import { ByteWriter } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { Algorithm, checkSigningAlgorithm } from '../dnssec/algorithms.js';
+import type { BindPrivateKey } from '../dnssec/bind-key-file.js';
 import { keyTag } from '../dnssec/key-tag.js';
 import { dnskeyFlags, type KeyRole, type SignatureSink, type Signer } from '../dnssec/signer.js';
 import { HsmError, pkcs11Call, toHsmError } from './errors.js';
@@ -96,19 +97,124 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
   } else {
     throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
   }
-  const privateTmpl: pkcs11js.Template = [
-    ...common,
-    { type: pkcs11js.CKA_PRIVATE, value: true },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-    { type: pkcs11js.CKA_SIGN, value: true },
-    { type: pkcs11js.CKA_DECRYPT, value: false },
-    { type: pkcs11js.CKA_UNWRAP, value: false },
-    { type: pkcs11js.CKA_DERIVE, value: false },
-  ];
+  const privateTmpl: pkcs11js.Template = [...common, ...SIGN_ONLY_PRIVATE];
   const pair = pkcs11Call('C_GenerateKeyPair', token.where, () => token.pkcs11.C_GenerateKeyPair(token.control, { mechanism }, publicTmpl, privateTmpl));
   return describeKey(token, pair.privateKey, pair.publicKey);
 }
+
+/**
+ * Imports a key pair made elsewhere (hms key import, from BIND's files) as token objects with
+ * the attributes generateKey gives (DP-3.1e, DP-3.1f): the private key sensitive, not
+ * extractable, for signing only, under hms's label and the CKA_ID `id` the caller recorded as
+ * pending first. (CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are false, as PKCS#11 says
+ * of a key that was once outside a token: its old copies are the operator's to destroy.)
+ */
+export function importKey(token: Token, zone: Name, role: KeyRole, key: BindPrivateKey, id: Buffer): HsmKey {
+  const label = keyLabel(zone, role, id);
+  const common = [
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: id },
+  ];
+  let keyType: number;
+  let publicParts: pkcs11js.Template;
+  let privateParts: pkcs11js.Template;
+  if (key.kind === 'rsa') {
+    keyType = pkcs11js.CKK_RSA;
+    publicParts = [{ type: pkcs11js.CKA_MODULUS, value: key.modulus }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: key.publicExponent }];
+    privateParts = [...publicParts,
+      { type: pkcs11js.CKA_PRIVATE_EXPONENT, value: key.privateExponent },
+      { type: pkcs11js.CKA_PRIME_1, value: key.prime1 }, { type: pkcs11js.CKA_PRIME_2, value: key.prime2 },
+      { type: pkcs11js.CKA_EXPONENT_1, value: key.exponent1 }, { type: pkcs11js.CKA_EXPONENT_2, value: key.exponent2 },
+      { type: pkcs11js.CKA_COEFFICIENT, value: key.coefficient }];
+  } else {
+    keyType = key.kind === 'ec' ? pkcs11js.CKK_EC : CKK_EC_EDWARDS;
+    const params = { type: pkcs11js.CKA_EC_PARAMS, value: key.kind === 'ec' ? P256_PARAMS : ED25519_PARAMS };
+    publicParts = [params, { type: pkcs11js.CKA_EC_POINT, value: Buffer.concat([Buffer.from([0x04, key.publicKey.length]), key.publicKey]) }];
+    privateParts = [params, { type: pkcs11js.CKA_VALUE, value: key.privateKey }];
+  }
+  const publicTmpl: pkcs11js.Template = [
+    ...common,
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
+    { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+    ...publicParts,
+  ];
+  const privateTmpl: pkcs11js.Template = [
+    ...common,
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
+    ...SIGN_ONLY_PRIVATE,
+    ...privateParts,
+  ];
+  // the public half first, as C_GenerateKeyPair in SoftHSM: a stop between leaves half a pair, which settlePending removes
+  const publicKey = pkcs11Call('C_CreateObject', token.where, () => token.pkcs11.C_CreateObject(token.control, publicTmpl));
+  const privateKey = pkcs11Call('C_CreateObject', token.where, () => token.pkcs11.C_CreateObject(token.control, privateTmpl));
+  return describeKey(token, privateKey, publicKey);
+}
+
+/** What hms asks of a private key it signs with (DP-3.1e, DP-3.1f); hms key import --label/--id warns of each a key lacks. */
+const SIGN_ONLY_PRIVATE = [
+  { type: pkcs11js.CKA_PRIVATE, value: true },
+  { type: pkcs11js.CKA_SENSITIVE, value: true },
+  { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+  { type: pkcs11js.CKA_SIGN, value: true },
+  { type: pkcs11js.CKA_DECRYPT, value: false },
+  { type: pkcs11js.CKA_UNWRAP, value: false },
+  { type: pkcs11js.CKA_DERIVE, value: false },
+] as const;
+
+/**
+ * A key pair another signer left in the token (OpenDNSSEC, Knot: hms key import --label or
+ * --id), taken over for `zone` and `role`: both halves are found by the private key's label
+ * or CKA_ID, given hms's label (`hms:<zone>:<role>:<id>`, so findKeys lists them; the CKA_ID
+ * stays) and described, then `accept`ed (a throw puts the old labels back). `problems` lists what the private key allows beyond signing, or
+ * lets out (it is taken over all the same: the token's policy is the operator's; hms warns).
+ */
+export function adoptKey(token: Token, zone: Name, role: KeyRole, by: { readonly label?: string; readonly id?: Buffer }, accept: (key: HsmKey) => void): { readonly key: HsmKey; readonly problems: readonly string[] } {
+  const what = by.label !== undefined ? `label '${by.label}'` : `id ${by.id!.toString('hex')}`;
+  const match = by.label !== undefined ? { type: pkcs11js.CKA_LABEL, value: by.label } : { type: pkcs11js.CKA_ID, value: by.id! };
+  const privates = findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }, match]);
+  token.ensureReachable();
+  if (privates.length !== 1) throw new SignerError('HSM', `token ${token.where}: ${privates.length === 0 ? 'no private key' : `${privates.length} private keys`} with ${what}: one is needed`);
+  const handle = privates[0]!;
+  const [idAttr] = pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, handle, [{ type: pkcs11js.CKA_ID }]));
+  const id = idAttr!.value;
+  if (id.length === 0) throw new SignerError('HSM', `token ${token.where}: the private key with ${what} has no CKA_ID: its public key cannot be told`);
+  const publics = findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_ID, value: id }]);
+  if (publics.length !== 1) throw new SignerError('HSM', `token ${token.where}: ${publics.length} public keys with id ${id.toString('hex')} (the private key's, ${what}): one is needed`);
+  const problems: string[] = [];
+  const attrs = pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, handle, SIGN_ONLY_PRIVATE.map((a) => ({ type: a.type }))));
+  SIGN_ONLY_PRIVATE.forEach((want, i) => {
+    const has = attrs[i]!.value[0] === 1;
+    if (has !== want.value) problems.push(`${ATTRIBUTE_NAMES.get(want.type) ?? want.type} is ${String(has)}`);
+  });
+  if (problems.some((p) => p.startsWith('CKA_SIGN '))) throw new SignerError('HSM', `token ${token.where}: the private key with ${what} may not sign (CKA_SIGN false)`);
+  const objects = [handle, publics[0]!];
+  const labelOf = (o: Buffer): Buffer => pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL }]))[0]!.value;
+  const relabel = (labels: readonly (Buffer | string)[]): void => objects.forEach((o, i) => {
+    pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: labels[i]! }]));
+  });
+  const old = objects.map(labelOf);
+  const label = keyLabel(zone, role, id);
+  relabel([label, label]);
+  // the role is in the label (describeKey reads it there): the key is described, and checked, under hms's label; a refusal puts the old labels back
+  const key = describeKey(token, handle, publics[0]!);
+  try {
+    accept(key);
+  } catch (e) {
+    relabel(old);
+    throw e;
+  }
+  return { key, problems };
+}
+
+const ATTRIBUTE_NAMES = new Map<number, string>([
+  [pkcs11js.CKA_PRIVATE, 'CKA_PRIVATE'], [pkcs11js.CKA_SENSITIVE, 'CKA_SENSITIVE'], [pkcs11js.CKA_EXTRACTABLE, 'CKA_EXTRACTABLE'],
+  [pkcs11js.CKA_SIGN, 'CKA_SIGN'], [pkcs11js.CKA_DECRYPT, 'CKA_DECRYPT'], [pkcs11js.CKA_UNWRAP, 'CKA_UNWRAP'], [pkcs11js.CKA_DERIVE, 'CKA_DERIVE'],
+]);
 
 /** Every hms key in the token, or those of one zone; an HsmError when the token cannot be read (Token.ensureReachable). */
 export function findKeys(token: Token, zone?: Name): HsmKey[] {

@@ -23,6 +23,7 @@ import { loadZoneFile } from './load-zone.js';
 import { checkParentDs, parseServer } from './parent-check.js';
 import { approveRequest, goSecure, requestDsStep, requestInsecure, type DsStep } from './requests.js';
 import { diffTexts } from './revisions.js';
+import { importKeys } from './key-import.js';
 import { signManagedZone } from './sign-managed.js';
 
 /**
@@ -179,6 +180,7 @@ function revisionText(store: RevisionRepository, zone: string, rev: number): str
 }
 
 const op = <P>(o: Operation<P>): Operation => o;
+const isRole = (r: string | undefined): r is 'ksk' | 'zsk' | 'csk' => r === 'ksk' || r === 'zsk' || r === 'csk';
 
 /** `ds seen` and `ds withdraw`: a DS step at the parent, filed for a second person's approval (DP-4.7d). */
 function dsStep(step: DsStep): Operation {
@@ -417,6 +419,33 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       const orphan = found[0]!;
       if (p.yes) keeper.purgeOrphan(p.zone, orphan, acting);
       return { result: { zone: p.zone, purged: p.yes, key: describeOrphan(orphan) } };
+    },
+  }),
+
+  'key.import': op({
+    permission: 'zone.manage', writes: true,
+    parse: (p) => {
+      const role = optionalText(p, 'role');
+      if (role !== undefined && !isRole(role)) throw new UsageError(`--role: '${role}' is not ksk, zsk or csk`);
+      const keyFiles = texts(p, 'keyFiles');
+      const labels = texts(p, 'labels');
+      const ids = texts(p, 'ids');
+      if (keyFiles.length > 0 && labels.length + ids.length > 0) throw new UsageError('give BIND key files or --label/--id, not both');
+      return {
+        zone: zoneParam(p), keyFiles, labels, ids, role: isRole(role) ? role : undefined, dsSeen: flag(p, 'dsSeen'),
+        dnskeys: optionalText(p, 'dnskeys'), input: optionalText(p, 'input'), policy: optionalText(p, 'policy'),
+      };
+    },
+    zoneOf: (p) => p.zone,
+    apply: ({ keeper, callerUid }, p, acting) => {
+      needTicket(acting, 'taking keys into the HSM and the state needs a ticket');
+      const r = importKeys(keeper, {
+        zone: p.zone, source: p.keyFiles.length > 0 ? { kind: 'files', keyFiles: p.keyFiles } : { kind: 'token', labels: p.labels, ids: p.ids },
+        ...(p.role === undefined ? {} : { role: p.role }), dsSeen: p.dsSeen,
+        ...(p.dnskeys === undefined ? {} : { dnskeys: p.dnskeys }), ...(p.input === undefined ? {} : { input: p.input }), ...(p.policy === undefined ? {} : { policy: p.policy }),
+        readable: (file) => { if (callerUid !== undefined) readableByCaller(file, callerUid); },
+      }, acting);
+      return { result: { zone: p.zone, added: r.added, keys: r.keys, fromFiles: p.keyFiles.length > 0 }, publish: keeper.config.service.zones.some((z) => z.name === p.zone) ? [p.zone] : [] };
     },
   }),
 

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isoSeconds } from '../../common/clock.js';
 import { UsageError } from '../../common/errors.js';
@@ -115,6 +116,35 @@ export function registerKeyCommands(program: Command): void {
       if (opts.json) return outAnswer(done);
       const what = `orphan ${String(r.key.role).toUpperCase()} ${String(r.key.keyTag)} (id ${String(r.key.id)}, label ${String(r.key.label)})`;
       out(r.purged ? `${r.zone}: ${what} removed from the HSM by ${done.answer.by}` : `${r.zone}: would remove ${what} from the HSM; nothing removed: run again with --yes`);
+    });
+
+  changing(key.command('import').description('take over a zone from another signer without a new DS: its keys from BIND\'s K*.key/.private files (copied into the HSM as sensitive, non-extractable objects), or pairs already in the HSM (--label, --id: OpenDNSSEC, Knot), recorded as published and active (administrator, --ticket)')
+    .argument('<zone>', 'the zone apex')
+    .argument('[keyfiles...]', 'BIND .key files (each .private beside it)')
+    .option('--label <label...>', 'a private key in the HSM by its CKA_LABEL (repeatable)')
+    .option('--id <hex...>', 'a private key in the HSM by its CKA_ID in hex (repeatable)')
+    .option('--role <role>', 'ksk, zsk or csk (default from a BIND key\'s flags: 257 KSK, 256 ZSK; needed with --label/--id)')
+    .option('--ds-seen', 'the parent serves the DS of the KSK/CSK imported (checked by you): recorded as seen')
+    .option('--dnskeys <file>', 'the DNSKEY records the zone publishes now (dig DNSKEY ZONE): every key imported must be among them')
+    .option('--input <file>', 'for a zone not managed yet: its unsigned zone file')
+    .option('--policy <name>', 'for a zone not managed yet: its policy'))
+    .action(async (name: string, files: string[], opts: Common & { label?: string[]; id?: string[]; role?: string; dsSeen?: boolean; dnskeys?: string; input?: string; policy?: string }) => {
+      if (opts.ticket === undefined) throw new UsageError('--ticket: taking keys into the HSM and the state needs a ticket (DP-2.4f)');
+      const abs = (f: string): string => resolve(f);
+      const done = await perform(opts, 'key.import', {
+        zone: zoneName(name), keyFiles: files.map(abs), labels: opts.label ?? [], ids: opts.id ?? [], dsSeen: opts.dsSeen === true,
+        ...(opts.role === undefined ? {} : { role: opts.role }), ...(opts.dnskeys === undefined ? {} : { dnskeys: abs(opts.dnskeys) }),
+        ...(opts.input === undefined ? {} : { input: abs(opts.input) }), ...(opts.policy === undefined ? {} : { policy: opts.policy }),
+      });
+      const r = done.answer.result as { zone: string; added: boolean; fromFiles: boolean; keys: Row[] };
+      if (opts.json) return outAnswer(done);
+      if (r.added) out(`${r.zone}: now managed by hms, with the keys imported`);
+      for (const k of r.keys) {
+        out(`${r.zone}: ${String(k.role).toUpperCase()} ${String(k.keyTag)} imported from ${String(k.from)} by ${done.answer.by} (id ${String(k.id)}, label ${String(k.label)})`);
+        for (const w of k.problems as string[]) out(`  WARNING: its private key's ${w}: hms's own keys sign only and never leave the token; roll it when you can (hms key rollover)`);
+      }
+      if (r.fromFiles) out(`the private keys are now in the HSM: destroy the key files (${files.map((f) => f.replace(/\.key$/, '.private')).join(', ')}) and their copies and backups (shred -u)`);
+      reportServed(done);
     });
 
   common(key.command('timeline').description('every coming key event with its date, the manual steps included')
