@@ -33,7 +33,8 @@ function main(): void {
     process.stdout.write(made ? `setup: SoftHSM token '${LABEL}' created again with the PINs in ${HSM_DIR}/\n` : `setup: SoftHSM token '${LABEL}' is there\n`);
     return;
   }
-  if (existsSync(pinPath) || existsSync(soPinPath)) throw new Error(`only one of ${pinPath} and ${soPinPath} exists: remove it, and ${tokenDir} if the token is to go`);
+  if (existsSync(pinPath) || existsSync(soPinPath))
+    throw new Error(`only one of ${pinPath} and ${soPinPath} exists: remove it, and ${tokenDir} if the token is to go`);
   const soPin = writeSecret(soPinPath);
   const pin = writeSecret(pinPath);
   if (!initToken({ label: LABEL, soPin, pin })) {

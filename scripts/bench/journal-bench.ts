@@ -47,12 +47,13 @@ function soa(serial: number): DiffRecord {
 }
 
 /** The RRSIGs of version `serial`: one per owner, 280 octets of RDATA (an RSA-2048 signature and its header). */
-const signatures = (seed: Buffer): DiffRecord[] => owners.map((owner, i) => {
-  const rdata = Buffer.alloc(280);
-  seed.copy(rdata, 0);
-  rdata.writeUInt32BE(i, 32);
-  return { owner, type: RRType.RRSIG, ttl: 3600, rdata };
-});
+const signatures = (seed: Buffer): DiffRecord[] =>
+  owners.map((owner, i) => {
+    const rdata = Buffer.alloc(280);
+    seed.copy(rdata, 0);
+    rdata.writeUInt32BE(i, 32);
+    return { owner, type: RRType.RRSIG, ttl: 3600, rdata };
+  });
 
 const gc = (globalThis as { gc?: () => void }).gc;
 const mib = (n: number): number => Math.round(n / 1048576);
@@ -106,10 +107,22 @@ async function main(): Promise<void> {
     }
   }
   const ixfrMs = Math.round(performance.now() - ixfrStart);
-  console.log(JSON.stringify({
-    records: RECORDS, versions: VERSIONS, kept: journal.size, baseline, perVersion: versions, afterVersions,
-    restart: { openMs, ...afterOpen }, ixfrFromOldest: { records, ms: ixfrMs, peakRssMiB: mib(peakRss) },
-  }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        records: RECORDS,
+        versions: VERSIONS,
+        kept: journal.size,
+        baseline,
+        perVersion: versions,
+        afterVersions,
+        restart: { openMs, ...afterOpen },
+        ixfrFromOldest: { records, ms: ixfrMs, peakRssMiB: mib(peakRss) },
+      },
+      null,
+      1,
+    ),
+  );
   if (dirAt < 0) rmSync(dir, { recursive: true, force: true });
 }
 

@@ -39,7 +39,10 @@ function bestOfEach(repeat: number, tools: readonly (readonly [string, string, s
 
 function timed(tool: string, cmd: string, args: string[]): Timing {
   const r = spawnSync('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], {
-    cwd: ROOT, encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 64 << 20,
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: TIMEOUT_MS,
+    maxBuffer: 64 << 20,
   });
   if (r.error) throw new Error(`${tool}: ${r.error.message} (is the package 'time' installed? run scripts/setup)`);
   const m = /TIME ([\d.]+) (\d+)\s*$/.exec(r.stderr);
@@ -74,16 +77,20 @@ async function main(): Promise<void> {
   console.log('\n| tool | seconds | peak MiB | vs named-checkzone | exit ok |');
   console.log('|---|---:|---:|---:|---|');
   for (const r of runs) {
-    console.log(`| ${r.tool} | ${r.seconds.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${(r.seconds / named.seconds).toFixed(2)}x | ${r.ok ? 'yes' : `NO: ${r.note}`} |`);
+    console.log(
+      `| ${r.tool} | ${r.seconds.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${(r.seconds / named.seconds).toFixed(2)}x | ${r.ok ? 'yes' : `NO: ${r.note}`} |`,
+    );
   }
   const hms = runs[0]!;
   console.log('');
-  console.log(`${hms.seconds <= named.seconds ? 'MET' : 'MISSED'}: hms zone check no slower than named-checkzone (${hms.seconds.toFixed(2)} s vs ${named.seconds.toFixed(2)} s)`);
+  console.log(
+    `${hms.seconds <= named.seconds ? 'MET' : 'MISSED'}: hms zone check no slower than named-checkzone (${hms.seconds.toFixed(2)} s vs ${named.seconds.toFixed(2)} s)`,
+  );
   console.log(`${hms.peakMiB < 1536 ? 'MET' : 'MISSED'}: hms peak memory under 1.5 GiB (${hms.peakMiB.toFixed(0)} MiB)`);
   if (!runs.every((r) => r.ok)) console.log('MISSED: every tool must accept the generated zone');
 
   const signAt = process.argv.indexOf('--sign-records');
-  const signSizes = process.argv.includes('--no-sign') ? [] : (signAt >= 0 ? process.argv[signAt + 1] ?? '' : '10000,100000,1000000').split(',').map(Number);
+  const signSizes = process.argv.includes('--no-sign') ? [] : (signAt >= 0 ? (process.argv[signAt + 1] ?? '') : '10000,100000,1000000').split(',').map(Number);
   if (signSizes.some((n) => !Number.isInteger(n) || n < 100)) throw new Error('--sign-records takes sizes like 10000,100000');
   if (signSizes.length > 0) await signBench(ROOT, signSizes);
 }

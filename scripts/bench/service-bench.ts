@@ -104,9 +104,16 @@ class Lab {
     writeFileSync(this.env.SOFTHSM2_CONF!, `directories.tokendir = ${join(this.dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
     const pin = randomBytes(8).toString('hex');
     // this tree's token initialisation, in a process of its own (SoftHSM reads SOFTHSM2_CONF once); the PIN through the environment, never argv
-    const init = spawnSync(process.execPath, ['--input-type=module', '-e', `import { initToken } from ${JSON.stringify(join(ROOT, 'dist/src/hsm/token-init.js'))};
-      if (!initToken({ label: 'hms-bench', soPin: process.env.SO_PIN, pin: process.env.PIN })) process.exit(3);`],
-    { env: { ...this.env, PIN: pin, SO_PIN: randomBytes(8).toString('hex') }, encoding: 'utf8', timeout: 60_000 });
+    const init = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { initToken } from ${JSON.stringify(join(ROOT, 'dist/src/hsm/token-init.js'))};
+      if (!initToken({ label: 'hms-bench', soPin: process.env.SO_PIN, pin: process.env.PIN })) process.exit(3);`,
+      ],
+      { env: { ...this.env, PIN: pin, SO_PIN: randomBytes(8).toString('hex') }, encoding: 'utf8', timeout: 60_000 },
+    );
     if (init.status !== 0) throw new Error(`token init: ${init.stderr || init.error?.message}`);
     writeFileSync(join(this.dir, 'pin'), pin, { mode: 0o600 });
     writeFileSync(join(this.dir, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
@@ -116,7 +123,9 @@ class Lab {
     console.log(`zone ${ORIGIN}: ${written} records; lab ${this.dir}; hms ${HMS}`);
     writeFileSync(join(this.dir, 'policy.yaml'), 'policies:\n  bench:\n    description: the DP policy (every field its default), for the service benchmark\n');
     // re-signs come from this script alone (the schedule's is once a year)
-    writeFileSync(this.config, `state: state/hms.db
+    writeFileSync(
+      this.config,
+      `state: state/hms.db
 policies: [policy.yaml]
 hsm: { token: hms-bench, pin-file: pin }
 access:
@@ -131,14 +140,17 @@ secondaries:
   knot: { address: ${this.secondary.address}, notify: "${this.secondary.address}:${this.secondary.port}", key: xfr-key }
 zones:
   ${ORIGIN}: { input: zones/${ORIGIN}.zone, policy: bench }
-`);
+`,
+    );
   }
 
   /** Starts the listed secondary: Knot DNS, keeping the zone in memory only (no zone file, no journal of its own). */
   startKnot(): void {
     const dir = join(this.dir, 'knot');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'knot.conf'), `server:
+    writeFileSync(
+      join(dir, 'knot.conf'),
+      `server:
     rundir: "${dir}"
     listen: ${this.secondary.address}@${this.secondary.port}
 log:
@@ -170,7 +182,8 @@ zone:
     zonefile-sync: -1
     zonefile-load: none
     journal-content: none
-`);
+`,
+    );
     const out = openSync(join(this.dir, 'knot.log'), 'a');
     const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { cwd: this.dir, stdio: ['ignore', out, out] });
     closeSync(out);
@@ -193,16 +206,25 @@ zone:
    */
   async announced(from: number, timeoutMs: number): Promise<{ serial: number; notifiedAt: number; servedAt: number }> {
     await this.waitForLog(/"msg":"secondary (does not )?serves? the new version"/, timeoutMs, from);
-    const lines = this.logged().slice(from).split('\n').map((l): { msg?: string; at?: number; serial?: number } => {
-      try {
-        const line = JSON.parse(l) as { msg?: string; time?: number | string; serial?: number };
-        return { ...line, at: typeof line.time === 'string' ? Date.parse(line.time) : line.time };
-      } catch {
-        return {};
-      }
-    });
+    const lines = this.logged()
+      .slice(from)
+      .split('\n')
+      .map((l): { msg?: string; at?: number; serial?: number } => {
+        try {
+          const line = JSON.parse(l) as { msg?: string; time?: number | string; serial?: number };
+          return { ...line, at: typeof line.time === 'string' ? Date.parse(line.time) : line.time };
+        } catch {
+          return {};
+        }
+      });
     const served = lines.find((l) => l.msg === 'secondary serves the new version');
-    if (served?.serial === undefined || served.at === undefined) throw new Error(`the secondary does not serve the new version: ${lines.filter((l) => l.msg?.startsWith('secondary') === true).map((l) => JSON.stringify(l)).join(' ')}`);
+    if (served?.serial === undefined || served.at === undefined)
+      throw new Error(
+        `the secondary does not serve the new version: ${lines
+          .filter((l) => l.msg?.startsWith('secondary') === true)
+          .map((l) => JSON.stringify(l))
+          .join(' ')}`,
+      );
     const notified = lines.find((l) => l.msg === 'notify, acknowledged' && l.serial === served.serial);
     return { serial: served.serial, notifiedAt: notified?.at ?? NaN, servedAt: served.at };
   }
@@ -298,14 +320,19 @@ class Prober {
   constructor(server: Server, timeoutMs = PROBE_TIMEOUT_MS) {
     const ask = (): void => {
       const t0 = performance.now();
-      this.waits.push(query(server, { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 }, { tsig: KEY, timeoutMs, source: { ipv4: '127.0.0.4' } }).then((a) => {
-        const answeredAt = performance.now();
-        if (a.decoded.header.rcode !== Rcode.NOERROR) return { ms: answeredAt - t0, error: `rcode ${a.decoded.header.rcode}` };
-        const serial = soaSerialOf(a.decoded);
-        if (serial === undefined) return { ms: answeredAt - t0, error: 'no SOA in the answer' };
-        this.firstAnsweredAt = Math.min(this.firstAnsweredAt ?? Infinity, answeredAt);
-        return { ms: answeredAt - t0, serial, answeredAt };
-      }, (e: unknown) => ({ ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) })));
+      this.waits.push(
+        query(server, { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 }, { tsig: KEY, timeoutMs, source: { ipv4: '127.0.0.4' } }).then(
+          (a) => {
+            const answeredAt = performance.now();
+            if (a.decoded.header.rcode !== Rcode.NOERROR) return { ms: answeredAt - t0, error: `rcode ${a.decoded.header.rcode}` };
+            const serial = soaSerialOf(a.decoded);
+            if (serial === undefined) return { ms: answeredAt - t0, error: 'no SOA in the answer' };
+            this.firstAnsweredAt = Math.min(this.firstAnsweredAt ?? Infinity, answeredAt);
+            return { ms: answeredAt - t0, serial, answeredAt };
+          },
+          (e: unknown) => ({ ms: performance.now() - t0, error: e instanceof Error ? e.message : String(e) }),
+        ),
+      );
     };
     ask();
     this.timer = setInterval(ask, PROBE_EVERY_MS);
@@ -324,7 +351,9 @@ class Prober {
     const all = await Promise.all(this.waits);
     const answered = all.filter((r) => r.error === undefined);
     return {
-      queries: all.length, answered: answered.length, lost: all.length - answered.length,
+      queries: all.length,
+      answered: answered.length,
+      lost: all.length - answered.length,
       maxWaitMs: Math.round(Math.max(0, ...answered.map((r) => r.ms))),
       errors: [...new Set(all.flatMap((r) => (r.error === undefined ? [] : [r.error])))].slice(0, 3),
     };
@@ -341,23 +370,28 @@ async function ixfr(server: Server, from: number): Promise<{ seconds: number; ve
   let records = 0;
   let incremental: boolean | undefined;
   let done = false;
-  const messages = await transferStream(server, { name: Name.parse(`${ORIGIN}.`), type: RRType.IXFR, class: 1 }, (decoded) => {
-    if (decoded.header.rcode !== Rcode.NOERROR) throw new Error(`IXFR answered with rcode ${decoded.header.rcode}`);
-    for (const r of decoded.records.slice(0, decoded.header.ancount)) {
-      records++;
-      const serial = r.type === RRType.SOA ? soaSerialAtEnd(r.rdata) : undefined;
-      if (records === 1) {
-        newest = serial;
-        continue;
+  const messages = await transferStream(
+    server,
+    { name: Name.parse(`${ORIGIN}.`), type: RRType.IXFR, class: 1 },
+    (decoded) => {
+      if (decoded.header.rcode !== Rcode.NOERROR) throw new Error(`IXFR answered with rcode ${decoded.header.rcode}`);
+      for (const r of decoded.records.slice(0, decoded.header.ancount)) {
+        records++;
+        const serial = r.type === RRType.SOA ? soaSerialAtEnd(r.rdata) : undefined;
+        if (records === 1) {
+          newest = serial;
+          continue;
+        }
+        if (records === 2) incremental = serial !== undefined && serial !== newest;
+        if (serial === undefined) continue;
+        soas++;
+        // an IXFR's SOAs after the first go old, new, old, new...; it ends on the newest in an old one's place; an AXFR on its second SOA
+        if (!incremental || (soas % 2 === 1 && serial === newest)) done = true;
       }
-      if (records === 2) incremental = serial !== undefined && serial !== newest;
-      if (serial === undefined) continue;
-      soas++;
-      // an IXFR's SOAs after the first go old, new, old, new...; it ends on the newest in an old one's place; an AXFR on its second SOA
-      if (!incremental || (soas % 2 === 1 && serial === newest)) done = true;
-    }
-    return !done;
-  }, { tsig: KEY, source: { ipv4: '127.0.0.4' }, authority: [{ owner: Name.parse(`${ORIGIN}.`), type: RRType.SOA, ttl: 0, rdata: soa }], timeoutMs: 600_000 });
+      return !done;
+    },
+    { tsig: KEY, source: { ipv4: '127.0.0.4' }, authority: [{ owner: Name.parse(`${ORIGIN}.`), type: RRType.SOA, ttl: 0, rdata: soa }], timeoutMs: 600_000 },
+  );
   if (incremental !== true) throw new Error(`the IXFR from ${from} was answered with the whole zone (${records} records), not the diffs`);
   return { seconds: seconds(performance.now() - t0), versions: (soas - 1) / 2, records, messages: messages.length, toSerial: newest! };
 }
@@ -376,7 +410,11 @@ async function main(): Promise<void> {
     const firstSignSeconds = seconds(performance.now() - lab.service!.startedAt);
     const first = await lab.announced(0, 300_000);
     await delay(1000);
-    const answer = await query(lab.server, { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 }, { tsig: KEY, timeoutMs: 30_000, source: { ipv4: '127.0.0.4' } });
+    const answer = await query(
+      lab.server,
+      { name: Name.parse(`${ORIGIN}.`), type: RRType.SOA, class: 1 },
+      { tsig: KEY, timeoutMs: 30_000, source: { ipv4: '127.0.0.4' } },
+    );
     const s0 = soaSerialOf(answer.decoded);
     if (s0 !== first.serial) throw new Error(`the service answers serial ${s0}, its NOTIFY said ${first.serial}`);
     const served = [s0];
@@ -399,7 +437,18 @@ async function main(): Promise<void> {
       await delay(1000);
       const probes = await prober.stop();
       await delay(1000);
-      const r = { resign: i, serial: published.serial, commandSeconds: cli.seconds, untilNotifySeconds: seconds(published.notifiedAt - wall0), untilServedSeconds: seconds(published.servedAt - wall0), soaMaxWaitMs: probes.maxWaitMs, soaQueries: probes.queries, soaLost: probes.lost, ...(probes.errors.length > 0 ? { soaErrors: probes.errors } : {}), ...memory(lab.pid) };
+      const r = {
+        resign: i,
+        serial: published.serial,
+        commandSeconds: cli.seconds,
+        untilNotifySeconds: seconds(published.notifiedAt - wall0),
+        untilServedSeconds: seconds(published.servedAt - wall0),
+        soaMaxWaitMs: probes.maxWaitMs,
+        soaQueries: probes.queries,
+        soaLost: probes.lost,
+        ...(probes.errors.length > 0 ? { soaErrors: probes.errors } : {}),
+        ...memory(lab.pid),
+      };
       resigns.push(r);
       console.log('re-sign', JSON.stringify(r));
     }
@@ -419,10 +468,17 @@ async function main(): Promise<void> {
     await lab.waitForLog(/"msg":"zone resumed: the signed version on disk is current"/, SIGN_TIMEOUT_MS, resumedFrom);
     const resumedSeconds = seconds(performance.now() - startedAt);
     await delay(3000);
-    const journalOpened = /"msg":"journal, opened"/.test(lab.logged().slice(resumedFrom)) ? /"versions":(\d+)[^\n]*"msg":"journal, opened"/.exec(lab.logged().slice(resumedFrom))?.[1] : undefined;
+    const journalOpened = /"msg":"journal, opened"/.test(lab.logged().slice(resumedFrom))
+      ? /"versions":(\d+)[^\n]*"msg":"journal, opened"/.exec(lab.logged().slice(resumedFrom))?.[1]
+      : undefined;
     result.restart = {
-      stopSeconds: stopped.seconds, stopKilled: stopped.killed, firstAnswerSeconds: seconds(answeredAt - startedAt), rssAtFirstAnswerMiB: atFirstAnswer.rssMiB,
-      resumedSeconds, idle: memory(lab.pid), ...(journalOpened === undefined ? {} : { journalVersionsOpened: Number(journalOpened) }),
+      stopSeconds: stopped.seconds,
+      stopKilled: stopped.killed,
+      firstAnswerSeconds: seconds(answeredAt - startedAt),
+      rssAtFirstAnswerMiB: atFirstAnswer.rssMiB,
+      resumedSeconds,
+      idle: memory(lab.pid),
+      ...(journalOpened === undefined ? {} : { journalVersionsOpened: Number(journalOpened) }),
     };
     console.log('restart', JSON.stringify(result.restart));
 
@@ -457,15 +513,35 @@ async function main(): Promise<void> {
 
 function printTable(r: Record<string, unknown>): void {
   const f = r.firstSigning as { seconds: number; rssMiB: number; peakMiB: number } | undefined;
-  const rs = (r.resigns ?? []) as { resign: number; commandSeconds: number; untilNotifySeconds: number; untilServedSeconds: number; soaMaxWaitMs: number; soaLost: number; rssMiB: number; peakMiB: number }[];
-  const st = r.restart as { firstAnswerSeconds: number; rssAtFirstAnswerMiB: number; resumedSeconds: number; idle: { rssMiB: number; peakMiB: number } } | undefined;
+  const rs = (r.resigns ?? []) as {
+    resign: number;
+    commandSeconds: number;
+    untilNotifySeconds: number;
+    untilServedSeconds: number;
+    soaMaxWaitMs: number;
+    soaLost: number;
+    rssMiB: number;
+    peakMiB: number;
+  }[];
+  const st = r.restart as
+    { firstAnswerSeconds: number; rssAtFirstAnswerMiB: number; resumedSeconds: number; idle: { rssMiB: number; peakMiB: number } } | undefined;
   const xs = (r.ixfr ?? []) as { seconds: number; versions: number; records: number; soaMaxWaitMs: number; rssMiB: number; peakMiB: number }[];
   console.log(`\n| step | seconds | longest SOA wait ms (lost) | RSS MiB | peak MiB |`);
   console.log('|---|---:|---:|---:|---:|');
   if (f) console.log(`| first signing | ${f.seconds} | | ${f.rssMiB} | ${f.peakMiB} |`);
-  for (const s of rs) console.log(`| re-sign ${s.resign} (command / NOTIFY acknowledged / secondary serves it) | ${s.commandSeconds} / ${s.untilNotifySeconds} / ${s.untilServedSeconds} | ${s.soaMaxWaitMs} (${s.soaLost}) | ${s.rssMiB} | ${s.peakMiB} |`);
-  if (st) console.log(`| restart: first SOA answer / zone resumed | ${st.firstAnswerSeconds} / ${st.resumedSeconds} | | ${st.rssAtFirstAnswerMiB} / ${st.idle.rssMiB} | ${st.idle.peakMiB} |`);
-  xs.forEach((x, i) => console.log(`| IXFR ${i + 1} from the oldest kept serial (${x.versions} versions, ${x.records} records) | ${x.seconds} | ${x.soaMaxWaitMs} | ${x.rssMiB} | ${x.peakMiB} |`));
+  for (const s of rs)
+    console.log(
+      `| re-sign ${s.resign} (command / NOTIFY acknowledged / secondary serves it) | ${s.commandSeconds} / ${s.untilNotifySeconds} / ${s.untilServedSeconds} | ${s.soaMaxWaitMs} (${s.soaLost}) | ${s.rssMiB} | ${s.peakMiB} |`,
+    );
+  if (st)
+    console.log(
+      `| restart: first SOA answer / zone resumed | ${st.firstAnswerSeconds} / ${st.resumedSeconds} | | ${st.rssAtFirstAnswerMiB} / ${st.idle.rssMiB} | ${st.idle.peakMiB} |`,
+    );
+  xs.forEach((x, i) =>
+    console.log(
+      `| IXFR ${i + 1} from the oldest kept serial (${x.versions} versions, ${x.records} records) | ${x.seconds} | ${x.soaMaxWaitMs} | ${x.rssMiB} | ${x.peakMiB} |`,
+    ),
+  );
   const load = r.loadAverage as { before: number[]; after: number[] } | undefined;
   if (load) console.log(`\nload average (1, 5, 15 min): ${load.before.join(', ')} before, ${load.after.join(', ')} after`);
 }

@@ -41,12 +41,14 @@ async function rawRate(pin: string, spec: { algorithm: number; bits?: number }, 
       let count = 0;
       const until = performance.now() + seconds * 1000;
       const started = performance.now();
-      await Promise.all(Array.from({ length: mode === 'threads' ? sessions * 64 : sessions }, async () => {
-        while (performance.now() < until) {
-          await signer.sign(data);
-          count++;
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: mode === 'threads' ? sessions * 64 : sessions }, async () => {
+          while (performance.now() < until) {
+            await signer.sign(data);
+            count++;
+          }
+        }),
+      );
       return count / ((performance.now() - started) / 1000);
     } finally {
       deleteKey(token, key);
@@ -70,7 +72,11 @@ export class BareLoop {
   private readonly shared = new Int32Array(new SharedArrayBuffer(12));
   private total = 0;
 
-  private constructor(private readonly token: Token, private readonly key: HsmKey, private readonly workers: Worker[]) {}
+  private constructor(
+    private readonly token: Token,
+    private readonly key: HsmKey,
+    private readonly workers: Worker[],
+  ) {}
 
   static async start(pin: string, spec: { algorithm: number; bits?: number }, sessions: number, copies = false): Promise<BareLoop> {
     const token = Token.open({ label: 'hms', pin, sessions: 1 });
@@ -101,10 +107,19 @@ export class BareLoop {
       parentPort.postMessage('closed');`;
     try {
       for (let i = 0; i < sessions; i++) {
-        const worker = new Worker(code, { eval: true, workerData: {
-          pkcs11js: createRequire(import.meta.url).resolve('pkcs11js'), module: token.modulePath, slot: Uint8Array.from(token.slot),
-          key: Uint8Array.from(key.privateKey), data: Uint8Array.from(input), mechanism, shared: loop.shared, copies,
-        } });
+        const worker = new Worker(code, {
+          eval: true,
+          workerData: {
+            pkcs11js: createRequire(import.meta.url).resolve('pkcs11js'),
+            module: token.modulePath,
+            slot: Uint8Array.from(token.slot),
+            key: Uint8Array.from(key.privateKey),
+            data: Uint8Array.from(input),
+            mechanism,
+            shared: loop.shared,
+            copies,
+          },
+        });
         loop.workers.push(worker);
         await new Promise((resolve, reject) => {
           worker.once('message', resolve);
@@ -188,13 +203,19 @@ export async function interleaved(cmd: string, args: readonly string[], cwd: str
   const child = spawn('/usr/bin/time', ['-f', 'TIME %e %M', cmd, ...args], { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4096); });
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4096);
+  });
   let ended = false;
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => {
-    ended = true;
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('close', (code) => {
+      ended = true;
+      resolve(code);
+    }),
+  );
   const started = performance.now();
   let stopped = 0;
   const bareSignatures = loops.map(() => 0);
@@ -222,7 +243,15 @@ export async function interleaved(cmd: string, args: readonly string[], cwd: str
   const code = await exited;
   const seconds = (performance.now() - started - stopped) / 1000;
   const m = /TIME ([\d.]+) (\d+)\s*$/.exec(stderr);
-  return { seconds, peakMiB: m ? Number(m[2]) / 1024 : NaN, ok: code === 0, err: stderr.slice(-300), stdout, bare: bareMs.map((ms, i) => (ms > 0 ? bareSignatures[i]! / (ms / 1000) : NaN)), stops };
+  return {
+    seconds,
+    peakMiB: m ? Number(m[2]) / 1024 : NaN,
+    ok: code === 0,
+    err: stderr.slice(-300),
+    stdout,
+    bare: bareMs.map((ms, i) => (ms > 0 ? bareSignatures[i]! / (ms / 1000) : NaN)),
+    stops,
+  };
 }
 
 /** RRSIG records in a zone file, counted in ldns-read-zone's one-record-per-line output. */
@@ -249,11 +278,19 @@ export async function signBench(root: string, sizes: readonly number[]): Promise
   const pin = readFileSync(join(root, 'hsm/pin'), 'utf8').trim();
   process.chdir(root);
 
-  console.log('\n## Signing\n\nraw HSM signing rate through pkcs11js (3 s each; signatures/s): async C_Sign from the main thread; hms\'s signing threads (batches); a bare C_SignInit/C_Sign loop per thread\n');
-  console.log('| key | 1 session, async C_Sign | 2 sessions, async C_Sign | 1 session, thread | 2 sessions, threads | 1 session, bare loop | 2 sessions, bare loop | 1 session, bare loop, session copy | 2 sessions, bare loop, session copies |');
+  console.log(
+    "\n## Signing\n\nraw HSM signing rate through pkcs11js (3 s each; signatures/s): async C_Sign from the main thread; hms's signing threads (batches); a bare C_SignInit/C_Sign loop per thread\n",
+  );
+  console.log(
+    '| key | 1 session, async C_Sign | 2 sessions, async C_Sign | 1 session, thread | 2 sessions, threads | 1 session, bare loop | 2 sessions, bare loop | 1 session, bare loop, session copy | 2 sessions, bare loop, session copies |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   const raw: Record<string, number[]> = {};
-  for (const [name, spec] of [['RSA-1024', { algorithm: Algorithm.RSASHA256, bits: 1024 }], ['RSA-2048', { algorithm: Algorithm.RSASHA256, bits: 2048 }], ['ECDSA P-256', { algorithm: Algorithm.ECDSAP256SHA256 }]] as const) {
+  for (const [name, spec] of [
+    ['RSA-1024', { algorithm: Algorithm.RSASHA256, bits: 1024 }],
+    ['RSA-2048', { algorithm: Algorithm.RSASHA256, bits: 2048 }],
+    ['ECDSA P-256', { algorithm: Algorithm.ECDSAP256SHA256 }],
+  ] as const) {
     const rates: number[] = [];
     for (const mode of ['async', 'threads'] as const) for (const sessions of [1, 2]) rates.push(await rawRate(pin, spec, sessions, mode, 3));
     for (const copies of [false, true]) for (const sessions of [1, 2]) rates.push(await bareRate(pin, spec, sessions, 3, copies));
@@ -267,9 +304,15 @@ export async function signBench(root: string, sizes: readonly number[]): Promise
   // the two; the 100k zone is signed ROUNDS times and the goal takes the median ratio. The
   // ratio to the best raw rate of the table above is shown beside it.
   const addonError = nativeAddonError();
-  console.log(`\nhms's zone verifier: ${addonError === undefined ? 'RSA batches with the native addon (native/)' : `RSA batches with BigInt only, the native addon is not loaded: ${addonError}`}`);
-  console.log(`\neach run takes turns with the bare 2-session RSA-1024 loops: ${TURN} s of the run, then the run stopped (SIGSTOP) and ${SLICE} s of each loop (the token's key; session copies); seconds are the run's own, a loop's rate is over its slices, the reference is the faster loop\n`);
-  console.log('| zone | tool | round | seconds | signatures | signatures/s | bare loops: token key / session copies (stops) | vs token key / session copies | vs best raw rate | peak MiB |');
+  console.log(
+    `\nhms's zone verifier: ${addonError === undefined ? 'RSA batches with the native addon (native/)' : `RSA batches with BigInt only, the native addon is not loaded: ${addonError}`}`,
+  );
+  console.log(
+    `\neach run takes turns with the bare 2-session RSA-1024 loops: ${TURN} s of the run, then the run stopped (SIGSTOP) and ${SLICE} s of each loop (the token's key; session copies); seconds are the run's own, a loop's rate is over its slices, the reference is the faster loop\n`,
+  );
+  console.log(
+    '| zone | tool | round | seconds | signatures | signatures/s | bare loops: token key / session copies (stops) | vs token key / session copies | vs best raw rate | peak MiB |',
+  );
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
   const loops = [await BareLoop.start(pin, RSA1024, 2), await BareLoop.start(pin, RSA1024, 2, true)];
   try {
@@ -288,12 +331,32 @@ async function signZoneSize(root: string, out: string, records: number, loops: r
   let peak = 0;
   const row = (tool: string, round: number, run: Interleaved, signatures: number): number => {
     const rate = signatures / run.seconds;
-    console.log(`| ${records} | ${tool} | ${round} | ${run.seconds.toFixed(2)} | ${signatures} | ${rate.toFixed(0)} | ${run.bare.map((r) => r.toFixed(0)).join(' / ')} (${run.stops}) | ${run.bare.map((r) => pct(rate / r)).join(' / ')} | ${pct(rate / best)} | ${run.peakMiB.toFixed(0)} |${run.ok ? '' : ` FAILED: ${run.err}`}`);
+    console.log(
+      `| ${records} | ${tool} | ${round} | ${run.seconds.toFixed(2)} | ${signatures} | ${rate.toFixed(0)} | ${run.bare.map((r) => r.toFixed(0)).join(' / ')} (${run.stops}) | ${run.bare.map((r) => pct(rate / r)).join(' / ')} | ${pct(rate / best)} | ${run.peakMiB.toFixed(0)} |${run.ok ? '' : ` FAILED: ${run.err}`}`,
+    );
     return rate / Math.max(...run.bare);
   };
   for (let round = 1; round <= rounds; round++) {
-    const ours = await interleaved(process.execPath, [...hmsNode(root), 'sign', '--origin', 'bench.example', '--in', unsigned, '--out', signedOurs,
-      '--pin-file', 'hsm/pin', '--now', '2026-11-22T12:00:00Z', '--json'], root, loops);
+    const ours = await interleaved(
+      process.execPath,
+      [
+        ...hmsNode(root),
+        'sign',
+        '--origin',
+        'bench.example',
+        '--in',
+        unsigned,
+        '--out',
+        signedOurs,
+        '--pin-file',
+        'hsm/pin',
+        '--now',
+        '2026-11-22T12:00:00Z',
+        '--json',
+      ],
+      root,
+      loops,
+    );
     const signatures = ours.ok ? (JSON.parse(ours.stdout) as { signatures: number }).signatures : 0;
     ratios.push(row('hms sign (RSA 2048/1024, NSEC3)', round, ours, signatures));
     peak = Math.max(peak, ours.peakMiB);
@@ -306,11 +369,18 @@ async function signZoneSize(root: string, out: string, records: number, loops: r
   spawnSync('dnssec-keygen', ['-q', '-K', keyDir, '-a', 'RSASHA256', '-b', '1024', 'bench.example'], { encoding: 'utf8' });
   spawnSync('dnssec-keygen', ['-q', '-K', keyDir, '-f', 'KSK', '-a', 'RSASHA256', '-b', '2048', 'bench.example'], { encoding: 'utf8' });
   const signedBind = join(out, `sign-${records}.bind.signed`);
-  const bind = await interleaved('dnssec-signzone', ['-q', '-n', '2', '-S', '-K', keyDir, '-d', keyDir, '-o', 'bench.example', '-3', '-', '-f', signedBind, unsigned], root, loops);
+  const bind = await interleaved(
+    'dnssec-signzone',
+    ['-q', '-n', '2', '-S', '-K', keyDir, '-d', keyDir, '-o', 'bench.example', '-3', '-', '-f', signedBind, unsigned],
+    root,
+    loops,
+  );
   row('dnssec-signzone -n 2 (file keys)', 1, bind, bind.ok ? countRrsigs(signedBind) : 0);
   if (records >= 100_000) {
     const which = ratios.length > 1 ? `the median of ${ratios.map((r) => pct(r, 1)).join(', ')}` : pct(median, 1);
-    console.log(`${median >= 0.85 ? 'MET' : 'MISSED'}: hms sign at 85% or more of the raw 2-session rate (the faster bare loop) on ${records} records (${which})`);
+    console.log(
+      `${median >= 0.85 ? 'MET' : 'MISSED'}: hms sign at 85% or more of the raw 2-session rate (the faster bare loop) on ${records} records (${which})`,
+    );
   }
   if (records >= 1_000_000) console.log(`${peak < 2048 ? 'MET' : 'MISSED'}: hms sign peak memory under 2 GiB (${peak.toFixed(0)} MiB)`);
 }

@@ -81,10 +81,29 @@ export interface Figures {
   versionsChecked: number;
 }
 
-const zeroFigures = (): Figures => ({ lostKeys: 0, orphanKeys: 0, reusedSerials: 0, lowerSerials: 0, invalidVersions: 0, integrityFailures: 0, auditFailures: 0, versionsChecked: 0 });
+const zeroFigures = (): Figures => ({
+  lostKeys: 0,
+  orphanKeys: 0,
+  reusedSerials: 0,
+  lowerSerials: 0,
+  invalidVersions: 0,
+  integrityFailures: 0,
+  auditFailures: 0,
+  versionsChecked: 0,
+});
 
-function sh(cmd: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: options.timeoutMs ?? 120_000, maxBuffer: 256 * 1024 * 1024, env: options.env ?? process.env, cwd: options.cwd ?? ROOT });
+function sh(
+  cmd: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 120_000,
+    maxBuffer: 256 * 1024 * 1024,
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? ROOT,
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -137,9 +156,15 @@ export function firing(calls: readonly Call[], syscall: string, n: number): Call
 
 /** A trace line with the lab's folder, temporary names and data cut out: what a point is about. */
 export function describeCall(line: string, lab: string): string {
-  return line.split(lab).join('LAB').replace(/"(?:[^"\\]|\\.)*"(\.\.\.)?/g, (s) => (s.includes('LAB') ? s : '"…"'))
-    .replace(/\.tmp[-.][A-Za-z0-9.-]+|\.hms-tmp-\d+/g, '.tmp-*').replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID')
-    .replace(/\s+=\s+-?\d+.*$|\s+=\s+\?.*$/, '').replace(/\s*<unfinished \.\.\.>$/, ')').slice(0, 200);
+  return line
+    .split(lab)
+    .join('LAB')
+    .replace(/"(?:[^"\\]|\\.)*"(\.\.\.)?/g, (s) => (s.includes('LAB') ? s : '"…"'))
+    .replace(/\.tmp[-.][A-Za-z0-9.-]+|\.hms-tmp-\d+/g, '.tmp-*')
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, 'UUID')
+    .replace(/\s+=\s+-?\d+.*$|\s+=\s+\?.*$/, '')
+    .replace(/\s*<unfinished \.\.\.>$/, ')')
+    .slice(0, 200);
 }
 
 /** mulberry32: the seeded PRNG of the random points. */
@@ -172,7 +197,10 @@ export function choosePoints(calls: readonly Call[], lab: string, random: number
     if (WRITES.has(c.syscall)) continue;
     add(c, `before ${describeCall(c.line, lab)}`);
     const i = calls.indexOf(c);
-    add(calls.slice(i + 1).find((d) => d.tid === c.tid), `after ${describeCall(c.line, lab)}`);
+    add(
+      calls.slice(i + 1).find((d) => d.tid === c.tid),
+      `after ${describeCall(c.line, lab)}`,
+    );
   }
   const byFile = new Map<string, Call[]>();
   for (const c of mine.filter((c) => WRITES.has(c.syscall))) {
@@ -201,7 +229,10 @@ interface Version {
 class Run {
   text = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  constructor(readonly child: ChildProcess, private readonly tracer = false) {
+  constructor(
+    readonly child: ChildProcess,
+    private readonly tracer = false,
+  ) {
     child.stdout?.on('data', (c: Buffer) => (this.text += c.toString('utf8')));
     child.stderr?.on('data', (c: Buffer) => (this.text += c.toString('utf8')));
     this.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
@@ -284,8 +315,16 @@ export class Lab {
     mkdirSync(join(this.dir, 'tokens'));
     writeFileSync(conf, `directories.tokendir = ${join(this.dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
     const pin = randomBytes(8).toString('hex');
-    const init = sh(process.execPath, ['--input-type=module', '-e', `import { initToken } from ${JSON.stringify(join(ROOT, 'dist/src/hsm/token-init.js'))};
-      if (!initToken({ label: 'hms-crash', soPin: ${JSON.stringify(randomBytes(8).toString('hex'))}, pin: process.env.PIN })) process.exit(3);`], { env: { ...this.env, PIN: pin } });
+    const init = sh(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { initToken } from ${JSON.stringify(join(ROOT, 'dist/src/hsm/token-init.js'))};
+      if (!initToken({ label: 'hms-crash', soPin: ${JSON.stringify(randomBytes(8).toString('hex'))}, pin: process.env.PIN })) process.exit(3);`,
+      ],
+      { env: { ...this.env, PIN: pin } },
+    );
     if (init.status !== 0) throw new Error(`token init: ${init.stderr}`);
     writeFileSync(join(this.dir, 'pin'), pin, { mode: 0o600 });
     writeFileSync(join(this.dir, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
@@ -293,15 +332,20 @@ export class Lab {
     mkdirSync(join(this.dir, 'zones'));
     copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), join(this.dir, 'zones/example.com.zone'));
     this.ctlDir();
-    writeFileSync(join(this.dir, 'policy.yaml'), `policies:
+    writeFileSync(
+      join(this.dir, 'policy.yaml'),
+      `policies:
   quick:
     description: the DP policy with waits of seconds and a serial counting up by one (a serial picked again is the same serial)
     ttl: { dnskey: 1s, nsec3param: 1s }
     soa: { minimum: 300, serial: counter }
     zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
     parent: { propagation-delay: 0, ds-ttl: 1s, publish-safety: 0, retire-safety: 0 }
-`);
-    writeFileSync(join(this.dir, 'hms.yaml'), `state: state/hms.db
+`,
+    );
+    writeFileSync(
+      join(this.dir, 'hms.yaml'),
+      `state: state/hms.db
 policies: [policy.yaml]
 hsm: { token: hms-crash, pin-file: pin }
 access:
@@ -319,14 +363,18 @@ secondaries:
   knot: { address: 127.0.0.4, notify: "127.0.0.4:${this.port + 1}", key: xfr-key }
 zones:
   ${ZONE}: { input: zones/example.com.zone, policy: quick }
-`, { mode: 0o644 });
+`,
+      { mode: 0o644 },
+    );
   }
 
   /** The listed secondary: a Knot DNS on 127.0.0.4, transferring with TSIG, acknowledging NOTIFY. */
   private knotConf(): void {
     const dir = join(this.dir, 'knot');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'knot.conf'), `server:
+    writeFileSync(
+      join(dir, 'knot.conf'),
+      `server:
     rundir: "${dir}"
     listen: 127.0.0.4@${this.port + 1}
 log:
@@ -358,7 +406,8 @@ zone:
     zonefile-sync: -1
     zonefile-load: none
     journal-content: none
-`);
+`,
+    );
   }
 
   private ctlDir(): void {
@@ -411,11 +460,22 @@ zone:
   }
 
   private straceArgs(log: string, point?: Point): string[] {
-    return ['-f', '-y', '-o', log, '-e', `trace=${TRACED.join(',')}`, ...(point === undefined ? [] : ['-e', `inject=${point.syscall}:signal=KILL:when=${point.n}`])];
+    return [
+      '-f',
+      '-y',
+      '-o',
+      log,
+      '-e',
+      `trace=${TRACED.join(',')}`,
+      ...(point === undefined ? [] : ['-e', `inject=${point.syscall}:signal=KILL:when=${point.n}`]),
+    ];
   }
 
   private spawn(argv: readonly string[]): Run {
-    const r = new Run(spawn(argv[0]!, argv.slice(1), { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] }), argv[0] === 'strace' && !argv.includes('-p'));
+    const r = new Run(
+      spawn(argv[0]!, argv.slice(1), { cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] }),
+      argv[0] === 'strace' && !argv.includes('-p'),
+    );
     this.runs.push(r);
     return r;
   }
@@ -450,7 +510,10 @@ zone:
   private version(file: string): Version | null {
     const c = sh('named-compilezone', ['-q', '-i', 'none', '-k', 'ignore', '-n', 'ignore', '-s', 'full', '-o', '-', ZONE, file]);
     if (c.status !== 0) return null;
-    const lines = c.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => l.split(/\s+/).join(' '));
+    const lines = c.stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => l.split(/\s+/).join(' '));
     const soa = lines.find((l) => /^\S+ \d+ IN SOA /.test(l));
     if (soa === undefined) return null;
     return { serial: Number(soa.split(' ')[6]), digest: createHash('sha256').update(lines.sort().join('\n')).digest('hex') };
@@ -497,13 +560,39 @@ zone:
   /** AXFR with TSIG from the listed secondary's address: the version served now. */
   holdServed(when: string): void {
     const file = join(this.dir, `axfr-${this.seen.length}.zone`);
-    const r = sh('dig', ['-b', '127.0.0.4', '-k', join(this.dir, 'xfr.key'), `@127.0.0.1`, '-p', String(this.port), '+tries=1', '+time=5', '+onesoa', '+nocomments', '+nostats', '+nocmd', ZONE, 'AXFR'], { timeoutMs: 30_000 });
+    const r = sh(
+      'dig',
+      [
+        '-b',
+        '127.0.0.4',
+        '-k',
+        join(this.dir, 'xfr.key'),
+        `@127.0.0.1`,
+        '-p',
+        String(this.port),
+        '+tries=1',
+        '+time=5',
+        '+onesoa',
+        '+nocomments',
+        '+nostats',
+        '+nocmd',
+        ZONE,
+        'AXFR',
+      ],
+      { timeoutMs: 30_000 },
+    );
     if (r.status !== 0 || !/\sSOA\s/.test(r.stdout)) {
       this.fail(`${when}: AXFR failed: ${(r.stdout + r.stderr).trim().slice(0, 300)}`);
       return;
     }
     // the TSIG record of each message is no part of the zone
-    writeFileSync(file, r.stdout.split('\n').filter((l) => !/\sANY\s+TSIG\s/.test(l)).join('\n'));
+    writeFileSync(
+      file,
+      r.stdout
+        .split('\n')
+        .filter((l) => !/\sANY\s+TSIG\s/.test(l))
+        .join('\n'),
+    );
     this.holdVersion(file, `${when}, served`);
     rmSync(file);
   }
@@ -612,11 +701,13 @@ class Killed extends Error {}
 async function settleOnce(lab: Lab): Promise<void> {
   if (!(await lab.start())) throw new Error(`hms run does not sign the zone: ${lab.service!.text.slice(-1500)}`);
 }
-const stopAfter = (extra: (lab: Lab) => Promise<void> = () => Promise.resolve()) => async (lab: Lab): Promise<void> => {
-  await settleOnce(lab);
-  await extra(lab);
-  await lab.stop();
-};
+const stopAfter =
+  (extra: (lab: Lab) => Promise<void> = () => Promise.resolve()) =>
+  async (lab: Lab): Promise<void> => {
+    await settleOnce(lab);
+    await extra(lab);
+    await lab.stop();
+  };
 
 export const scenarios: Record<ScenarioName, Scenario> = {
   // the start of a service with a zone it never signed: keys made, the zone signed and published
@@ -630,9 +721,21 @@ export const scenarios: Record<ScenarioName, Scenario> = {
     },
   },
   // the daily re-sign of a zone served already (hms zone resign: the same path as the timer's)
-  resign: { prepare: stopAfter(), step: attached(() => undefined, (_l, _t, cli) => cli(['zone', 'resign', ZONE])) },
+  resign: {
+    prepare: stopAfter(),
+    step: attached(
+      () => undefined,
+      (_l, _t, cli) => cli(['zone', 'resign', ZONE]),
+    ),
+  },
   // a ZSK roll started by hand: a key made in the token, recorded, published
-  'zsk-roll': { prepare: stopAfter(), step: attached(() => undefined, (_l, _t, cli) => cli(['key', 'rollover', ZONE, '--zsk', '--ticket', 'CRASH-1'])) },
+  'zsk-roll': {
+    prepare: stopAfter(),
+    step: attached(
+      () => undefined,
+      (_l, _t, cli) => cli(['key', 'rollover', ZONE, '--zsk', '--ticket', 'CRASH-1']),
+    ),
+  },
   // the first DS seen at the parent (asked by root), approved by a second person (bob, an approver)
   'ds-approval': {
     prepare: stopAfter(async () => {

@@ -53,7 +53,15 @@ async function tryPoint(scenario: ScenarioName, base: Lab, point: Point): Promis
       if (r.status !== 0) lab.fail(`the re-sign after the restart: ${r.stdout}${r.stderr}`);
       lab.checks(`${scenario} killed ${point.what}, re-signed after the restart`);
     }
-    return { scenario, point, hit: hit === undefined ? null : describeCall(hit.line, lab.dir), killed, restarts: lab.restarts, failures: lab.failures, figures: { ...lab.figures } };
+    return {
+      scenario,
+      point,
+      hit: hit === undefined ? null : describeCall(hit.line, lab.dir),
+      killed,
+      restarts: lab.restarts,
+      failures: lab.failures,
+      figures: { ...lab.figures },
+    };
   } finally {
     await lab.dispose();
   }
@@ -102,7 +110,20 @@ export async function search(options: SearchOptions): Promise<ScenarioResult[]> 
 
 /** The figures over every outcome. */
 export function totals(results: readonly ScenarioResult[]): Figures & { points: number; restarts: number; killed: number; pointsWithFailures: number } {
-  const t = { points: 0, restarts: 0, killed: 0, pointsWithFailures: 0, lostKeys: 0, orphanKeys: 0, reusedSerials: 0, lowerSerials: 0, invalidVersions: 0, integrityFailures: 0, auditFailures: 0, versionsChecked: 0 };
+  const t = {
+    points: 0,
+    restarts: 0,
+    killed: 0,
+    pointsWithFailures: 0,
+    lostKeys: 0,
+    orphanKeys: 0,
+    reusedSerials: 0,
+    lowerSerials: 0,
+    invalidVersions: 0,
+    integrityFailures: 0,
+    auditFailures: 0,
+    versionsChecked: 0,
+  };
   for (const o of results.flatMap((r) => r.outcomes)) {
     t.points++;
     t.restarts += o.restarts;

@@ -27,7 +27,9 @@ export function syslogSink(target: SyslogTarget, onError: (message: string) => v
   return (record: AuditRecord) => {
     const child = spawn('logger', [...args, '--', formatSyslogMessage(record)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: TIMEOUT_MS });
     let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     child.on('error', (e) => onError(`audit, syslog: logger(1) did not start for record ${record.seq}: ${e.message}`));
     child.on('close', (code, signal) => {
       // a negative code is a start that failed: 'error' has said so

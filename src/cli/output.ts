@@ -44,9 +44,8 @@ export function exitCodeFor(error: unknown): number {
 /** Reports an error on stderr (or as `{error:{code,message,details}}` on stdout with --json). */
 export function reportError(error: unknown, json: boolean): void {
   if (json) {
-    const body = error instanceof SignerError
-      ? error.toJSON()
-      : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), details: {} };
+    const body =
+      error instanceof SignerError ? error.toJSON() : { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error), details: {} };
     outJson({ error: body });
     return;
   }

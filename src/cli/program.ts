@@ -24,7 +24,12 @@ type ModuleName = keyof typeof MODULES;
  * `hms zone check`. Any other command, help and a mistyped name load every module.
  */
 const ALONE: Readonly<Record<string, ModuleName>> = {
-  sign: 'sign', 'zone check': 'zone', 'zone print': 'zone', hsm: 'hsm', policy: 'policy', audit: 'audit',
+  sign: 'sign',
+  'zone check': 'zone',
+  'zone print': 'zone',
+  hsm: 'hsm',
+  policy: 'policy',
+  audit: 'audit',
 };
 
 /**
@@ -34,7 +39,7 @@ const ALONE: Readonly<Record<string, ModuleName>> = {
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const [top, sub] = argv ?? [];
   const words = top === undefined || top.startsWith('-') ? undefined : sub === undefined || sub.startsWith('-') ? [top] : [top, sub];
-  const alone = words === undefined ? undefined : ALONE[words.join(' ')] ?? ALONE[words[0]!];
+  const alone = words === undefined ? undefined : (ALONE[words.join(' ')] ?? ALONE[words[0]!]);
   if (alone !== undefined) {
     const program = await programOf([alone]);
     // the module makes the command (and the subcommand asked for); else load them all

@@ -25,12 +25,10 @@ export function configPath(opts: { config?: string }): string {
   return path;
 }
 
-export const common = (cmd: Command): Command => cmd
-  .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)')
-  .option('--json', 'print the result as JSON');
-export const changing = (cmd: Command): Command => common(cmd)
-  .option('--ticket <id>', 'the ticket or change number this is done under (DP-2.4f)')
-  .option('--comment <text>', 'why, for the audit trail');
+export const common = (cmd: Command): Command =>
+  cmd.option('--config <file>', 'the hms configuration (default: HMS_CONFIG)').option('--json', 'print the result as JSON');
+export const changing = (cmd: Command): Command =>
+  common(cmd).option('--ticket <id>', 'the ticket or change number this is done under (DP-2.4f)').option('--comment <text>', 'why, for the audit trail');
 
 /** A request's answer, and whether the running service gave it. */
 export interface Performed {
@@ -48,18 +46,28 @@ export interface Performed {
 export async function perform(opts: Common, op: string, params: Params): Promise<Performed> {
   const config = loadConfig(configPath(opts), { secrets: false });
   const sudo = process.getuid?.() === 0 ? process.env.SUDO_USER : undefined;
-  const request: ServiceRequest = { op, params, ticket: opts.ticket ?? null, comment: opts.comment ?? null, ...(sudo === undefined || sudo === '' ? {} : { sudoUser: sudo }) };
+  const request: ServiceRequest = {
+    op,
+    params,
+    ticket: opts.ticket ?? null,
+    comment: opts.comment ?? null,
+    ...(sudo === undefined || sudo === '' ? {} : { sudoUser: sudo }),
+  };
   try {
-    return { answer: await askService(config.service.control, request) as Answer, viaService: true };
+    return { answer: (await askService(config.service.control, request)) as Answer, viaService: true };
   } catch (e) {
     if (!(e instanceof NoServiceError)) throw e;
   }
   const o = operation(op);
-  if (o.serviceOnly === true) throw new SignerError('IO', `${op} acts on what the running service serves, and no service answers on ${config.service.control}: start hms run`);
+  if (o.serviceOnly === true)
+    throw new SignerError('IO', `${op} acts on what the running service serves, and no service answers on ${config.service.control}: start hms run`);
   const who = currentOperator();
   const lock = o.writes ? tryLockState(config.state, `hms ${op} by ${who.user}`) : undefined;
   if (o.writes && lock === undefined) {
-    throw new SignerError('IO', `${config.state}: held by ${lockHolder(config.state)} while no service answers on ${config.service.control}; try again in a moment`);
+    throw new SignerError(
+      'IO',
+      `${config.state}: held by ${lockHolder(config.state)} while no service answers on ${config.service.control}; try again in a moment`,
+    );
   }
   try {
     const keeper = Keeper.open(config);
@@ -87,12 +95,15 @@ export function reportServed({ answer, viaService }: Performed, lead = 'next'): 
       continue;
     }
     const seen = p.secondaries.map((s) => `${s.secondary} ${s.isCurrent ? 'serves it' : `serves ${s.serial ?? 'nothing we saw'}`}`).join(', ');
-    out(p.servedAt !== null
-      ? `${p.zone}: serial ${p.serial} published; ${p.secondaries.length === 0 ? 'no secondaries listed' : `served by every secondary at ${isoSeconds(p.servedAt)} (${seen})`}`
-      : `${p.zone}: serial ${p.serial} published, but ${p.problem ?? 'not every secondary serves it'}${seen === '' ? '' : `: ${seen}`}`);
+    out(
+      p.servedAt !== null
+        ? `${p.zone}: serial ${p.serial} published; ${p.secondaries.length === 0 ? 'no secondaries listed' : `served by every secondary at ${isoSeconds(p.servedAt)} (${seen})`}`
+        : `${p.zone}: serial ${p.serial} published, but ${p.problem ?? 'not every secondary serves it'}${seen === '' ? '' : `: ${seen}`}`,
+    );
   }
   for (const gates of Object.values(answer.waiting)) {
-    for (const g of gates) out(`  ${lead}, from ${isoSeconds(g.from)}${viaService || g.from <= answer.at ? '' : ' (later if the service serves the change later)'}: ${g.what}`);
+    for (const g of gates)
+      out(`  ${lead}, from ${isoSeconds(g.from)}${viaService || g.from <= answer.at ? '' : ' (later if the service serves the change later)'}: ${g.what}`);
   }
 }
 

@@ -27,6 +27,6 @@ export function stateSource(opts: { state?: string; config?: string }, zone: str
 
 export function stateOption(cmd: Command): Command {
   return cmd
-    .option('--state <file>', 'the state file (default: $HMS_STATE, else the configuration\'s, else state/hms.db)')
+    .option('--state <file>', "the state file (default: $HMS_STATE, else the configuration's, else state/hms.db)")
     .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)');
 }

@@ -7,7 +7,8 @@ export const ERROR_CODES = {
   // Text input (zone files, directives)
   ZONE_SYNTAX: 'a zone file could not be read: bad token, bad record data or bad directive',
   ZONE_INCLUDE: 'an $INCLUDE could not be followed: missing file or an include loop',
-  INPUT_REFUSED: 'an input file was refused before it was read whole: not a regular file (a FIFO, a device, a directory, a socket), or over a limit (size, line length, $INCLUDE depth)',
+  INPUT_REFUSED:
+    'an input file was refused before it was read whole: not a regular file (a FIFO, a device, a directory, a socket), or over a limit (size, line length, $INCLUDE depth)',
   // Wire format
   WIRE_FORMAT: 'DNS wire-format data is malformed',
   // Names
@@ -30,12 +31,15 @@ export const ERROR_CODES = {
   STATE: 'the state database refused an operation: no such file, zone, key or request, or one that exists already',
   STATE_SCHEMA: 'the state database has a schema version this hms does not know (newer), or one it may not migrate (read-only)',
   APPROVAL: 'an approval was refused: the requester approving their own request (DP-4.7d), or a request no longer pending',
-  AUDIT_TAMPERED: 'the audit chain is broken, or differs from its copies outside the state: a record was edited, removed, reordered, rewritten or cut off (DP-2.4d)',
+  AUDIT_TAMPERED:
+    'the audit chain is broken, or differs from its copies outside the state: a record was edited, removed, reordered, rewritten or cut off (DP-2.4d)',
   // Backups
-  BACKUP: 'a backup was refused: a file missing, changed or not in its manifest, a state copy that fails its integrity check or has a newer schema, a token copy lacking a recorded key, a backup of another configuration, or a restore onto an existing state or token (DP-2.5d)',
+  BACKUP:
+    'a backup was refused: a file missing, changed or not in its manifest, a state copy that fails its integrity check or has a newer schema, a token copy lacking a recorded key, a backup of another configuration, or a restore onto an existing state or token (DP-2.5d)',
   // Zone transfer and TSIG
   TSIG: 'a TSIG key was refused: an MD5 or unknown algorithm (DP-3.5c, DP-4.2b), a secret that is not base64 or is empty',
-  TRANSFER: 'the transfer server could not listen on an address, a configured ACL entry is not a single IP address, or a zone could not be brought in from its primary',
+  TRANSFER:
+    'the transfer server could not listen on an address, a configured ACL entry is not a single IP address, or a zone could not be brought in from its primary',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -159,9 +159,16 @@ export class AuditChainError extends SignerError {
    * `firstBad`: the first bad record (seq and, when known, its time), or a checkpoint line
    * that names no record (seq null, `where` its file:line).
    */
-  constructor(file: string, firstBad: { readonly seq: number | null; readonly reason: string; readonly at?: UnixSeconds | null; readonly where?: string }, checked: number) {
+  constructor(
+    file: string,
+    firstBad: { readonly seq: number | null; readonly reason: string; readonly at?: UnixSeconds | null; readonly where?: string },
+    checked: number,
+  ) {
     const when = firstBad.at === undefined || firstBad.at === null ? '' : ` of ${isoSeconds(firstBad.at)}`;
-    const what = firstBad.seq === null ? `${firstBad.where ?? 'checkpoint'}: ${firstBad.reason}` : `audit record ${firstBad.seq}: ${firstBad.reason}${when === '' ? '' : ` (the record${when})`}`;
+    const what =
+      firstBad.seq === null
+        ? `${firstBad.where ?? 'checkpoint'}: ${firstBad.reason}`
+        : `audit record ${firstBad.seq}: ${firstBad.reason}${when === '' ? '' : ` (the record${when})`}`;
     super('AUDIT_TAMPERED', `${file}: ${what} (DP-2.4d)`, { details: { file, firstBad, checked } });
   }
 }

@@ -53,8 +53,10 @@ export function rolesOf(access: Access, who: Operator, zone: string | null): Rol
 export function authorize(access: Access, who: Operator, action: Action, zone: string | null): Role[] {
   const roles = rolesOf(access, who, zone);
   if (!roles.some((r) => ALLOWED[action].includes(r))) {
-    throw new PermissionError(`${who.user} may not ${action.replace('.', ' ')}${zone === null ? '' : ` for ${zone}`}: that needs the role ${ALLOWED[action].join(' or ')} (has: ${roles.join(', ') || 'none'})`,
-      { user: who.user, action, zone, roles });
+    throw new PermissionError(
+      `${who.user} may not ${action.replace('.', ' ')}${zone === null ? '' : ` for ${zone}`}: that needs the role ${ALLOWED[action].join(' or ')} (has: ${roles.join(', ') || 'none'})`,
+      { user: who.user, action, zone, roles },
+    );
   }
   return roles;
 }

@@ -16,24 +16,35 @@ function problems(text: string): string {
 }
 
 describe('the audit section of the configuration', () => {
-  it('DP-2.4d keeps the checkpoint beside the state\'s folder by default, never in it', () => {
+  it("DP-2.4d keeps the checkpoint beside the state's folder by default, never in it", () => {
     expect(parseConfig(BASE, '/etc/hms/hms.yaml').audit).toEqual({ checkpoint: '/var/lib/hms-audit/hms.db.checkpoint', syslog: null });
     expect(defaultCheckpointPath('/srv/signer/state/hms.db')).toBe('/srv/signer/state-audit/hms.db.checkpoint');
   });
 
-  it('DP-2.4e reads the checkpoint and the syslog target, relative paths from the file\'s folder', () => {
-    expect(parseConfig(`${BASE}audit:\n  checkpoint: ../../var/log/hms/audit.checkpoint\n  syslog: true\n`, '/etc/hms/hms.yaml').audit)
-      .toEqual({ checkpoint: '/var/log/hms/audit.checkpoint', syslog: { kind: 'local' } });
+  it("DP-2.4e reads the checkpoint and the syslog target, relative paths from the file's folder", () => {
+    expect(parseConfig(`${BASE}audit:\n  checkpoint: ../../var/log/hms/audit.checkpoint\n  syslog: true\n`, '/etc/hms/hms.yaml').audit).toEqual({
+      checkpoint: '/var/log/hms/audit.checkpoint',
+      syslog: { kind: 'local' },
+    });
     expect(parseConfig(`${BASE}audit:\n  syslog: false\n`, '/etc/hms/hms.yaml').audit.syslog).toBeNull();
-    expect(parseConfig(`${BASE}audit:\n  syslog: { server: "[2001:db8::5]:6514", protocol: tcp }\n`, '/etc/hms/hms.yaml').audit.syslog)
-      .toEqual({ kind: 'server', host: '2001:db8::5', port: 6514, protocol: 'tcp' });
-    expect(parseConfig(`${BASE}audit:\n  syslog: { server: logs.example.net }\n`, '/etc/hms/hms.yaml').audit.syslog)
-      .toEqual({ kind: 'server', host: 'logs.example.net', port: 514, protocol: 'udp' });
+    expect(parseConfig(`${BASE}audit:\n  syslog: { server: "[2001:db8::5]:6514", protocol: tcp }\n`, '/etc/hms/hms.yaml').audit.syslog).toEqual({
+      kind: 'server',
+      host: '2001:db8::5',
+      port: 6514,
+      protocol: 'tcp',
+    });
+    expect(parseConfig(`${BASE}audit:\n  syslog: { server: logs.example.net }\n`, '/etc/hms/hms.yaml').audit.syslog).toEqual({
+      kind: 'server',
+      host: 'logs.example.net',
+      port: 514,
+      protocol: 'udp',
+    });
   });
 
-  it('DP-2.4d refuses a checkpoint inside the state\'s folder, naming the file and line', () => {
-    expect(problems(`${BASE}audit:\n  checkpoint: /var/lib/hms/log/audit.checkpoint\n`))
-      .toMatch(/\/etc\/hms\/hms\.yaml:4:3: .*audit\.checkpoint.*\/var\/lib\/hms\/log\/audit\.checkpoint is inside the state's folder \/var\/lib\/hms/);
+  it("DP-2.4d refuses a checkpoint inside the state's folder, naming the file and line", () => {
+    expect(problems(`${BASE}audit:\n  checkpoint: /var/lib/hms/log/audit.checkpoint\n`)).toMatch(
+      /\/etc\/hms\/hms\.yaml:4:3: .*audit\.checkpoint.*\/var\/lib\/hms\/log\/audit\.checkpoint is inside the state's folder \/var\/lib\/hms/,
+    );
     expect(problems(`${BASE}audit:\n  checkpoint: ../../var/lib/hms/audit.checkpoint\n`)).toMatch(/hms\.yaml:4:3: .*inside the state's folder/);
   });
 

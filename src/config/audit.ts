@@ -43,7 +43,10 @@ export function readAuditConfig(r: MapReader, path: (p: string) => string, state
   const stateFolder = dirname(resolve(stateFile));
   const inside = relative(stateFolder, checkpoint);
   if (a.has('checkpoint') && !inside.startsWith('..') && !isAbsolute(inside)) {
-    a.complain('checkpoint', `${checkpoint} is inside the state's folder ${stateFolder}: the checkpoint must be kept apart from the state it vouches for (DP-2.4d)`);
+    a.complain(
+      'checkpoint',
+      `${checkpoint} is inside the state's folder ${stateFolder}: the checkpoint must be kept apart from the state it vouches for (DP-2.4d)`,
+    );
   }
   let syslog: SyslogTarget | null = null;
   const f = a.field('syslog');
@@ -54,7 +57,13 @@ export function readAuditConfig(r: MapReader, path: (p: string) => string, state
       const s = MapReader.of(a.scope, f)!;
       const text = s.string('server', '');
       const server = parseServer(text);
-      if (server === undefined) s.complain('server', text === '' ? 'give the syslog server as HOST or HOST:PORT (or write syslog: true for the local syslog)' : `${quote(text)} is not HOST, HOST:PORT or [IPv6]:PORT`);
+      if (server === undefined)
+        s.complain(
+          'server',
+          text === ''
+            ? 'give the syslog server as HOST or HOST:PORT (or write syslog: true for the local syslog)'
+            : `${quote(text)} is not HOST, HOST:PORT or [IPv6]:PORT`,
+        );
       const protocol = s.string('protocol', 'udp');
       if (protocol !== 'udp' && protocol !== 'tcp') s.complain('protocol', `${quote(protocol)} is not udp or tcp`);
       s.finish();

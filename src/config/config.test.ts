@@ -23,7 +23,10 @@ describe('the hms configuration', () => {
     const c = parseConfig(GOOD, '/etc/hms/hms.yaml');
     expect(c.state).toBe('/var/lib/hms/hms.db');
     expect(c.hsm).toEqual({ token: 'hms', pinFile: '/etc/hms/pin' });
-    expect(c.access.all.approver).toEqual([{ kind: 'user', name: 'bob' }, { kind: 'user', name: 'carol' }]);
+    expect(c.access.all.approver).toEqual([
+      { kind: 'user', name: 'bob' },
+      { kind: 'user', name: 'carol' },
+    ]);
     expect([...c.access.zones.keys()]).toEqual(['example.com.']);
   });
 
@@ -53,7 +56,9 @@ describe('DP-2.8b roles per zone, by user or group', () => {
   });
   it('refuses an action the roles do not allow, saying which role it needs', () => {
     expect(() => authorize(c.access, { user: 'alice', groups: [] }, 'key.roll', 'example.org.')).toThrow(PermissionError);
-    expect(() => authorize(c.access, { user: 'alice', groups: [] }, 'approve', 'example.com.')).toThrow(/alice may not approve for example\.com\.: that needs the role approver \(has: operator\)/);
+    expect(() => authorize(c.access, { user: 'alice', groups: [] }, 'approve', 'example.com.')).toThrow(
+      /alice may not approve for example\.com\.: that needs the role approver \(has: operator\)/,
+    );
     expect(authorize(c.access, { user: 'bob', groups: [] }, 'approve', 'example.com.')).toEqual(['approver']);
     expect(() => authorize(c.access, { user: 'eve', groups: ['audit'] }, 'zone.manage', null)).toThrow(PermissionError);
   });

@@ -61,7 +61,8 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const module = hsmReader.has('module') ? path(hsmReader.string('module', '')) : undefined;
   const token = hsmReader.string('token', 'hms');
   const pinFile = hsmReader.has('pin-file') ? path(hsmReader.string('pin-file', '')) : undefined;
-  if (hsmReader.has('pin')) hsmReader.complain('pin', 'a PIN is never written in the configuration: put it in a file only its owner can read (pin-file) or in HMS_PIN');
+  if (hsmReader.has('pin'))
+    hsmReader.complain('pin', 'a PIN is never written in the configuration: put it in a file only its owner can read (pin-file) or in HMS_PIN');
   hsmReader.field('pin');
   hsmReader.finish();
   const accessReader = r.sub('access');
@@ -69,7 +70,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   const zones = new Map<string, RoleTable>();
   for (const { name, reader } of accessReader.keys('zones')) {
     try {
-      zones.set(Name.parse(name.endsWith('.') ? name : `${name}.`).toLowerCase().toString(), roleTable(reader));
+      zones.set(
+        Name.parse(name.endsWith('.') ? name : `${name}.`)
+          .toLowerCase()
+          .toString(),
+        roleTable(reader),
+      );
       reader.finish();
     } catch {
       accessReader.complain('zones', `${quote(name)} is not a domain name`);
@@ -81,7 +87,15 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   r.finish();
   if (policies.length === 0 && !r.has('policies')) r.complain('policies', 'no policy files: list at least one (kasp/default.yaml)');
   if (problems.list.length > 0) throw new ConfigError(file, problems.list);
-  return { file, state, policies, hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) }, access: { all, zones }, audit, service };
+  return {
+    file,
+    state,
+    policies,
+    hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) },
+    access: { all, zones },
+    audit,
+    service,
+  };
 }
 
 function roleTable(r: MapReader): RoleTable {

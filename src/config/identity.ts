@@ -12,7 +12,7 @@ import type { Operator } from './access.js';
  */
 export function currentOperator(env: NodeJS.ProcessEnv = process.env): Operator {
   const me = userInfo();
-  const user = me.uid === 0 ? sudoUser(env.SUDO_USER) ?? me.username : me.username;
+  const user = me.uid === 0 ? (sudoUser(env.SUDO_USER) ?? me.username) : me.username;
   return { user, groups: groupsOf(user) };
 }
 
@@ -23,7 +23,10 @@ function sudoUser(text: string | undefined): string | undefined {
 
 function groupsOf(user: string): string[] {
   try {
-    return execFileSync('id', ['-Gn', '--', user], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(/\s+/).filter((g) => g !== '');
+    return execFileSync('id', ['-Gn', '--', user], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] })
+      .trim()
+      .split(/\s+/)
+      .filter((g) => g !== '');
   } catch {
     // a user the name service does not know has no groups; a role by user name still holds
     return [];
@@ -46,7 +49,7 @@ function id(args: readonly string[]): Promise<string | undefined> {
 export async function peerOperator(uid: number, claimedSudoUser?: string): Promise<Operator> {
   const name = await id(['-nu', String(uid)]);
   if (name === undefined || name === '') throw new PermissionError(`uid ${uid} is not known to the system's name service: refused`, { uid });
-  const user = uid === 0 ? sudoUser(claimedSudoUser) ?? name : name;
+  const user = uid === 0 ? (sudoUser(claimedSudoUser) ?? name) : name;
   const groups = await id(['-Gn', '--', user]);
   return { user, groups: groups === undefined ? [] : groups.split(/\s+/).filter((g) => g !== '') };
 }

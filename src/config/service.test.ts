@@ -53,7 +53,10 @@ function problems(text: string): string {
 describe('the service sections of the configuration', () => {
   it('reads listen addresses, the schedule, TSIG keys from their files, secondaries and zones', () => {
     const c = parseConfig(config(GOOD), join(dir, 'hms.yaml')).service;
-    expect(c.listen).toEqual([{ address: '127.0.0.1', port: 5300 }, { address: '::1', port: 5300 }]);
+    expect(c.listen).toEqual([
+      { address: '127.0.0.1', port: 5300 },
+      { address: '::1', port: 5300 },
+    ]);
     expect(c.source).toEqual({ ipv4: '127.0.0.1', ipv6: '::1' });
     expect(c.data).toBe(join(dir, 'state'));
     expect(c.control).toBe(join(dir, 'state/hms.sock'));
@@ -65,17 +68,26 @@ describe('the service sections of the configuration', () => {
     ]);
     expect(c.zones).toEqual([
       { name: 'example.com.', input: { kind: 'file', file: join(dir, 'zones/example.com.zone') }, policy: 'dp', secondaries: ['ns1'], parentServers: [] },
-      { name: 'example.net.', input: { kind: 'primary', primary: { address: '192.0.2.1', port: 5301 }, key: 'xfr-key' }, policy: 'dp', secondaries: ['ns1', 'ns2'], parentServers: ['192.0.2.99', '192.0.2.98:5353'] },
+      {
+        name: 'example.net.',
+        input: { kind: 'primary', primary: { address: '192.0.2.1', port: 5301 }, key: 'xfr-key' },
+        policy: 'dp',
+        secondaries: ['ns1', 'ns2'],
+        parentServers: ['192.0.2.99', '192.0.2.98:5353'],
+      },
     ]);
   });
 
-  it('issue 17 item 5 reads the journal\'s byte bound (256M unless written) and refuses a size it cannot take, at its line', () => {
+  it("issue 17 item 5 reads the journal's byte bound (256M unless written) and refuses a size it cannot take, at its line", () => {
     const size = (written: string): string => config(GOOD.replace('  resign: "17 3 * * *"\n', `  resign: "17 3 * * *"\n  journal-size: ${written}\n`));
     expect(parseConfig(config(GOOD), join(dir, 'hms.yaml')).service.journalBytes).toBe(256 * 1024 * 1024);
     expect(parseConfig(size('1G'), join(dir, 'hms.yaml')).service.journalBytes).toBe(1024 ** 3);
     expect(parseConfig(size('"65536"'), join(dir, 'hms.yaml')).service.journalBytes).toBe(65536);
     expect(parseConfig(size('131072'), join(dir, 'hms.yaml')).service.journalBytes).toBe(131072);
-    for (const bad of ['12X', '1K', '5G', '-1', '1.5']) expect(problems(size(bad)), bad).toMatch(new RegExp(`hms\\.yaml:6:3: service\\.journal-size: expected a size from 64K to 4G \\(octets, or a number with K, M or G\\), found`));
+    for (const bad of ['12X', '1K', '5G', '-1', '1.5'])
+      expect(problems(size(bad)), bad).toMatch(
+        new RegExp(`hms\\.yaml:6:3: service\\.journal-size: expected a size from 64K to 4G \\(octets, or a number with K, M or G\\), found`),
+      );
   });
 
   it('DP-3.5c refuses hmac-md5 with the file, line and field, and reports the key only once', () => {
@@ -93,12 +105,15 @@ describe('the service sections of the configuration', () => {
   });
 
   it('reports every wrong value at its line: an address, a key not listed, a secondary not listed, a bad schedule, input and primary together', () => {
-    const message = problems(config(GOOD
-      .replace('"127.0.0.1:5300"', '"localhost:5300"')
-      .replace('resign: "17 3 * * *"', 'resign: "daily"')
-      .replace('ns1: { address: 192.0.2.53, key: xfr-key }', 'ns1: { address: 192.0.2.53, key: other-key }')
-      .replace('secondaries: [ns1]', 'secondaries: [ns9]')
-      .replace('    primary: {', '    input: x.zone\n    primary: {')));
+    const message = problems(
+      config(
+        GOOD.replace('"127.0.0.1:5300"', '"localhost:5300"')
+          .replace('resign: "17 3 * * *"', 'resign: "daily"')
+          .replace('ns1: { address: 192.0.2.53, key: xfr-key }', 'ns1: { address: 192.0.2.53, key: other-key }')
+          .replace('secondaries: [ns1]', 'secondaries: [ns9]')
+          .replace('    primary: {', '    input: x.zone\n    primary: {'),
+      ),
+    );
     expect(message).toMatch(/:4:\d+: service\.listen: 'localhost:5300' is not ADDRESS/);
     expect(message).toMatch(/:5:\d+: service\.resign: 'daily' is not a cron expression/);
     expect(message).toMatch(/:10:\d+: secondaries\.ns1\.key: no TSIG key 'other-key' in tsig-keys/);
@@ -107,7 +122,11 @@ describe('the service sections of the configuration', () => {
   });
 
   it('issue 16 takes the source addresses as written, or the one listen address of each family, or leaves the choice to the kernel', () => {
-    const source = (listen: string, written?: string): unknown => parseConfig(config(GOOD.replace('  listen: ["127.0.0.1:5300", "[::1]:5300"]\n', `  listen: ${listen}\n${written === undefined ? '' : `  source: ${written}\n`}`)), join(dir, 'hms.yaml')).service.source;
+    const source = (listen: string, written?: string): unknown =>
+      parseConfig(
+        config(GOOD.replace('  listen: ["127.0.0.1:5300", "[::1]:5300"]\n', `  listen: ${listen}\n${written === undefined ? '' : `  source: ${written}\n`}`)),
+        join(dir, 'hms.yaml'),
+      ).service.source;
     expect(source('["127.0.0.4:5300"]')).toEqual({ ipv4: '127.0.0.4' });
     expect(source('["127.0.0.4:5300", "[::1]:5300"]', '{ ipv4: 192.0.2.10, ipv6: "2001:db8::10" }')).toEqual({ ipv4: '192.0.2.10', ipv6: '2001:db8::10' });
     expect(source('["127.0.0.4:5300", "[::1]:5300"]', '{ ipv6: ::1 }')).toEqual({ ipv4: '127.0.0.4', ipv6: '::1' });
@@ -121,8 +140,12 @@ describe('the service sections of the configuration', () => {
 
   it('issue 16 refuses a source address of the wrong family, with a port, a name, an unknown field or no map, at its line', () => {
     const bad = (written: string): string => problems(config(GOOD.replace('  resign: "17 3 * * *"\n', `  source: ${written}\n  resign: "17 3 * * *"\n`)));
-    expect(bad('{ ipv4: "::1", ipv6: 127.0.0.1 }')).toMatch(/2 problem\(s\)[\s\S]*hms\.yaml:5:\d+: service\.source\.ipv4: '::1' is not an IPv4 address[\s\S]*hms\.yaml:5:\d+: service\.source\.ipv6: '127\.0\.0\.1' is not an IPv6 address/);
-    expect(bad('{ ipv4: "127.0.0.1:53" }')).toMatch(/hms\.yaml:5:\d+: service\.source\.ipv4: '127\.0\.0\.1:53' is not an IPv4 address \(an address only: requests leave from any free port\)/);
+    expect(bad('{ ipv4: "::1", ipv6: 127.0.0.1 }')).toMatch(
+      /2 problem\(s\)[\s\S]*hms\.yaml:5:\d+: service\.source\.ipv4: '::1' is not an IPv4 address[\s\S]*hms\.yaml:5:\d+: service\.source\.ipv6: '127\.0\.0\.1' is not an IPv6 address/,
+    );
+    expect(bad('{ ipv4: "127.0.0.1:53" }')).toMatch(
+      /hms\.yaml:5:\d+: service\.source\.ipv4: '127\.0\.0\.1:53' is not an IPv4 address \(an address only: requests leave from any free port\)/,
+    );
     expect(bad('{ ipv6: localhost }')).toMatch(/service\.source\.ipv6: 'localhost' is not an IPv6 address/);
     expect(bad('{ ipv5: 127.0.0.1 }')).toMatch(/service\.source\.ipv5: unknown field \(expected one of: ipv4, ipv6\)/);
     expect(bad('127.0.0.1')).toMatch(/hms\.yaml:5:\d+: service\.source: expected a map of fields, found 127\.0\.0\.1/);
@@ -137,12 +160,16 @@ describe('the service sections of the configuration', () => {
   });
 
   it('issue 17 item 3 reads the TCP caps and timeouts and the refusal log interval, with the defaults when left out, and refuses values out of range at their line', () => {
-    const limits = (lines: string): unknown => parseConfig(config(GOOD.replace('  alarm-validity: 5d\n', `  alarm-validity: 5d\n${lines}`)), join(dir, 'hms.yaml')).service.transferLimits;
+    const limits = (lines: string): unknown =>
+      parseConfig(config(GOOD.replace('  alarm-validity: 5d\n', `  alarm-validity: 5d\n${lines}`)), join(dir, 'hms.yaml')).service.transferLimits;
     expect(limits('')).toEqual({ maxClients: 256, maxClientsPerAddress: 16, idleTimeoutMs: 10_000, ioTimeoutMs: 2_000, refusalLogIntervalMs: 60_000 });
-    expect(limits('  tcp-max-clients: 1000\n  tcp-max-clients-per-address: 50\n  tcp-idle-timeout: 30s\n  tcp-io-timeout: 5\n  refusal-log-interval: 0\n'))
-      .toEqual({ maxClients: 1000, maxClientsPerAddress: 50, idleTimeoutMs: 30_000, ioTimeoutMs: 5_000, refusalLogIntervalMs: 0 });
+    expect(
+      limits('  tcp-max-clients: 1000\n  tcp-max-clients-per-address: 50\n  tcp-idle-timeout: 30s\n  tcp-io-timeout: 5\n  refusal-log-interval: 0\n'),
+    ).toEqual({ maxClients: 1000, maxClientsPerAddress: 50, idleTimeoutMs: 30_000, ioTimeoutMs: 5_000, refusalLogIntervalMs: 0 });
     expect(limits('  tcp-max-clients: 8\n')).toMatchObject({ maxClients: 8, maxClientsPerAddress: 8 });
-    const text = problems(config(GOOD.replace('  alarm-validity: 5d\n', '  alarm-validity: 5d\n  tcp-max-clients: 0\n  tcp-io-timeout: 0\n  tcp-idle-timeout: 2h\n')));
+    const text = problems(
+      config(GOOD.replace('  alarm-validity: 5d\n', '  alarm-validity: 5d\n  tcp-max-clients: 0\n  tcp-io-timeout: 0\n  tcp-idle-timeout: 2h\n')),
+    );
     expect(text).toMatch(/hms\.yaml:7:3: service\.tcp-max-clients: expected a whole number from 1 to 100000, found 0/);
     expect(text).toMatch(/hms\.yaml:8:3: service\.tcp-io-timeout: expected from 1 s to 600 s, found 0 s/);
     expect(text).toMatch(/hms\.yaml:9:3: service\.tcp-idle-timeout: expected from 1 s to 3600 s, found 7200 s/);
@@ -154,7 +181,11 @@ describe('service.zone-input-* (issue 17: zone input limits)', () => {
 
   it('defaults to 4 GiB a zone, 1 MiB a line, 20 $INCLUDE levels; takes sizes in octets or with k, M, G', () => {
     expect(read('  data: state\n')).toEqual({ maxOctets: 4 * 2 ** 30, maxLine: 2 ** 20, maxIncludeDepth: 20 });
-    expect(read('  zone-input-max-size: 512M\n  zone-input-max-line: 65536\n  zone-input-max-include-depth: 0\n')).toEqual({ maxOctets: 512 * 2 ** 20, maxLine: 65536, maxIncludeDepth: 0 });
+    expect(read('  zone-input-max-size: 512M\n  zone-input-max-line: 65536\n  zone-input-max-include-depth: 0\n')).toEqual({
+      maxOctets: 512 * 2 ** 20,
+      maxLine: 65536,
+      maxIncludeDepth: 0,
+    });
     expect(read('  zone-input-max-size: 8G\n  zone-input-max-line: 2k\n').maxOctets).toBe(8 * 2 ** 30);
   });
 
@@ -168,7 +199,11 @@ describe('service.zone-input-* (issue 17: zone input limits)', () => {
       throw new Error('no error');
     })();
     expect(e).toBeInstanceOf(ConfigError);
-    expect(e.problems.map((p) => `${p.line}: ${p.field}`)).toEqual(['4: service.zone-input-max-size', '5: service.zone-input-max-line', '6: service.zone-input-max-include-depth']);
+    expect(e.problems.map((p) => `${p.line}: ${p.field}`)).toEqual([
+      '4: service.zone-input-max-size',
+      '5: service.zone-input-max-line',
+      '6: service.zone-input-max-include-depth',
+    ]);
     expect(e.problems[0]!.message).toMatch(/expected a size from 1K to \d+G \(octets, or a number with K, M or G\), found lots/);
   });
 });

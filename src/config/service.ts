@@ -26,9 +26,7 @@ export interface Secondary {
 }
 
 /** Where a zone's unsigned data comes from: a file, or an upstream primary by AXFR/IXFR. */
-export type ZoneInput =
-  | { readonly kind: 'file'; readonly file: string }
-  | { readonly kind: 'primary'; readonly primary: Endpoint; readonly key: string };
+export type ZoneInput = { readonly kind: 'file'; readonly file: string } | { readonly kind: 'primary'; readonly primary: Endpoint; readonly key: string };
 
 export interface ServiceZone {
   readonly name: string;
@@ -176,7 +174,8 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     declared.add(name.toLowerCase().replace(/\.$/, ''));
     const algorithm = reader.string('algorithm', 'hmac-sha256');
     const secretFile = reader.has('secret-file') ? path(reader.string('secret-file', '')) : undefined;
-    if (reader.has('secret')) reader.complain('secret', 'a TSIG secret is never written in the configuration: put it in a file only its owner can read (secret-file)');
+    if (reader.has('secret'))
+      reader.complain('secret', 'a TSIG secret is never written in the configuration: put it in a file only its owner can read (secret-file)');
     reader.field('secret');
     try {
       if (secretFile === undefined) {
@@ -189,7 +188,10 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      reader.complain(/algorithm/i.test(message) ? 'algorithm' : 'secret-file', secretFile !== undefined && !/algorithm/i.test(message) && !message.startsWith(secretFile) ? `${secretFile}: ${message}` : message);
+      reader.complain(
+        /algorithm/i.test(message) ? 'algorithm' : 'secret-file',
+        secretFile !== undefined && !/algorithm/i.test(message) && !message.startsWith(secretFile) ? `${secretFile}: ${message}` : message,
+      );
     }
     reader.finish();
   }
@@ -213,7 +215,9 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   for (const { name, reader } of r.keys('zones')) {
     let origin: string;
     try {
-      origin = Name.parse(name.endsWith('.') ? name : `${name}.`).toLowerCase().toString();
+      origin = Name.parse(name.endsWith('.') ? name : `${name}.`)
+        .toLowerCase()
+        .toString();
     } catch {
       reader.complain('input', `${quote(name)} is not a domain name`);
       continue;
@@ -235,11 +239,26 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     for (const n of names) if (!secondaries.some((x) => x.name === n)) reader.complain('secondaries', `no secondary ${quote(n)} in secondaries`);
     const output = reader.has('output') ? path(reader.string('output', '')) : undefined;
     const parentServers = reader.strings('parent-servers');
-    for (const text of parentServers) if (parseEndpoint(text) === undefined) reader.complain('parent-servers', `${quote(text)} is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
+    for (const text of parentServers)
+      if (parseEndpoint(text) === undefined) reader.complain('parent-servers', `${quote(text)} is not ADDRESS, ADDRESS:PORT or [IPv6]:PORT`);
     reader.finish();
     if (input !== undefined) zones.push({ name: origin, input, policy, secondaries: names, parentServers, ...(output === undefined ? {} : { output }) });
   }
-  return { listen, source, data, control, resign, alarmValidity: alarm, journalVersions, journalBytes, transferLimits, zoneInput, tsigKeys, secondaries, zones };
+  return {
+    listen,
+    source,
+    data,
+    control,
+    resign,
+    alarmValidity: alarm,
+    journalVersions,
+    journalBytes,
+    transferLimits,
+    zoneInput,
+    tsigKeys,
+    secondaries,
+    zones,
+  };
 }
 
 /** The TCP caps and timeouts (defaults as the transfer server's: 256, 16, 10 s, 2 s, 60 s). */
@@ -259,4 +278,3 @@ function readTransferLimits(s: MapReader): TransferLimitSettings {
     refusalLogIntervalMs: seconds('refusal-log-interval', 60, 0, 86_400),
   };
 }
-

@@ -167,10 +167,23 @@ export function recordLength(owner: Name, rdata: Uint8Array): number {
  * compress too): `n` a name, `s` a character-string, a number that many fixed octets.
  */
 const COMPRESSIBLE: ReadonlyMap<number, readonly ('n' | 's' | number)[]> = new Map<number, readonly ('n' | 's' | number)[]>([
-  [2, ['n']], [3, ['n']], [4, ['n']], [5, ['n']], [7, ['n']], [8, ['n']], [9, ['n']], [12, ['n']], // NS MD MF CNAME MB MG MR PTR
-  [6, ['n', 'n', 20]], [14, ['n', 'n']], [17, ['n', 'n']], // SOA MINFO RP
-  [15, [2, 'n']], [18, [2, 'n']], [21, [2, 'n']], [26, [2, 'n', 'n']], // MX AFSDB RT PX
-  [33, [6, 'n']], [35, [4, 's', 's', 's', 'n']], // SRV NAPTR
+  [2, ['n']],
+  [3, ['n']],
+  [4, ['n']],
+  [5, ['n']],
+  [7, ['n']],
+  [8, ['n']],
+  [9, ['n']],
+  [12, ['n']], // NS MD MF CNAME MB MG MR PTR
+  [6, ['n', 'n', 20]],
+  [14, ['n', 'n']],
+  [17, ['n', 'n']], // SOA MINFO RP
+  [15, [2, 'n']],
+  [18, [2, 'n']],
+  [21, [2, 'n']],
+  [26, [2, 'n', 'n']], // MX AFSDB RT PX
+  [33, [6, 'n']],
+  [35, [4, 's', 's', 's', 'n']], // SRV NAPTR
 ]);
 
 /**

@@ -38,7 +38,17 @@ describe('Name', () => {
   });
 
   it('orders names canonically (RFC 4034 section 6.1 example)', () => {
-    const rfc = ['example.', 'a.example.', 'yljkjljk.a.example.', 'Z.a.example.', 'zABC.a.EXAMPLE.', 'z.example.', '\\001.z.example.', '*.z.example.', '\\200.z.example.'];
+    const rfc = [
+      'example.',
+      'a.example.',
+      'yljkjljk.a.example.',
+      'Z.a.example.',
+      'zABC.a.EXAMPLE.',
+      'z.example.',
+      '\\001.z.example.',
+      '*.z.example.',
+      '\\200.z.example.',
+    ];
     const shuffled = [...rfc].reverse().map((t) => Name.parse(t));
     shuffled.sort((a, b) => a.compare(b));
     expect(shuffled.map((n) => n.toString())).toEqual(rfc.map((t) => Name.parse(t).toString()));
@@ -75,7 +85,8 @@ describe('Name', () => {
       }
     };
     // arbitrary octets, and well-formed names up to and past 255 octets, with a tail after them
-    const wellFormed = fc.array(fc.uint8Array({ minLength: 1, maxLength: 63 }), { maxLength: 6 })
+    const wellFormed = fc
+      .array(fc.uint8Array({ minLength: 1, maxLength: 63 }), { maxLength: 6 })
       .map((labels) => Uint8Array.from([...labels.flatMap((l) => [l.length, ...l]), 0, 7, 7]));
     fc.assert(
       fc.property(fc.oneof(fc.uint8Array({ maxLength: 40 }), wellFormed), fc.nat(3), (buf, offset) => {
@@ -101,8 +112,14 @@ describe('Name', () => {
     const label = fc.uint8Array({ minLength: 1, maxLength: 4 }).map((b) => Buffer.from(b.map((x) => x % 4)).toString('latin1'));
     const name = fc.array(label, { maxLength: 3 }).map((l) => Name.fromLabels(l));
     const reference = (a: Name, b: Name): number => {
-      const la = a.labels().reverse().map((l) => l.toLowerCase());
-      const lb = b.labels().reverse().map((l) => l.toLowerCase());
+      const la = a
+        .labels()
+        .reverse()
+        .map((l) => l.toLowerCase());
+      const lb = b
+        .labels()
+        .reverse()
+        .map((l) => l.toLowerCase());
       for (let i = 0; i < Math.min(la.length, lb.length); i++) {
         const x = Buffer.from(la[i]!, 'latin1');
         const y = Buffer.from(lb[i]!, 'latin1');

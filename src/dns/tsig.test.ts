@@ -12,15 +12,24 @@ import { RRType } from './types.js';
  */
 const DIG_QUERIES: { readonly alg: string; readonly name: string; readonly secret: string; readonly time: number; readonly hex: string }[] = [
   {
-    alg: 'hmac-sha256', name: 'xfr-key', time: 0x6b043831, secret: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtMzItb2N0ZXRzISE=',
+    alg: 'hmac-sha256',
+    name: 'xfr-key',
+    time: 0x6b043831,
+    secret: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtMzItb2N0ZXRzISE=',
     hex: '18fc01200001000000000002076578616d706c6503636f6d000006000100002904d000000000000c000a00087f38e5178acd26d1077866722d6b65790000fa00ff00000000003d0b686d61632d7368613235360000006b043831012c0020e9ca73571834bb99491b5331e9c6166428b13fc84a0b06ac6acdcae8bd4fd05b18fc00000000',
   },
   {
-    alg: 'hmac-sha1', name: 'Key.Example', time: 0x6b043832, secret: 'AAECAwQFBgcICQ==',
+    alg: 'hmac-sha1',
+    name: 'Key.Example',
+    time: 0x6b043832,
+    secret: 'AAECAwQFBgcICQ==',
     hex: '557d01200001000000000002076578616d706c6503636f6d000006000100002904d000000000000c000a000840634b839a6c9048036b6579076578616d706c650000fa00ff00000000002f09686d61632d736861310000006b043832012c0014df630de280ef8ed128640b7495e7ff660cfe2aef557d00000000',
   },
   {
-    alg: 'hmac-sha512', name: 'k512', time: 0x6b043833, secret: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtMzItb2N0ZXRzISE=',
+    alg: 'hmac-sha512',
+    name: 'k512',
+    time: 0x6b043833,
+    secret: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtMzItb2N0ZXRzISE=',
     hex: 'eb1401200001000000000002076578616d706c6503636f6d000006000100002904d000000000000c000a00087ec092d79d0f89ec046b3531320000fa00ff00000000005d0b686d61632d7368613531320000006b043833012c0040fa3e218ac867d7fad168a129ec849ec7a1ceb7c1c2ffe95a4a8f255d676c0b3277eba420a19aa6469c26de789f2a456c0b9aab37e782aa3d426ca1e49c5ec918eb1400000000',
   },
 ];
@@ -103,11 +112,13 @@ describe('TSIG (RFC 8945)', () => {
 
   it('a MAC after unsigned messages of a stream covers them too (RFC 8945 section 5.3.1)', () => {
     const request = signMessage(query(), KEY, { now: NOW });
-    const message = (n: number): Uint8Array => encodeResponse({ id: 0x1234, opcode: 0, rcode: n, isAuthoritative: true, isRecursionDesired: false }, undefined, []);
+    const message = (n: number): Uint8Array =>
+      encodeResponse({ id: 0x1234, opcode: 0, rcode: n, isAuthoritative: true, isRecursionDesired: false }, undefined, []);
     const first = signMessage(message(0), KEY, { now: NOW, priorMac: request.mac });
     const between = [message(1), message(2)];
     const last = signMessage(message(3), KEY, { now: NOW, priorMac: first.mac, isTimersOnly: true, unsignedBefore: between });
-    const check = (unsignedBefore: Uint8Array[]) => verifyMessage(last.message, byName([KEY]), { now: NOW, priorMac: first.mac, isTimersOnly: true, unsignedBefore })?.status;
+    const check = (unsignedBefore: Uint8Array[]) =>
+      verifyMessage(last.message, byName([KEY]), { now: NOW, priorMac: first.mac, isTimersOnly: true, unsignedBefore })?.status;
     expect(check(between)).toBe('ok');
     expect(check([between[0]!])).toBe('BADSIG');
     expect(check([])).toBe('BADSIG');
@@ -115,7 +126,12 @@ describe('TSIG (RFC 8945)', () => {
 
   it('a BADKEY answer carries the TSIG error and no MAC', () => {
     const request = verifyMessage(signMessage(query(), KEY, { now: NOW }).message, byName([]), { now: NOW })!;
-    const answer = appendUnsignedTsig(encodeResponse({ id: 0x1234, opcode: 0, rcode: Rcode.NOTAUTH, isAuthoritative: false, isRecursionDesired: false }, undefined, []), request.tsig!, TsigRcode.BADKEY, NOW);
+    const answer = appendUnsignedTsig(
+      encodeResponse({ id: 0x1234, opcode: 0, rcode: Rcode.NOTAUTH, isAuthoritative: false, isRecursionDesired: false }, undefined, []),
+      request.tsig!,
+      TsigRcode.BADKEY,
+      NOW,
+    );
     const v = verifyMessage(answer, byName([KEY]), { now: NOW, priorMac: request.tsig!.mac });
     expect(v?.status).toBe('BADSIG');
     expect(v?.tsig?.error).toBe(TsigRcode.BADKEY);

@@ -119,7 +119,14 @@ export function signMessage(message: Uint8Array, key: TsigKey, options: TsigSign
  * (BADKEY) or whose MAC is wrong (BADSIG), RFC 8945 section 5.2.
  */
 export function appendUnsignedTsig(message: Uint8Array, request: TsigRecord, error: number, now: UnixSeconds): Uint8Array {
-  return appendTsig(message, { ...request, timeSigned: now, mac: new Uint8Array(0), originalId: (message[0]! << 8) | message[1]!, error, otherData: new Uint8Array(0) });
+  return appendTsig(message, {
+    ...request,
+    timeSigned: now,
+    mac: new Uint8Array(0),
+    originalId: (message[0]! << 8) | message[1]!,
+    error,
+    otherData: new Uint8Array(0),
+  });
 }
 
 export type TsigStatus = 'ok' | 'BADKEY' | 'BADSIG' | 'BADTIME' | 'FORMERR';

@@ -4,16 +4,91 @@
  * hms can read and write in presentation form is decided by the rdata registry.
  */
 export const RRType = {
-  A: 1, NS: 2, MD: 3, MF: 4, CNAME: 5, SOA: 6, MB: 7, MG: 8, MR: 9, NULL: 10, WKS: 11, PTR: 12,
-  HINFO: 13, MINFO: 14, MX: 15, TXT: 16, RP: 17, AFSDB: 18, X25: 19, ISDN: 20, RT: 21, NSAP: 22,
-  'NSAP-PTR': 23, SIG: 24, KEY: 25, PX: 26, GPOS: 27, AAAA: 28, LOC: 29, NXT: 30, EID: 31,
-  NIMLOC: 32, SRV: 33, ATMA: 34, NAPTR: 35, KX: 36, CERT: 37, A6: 38, DNAME: 39, SINK: 40,
-  OPT: 41, APL: 42, DS: 43, SSHFP: 44, IPSECKEY: 45, RRSIG: 46, NSEC: 47, DNSKEY: 48, DHCID: 49,
-  NSEC3: 50, NSEC3PARAM: 51, TLSA: 52, SMIMEA: 53, HIP: 55, NINFO: 56, RKEY: 57, TALINK: 58,
-  CDS: 59, CDNSKEY: 60, OPENPGPKEY: 61, CSYNC: 62, ZONEMD: 63, SVCB: 64, HTTPS: 65, SPF: 99,
-  NID: 104, L32: 105, L64: 106, LP: 107, EUI48: 108, EUI64: 109, TKEY: 249, TSIG: 250, IXFR: 251,
-  AXFR: 252, MAILB: 253, MAILA: 254, ANY: 255, URI: 256, CAA: 257, AVC: 258, DOA: 259,
-  AMTRELAY: 260, TA: 32768, DLV: 32769,
+  A: 1,
+  NS: 2,
+  MD: 3,
+  MF: 4,
+  CNAME: 5,
+  SOA: 6,
+  MB: 7,
+  MG: 8,
+  MR: 9,
+  NULL: 10,
+  WKS: 11,
+  PTR: 12,
+  HINFO: 13,
+  MINFO: 14,
+  MX: 15,
+  TXT: 16,
+  RP: 17,
+  AFSDB: 18,
+  X25: 19,
+  ISDN: 20,
+  RT: 21,
+  NSAP: 22,
+  'NSAP-PTR': 23,
+  SIG: 24,
+  KEY: 25,
+  PX: 26,
+  GPOS: 27,
+  AAAA: 28,
+  LOC: 29,
+  NXT: 30,
+  EID: 31,
+  NIMLOC: 32,
+  SRV: 33,
+  ATMA: 34,
+  NAPTR: 35,
+  KX: 36,
+  CERT: 37,
+  A6: 38,
+  DNAME: 39,
+  SINK: 40,
+  OPT: 41,
+  APL: 42,
+  DS: 43,
+  SSHFP: 44,
+  IPSECKEY: 45,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  DHCID: 49,
+  NSEC3: 50,
+  NSEC3PARAM: 51,
+  TLSA: 52,
+  SMIMEA: 53,
+  HIP: 55,
+  NINFO: 56,
+  RKEY: 57,
+  TALINK: 58,
+  CDS: 59,
+  CDNSKEY: 60,
+  OPENPGPKEY: 61,
+  CSYNC: 62,
+  ZONEMD: 63,
+  SVCB: 64,
+  HTTPS: 65,
+  SPF: 99,
+  NID: 104,
+  L32: 105,
+  L64: 106,
+  LP: 107,
+  EUI48: 108,
+  EUI64: 109,
+  TKEY: 249,
+  TSIG: 250,
+  IXFR: 251,
+  AXFR: 252,
+  MAILB: 253,
+  MAILA: 254,
+  ANY: 255,
+  URI: 256,
+  CAA: 257,
+  AVC: 258,
+  DOA: 259,
+  AMTRELAY: 260,
+  TA: 32768,
+  DLV: 32769,
 } as const;
 
 export type RRTypeName = keyof typeof RRType;
@@ -23,12 +98,25 @@ const NAME_BY_NUMBER = new Map<number, string>(Object.entries(RRType).map(([k, v
 
 /** Types that may never appear in a zone file (RFC 6895 meta-types and QTYPEs). */
 export const META_TYPES: ReadonlySet<number> = new Set([
-  RRType.OPT, RRType.TKEY, RRType.TSIG, RRType.IXFR, RRType.AXFR, RRType.MAILB, RRType.MAILA, RRType.ANY,
+  RRType.OPT,
+  RRType.TKEY,
+  RRType.TSIG,
+  RRType.IXFR,
+  RRType.AXFR,
+  RRType.MAILB,
+  RRType.MAILA,
+  RRType.ANY,
 ]);
 
 /** Types that only the signer makes; they must not be in unsigned input. */
 export const DNSSEC_TYPES: ReadonlySet<number> = new Set([
-  RRType.RRSIG, RRType.NSEC, RRType.NSEC3, RRType.NSEC3PARAM, RRType.DNSKEY, RRType.CDS, RRType.CDNSKEY,
+  RRType.RRSIG,
+  RRType.NSEC,
+  RRType.NSEC3,
+  RRType.NSEC3PARAM,
+  RRType.DNSKEY,
+  RRType.CDS,
+  RRType.CDNSKEY,
 ]);
 
 /** `A`, `TYPE65534`: the mnemonic where there is one, else the RFC 3597 form. */
@@ -59,12 +147,18 @@ export function parseClass(text: string): number | undefined {
   if (c !== 0x69 && c !== 0x63 && c !== 0x68 && c !== 0x6e && c !== 0x61) return undefined;
   const upper = text.toUpperCase();
   switch (upper) {
-    case 'IN': return 1;
-    case 'CS': return 2;
-    case 'CH': return 3;
-    case 'HS': return 4;
-    case 'NONE': return 254;
-    case 'ANY': return 255;
+    case 'IN':
+      return 1;
+    case 'CS':
+      return 2;
+    case 'CH':
+      return 3;
+    case 'HS':
+      return 4;
+    case 'NONE':
+      return 254;
+    case 'ANY':
+      return 255;
     default: {
       const m = /^CLASS(\d{1,5})$/.exec(upper);
       if (m && Number(m[1]) <= 0xffff) return Number(m[1]);

@@ -16,7 +16,8 @@ function ecdsaFiles(flags = 257): { key: string; priv: string; d: Buffer; pub: B
   return {
     key: `; This is a key-signing key, keyid 1, for example.com.\nexample.com. IN DNSKEY ${flags} 3 13 ${b64(pub)}\n`,
     priv: `Private-key-format: v1.3\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: ${b64(d)}\nCreated: 20261206000000\n`,
-    d, pub,
+    d,
+    pub,
   };
 }
 
@@ -29,8 +30,19 @@ function rsaFiles(): { key: string; priv: string } {
   const rdataKey = Buffer.concat([Buffer.from([e.length]), e, n]);
   return {
     key: `example.com. 3600 IN DNSKEY 256 3 8 ${b64(rdataKey)}\n`,
-    priv: ['Private-key-format: v1.3', 'Algorithm: 8 (RSASHA256)', `Modulus: ${f(j.n)}`, `PublicExponent: ${f(j.e)}`, `PrivateExponent: ${f(j.d)}`,
-      `Prime1: ${f(j.p)}`, `Prime2: ${f(j.q)}`, `Exponent1: ${f(j.dp)}`, `Exponent2: ${f(j.dq)}`, `Coefficient: ${f(j.qi)}`, ''].join('\n'),
+    priv: [
+      'Private-key-format: v1.3',
+      'Algorithm: 8 (RSASHA256)',
+      `Modulus: ${f(j.n)}`,
+      `PublicExponent: ${f(j.e)}`,
+      `PrivateExponent: ${f(j.d)}`,
+      `Prime1: ${f(j.p)}`,
+      `Prime2: ${f(j.q)}`,
+      `Exponent1: ${f(j.dp)}`,
+      `Exponent2: ${f(j.dq)}`,
+      `Coefficient: ${f(j.qi)}`,
+      '',
+    ].join('\n'),
   };
 }
 
@@ -53,7 +65,13 @@ describe('BIND key files (hms key import)', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
     const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
-    const k = readBindKey(zone, 'K.key', `example.com. IN DNSKEY 257 3 15 ${b64(pub)}\n`, 'K.private', `Private-key-format: v1.3\nAlgorithm: 15 (ED25519)\nPrivateKey: ${b64(seed)}\n`);
+    const k = readBindKey(
+      zone,
+      'K.key',
+      `example.com. IN DNSKEY 257 3 15 ${b64(pub)}\n`,
+      'K.private',
+      `Private-key-format: v1.3\nAlgorithm: 15 (ED25519)\nPrivateKey: ${b64(seed)}\n`,
+    );
     expect(k.publicKey.equals(pub)).toBe(true);
   });
 
@@ -65,8 +83,13 @@ describe('BIND key files (hms key import)', () => {
 
   it('refuses an RSA .private whose primes do not make its modulus', () => {
     const f = rsaFiles();
-    const other = rsaFiles().priv.split('\n').find((l) => l.startsWith('Prime2:'))!;
-    const priv = f.priv.split('\n').map((l) => (l.startsWith('Prime2:') ? other : l)).join('\n');
+    const other = rsaFiles()
+      .priv.split('\n')
+      .find((l) => l.startsWith('Prime2:'))!;
+    const priv = f.priv
+      .split('\n')
+      .map((l) => (l.startsWith('Prime2:') ? other : l))
+      .join('\n');
     expect(() => readBindKey(zone, 'K.key', f.key, 'K.private', priv)).toThrow(/^K\.private:7: Prime1 times Prime2 is not the Modulus/);
   });
 
@@ -74,7 +97,9 @@ describe('BIND key files (hms key import)', () => {
     const f = ecdsaFiles();
     expect(() => readBindKey(zone, 'K.key', f.key, 'K.private', f.priv.replace('Created:', 'Created'))).toThrow(/^K\.private:4: not a "Name: value" line/);
     expect(() => readBindKey(zone, 'K.key', f.key, 'K.private', f.priv.replace(/PrivateKey: .*\n/, ''))).toThrow(/^K\.private: no 'PrivateKey:' field/);
-    expect(() => readBindKey(zone, 'K.key', f.key.replace('example.com. IN', 'www.example.com. IN'), 'K.private', f.priv)).toThrow(/^K\.key:2: the DNSKEY is owned by www\.example\.com\./);
+    expect(() => readBindKey(zone, 'K.key', f.key.replace('example.com. IN', 'www.example.com. IN'), 'K.private', f.priv)).toThrow(
+      /^K\.key:2: the DNSKEY is owned by www\.example\.com\./,
+    );
     expect(() => readBindKey(zone, 'K.key', ecdsaFiles(385).key, 'K.private', f.priv)).toThrow(/^K\.key:2: DNSKEY flags 385/);
     expect(() => readBindKey(zone, 'K.key', f.key.replace(' 3 13 ', ' 3 14 '), 'K.private', f.priv)).toThrow(/^K\.key:2: algorithm 14 \(ECDSAP384SHA384\)/);
     expect(() => readBindKey(zone, 'K.key', f.key, 'K.private', f.priv.replace('Algorithm: 13', 'Algorithm: 8'))).toThrow(/^K\.private:2: algorithm 8/);

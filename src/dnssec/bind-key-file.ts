@@ -10,9 +10,16 @@ import { keyTag } from './key-tag.js';
 /** The private half of a key as BIND's `.private` file holds it (RFC-less "Private-key-format: v1.x"). */
 export type BindPrivateKey =
   | {
-    readonly kind: 'rsa'; readonly modulus: Buffer; readonly publicExponent: Buffer; readonly privateExponent: Buffer;
-    readonly prime1: Buffer; readonly prime2: Buffer; readonly exponent1: Buffer; readonly exponent2: Buffer; readonly coefficient: Buffer;
-  }
+      readonly kind: 'rsa';
+      readonly modulus: Buffer;
+      readonly publicExponent: Buffer;
+      readonly privateExponent: Buffer;
+      readonly prime1: Buffer;
+      readonly prime2: Buffer;
+      readonly exponent1: Buffer;
+      readonly exponent2: Buffer;
+      readonly coefficient: Buffer;
+    }
   /** ECDSA P-256: the scalar d; Ed25519: the 32-byte seed. */
   | { readonly kind: 'ec' | 'ed25519'; readonly privateKey: Buffer; readonly publicKey: Buffer };
 
@@ -45,14 +52,17 @@ const bad = (file: string, line: number | null, what: string): SignerError =>
 export function readBindKey(zone: Name, keyFile: string, keyText: string, privateFile: string, privateText: string): BindKey {
   const records = [...parseZoneFile(textSource(keyFile, keyText), { origin: zone, defaultTtl: 3600, include: memoryIncludes({}) })];
   const dnskeys = records.filter((r) => r.type === RRType.DNSKEY);
-  if (dnskeys.length !== 1 || records.length !== 1) throw bad(keyFile, records[1]?.line ?? null, `holds ${records.length} record(s), ${dnskeys.length} DNSKEY: a BIND .key file holds one DNSKEY record`);
+  if (dnskeys.length !== 1 || records.length !== 1)
+    throw bad(keyFile, records[1]?.line ?? null, `holds ${records.length} record(s), ${dnskeys.length} DNSKEY: a BIND .key file holds one DNSKEY record`);
   const rr = dnskeys[0]!;
   if (!rr.owner.equals(zone)) throw bad(keyFile, rr.line, `the DNSKEY is owned by ${rr.owner.toString()}, not the zone ${zone.toString()}`);
   const dnskey = rr.rdata;
   const flags = (dnskey[0]! << 8) | dnskey[1]!;
   const algorithm = dnskey[3]!;
-  if (flags !== 256 && flags !== 257) throw bad(keyFile, rr.line, `DNSKEY flags ${flags}: only a zone key (256) or a secure entry point (257) is imported (no revoked key)`);
-  if (!IMPORTABLE.includes(algorithm)) throw bad(keyFile, rr.line, `algorithm ${algorithm} (${algorithmName(algorithm)}): hms imports ${IMPORTABLE.map(algorithmName).join(', ')}`);
+  if (flags !== 256 && flags !== 257)
+    throw bad(keyFile, rr.line, `DNSKEY flags ${flags}: only a zone key (256) or a secure entry point (257) is imported (no revoked key)`);
+  if (!IMPORTABLE.includes(algorithm))
+    throw bad(keyFile, rr.line, `algorithm ${algorithm} (${algorithmName(algorithm)}): hms imports ${IMPORTABLE.map(algorithmName).join(', ')}`);
   const publicKey = Buffer.from(dnskey.subarray(4));
   const fields = privateFields(privateFile, privateText);
   const field = (name: string): Buffer => {
@@ -64,14 +74,23 @@ export function readBindKey(zone: Name, keyFile: string, keyText: string, privat
   const algLine = fields.get('Algorithm');
   if (algLine === undefined) throw bad(privateFile, null, "no 'Algorithm:' field");
   const privateAlgorithm = Number(/^(\d+)/.exec(algLine.text)?.[1]);
-  if (privateAlgorithm !== algorithm) throw bad(privateFile, algLine.line, `algorithm ${algLine.text}, but ${keyFile} has algorithm ${algorithm}: not the halves of one key`);
-  const mismatch = (name: string): SignerError => bad(privateFile, lineOf(name), `its key is not the one in ${keyFile} (key tag ${keyTag(dnskey)}): not the halves of one key`);
+  if (privateAlgorithm !== algorithm)
+    throw bad(privateFile, algLine.line, `algorithm ${algLine.text}, but ${keyFile} has algorithm ${algorithm}: not the halves of one key`);
+  const mismatch = (name: string): SignerError =>
+    bad(privateFile, lineOf(name), `its key is not the one in ${keyFile} (key tag ${keyTag(dnskey)}): not the halves of one key`);
   let privateKey: BindPrivateKey;
   let bits: number;
   if (algorithm === Algorithm.RSASHA256) {
     const rsa = {
-      kind: 'rsa' as const, modulus: field('Modulus'), publicExponent: field('PublicExponent'), privateExponent: field('PrivateExponent'),
-      prime1: field('Prime1'), prime2: field('Prime2'), exponent1: field('Exponent1'), exponent2: field('Exponent2'), coefficient: field('Coefficient'),
+      kind: 'rsa' as const,
+      modulus: field('Modulus'),
+      publicExponent: field('PublicExponent'),
+      privateExponent: field('PrivateExponent'),
+      prime1: field('Prime1'),
+      prime2: field('Prime2'),
+      exponent1: field('Exponent1'),
+      exponent2: field('Exponent2'),
+      coefficient: field('Coefficient'),
     };
     const expLength = publicKey[0] === 0 ? publicKey.readUInt16BE(1) : publicKey[0]!;
     const expAt = publicKey[0] === 0 ? 3 : 1;
@@ -79,7 +98,8 @@ export function readBindKey(zone: Name, keyFile: string, keyText: string, privat
     const modulus = publicKey.subarray(expAt + expLength);
     if (!unsigned(rsa.publicExponent).equals(unsigned(exponent))) throw mismatch('PublicExponent');
     if (!unsigned(rsa.modulus).equals(unsigned(modulus))) throw mismatch('Modulus');
-    if (big(rsa.prime1) * big(rsa.prime2) !== big(rsa.modulus)) throw bad(privateFile, lineOf('Prime2'), 'Prime1 times Prime2 is not the Modulus: the file is damaged');
+    if (big(rsa.prime1) * big(rsa.prime2) !== big(rsa.modulus))
+      throw bad(privateFile, lineOf('Prime2'), 'Prime1 times Prime2 is not the Modulus: the file is damaged');
     privateKey = rsa;
     bits = unsigned(rsa.modulus).length * 8;
   } else if (algorithm === Algorithm.ECDSAP256SHA256) {
@@ -109,7 +129,11 @@ export function readBindKey(zone: Name, keyFile: string, keyText: string, privat
   return { flags, algorithm, dnskey, keyTag: keyTag(dnskey), publicKey, privateKey, bits };
 }
 
-interface Field { readonly text: string; readonly value: Buffer; readonly line: number }
+interface Field {
+  readonly text: string;
+  readonly value: Buffer;
+  readonly line: number;
+}
 
 /** The `Name: value` lines of a `.private` file (base64 values decoded; text kept for Algorithm and the dates). */
 function privateFields(file: string, text: string): Map<string, Field> {

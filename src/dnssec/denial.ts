@@ -78,7 +78,10 @@ export class Nsec3Chain {
   private readonly typeSetIds = new Map<string, number>([['', 0]]);
   private readonly bitmaps: (Uint8Array | undefined)[] = [];
 
-  constructor(private readonly apex: Name, private readonly params: Nsec3Params) {}
+  constructor(
+    private readonly apex: Name,
+    private readonly params: Nsec3Params,
+  ) {}
 
   /** Hashes a name of the zone and the empty non-terminals above it (in any order). */
   add(c: ChainName): void {

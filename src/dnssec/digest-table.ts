@@ -12,7 +12,10 @@ export class DigestTable {
   private mask: number;
   size = 0;
 
-  constructor(readonly width: number, expected = 1024) {
+  constructor(
+    readonly width: number,
+    expected = 1024,
+  ) {
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
     this.slots = new Int32Array(capacity);
@@ -63,8 +66,9 @@ export class DigestTable {
   /** The first slot to probe: digests are uniform, so a few of their octets, mixed, will do. */
   private start(b: Uint8Array, at: number): number {
     const w = this.width;
-    const x = (b[at]! | (b[at + 1 % w]! << 8) | (b[at + 2 % w]! << 16) | (b[at + 3 % w]! << 24)) ^ Math.imul(b[at + w - 1]! | (b[at + w - 2]! << 8), 0x9e3779b1);
-    return Math.imul(x, 0x85ebca6b) >>> 0 & this.mask;
+    const x =
+      (b[at]! | (b[at + (1 % w)]! << 8) | (b[at + (2 % w)]! << 16) | (b[at + (3 % w)]! << 24)) ^ Math.imul(b[at + w - 1]! | (b[at + w - 2]! << 8), 0x9e3779b1);
+    return (Math.imul(x, 0x85ebca6b) >>> 0) & this.mask;
   }
 
   private equals(entry: number, b: Uint8Array, at: number): boolean {

@@ -60,14 +60,21 @@ function threadedZsk(options: { hold?: boolean; failFirst?: number } = {}): { ke
   const key: SigningKey = {
     role: 'zsk',
     signer: {
-      dnskey: base.dnskey, algorithm: base.algorithm, keyTag: base.keyTag, sign: (data) => base.sign(data),
+      dnskey: base.dnskey,
+      algorithm: base.algorithm,
+      keyTag: base.keyTag,
+      sign: (data) => base.sign(data),
       signTo: (data: Uint8Array, sink: SignatureSink, slot: number) => {
         calls++;
         const copy = Uint8Array.from(data);
         const failing = fail-- > 0;
         const reply = (): void => {
           if (failing) sink.failed(new Error('CKR_DEVICE_ERROR'));
-          else base.sign(copy).then((s) => sink.signed(slot, s), (e: unknown) => sink.failed(e));
+          else
+            base.sign(copy).then(
+              (s) => sink.signed(slot, s),
+              (e: unknown) => sink.failed(e),
+            );
         };
         if (options.hold === true) held.push(reply);
         else setImmediate(reply);
@@ -75,7 +82,8 @@ function threadedZsk(options: { hold?: boolean; failFirst?: number } = {}): { ke
     },
   };
   return {
-    key, calls: () => calls,
+    key,
+    calls: () => calls,
     answer: async () => {
       for (const reply of held.splice(0)) reply();
       await new Promise((resolve) => setImmediate(resolve));
@@ -94,7 +102,11 @@ function read(presigner: Presigner | undefined): Zone {
   return b.freeze();
 }
 
-const optionsWith = (zsk: SigningKey): SignZoneOptions => ({ keys: [rsaKeys[0]!, zsk], denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }, ...times });
+const optionsWith = (zsk: SigningKey): SignZoneOptions => ({
+  keys: [rsaKeys[0]!, zsk],
+  denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
+  ...times,
+});
 
 function signatures(zone: Zone): number {
   let n = 0;

@@ -29,7 +29,11 @@ class Ahead implements SignatureSink {
   private to: { readonly sink: SignatureSink; readonly slot: number } | undefined;
   failure: { readonly error: unknown } | undefined;
 
-  constructor(readonly key: SigningKey, readonly input: Uint8Array, private readonly answered: () => void) {}
+  constructor(
+    readonly key: SigningKey,
+    readonly input: Uint8Array,
+    private readonly answered: () => void,
+  ) {}
 
   signed(_slot: number, signature: Uint8Array): void {
     this.answered();
@@ -90,12 +94,18 @@ export class Presigner implements Presigned {
 
   /** The keys that sign the zone data (ZSKs or CSK), once they can sign; records seen before are not signed ahead. */
   start(keys: readonly SigningKey[]): void {
-    this.keys = keys.filter((k) => k.role !== 'ksk' && k.signer.signTo !== undefined).map((key) => ({
-      key,
-      header: new RrsigHeaderTemplate({
-        algorithm: key.signer.algorithm, expiration: this.times.expiration >>> 0, inception: this.times.inception >>> 0, keyTag: key.signer.keyTag, signer: this.origin,
-      }),
-    }));
+    this.keys = keys
+      .filter((k) => k.role !== 'ksk' && k.signer.signTo !== undefined)
+      .map((key) => ({
+        key,
+        header: new RrsigHeaderTemplate({
+          algorithm: key.signer.algorithm,
+          expiration: this.times.expiration >>> 0,
+          inception: this.times.inception >>> 0,
+          keyTag: key.signer.keyTag,
+          signer: this.origin,
+        }),
+      }));
   }
 
   /** The next record of the file. */

@@ -40,8 +40,15 @@ export function encodeRrsigHeader(h: RrsigHeader): Uint8Array {
 export function decodeRrsig(rdata: Uint8Array): Rrsig {
   const d = new ByteReader(rdata);
   return {
-    typeCovered: d.u16(), algorithm: d.u8(), labels: d.u8(), originalTtl: d.u32(), expiration: d.u32(),
-    inception: d.u32(), keyTag: d.u16(), signer: d.name(), signature: d.rest(),
+    typeCovered: d.u16(),
+    algorithm: d.u8(),
+    labels: d.u8(),
+    originalTtl: d.u32(),
+    expiration: d.u32(),
+    inception: d.u32(),
+    keyTag: d.u16(),
+    signer: d.name(),
+    signature: d.rest(),
   };
 }
 
@@ -63,7 +70,14 @@ export function canonicalRRset(prefix: Uint8Array, labels: number, owner: Name, 
   const w = SCRATCH;
   w.reset();
   w.bytes(prefix);
-  writeCanonicalRRset(w, labels, owner, type, originalTtl, rdatas.map((rdata) => ({ rdata })));
+  writeCanonicalRRset(
+    w,
+    labels,
+    owner,
+    type,
+    originalTtl,
+    rdatas.map((rdata) => ({ rdata })),
+  );
   return w.finish();
 }
 
@@ -81,9 +95,23 @@ export function minTtl(records: readonly { readonly ttl: number }[]): number {
  * into a buffer that is reused, for this runs once per RRset of every zone signed and every
  * zone verified.
  */
-export function writeCanonicalRRset(w: ByteWriter, labels: number, owner: Name, type: number, originalTtl: number, records: readonly { readonly rdata: Uint8Array }[]): void {
+export function writeCanonicalRRset(
+  w: ByteWriter,
+  labels: number,
+  owner: Name,
+  type: number,
+  originalTtl: number,
+  records: readonly { readonly rdata: Uint8Array }[],
+): void {
   let ownerWire = owner.key;
-  if (labels < owner.labelCount) ownerWire = Name.fromLabels(['*', ...owner.toLowerCase().labels().slice(owner.labelCount - labels)]).wire;
+  if (labels < owner.labelCount)
+    ownerWire = Name.fromLabels([
+      '*',
+      ...owner
+        .toLowerCase()
+        .labels()
+        .slice(owner.labelCount - labels),
+    ]).wire;
   const write = (rdata: Uint8Array): void => {
     w.latin1(ownerWire);
     w.u16(type);

@@ -44,7 +44,13 @@ describe('the native addon (native/rsa_product.c)', () => {
     const addon = nativeAddon()!;
     const em = (k: number): Uint8Array => Uint8Array.from({ length: k }, (_, i) => (i === 1 ? 1 : 0));
     const odd = Uint8Array.from(randomBytes(128), (b, i) => (i === 0 ? b | 0x80 : i === 127 ? b | 1 : b));
-    expect(() => addon.create(odd.map((b, i) => (i === 127 ? b & 0xfe : b)), em(128), 32)).toThrow(/odd/);
+    expect(() =>
+      addon.create(
+        odd.map((b, i) => (i === 127 ? b & 0xfe : b)),
+        em(128),
+        32,
+      ),
+    ).toThrow(/odd/);
     expect(() => addon.create(Uint8Array.of(0, ...odd.subarray(1)), em(128), 32)).toThrow(/leading zeros/);
     expect(() => addon.create(new Uint8Array(513).fill(0xff), em(513), 32)).toThrow(/4096 bits/);
     expect(() => addon.create(Uint8Array.of(0x01, ...odd.subarray(1)), Uint8Array.of(0x01, 0xff, ...new Uint8Array(126)), 32)).toThrow(/below the modulus/);
@@ -85,7 +91,12 @@ describe.each([
   ['with BigInt only', false],
 ])('RsaBatchVerifier: RSA signatures checked a batch at a time (the zone verifier), %s', (_, native) => {
   it('passes good RSASHA256 and RSASHA512 signatures, in full batches and a partial one', () => {
-    for (const [key, algorithm, hash] of [[k1024, Algorithm.RSASHA256, 'sha256'], [k2048, Algorithm.RSASHA512, 'sha512'], [k1032, Algorithm.RSASHA256, 'sha256'], [k4096, Algorithm.RSASHA256, 'sha256']] as const) {
+    for (const [key, algorithm, hash] of [
+      [k1024, Algorithm.RSASHA256, 'sha256'],
+      [k2048, Algorithm.RSASHA512, 'sha512'],
+      [k1032, Algorithm.RSASHA256, 'sha256'],
+      [k4096, Algorithm.RSASHA256, 'sha256'],
+    ] as const) {
       const items = Array.from({ length: 150 }, () => {
         const data = randomBytes(40 + Math.floor(Math.random() * 200));
         return { data, sig: cryptoSign(hash, data, key.privateKey) };
@@ -97,18 +108,21 @@ describe.each([
   it('names exactly the signatures crypto.verify rejects, wherever they are in a batch (property)', () => {
     const data = Array.from({ length: 100 }, () => randomBytes(100));
     const sigs = data.map((d) => cryptoSign('sha256', d, k1024.privateKey));
-    fc.assert(fc.property(fc.uniqueArray(fc.nat(99), { maxLength: 6 }), fc.nat(127), fc.integer({ min: 1, max: 255 }), fc.boolean(), (bad, at, xor, onData) => {
-      const items = data.map((d, i) => {
-        if (!bad.includes(i)) return { data: d, sig: sigs[i]! };
-        const changed = Uint8Array.from(onData ? d : sigs[i]!);
-        changed[at % changed.length]! ^= xor;
-        return onData ? { data: changed, sig: sigs[i]! } : { data: d, sig: changed };
-      });
-      const expected = items.map((it, i) => (cryptoVerify('sha256', it.data, k1024.publicKey, it.sig) ? -1 : i)).filter((i) => i >= 0);
-      const { failed, refused } = run(RsaBatchVerifier.forDnskey<number>(k1024.dnskey(Algorithm.RSASHA256), 16, { native })!, items);
-      expect([...failed, ...refused].sort((a, b) => a - b)).toEqual(expected);
-      expect(expected.length).toBe(bad.length);
-    }), { numRuns: 60 });
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.nat(99), { maxLength: 6 }), fc.nat(127), fc.integer({ min: 1, max: 255 }), fc.boolean(), (bad, at, xor, onData) => {
+        const items = data.map((d, i) => {
+          if (!bad.includes(i)) return { data: d, sig: sigs[i]! };
+          const changed = Uint8Array.from(onData ? d : sigs[i]!);
+          changed[at % changed.length]! ^= xor;
+          return onData ? { data: changed, sig: sigs[i]! } : { data: d, sig: changed };
+        });
+        const expected = items.map((it, i) => (cryptoVerify('sha256', it.data, k1024.publicKey, it.sig) ? -1 : i)).filter((i) => i >= 0);
+        const { failed, refused } = run(RsaBatchVerifier.forDnskey<number>(k1024.dnskey(Algorithm.RSASHA256), 16, { native })!, items);
+        expect([...failed, ...refused].sort((a, b) => a - b)).toEqual(expected);
+        expect(expected.length).toBe(bad.length);
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('refuses a signature of the wrong length or not below the modulus (RFC 8017 section 8.2.2 step 1, RSAVP1)', () => {
@@ -116,8 +130,14 @@ describe.each([
     const good = cryptoSign('sha256', data, k1024.privateKey);
     const nBytes = Buffer.from(k1024.n.toString(16).padStart(256, '0'), 'hex');
     const v = RsaBatchVerifier.forDnskey<number>(k1024.dnskey(Algorithm.RSASHA256), 64, { native })!;
-    expect(run(v, [{ data, sig: good.subarray(1) }, { data, sig: Buffer.concat([Uint8Array.of(0), good]) }, { data, sig: nBytes }, { data, sig: good }]))
-      .toEqual({ failed: [], refused: [0, 1, 2] });
+    expect(
+      run(v, [
+        { data, sig: good.subarray(1) },
+        { data, sig: Buffer.concat([Uint8Array.of(0), good]) },
+        { data, sig: nBytes },
+        { data, sig: good },
+      ]),
+    ).toEqual({ failed: [], refused: [0, 1, 2] });
   });
 
   it('is not made for other algorithms', () => {
@@ -137,7 +157,10 @@ describe.each([
     const u = 12345678901234567890n;
     const uInverse = modInverse(u, n);
     const bytes = (x: bigint): Buffer => Buffer.from(x.toString(16).padStart(256, '0'), 'hex');
-    const items = [{ data: d1, sig: bytes((s1 * u) % n) }, { data: d2, sig: bytes((s2 * uInverse) % n) }];
+    const items = [
+      { data: d1, sig: bytes((s1 * u) % n) },
+      { data: d2, sig: bytes((s2 * uInverse) % n) },
+    ];
     expect(run(RsaBatchVerifier.forDnskey<number>(k1024.dnskey(Algorithm.RSASHA256), 64, { native })!, items).failed).toEqual([]);
     expect(run(RsaBatchVerifier.forDnskey<number>(k1024.dnskey(Algorithm.RSASHA256), 1, { native })!, items).failed).toEqual([0, 1]);
   });

@@ -67,7 +67,15 @@ export class RsaBatchVerifier<T> {
     em.fill(0xff, 2, k - tLength - 1);
     em.set(spec.prefix, k - tLength);
     const n = toBigInt(modulus);
-    return new RsaBatchVerifier<T>(n, e, k, spec.hash, toBigInt(em), batch, options.native === false ? undefined : nativeProduct(modulus, em, spec.hashLength, n));
+    return new RsaBatchVerifier<T>(
+      n,
+      e,
+      k,
+      spec.hash,
+      toBigInt(em),
+      batch,
+      options.native === false ? undefined : nativeProduct(modulus, em, spec.hashLength, n),
+    );
   }
 
   /**
@@ -120,7 +128,12 @@ export class RsaBatchVerifier<T> {
 }
 
 /** The addon's product for a modulus, and R mod n; undefined without the addon or for a modulus it does not take. */
-function nativeProduct(modulus: Uint8Array, em: Uint8Array, digestLength: number, n: bigint): { addon: NativeAddon; product: NativeProduct; r: bigint } | undefined {
+function nativeProduct(
+  modulus: Uint8Array,
+  em: Uint8Array,
+  digestLength: number,
+  n: bigint,
+): { addon: NativeAddon; product: NativeProduct; r: bigint } | undefined {
   const addon = nativeAddon();
   // the addon works in 64-bit limbs up to 4096 bits, on an odd modulus (Montgomery multiplication)
   if (addon === undefined || modulus.length > 512 || (n & 1n) === 0n) return undefined;

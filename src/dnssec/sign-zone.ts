@@ -81,7 +81,10 @@ class PendingNode implements SignatureSink {
   private remaining = 0;
   private waiter: (() => void) | undefined;
 
-  constructor(readonly name: Name, readonly sets: readonly PlannedSet[]) {}
+  constructor(
+    readonly name: Name,
+    readonly sets: readonly PlannedSet[],
+  ) {}
 
   /** The slot of a signature about to be asked for (signers answer only after they return). */
   expect(request: SignatureRequest): number {
@@ -154,9 +157,18 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   const soaRdata = withSoaFields(soaRr.rdata, options.serial, options.soa ?? {});
   const soaTtl = options.soa?.ttl ?? soaRr.ttl;
   const denialTtl = Math.min(decodeSoa(soaRdata).minimum, soaTtl);
-  const headers = new Map(options.keys.map((k) => [k, new RrsigHeaderTemplate({
-    algorithm: k.signer.algorithm, expiration: options.expiration >>> 0, inception: options.inception >>> 0, keyTag: k.signer.keyTag, signer: apex,
-  })]));
+  const headers = new Map(
+    options.keys.map((k) => [
+      k,
+      new RrsigHeaderTemplate({
+        algorithm: k.signer.algorithm,
+        expiration: options.expiration >>> 0,
+        inception: options.inception >>> 0,
+        keyTag: k.signer.keyTag,
+        signer: apex,
+      }),
+    ]),
+  );
   const headerLength = headers.get(options.keys[0]!)!.length;
 
   /** The RRsets a name has in the signed zone (without NSEC), and who signs each. */
@@ -183,10 +195,17 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
         add(at(RRType.CDNSKEY, [CDNSKEY_DELETE]), ksks);
       } else if (options.cds !== undefined) {
         const kskKeys = uniqueBy(options.cds.dnskeys !== undefined ? [...options.cds.dnskeys] : ksks.map((k) => k.signer.dnskey));
-        add(at(RRType.CDS, kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => makeDs(apex, dnskey, d)))), ksks);
+        add(
+          at(
+            RRType.CDS,
+            kskKeys.flatMap((dnskey) => options.cds!.digestTypes.map((d) => makeDs(apex, dnskey, d))),
+          ),
+          ksks,
+        );
         add(at(RRType.CDNSKEY, kskKeys), ksks);
       }
-      if (options.denial.kind === 'nsec3') add({ owner: apex, type: RRType.NSEC3PARAM, records: [{ ttl: options.nsec3paramTtl ?? 0, rdata: nsec3ParamRdata(options.denial) }] }, zsks);
+      if (options.denial.kind === 'nsec3')
+        add({ owner: apex, type: RRType.NSEC3PARAM, records: [{ ttl: options.nsec3paramTtl ?? 0, rdata: nsec3ParamRdata(options.denial) }] }, zsks);
       out.sort((a, b) => a.set.type - b.set.type);
     }
     return out;
@@ -201,7 +220,8 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     if (sets.length === 0) return;
     // at a delegation the parent is authoritative for NS and DS only: other data there (an
     // address at the cut) is no type of the name's NSEC or NSEC3 bitmap (RFC 4035 section 2.3)
-    const types = kind === 'delegation' ? sets.flatMap((p) => p.set.type === RRType.NS || p.set.type === RRType.DS ? [p.set.type] : []) : sets.map((p) => p.set.type);
+    const types =
+      kind === 'delegation' ? sets.flatMap((p) => (p.set.type === RRType.NS || p.set.type === RRType.DS ? [p.set.type] : [])) : sets.map((p) => p.set.type);
     const c = { name: node.name, types, isDelegation: kind === 'delegation' };
     if (nsec3 !== undefined) nsec3.add(c);
     else chain.push(c);
@@ -239,7 +259,11 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
         if (presigned?.take(owner, type, key, input, node, slot) === true) continue;
         const signer = key.signer;
         if (signer.signTo !== undefined) signer.signTo(input, node, slot);
-        else signer.sign(input).then((signature) => node.signed(slot, signature), (e: unknown) => node.failed(e));
+        else
+          signer.sign(input).then(
+            (signature) => node.signed(slot, signature),
+            (e: unknown) => node.failed(e),
+          );
       }
     }
     outstanding += node.requests.length;
@@ -280,10 +304,17 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   };
 
   let at = 0;
-  const denialSet = (d: DenialRecord): PlannedSet => ({ set: { owner: d.owner, type: d.type, records: [{ ttl: denialTtl, rdata: d.rdata }] }, ttl: denialTtl, signers: zsks });
+  const denialSet = (d: DenialRecord): PlannedSet => ({
+    set: { owner: d.owner, type: d.type, records: [{ ttl: denialTtl, rdata: d.rdata }] },
+    ttl: denialTtl,
+    signers: zsks,
+  });
   for (const [node, kind] of walk(zone)) {
     if (kind === 'glue') {
-      request(node.name, node.rrsets.map((set) => ({ set, ttl: minTtl(set.records), signers: [] })));
+      request(
+        node.name,
+        node.rrsets.map((set) => ({ set, ttl: minTtl(set.records), signers: [] })),
+      );
     } else {
       const sets = plan(node, kind === 'apex', kind === 'delegation');
       if (options.denial.kind === 'nsec3') chainName(node, kind, sets);
@@ -306,7 +337,8 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
 export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zone> {
   const builder = new ZoneBuilder(zone.origin);
   await signZoneTo(zone, options, (node) => {
-    for (const set of node.rrsets) for (const r of set.records) builder.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: '(signed)', line: 0 });
+    for (const set of node.rrsets)
+      for (const r of set.records) builder.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: '(signed)', line: 0 });
   });
   return builder.freeze();
 }
@@ -365,4 +397,3 @@ function uniqueBy(items: readonly Uint8Array[]): Uint8Array[] {
     return true;
   });
 }
-

@@ -28,11 +28,23 @@ export function verifyRRset(set: AnswerRRset, signer: Name, dnskeys: readonly Ui
   for (const rdata of set.rrsigs) {
     const sig = decodeRrsig(rdata);
     if (sig.typeCovered !== set.type) continue;
-    if (!sig.signer.equals(signer)) { problems.push(`RRSIG by ${sig.signer.toString()}, not ${signer.toString()}`); continue; }
-    if (now < sig.inception || now > sig.expiration) { problems.push(`RRSIG ${sig.keyTag} not valid now (${sig.inception}..${sig.expiration})`); continue; }
-    if (sig.labels > set.owner.labelCount) { problems.push(`RRSIG ${sig.keyTag} labels ${sig.labels} exceeds the owner's`); continue; }
+    if (!sig.signer.equals(signer)) {
+      problems.push(`RRSIG by ${sig.signer.toString()}, not ${signer.toString()}`);
+      continue;
+    }
+    if (now < sig.inception || now > sig.expiration) {
+      problems.push(`RRSIG ${sig.keyTag} not valid now (${sig.inception}..${sig.expiration})`);
+      continue;
+    }
+    if (sig.labels > set.owner.labelCount) {
+      problems.push(`RRSIG ${sig.keyTag} labels ${sig.labels} exceeds the owner's`);
+      continue;
+    }
     const keys = dnskeys.filter((k) => (k[0]! & 0x01) === 0x01 && k[3] === sig.algorithm && keyTag(k) === sig.keyTag);
-    if (keys.length === 0) { problems.push(`RRSIG ${sig.keyTag}: no such zone key`); continue; }
+    if (keys.length === 0) {
+      problems.push(`RRSIG ${sig.keyTag}: no such zone key`);
+      continue;
+    }
     const data = signingInput(encodeRrsigHeader(sig), sig.labels, set.owner, set.type, sig.originalTtl, set.rdatas);
     if (keys.some((k) => verifySignature(k, data, sig.signature))) return { keyTag: sig.keyTag };
     problems.push(`RRSIG ${sig.keyTag} does not verify`);
@@ -67,7 +79,10 @@ export function checkNoDs(name: Name, denial: readonly AnswerRRset[], signer: Na
   for (const set of denial) {
     if (set.type !== RRType.NSEC && set.type !== RRType.NSEC3) continue;
     const v = verifyRRset(set, signer, dnskeys, now);
-    if ('problem' in v) { problems.push(v.problem); continue; }
+    if ('problem' in v) {
+      problems.push(v.problem);
+      continue;
+    }
     for (const rdata of set.rdatas) {
       if (set.type === RRType.NSEC) {
         const { name: next, end } = Name.decode(rdata, 0, false);

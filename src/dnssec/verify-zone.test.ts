@@ -42,8 +42,11 @@ const signed = new Map<string, Zone>();
 
 beforeAll(async () => {
   const unsigned = load(readFileSync(join(ZONES, 'corpus.zone'), 'latin1'));
-  const denials: [string, Denial][] = [['nsec', { kind: 'nsec' }], ['nsec3', { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }],
-    ['optout', { kind: 'nsec3', iterations: 1, salt: Uint8Array.of(1, 2), optOut: true }]];
+  const denials: [string, Denial][] = [
+    ['nsec', { kind: 'nsec' }],
+    ['nsec3', { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }],
+    ['optout', { kind: 'nsec3', iterations: 1, salt: Uint8Array.of(1, 2), optOut: true }],
+  ];
   for (const [name, denial] of denials) {
     signed.set(name, await signZone(unsigned, { keys, denial, inception: NOW - 3600, expiration: NOW + 32 * 86400 }));
   }
@@ -67,14 +70,20 @@ describe('verifyZone: the check before a signed zone is written', () => {
   it('RFC 4035 section 2.3: an address at a delegation point is no type of its NSEC or NSEC3 bitmap, in the signer and in the verifier', async () => {
     const tmp = mkdtempSync(join(tmpdir(), 'hms-verify-'));
     try {
-      const unsigned = load('$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\nsub NS ns.sub\nsub A 192.0.2.41\nns.sub A 192.0.2.40\n'
-        + 'sec NS ns.sub\nsec DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE4A8B5E3C3E0A4E0D0A0B0C0D\nsec AAAA 2001:db8::41\n');
+      const unsigned = load(
+        '$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 1209600 300\n@ NS ns1\nns1 A 192.0.2.53\nsub NS ns.sub\nsub A 192.0.2.41\nns.sub A 192.0.2.40\n' +
+          'sec NS ns.sub\nsec DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE4A8B5E3C3E0A4E0D0A0B0C0D\nsec AAAA 2001:db8::41\n',
+      );
       for (const denial of [{ kind: 'nsec' }, { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }] satisfies Denial[]) {
         const zone = await signZone(unsigned, { keys, denial, inception: NOW - 3600, expiration: NOW + 32 * 86400 });
         const text = [...printZone(zone)];
         // NSEC: the bitmaps of sub and sec; NSEC3: those of the two hashes with NS
-        const bitmaps = text.map((l) => l.split('\t')).filter((f) => f[3] === (denial.kind === 'nsec' ? 'NSEC' : 'NSEC3'))
-          .map((f) => f[4]!.split(' ').slice(denial.kind === 'nsec' ? 1 : 5)).filter((t) => t.includes('NS') && !t.includes('SOA')).map((t) => t.sort().join(' '));
+        const bitmaps = text
+          .map((l) => l.split('\t'))
+          .filter((f) => f[3] === (denial.kind === 'nsec' ? 'NSEC' : 'NSEC3'))
+          .map((f) => f[4]!.split(' ').slice(denial.kind === 'nsec' ? 1 : 5))
+          .filter((t) => t.includes('NS') && !t.includes('SOA'))
+          .map((t) => t.sort().join(' '));
         expect(bitmaps.sort(), denial.kind).toEqual(denial.kind === 'nsec' ? ['DS NS NSEC RRSIG', 'NS NSEC RRSIG'] : ['DS NS RRSIG', 'NS']);
         expect(verifyZone(zone, NOW), denial.kind).toEqual([]);
         const file = join(tmp, `${denial.kind}.zone`);
@@ -95,7 +104,9 @@ describe('verifyZone: the check before a signed zone is written', () => {
     const unsigned = load(readFileSync(join(ZONES, 'corpus.zone'), 'latin1'));
     const rsa = await signZone(unsigned, {
       keys: [softwareKey(Algorithm.RSASHA256, 'ksk'), softwareKey(Algorithm.RSASHA256, 'zsk')],
-      denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false }, inception: NOW - 3600, expiration: NOW + 32 * 86400,
+      denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
+      inception: NOW - 3600,
+      expiration: NOW + 32 * 86400,
     });
     expect(verifyZone(rsa, NOW)).toEqual([]);
     const tmp = mkdtempSync(join(tmpdir(), 'hms-verify-rsa-'));
@@ -106,7 +117,11 @@ describe('verifyZone: the check before a signed zone is written', () => {
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-    const targets = [/^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /, /^corpus\.example\.\t\d+\tIN\tRRSIG\tDNSKEY /, /^[0-9a-v]{32}\.corpus\.example\.\t\d+\tIN\tRRSIG\tNSEC3 /];
+    const targets = [
+      /^www\.corpus\.example\.\t\d+\tIN\tRRSIG\tCNAME /,
+      /^corpus\.example\.\t\d+\tIN\tRRSIG\tDNSKEY /,
+      /^[0-9a-v]{32}\.corpus\.example\.\t\d+\tIN\tRRSIG\tNSEC3 /,
+    ];
     const zone = edited(rsa, (lines) => {
       let nsec3Flipped = false;
       return lines.map((l) => {
@@ -119,19 +134,25 @@ describe('verifyZone: the check before a signed zone is written', () => {
       });
     });
     const problems = verifyZone(zone, NOW);
-    expect(problems.map((p) => `${p.type} ${p.message.replace(/\d+/, 'N')}`).sort()).toEqual(['CNAME RRSIG by key N does not verify', 'DNSKEY RRSIG by key N does not verify', 'NSEC3 RRSIG by key N does not verify']);
+    expect(problems.map((p) => `${p.type} ${p.message.replace(/\d+/, 'N')}`).sort()).toEqual([
+      'CNAME RRSIG by key N does not verify',
+      'DNSKEY RRSIG by key N does not verify',
+      'NSEC3 RRSIG by key N does not verify',
+    ]);
     expect(problems.map((p) => p.owner)).toContain('www.corpus.example.');
   });
 
   it('catches a missing NSEC3 and a broken ring', () => {
     let removed = '';
-    const zone = edited(signed.get('nsec3')!, (lines) => lines.filter((l) => {
-      if (removed === '' && /\tNSEC3\t/.test(l)) {
-        removed = l;
-        return false;
-      }
-      return !(removed !== '' && l.startsWith(removed.split('\t')[0]!) && /\tRRSIG\tNSEC3 /.test(l));
-    }));
+    const zone = edited(signed.get('nsec3')!, (lines) =>
+      lines.filter((l) => {
+        if (removed === '' && /\tNSEC3\t/.test(l)) {
+          removed = l;
+          return false;
+        }
+        return !(removed !== '' && l.startsWith(removed.split('\t')[0]!) && /\tRRSIG\tNSEC3 /.test(l));
+      }),
+    );
     const messages = verifyZone(zone, NOW).map((p) => p.message);
     expect(messages.some((m) => /no NSEC3 for the name/.test(m))).toBe(true);
     expect(messages.some((m) => /next hash/.test(m))).toBe(true);
@@ -153,7 +174,9 @@ describe('verifyZone: the check before a signed zone is written', () => {
     const tags = keys.map((k) => k.signer.keyTag);
     let other = (tags[1]! + 1) % 65536;
     while (tags.includes(other)) other = (other + 1) % 65536;
-    const zone = edited(signed.get('nsec')!, (lines) => lines.map((l) => l.replace(/^(ns1\.corpus\.example\.\t\d+\tIN\tRRSIG\tA \d+ \d+ \d+ \d+ \d+ )\d+/, `$1${other}`)));
+    const zone = edited(signed.get('nsec')!, (lines) =>
+      lines.map((l) => l.replace(/^(ns1\.corpus\.example\.\t\d+\tIN\tRRSIG\tA \d+ \d+ \d+ \d+ \d+ )\d+/, `$1${other}`)),
+    );
     expect(verifyZone(zone, NOW).map((p) => p.message)).toEqual([expect.stringMatching(new RegExp(`RRSIG by key ${other}.*no such DNSKEY`))]);
   });
 

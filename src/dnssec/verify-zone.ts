@@ -73,7 +73,10 @@ export class ZoneVerifier {
   /** Room for a signing input, reused for every signature checked. */
   private readonly input = new ByteWriter(1024);
 
-  constructor(private readonly apex: Name, private readonly now: UnixSeconds) {}
+  constructor(
+    private readonly apex: Name,
+    private readonly now: UnixSeconds,
+  ) {}
 
   private readonly badSignature = (s: BatchedSignature): void => this.problem(s.owner, `RRSIG by key ${s.keyTag} does not verify`, s.type);
 
@@ -124,7 +127,10 @@ export class ZoneVerifier {
       return;
     }
     this.dnskeys = dnskey.records.map((r) => ({
-      tag: keyTag(r.rdata), algorithm: r.rdata[3]!, key: publicKeyFromDnskey(r.rdata), batch: RsaBatchVerifier.forDnskey<BatchedSignature>(r.rdata),
+      tag: keyTag(r.rdata),
+      algorithm: r.rdata[3]!,
+      key: publicKeyFromDnskey(r.rdata),
+      batch: RsaBatchVerifier.forDnskey<BatchedSignature>(r.rdata),
     }));
     const param = node.rrsets.find((s) => s.type === RRType.NSEC3PARAM);
     if (param !== undefined) {
@@ -183,7 +189,8 @@ export class ZoneVerifier {
     const d = new ByteReader(nsec.records[0]!.rdata);
     const next = d.name();
     const bitmap = decodeTypeBitmap(d);
-    if (!sameTypes(bitmap, [...typesAt(node, isDelegation), RRType.NSEC])) this.problem(node.name, 'NSEC bitmap does not match the types at the name', RRType.NSEC);
+    if (!sameTypes(bitmap, [...typesAt(node, isDelegation), RRType.NSEC]))
+      this.problem(node.name, 'NSEC bitmap does not match the types at the name', RRType.NSEC);
     this.lastNsec = { owner: node.name, next };
   }
 
@@ -257,7 +264,12 @@ export class ZoneVerifier {
     if ((flags & 1) === 1) this.optOut = true;
     // one ring in hash order (canonical order puts the owners in the order of their hashes)
     if (this.ring === undefined) {
-      this.ring = { firstLabel: firstLabel(node.name), firstHash: hash === undefined ? undefined : Uint8Array.from(hash), lastOwner: node.name, lastNext: next };
+      this.ring = {
+        firstLabel: firstLabel(node.name),
+        firstHash: hash === undefined ? undefined : Uint8Array.from(hash),
+        lastOwner: node.name,
+        lastNext: next,
+      };
     } else {
       if (hash === undefined || !sameBytes(this.ring.lastNext, hash)) {
         this.problem(this.ring.lastOwner, `NSEC3 next hash ${encodeBase32Hex(this.ring.lastNext)} should be ${firstLabel(node.name)}`, RRType.NSEC3);
@@ -313,7 +325,17 @@ const OPT_OUTABLE = 4;
 const EMPTY_TYPES = 0;
 
 /** RRSIG RDATA read without making its signer's name: the header is what the signature covers. */
-function rrsigFields(rdata: Uint8Array): { typeCovered: number; algorithm: number; labels: number; originalTtl: number; expiration: number; inception: number; keyTag: number; header: Uint8Array; signature: Uint8Array } {
+function rrsigFields(rdata: Uint8Array): {
+  typeCovered: number;
+  algorithm: number;
+  labels: number;
+  originalTtl: number;
+  expiration: number;
+  inception: number;
+  keyTag: number;
+  header: Uint8Array;
+  signature: Uint8Array;
+} {
   const d = new ByteReader(rdata);
   const typeCovered = d.u16();
   const algorithm = d.u8();

@@ -4,7 +4,16 @@ import { GENESIS_HASH, auditHash, chainAuditRecord, verifyAuditChain, type Audit
 const T0 = 1_700_000_000;
 
 function input(i: number): AuditInput {
-  return { at: T0 + i, actor: i % 2 ? 'alice' : 'bob', action: 'zone.update', zone: 'example.com.', ticket: `CHG-${i}`, comment: null, before: { lastSerial: i }, after: { lastSerial: i + 1 } };
+  return {
+    at: T0 + i,
+    actor: i % 2 ? 'alice' : 'bob',
+    action: 'zone.update',
+    zone: 'example.com.',
+    ticket: `CHG-${i}`,
+    comment: null,
+    before: { lastSerial: i },
+    after: { lastSerial: i + 1 },
+  };
 }
 
 function chain(n: number): AuditRecord[] {

@@ -88,11 +88,19 @@ export class AuditChainVerifier {
     const expectedSeq = this.last === null ? 1 : this.last.seq + 1;
     const expectedPrev = this.last === null ? GENESIS_HASH : this.last.hash;
     if (r.seq !== expectedSeq) {
-      this.fail(r.seq, r.seq > expectedSeq
-        ? `record(s) ${expectedSeq}${r.seq - 1 > expectedSeq ? `-${r.seq - 1}` : ''} missing before it`
-        : `out of order: expected record ${expectedSeq}`);
+      this.fail(
+        r.seq,
+        r.seq > expectedSeq
+          ? `record(s) ${expectedSeq}${r.seq - 1 > expectedSeq ? `-${r.seq - 1}` : ''} missing before it`
+          : `out of order: expected record ${expectedSeq}`,
+      );
     } else if (r.prevHash !== expectedPrev) {
-      this.fail(r.seq, this.last === null ? 'the first record does not start the chain' : `its prevHash is not the hash of record ${this.last.seq}: a record was removed or reordered`);
+      this.fail(
+        r.seq,
+        this.last === null
+          ? 'the first record does not start the chain'
+          : `its prevHash is not the hash of record ${this.last.seq}: a record was removed or reordered`,
+      );
     } else if (auditHash(r) !== r.hash) {
       this.fail(r.seq, 'its hash does not match its content: the record was edited');
     } else {

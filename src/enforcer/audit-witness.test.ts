@@ -28,7 +28,16 @@ function compare(state: readonly AuditRecord[], witnesses: Iterable<AuditWitness
 function rewrite(records: readonly AuditRecord[], seq: number, change: Partial<AuditInput>): AuditRecord[] {
   const out = records.slice(0, seq - 1);
   for (const r of records.slice(seq - 1)) {
-    const fields: AuditInput = { at: r.at, actor: r.actor, action: r.action, zone: r.zone, ticket: r.ticket, comment: r.comment, before: r.before, after: r.after };
+    const fields: AuditInput = {
+      at: r.at,
+      actor: r.actor,
+      action: r.action,
+      zone: r.zone,
+      ticket: r.ticket,
+      comment: r.comment,
+      before: r.before,
+      after: r.after,
+    };
     out.push(chainAuditRecord(r.seq === seq ? { ...fields, ...change } : fields, out.at(-1) ?? null));
   }
   return out;
@@ -44,7 +53,10 @@ describe('audit witnesses', () => {
   });
 
   it('names a checkpoint line that is not one', () => {
-    expect(parseCheckpointLine('{"seq":1,"at":"2023-11-14T22:13:20Z","hash":"abc"}', 'cp:3')).toMatchObject({ where: 'cp:3', problem: expect.stringContaining('not a checkpoint line') as unknown });
+    expect(parseCheckpointLine('{"seq":1,"at":"2023-11-14T22:13:20Z","hash":"abc"}', 'cp:3')).toMatchObject({
+      where: 'cp:3',
+      problem: expect.stringContaining('not a checkpoint line') as unknown,
+    });
     expect(parseCheckpointLine('{"seq":1,"at":"2023-11-1', 'cp:4')).toHaveProperty('problem');
     expect(parseCheckpointLine('', 'cp:5')).toHaveProperty('problem');
   });

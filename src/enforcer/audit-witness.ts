@@ -24,8 +24,7 @@ export interface AuditWitness {
  * server straight by UDP or TCP.
  */
 export type SyslogTarget =
-  | { readonly kind: 'local' }
-  | { readonly kind: 'server'; readonly host: string; readonly port: number; readonly protocol: 'udp' | 'tcp' };
+  { readonly kind: 'local' } | { readonly kind: 'server'; readonly host: string; readonly port: number; readonly protocol: 'udp' | 'tcp' };
 
 /** A line of a checkpoint file that is not a checkpoint line: an edit, or a torn write. */
 export interface UnreadableWitness {
@@ -142,16 +141,29 @@ export function compareAuditWitnesses(
     const r = lookup(w.seq);
     if (r === undefined) {
       found({
-        seq: w.seq, at: w.at, where: w.where,
-        what: w.seq > lastSeq
-          ? `the record is in ${w.where} but not in the state, which ends at record ${lastSeq}: the trail was cut off`
-          : `the record is in ${w.where} but missing from the state`,
+        seq: w.seq,
+        at: w.at,
+        where: w.where,
+        what:
+          w.seq > lastSeq
+            ? `the record is in ${w.where} but not in the state, which ends at record ${lastSeq}: the trail was cut off`
+            : `the record is in ${w.where} but missing from the state`,
       });
     } else if (r.hash !== w.hash) {
-      found({ seq: w.seq, at: r.at, where: w.where, what: `its hash ${short(r.hash)} differs from ${short(w.hash)} in ${w.where}: this record or one before it was rewritten` });
+      found({
+        seq: w.seq,
+        at: r.at,
+        where: w.where,
+        what: `its hash ${short(r.hash)} differs from ${short(w.hash)} in ${w.where}: this record or one before it was rewritten`,
+      });
     } else {
       confirmedUpTo = Math.max(confirmedUpTo, w.seq);
     }
   }
-  return { compared, confirmedUpTo, ...(first === undefined ? {} : { firstDifference: first }), ...(unreadable === undefined ? {} : { firstUnreadable: unreadable }) };
+  return {
+    compared,
+    confirmedUpTo,
+    ...(first === undefined ? {} : { firstDifference: first }),
+    ...(unreadable === undefined ? {} : { firstUnreadable: unreadable }),
+  };
 }

@@ -13,19 +13,40 @@ import { timings } from './timing.js';
 
 // RFC 4034 section 5.4: the DNSKEY of dskey.example.com and its DS (SHA-1), and RFC 4509's SHA-256 DS
 const ZONE = Name.parse('dskey.example.com.');
-const RFC4034_KEY = Buffer.concat([Buffer.from([1, 0, 3, 5]), Buffer.from(
-  'AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==',
-  'base64')]);
+const RFC4034_KEY = Buffer.concat([
+  Buffer.from([1, 0, 3, 5]),
+  Buffer.from(
+    'AQOeiiR0GOMYkDshWoSKz9XzfwJr1AYtsmx3TGkJaNXVbfi/2pHm822aJ5iI9BMzNXxeYCmZDRD99WYwYqUSdjMmmAphXdvxegXd/M5+X7OrzKBaMbCVdFLUUh6DhweJBjEVv5f2wwjM9XzcnOf+EPbtG9DMBmADjFDc2w/rljwvFw==',
+    'base64',
+  ),
+]);
 
 function ksk(over: Partial<KeyRecord>): KeyRecord {
-  return { id: 'a', role: 'ksk', algorithm: 5, bits: 1024, keyTag: 60485, dnskey: RFC4034_KEY, created: 0, publish: 0, active: null, retire: null, remove: null,
-    dsSeen: null, dsWithdrawn: null, successorOf: null, compromised: false, ...over };
+  return {
+    id: 'a',
+    role: 'ksk',
+    algorithm: 5,
+    bits: 1024,
+    keyTag: 60485,
+    dnskey: RFC4034_KEY,
+    created: 0,
+    publish: 0,
+    active: null,
+    retire: null,
+    remove: null,
+    dsSeen: null,
+    dsWithdrawn: null,
+    successorOf: null,
+    compromised: false,
+    ...over,
+  };
 }
 
 describe('OPS-3 DP-4.7a the DS for the registrar', () => {
   it('as DS records (the RFC 4034 section 5.4 example, SHA-1 when asked)', () => {
-    expect(exportDs(ZONE, { add: [ksk({})], remove: [] }, 'ds', [DigestType.SHA1], 3600))
-      .toBe('dskey.example.com.\tIN\tDS\t60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118\n');
+    expect(exportDs(ZONE, { add: [ksk({})], remove: [] }, 'ds', [DigestType.SHA1], 3600)).toBe(
+      'dskey.example.com.\tIN\tDS\t60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118\n',
+    );
   });
 
   it('as DNSKEY records with their TTL, which dnssec-dsfromkey -f reads and turns into the same DS', () => {
@@ -50,7 +71,9 @@ describe('OPS-3 DP-4.7a the DS for the registrar', () => {
     expect(xml).toContain('<secDNS:update xmlns:secDNS="urn:ietf:params:xml:ns:secDNS-1.1">');
     expect(xml).toContain('<domain:name>dskey.example.com</domain:name>');
     expect(xml.indexOf('<secDNS:rem>')).toBeLessThan(xml.indexOf('<secDNS:add>'));
-    expect(xml).toMatch(/<secDNS:keyTag>60485<\/secDNS:keyTag>\s*<secDNS:alg>5<\/secDNS:alg>\s*<secDNS:digestType>1<\/secDNS:digestType>\s*<secDNS:digest>2BB183AF5F22588179A53B0A98631FAD1A292118<\/secDNS:digest>/);
+    expect(xml).toMatch(
+      /<secDNS:keyTag>60485<\/secDNS:keyTag>\s*<secDNS:alg>5<\/secDNS:alg>\s*<secDNS:digestType>1<\/secDNS:digestType>\s*<secDNS:digest>2BB183AF5F22588179A53B0A98631FAD1A292118<\/secDNS:digest>/,
+    );
     // balanced tags
     const open = [...xml.matchAll(/<([a-zA-Z:]+)[ >]/g)].map((m) => m[1]).filter((t) => t !== '?xml');
     const close = [...xml.matchAll(/<\/([a-zA-Z:]+)>/g)].map((m) => m[1]);
@@ -63,7 +86,16 @@ describe('OPS-3 DP-4.7a the DS for the registrar', () => {
     // nothing to change at the parent before every resolver knows the new DNSKEY
     expect(dsChange([old, fresh], 1000, 3600)).toEqual({ add: [], remove: [] });
     expect(dsChange([old, fresh], 4600, 3600)).toEqual({ add: [fresh], remove: [old] });
-    expect(dsChange([{ ...old, dsWithdrawn: 5000 }, { ...fresh, dsSeen: 5000 }], 5000, 3600)).toEqual({ add: [], remove: [] });
+    expect(
+      dsChange(
+        [
+          { ...old, dsWithdrawn: 5000 },
+          { ...fresh, dsSeen: 5000 },
+        ],
+        5000,
+        3600,
+      ),
+    ).toEqual({ add: [], remove: [] });
   });
 
   it('RFC 7583 section 3.3.2 double-DS: the new DS at once beside the old; the old goes only once the new DNSKEY is known', () => {
@@ -88,15 +120,18 @@ const FACTS = { maxTtl: 3600 };
 const IPUB = timings(DP, FACTS).publish;
 
 describe('OPS-3 DP-4.7a hms ds export: only what may be submitted now', () => {
-  const submit = (keys: KeyRecord[], now: number, insecure = false): ReturnType<typeof planDsSubmission> => planDsSubmission({ policy: DP, keys, zone: FACTS, now, insecure });
+  const submit = (keys: KeyRecord[], now: number, insecure = false): ReturnType<typeof planDsSubmission> =>
+    planDsSubmission({ policy: DP, keys, zone: FACTS, now, insecure });
   const tags = (ks: readonly KeyRecord[]): number[] => ks.map((k) => k.keyTag);
   const first = ksk({ id: 'first', keyTag: 11, publish: 1000 });
 
-  it('a new zone\'s DS: nothing before its DNSKEY is known everywhere, and says from when', () => {
+  it("a new zone's DS: nothing before its DNSKEY is known everywhere, and says from when", () => {
     const early = submit([first], 1000);
     expect(early.change).toEqual({ add: [], remove: [] });
     expect(early.nextFrom).toBe(1000 + IPUB);
-    expect(early.note).toBe(`nothing to submit now: from ${new Date((1000 + IPUB) * 1000).toISOString().replace('.000', '')}, submit DS 11 (once the new DNSKEY is known to every resolver)`);
+    expect(early.note).toBe(
+      `nothing to submit now: from ${new Date((1000 + IPUB) * 1000).toISOString().replace('.000', '')}, submit DS 11 (once the new DNSKEY is known to every resolver)`,
+    );
     expect(formatDsSubmission(ZONE, early, 'ds', [DigestType.SHA256], 3600)).toBe('');
     expect(formatDsSubmission(ZONE, early, 'epp', [DigestType.SHA256], 3600)).toBe('');
     const ready = submit([first], 1000 + IPUB);
@@ -142,10 +177,12 @@ describe('OPS-3 DP-4.7a hms ds export: only what may be submitted now', () => {
     expect(s.note).toMatch(/^withdraw DS 11 at the parent \(going insecure, DP-4\.7b\)/);
   });
 
-  it('--digest: the policy\'s digests by default; sha1 refused unless the policy lists SHA-1, naming its digests', () => {
+  it("--digest: the policy's digests by default; sha1 refused unless the policy lists SHA-1, naming its digests", () => {
     expect(exportDigests(DP, undefined)).toEqual([DigestType.SHA256]);
     expect(exportDigests(DP, 'SHA384')).toEqual([DigestType.SHA384]);
-    expect(() => exportDigests(DP, 'sha1')).toThrow("--digest sha1: policy 'dp' does not list SHA-1 (its parent.ds-digests: sha256); SHA-1 DS records are made only when the policy lists them (RFC 8624)");
+    expect(() => exportDigests(DP, 'sha1')).toThrow(
+      "--digest sha1: policy 'dp' does not list SHA-1 (its parent.ds-digests: sha256); SHA-1 DS records are made only when the policy lists them (RFC 8624)",
+    );
     expect(() => exportDigests(DP, 'md5')).toThrow(/--digest: 'md5' is not sha256 or sha384/);
     const withSha1: Policy = { ...DP, parent: { ...DP.parent, dsDigests: [DigestType.SHA256, DigestType.SHA1] } };
     expect(exportDigests(withSha1, 'sha1')).toEqual([DigestType.SHA1]);

@@ -29,36 +29,43 @@ export function exportDs(zone: Name, change: DsChange, format: DsFormat, digestT
   const owner = zone.toString();
   if (format === 'dnskey') return change.add.map((k) => `${owner}\t${dnskeyTtl}\tIN\tDNSKEY\t${formatRdata(RRType.DNSKEY, k.dnskey)}\n`).join('');
   const ds = (keys: readonly KeyRecord[]): Uint8Array[] => keys.flatMap((k) => digestTypes.map((d) => makeDs(zone, k.dnskey, d)));
-  if (format === 'ds') return ds(change.add).map((r) => `${owner}\tIN\tDS\t${formatRdata(RRType.DS, r)}\n`).join('');
+  if (format === 'ds')
+    return ds(change.add)
+      .map((r) => `${owner}\tIN\tDS\t${formatRdata(RRType.DS, r)}\n`)
+      .join('');
   const dsData = (r: Uint8Array, indent: string): string => {
     const hex = Buffer.from(r.subarray(4)).toString('hex').toUpperCase();
-    return `${indent}<secDNS:dsData>\n`
-      + `${indent}  <secDNS:keyTag>${(r[0]! << 8) | r[1]!}</secDNS:keyTag>\n`
-      + `${indent}  <secDNS:alg>${r[2]}</secDNS:alg>\n`
-      + `${indent}  <secDNS:digestType>${r[3]}</secDNS:digestType>\n`
-      + `${indent}  <secDNS:digest>${hex}</secDNS:digest>\n`
-      + `${indent}</secDNS:dsData>\n`;
+    return (
+      `${indent}<secDNS:dsData>\n` +
+      `${indent}  <secDNS:keyTag>${(r[0]! << 8) | r[1]!}</secDNS:keyTag>\n` +
+      `${indent}  <secDNS:alg>${r[2]}</secDNS:alg>\n` +
+      `${indent}  <secDNS:digestType>${r[3]}</secDNS:digestType>\n` +
+      `${indent}  <secDNS:digest>${hex}</secDNS:digest>\n` +
+      `${indent}</secDNS:dsData>\n`
+    );
   };
   const section = (tag: string, records: Uint8Array[]): string =>
     records.length === 0 ? '' : `        <secDNS:${tag}>\n${records.map((r) => dsData(r, '          ')).join('')}        </secDNS:${tag}>\n`;
   // the domain name as the registry knows it: no trailing dot, escapes are not expected there
   const domain = owner === '.' ? '.' : owner.slice(0, -1);
-  return '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
-    + '<epp xmlns="urn:ietf:params:xml:ns:epp-1.0">\n'
-    + '  <command>\n'
-    + '    <update>\n'
-    + '      <domain:update xmlns:domain="urn:ietf:params:xml:ns:domain-1.0">\n'
-    + `        <domain:name>${xmlText(domain)}</domain:name>\n`
-    + '      </domain:update>\n'
-    + '    </update>\n'
-    + '    <extension>\n'
-    + '      <secDNS:update xmlns:secDNS="urn:ietf:params:xml:ns:secDNS-1.1">\n'
-    + section('rem', ds(change.remove))
-    + section('add', ds(change.add))
-    + '      </secDNS:update>\n'
-    + '    </extension>\n'
-    + '  </command>\n'
-    + '</epp>\n';
+  return (
+    '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n' +
+    '<epp xmlns="urn:ietf:params:xml:ns:epp-1.0">\n' +
+    '  <command>\n' +
+    '    <update>\n' +
+    '      <domain:update xmlns:domain="urn:ietf:params:xml:ns:domain-1.0">\n' +
+    `        <domain:name>${xmlText(domain)}</domain:name>\n` +
+    '      </domain:update>\n' +
+    '    </update>\n' +
+    '    <extension>\n' +
+    '      <secDNS:update xmlns:secDNS="urn:ietf:params:xml:ns:secDNS-1.1">\n' +
+    section('rem', ds(change.remove)) +
+    section('add', ds(change.add)) +
+    '      </secDNS:update>\n' +
+    '    </extension>\n' +
+    '  </command>\n' +
+    '</epp>\n'
+  );
 }
 
 function xmlText(s: string): string {
@@ -96,7 +103,9 @@ export function exportDigests(policy: Policy, asked: string | undefined): Digest
   const d = DIGESTS[asked.toLowerCase()];
   if (d === undefined) throw new UsageError(`--digest: '${asked}' is not sha256 or sha384`);
   if (d === DigestType.SHA1 && !listed.includes(d)) {
-    throw new UsageError(`--digest sha1: policy '${policy.name}' does not list SHA-1 (its parent.ds-digests: ${listed.map(digestName).join(', ')}); SHA-1 DS records are made only when the policy lists them (RFC 8624)`);
+    throw new UsageError(
+      `--digest sha1: policy '${policy.name}' does not list SHA-1 (its parent.ds-digests: ${listed.map(digestName).join(', ')}); SHA-1 DS records are made only when the policy lists them (RFC 8624)`,
+    );
   }
   return [d];
 }
@@ -137,19 +146,38 @@ export function planDsSubmission(input: DsSubmissionInput): DsSubmission {
   const change = dsChange(keys, now, readyAfter, insecure);
   const wanted = [...parent.filter((k) => !change.remove.includes(k)), ...change.add];
   const tags = (ks: readonly KeyRecord[]): string => ks.map((k) => k.keyTag).join(', ');
-  const what = (c: DsChange): string => [c.add.length > 0 ? `submit DS ${tags(c.add)}` : '', c.remove.length > 0 ? `withdraw DS ${tags(c.remove)}` : ''].filter((x) => x !== '').join(' and ');
+  const what = (c: DsChange): string =>
+    [c.add.length > 0 ? `submit DS ${tags(c.add)}` : '', c.remove.length > 0 ? `withdraw DS ${tags(c.remove)}` : ''].filter((x) => x !== '').join(' and ');
   if (change.add.length + change.remove.length > 0) {
-    return { parent, wanted, change, nextFrom: null, note: `${what(change)} at the parent${insecure ? ' (going insecure, DP-4.7b)' : ''}; then confirm each (hms ds seen / hms ds withdraw ZONE --keytag N --ticket T)` };
+    return {
+      parent,
+      wanted,
+      change,
+      nextFrom: null,
+      note: `${what(change)} at the parent${insecure ? ' (going insecure, DP-4.7b)' : ''}; then confirm each (hms ds seen / hms ds withdraw ZONE --keytag N --ticket T)`,
+    };
   }
   // nothing now: the first time a waiting key's DNSKEY is known everywhere and the change it allows
   const later = [...new Set(keys.flatMap((k) => (k.publish !== null && k.publish + readyAfter > now ? [k.publish + readyAfter] : [])))].sort((a, b) => a - b);
   for (const at of later) {
     const next = dsChange(keys, at, readyAfter, insecure);
     if (next.add.length + next.remove.length > 0) {
-      return { parent, wanted, change, nextFrom: at, note: `nothing to submit now: from ${isoSeconds(at)}, ${what(next)} (once the new DNSKEY is known to every resolver)` };
+      return {
+        parent,
+        wanted,
+        change,
+        nextFrom: at,
+        note: `nothing to submit now: from ${isoSeconds(at)}, ${what(next)} (once the new DNSKEY is known to every resolver)`,
+      };
     }
   }
-  return { parent, wanted, change, nextFrom: null, note: `nothing to submit now: the parent holds ${parent.length === 0 ? 'no DS' : `DS ${tags(parent)}`} as the state knows it, and no change is due` };
+  return {
+    parent,
+    wanted,
+    change,
+    nextFrom: null,
+    note: `nothing to submit now: the parent holds ${parent.length === 0 ? 'no DS' : `DS ${tags(parent)}`} as the state knows it, and no change is due`,
+  };
 }
 
 /**

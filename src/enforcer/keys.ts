@@ -60,8 +60,7 @@ export function keyState(k: KeyRecord, now: UnixSeconds, readyAfter: number): Ke
   return now >= k.publish + readyAfter ? 'ready' : 'published';
 }
 
-const within = (from: UnixSeconds | null, to: UnixSeconds | null, t: UnixSeconds): boolean =>
-  from !== null && t >= from && (to === null || t < to);
+const within = (from: UnixSeconds | null, to: UnixSeconds | null, t: UnixSeconds): boolean => from !== null && t >= from && (to === null || t < to);
 
 /**
  * What the zone and its parent hold at `t`, by key tag: the DNSKEYs published, the keys that

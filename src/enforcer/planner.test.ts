@@ -22,14 +22,32 @@ const stand = (): Promise<{ id: string; keyTag: number; dnskey: Uint8Array }> =>
 };
 
 function key(over: Partial<KeyRecord> & Pick<KeyRecord, 'id' | 'role'>): KeyRecord {
-  return { algorithm: 8, bits: 1024, keyTag: 1, dnskey: new Uint8Array(), created: START, publish: START, active: START, retire: null, remove: null,
-    dsSeen: null, dsWithdrawn: null, successorOf: null, compromised: false, ...over };
+  return {
+    algorithm: 8,
+    bits: 1024,
+    keyTag: 1,
+    dnskey: new Uint8Array(),
+    created: START,
+    publish: START,
+    active: START,
+    retire: null,
+    remove: null,
+    dsSeen: null,
+    dsWithdrawn: null,
+    successorOf: null,
+    compromised: false,
+    ...over,
+  };
 }
 
 describe('the planner (RFC 7583, DP-4.3)', () => {
   it('a fresh zone gets a KSK and a ZSK at once, and waits for the DS to be seen', () => {
     const p = plan({ policy: DP, keys: [], zone: ZONE, now: START });
-    expect(p.actions.map((a) => a.kind === 'generate' && `${a.role} ${a.bits} active ${a.active === null ? '-' : a.active - START}`)).toEqual(['ksk 2048 active -', 'zsk 1024 active 0', false]);
+    expect(p.actions.map((a) => a.kind === 'generate' && `${a.role} ${a.bits} active ${a.active === null ? '-' : a.active - START}`)).toEqual([
+      'ksk 2048 active -',
+      'zsk 1024 active 0',
+      false,
+    ]);
     expect(p.actions[2]).toEqual({ kind: 'resalt', reason: 'no NSEC3 salt yet' });
   });
 
@@ -57,7 +75,10 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     const fresh = key({ id: 'new', role: 'ksk', active: null, publish: now, created: now, successorOf: 'old', keyTag: 22 });
     const waiting = plan({ policy: DP, keys: [old, fresh, zsk], zone: ZONE, now: now + DAY, saltCreated: START });
     expect(waiting.actions).toEqual([]);
-    expect(waiting.gates.map((g) => [g.kind, g.keyTag, g.from])).toEqual([['ds-seen', 22, now + t.publish], ['ds-withdrawn', 11, now + t.publish]]);
+    expect(waiting.gates.map((g) => [g.kind, g.keyTag, g.from])).toEqual([
+      ['ds-seen', 22, now + t.publish],
+      ['ds-withdrawn', 11, now + t.publish],
+    ]);
     // only the new DS seen: still waiting for the old one's withdrawal
     const seen = { ...fresh, dsSeen: now + 2 * DAY };
     expect(plan({ policy: DP, keys: [old, seen, zsk], zone: ZONE, now: now + 2 * DAY, saltCreated: START }).actions).toEqual([]);
@@ -68,7 +89,10 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
   it('DP-2.5a an emergency ZSK roll says plainly what it risks', () => {
     const keys = [key({ id: 'ksk', role: 'ksk', active: null, dsSeen: START }), key({ id: 'zsk', role: 'zsk', keyTag: 7 })];
     const r = startRollover({ policy: DP, keys, zone: ZONE, now: START + DAY }, 'zsk', true);
-    expect(r.actions).toMatchObject([{ kind: 'generate', active: START + DAY }, { kind: 'schedule', keyId: 'zsk', retire: START + DAY, remove: START + DAY, compromised: true }]);
+    expect(r.actions).toMatchObject([
+      { kind: 'generate', active: START + DAY },
+      { kind: 'schedule', keyId: 'zsk', retire: START + DAY, remove: START + DAY, compromised: true },
+    ]);
     expect(r.risk).toMatch(/do not know the new ZSK, and fail to validate/);
   });
 
@@ -91,15 +115,26 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     const seenAt = now + DAY;
     const seen = { ...fresh, dsSeen: seenAt };
     const swap = plan({ policy: doubleDs, keys: [old, seen, zsk], zone: ZONE, now: seenAt, saltCreated: START });
-    expect(swap.actions).toMatchObject([{ kind: 'schedule', keyId: 'new', publish: seenAt + t.dsReady }, { kind: 'schedule', keyId: 'old', remove: seenAt + t.dsReady }]);
+    expect(swap.actions).toMatchObject([
+      { kind: 'schedule', keyId: 'new', publish: seenAt + t.dsReady },
+      { kind: 'schedule', keyId: 'old', remove: seenAt + t.dsReady },
+    ]);
     const published = { ...seen, publish: seenAt + t.dsReady };
     const gone = { ...old, retire: seenAt + t.dsReady, remove: seenAt + t.dsReady };
     expect(keysAt([gone, published, zsk], seenAt + t.dsReady).dnskeySigners.map((k) => k.id)).toEqual(['new']);
     // the old DS may go once no cache holds the old DNSKEY RRset; a second roll waits until it has
     const after = plan({ policy: doubleDs, keys: [gone, published, zsk], zone: ZONE, now: seenAt + t.dsReady, saltCreated: START });
     expect(after.gates.map((g) => [g.kind, g.keyTag, g.from])).toEqual([['ds-withdrawn', 11, seenAt + t.dsReady + t.publish]]);
-    expect(() => startRollover({ policy: doubleDs, keys: [gone, published, zsk], zone: ZONE, now: seenAt + t.dsReady + t.publish }, 'ksk', false)).toThrow(/roll is under way already \(22 follows 11\)/);
-    const done = plan({ policy: doubleDs, keys: [{ ...gone, dsWithdrawn: seenAt + 3 * DAY }, published, zsk], zone: ZONE, now: seenAt + 3 * DAY, saltCreated: START });
+    expect(() => startRollover({ policy: doubleDs, keys: [gone, published, zsk], zone: ZONE, now: seenAt + t.dsReady + t.publish }, 'ksk', false)).toThrow(
+      /roll is under way already \(22 follows 11\)/,
+    );
+    const done = plan({
+      policy: doubleDs,
+      keys: [{ ...gone, dsWithdrawn: seenAt + 3 * DAY }, published, zsk],
+      zone: ZONE,
+      now: seenAt + 3 * DAY,
+      saltCreated: START,
+    });
     expect(done.actions).toEqual([]);
     expect(done.gates).toEqual([]);
   });
@@ -107,7 +142,9 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
   it('refuses a double-DS roll of a CSK, saying why', () => {
     const csk: Policy = { ...DP, keys: [{ ...DP.keys[0]!, role: 'csk' }], rollover: { ...DP.rollover, ksk: 'double-ds' } };
     const keys = [key({ id: 'csk', role: 'csk', dsSeen: START })];
-    expect(() => startRollover({ policy: csk, keys, zone: ZONE, now: START + DAY }, 'csk', false)).toThrow(/CSK also signs the zone's data, .*set rollover\.ksk: double-ksk for a CSK/);
+    expect(() => startRollover({ policy: csk, keys, zone: ZONE, now: START + DAY }, 'csk', false)).toThrow(
+      /CSK also signs the zone's data, .*set rollover\.ksk: double-ksk for a CSK/,
+    );
   });
 
   it('DP-4.7b going insecure: CDS DELETE, the DS withdrawn and approved, and only a DS TTL and margins later the keys go', () => {
@@ -125,15 +162,30 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     const withdrawn = { ...ksk, dsWithdrawn: withdrawnAt };
     const p = plan({ policy: DP, keys: [withdrawn, zsk], zone: ZONE, now: withdrawnAt, saltCreated: START, insecureSince: since });
     expect(p.gates).toEqual([]);
-    expect(p.actions).toMatchObject([{ kind: 'schedule', keyId: 'ksk', remove: withdrawnAt + t.retireKsk }, { kind: 'schedule', keyId: 'zsk', retire: withdrawnAt + t.retireKsk, remove: withdrawnAt + t.retireKsk }]);
-    const removed = [{ ...withdrawn, remove: withdrawnAt + t.retireKsk }, { ...zsk, retire: withdrawnAt + t.retireKsk, remove: withdrawnAt + t.retireKsk }];
-    expect(plan({ policy: DP, keys: removed, zone: ZONE, now: withdrawnAt + t.retireKsk - 1, saltCreated: START, insecureSince: since }).status).toBe('going-insecure');
+    expect(p.actions).toMatchObject([
+      { kind: 'schedule', keyId: 'ksk', remove: withdrawnAt + t.retireKsk },
+      { kind: 'schedule', keyId: 'zsk', retire: withdrawnAt + t.retireKsk, remove: withdrawnAt + t.retireKsk },
+    ]);
+    const removed = [
+      { ...withdrawn, remove: withdrawnAt + t.retireKsk },
+      { ...zsk, retire: withdrawnAt + t.retireKsk, remove: withdrawnAt + t.retireKsk },
+    ];
+    expect(plan({ policy: DP, keys: removed, zone: ZONE, now: withdrawnAt + t.retireKsk - 1, saltCreated: START, insecureSince: since }).status).toBe(
+      'going-insecure',
+    );
     const unsigned = plan({ policy: DP, keys: removed, zone: ZONE, now: withdrawnAt + t.retireKsk, saltCreated: START, insecureSince: since });
     expect(unsigned).toEqual({ actions: [], gates: [], next: null, status: 'unsigned' });
     // the RFC 7583 property holds throughout; removing the keys as the DS is withdrawn would break it
-    const cache = { dnskey: DP.zone.propagationDelay + DP.ttl.dnskey, signatures: DP.zone.propagationDelay + ZONE.maxTtl, ds: DP.parent.propagationDelay + DP.parent.dsTtl };
+    const cache = {
+      dnskey: DP.zone.propagationDelay + DP.ttl.dnskey,
+      signatures: DP.zone.propagationDelay + ZONE.maxTtl,
+      ds: DP.parent.propagationDelay + DP.parent.dsTtl,
+    };
     for (const at of [since, withdrawnAt, withdrawnAt + t.retireKsk - 1, withdrawnAt + t.retireKsk]) expect(checkSafety(removed, cache, at)).toEqual([]);
-    const early = [{ ...withdrawn, remove: withdrawnAt + 60 }, { ...zsk, retire: withdrawnAt + 60, remove: withdrawnAt + 60 }];
+    const early = [
+      { ...withdrawn, remove: withdrawnAt + 60 },
+      { ...zsk, retire: withdrawnAt + 60, remove: withdrawnAt + 60 },
+    ];
     expect(checkSafety(early, cache, withdrawnAt + 120)).not.toEqual([]);
     // DP-2.5b back to secure: with the decision undone, an unsigned zone gets new keys and waits for its DS
     const back = plan({ policy: DP, keys: removed, zone: ZONE, now: withdrawnAt + 30 * DAY, saltCreated: START });
@@ -152,9 +204,15 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
     const bigger: Policy = { ...DP, keys: DP.keys.map((k) => (k.role === 'zsk' ? { ...k, bits: 2048 } : k)) };
     const now = START + DAY;
     expect(plan({ policy: bigger, keys, zone: ZONE, now, saltCreated: START }).actions).toEqual([]);
-    expect(plan({ policy: bigger, keys, zone: ZONE, now: START + 90 * DAY - t.publish, saltCreated: START }).actions).toMatchObject([{ kind: 'generate', role: 'zsk', bits: 2048 }, { kind: 'schedule', keyId: 'zsk' }]);
+    expect(plan({ policy: bigger, keys, zone: ZONE, now: START + 90 * DAY - t.publish, saltCreated: START }).actions).toMatchObject([
+      { kind: 'generate', role: 'zsk', bits: 2048 },
+      { kind: 'schedule', keyId: 'zsk' },
+    ]);
     // or at once, by an operator's roll
-    expect(startRollover({ policy: bigger, keys, zone: ZONE, now }, 'zsk', false).actions).toMatchObject([{ kind: 'generate', bits: 2048, active: now + t.publish }, { kind: 'schedule', keyId: 'zsk', retire: now + t.publish }]);
+    expect(startRollover({ policy: bigger, keys, zone: ZONE, now }, 'zsk', false).actions).toMatchObject([
+      { kind: 'generate', bits: 2048, active: now + t.publish },
+      { kind: 'schedule', keyId: 'zsk', retire: now + t.publish },
+    ]);
     const nsec: Policy = { ...DP, denial: { type: 'nsec' } };
     expect(plan({ policy: nsec, keys, zone: ZONE, now }).actions).toEqual([]);
     expect(plan({ policy: DP, keys, zone: ZONE, now }).actions).toEqual([{ kind: 'resalt', reason: 'no NSEC3 salt yet' }]);
@@ -213,7 +271,16 @@ describe('the planner (RFC 7583, DP-4.3)', () => {
   });
 
   it('DP-4.7b DP-2.5b going insecure and back within a simulation: safe at every step, unsigned in between', async () => {
-    const log = await simulate({ policy: DP, zone: ZONE, start: START, days: 200, kskRolls: [], operatorDelay: DAY, makeKey: stand, insecure: { from: 50, back: 120 } });
+    const log = await simulate({
+      policy: DP,
+      zone: ZONE,
+      start: START,
+      days: 200,
+      kskRolls: [],
+      operatorDelay: DAY,
+      makeKey: stand,
+      insecure: { from: 50, back: 120 },
+    });
     expect(log.safety).toEqual([]);
     const first = log.keys.filter((k) => k.created === START);
     const t = timings(DP, ZONE);

@@ -43,8 +43,10 @@ export type Action = Generate | Schedule | Resalt;
 /** The times a `schedule` action sets, as a patch of the key record. */
 export function scheduled(a: Schedule): Partial<Pick<KeyRecord, 'publish' | 'active' | 'retire' | 'remove'>> {
   return {
-    ...(a.publish === undefined ? {} : { publish: a.publish }), ...(a.active === undefined ? {} : { active: a.active }),
-    ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }),
+    ...(a.publish === undefined ? {} : { publish: a.publish }),
+    ...(a.active === undefined ? {} : { active: a.active }),
+    ...(a.retire === undefined ? {} : { retire: a.retire }),
+    ...(a.remove === undefined ? {} : { remove: a.remove }),
   };
 }
 
@@ -157,42 +159,78 @@ export function plan(input: PlanInput): Plan {
     if (current.publish === null) {
       // double-DS (RFC 7583 section 3.3.2): the new DS first; the DNSKEYs swap once every cache can hold it
       if (current.dsSeen === null) {
-        gates.push({ kind: 'ds-seen', keyId: current.id, keyTag: current.keyTag, from: current.created,
-          what: `submit the DS of ${KSK} ${current.keyTag} to the parent beside the DS of ${predecessor?.keyTag ?? 'the current key'} (keep both), then confirm it is served (hms ds seen)` });
+        gates.push({
+          kind: 'ds-seen',
+          keyId: current.id,
+          keyTag: current.keyTag,
+          from: current.created,
+          what: `submit the DS of ${KSK} ${current.keyTag} to the parent beside the DS of ${predecessor?.keyTag ?? 'the current key'} (keep both), then confirm it is served (hms ds seen)`,
+        });
       } else {
         const at = current.dsSeen + t.dsReady;
-        actions.push({ kind: 'schedule', keyId: current.id, publish: at, reason: `double-DS: the parent serves the DS of ${current.keyTag}; its DNSKEY enters the zone once every cache can hold that DS` });
+        actions.push({
+          kind: 'schedule',
+          keyId: current.id,
+          publish: at,
+          reason: `double-DS: the parent serves the DS of ${current.keyTag}; its DNSKEY enters the zone once every cache can hold that DS`,
+        });
         if (predecessor !== undefined && predecessor.remove === null) {
-          actions.push({ kind: 'schedule', keyId: predecessor.id, retire: at, remove: at, reason: `double-DS: ${current.keyTag} replaces it in the DNSKEY RRset` });
+          actions.push({
+            kind: 'schedule',
+            keyId: predecessor.id,
+            retire: at,
+            remove: at,
+            reason: `double-DS: ${current.keyTag} replaces it in the DNSKEY RRset`,
+          });
         }
       }
       continue;
     }
     if (current.dsSeen === null) {
-      gates.push({ kind: 'ds-seen', keyId: current.id, keyTag: current.keyTag, from: current.publish + t.publish,
-        what: `submit the DS of ${KSK} ${current.keyTag} to the parent, then confirm it is served (hms ds seen)` });
+      gates.push({
+        kind: 'ds-seen',
+        keyId: current.id,
+        keyTag: current.keyTag,
+        from: current.publish + t.publish,
+        what: `submit the DS of ${KSK} ${current.keyTag} to the parent, then confirm it is served (hms ds seen)`,
+      });
     }
     if (predecessor === undefined) continue;
     if (predecessor.remove !== null && predecessor.remove === current.publish) {
       // double-DS, after the swap: the old DS may go once no cache holds the old DNSKEY RRset
       if (dsAtParent(predecessor)) {
-        gates.push({ kind: 'ds-withdrawn', keyId: predecessor.id, keyTag: predecessor.keyTag, from: current.publish + t.publish,
-          what: `withdraw the DS of ${KSK} ${predecessor.keyTag} at the parent, then confirm it is gone (hms ds withdraw)` });
+        gates.push({
+          kind: 'ds-withdrawn',
+          keyId: predecessor.id,
+          keyTag: predecessor.keyTag,
+          from: current.publish + t.publish,
+          what: `withdraw the DS of ${KSK} ${predecessor.keyTag} at the parent, then confirm it is gone (hms ds withdraw)`,
+        });
       }
       continue;
     }
     if (predecessor.remove !== null) continue;
     if (dsAtParent(predecessor)) {
-      gates.push({ kind: 'ds-withdrawn', keyId: predecessor.id, keyTag: predecessor.keyTag, from: current.publish + t.publish,
-        what: `withdraw the DS of ${KSK} ${predecessor.keyTag} at the parent, then confirm it is gone (hms ds withdraw)` });
+      gates.push({
+        kind: 'ds-withdrawn',
+        keyId: predecessor.id,
+        keyTag: predecessor.keyTag,
+        from: current.publish + t.publish,
+        what: `withdraw the DS of ${KSK} ${predecessor.keyTag} at the parent, then confirm it is gone (hms ds withdraw)`,
+      });
     }
     const confirmed = current.dsSeen !== null && (predecessor.dsSeen === null || predecessor.dsWithdrawn !== null);
     if (confirmed) {
       const at = Math.max(current.dsSeen, predecessor.dsWithdrawn ?? 0) + t.retireKsk;
       // a CSK also signed the data until its retire: it stays until those signatures have left every cache too (Iret)
       const dataGone = signsData(predecessor) && predecessor.retire !== null ? predecessor.retire + t.retireZsk : at;
-      actions.push({ kind: 'schedule', keyId: predecessor.id, ...(predecessor.retire === null ? { retire: at } : {}), remove: Math.max(at, dataGone),
-        reason: `the parent serves the DS of ${current.keyTag} only; the old DS${dataGone > at ? ' and the old signatures have' : ' has'} left every cache by then` });
+      actions.push({
+        kind: 'schedule',
+        keyId: predecessor.id,
+        ...(predecessor.retire === null ? { retire: at } : {}),
+        remove: Math.max(at, dataGone),
+        reason: `the parent serves the DS of ${current.keyTag} only; the old DS${dataGone > at ? ' and the old signatures have' : ' has'} left every cache by then`,
+      });
     }
   }
 
@@ -215,15 +253,25 @@ function planInsecure(input: PlanInput, since: UnixSeconds, t: Timings): Plan {
   const times: UnixSeconds[] = [];
   const atParent = input.keys.filter(dsAtParent);
   for (const k of atParent) {
-    gates.push({ kind: 'ds-withdrawn', keyId: k.id, keyTag: k.keyTag, from: since,
-      what: `going insecure: withdraw the DS of ${k.role.toUpperCase()} ${k.keyTag} at the parent (the zone publishes CDS/CDNSKEY DELETE), then confirm it is gone (hms ds withdraw); the zone is signed ${hours(t.retireKsk)} after the last DS is gone` });
+    gates.push({
+      kind: 'ds-withdrawn',
+      keyId: k.id,
+      keyTag: k.keyTag,
+      from: since,
+      what: `going insecure: withdraw the DS of ${k.role.toUpperCase()} ${k.keyTag} at the parent (the zone publishes CDS/CDNSKEY DELETE), then confirm it is gone (hms ds withdraw); the zone is signed ${hours(t.retireKsk)} after the last DS is gone`,
+    });
   }
   if (atParent.length === 0) {
     const at = Math.max(since, ...input.keys.map((k) => k.dsWithdrawn ?? 0)) + t.retireKsk;
     for (const k of keys) {
       if (k.remove !== null && k.remove <= at) continue;
-      actions.push({ kind: 'schedule', keyId: k.id, ...(signsData(k) && (k.retire === null || k.retire > at) ? { retire: at } : {}), remove: at,
-        reason: 'going insecure (DP-4.7b): no cache holds a DS of the zone by then; from then the zone is served unsigned' });
+      actions.push({
+        kind: 'schedule',
+        keyId: k.id,
+        ...(signsData(k) && (k.retire === null || k.retire > at) ? { retire: at } : {}),
+        remove: at,
+        reason: 'going insecure (DP-4.7b): no cache holds a DS of the zone by then; from then the zone is served unsigned',
+      });
     }
   }
   planResalt(input, actions, times);
@@ -288,7 +336,13 @@ export function startRollover(input: Omit<PlanInput, 'saltCreated'>, role: 'ksk'
     return {
       actions: [
         generate(kp, now, current.id, `ZSK roll: ${current.keyTag} is replaced by pre-publication`, ready),
-        { kind: 'schedule', keyId: current.id, retire: ready, remove: ready + t.retireZsk, reason: 'pre-publication: the successor signs once every resolver knows it' },
+        {
+          kind: 'schedule',
+          keyId: current.id,
+          retire: ready,
+          remove: ready + t.retireZsk,
+          reason: 'pre-publication: the successor signs once every resolver knows it',
+        },
       ],
       next: `nothing: the new ZSK signs from ${isoSeconds(ready)}, and ${current.keyTag} leaves at ${isoSeconds(ready + t.retireZsk)}`,
     };
@@ -296,25 +350,36 @@ export function startRollover(input: Omit<PlanInput, 'saltCreated'>, role: 'ksk'
   if (policy.rollover.ksk === 'double-ds' && !emergency) {
     // RFC 7583 section 3.3.2: the new DS first, then the DNSKEYs swap; the DS steps confirmed by two people
     if (role === 'csk') {
-      throw new SignerError('POLICY', `policy '${policy.name}' asks for a double-DS roll of a CSK: a CSK also signs the zone's data, and swapping it at once would leave resolvers with signatures by a key they do not know; set rollover.ksk: double-ksk for a CSK`);
+      throw new SignerError(
+        'POLICY',
+        `policy '${policy.name}' asks for a double-DS roll of a CSK: a CSK also signs the zone's data, and swapping it at once would leave resolvers with signatures by a key they do not know; set rollover.ksk: double-ksk for a CSK`,
+      );
     }
     return {
       actions: [generate(kp, now, current.id, `KSK roll: ${current.keyTag} is replaced (double-DS: the new DS first)`, null, null)],
-      next: `now: export the new DS (hms ds export ZONE) and submit it to the registrar beside DS ${current.keyTag} (keep both); `
-        + 'when the parent serves it, confirm with hms ds seen ZONE --keytag NEW --ticket T, approved by a second person (hms approve); '
-        + `the new DNSKEY replaces ${current.keyTag} ${hours(t.dsReady)} after that, and ${hours(t.publish)} later DS ${current.keyTag} may be withdrawn (hms ds withdraw ZONE --keytag ${current.keyTag} --ticket T, approved)`,
+      next:
+        `now: export the new DS (hms ds export ZONE) and submit it to the registrar beside DS ${current.keyTag} (keep both); ` +
+        'when the parent serves it, confirm with hms ds seen ZONE --keytag NEW --ticket T, approved by a second person (hms approve); ' +
+        `the new DNSKEY replaces ${current.keyTag} ${hours(t.dsReady)} after that, and ${hours(t.publish)} later DS ${current.keyTag} may be withdrawn (hms ds withdraw ZONE --keytag ${current.keyTag} --ticket T, approved)`,
     };
   }
   // KSK or CSK: double-KSK (an emergency roll always: the old DS goes soonest), the DS swap confirmed by two people
-  const actions: Action[] = [generate(kp, now, current.id, `${role.toUpperCase()} roll: ${current.keyTag} is replaced (double-KSK)`, role === 'csk' ? (emergency ? now : ready) : null)];
+  const actions: Action[] = [
+    generate(kp, now, current.id, `${role.toUpperCase()} roll: ${current.keyTag} is replaced (double-KSK)`, role === 'csk' ? (emergency ? now : ready) : null),
+  ];
   if (role === 'csk') actions.push({ kind: 'schedule', keyId: current.id, retire: emergency ? now : ready, reason: 'the new CSK takes over signing the data' });
   if (emergency) actions.push({ kind: 'schedule', keyId: current.id, compromised: true, reason: 'believed compromised' });
   return {
     actions,
-    next: `from ${isoSeconds(ready)}: export the new DS (hms ds export ZONE) and submit it to the registrar, replacing DS ${current.keyTag}; `
-      + `when the parent serves it, confirm with hms ds seen ZONE --keytag NEW --ticket T and hms ds withdraw ZONE --keytag ${current.keyTag} --ticket T, each approved by a second person (hms approve); `
-      + `${current.keyTag} is removed ${hours(t.retireKsk)} after both`,
-    ...(emergency ? { risk: `the parent still points at ${current.keyTag} until its DS is withdrawn: whoever holds that key can sign answers resolvers accept until then. Withdraw it at once; resolvers that cached the old DS keep trusting it for up to ${hours(t.retireKsk)}, and those that see the new DS before ${isoSeconds(ready)} may fail to validate` } : {}),
+    next:
+      `from ${isoSeconds(ready)}: export the new DS (hms ds export ZONE) and submit it to the registrar, replacing DS ${current.keyTag}; ` +
+      `when the parent serves it, confirm with hms ds seen ZONE --keytag NEW --ticket T and hms ds withdraw ZONE --keytag ${current.keyTag} --ticket T, each approved by a second person (hms approve); ` +
+      `${current.keyTag} is removed ${hours(t.retireKsk)} after both`,
+    ...(emergency
+      ? {
+          risk: `the parent still points at ${current.keyTag} until its DS is withdrawn: whoever holds that key can sign answers resolvers accept until then. Withdraw it at once; resolvers that cached the old DS keep trusting it for up to ${hours(t.retireKsk)}, and those that see the new DS before ${isoSeconds(ready)} may fail to validate`,
+        }
+      : {}),
   };
 }
 
@@ -323,15 +388,28 @@ function refuseAlgorithmChange(policy: Policy, keys: readonly KeyRecord[]): void
   for (const k of keys) {
     const kp = policy.keys.find((p) => p.role === k.role);
     if (kp === undefined) {
-      throw new SignerError('POLICY', `policy '${policy.name}' has no ${k.role.toUpperCase()}, but the zone has ${k.role.toUpperCase()} ${k.keyTag}: changing between KSK+ZSK and CSK is not supported on a live zone`);
+      throw new SignerError(
+        'POLICY',
+        `policy '${policy.name}' has no ${k.role.toUpperCase()}, but the zone has ${k.role.toUpperCase()} ${k.keyTag}: changing between KSK+ZSK and CSK is not supported on a live zone`,
+      );
     }
     if (kp.algorithm !== k.algorithm) {
-      throw new SignerError('POLICY', `policy '${policy.name}' wants algorithm ${kp.algorithm} for the ${k.role.toUpperCase()}, but key ${k.keyTag} is algorithm ${k.algorithm}: an algorithm roll (RFC 6781 section 4.1.4) is not supported; the change is refused and the keys stay as they are`);
+      throw new SignerError(
+        'POLICY',
+        `policy '${policy.name}' wants algorithm ${kp.algorithm} for the ${k.role.toUpperCase()}, but key ${k.keyTag} is algorithm ${k.algorithm}: an algorithm roll (RFC 6781 section 4.1.4) is not supported; the change is refused and the keys stay as they are`,
+      );
     }
   }
 }
 
-function generate(kp: KeyPolicy, now: UnixSeconds, successorOf: string | null, reason: string, active: UnixSeconds | null, publish: UnixSeconds | null = now): Generate {
+function generate(
+  kp: KeyPolicy,
+  now: UnixSeconds,
+  successorOf: string | null,
+  reason: string,
+  active: UnixSeconds | null,
+  publish: UnixSeconds | null = now,
+): Generate {
   return { kind: 'generate', role: kp.role, algorithm: kp.algorithm, bits: kp.bits, publish, active, successorOf, compromised: false, reason };
 }
 
@@ -345,7 +423,12 @@ function hours(seconds: number): string {
 }
 
 /** The state of every key at `now`, for listings and timelines. */
-export function describeKeys(policy: Policy, keys: readonly KeyRecord[], zone: ZoneFacts, now: UnixSeconds): { key: KeyRecord; state: ReturnType<typeof keyState> }[] {
+export function describeKeys(
+  policy: Policy,
+  keys: readonly KeyRecord[],
+  zone: ZoneFacts,
+  now: UnixSeconds,
+): { key: KeyRecord; state: ReturnType<typeof keyState> }[] {
   const t = timings(policy, zone);
   return keys.map((key) => ({ key, state: keyState(key, now, t.publish) }));
 }

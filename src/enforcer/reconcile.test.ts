@@ -3,8 +3,21 @@ import type { KeyRecord } from './keys.js';
 import { reconcile, type TokenKey } from './reconcile.js';
 
 const key = (id: string): KeyRecord => ({
-  id, role: 'zsk', algorithm: 8, bits: 1024, keyTag: 1, dnskey: new Uint8Array(4), created: 0, publish: 0,
-  active: 0, retire: null, remove: null, dsSeen: null, dsWithdrawn: null, successorOf: null, compromised: false,
+  id,
+  role: 'zsk',
+  algorithm: 8,
+  bits: 1024,
+  keyTag: 1,
+  dnskey: new Uint8Array(4),
+  created: 0,
+  publish: 0,
+  active: 0,
+  retire: null,
+  remove: null,
+  dsSeen: null,
+  dsWithdrawn: null,
+  successorOf: null,
+  compromised: false,
 });
 const inToken = (id: string, keyTag = 1): TokenKey => ({ id, role: 'ksk', keyTag, algorithm: 8, label: `hms:example.com.:ksk:${id}` });
 

@@ -39,7 +39,8 @@ export function reconcile<T extends TokenKey>(records: readonly KeyRecord[], inT
   const unrecorded = inToken.filter((k) => !recorded.has(k.id.toLowerCase()));
   return {
     missing: records.filter((k) => !inHsm.has(k.id.toLowerCase())),
-    orphans: unrecorded.filter((k) => !intended.has(k.id.toLowerCase()))
+    orphans: unrecorded
+      .filter((k) => !intended.has(k.id.toLowerCase()))
       .sort((a, b) => a.keyTag - b.keyTag || (a.id.toLowerCase() < b.id.toLowerCase() ? -1 : 1)),
     pending: unrecorded.filter((k) => intended.has(k.id.toLowerCase())),
   };

@@ -24,9 +24,15 @@ export interface CacheTimes {
  * both must meet.
  */
 export function checkSafety(keys: readonly KeyRecord[], cache: CacheTimes, t: UnixSeconds): string[] {
-  const changes = [...new Set(keys.flatMap((k) => [k.publish, k.active, k.retire, k.remove, k.dsSeen, k.dsWithdrawn]).filter((x): x is number => x !== null && x <= t))].sort((a, b) => a - b);
+  const changes = [
+    ...new Set(keys.flatMap((k) => [k.publish, k.active, k.retire, k.remove, k.dsSeen, k.dsWithdrawn]).filter((x): x is number => x !== null && x <= t)),
+  ].sort((a, b) => a - b);
   // the versions served before t: each from one change to the next (the last until t)
-  const versions: { from: UnixSeconds; to: UnixSeconds; view: KeyView }[] = changes.map((from, i) => ({ from, to: changes[i + 1] ?? t, view: keysAt(keys, from) }));
+  const versions: { from: UnixSeconds; to: UnixSeconds; view: KeyView }[] = changes.map((from, i) => ({
+    from,
+    to: changes[i + 1] ?? t,
+    view: keysAt(keys, from),
+  }));
   const now = keysAt(keys, t);
   // served until `to` (by a late secondary until `to` + Dprp) and cached for a TTL after that: gone from `to` + life on
   const cached = (life: Seconds): KeyView[] => [now, ...versions.filter((v) => v.to + life > t).map((v) => v.view)];

@@ -64,9 +64,14 @@ async function signAsManaged(input: Zone, policy: Policy): Promise<{ signed: Zon
   const csk = policy.keys.some((k) => k.role === 'csk');
   const keys = csk ? [softwareKey(Algorithm.ED25519, 'csk')] : [softwareKey(Algorithm.ED25519, 'ksk'), softwareKey(Algorithm.ED25519, 'zsk')];
   const signed = await signZone(input, {
-    ...policySigning(policy), keys,
-    denial: policy.denial.type === 'nsec' ? { kind: 'nsec' } : { kind: 'nsec3', iterations: policy.denial.iterations, salt: new Uint8Array(policy.denial.saltLength), optOut: false },
-    inception: REAL_NOW - 3600, expiration: REAL_NOW + 32 * DAY,
+    ...policySigning(policy),
+    keys,
+    denial:
+      policy.denial.type === 'nsec'
+        ? { kind: 'nsec' }
+        : { kind: 'nsec3', iterations: policy.denial.iterations, salt: new Uint8Array(policy.denial.saltLength), optOut: false },
+    inception: REAL_NOW - 3600,
+    expiration: REAL_NOW + 32 * DAY,
     ...(policy.parent.cds || policy.parent.cdnskey ? { cds: { digestTypes: policy.parent.dsDigests } } : {}),
   });
   return { signed, dataTags: new Set(keys.filter((k) => k.role !== 'ksk').map((k) => k.signer.keyTag)) };
@@ -123,14 +128,18 @@ describe('the zone facts are those of the signed zone (RFC 7583 TTLsig)', () => 
     expect(verifyFile(signed)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
   });
 
-  it('RFC 7583 section 3.2.1 the users\' report: the old ZSK stays until its SOA and NSEC3PARAM signatures (TTL 3600) have left every cache', async () => {
+  it("RFC 7583 section 3.2.1 the users' report: the old ZSK stays until its SOA and NSEC3PARAM signatures (TTL 3600) have left every cache", async () => {
     const input = inputZone(TEN_SECONDS);
     const facts = zoneFacts(inputTtls(input), HOUR_SOA);
     const t = timings(HOUR_SOA, facts);
     expect(t.retireZsk).toBe(HOUR_SOA.zone.propagationDelay + 3600 + HOUR_SOA.zone.retireSafety);
     const { signed, dataTags } = await signAsManaged(input, HOUR_SOA);
     const ttls = signedTtls(signed, dataTags);
-    const cache = { dnskey: HOUR_SOA.zone.propagationDelay + ttls.dnskey, signatures: HOUR_SOA.zone.propagationDelay + ttls.dataSignatures, ds: HOUR_SOA.parent.propagationDelay + HOUR_SOA.parent.dsTtl };
+    const cache = {
+      dnskey: HOUR_SOA.zone.propagationDelay + ttls.dnskey,
+      signatures: HOUR_SOA.zone.propagationDelay + ttls.dataSignatures,
+      ds: HOUR_SOA.parent.propagationDelay + HOUR_SOA.parent.dsTtl,
+    };
     const log = await simulate({ policy: HOUR_SOA, zone: facts, cache, start: START, days: 200, kskRolls: [], operatorDelay: DAY, makeKey: stand });
     expect(log.keys.filter((k) => k.role === 'zsk' && k.remove !== null).length).toBe(2);
     expect(log.safety).toEqual([]);
@@ -140,35 +149,76 @@ describe('the zone facts are those of the signed zone (RFC 7583 TTLsig)', () => 
     const ttl = fc.oneof(fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 2 * DAY }));
     const margin = fc.integer({ min: 0, max: 7200 });
     const mix = fc.record({ soa: ttl, ns: ttl, www: fc.tuple(ttl, ttl), mx: ttl, txt: ttl, delegation: ttl, ds: ttl });
-    const policyArb = fc.record({
-      shape: fc.constantFrom('double-ksk', 'double-ds', 'csk'), nsec3: fc.boolean(), cds: fc.boolean(),
-      dnskeyTtl: fc.integer({ min: 60, max: 3600 }), nsec3paramTtl: fc.integer({ min: 0, max: DAY }), soaTtl: fc.option(ttl, { nil: null }), minimum: ttl,
-      dprp: margin, publishSafety: margin, retireSafety: margin,
-      parentDprp: margin, dsTtl: fc.integer({ min: 60, max: 2 * DAY }), parentPublish: margin, parentRetire: margin,
-      zskDays: fc.integer({ min: 3, max: 12 }),
-    }).map((p): Policy => ({
-      ...DP,
-      keys: p.shape === 'csk' ? [{ role: 'csk', algorithm: 15, bits: 256, lifetime: null }]
-        : [{ role: 'ksk', algorithm: 15, bits: 256, lifetime: null }, { role: 'zsk', algorithm: 15, bits: 256, lifetime: p.zskDays * DAY }],
-      rollover: { zsk: 'pre-publication', ksk: p.shape === 'double-ds' ? 'double-ds' : 'double-ksk' },
-      denial: p.nsec3 ? DP.denial : { type: 'nsec' },
-      ttl: { dnskey: p.dnskeyTtl, nsec3param: p.nsec3paramTtl },
-      soa: { ...DP.soa, ttl: p.soaTtl, minimum: p.minimum },
-      zone: { propagationDelay: p.dprp, publishSafety: p.publishSafety, retireSafety: p.retireSafety },
-      parent: { ...DP.parent, propagationDelay: p.parentDprp, dsTtl: p.dsTtl, publishSafety: p.parentPublish, retireSafety: p.parentRetire, cds: p.cds, cdnskey: p.cds },
-    }));
-    await fc.assert(fc.asyncProperty(policyArb, mix, fc.integer({ min: 4, max: 20 }), fc.integer({ min: 0, max: 2 * DAY }), async (policy, ttls, rollDay, operatorDelay) => {
-      const input = inputZone(ttls);
-      const { signed, dataTags } = await signAsManaged(input, policy);
-      expect(verifyZone(signed, REAL_NOW)).toEqual([]);
-      // the oracle: how long the signed zone's own records may sit in caches
-      const s = signedTtls(signed, dataTags);
-      const cache = { dnskey: policy.zone.propagationDelay + s.dnskey, signatures: policy.zone.propagationDelay + s.dataSignatures, ds: policy.parent.propagationDelay + policy.parent.dsTtl };
-      const log = await simulate({ policy, zone: zoneFacts(inputTtls(input), policy), cache, start: START, days: 40, kskRolls: [rollDay], operatorDelay, makeKey: stand });
-      // a key that signed the data has left the zone (the roll was seen through), and at no step did a cache hold a signature it could not validate
-      expect(log.keys.some((k) => signsData(k) && k.remove !== null && k.remove <= START + 40 * DAY)).toBe(true);
-      expect(log.safety).toEqual([]);
-    }), { numRuns: 150 });
+    const policyArb = fc
+      .record({
+        shape: fc.constantFrom('double-ksk', 'double-ds', 'csk'),
+        nsec3: fc.boolean(),
+        cds: fc.boolean(),
+        dnskeyTtl: fc.integer({ min: 60, max: 3600 }),
+        nsec3paramTtl: fc.integer({ min: 0, max: DAY }),
+        soaTtl: fc.option(ttl, { nil: null }),
+        minimum: ttl,
+        dprp: margin,
+        publishSafety: margin,
+        retireSafety: margin,
+        parentDprp: margin,
+        dsTtl: fc.integer({ min: 60, max: 2 * DAY }),
+        parentPublish: margin,
+        parentRetire: margin,
+        zskDays: fc.integer({ min: 3, max: 12 }),
+      })
+      .map((p): Policy => ({
+        ...DP,
+        keys:
+          p.shape === 'csk'
+            ? [{ role: 'csk', algorithm: 15, bits: 256, lifetime: null }]
+            : [
+                { role: 'ksk', algorithm: 15, bits: 256, lifetime: null },
+                { role: 'zsk', algorithm: 15, bits: 256, lifetime: p.zskDays * DAY },
+              ],
+        rollover: { zsk: 'pre-publication', ksk: p.shape === 'double-ds' ? 'double-ds' : 'double-ksk' },
+        denial: p.nsec3 ? DP.denial : { type: 'nsec' },
+        ttl: { dnskey: p.dnskeyTtl, nsec3param: p.nsec3paramTtl },
+        soa: { ...DP.soa, ttl: p.soaTtl, minimum: p.minimum },
+        zone: { propagationDelay: p.dprp, publishSafety: p.publishSafety, retireSafety: p.retireSafety },
+        parent: {
+          ...DP.parent,
+          propagationDelay: p.parentDprp,
+          dsTtl: p.dsTtl,
+          publishSafety: p.parentPublish,
+          retireSafety: p.parentRetire,
+          cds: p.cds,
+          cdnskey: p.cds,
+        },
+      }));
+    await fc.assert(
+      fc.asyncProperty(policyArb, mix, fc.integer({ min: 4, max: 20 }), fc.integer({ min: 0, max: 2 * DAY }), async (policy, ttls, rollDay, operatorDelay) => {
+        const input = inputZone(ttls);
+        const { signed, dataTags } = await signAsManaged(input, policy);
+        expect(verifyZone(signed, REAL_NOW)).toEqual([]);
+        // the oracle: how long the signed zone's own records may sit in caches
+        const s = signedTtls(signed, dataTags);
+        const cache = {
+          dnskey: policy.zone.propagationDelay + s.dnskey,
+          signatures: policy.zone.propagationDelay + s.dataSignatures,
+          ds: policy.parent.propagationDelay + policy.parent.dsTtl,
+        };
+        const log = await simulate({
+          policy,
+          zone: zoneFacts(inputTtls(input), policy),
+          cache,
+          start: START,
+          days: 40,
+          kskRolls: [rollDay],
+          operatorDelay,
+          makeKey: stand,
+        });
+        // a key that signed the data has left the zone (the roll was seen through), and at no step did a cache hold a signature it could not validate
+        expect(log.keys.some((k) => signsData(k) && k.remove !== null && k.remove <= START + 40 * DAY)).toBe(true);
+        expect(log.safety).toEqual([]);
+      }),
+      { numRuns: 150 },
+    );
   }, 60_000);
 });
 

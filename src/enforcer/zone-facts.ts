@@ -20,8 +20,11 @@ export function policySigning(policy: Policy): PolicySigning {
   const soa = policy.soa;
   return {
     soa: {
-      expire: soa.expire, minimum: soa.minimum,
-      ...(soa.ttl === null ? {} : { ttl: soa.ttl }), ...(soa.refresh === null ? {} : { refresh: soa.refresh }), ...(soa.retry === null ? {} : { retry: soa.retry }),
+      expire: soa.expire,
+      minimum: soa.minimum,
+      ...(soa.ttl === null ? {} : { ttl: soa.ttl }),
+      ...(soa.refresh === null ? {} : { refresh: soa.refresh }),
+      ...(soa.retry === null ? {} : { retry: soa.retry }),
     },
     dnskeyTtl: policy.ttl.dnskey,
     nsec3paramTtl: policy.ttl.nsec3param,

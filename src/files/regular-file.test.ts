@@ -36,7 +36,12 @@ describe('readRegularFile (issue 17: files others write are read as regular file
     const socket = join(dir, 'sock');
     server = createServer();
     await new Promise<void>((resolve) => server!.listen(socket, resolve));
-    for (const [path, kind] of [['/dev/zero', 'a character device'], [fifo, 'a FIFO'], [join(dir, 'folder'), 'a directory'], [socket, 'a socket']] as const) {
+    for (const [path, kind] of [
+      ['/dev/zero', 'a character device'],
+      [fifo, 'a FIFO'],
+      [join(dir, 'folder'), 'a directory'],
+      [socket, 'a socket'],
+    ] as const) {
       const e = refusal(() => readRegularFile(path, 'configuration', 1 << 20));
       expect(e.code, path).toBe('INPUT_REFUSED');
       expect(e.message).toContain(`${path}: the configuration is refused: it is ${kind}`);
@@ -58,7 +63,10 @@ describe('readRegularFile (issue 17: files others write are read as regular file
   });
 
   it('a missing file is IO naming it; the check sees the mode of the file opened and closes it when it throws', () => {
-    expect(refusal(() => readRegularFile(join(dir, 'none'), 'PIN file', 4096))).toMatchObject({ code: 'IO', message: `${join(dir, 'none')}: cannot read the PIN file (ENOENT)` });
+    expect(refusal(() => readRegularFile(join(dir, 'none'), 'PIN file', 4096))).toMatchObject({
+      code: 'IO',
+      message: `${join(dir, 'none')}: cannot read the PIN file (ENOENT)`,
+    });
     const file = join(dir, 'pin');
     writeFileSync(file, '1234\n');
     chmodSync(file, 0o644);
@@ -69,10 +77,12 @@ describe('readRegularFile (issue 17: files others write are read as regular file
       return fd;
     };
     const before = fds();
-    expect(() => readRegularFile(file, 'PIN file', 4096, ({ mode }) => {
-      seen = mode & 0o777;
-      throw new Error('refused');
-    })).toThrow('refused');
+    expect(() =>
+      readRegularFile(file, 'PIN file', 4096, ({ mode }) => {
+        seen = mode & 0o777;
+        throw new Error('refused');
+      }),
+    ).toThrow('refused');
     expect(seen).toBe(0o644);
     expect(fds()).toBe(before);
     const opened = openRegularFile(file, 'PIN file');

@@ -69,7 +69,11 @@ export function openRegularFile(path: string, what: string): RegularFile {
 
 /** "16 MiB", "1 GiB", "4096 octets": a limit as people read it. */
 export function formatOctets(n: number): string {
-  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size} ${unit}`;
   }
   return `${n} octets`;

@@ -183,7 +183,11 @@ export class MapReader {
         report(this.scope, { path: this.pathOf(pair.key.value), node: pair.key, at }, `unknown field (expected one of: ${expected})`);
       } else if (!this.known.has(pair.key.value) && unknown === UNKNOWN_LISTED + 1) {
         const more = this.map.items.filter((p) => isScalar(p.key) && typeof p.key.value === 'string' && !this.known.has(p.key.value)).length - UNKNOWN_LISTED;
-        report(this.scope, { path: this.path === '' ? '(top level)' : this.path, node: pair.key as Node, at }, `and ${more} more unknown field(s), the first of them ${quote(pair.key.value)}`);
+        report(
+          this.scope,
+          { path: this.path === '' ? '(top level)' : this.path, node: pair.key as Node, at },
+          `and ${more} more unknown field(s), the first of them ${quote(pair.key.value)}`,
+        );
       }
     }
   }
@@ -287,7 +291,9 @@ export class MapReader {
         if (!(e instanceof ValueError)) throw e;
       }
     }
-    const alternatives = Object.keys(words).map((w) => `, or ${quote(w)}`).join('');
+    const alternatives = Object.keys(words)
+      .map((w) => `, or ${quote(w)}`)
+      .join('');
     report(this.scope, f, `expected ${DURATION_HELP}${alternatives}, found ${shown(f.node)}`);
     return fallback;
   }
@@ -319,6 +325,11 @@ function parseSize(text: string): number | undefined {
 
 /** Octets as the configuration would write them: `64K`, `4G`. */
 function sizeText(n: number): string {
-  for (const [unit, scale] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) if (n % scale === 0 && n >= scale) return `${n / scale}${unit}`;
+  for (const [unit, scale] of [
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const)
+    if (n % scale === 0 && n >= scale) return `${n / scale}${unit}`;
   return String(n);
 }

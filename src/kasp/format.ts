@@ -2,7 +2,12 @@ import { algorithmName } from '../dnssec/algorithms.js';
 import type { Policy } from './policy.js';
 import { quote } from '../common/errors.js';
 
-const UNITS: readonly [string, number][] = [['d', 86400], ['h', 3600], ['m', 60], ['s', 1]];
+const UNITS: readonly [string, number][] = [
+  ['d', 86400],
+  ['h', 3600],
+  ['m', 60],
+  ['s', 1],
+];
 
 /** A duration as policy files write it: `32d`, `30d22h`, `1h30m`, `0`. */
 export function formatDuration(seconds: number): string {

@@ -70,7 +70,10 @@ describe('parsePolicies: values', () => {
 
   it('takes the file-level profile unless a policy names its own', () => {
     const ps = parsePolicies('profile: rfc9276\npolicies:\n  a: {}\n  b: { profile: dp }\n', 'x.yaml');
-    expect(ps.map((p) => [p.name, p.profile])).toEqual([['a', 'rfc9276'], ['b', 'dp']]);
+    expect(ps.map((p) => [p.name, p.profile])).toEqual([
+      ['a', 'rfc9276'],
+      ['b', 'dp'],
+    ]);
   });
 
   it('reads DS digest types by name or number', () => {
@@ -82,7 +85,9 @@ describe('parsePolicies refuses bad files, naming file, line and field (OPS-6)',
   it('OPS-6 an unknown field (a typo) names file:line and the field', () => {
     const [p, ...rest] = problemsOf('unknown-field.yaml');
     expect(rest).toEqual([]);
-    expect(formatPolicyProblem(p!)).toMatch(/^test\/fixtures\/kasp\/unknown-field\.yaml:4:7: policy 'typo' signatures\.validty: unknown field \(expected one of: validity, /);
+    expect(formatPolicyProblem(p!)).toMatch(
+      /^test\/fixtures\/kasp\/unknown-field\.yaml:4:7: policy 'typo' signatures\.validty: unknown field \(expected one of: validity, /,
+    );
   });
 
   it('OPS-6 a duplicate key names file:line and the field', () => {
@@ -100,7 +105,9 @@ describe('parsePolicies refuses bad files, naming file, line and field (OPS-6)',
 
   it('OPS-6 a bad duration names file:line and the field', () => {
     const [p] = problemsOf('bad-duration.yaml');
-    expect(formatPolicyProblem(p!)).toMatch(/^test\/fixtures\/kasp\/bad-duration\.yaml:5:9: policy 'fuzzy' keys\.zsk\.lifetime: expected a duration .* found 3 months$/);
+    expect(formatPolicyProblem(p!)).toMatch(
+      /^test\/fixtures\/kasp\/bad-duration\.yaml:5:9: policy 'fuzzy' keys\.zsk\.lifetime: expected a duration .* found 3 months$/,
+    );
   });
 
   it('DP-4.2b refuses HMAC-MD5 anywhere, naming file, line, field and requirement', () => {
@@ -161,8 +168,12 @@ describe('parsePolicies refuses bad files, naming file, line and field (OPS-6)',
   it('names the place of a YAML syntax error, and of a file with no policies', () => {
     expect(readPolicyFile('policies:\n  a:\n    keys: [1, 2\n', 's.yaml').problems[0]).toMatchObject({ file: 's.yaml', line: 4 });
     expect(readPolicyFile('', 'e.yaml').problems.map(formatPolicyProblem)).toEqual(['e.yaml:1:1: expected a map with a `policies:` field']);
-    expect(readPolicyFile('profile: dp\n', 'e.yaml').problems.map(formatPolicyProblem)).toEqual(['e.yaml:1:1: no `policies:` field: the file defines no policy']);
-    expect(readPolicyFile('policies:\n  a: {}\n  a: {}\n', 'd.yaml').problems.map(formatPolicyProblem)).toEqual(["d.yaml:3:3: policy 'a' a second policy of this name"]);
+    expect(readPolicyFile('profile: dp\n', 'e.yaml').problems.map(formatPolicyProblem)).toEqual([
+      'e.yaml:1:1: no `policies:` field: the file defines no policy',
+    ]);
+    expect(readPolicyFile('policies:\n  a: {}\n  a: {}\n', 'd.yaml').problems.map(formatPolicyProblem)).toEqual([
+      "d.yaml:3:3: policy 'a' a second policy of this name",
+    ]);
   });
 
   it('throws one PolicyError with code POLICY that carries every problem', () => {

@@ -26,7 +26,8 @@ export function readPolicyFile(text: string, file: string): PolicyFileReading {
   for (const e of [...doc.errors, ...doc.warnings]) {
     const where = fieldAt(top, e.pos[0]);
     let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    if (e.code === 'DUPLICATE_KEY') message = where.policy !== undefined && where.field === undefined ? 'a second policy of this name' : 'written twice in one map';
+    if (e.code === 'DUPLICATE_KEY')
+      message = where.policy !== undefined && where.field === undefined ? 'a second policy of this name' : 'written twice in one map';
     problems.add(e.pos[0], message, where);
   }
   for (const d of duplicateKeys(doc)) {
@@ -60,7 +61,9 @@ export function readPolicyFile(text: string, file: string): PolicyFileReading {
     const key = pair.key as Node;
     const name = isScalar(key) ? key.value : undefined;
     if (typeof name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
-      problems.add(offsetOf(key, list.at), 'a policy name is letters, digits, dot, dash and underscore, starting with a letter or digit', { field: 'policies' });
+      problems.add(offsetOf(key, list.at), 'a policy name is letters, digits, dot, dash and underscore, starting with a letter or digit', {
+        field: 'policies',
+      });
       continue;
     }
     const policy = readPolicy(problems, name, offsetOf(key), pair.value as Node | null, profile);

@@ -84,7 +84,9 @@ describe("profile 'dp'", () => {
   });
 
   it('DP-4.5a refuses a daily re-sign that re-makes only signatures with under 31 days left', () => {
-    expect(refusals('refresh-31d.yaml')).toEqual([expect.stringMatching(/^test\/fixtures\/kasp\/refresh-31d\.yaml:6:7: policy 'thrifty' signatures\.refresh: .* 29d23h .*\(DP-4\.5a\)$/)]);
+    expect(refusals('refresh-31d.yaml')).toEqual([
+      expect.stringMatching(/^test\/fixtures\/kasp\/refresh-31d\.yaml:6:7: policy 'thrifty' signatures\.refresh: .* 29d23h .*\(DP-4\.5a\)$/),
+    ]);
   });
 
   it('DP-4.5a counts the jitter and the zone propagation delay', () => {
@@ -133,7 +135,10 @@ describe("profile 'dp'", () => {
 describe("profile 'rfc9276'", () => {
   it('passes a CSK policy with NSEC3 without salt or extra iterations', () => {
     const { policies, warnings } = loadPolicies(readFileSync(join(ROOT, 'test/fixtures/kasp/rfc9276.yaml'), 'utf8'), 'rfc9276.yaml');
-    expect(policies.map((p) => [p.name, p.profile])).toEqual([['csk', 'rfc9276'], ['plain-nsec', 'rfc9276']]);
+    expect(policies.map((p) => [p.name, p.profile])).toEqual([
+      ['csk', 'rfc9276'],
+      ['plain-nsec', 'rfc9276'],
+    ]);
     expect(warnings).toEqual([]);
   });
 

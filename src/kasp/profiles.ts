@@ -59,8 +59,10 @@ export function smallestRemainingValidity(p: Policy): Seconds {
 function remainingExplained(p: Policy): string {
   const s = p.signatures;
   const kept = s.refresh === 'always' ? '' : `, at most refresh ${d(s.refresh)},`;
-  return `${d(smallestRemainingValidity(p))} (validity ${d(s.validity)} − inception-offset ${d(s.inceptionOffset)} − jitter ${d(s.jitter)}${kept} − ` +
-    `resign-interval ${d(s.resignInterval)} − zone propagation-delay ${d(p.zone.propagationDelay)})`;
+  return (
+    `${d(smallestRemainingValidity(p))} (validity ${d(s.validity)} − inception-offset ${d(s.inceptionOffset)} − jitter ${d(s.jitter)}${kept} − ` +
+    `resign-interval ${d(s.resignInterval)} − zone propagation-delay ${d(p.zone.propagationDelay)})`
+  );
 }
 
 type Add = (severity: 'error' | 'warning', field: string, requirement: string, message: string) => void;
@@ -101,17 +103,30 @@ function checkDpKey(k: KeyPolicy, add: Add): void {
   // RSAMD5 (DP-4.2b) and the other algorithms hms never signs with are refused as the file
   // is read (sections.ts), so a Policy cannot hold them.
   if (!DP.algorithms.includes(k.algorithm)) {
-    add('error', keyField(k, 'algorithm'), 'DP-4.1a', `${algorithmName(k.algorithm)} is not one of the policy's algorithms (RSASHA256, ECDSAP256SHA256, ED25519)`);
+    add(
+      'error',
+      keyField(k, 'algorithm'),
+      'DP-4.1a',
+      `${algorithmName(k.algorithm)} is not one of the policy's algorithms (RSASHA256, ECDSAP256SHA256, ED25519)`,
+    );
   }
   if (isRsa(k.algorithm)) {
     const least = k.role === 'zsk' ? DP.zskRsaBits : DP.kskRsaBits;
-    if (k.bits < least) add('error', keyField(k, 'bits'), k.role === 'zsk' ? 'DP-4.1c' : 'DP-4.1b', `${k.bits} is below ${least}, the least size of an RSA ${role}`);
+    if (k.bits < least)
+      add('error', keyField(k, 'bits'), k.role === 'zsk' ? 'DP-4.1c' : 'DP-4.1b', `${k.bits} is below ${least}, the least size of an RSA ${role}`);
     if (k.bits > 4096) add('error', keyField(k, 'bits'), 'DP-4.1a', `${k.bits} is over 4096, the largest RSA key RFC 5702 allows and validators take`);
   }
   if (k.role !== 'ksk') {
     // DP-4.3c: the key that signs the zone data is rolled every three months, automatically
-    if (k.lifetime === null) add('error', keyField(k, 'lifetime'), 'DP-4.3c', `the ${role} must be rolled automatically, at most every three months (${d(DP.maxZskLifetime)}), not by hand`);
-    else if (k.lifetime > DP.maxZskLifetime) add('error', keyField(k, 'lifetime'), 'DP-4.3c', `${d(k.lifetime)} is over three months (${d(DP.maxZskLifetime)})`);
+    if (k.lifetime === null)
+      add(
+        'error',
+        keyField(k, 'lifetime'),
+        'DP-4.3c',
+        `the ${role} must be rolled automatically, at most every three months (${d(DP.maxZskLifetime)}), not by hand`,
+      );
+    else if (k.lifetime > DP.maxZskLifetime)
+      add('error', keyField(k, 'lifetime'), 'DP-4.3c', `${d(k.lifetime)} is over three months (${d(DP.maxZskLifetime)})`);
   }
 }
 
@@ -123,21 +138,29 @@ function checkDp(p: Policy, add: Add): void {
     add('warning', 'denial.type', 'DP-4.2a', 'NSEC3 is recommended for every zone');
   } else {
     if (n.iterations > DP.maxIterations) add('error', 'denial.iterations', 'DP-4.2c', `${n.iterations} is over ${DP.maxIterations} (RFC 9276 recommends 0)`);
-    if (n.saltLength > 0 && n.resalt === null) add('error', 'denial.resalt', 'DP-4.2d', 'a salt is used, so it must be changed at least once a year; resalt is never');
-    else if (n.saltLength > 0 && n.resalt !== null && n.resalt > DP.maxResalt) add('error', 'denial.resalt', 'DP-4.2d', `${d(n.resalt)} is over a year (${d(DP.maxResalt)})`);
+    if (n.saltLength > 0 && n.resalt === null)
+      add('error', 'denial.resalt', 'DP-4.2d', 'a salt is used, so it must be changed at least once a year; resalt is never');
+    else if (n.saltLength > 0 && n.resalt !== null && n.resalt > DP.maxResalt)
+      add('error', 'denial.resalt', 'DP-4.2d', `${d(n.resalt)} is over a year (${d(DP.maxResalt)})`);
   }
 
   const s = p.signatures;
   if (s.validity !== DP.validity) add('error', 'signatures.validity', 'DP-4.4a', `${d(s.validity)} is not the policy's ${d(DP.validity)}`);
-  if (s.resignInterval > DP.maxResignInterval) add('error', 'signatures.resign-interval', 'DP-4.4b', `${d(s.resignInterval)} is longer than a day: the zone must be re-signed daily`);
+  if (s.resignInterval > DP.maxResignInterval)
+    add('error', 'signatures.resign-interval', 'DP-4.4b', `${d(s.resignInterval)} is longer than a day: the zone must be re-signed daily`);
 
   // DP-4.5a: a secondary that can no longer refresh must drop the zone (SOA EXPIRE) before
   // any signature it serves expires; see smallestRemainingValidity for the reasoning.
   const remaining = smallestRemainingValidity(p);
   if (remaining <= p.soa.expire) {
     const field = p.soa.expire > DP.expire ? 'soa.expire' : s.refresh !== 'always' ? 'signatures.refresh' : 'signatures.resign-interval';
-    add('error', field, 'DP-4.5a', `SOA EXPIRE ${d(p.soa.expire)} must be below the smallest remaining signature validity a secondary may serve, ` +
-      `${remainingExplained(p)}; re-make every signature at a daily re-sign`);
+    add(
+      'error',
+      field,
+      'DP-4.5a',
+      `SOA EXPIRE ${d(p.soa.expire)} must be below the smallest remaining signature validity a secondary may serve, ` +
+        `${remainingExplained(p)}; re-make every signature at a daily re-sign`,
+    );
   }
   if (p.ttl.dnskey > DP.maxDnskeyTtl) add('error', 'ttl.dnskey', 'DP-4.5b', `${d(p.ttl.dnskey)} is over ${d(DP.maxDnskeyTtl)}`);
   if (p.soa.expire !== DP.expire) add('error', 'soa.expire', 'DP-4.5c', `${d(p.soa.expire)} is not 30 days (${DP.expire} s)`);

@@ -15,7 +15,15 @@ function recorder(outcomes: RunOutcome[] = []) {
     if (hold) await new Promise<void>((r) => (release = r));
     return outcomes.shift() ?? { ok: true };
   };
-  return { runs, work, holdNext: () => (hold = true), release: () => { hold = false; release?.(); } };
+  return {
+    runs,
+    work,
+    holdNext: () => (hold = true),
+    release: () => {
+      hold = false;
+      release?.();
+    },
+  };
 }
 
 describe('ZoneJob: one run at a time per zone, retries with backoff (OPS-7)', () => {
@@ -64,7 +72,7 @@ describe('ZoneJob: one run at a time per zone, retries with backoff (OPS-7)', ()
     expect(r.runs).toHaveLength(1);
   });
 
-  it('runs at the planner\'s next event, an earlier request replacing a later one, long waits in steps of a day', async () => {
+  it("runs at the planner's next event, an earlier request replacing a later one, long waits in steps of a day", async () => {
     vi.useFakeTimers({ now: 0 });
     const r = recorder();
     const job = new ZoneJob('example.com.', r.work);

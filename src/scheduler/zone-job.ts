@@ -114,7 +114,8 @@ export class ZoneJob {
         if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
         this.retryTimer = undefined;
         // a next event not after now would make a loop: the run just made has done what was due
-        if (outcome.next !== undefined && outcome.next !== null) this.at(Math.max(outcome.next * 1000, this.nowMs() + 60_000), outcome.nextReason ?? 'a key event is due');
+        if (outcome.next !== undefined && outcome.next !== null)
+          this.at(Math.max(outcome.next * 1000, this.nowMs() + 60_000), outcome.nextReason ?? 'a key event is due');
       } else {
         this.failures++;
         if (outcome.retry && !this.stopped) {

@@ -18,6 +18,11 @@ export function openStateForWriting(
   const sinks: AuditSink[] = [];
   if (logSink !== undefined) sinks.push(logSink);
   if (config.audit.syslog !== null) sinks.push(syslogSink(config.audit.syslog, onSyslogError));
-  const auditSink = sinks.length === 0 ? undefined : (record: AuditRecord): void => { for (const sink of sinks) sink(record); };
+  const auditSink =
+    sinks.length === 0
+      ? undefined
+      : (record: AuditRecord): void => {
+          for (const sink of sinks) sink(record);
+        };
   return StateStore.open(config.state, { checkpoint: config.audit.checkpoint, ...(auditSink === undefined ? {} : { auditSink }) });
 }

@@ -67,7 +67,11 @@ export function verifyAuditTrail(store: AuditTrail, sources: readonly AuditCopyS
       if (lastSeq > 0) warnings.push(`${source.file}: no such ${source.kind} file`);
       continue;
     }
-    const result: WitnessComparison = compareAuditWitnesses(source.kind === 'checkpoint' ? readCheckpointFile(source.file) : readLogFile(source.file), lookup, lastSeq);
+    const result: WitnessComparison = compareAuditWitnesses(
+      source.kind === 'checkpoint' ? readCheckpointFile(source.file) : readLogFile(source.file),
+      lookup,
+      lastSeq,
+    );
     copies.push({ file: source.file, kind: source.kind, exists: true, compared: result.compared, confirmedUpTo: result.confirmedUpTo });
     confirmedUpTo = Math.max(confirmedUpTo, result.confirmedUpTo);
     if (result.firstDifference !== undefined) {
@@ -81,7 +85,9 @@ export function verifyAuditTrail(store: AuditTrail, sources: readonly AuditCopyS
   const unconfirmed = sources.length > 0 && confirmedUpTo < lastSeq ? { from: confirmedUpTo + 1, to: lastSeq } : undefined;
   if (unconfirmed !== undefined) {
     const range = unconfirmed.from === unconfirmed.to ? `record ${unconfirmed.from} is` : `records ${unconfirmed.from}-${unconfirmed.to} are`;
-    warnings.push(`${range} newer than every outside copy (${copies.map((c) => c.file).join(', ')}): nothing outside the state vouches for ${unconfirmed.from === unconfirmed.to ? 'it' : 'them'}; compare with syslog`);
+    warnings.push(
+      `${range} newer than every outside copy (${copies.map((c) => c.file).join(', ')}): nothing outside the state vouches for ${unconfirmed.from === unconfirmed.to ? 'it' : 'them'}; compare with syslog`,
+    );
   }
   const { firstBad: _chainBad, ...chainRest } = chain;
   void _chainBad;

@@ -36,7 +36,10 @@ export interface AuthorityOptions {
 export class Authority {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly ctx: OperationContext, private readonly options: AuthorityOptions) {}
+  constructor(
+    private readonly ctx: OperationContext,
+    private readonly options: AuthorityOptions,
+  ) {}
 
   /** `callerUid`: the kernel's uid of a caller on the socket (undefined: this process's own user). */
   submit(request: ServiceRequest, who: Operator, callerUid?: number): Promise<Answer> {
@@ -49,9 +52,11 @@ export class Authority {
 
   private async apply(request: ServiceRequest, who: Operator, callerUid: number | undefined): Promise<Answer> {
     const o = operation(request.op);
-    if (typeof request.params !== 'object' || request.params === null || Array.isArray(request.params)) throw new UsageError(`request ${request.op}: 'params' must be an object`);
+    if (typeof request.params !== 'object' || request.params === null || Array.isArray(request.params))
+      throw new UsageError(`request ${request.op}: 'params' must be an object`);
     const params = o.parse(request.params);
-    if (o.serviceOnly === true && this.ctx.service === undefined) throw new UsageError(`${request.op} acts on what the running service serves: start hms run first`);
+    if (o.serviceOnly === true && this.ctx.service === undefined)
+      throw new UsageError(`${request.op} acts on what the running service serves: start hms run first`);
     const zone = o.zoneOf(params, this.ctx.keeper);
     authorize(this.ctx.config.access, who, o.permission, zone);
     const note = (name: 'ticket' | 'comment'): string | null => {
@@ -61,7 +66,10 @@ export class Authority {
       return v;
     };
     const acting = { who, at: this.options.now(), ticket: note('ticket'), comment: note('comment') };
-    const ctx: OperationContext = callerUid === undefined ? this.ctx : { keeper: this.ctx.keeper, config: this.ctx.config, ...(this.ctx.service === undefined ? {} : { service: this.ctx.service }), callerUid };
+    const ctx: OperationContext =
+      callerUid === undefined
+        ? this.ctx
+        : { keeper: this.ctx.keeper, config: this.ctx.config, ...(this.ctx.service === undefined ? {} : { service: this.ctx.service }), callerUid };
     const applied = await o.apply(ctx, params, acting);
     const zones = applied.publish ?? [];
     const publish = this.options.publish;

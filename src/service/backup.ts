@@ -29,7 +29,10 @@ export interface BackupManifest {
   readonly createdAt: string;
   readonly schemaVersion: number;
   readonly config: string;
-  readonly zones: readonly { readonly name: string; readonly keys: readonly { readonly id: string; readonly tag: number; readonly role: string; readonly algorithm: number }[] }[];
+  readonly zones: readonly {
+    readonly name: string;
+    readonly keys: readonly { readonly id: string; readonly tag: number; readonly role: string; readonly algorithm: number }[];
+  }[];
   readonly hsm: {
     readonly token: string;
     /** `softhsm`: the token's files are under `token/`; `manual`: the vendor's backup is a step of its own. */
@@ -55,18 +58,25 @@ function sha256(file: string): string {
 }
 
 function listFiles(dir: string, base = dir): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) return listFiles(p, base);
-    return e.isFile() ? [relative(base, p).split(sep).join('/')] : [];
-  }).sort();
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) return listFiles(p, base);
+      return e.isFile() ? [relative(base, p).split(sep).join('/')] : [];
+    })
+    .sort();
 }
 
 /** SoftHSM's token folder, from its configuration (SOFTHSM2_CONF or the usual places). */
 export function softhsmTokenDir(): string {
-  const conf = [process.env.SOFTHSM2_CONF, '/etc/softhsm/softhsm2.conf', '/etc/softhsm2.conf'].find((p): p is string => p !== undefined && p !== '' && existsSync(p));
-  if (conf === undefined) throw backupError('SoftHSM\'s configuration was not found (SOFTHSM2_CONF, /etc/softhsm/softhsm2.conf)');
-  const line = readFileSync(conf, 'utf8').split('\n').map((l) => /^\s*directories\.tokendir\s*=\s*(.+?)\s*$/.exec(l)).find((m) => m !== null);
+  const conf = [process.env.SOFTHSM2_CONF, '/etc/softhsm/softhsm2.conf', '/etc/softhsm2.conf'].find(
+    (p): p is string => p !== undefined && p !== '' && existsSync(p),
+  );
+  if (conf === undefined) throw backupError("SoftHSM's configuration was not found (SOFTHSM2_CONF, /etc/softhsm/softhsm2.conf)");
+  const line = readFileSync(conf, 'utf8')
+    .split('\n')
+    .map((l) => /^\s*directories\.tokendir\s*=\s*(.+?)\s*$/.exec(l))
+    .find((m) => m !== null);
   if (line === undefined || line === null) throw backupError(`${conf}: no directories.tokendir`);
   return line[1]!;
 }
@@ -90,7 +100,11 @@ const isSoftHsm = (config: HmsConfig): boolean => /softhsm/i.test(basename(findM
  * and after it are the same (lock files left out).
  */
 function copyTokenConsistently(from: string, to: string): void {
-  const picture = (): string => listFiles(from).filter((f) => !f.endsWith('.lock')).map((f) => `${f}:${sha256(join(from, f))}`).join('\n');
+  const picture = (): string =>
+    listFiles(from)
+      .filter((f) => !f.endsWith('.lock'))
+      .map((f) => `${f}:${sha256(join(from, f))}`)
+      .join('\n');
   for (let attempt = 0; attempt < 10; attempt++) {
     const before = picture();
     rmSync(to, { recursive: true, force: true });
@@ -107,7 +121,11 @@ function copyTokenConsistently(from: string, to: string): void {
 /** The checkpoint lines up to the state copy's last audit record: the copy and its checkpoint agree. */
 function checkpointUpTo(checkpoint: string, lastSeq: number): string {
   if (!existsSync(checkpoint)) return '';
-  return readFileSync(checkpoint, 'utf8').split('\n').filter((l) => l !== '' && (JSON.parse(l) as { seq: number }).seq <= lastSeq).map((l) => `${l}\n`).join('');
+  return readFileSync(checkpoint, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '' && (JSON.parse(l) as { seq: number }).seq <= lastSeq)
+    .map((l) => `${l}\n`)
+    .join('');
 }
 
 function tightenModes(dir: string): void {
@@ -149,7 +167,9 @@ export async function createBackup(source: BackupSource, dir: string, now: Date)
   }
   const store = StateStore.open(stateCopy, { readonly: true });
   try {
-    zones = store.listZones().map((z) => ({ name: z.name, keys: store.keys(z.name).map((k) => ({ id: k.id, tag: k.keyTag, role: k.role, algorithm: k.algorithm })) }));
+    zones = store
+      .listZones()
+      .map((z) => ({ name: z.name, keys: store.keys(z.name).map((k) => ({ id: k.id, tag: k.keyTag, role: k.role, algorithm: k.algorithm })) }));
   } finally {
     store.close();
   }
@@ -165,14 +185,26 @@ export async function createBackup(source: BackupSource, dir: string, now: Date)
     copyTokenConsistently(folder, join(dir, 'token', basename(folder)));
     hsm = { token: config.hsm.token, kind: 'softhsm', copied: true, tokenFolder: basename(folder) };
   } else {
-    hsm = { token: config.hsm.token, kind: 'manual', copied: false, step: `back up token ${config.hsm.token} with the HSM vendor's own tool (key backup or cloning to a backup HSM), and keep its record with this backup: not done here` };
+    hsm = {
+      token: config.hsm.token,
+      kind: 'manual',
+      copied: false,
+      step: `back up token ${config.hsm.token} with the HSM vendor's own tool (key backup or cloning to a backup HSM), and keep its record with this backup: not done here`,
+    };
   }
   tightenModes(dir);
   const files: Record<string, { sha256: string; size: number }> = {};
   for (const f of listFiles(dir)) files[f] = { sha256: sha256(join(dir, f)), size: statSync(join(dir, f)).size };
   const manifest: BackupManifest = {
-    format: BACKUP_FORMAT, hmsVersion: HMS_VERSION, createdAt: now.toISOString(), schemaVersion, config: basename(config.file),
-    zones, hsm, secrets: 'not-included', files,
+    format: BACKUP_FORMAT,
+    hmsVersion: HMS_VERSION,
+    createdAt: now.toISOString(),
+    schemaVersion,
+    config: basename(config.file),
+    zones,
+    hsm,
+    secrets: 'not-included',
+    files,
   };
   writeFileSync(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
   return manifest;
@@ -223,13 +255,21 @@ export function verifyBackup(dir: string, options: { readonly pin?: string; read
   const checked = [`${Object.keys(m.files).length} files match the manifest`];
   const stateFile = Object.keys(m.files).find((f) => f.startsWith('state/'));
   if (stateFile === undefined) throw backupError(`${dir}: the manifest lists no state file`, { dir });
-  if (m.schemaVersion > SCHEMA_VERSION) throw backupError(`${join(dir, stateFile)}: state schema version ${m.schemaVersion}, this hms knows up to ${SCHEMA_VERSION}: restore it with a newer hms`, { dir, version: m.schemaVersion });
+  if (m.schemaVersion > SCHEMA_VERSION)
+    throw backupError(`${join(dir, stateFile)}: state schema version ${m.schemaVersion}, this hms knows up to ${SCHEMA_VERSION}: restore it with a newer hms`, {
+      dir,
+      version: m.schemaVersion,
+    });
   const db = new Database(join(dir, stateFile), { readonly: true, fileMustExist: true });
   try {
     const integrity = db.pragma('integrity_check', { simple: true });
     if (integrity !== 'ok') throw backupError(`${join(dir, stateFile)}: SQLite integrity check failed: ${String(integrity)}`, { dir });
     const version = (db.prepare('SELECT version FROM schema_version').get() as { version: number }).version;
-    if (version > SCHEMA_VERSION) throw backupError(`${join(dir, stateFile)}: state schema version ${version}, this hms knows up to ${SCHEMA_VERSION}: restore it with a newer hms`, { dir, version });
+    if (version > SCHEMA_VERSION)
+      throw backupError(`${join(dir, stateFile)}: state schema version ${version}, this hms knows up to ${SCHEMA_VERSION}: restore it with a newer hms`, {
+        dir,
+        version,
+      });
     if (version !== m.schemaVersion) throw backupError(`${join(dir, stateFile)}: schema version ${version}, the manifest says ${m.schemaVersion}`, { dir });
   } finally {
     db.close();
@@ -262,9 +302,12 @@ function missingTokenKeys(dir: string, m: BackupManifest, pin: string, module?: 
     writeFileSync(join(tmp, 'softhsm2.conf'), `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`, { mode: 0o600 });
     const probe = join(dirname(fileURLToPath(import.meta.url)), 'backup-probe.js');
     const r = spawnSync(process.execPath, [probe, m.hsm.token, ...(module === undefined ? [] : [module])], {
-      env: { ...process.env, SOFTHSM2_CONF: join(tmp, 'softhsm2.conf'), HMS_BACKUP_PIN: pin }, encoding: 'utf8', timeout: 60_000,
+      env: { ...process.env, SOFTHSM2_CONF: join(tmp, 'softhsm2.conf'), HMS_BACKUP_PIN: pin },
+      encoding: 'utf8',
+      timeout: 60_000,
     });
-    if (r.status !== 0) throw backupError(`${dir}: the token copy could not be opened: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? 'no output'}`, { dir });
+    if (r.status !== 0)
+      throw backupError(`${dir}: the token copy could not be opened: ${(r.stderr || r.stdout).trim().split('\n').pop() ?? 'no output'}`, { dir });
     const found = new Set(JSON.parse(r.stdout) as string[]);
     return m.zones.flatMap((z) => z.keys.filter((k) => !found.has(k.id)).map((k) => `${z.name} ${k.role} tag ${k.tag} (id ${k.id})`));
   } finally {
@@ -292,13 +335,22 @@ export function restoreBackup(dir: string, target: RestoreTarget): { restored: s
   const zonesThere = m.zones.map((z) => z.name).sort();
   if (m.hsm.token !== config.hsm.token) throw backupError(`${dir}: the backup is of token ${m.hsm.token}, ${config.file} uses ${config.hsm.token}`, { dir });
   const unknown = zonesThere.filter((z) => !zonesHere.includes(z));
-  if (unknown.length > 0) throw backupError(`${dir}: the backup holds zones ${config.file} does not serve: ${unknown.join(', ')}; restore with the configuration the backup was made with (${join(dir, 'config', m.config)})`, { dir, unknown });
-  if (existsSync(config.state)) throw backupError(`${config.state}: a state file exists already; a restore writes only onto a fresh host`, { path: config.state });
-  if (existsSync(config.audit.checkpoint) && statSync(config.audit.checkpoint).size > 0) throw backupError(`${config.audit.checkpoint}: an audit checkpoint exists already; a restore writes only onto a fresh host`, { path: config.audit.checkpoint });
+  if (unknown.length > 0)
+    throw backupError(
+      `${dir}: the backup holds zones ${config.file} does not serve: ${unknown.join(', ')}; restore with the configuration the backup was made with (${join(dir, 'config', m.config)})`,
+      { dir, unknown },
+    );
+  if (existsSync(config.state))
+    throw backupError(`${config.state}: a state file exists already; a restore writes only onto a fresh host`, { path: config.state });
+  if (existsSync(config.audit.checkpoint) && statSync(config.audit.checkpoint).size > 0)
+    throw backupError(`${config.audit.checkpoint}: an audit checkpoint exists already; a restore writes only onto a fresh host`, {
+      path: config.audit.checkpoint,
+    });
   let tokenTarget: string | undefined;
   if (m.hsm.kind === 'softhsm') {
     const tokenDir = softhsmTokenDir();
-    if (softhsmTokenFolder(tokenDir, config.hsm.token) !== undefined) throw backupError(`${tokenDir}: holds a token labelled ${config.hsm.token} already; a restore writes only into a fresh token folder`, { tokenDir });
+    if (softhsmTokenFolder(tokenDir, config.hsm.token) !== undefined)
+      throw backupError(`${tokenDir}: holds a token labelled ${config.hsm.token} already; a restore writes only into a fresh token folder`, { tokenDir });
     tokenTarget = join(tokenDir, m.hsm.tokenFolder!);
     if (existsSync(tokenTarget)) throw backupError(`${tokenTarget}: exists already`, { tokenTarget });
   }

@@ -111,7 +111,10 @@ export function askService(path: string, request: ServiceRequest, timeoutMs = 60
     socket.once('connect', () => (connected = true));
     socket.once('error', (e: NodeJS.ErrnoException) => {
       if (!connected && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')) reject(new NoServiceError(path, e.code));
-      else if (e.code === 'EACCES') reject(new SignerError('PERMISSION', `${path}: permission denied: the control socket is for the service's operators (its group; docs/configuration.md)`));
+      else if (e.code === 'EACCES')
+        reject(
+          new SignerError('PERMISSION', `${path}: permission denied: the control socket is for the service's operators (its group; docs/configuration.md)`),
+        );
       else reject(new SignerError('IO', `${path}: cannot reach the service (${e.code ?? e.message})`));
     });
     socket.on('data', (chunk: string) => {

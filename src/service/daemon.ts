@@ -88,7 +88,8 @@ export class Service {
     const common = { keeper, log: options.log, now: this.now, config: () => this.config, acting: (comment: string) => this.acting(comment) };
     this.publisher = new Publisher({ ...common, replanned: (zone, at) => this.zones.get(zone)?.job.at(at * 1000, 'a key event is due') });
     this.pipeline = new ZonePipeline({
-      ...common, publisher: this.publisher,
+      ...common,
+      publisher: this.publisher,
       keysChanged: (zone) => void this.parentOf(zone)?.job.trigger(`the keys of the child zone ${zone} changed (DP-4.6a)`),
       signed: (zone) => void this.checkParent(zone),
     });
@@ -107,7 +108,16 @@ export class Service {
       reload: () => this.reload(),
       status: () => this.status(),
     };
-    this.authority = new Authority({ keeper, get config() { return keeper.config; }, service }, { now: this.now, publish: (zone, reason) => this.publishNow(zone, reason) });
+    this.authority = new Authority(
+      {
+        keeper,
+        get config() {
+          return keeper.config;
+        },
+        service,
+      },
+      { now: this.now, publish: (zone, reason) => this.publishNow(zone, reason) },
+    );
   }
 
   /** Reads the configuration, opens the state and the HSM, serves the last signed versions, and starts the schedule. */
@@ -120,7 +130,8 @@ export class Service {
       await new Promise((resolve) => setTimeout(resolve, 250));
       lock = tryLockState(config.state, 'hms run');
     }
-    if (lock === undefined) throw new SignerError('USAGE', `${config.state}: another hms holds the state (${lockHolder(config.state)}); one service per state file`);
+    if (lock === undefined)
+      throw new SignerError('USAGE', `${config.state}: another hms holds the state (${lockHolder(config.state)}); one service per state file`);
     let keeper: Keeper;
     try {
       keeper = Keeper.open(config, {
@@ -155,13 +166,22 @@ export class Service {
     // what killed runs left half-written (the state's lock is held: no other hms writes there)
     const files = this.config.service.zones.flatMap((z) => [z.output, z.input.kind === 'file' ? z.input.file : undefined]).filter((f) => f !== undefined);
     const left = removeLeftovers(folders, files, process.pid);
-    if (left.files.length > 0) this.log.info({ files: left.files.length, bytes: left.bytes, removed: left.files.slice(0, 20) }, 'removed the temporary files of earlier runs');
+    if (left.files.length > 0)
+      this.log.info({ files: left.files.length, bytes: left.bytes, removed: left.files.slice(0, 20) }, 'removed the temporary files of earlier runs');
     this.checkPolicies(this.config);
     for (const z of this.config.service.zones) this.addZone(z);
     for (const state of this.zones.values()) this.pipeline.resume(state);
     await this.listen(this.config);
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
-    this.log.info({ zones: [...this.zones.keys()], listen: this.server?.addresses ?? [], source: describeSource(this.config.service.source), resign: this.config.service.resign }, 'service started');
+    this.log.info(
+      {
+        zones: [...this.zones.keys()],
+        listen: this.server?.addresses ?? [],
+        source: describeSource(this.config.service.source),
+        resign: this.config.service.resign,
+      },
+      'service started',
+    );
     for (const state of [...this.zones.values()]) {
       this.pipeline.reportOrphans(state);
       const why = await this.pipeline.due(state);
@@ -229,7 +249,8 @@ export class Service {
     const job = new ZoneJob(config.name, (reasons) => this.run(config.name, reasons), {
       nowMs: () => this.now() * 1000,
       ...(this.options.backoffMs === undefined ? {} : { backoffMs: this.options.backoffMs }),
-      onRetry: (attempt, ms, error) => this.log.warn({ zone: config.name, attempt, retryInMs: ms, reason: error.message }, 'pipeline failed; the last good version stays served; retrying'),
+      onRetry: (attempt, ms, error) =>
+        this.log.warn({ zone: config.name, attempt, retryInMs: ms, reason: error.message }, 'pipeline failed; the last good version stays served; retrying'),
     });
     this.publisher.open(config.name);
     this.zones.set(config.name, { config, job, lastError: null, stamp: '', upstream: undefined });
@@ -270,8 +291,9 @@ export class Service {
       const waiting = this.keeper.plan(row, this.now()).gates.filter((g) => g.from <= this.now());
       if (waiting.length === 0) return;
       const check = await checkParentDs(this.keeper, zoneName, this.acting('automatic parent DS check'));
-      for (const f of check.filed) this.log.info({ zone: zoneName, request: f.id, step: f.kind, keyTag: f.keyTag }, 'the parent shows a DS change: filed for approval (hms approve)');
-      if (!check.agree) this.log.warn({ zone: zoneName, servers: check.servers }, 'the parent\'s servers do not agree on the DS; nothing filed');
+      for (const f of check.filed)
+        this.log.info({ zone: zoneName, request: f.id, step: f.kind, keyTag: f.keyTag }, 'the parent shows a DS change: filed for approval (hms approve)');
+      if (!check.agree) this.log.warn({ zone: zoneName, servers: check.servers }, "the parent's servers do not agree on the DS; nothing filed");
     } catch (e) {
       this.log.warn({ zone: zoneName, reason: e instanceof Error ? e.message : String(e) }, 'the parent DS check failed; it is tried again later');
     }
@@ -381,7 +403,8 @@ export class Service {
     if (transferChanged) {
       changes.push('transfer server: listen addresses, secondaries, primaries or keys changed');
     }
-    if (JSON.stringify(old.service.source) !== JSON.stringify(next.service.source)) changes.push(`source addresses: ${JSON.stringify(describeSource(next.service.source))}`);
+    if (JSON.stringify(old.service.source) !== JSON.stringify(next.service.source))
+      changes.push(`source addresses: ${JSON.stringify(describeSource(next.service.source))}`);
     if (old.service.resign !== next.service.resign) {
       await this.triggers.reschedule(next.service.resign);
       changes.push(`re-sign schedule: ${next.service.resign}`);
@@ -426,4 +449,3 @@ export class Service {
     this.log.info('service stopped');
   }
 }
-

@@ -152,7 +152,11 @@ export class Keeper {
     }
     const apex = Name.parse(zone.name);
     const below = this.store.listZones().filter((z) => z.name !== zone.name && Name.parse(z.name).isSubdomainOf(apex));
-    return zoneFacts(input, this.policy(zone.policy), below.map((z) => this.policy(z.policy).parent.dsTtl));
+    return zoneFacts(
+      input,
+      this.policy(zone.policy),
+      below.map((z) => this.policy(z.policy).parent.dsTtl),
+    );
   }
 
   /**
@@ -168,8 +172,11 @@ export class Keeper {
   checked(zone: ZoneRow): { records: KeyRecord[]; orphans: readonly OrphanKey[]; pending: readonly PendingSeen[] } {
     const { records, missing, orphans, pending } = this.reconciled(zone.name);
     if (missing.length > 0) {
-      throw new SignerError('HSM', `ALARM: zone ${zone.name}: key(s) ${missing.map((k) => `${k.role.toUpperCase()} ${k.keyTag} (id ${k.id})`).join(', ')} recorded but missing from token ${this.config.hsm.token}; `
-        + 'no key is made in their place: restore the HSM from its backup, or roll the key by hand (hms key rollover --emergency)');
+      throw new SignerError(
+        'HSM',
+        `ALARM: zone ${zone.name}: key(s) ${missing.map((k) => `${k.role.toUpperCase()} ${k.keyTag} (id ${k.id})`).join(', ')} recorded but missing from token ${this.config.hsm.token}; ` +
+          'no key is made in their place: restore the HSM from its backup, or roll the key by hand (hms key rollover --emergency)',
+      );
     }
     return { records, orphans, pending };
   }
@@ -185,8 +192,19 @@ export class Keeper {
   reconciled(zone: string): { records: KeyRecord[]; missing: readonly KeyRecord[]; orphans: readonly OrphanKey[]; pending: readonly PendingSeen[] } {
     const records = this.store.keys(zone);
     const intended = this.store.pendingKeys(zone);
-    const inToken = findKeys(this.hsm(), Name.parse(zone)).map((key) => ({ id: key.id.toString('hex'), role: key.role, keyTag: key.keyTag, algorithm: key.algorithm, label: key.label, key }));
-    const { missing, orphans, pending } = reconcile(records, inToken, intended.map((p) => p.id));
+    const inToken = findKeys(this.hsm(), Name.parse(zone)).map((key) => ({
+      id: key.id.toString('hex'),
+      role: key.role,
+      keyTag: key.keyTag,
+      algorithm: key.algorithm,
+      label: key.label,
+      key,
+    }));
+    const { missing, orphans, pending } = reconcile(
+      records,
+      inToken,
+      intended.map((p) => p.id),
+    );
     const tagOf = (id: string): number | null => pending.find((k) => k.id.toLowerCase() === id.toLowerCase())?.keyTag ?? null;
     return { records, missing, orphans, pending: intended.map((p) => ({ ...p, keyTag: tagOf(p.id) })) };
   }
@@ -205,13 +223,22 @@ export class Keeper {
     for (const p of this.store.pendingKeys(zone)) {
       const { key, objects } = findKeyPair(this.hsm(), p.id);
       if (key !== undefined && key.label === p.label) {
-        this.store.completePendingKey(zone, keyRecordOf(p, key), { ...audit, comment: `${p.reason ?? 'key made'}; made in the HSM before a stop, recorded afterwards from the token` });
+        this.store.completePendingKey(zone, keyRecordOf(p, key), {
+          ...audit,
+          comment: `${p.reason ?? 'key made'}; made in the HSM before a stop, recorded afterwards from the token`,
+        });
         settled.push({ pending: p, outcome: 'completed', keyTag: key.keyTag, removed: 0 });
         continue;
       }
       // the objects under the id are hms's own (the id is 16 random bytes it chose): what a stop inside C_GenerateKeyPair left
       destroyObjects(this.hsm(), objects);
-      this.store.dropPendingKey(zone, p.id, { ...audit, comment: objects.length === 0 ? 'not in the token: hms stopped before the key was made' : `not whole in the token: ${objects.length} object(s) under its id removed` });
+      this.store.dropPendingKey(zone, p.id, {
+        ...audit,
+        comment:
+          objects.length === 0
+            ? 'not in the token: hms stopped before the key was made'
+            : `not whole in the token: ${objects.length} object(s) under its id removed`,
+      });
       settled.push({ pending: p, outcome: 'dropped', keyTag: null, removed: objects.length });
     }
     return settled;
@@ -225,17 +252,26 @@ export class Keeper {
    */
   purgeOrphan(zone: string, orphan: OrphanKey, acting: Acting): void {
     const again = this.reconciled(zone).orphans.find((o) => o.id === orphan.id);
-    if (again === undefined) throw new SignerError('USAGE', `zone ${zone}: key ${orphan.keyTag} (id ${orphan.id}) is no orphan in token ${this.config.hsm.token} now`);
-    this.store.record('key.purge', zone, { keyTag: again.keyTag, role: again.role, algorithm: again.algorithm, id: again.id, label: again.label }, null,
-      { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? 'orphan key removed from the token', at: acting.at });
+    if (again === undefined)
+      throw new SignerError('USAGE', `zone ${zone}: key ${orphan.keyTag} (id ${orphan.id}) is no orphan in token ${this.config.hsm.token} now`);
+    this.store.record('key.purge', zone, { keyTag: again.keyTag, role: again.role, algorithm: again.algorithm, id: again.id, label: again.label }, null, {
+      actor: acting.who.user,
+      ticket: acting.ticket,
+      comment: acting.comment ?? 'orphan key removed from the token',
+      at: acting.at,
+    });
     deleteKey(this.hsm(), again.key);
   }
 
   /** The zone's plan at `now` (the keys checked against the HSM), nothing applied. */
   plan(zone: ZoneRow, now: UnixSeconds): Plan {
     return plan({
-      policy: this.policy(zone.policy), keys: this.keys(zone), zone: this.facts(zone), now,
-      ...(zone.saltCreated === null ? {} : { saltCreated: zone.saltCreated }), ...(zone.insecureSince === null ? {} : { insecureSince: zone.insecureSince }),
+      policy: this.policy(zone.policy),
+      keys: this.keys(zone),
+      zone: this.facts(zone),
+      now,
+      ...(zone.saltCreated === null ? {} : { saltCreated: zone.saltCreated }),
+      ...(zone.insecureSince === null ? {} : { insecureSince: zone.insecureSince }),
     });
   }
 
@@ -265,7 +301,10 @@ export class Keeper {
       // the actions were planned without a key that may have been made: settle, and have them planned again
       const completed = this.settlePending(zone.name, acting).filter((k) => k.outcome === 'completed');
       if (completed.length > 0) {
-        throw new SignerError('DNSSEC', `zone ${zone.name}: ${completed.map((k) => `${k.pending.role.toUpperCase()} ${String(k.keyTag)}`).join(', ')}, recorded as intended before a stop, was made in the HSM and is recorded now; the key change was planned without it: ask again`);
+        throw new SignerError(
+          'DNSSEC',
+          `zone ${zone.name}: ${completed.map((k) => `${k.pending.role.toUpperCase()} ${String(k.keyTag)}`).join(', ')}, recorded as intended before a stop, was made in the HSM and is recorded now; the key change was planned without it: ask again`,
+        );
       }
     }
     for (const a of actions) {
@@ -274,8 +313,16 @@ export class Keeper {
         const name = Name.parse(zone.name);
         const id = randomBytes(16);
         const pending: PendingKey = {
-          id: id.toString('hex'), label: keyLabel(name, a.role, id), role: a.role, algorithm: a.algorithm, bits: a.bits,
-          created: acting.at, publish: a.publish, active: a.active, successorOf: a.successorOf, reason: a.reason,
+          id: id.toString('hex'),
+          label: keyLabel(name, a.role, id),
+          role: a.role,
+          algorithm: a.algorithm,
+          bits: a.bits,
+          created: acting.at,
+          publish: a.publish,
+          active: a.active,
+          successorOf: a.successorOf,
+          reason: a.reason,
         };
         this.store.addPendingKey(zone.name, pending, { ...audit, comment: a.reason });
         const record = keyRecordOf(pending, generateKey(token, name, a.role, { algorithm: a.algorithm, bits: a.bits }, id));
@@ -284,9 +331,15 @@ export class Keeper {
       } else if (a.kind === 'schedule') {
         const old = this.store.keys(zone.name).find((k) => k.id === a.keyId);
         if (old === undefined) throw new SignerError('DNSSEC', `zone ${zone.name}: no key ${a.keyId}`);
-        this.store.putKey(zone.name, {
-          ...old, ...scheduled(a), ...(a.compromised ? { compromised: true } : {}),
-        }, { ...audit, comment: a.reason });
+        this.store.putKey(
+          zone.name,
+          {
+            ...old,
+            ...scheduled(a),
+            ...(a.compromised ? { compromised: true } : {}),
+          },
+          { ...audit, comment: a.reason },
+        );
       } else {
         const policy = this.policy(zone.policy);
         const length = policy.denial.type === 'nsec3' ? policy.denial.saltLength : 0;
@@ -300,9 +353,21 @@ export class Keeper {
 /** The record of a pending key once its pair is made: what was intended, with the pair's key tag and DNSKEY. */
 function keyRecordOf(p: PendingKey, key: HsmKey): KeyRecord {
   return {
-    id: p.id, role: p.role, algorithm: p.algorithm, bits: p.bits, keyTag: key.keyTag, dnskey: key.dnskey,
-    created: p.created, publish: p.publish, active: p.active, retire: null, remove: null, dsSeen: null, dsWithdrawn: null,
-    successorOf: p.successorOf, compromised: false,
+    id: p.id,
+    role: p.role,
+    algorithm: p.algorithm,
+    bits: p.bits,
+    keyTag: key.keyTag,
+    dnskey: key.dnskey,
+    created: p.created,
+    publish: p.publish,
+    active: p.active,
+    retire: null,
+    remove: null,
+    dsSeen: null,
+    dsWithdrawn: null,
+    successorOf: p.successorOf,
+    compromised: false,
   };
 }
 

@@ -79,7 +79,8 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
       req.readable(privateFile);
       const bind = readBindKey(apex, keyFile, readText(keyFile), privateFile, readText(privateFile));
       const role = req.role ?? roleOfFlags(bind.flags);
-      if ((role === 'zsk') !== (bind.flags === 256)) throw new UsageError(`${keyFile}: DNSKEY flags ${bind.flags} do not fit the role ${role.toUpperCase()} (257 for a KSK or CSK, 256 for a ZSK)`);
+      if ((role === 'zsk') !== (bind.flags === 256))
+        throw new UsageError(`${keyFile}: DNSKEY flags ${bind.flags} do not fit the role ${role.toUpperCase()} (257 for a KSK or CSK, 256 for a ZSK)`);
       planned.push({ role, from: keyFile, bind });
     }
   } else {
@@ -91,22 +92,38 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
     }
   }
   if (planned.length === 0) throw new UsageError('no key to import: give the .key files, or --label / --id');
-  const recorded = row === undefined ? [] : [...keeper.store.keys(req.zone), ...keeper.store.pendingKeys(req.zone).map((p) => ({ ...p, keyTag: null, dnskey: null }))];
+  const recorded =
+    row === undefined ? [] : [...keeper.store.keys(req.zone), ...keeper.store.pendingKeys(req.zone).map((p) => ({ ...p, keyTag: null, dnskey: null }))];
   const check = (what: string, role: KeyRole, algorithm: number, dnskey: Uint8Array): void => {
     const tag = keyTag(dnskey);
     const same = recorded.find((k) => k.dnskey !== null && Buffer.from(k.dnskey).equals(Buffer.from(dnskey)));
-    if (same !== undefined) throw new UsageError(`${what}: key ${tag} is in the state of zone ${req.zone} already (${same.role.toUpperCase()}, id ${same.id}): nothing imported`);
+    if (same !== undefined)
+      throw new UsageError(`${what}: key ${tag} is in the state of zone ${req.zone} already (${same.role.toUpperCase()}, id ${same.id}): nothing imported`);
     if (wanted !== undefined && !wanted.some((w) => Buffer.from(w).equals(Buffer.from(dnskey)))) {
-      throw new SignerError('DNSSEC', `${what}: key ${tag} (${algorithmName(algorithm)}) is not among the DNSKEYs the zone publishes in ${req.dnskeys!} (key tags ${wanted.map((w) => keyTag(w)).join(', ')}): nothing imported`);
+      throw new SignerError(
+        'DNSSEC',
+        `${what}: key ${tag} (${algorithmName(algorithm)}) is not among the DNSKEYs the zone publishes in ${req.dnskeys!} (key tags ${wanted.map((w) => keyTag(w)).join(', ')}): nothing imported`,
+      );
     }
     // a second key of a role would be published beside the first, and the planner would retire one of them: the set the parent trusts would change
     const holder = row === undefined ? undefined : keeper.store.keys(req.zone).find((k) => k.role === role && k.remove === null);
-    if (holder !== undefined) throw new UsageError(`${what}: zone ${req.zone} has a ${role.toUpperCase()} already (${holder.keyTag}, id ${holder.id}): import every key of the zone in one command, before hms makes any (a zone the service serves has them: take it out of the configuration first)`);
+    if (holder !== undefined)
+      throw new UsageError(
+        `${what}: zone ${req.zone} has a ${role.toUpperCase()} already (${holder.keyTag}, id ${holder.id}): import every key of the zone in one command, before hms makes any (a zone the service serves has them: take it out of the configuration first)`,
+      );
     const inPolicy = policy.keys.find((k) => k.role === role);
-    if (inPolicy === undefined) throw new UsageError(`${what}: policy ${policy.name} has no ${role.toUpperCase()} (${policy.keys.map((k) => k.role.toUpperCase()).join(' and ')}): give --role, or a policy that fits the zone's keys`);
-    if (inPolicy.algorithm !== algorithm) throw new UsageError(`${what}: key ${tag} is ${algorithmName(algorithm)}, policy ${policy.name}'s ${role.toUpperCase()} is ${algorithmName(inPolicy.algorithm)}: the next signing would roll the algorithm; use a policy with the zone's algorithm`);
+    if (inPolicy === undefined)
+      throw new UsageError(
+        `${what}: policy ${policy.name} has no ${role.toUpperCase()} (${policy.keys.map((k) => k.role.toUpperCase()).join(' and ')}): give --role, or a policy that fits the zone's keys`,
+      );
+    if (inPolicy.algorithm !== algorithm)
+      throw new UsageError(
+        `${what}: key ${tag} is ${algorithmName(algorithm)}, policy ${policy.name}'s ${role.toUpperCase()} is ${algorithmName(inPolicy.algorithm)}: the next signing would roll the algorithm; use a policy with the zone's algorithm`,
+      );
     if (role !== 'zsk' && !req.dsSeen) {
-      throw new UsageError(`${what}: key ${tag} is a ${role.toUpperCase()}: say --ds-seen once you have checked that the parent serves its DS (dig DS ${req.zone} at the parent, or hms ds check); hms records it as seen, so that no DS change is asked of the registrar`);
+      throw new UsageError(
+        `${what}: key ${tag} is a ${role.toUpperCase()}: say --ds-seen once you have checked that the parent serves its DS (dig DS ${req.zone} at the parent, or hms ds check); hms records it as seen, so that no DS change is asked of the registrar`,
+      );
     }
   };
   for (const p of planned) if (p.bind !== undefined) check(p.from, p.role, p.bind.algorithm, p.bind.dnskey);
@@ -118,8 +135,21 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
   if (row === undefined) {
     // the zone is read (and must load) before it is added; its keys come from the import, not from the planner
     loadZoneFile(input, apex, undefined, keeper.config.service.zoneInput);
-    keeper.store.addZone({ name: req.zone, policy: policyName, input, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [] },
-      { ...audit, comment: acting.comment ?? 'added by hms key import' });
+    keeper.store.addZone(
+      {
+        name: req.zone,
+        policy: policyName,
+        input,
+        added: acting.at,
+        saltHex: null,
+        saltCreated: null,
+        lastSerial: null,
+        lastSigned: null,
+        insecureSince: null,
+        parentServers: [],
+      },
+      { ...audit, comment: acting.comment ?? 'added by hms key import' },
+    );
     row = keeper.zone(req.zone);
     added = true;
   }
@@ -136,23 +166,48 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
     const comment = acting.comment ?? `imported from ${p.from}`;
     if (p.bind !== undefined) {
       pending = {
-        id: newId!.toString('hex'), label: keyLabel(apex, p.role, newId!), role: p.role, algorithm: p.bind.algorithm, bits: p.bind.bits,
-        created: acting.at, publish: since, active: since, successorOf: null, reason: `imported from ${p.from}`,
+        id: newId!.toString('hex'),
+        label: keyLabel(apex, p.role, newId!),
+        role: p.role,
+        algorithm: p.bind.algorithm,
+        bits: p.bind.bits,
+        created: acting.at,
+        publish: since,
+        active: since,
+        successorOf: null,
+        reason: `imported from ${p.from}`,
       };
       keeper.store.addPendingKey(req.zone, pending, { ...audit, comment });
       key = importKey(token, apex, p.role, p.bind.privateKey, newId!);
       if (!Buffer.from(key.dnskey).equals(Buffer.from(p.bind.dnskey))) {
         destroyObjects(token, findKeyPair(token, pending.id).objects);
         keeper.store.dropPendingKey(req.zone, pending.id, { ...audit, comment: 'the token made another DNSKEY of it: removed' });
-        throw new SignerError('HSM', `${p.from}: the token gives key ${key.keyTag}, not ${p.bind.keyTag}, for the imported key: removed from the token, nothing recorded`);
+        throw new SignerError(
+          'HSM',
+          `${p.from}: the token gives key ${key.keyTag}, not ${p.bind.keyTag}, for the imported key: removed from the token, nothing recorded`,
+        );
       }
     } else {
-      ({ key, problems } = adoptKey(token, apex, p.role, p.label !== undefined ? { label: p.label } : { id: p.id! }, (k) => check(p.from, p.role, k.algorithm, k.dnskey)));
+      ({ key, problems } = adoptKey(token, apex, p.role, p.label !== undefined ? { label: p.label } : { id: p.id! }, (k) =>
+        check(p.from, p.role, k.algorithm, k.dnskey),
+      ));
     }
     const record: KeyRecord = {
-      id: key.id.toString('hex'), role: p.role, algorithm: key.algorithm, bits: p.bind?.bits ?? inPolicy.bits, keyTag: key.keyTag, dnskey: key.dnskey,
-      created: acting.at, publish: since, active: since, retire: null, remove: null, dsSeen: p.role === 'zsk' ? null : since, dsWithdrawn: null,
-      successorOf: null, compromised: false,
+      id: key.id.toString('hex'),
+      role: p.role,
+      algorithm: key.algorithm,
+      bits: p.bind?.bits ?? inPolicy.bits,
+      keyTag: key.keyTag,
+      dnskey: key.dnskey,
+      created: acting.at,
+      publish: since,
+      active: since,
+      retire: null,
+      remove: null,
+      dsSeen: p.role === 'zsk' ? null : since,
+      dsWithdrawn: null,
+      successorOf: null,
+      compromised: false,
     };
     if (pending !== undefined) keeper.store.completePendingKey(req.zone, record, { ...audit, comment });
     else keeper.store.putKey(req.zone, record, { ...audit, comment: `${comment}${problems.length > 0 ? `; WARNING: ${problems.join(', ')}` : ''}` });

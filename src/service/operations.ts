@@ -99,7 +99,8 @@ const flag = (p: Params, name: string): boolean => {
 };
 const texts = (p: Params, name: string): string[] => {
   const v = p[name] ?? [];
-  if (!Array.isArray(v) || v.length > 64 || !v.every((x) => typeof x === 'string' && x.length <= 300)) throw new UsageError(`request: '${name}' must be a list of at most 64 strings`);
+  if (!Array.isArray(v) || v.length > 64 || !v.every((x) => typeof x === 'string' && x.length <= 300))
+    throw new UsageError(`request: '${name}' must be a list of at most 64 strings`);
   return v as string[];
 };
 const integer = (p: Params, name: string, what: string): number => {
@@ -113,7 +114,9 @@ const integer = (p: Params, name: string, what: string): number => {
 export function zoneParam(p: Params, name = 'zone'): string {
   const t = text(p, name);
   try {
-    return Name.parse(t.endsWith('.') ? t : `${t}.`, null).toLowerCase().toString();
+    return Name.parse(t.endsWith('.') ? t : `${t}.`, null)
+      .toLowerCase()
+      .toString();
   } catch (e) {
     throw new UsageError(`${name}: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -144,8 +147,12 @@ function ownerOf(dir: string): number | undefined {
   }
 }
 
-const auditOf = (acting: Acting): { actor: string; ticket: string | null; comment: string | null; at: number } =>
-  ({ actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
+const auditOf = (acting: Acting): { actor: string; ticket: string | null; comment: string | null; at: number } => ({
+  actor: acting.who.user,
+  ticket: acting.ticket,
+  comment: acting.comment,
+  at: acting.at,
+});
 
 const needTicket = (acting: Acting, why: string): string => {
   if (acting.ticket === null || acting.ticket === '') throw new UsageError(`--ticket: ${why} (DP-2.4f)`);
@@ -156,8 +163,18 @@ const needTicket = (acting: Acting, why: string): string => {
 export function describeKey(k: KeyRecord, now: number, readyAfter: number): Record<string, unknown> {
   const iso = (t: number | null): string => (t === null ? '-' : isoSeconds(t));
   return {
-    role: k.role, keyTag: k.keyTag, algorithm: k.algorithm, bits: k.bits, state: keyState(k, now, readyAfter), id: k.id,
-    publish: iso(k.publish), active: iso(k.active), retire: iso(k.retire), remove: iso(k.remove), dsSeen: iso(k.dsSeen), dsWithdrawn: iso(k.dsWithdrawn),
+    role: k.role,
+    keyTag: k.keyTag,
+    algorithm: k.algorithm,
+    bits: k.bits,
+    state: keyState(k, now, readyAfter),
+    id: k.id,
+    publish: iso(k.publish),
+    active: iso(k.active),
+    retire: iso(k.retire),
+    remove: iso(k.remove),
+    dsSeen: iso(k.dsSeen),
+    dsWithdrawn: iso(k.dsWithdrawn),
     ...(k.compromised ? { compromised: true } : {}),
   };
 }
@@ -185,7 +202,8 @@ const isRole = (r: string | undefined): r is 'ksk' | 'zsk' | 'csk' => r === 'ksk
 /** `ds seen` and `ds withdraw`: a DS step at the parent, filed for a second person's approval (DP-4.7d). */
 function dsStep(step: DsStep): Operation {
   return op({
-    permission: 'ds.request', writes: true,
+    permission: 'ds.request',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag') }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
@@ -198,7 +216,9 @@ function dsStep(step: DsStep): Operation {
 /** `zone resign` and `zone reload`: a run of the zone's pipeline now in the service (it reads the input either way). */
 function runNow(command: 'resign' | 'reload'): Operation {
   return op({
-    permission: 'zone.data', writes: true, serviceOnly: true,
+    permission: 'zone.data',
+    writes: true,
+    serviceOnly: true,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
     apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone ${command} by ${acting.who.user}`) } }),
@@ -208,7 +228,8 @@ function runNow(command: 'resign' | 'reload'): Operation {
 /** The catalogue: every request the control socket takes, by name. */
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'zone.add': op({
-    permission: 'zone.manage', writes: true,
+    permission: 'zone.manage',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p), input: text(p, 'input'), policy: text(p, 'policy'), parentServers: texts(p, 'parentServers') }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper, callerUid }, p, acting) => {
@@ -219,28 +240,50 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       const findings = checkZone(data);
       if (hasErrors(findings)) throw new ZoneCheckError(p.zone, findings);
       if (keeper.store.getZone(p.zone) !== undefined) throw new UsageError(`zone ${p.zone} is managed already`);
-      keeper.store.addZone({ name: p.zone, policy: p.policy, input: p.input, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: p.parentServers }, auditOf(acting));
+      keeper.store.addZone(
+        {
+          name: p.zone,
+          policy: p.policy,
+          input: p.input,
+          added: acting.at,
+          saltHex: null,
+          saltCreated: null,
+          lastSerial: null,
+          lastSigned: null,
+          insecureSince: null,
+          parentServers: p.parentServers,
+        },
+        auditOf(acting),
+      );
       const plan = keeper.enforce(p.zone, acting);
       const ready = timings(keeper.policy(p.policy), keeper.facts(keeper.zone(p.zone))).publish;
-      return { result: { zone: p.zone, policy: p.policy, keys: keeper.store.keys(p.zone).map((k) => describeKey(k, acting.at, ready)), waiting: plan.gates }, publish: [p.zone] };
+      return {
+        result: { zone: p.zone, policy: p.policy, keys: keeper.store.keys(p.zone).map((k) => describeKey(k, acting.at, ready)), waiting: plan.gates },
+        publish: [p.zone],
+      };
     },
   }),
 
   'zone.list': op({
-    permission: 'read', writes: false,
+    permission: 'read',
+    writes: false,
     parse: () => ({}),
     zoneOf: () => null,
     apply: ({ keeper }) => ({ result: { zones: keeper.store.listZones() } }),
   }),
 
   'zone.remove': op({
-    permission: 'zone.manage', writes: true,
+    permission: 'zone.manage',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper, config }, p, acting) => {
       keeper.zone(p.zone);
       // the service would manage it again at its next run, with new keys: a DS at the parent would then match none
-      if (config.service.zones.some((z) => z.name === p.zone)) throw new UsageError(`zone ${p.zone} is served by the service (zones in ${config.file}): take it out of the configuration and reload (hms reload) first`);
+      if (config.service.zones.some((z) => z.name === p.zone))
+        throw new UsageError(
+          `zone ${p.zone} is served by the service (zones in ${config.file}): take it out of the configuration and reload (hms reload) first`,
+        );
       const keys = keeper.store.keys(p.zone);
       const audit = auditOf(acting);
       // the records go with the zone, in one transaction; the HSM objects stay
@@ -253,7 +296,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   }),
 
   'zone.set': op({
-    permission: 'zone.manage', writes: true,
+    permission: 'zone.manage',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p), parentServers: texts(p, 'parentServers').filter((s) => s !== '') }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
@@ -265,42 +309,58 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   }),
 
   'zone.sign': op({
-    permission: 'key.roll', writes: true,
+    permission: 'key.roll',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p), out: text(p, 'out') }),
     zoneOf: (p) => p.zone,
     apply: async ({ keeper, callerUid }, p, acting) => {
       // the service would write wherever its own account may: it signs the zones it serves itself
-      if (callerUid !== undefined) throw new UsageError(`hms zone sign writes a file as the one who runs it: with hms run going, the service signs the zones it serves (hms zone resign ${p.zone}); stop it to sign ${p.zone} here`);
+      if (callerUid !== undefined)
+        throw new UsageError(
+          `hms zone sign writes a file as the one who runs it: with hms run going, the service signs the zones it serves (hms zone resign ${p.zone}); stop it to sign ${p.zone} here`,
+        );
       // DP-4.6c: a child zone's DS changes only when the one signing may act for the child
-      const mayChangeChildDs = (child: string): boolean => rolesOf(keeper.config.access, acting.who, child).some((r) => r === 'administrator' || r === 'operator');
+      const mayChangeChildDs = (child: string): boolean =>
+        rolesOf(keeper.config.access, acting.who, child).some((r) => r === 'administrator' || r === 'operator');
       const v = await signManagedZone(keeper, p.zone, acting, p.out, { mayChangeChildDs });
       return { result: { ...v } };
     },
   }),
 
   'zone.insecure': op({
-    permission: 'ds.request', writes: true,
+    permission: 'ds.request',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
-      const { id, decision } = requestInsecure(keeper, p.zone, acting, needTicket(acting, 'going insecure changes the DS at the parent and needs a ticket, DP-4.7c'));
+      const { id, decision } = requestInsecure(
+        keeper,
+        p.zone,
+        acting,
+        needTicket(acting, 'going insecure changes the DS at the parent and needs a ticket, DP-4.7c'),
+      );
       return { result: { request: id, ...decision } };
     },
   }),
 
   'zone.secure': op({
-    permission: 'key.roll', writes: true,
+    permission: 'key.roll',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
       const plan = goSecure(keeper, p.zone, acting);
-      const keys = keeper.store.keys(p.zone).filter((k) => k.remove === null).map((k) => ({ role: k.role, keyTag: k.keyTag }));
+      const keys = keeper.store
+        .keys(p.zone)
+        .filter((k) => k.remove === null)
+        .map((k) => ({ role: k.role, keyTag: k.keyTag }));
       return { result: { zone: p.zone, status: plan.status, keys, waiting: plan.gates }, publish: [p.zone] };
     },
   }),
 
   'zone.restore': op({
-    permission: 'zone.data', writes: true,
+    permission: 'zone.data',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p), rev: integer(p, 'rev', 'revision') }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper, config }, p, acting) => {
@@ -314,44 +374,56 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       // the text is read as a zone before it replaces the input (it was accepted once; this makes sure)
       for (const _ of parseZoneFile(textSource(`revision ${p.rev}`, t), { origin: Name.parse(p.zone), include: memoryIncludes({}) })) void _;
       keeper.store.record('zone.restore', p.zone, { input: file }, { input: file, revision: p.rev }, auditOf(acting));
-      writeZoneFileAtomically(file, t.split('\n').filter((l) => l !== ''));
+      writeZoneFileAtomically(
+        file,
+        t.split('\n').filter((l) => l !== ''),
+      );
       return { result: { zone: p.zone, restored: p.rev, input: file }, publish: served === undefined ? [] : [p.zone] };
     },
   }),
 
   'zone.history': op({
-    permission: 'read', writes: false,
+    permission: 'read',
+    writes: false,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p) => ({ result: { zone: p.zone, revisions: keeper.store.revisions(p.zone) } }),
   }),
 
   'zone.diff': op({
-    permission: 'read', writes: false,
+    permission: 'read',
+    writes: false,
     parse: (p) => ({ zone: zoneParam(p), from: integer(p, 'from', 'revision'), to: integer(p, 'to', 'revision') }),
     zoneOf: (p) => p.zone,
-    apply: ({ keeper }, p) => ({ result: { zone: p.zone, from: p.from, to: p.to, ...diffTexts(revisionText(keeper.store, p.zone, p.from), revisionText(keeper.store, p.zone, p.to)) } }),
+    apply: ({ keeper }, p) => ({
+      result: { zone: p.zone, from: p.from, to: p.to, ...diffTexts(revisionText(keeper.store, p.zone, p.from), revisionText(keeper.store, p.zone, p.to)) },
+    }),
   }),
 
   'zone.resign': runNow('resign'),
   'zone.reload': runNow('reload'),
 
   'zone.status': op({
-    permission: 'read', writes: false, serviceOnly: true,
+    permission: 'read',
+    writes: false,
+    serviceOnly: true,
     parse: () => ({}),
     zoneOf: () => null,
     apply: ({ service }) => ({ result: { zones: service!.status() } }),
   }),
 
   reload: op({
-    permission: 'zone.manage', writes: true, serviceOnly: true,
+    permission: 'zone.manage',
+    writes: true,
+    serviceOnly: true,
     parse: () => ({}),
     zoneOf: () => null,
     apply: async ({ service }) => ({ result: { changes: await service!.reload() } }),
   }),
 
   'backup.create': op({
-    permission: 'zone.manage', writes: true,
+    permission: 'zone.manage',
+    writes: true,
     parse: (p) => ({ dir: text(p, 'dir') }),
     zoneOf: () => null,
     apply: async (ctx, p, acting) => {
@@ -361,23 +433,34 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
         throw new PermissionError(`${dirname(p.dir)}: the service makes a backup for you only in a folder that is yours`, { file: p.dir, uid: ctx.callerUid });
       }
       const m = await createBackup({ config: ctx.config, backupState: (path) => ctx.keeper.backupState(path) }, p.dir, new Date(acting.at * 1000));
-      const summary = { dir: p.dir, manifestSha256: manifestDigest(p.dir), files: Object.keys(m.files).length, schemaVersion: m.schemaVersion, zones: m.zones.map((z) => z.name), hsm: m.hsm };
+      const summary = {
+        dir: p.dir,
+        manifestSha256: manifestDigest(p.dir),
+        files: Object.keys(m.files).length,
+        schemaVersion: m.schemaVersion,
+        zones: m.zones.map((z) => z.name),
+        hsm: m.hsm,
+      };
       ctx.keeper.store.record('backup.create', null, null, summary, auditOf(acting));
       return { result: summary };
     },
   }),
   'audit.log': op({
-    permission: 'read', writes: false,
+    permission: 'read',
+    writes: false,
     parse: (p) => {
       const since = p.since === undefined ? undefined : integer(p, 'since', '--since');
       return { zone: p.zone === undefined ? undefined : zoneParam(p), since };
     },
     zoneOf: (p) => p.zone ?? null,
-    apply: ({ keeper }, p) => ({ result: { records: keeper.store.auditLog({ ...(p.zone === undefined ? {} : { zone: p.zone }), ...(p.since === undefined ? {} : { since: p.since }) }) } }),
+    apply: ({ keeper }, p) => ({
+      result: { records: keeper.store.auditLog({ ...(p.zone === undefined ? {} : { zone: p.zone }), ...(p.since === undefined ? {} : { since: p.since }) }) },
+    }),
   }),
 
   'audit.verify': op({
-    permission: 'read', writes: false,
+    permission: 'read',
+    writes: false,
     parse: () => ({}),
     zoneOf: () => null,
     apply: ({ keeper, config }) => {
@@ -389,19 +472,28 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   }),
 
   'key.list': op({
-    permission: 'read', writes: false,
+    permission: 'read',
+    writes: false,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
       const z = keeper.zone(p.zone);
       const t = timings(keeper.policy(z.policy), keeper.facts(z));
       const { records, orphans, pending } = keeper.checked(z);
-      return { result: { zone: p.zone, keys: records.map((k) => describeKey(k, acting.at, t.publish)), orphans: orphans.map(describeOrphan), pending: pending.map(describePending) } };
+      return {
+        result: {
+          zone: p.zone,
+          keys: records.map((k) => describeKey(k, acting.at, t.publish)),
+          orphans: orphans.map(describeOrphan),
+          pending: pending.map(describePending),
+        },
+      };
     },
   }),
 
   'key.purge': op({
-    permission: 'zone.manage', writes: true,
+    permission: 'zone.manage',
+    writes: true,
     parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag'), id: optionalText(p, 'id')?.toLowerCase(), yes: flag(p, 'yes') }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
@@ -411,11 +503,18 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       const found = orphans.filter((o) => o.keyTag === p.keyTag && (p.id === undefined || o.id === p.id));
       if (found.length === 0) {
         if (recorded.length > 0) {
-          throw new UsageError(`zone ${p.zone}: key ${p.keyTag} is recorded in the state (${recorded.map((k) => `${k.role.toUpperCase()}, id ${k.id}`).join('; ')}): it is no orphan, and hms key purge removes orphans only; a recorded key leaves by its roll (hms key rollover, hms key timeline)`);
+          throw new UsageError(
+            `zone ${p.zone}: key ${p.keyTag} is recorded in the state (${recorded.map((k) => `${k.role.toUpperCase()}, id ${k.id}`).join('; ')}): it is no orphan, and hms key purge removes orphans only; a recorded key leaves by its roll (hms key rollover, hms key timeline)`,
+          );
         }
-        throw new UsageError(`zone ${p.zone}: token ${keeper.config.hsm.token} holds no orphan key ${p.keyTag}${p.id === undefined ? '' : ` with id ${p.id}`} (hms key list ${p.zone} lists the orphans)`);
+        throw new UsageError(
+          `zone ${p.zone}: token ${keeper.config.hsm.token} holds no orphan key ${p.keyTag}${p.id === undefined ? '' : ` with id ${p.id}`} (hms key list ${p.zone} lists the orphans)`,
+        );
       }
-      if (found.length > 1) throw new UsageError(`zone ${p.zone}: ${found.length} orphan keys have the key tag ${p.keyTag} (ids ${found.map((o) => o.id).join(', ')}): name one with --id`);
+      if (found.length > 1)
+        throw new UsageError(
+          `zone ${p.zone}: ${found.length} orphan keys have the key tag ${p.keyTag} (ids ${found.map((o) => o.id).join(', ')}): name one with --id`,
+        );
       const orphan = found[0]!;
       if (p.yes) keeper.purgeOrphan(p.zone, orphan, acting);
       return { result: { zone: p.zone, purged: p.yes, key: describeOrphan(orphan) } };
@@ -423,7 +522,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   }),
 
   'key.import': op({
-    permission: 'zone.manage', writes: true,
+    permission: 'zone.manage',
+    writes: true,
     parse: (p) => {
       const role = optionalText(p, 'role');
       if (role !== undefined && !isRole(role)) throw new UsageError(`--role: '${role}' is not ksk, zsk or csk`);
@@ -432,25 +532,46 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       const ids = texts(p, 'ids');
       if (keyFiles.length > 0 && labels.length + ids.length > 0) throw new UsageError('give BIND key files or --label/--id, not both');
       return {
-        zone: zoneParam(p), keyFiles, labels, ids, role: isRole(role) ? role : undefined, dsSeen: flag(p, 'dsSeen'),
-        dnskeys: optionalText(p, 'dnskeys'), input: optionalText(p, 'input'), policy: optionalText(p, 'policy'),
+        zone: zoneParam(p),
+        keyFiles,
+        labels,
+        ids,
+        role: isRole(role) ? role : undefined,
+        dsSeen: flag(p, 'dsSeen'),
+        dnskeys: optionalText(p, 'dnskeys'),
+        input: optionalText(p, 'input'),
+        policy: optionalText(p, 'policy'),
       };
     },
     zoneOf: (p) => p.zone,
     apply: ({ keeper, callerUid }, p, acting) => {
       needTicket(acting, 'taking keys into the HSM and the state needs a ticket');
-      const r = importKeys(keeper, {
-        zone: p.zone, source: p.keyFiles.length > 0 ? { kind: 'files', keyFiles: p.keyFiles } : { kind: 'token', labels: p.labels, ids: p.ids },
-        ...(p.role === undefined ? {} : { role: p.role }), dsSeen: p.dsSeen,
-        ...(p.dnskeys === undefined ? {} : { dnskeys: p.dnskeys }), ...(p.input === undefined ? {} : { input: p.input }), ...(p.policy === undefined ? {} : { policy: p.policy }),
-        readable: (file) => { if (callerUid !== undefined) readableByCaller(file, callerUid); },
-      }, acting);
-      return { result: { zone: p.zone, added: r.added, keys: r.keys, fromFiles: p.keyFiles.length > 0 }, publish: keeper.config.service.zones.some((z) => z.name === p.zone) ? [p.zone] : [] };
+      const r = importKeys(
+        keeper,
+        {
+          zone: p.zone,
+          source: p.keyFiles.length > 0 ? { kind: 'files', keyFiles: p.keyFiles } : { kind: 'token', labels: p.labels, ids: p.ids },
+          ...(p.role === undefined ? {} : { role: p.role }),
+          dsSeen: p.dsSeen,
+          ...(p.dnskeys === undefined ? {} : { dnskeys: p.dnskeys }),
+          ...(p.input === undefined ? {} : { input: p.input }),
+          ...(p.policy === undefined ? {} : { policy: p.policy }),
+          readable: (file) => {
+            if (callerUid !== undefined) readableByCaller(file, callerUid);
+          },
+        },
+        acting,
+      );
+      return {
+        result: { zone: p.zone, added: r.added, keys: r.keys, fromFiles: p.keyFiles.length > 0 },
+        publish: keeper.config.service.zones.some((z) => z.name === p.zone) ? [p.zone] : [],
+      };
     },
   }),
 
   'key.timeline': op({
-    permission: 'read', writes: false,
+    permission: 'read',
+    writes: false,
     parse: (p) => ({ zone: zoneParam(p), until: optionalText(p, 'until') }),
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
@@ -463,7 +584,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   }),
 
   'key.rollover': op({
-    permission: 'key.roll', writes: true,
+    permission: 'key.roll',
+    writes: true,
     parse: (p) => {
       const role = text(p, 'role');
       if (role !== 'ksk' && role !== 'zsk') throw new UsageError('say which key: --ksk or --zsk');
@@ -478,14 +600,22 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       const roll = startRollover({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at }, role, p.emergency);
       const made = keeper.apply(z, roll.actions, acting);
       return {
-        result: { zone: p.zone, role, emergency: p.emergency, new: made.map((k) => k.keyTag), next: roll.next, ...(roll.risk === undefined ? {} : { risk: roll.risk }) },
+        result: {
+          zone: p.zone,
+          role,
+          emergency: p.emergency,
+          new: made.map((k) => k.keyTag),
+          next: roll.next,
+          ...(roll.risk === undefined ? {} : { risk: roll.risk }),
+        },
         publish: [p.zone],
       };
     },
   }),
 
   'ds.export': op({
-    permission: 'ds.export', writes: false,
+    permission: 'ds.export',
+    writes: false,
     parse: (p) => {
       const format = optionalText(p, 'format') ?? 'ds';
       if (!(DS_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format: '${format}' is not ds, dnskey or epp`);
@@ -501,8 +631,15 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       const tags = (ks: readonly KeyRecord[]): number[] => ks.map((k) => k.keyTag);
       return {
         result: {
-          zone: p.zone, format: p.format, parent: tags(s.parent), wanted: tags(s.wanted), add: tags(s.change.add), remove: tags(s.change.remove),
-          records: records === '' ? null : records, nextFrom: s.nextFrom === null ? null : isoSeconds(s.nextFrom), note: s.note,
+          zone: p.zone,
+          format: p.format,
+          parent: tags(s.parent),
+          wanted: tags(s.wanted),
+          add: tags(s.change.add),
+          remove: tags(s.change.remove),
+          records: records === '' ? null : records,
+          nextFrom: s.nextFrom === null ? null : isoSeconds(s.nextFrom),
+          note: s.note,
         },
       };
     },
@@ -512,7 +649,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   'ds.withdraw': dsStep('ds-withdrawn'),
 
   'ds.check': op({
-    permission: 'ds.request', writes: true,
+    permission: 'ds.request',
+    writes: true,
     parse: (p) => {
       const timeoutMs = p.timeoutMs === undefined ? 3000 : integer(p, 'timeoutMs', '--timeout');
       if (timeoutMs <= 0 || timeoutMs > 60_000) throw new UsageError(`--timeout: ${timeoutMs} is not between 1 and 60000 milliseconds`);
@@ -523,7 +661,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   }),
 
   approve: op({
-    permission: 'approve', writes: true,
+    permission: 'approve',
+    writes: true,
     parse: (p) => ({ id: text(p, 'id') }),
     zoneOf: (p, keeper) => {
       const r = keeper.store.getRequest(p.id);
@@ -532,7 +671,19 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     },
     apply: ({ keeper }, p, acting) => {
       const { request: r, done, plan } = approveRequest(keeper, p.id, acting);
-      return { result: { request: r.id, zone: r.zone, kind: r.kind, approvedBy: acting.who.user, requestedBy: r.requestedBy, done, status: plan.status, waiting: plan.gates }, publish: [r.zone] };
+      return {
+        result: {
+          request: r.id,
+          zone: r.zone,
+          kind: r.kind,
+          approvedBy: acting.who.user,
+          requestedBy: r.requestedBy,
+          done,
+          status: plan.status,
+          waiting: plan.gates,
+        },
+        publish: [r.zone],
+      };
     },
   }),
 };
@@ -543,4 +694,3 @@ export function operation(name: string): Operation {
   if (o === undefined) throw new UsageError(`unknown request '${name.slice(0, 64)}' (known: ${Object.keys(OPERATIONS).join(', ')})`);
   return o;
 }
-

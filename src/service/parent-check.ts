@@ -22,7 +22,8 @@ export function parseServer(text: string): Server {
   const v4 = /^([^:]+)(?::(\d+))?$/.exec(text);
   const [address, port] = v6 !== null ? [v6[1]!, v6[2]] : isIP(text) === 6 ? [text, undefined] : v4 !== null ? [v4[1]!, v4[2]] : [text, undefined];
   const n = port === undefined ? 53 : Number(port);
-  if (isIP(address) === 0 || !Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`parent server '${text}': not an IP address with an optional port (192.0.2.1, 192.0.2.1:5353, [2001:db8::1]:5353)`);
+  if (isIP(address) === 0 || !Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UsageError(`parent server '${text}': not an IP address with an optional port (192.0.2.1, 192.0.2.1:5353, [2001:db8::1]:5353)`);
   return { address, port: n };
 }
 
@@ -84,7 +85,16 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
     }
   }
   const agree = fetched.length === servers.length && fetched.every((f) => sameRdatas(f.ds, fetched[0]!.ds) && f.signer.equals(fetched[0]!.signer));
-  if (!agree) return { zone: z.name, servers, agree, served: [], foreign: [], filed: [], notes: ['the parent servers do not all give the same validated answer: nothing is filed'] };
+  if (!agree)
+    return {
+      zone: z.name,
+      servers,
+      agree,
+      served: [],
+      foreign: [],
+      filed: [],
+      notes: ['the parent servers do not all give the same validated answer: nothing is filed'],
+    };
 
   const served = fetched[0]!.ds;
   const keys = keeper.keys(z).filter((k) => signsDnskey(k) && (k.remove === null || k.remove > acting.at || dsAtParent(k)));
@@ -98,14 +108,39 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
     const k = keys.find((x) => x.id === g.keyId);
     if (k === undefined) continue;
     const shows = g.kind === 'ds-seen' ? isServed(k) : !isServed(k);
-    if (!shows) { notes.push(`${g.kind} ${g.keyTag}: the parent does not show it yet`); continue; }
-    if (g.from > acting.at) { notes.push(`${g.kind} ${g.keyTag}: shown, but may be confirmed only from ${new Date(g.from * 1000).toISOString()}`); continue; }
+    if (!shows) {
+      notes.push(`${g.kind} ${g.keyTag}: the parent does not show it yet`);
+      continue;
+    }
+    if (g.from > acting.at) {
+      notes.push(`${g.kind} ${g.keyTag}: shown, but may be confirmed only from ${new Date(g.from * 1000).toISOString()}`);
+      continue;
+    }
     const pending = keeper.store.listRequests({ zone: z.name, status: 'pending' }).find((r) => r.kind === g.kind && r.keyTag === g.keyTag);
-    if (pending !== undefined) { notes.push(`${g.kind} ${g.keyTag}: request ${pending.id} waits for approval`); continue; }
-    const id = requestDsStep(keeper, z.name, g.kind, g.keyTag, { ...acting, comment: `the parent's servers ${z.parentServers.join(', ')} agree (validated)` }, acting.ticket ?? 'automatic DS check', DS_CHECK_ACTOR);
+    if (pending !== undefined) {
+      notes.push(`${g.kind} ${g.keyTag}: request ${pending.id} waits for approval`);
+      continue;
+    }
+    const id = requestDsStep(
+      keeper,
+      z.name,
+      g.kind,
+      g.keyTag,
+      { ...acting, comment: `the parent's servers ${z.parentServers.join(', ')} agree (validated)` },
+      acting.ticket ?? 'automatic DS check',
+      DS_CHECK_ACTOR,
+    );
     filed.push({ id, kind: g.kind, keyTag: g.keyTag });
   }
-  return { zone: z.name, servers, agree, served: keys.filter(isServed).map((k) => k.keyTag), foreign: foreign.map((r) => formatRdata(RRType.DS, r)), filed, notes };
+  return {
+    zone: z.name,
+    servers,
+    agree,
+    served: keys.filter(isServed).map((k) => k.keyTag),
+    foreign: foreign.map((r) => formatRdata(RRType.DS, r)),
+    filed,
+    notes,
+  };
 }
 
 /**
@@ -125,7 +160,11 @@ async function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: 
   // the parent zone: the signer of the DS, or the owner of the SOA of a negative answer
   const signer = dsSet.rrsigs.length > 0 ? signerOf(dsSet.rrsigs[0]!) : ds.authority.find((r) => r.type === RRType.SOA)?.owner;
   if (signer === undefined) throw new SignerError('DNSSEC', `no signed DS and no SOA in the answer for ${apex.toString()}/DS`);
-  if (signer.equals(apex) || !apex.isSubdomainOf(signer)) throw new SignerError('DNSSEC', `the answer for ${apex.toString()}/DS comes from ${signer.toString()}, not from a parent zone (is this the child's own server?)`);
+  if (signer.equals(apex) || !apex.isSubdomainOf(signer))
+    throw new SignerError(
+      'DNSSEC',
+      `the answer for ${apex.toString()}/DS comes from ${signer.toString()}, not from a parent zone (is this the child's own server?)`,
+    );
   const keyAnswer = await ask(signer, RRType.DNSKEY);
   const dnskeys = rrset(keyAnswer.answer, signer, RRType.DNSKEY);
   if (dnskeys.rdatas.length === 0) throw new SignerError('DNSSEC', `${signer.toString()} serves no DNSKEY`);
@@ -136,7 +175,9 @@ async function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: 
     if ('problem' in v) throw new SignerError('DNSSEC', `the DS RRset does not validate: ${v.problem}`);
     return { ds: [...dsSet.rdatas], signer };
   }
-  const owners = [...new Map(ds.authority.filter((r) => r.type === RRType.NSEC || r.type === RRType.NSEC3).map((r) => [`${r.owner.key}/${r.type}`, r])).values()];
+  const owners = [
+    ...new Map(ds.authority.filter((r) => r.type === RRType.NSEC || r.type === RRType.NSEC3).map((r) => [`${r.owner.key}/${r.type}`, r])).values(),
+  ];
   const denial = owners.map((r) => rrset(ds.authority, r.owner, r.type));
   const problem = checkNoDs(apex, denial, signer, dnskeys.rdatas, now);
   if (problem !== undefined) throw new SignerError('DNSSEC', `no DS served, and the denial does not validate: ${problem}`);
@@ -146,7 +187,8 @@ async function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: 
 function rrset(records: readonly MessageRecord[], owner: Name, type: number): AnswerRRset {
   const at = records.filter((r) => r.owner.equals(owner));
   return {
-    owner, type,
+    owner,
+    type,
     rdatas: at.filter((r) => r.type === type).map((r) => r.rdata),
     rrsigs: at.filter((r) => r.type === RRType.RRSIG && ((r.rdata[0]! << 8) | r.rdata[1]!) === type).map((r) => r.rdata),
   };

@@ -80,7 +80,10 @@ export class ZonePipeline {
       zone = loadZoneFile(path, Name.parse(state.config.name), undefined, SIGNED_FILE_LIMITS);
     } catch (e) {
       if (e instanceof SignerError && e.code === 'IO') return;
-      this.ctx.log.error({ zone: state.config.name, file: path, reason: e instanceof Error ? e.message : String(e) }, 'the last signed version cannot be read; it will be made again');
+      this.ctx.log.error(
+        { zone: state.config.name, file: path, reason: e instanceof Error ? e.message : String(e) },
+        'the last signed version cannot be read; it will be made again',
+      );
       return;
     }
     this.ctx.publisher.publish(state.config.name, zone, this.ctx.keeper.store.getZone(state.config.name)?.lastSigned ?? null);
@@ -104,7 +107,10 @@ export class ZonePipeline {
     const row = this.ctx.keeper.store.getZone(name);
     const onDisk = decodeSoa(zone.soa!.records[0]!.rdata).serial;
     if (row === undefined || (row.lastSerial !== null && !serialGreater(onDisk, row.lastSerial))) return;
-    this.ctx.log.warn({ zone: name, file: path, serial: onDisk, stateSerial: row.lastSerial }, 'the signed file on disk carries a serial the state had not recorded (a run stopped between writing it and recording it); recorded now, the next version follows it');
+    this.ctx.log.warn(
+      { zone: name, file: path, serial: onDisk, stateSerial: row.lastSerial },
+      'the signed file on disk carries a serial the state had not recorded (a run stopped between writing it and recording it); recorded now, the next version follows it',
+    );
     const acting = this.ctx.acting(`serial ${onDisk} of ${path} recorded: it may have been served`);
     this.ctx.keeper.store.updateZone(name, { lastSerial: onDisk }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment, at: acting.at });
   }
@@ -117,12 +123,18 @@ export class ZonePipeline {
     const name = state.config.name;
     try {
       const p = this.ctx.keeper.plan(this.ctx.keeper.zone(name), this.ctx.now());
-      this.ctx.log.info({ zone: name, serial: this.served(state), next: p.next === null ? null : isoSeconds(p.next) }, 'zone resumed: the signed version on disk is current');
+      this.ctx.log.info(
+        { zone: name, serial: this.served(state), next: p.next === null ? null : isoSeconds(p.next) },
+        'zone resumed: the signed version on disk is current',
+      );
       if (p.actions.length > 0) void state.job.trigger('a key event is due');
       else if (p.next !== null) state.job.at(p.next * 1000, 'a key event is due');
     } catch (e) {
       state.lastError = e instanceof Error ? e.message : String(e);
-      this.ctx.log.error({ alarm: true, zone: name, reason: state.lastError, serving: this.served(state) }, 'ALARM: the zone cannot be planned; the last signed version stays served');
+      this.ctx.log.error(
+        { alarm: true, zone: name, reason: state.lastError, serving: this.served(state) },
+        'ALARM: the zone cannot be planned; the last signed version stays served',
+      );
       void state.job.trigger('retry after the failure at start');
     }
   }
@@ -139,17 +151,25 @@ export class ZonePipeline {
     const name = state.config.name;
     try {
       for (const k of this.ctx.keeper.settlePending(name, this.ctx.acting('a key recorded as intended before a stop, settled at start'))) {
-        this.ctx.log.warn({ zone: name, role: k.pending.role, id: k.pending.id, label: k.pending.label, keyTag: k.keyTag, removed: k.removed }, k.outcome === 'completed'
-          ? 'a key recorded as intended when hms stopped had been made in the HSM: recorded now from the token'
-          : 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped');
+        this.ctx.log.warn(
+          { zone: name, role: k.pending.role, id: k.pending.id, label: k.pending.label, keyTag: k.keyTag, removed: k.removed },
+          k.outcome === 'completed'
+            ? 'a key recorded as intended when hms stopped had been made in the HSM: recorded now from the token'
+            : 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped',
+        );
       }
       const { orphans } = this.ctx.keeper.reconciled(name);
       if (orphans.length === 0) return;
-      this.ctx.log.error({
-        alarm: true, zone: name, token: this.ctx.config().hsm.token,
-        orphans: orphans.map((o) => ({ keyTag: o.keyTag, role: o.role, id: o.id, label: o.label })),
-        reason: `${orphans.map((o) => `${o.role.toUpperCase()} ${o.keyTag}`).join(', ')} in the token, not in the state: hms key list ${name} shows them, hms key purge ${name} --keytag N --ticket T removes one`,
-      }, 'ALARM: the token holds keys the state does not record (orphans); they are not used for signing');
+      this.ctx.log.error(
+        {
+          alarm: true,
+          zone: name,
+          token: this.ctx.config().hsm.token,
+          orphans: orphans.map((o) => ({ keyTag: o.keyTag, role: o.role, id: o.id, label: o.label })),
+          reason: `${orphans.map((o) => `${o.role.toUpperCase()} ${o.keyTag}`).join(', ')} in the token, not in the state: hms key list ${name} shows them, hms key purge ${name} --keytag N --ticket T removes one`,
+        },
+        'ALARM: the token holds keys the state does not record (orphans); they are not used for signing',
+      );
     } catch (e) {
       this.ctx.log.warn({ zone: name, reason: e instanceof Error ? e.message : String(e) }, 'the token could not be checked for orphan keys at start');
     }
@@ -165,7 +185,8 @@ export class ZonePipeline {
     if (row === undefined || row.lastSigned === null) return 'not signed yet';
     // the state's serial is ahead of the one served: the service stopped while a version was written
     const served = this.served(state);
-    if (row.lastSerial !== null && served !== null && serialGreater(row.lastSerial, served)) return `serial ${row.lastSerial} was recorded but not published (a run was stopped while writing it)`;
+    if (row.lastSerial !== null && served !== null && serialGreater(row.lastSerial, served))
+      return `serial ${row.lastSerial} was recorded but not published (a run was stopped while writing it)`;
     if (row.input !== this.inputFile(state.config) || row.policy !== state.config.policy) return 'the configuration changed';
     const policy = this.ctx.keeper.policy(row.policy);
     if (this.ctx.now() >= row.lastSigned + policy.signatures.resignInterval) return 're-sign interval reached';
@@ -207,7 +228,11 @@ export class ZonePipeline {
     if (z.input.kind === 'primary') {
       const fetched = await this.fetchUpstream(state, log);
       if (!fetched.ok) return fetched.outcome;
-      if (!fetched.changed && this.ctx.publisher.served(zoneName) !== undefined && reasons.every((r) => r.startsWith('NOTIFY from') || r === 'refresh from the primary')) {
+      if (
+        !fetched.changed &&
+        this.ctx.publisher.served(zoneName) !== undefined &&
+        reasons.every((r) => r.startsWith('NOTIFY from') || r === 'refresh from the primary')
+      ) {
         return this.nextRun(state, this.ctx.keeper.plan(this.ctx.keeper.zone(zoneName), this.ctx.now()).next);
       }
     }
@@ -229,15 +254,35 @@ export class ZonePipeline {
     try {
       this.ensureManaged(z, file, acting);
       this.ctx.keeper.noteInput(this.ctx.keeper.zone(zoneName), input);
-      const revision = keepRevision(this.ctx.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, { actor: acting.who.user, at: acting.at, comment: acting.comment });
+      const revision = keepRevision(this.ctx.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, {
+        actor: acting.who.user,
+        at: acting.at,
+        comment: acting.comment,
+      });
       // the input just read and checked, and the signed zone kept as it is written: neither file is read again
       let written: Zone | undefined;
-      const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), { input: { file, zone: input }, written: (z) => { written = z; }, served: this.served(state) });
+      const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), {
+        input: { file, zone: input },
+        written: (z) => {
+          written = z;
+        },
+        served: this.served(state),
+      });
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
       if (z.output !== undefined) copyFileAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;
-      log.info({ serial: signed.serial, revision: revision.rev, signatures: signed.signatures, records: zone.recordCount, expires: expiry(this.ctx.publisher.facts(zoneName).expires), reasons }, 'zone signed and published');
+      log.info(
+        {
+          serial: signed.serial,
+          revision: revision.rev,
+          signatures: signed.signatures,
+          records: zone.recordCount,
+          expires: expiry(this.ctx.publisher.facts(zoneName).expires),
+          reasons,
+        },
+        'zone signed and published',
+      );
       const plan = this.ctx.keeper.enforce(zoneName, this.ctx.acting('after signing'));
       for (const g of plan.gates) if (g.from <= this.ctx.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
       if (keysBefore !== this.keyDigest(zoneName)) this.ctx.keysChanged(zoneName);
@@ -269,20 +314,30 @@ export class ZonePipeline {
     const key = this.ctx.config().service.tsigKeys.find((k) => k.name.equals(Name.parse(`${input.key}.`)))!;
     try {
       const result = await fetchZone(input.primary, Name.parse(z.name), {
-        tsig: key, ...(state.upstream === undefined ? {} : { current: state.upstream }), source: this.ctx.config().service.source,
+        tsig: key,
+        ...(state.upstream === undefined ? {} : { current: state.upstream }),
+        source: this.ctx.config().service.source,
         log: ({ msg, ...event }) => log.info(event, msg),
       });
       if (result.status === 'unchanged') return { ok: true, changed: false };
       const findings = checkZone(result.zone);
       if (hasErrors(findings)) throw new ZoneCheckError(z.name, findings);
-      writeZoneFileAtomically(this.inputFile(z), canonicalText(result.zone).split('\n').filter((l) => l !== ''));
+      writeZoneFileAtomically(
+        this.inputFile(z),
+        canonicalText(result.zone)
+          .split('\n')
+          .filter((l) => l !== ''),
+      );
       state.upstream = result.zone;
       log.info({ serial: result.serial, method: result.method, primary: input.primary.address }, 'new version from the primary');
       return { ok: true, changed: true };
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
-      log.error({ primary: input.primary.address, reason: error.message, serving: this.served(state) }, 'transfer from the primary failed; the last good signed version stays served');
+      log.error(
+        { primary: input.primary.address, reason: error.message, serving: this.served(state) },
+        'transfer from the primary failed; the last good signed version stays served',
+      );
       return { ok: false, outcome: { ok: false, retry: !(e instanceof ZoneCheckError), error } };
     }
   }
@@ -302,7 +357,11 @@ export class ZonePipeline {
 
   /** The zone's key records as one string: a change means its DS in a parent here may change. */
   private keyDigest(zone: string): string {
-    return JSON.stringify(this.ctx.keeper.store.getZone(zone) === undefined ? [] : this.ctx.keeper.store.keys(zone).map((k) => [k.id, k.publish, k.remove, k.dsSeen, k.dsWithdrawn]));
+    return JSON.stringify(
+      this.ctx.keeper.store.getZone(zone) === undefined
+        ? []
+        : this.ctx.keeper.store.keys(zone).map((k) => [k.id, k.publish, k.remove, k.dsSeen, k.dsWithdrawn]),
+    );
   }
 
   /** Adds the zone to the state the first time, and follows the configuration's input and policy after. */
@@ -311,12 +370,32 @@ export class ZonePipeline {
     const audit = { actor: acting.who.user, at: acting.at, comment: `from the configuration ${this.ctx.config().file}` };
     if (row === undefined) {
       this.ctx.keeper.policy(z.policy);
-      this.ctx.keeper.store.addZone({ name: z.name, policy: z.policy, input: file, added: acting.at, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [...z.parentServers] }, audit);
-    } else if (row.input !== file || row.policy !== z.policy || (z.parentServers.length > 0 && JSON.stringify(row.parentServers) !== JSON.stringify(z.parentServers))) {
+      this.ctx.keeper.store.addZone(
+        {
+          name: z.name,
+          policy: z.policy,
+          input: file,
+          added: acting.at,
+          saltHex: null,
+          saltCreated: null,
+          lastSerial: null,
+          lastSigned: null,
+          insecureSince: null,
+          parentServers: [...z.parentServers],
+        },
+        audit,
+      );
+    } else if (
+      row.input !== file ||
+      row.policy !== z.policy ||
+      (z.parentServers.length > 0 && JSON.stringify(row.parentServers) !== JSON.stringify(z.parentServers))
+    ) {
       this.ctx.keeper.policy(z.policy);
-      this.ctx.keeper.store.updateZone(z.name, { input: file, policy: z.policy, ...(z.parentServers.length > 0 ? { parentServers: [...z.parentServers] } : {}) }, audit);
+      this.ctx.keeper.store.updateZone(
+        z.name,
+        { input: file, policy: z.policy, ...(z.parentServers.length > 0 ? { parentServers: [...z.parentServers] } : {}) },
+        audit,
+      );
     }
   }
-
 }
-

@@ -69,7 +69,10 @@ export class Publisher {
   open(zone: string): void {
     const config = this.options.config().service;
     const journal = Journal.open({
-      file: join(config.data, 'journal', `${zone}journal`), origin: Name.parse(zone), maxVersions: config.journalVersions, maxBytes: config.journalBytes,
+      file: join(config.data, 'journal', `${zone}journal`),
+      origin: Name.parse(zone),
+      maxVersions: config.journalVersions,
+      maxBytes: config.journalBytes,
       log: ({ msg, level, ...event }) => this.log[level](event, msg),
     });
     this.zones.set(zone, { version: undefined, serial: null, signedAt: null, expires: null, journal, announced: undefined });
@@ -104,10 +107,16 @@ export class Publisher {
     if (s === undefined) return;
     const old = s.version;
     // the diff is appended (and synced) before the version is announced, so a served serial's diff is never lost
-    const written = old === undefined || !announce ? Promise.resolve() : s.journal.addVersion(old, version).then(() => undefined, (e: unknown) => {
-      // IXFR then answers with the whole zone: slower, never wrong
-      this.log.error({ zone, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
-    });
+    const written =
+      old === undefined || !announce
+        ? Promise.resolve()
+        : s.journal.addVersion(old, version).then(
+            () => undefined,
+            (e: unknown) => {
+              // IXFR then answers with the whole zone: slower, never wrong
+              this.log.error({ zone, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
+            },
+          );
     s.version = version;
     s.serial = decodeSoa(version.soa!.records[0]!.rdata).serial;
     s.signedAt = signedAt;
@@ -127,10 +136,13 @@ export class Publisher {
     const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
     const seen = await Promise.race([s.announced, late]);
     clearTimeout(timer);
-    return seen ?? {
-      ...none, serial: s.serial,
-      problem: `not every secondary was seen serving it within ${Math.round(waitMs / 1000)} s; the roll's next steps count from when they are (the log says when; hms key list shows the times)`,
-    };
+    return (
+      seen ?? {
+        ...none,
+        serial: s.serial,
+        problem: `not every secondary was seen serving it within ${Math.round(waitMs / 1000)} s; the roll's next steps count from when they are (the log says when; hms key list shows the times)`,
+      }
+    );
   }
 
   /**
@@ -145,14 +157,24 @@ export class Publisher {
     const seenAt = this.options.now();
     if (!this.stopped.signal.aborted) this.confirm(zone, serial, before, version, signedAt, seenAt, reports);
     return {
-      zone, serial, problem: allCurrent ? null : 'not every secondary serves it yet',
+      zone,
+      serial,
+      problem: allCurrent ? null : 'not every secondary serves it yet',
       secondaries: reports.map((r) => ({ secondary: r.secondary, serial: r.serial ?? null, isCurrent: r.isCurrent })),
       servedAt: allCurrent ? seenAt : null,
     };
   }
 
   /** Re-times the keys that entered the DNSKEY RRset with the version from when it was seen served. */
-  private confirm(zone: string, serial: number, before: Zone | undefined, version: Zone, signedAt: UnixSeconds, seenAt: UnixSeconds, reports: readonly SecondaryReport[]): void {
+  private confirm(
+    zone: string,
+    serial: number,
+    before: Zone | undefined,
+    version: Zone,
+    signedAt: UnixSeconds,
+    seenAt: UnixSeconds,
+    reports: readonly SecondaryReport[],
+  ): void {
     const { keeper } = this.options;
     try {
       const row = keeper.store.getZone(zone);
@@ -162,11 +184,19 @@ export class Publisher {
       const actions = confirmPublication(keys, entering, signedAt, seenAt);
       if (actions.length === 0) return;
       const behind = reports.filter((r) => !r.isCurrent).map((r) => r.secondary);
-      if (behind.length > 0) this.log.warn({ alarm: true, zone, serial, behind }, 'ALARM: not every secondary serves the new DNSKEY set; the roll counts from now, check them');
-      keeper.apply(row, actions, this.options.acting(`serial ${serial} served by ${reports.length === 0 ? 'this primary (no secondaries)' : 'the secondaries'}`));
+      if (behind.length > 0)
+        this.log.warn({ alarm: true, zone, serial, behind }, 'ALARM: not every secondary serves the new DNSKEY set; the roll counts from now, check them');
+      keeper.apply(
+        row,
+        actions,
+        this.options.acting(`serial ${serial} served by ${reports.length === 0 ? 'this primary (no secondaries)' : 'the secondaries'}`),
+      );
       const next = keeper.plan(keeper.zone(zone), this.options.now()).next;
       if (next !== null) this.options.replanned(zone, next);
-      this.log.info({ zone, serial, keyTags: entering.map((k) => k.keyTag), at: isoSeconds(seenAt) }, 'keys, publication confirmed: the next steps count from now');
+      this.log.info(
+        { zone, serial, keyTags: entering.map((k) => k.keyTag), at: isoSeconds(seenAt) },
+        'keys, publication confirmed: the next steps count from now',
+      );
     } catch (e) {
       this.log.error({ zone, serial, reason: e instanceof Error ? e.message : String(e) }, 'keys, publication could not be recorded');
     }
@@ -176,16 +206,20 @@ export class Publisher {
   private async notify(zone: string, version: Zone): Promise<SecondaryReport[]> {
     const service = this.options.config().service;
     const listed = service.zones.find((z) => z.name === zone)?.secondaries ?? [];
-    const targets = service.secondaries.filter((s) => listed.includes(s.name))
+    const targets = service.secondaries
+      .filter((s) => listed.includes(s.name))
       .map((s) => ({ ...s.notify, key: service.tsigKeys.find((k) => k.name.equals(Name.parse(`${s.key}.`)))! }));
     if (targets.length === 0) return [];
     const done = notifySecondaries(version.origin, soaRecord(version), targets, {
-      signal: this.stopped.signal, source: service.source,
+      signal: this.stopped.signal,
+      source: service.source,
       log: ({ msg, ...event }) => this.log.info(event, msg),
       onReport: (r) => {
         const level = r.isCurrent ? 'info' : 'warn';
-        this.log[level]({ zone, secondary: r.secondary, acknowledged: r.isAcknowledged, serial: r.serial, lagMs: r.lagMs, errors: r.errors },
-          r.isCurrent ? 'secondary serves the new version' : 'secondary does not serve the new version');
+        this.log[level](
+          { zone, secondary: r.secondary, acknowledged: r.isAcknowledged, serial: r.serial, lagMs: r.lagMs, errors: r.errors },
+          r.isCurrent ? 'secondary serves the new version' : 'secondary does not serve the new version',
+        );
       },
     });
     this.notifying.add(done);
@@ -203,8 +237,10 @@ export class Publisher {
       if (s.expires === null) continue;
       const left = s.expires - now;
       if (left < this.options.config().service.alarmValidity) {
-        this.log.error({ alarm: true, zone, serial: s.serial, expires: isoSeconds(s.expires), hoursLeft: Math.floor(left / 3600) },
-          left <= 0 ? 'ALARM: the served signatures have expired' : 'ALARM: the served signatures expire soon');
+        this.log.error(
+          { alarm: true, zone, serial: s.serial, expires: isoSeconds(s.expires), hoursLeft: Math.floor(left / 3600) },
+          left <= 0 ? 'ALARM: the served signatures have expired' : 'ALARM: the served signatures expire soon',
+        );
       }
     }
   }

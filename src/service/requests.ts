@@ -9,8 +9,12 @@ import type { Acting, Keeper } from './keeper.js';
 /** A DS step at the parent that waits for a second person's approval (DP-4.7d). */
 export type DsStep = 'ds-seen' | 'ds-withdrawn';
 
-const audit = (acting: Acting, actor = acting.who.user): { actor: string; ticket: string | null; comment: string | null; at: number } =>
-  ({ actor, ticket: acting.ticket, comment: acting.comment, at: acting.at });
+const audit = (acting: Acting, actor = acting.who.user): { actor: string; ticket: string | null; comment: string | null; at: number } => ({
+  actor,
+  ticket: acting.ticket,
+  comment: acting.comment,
+  at: acting.at,
+});
 
 /** A zone's KSK (or CSK) by key tag: published, or its DS still at the parent. */
 export function kskByTag(keys: readonly KeyRecord[], tag: number, now: number): KeyRecord | undefined {
@@ -23,7 +27,15 @@ export function kskByTag(keys: readonly KeyRecord[], tag: number, now: number): 
  * step the zone's plan waits for, and only from when it may be taken; a second request for
  * a step already pending is refused. `requestedBy` is the person, or the automatic check.
  */
-export function requestDsStep(keeper: Keeper, zoneName: string, step: DsStep, keyTag: number, acting: Acting, ticket: string, requestedBy = acting.who.user): string {
+export function requestDsStep(
+  keeper: Keeper,
+  zoneName: string,
+  step: DsStep,
+  keyTag: number,
+  acting: Acting,
+  ticket: string,
+  requestedBy = acting.who.user,
+): string {
   const z = keeper.zone(zoneName);
   const keys = keeper.keys(z);
   const k = kskByTag(keys, keyTag, acting.at);
@@ -31,10 +43,17 @@ export function requestDsStep(keeper: Keeper, zoneName: string, step: DsStep, ke
   const verb = step === 'ds-seen' ? 'seen' : 'withdrawn';
   const gate = keeper.plan(z, acting.at).gates.find((g) => g.keyId === k.id && g.kind === step);
   if (gate === undefined) throw new UsageError(`zone ${z.name}: nothing waits for the DS of ${keyTag} to be ${verb}`);
-  if (gate.from > acting.at) throw new UsageError(`zone ${z.name}: the DS of ${keyTag} may be ${step === 'ds-seen' ? 'submitted' : 'withdrawn'} only from ${isoSeconds(gate.from)}, when every resolver knows the DNSKEY RRset it needs`);
+  if (gate.from > acting.at)
+    throw new UsageError(
+      `zone ${z.name}: the DS of ${keyTag} may be ${step === 'ds-seen' ? 'submitted' : 'withdrawn'} only from ${isoSeconds(gate.from)}, when every resolver knows the DNSKEY RRset it needs`,
+    );
   const pending = keeper.store.listRequests({ zone: z.name, status: 'pending' }).find((r) => r.kind === step && r.keyTag === keyTag);
-  if (pending !== undefined) throw new UsageError(`zone ${z.name}: request ${pending.id} (${step} ${keyTag}, by ${pending.requestedBy}) waits for approval already`);
-  return keeper.store.addRequest({ zone: z.name, kind: step, keyTag, payload: { keyId: k.id }, requestedBy, requestedAt: acting.at, ticket }, audit(acting, requestedBy));
+  if (pending !== undefined)
+    throw new UsageError(`zone ${z.name}: request ${pending.id} (${step} ${keyTag}, by ${pending.requestedBy}) waits for approval already`);
+  return keeper.store.addRequest(
+    { zone: z.name, kind: step, keyTag, payload: { keyId: k.id }, requestedBy, requestedAt: acting.at, ticket },
+    audit(acting, requestedBy),
+  );
 }
 
 /** What going insecure will do, step by step: the decision procedure's facts (DP-4.7c). */
@@ -54,7 +73,8 @@ export function requestInsecure(keeper: Keeper, zoneName: string, acting: Acting
   const z = keeper.zone(zoneName);
   if (z.insecureSince !== null) throw new UsageError(`zone ${z.name} is going insecure already (approved ${isoSeconds(z.insecureSince)})`);
   const pending = keeper.store.listRequests({ zone: z.name, status: 'pending' }).find((r) => r.kind === 'insecure');
-  if (pending !== undefined) throw new UsageError(`zone ${z.name}: request ${pending.id} to go insecure (by ${pending.requestedBy}) waits for approval already`);
+  if (pending !== undefined)
+    throw new UsageError(`zone ${z.name}: request ${pending.id} to go insecure (by ${pending.requestedBy}) waits for approval already`);
   const keys = keeper.keys(z);
   const rolls = rollsUnderWay(keys, acting.at);
   if (rolls.length > 0) throw new UsageError(`zone ${z.name}: a key roll is under way (${rolls.join(', ')}); let it finish before going insecure`);
@@ -74,7 +94,10 @@ export function requestInsecure(keeper: Keeper, zoneName: string, acting: Acting
       'until a DS is withdrawn the decision can be undone with hms zone secure ZONE; afterwards hms zone secure restarts the chain of trust with new keys once the zone is unsigned (DP-2.5b)',
     ],
   };
-  const id = keeper.store.addRequest({ zone: z.name, kind: 'insecure', keyTag: null, payload: decision, requestedBy: acting.who.user, requestedAt: acting.at, ticket }, audit(acting));
+  const id = keeper.store.addRequest(
+    { zone: z.name, kind: 'insecure', keyTag: null, payload: decision, requestedBy: acting.who.user, requestedAt: acting.at, ticket },
+    audit(acting),
+  );
   return { id, decision };
 }
 
@@ -91,7 +114,11 @@ export function approveRequest(keeper: Keeper, id: string, acting: Acting): { re
   keeper.store.transaction(() => {
     keeper.store.approveRequest(id, acting.who.user, acting.at, a);
     if (r.kind === 'insecure') {
-      keeper.store.updateZone(r.zone, { insecureSince: acting.at }, { ...a, comment: `going insecure (DP-4.7b), requested by ${r.requestedBy} (${r.id}): CDS/CDNSKEY DELETE from now` });
+      keeper.store.updateZone(
+        r.zone,
+        { insecureSince: acting.at },
+        { ...a, comment: `going insecure (DP-4.7b), requested by ${r.requestedBy} (${r.id}): CDS/CDNSKEY DELETE from now` },
+      );
       done = 'going insecure: CDS/CDNSKEY DELETE from the next version; withdraw the DS at the parent';
       return;
     }
@@ -99,7 +126,10 @@ export function approveRequest(keeper: Keeper, id: string, acting: Acting): { re
     const payload = r.payload as { keyId: string };
     const k = keeper.store.keys(r.zone).find((x) => x.id === payload.keyId);
     if (k === undefined) throw new UsageError(`request ${r.id}: its key is gone`);
-    keeper.store.putKey(r.zone, r.kind === 'ds-seen' ? { ...k, dsSeen: acting.at } : { ...k, dsWithdrawn: acting.at }, { ...a, comment: `${r.kind} ${k.keyTag}, requested by ${r.requestedBy} (${r.id})` });
+    keeper.store.putKey(r.zone, r.kind === 'ds-seen' ? { ...k, dsSeen: acting.at } : { ...k, dsWithdrawn: acting.at }, {
+      ...a,
+      comment: `${r.kind} ${k.keyTag}, requested by ${r.requestedBy} (${r.id})`,
+    });
     done = `${r.kind} ${k.keyTag} recorded`;
   });
   const plan = keeper.enforce(r.zone, acting);
@@ -120,10 +150,14 @@ export function goSecure(keeper: Keeper, zoneName: string, acting: Acting): Plan
   if (z.insecureSince === null && pending.length === 0) throw new UsageError(`zone ${z.name} is not going insecure: nothing to undo`);
   if (z.insecureSince !== null) {
     const since = z.insecureSince;
-    const withdrawn = keeper.keys(z).filter((k) => signsDnskey(k) && (k.remove === null || k.remove > acting.at) && k.dsWithdrawn !== null && k.dsWithdrawn >= since);
+    const withdrawn = keeper
+      .keys(z)
+      .filter((k) => signsDnskey(k) && (k.remove === null || k.remove > acting.at) && k.dsWithdrawn !== null && k.dsWithdrawn >= since);
     if (withdrawn.length > 0) {
       const gone = Math.max(...withdrawn.map((k) => k.remove ?? 0));
-      throw new UsageError(`zone ${z.name}: the DS of ${withdrawn.map((k) => k.keyTag).join(', ')} is withdrawn at the parent; the zone finishes going insecure${gone > 0 ? ` at ${isoSeconds(gone)}` : ''}, then hms zone secure restarts the chain of trust with new keys (DP-2.5b)`);
+      throw new UsageError(
+        `zone ${z.name}: the DS of ${withdrawn.map((k) => k.keyTag).join(', ')} is withdrawn at the parent; the zone finishes going insecure${gone > 0 ? ` at ${isoSeconds(gone)}` : ''}, then hms zone secure restarts the chain of trust with new keys (DP-2.5b)`,
+      );
     }
   }
   keeper.store.transaction(() => {

@@ -15,7 +15,14 @@ import type { Zone, ZoneBuilder } from '../zone/zone.js';
  * serial there, so that no serial is ever on disk before it is recorded); if it throws,
  * nothing is written.
  */
-export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: string, now: UnixSeconds, keep?: ZoneBuilder, beforeCommit?: () => void): Promise<SignSummary> {
+export async function signZoneToFile(
+  zone: Zone,
+  options: SignZoneOptions,
+  out: string,
+  now: UnixSeconds,
+  keep?: ZoneBuilder,
+  beforeCommit?: () => void,
+): Promise<SignSummary> {
   const file = AtomicZoneFile.open(out);
   const verifier = new ZoneVerifier(zone.origin, now);
   let summary: SignSummary;
@@ -24,7 +31,9 @@ export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: 
       verifier.node(node);
       printNodeTo(node.rrsets, file);
       // the signed zone in memory too, for a caller that serves it (no second read of the file)
-      if (keep !== undefined) for (const set of node.rrsets) for (const r of set.records) keep.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: out, line: 0 });
+      if (keep !== undefined)
+        for (const set of node.rrsets)
+          for (const r of set.records) keep.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: out, line: 0 });
     });
   } catch (e) {
     file.abort();
@@ -33,7 +42,10 @@ export async function signZoneToFile(zone: Zone, options: SignZoneOptions, out: 
   const problems = verifier.finish();
   if (problems.length > 0) {
     file.abort();
-    throw new SignerError('DNSSEC', `zone ${zone.origin.toString()}: the signed zone does not verify; nothing was written\n${problems.map((p) => `${p.owner}${p.type === undefined ? '' : `/${p.type}`}: ${p.message}`).join('\n')}`);
+    throw new SignerError(
+      'DNSSEC',
+      `zone ${zone.origin.toString()}: the signed zone does not verify; nothing was written\n${problems.map((p) => `${p.owner}${p.type === undefined ? '' : `/${p.type}`}: ${p.message}`).join('\n')}`,
+    );
   }
   try {
     beforeCommit?.();

@@ -79,7 +79,12 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const now = acting.at;
   const children = childrenDs(keeper, zone.name, now, options.mayChangeChildDs ?? (() => true));
   const given = options.input?.file === zone.input ? options.input.zone : undefined;
-  const input = given === undefined ? loadZoneFile(zone.input, origin, children.edit, keeper.config.service.zoneInput) : children.edit === undefined ? given : editZone(given, children.edit);
+  const input =
+    given === undefined
+      ? loadZoneFile(zone.input, origin, children.edit, keeper.config.service.zoneInput)
+      : children.edit === undefined
+        ? given
+        : editZone(given, children.edit);
   // the caller's zone was checked as it was read; a zone read or edited here is checked now
   if (input !== given) {
     const findings = checkZone(input);
@@ -95,7 +100,11 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   // carries them takes the place of `out`: a crash in between leaves the state's serial ahead
   // of the one on disk (the next version moves past it), never behind one that may be served.
   const reserve = (what: string) => (): void => {
-    keeper.store.updateZone(zone.name, { lastSerial: serial, lastSigned: now }, { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, to be written to ${out}`, at: now });
+    keeper.store.updateZone(
+      zone.name,
+      { lastSerial: serial, lastSigned: now },
+      { actor: acting.who.user, ticket: acting.ticket, comment: acting.comment ?? `${what}, serial ${serial}, to be written to ${out}`, at: now },
+    );
   };
   // the child DS that entered or left with this version, once it is written
   const record = (): void => {
@@ -107,7 +116,18 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   if (p.status === 'unsigned') {
     writeUnsigned(input, serial, soa, out, reserve('unsigned (insecure, DP-4.7b)'));
     record();
-    return { nodes: input.nodes.length, records: input.recordCount, signatures: 0, zone: zone.name, serial, out, keys: [], status: 'unsigned', cdsDelete: false, children: children.reports.map((c) => c.report) };
+    return {
+      nodes: input.nodes.length,
+      records: input.recordCount,
+      signatures: 0,
+      zone: zone.name,
+      serial,
+      out,
+      keys: [],
+      status: 'unsigned',
+      cdsDelete: false,
+      children: children.reports.map((c) => c.report),
+    };
   }
 
   const records = keeper.keys(zone);
@@ -122,11 +142,16 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
     if (dnskey || data) signing.push({ record: k, role: dnskey && data ? 'csk' : dnskey ? 'ksk' : 'zsk' });
   }
   if (!signing.some((k) => k.role !== 'zsk') || !signing.some((k) => k.role !== 'ksk')) {
-    throw new SignerError('DNSSEC', `zone ${zone.name}: no key signs the ${signing.some((k) => k.role !== 'zsk') ? 'zone data' : 'DNSKEY RRset'} at ${new Date(now * 1000).toISOString()}`);
+    throw new SignerError(
+      'DNSSEC',
+      `zone ${zone.name}: no key signs the ${signing.some((k) => k.role !== 'zsk') ? 'zone data' : 'DNSKEY RRset'} at ${new Date(now * 1000).toISOString()}`,
+    );
   }
 
-  const denial: Denial = policy.denial.type === 'nsec' ? { kind: 'nsec' }
-    : { kind: 'nsec3', iterations: policy.denial.iterations, salt: Buffer.from(zone.saltHex ?? '', 'hex'), optOut: policy.denial.optOut };
+  const denial: Denial =
+    policy.denial.type === 'nsec'
+      ? { kind: 'nsec' }
+      : { kind: 'nsec3', iterations: policy.denial.iterations, salt: Buffer.from(zone.saltHex ?? '', 'hex'), optOut: policy.denial.optOut };
   const ready = timings(policy, keeper.facts(zone)).publish;
   // the DS the parent should hold: a successor's once it is known everywhere (or its DS is there), else the current key's
   const ksks = view.dnskeySigners;
@@ -139,16 +164,36 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const keys: SigningKey[] = signing.map(({ record, role }) => {
     const key = inHsm.get(record.id);
     // keys() found it a moment ago: the token changed in between (another process, a reset)
-    if (key === undefined) throw new SignerError('HSM', `zone ${zone.name}: ${record.role.toUpperCase()} ${record.keyTag} (id ${record.id}) is recorded but no longer found in ${token.where}`);
+    if (key === undefined)
+      throw new SignerError(
+        'HSM',
+        `zone ${zone.name}: ${record.role.toUpperCase()} ${record.keyTag} (id ${record.id}) is recorded but no longer found in ${token.where}`,
+      );
     return { signer: hsmSigner(token, key), role };
   });
   let summary: SignSummary;
   try {
-    summary = await signZoneToFile(input, {
-      keys, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: forced.dnskeyTtl, nsec3paramTtl: forced.nsec3paramTtl,
-      denial, inception, expiration: inception + policy.signatures.validity, serial, soa,
-      ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } } : {}),
-    }, out, now, keep, reserve(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed'));
+    summary = await signZoneToFile(
+      input,
+      {
+        keys,
+        dnskeys: view.dnskeys.map((k) => k.dnskey),
+        dnskeyTtl: forced.dnskeyTtl,
+        nsec3paramTtl: forced.nsec3paramTtl,
+        denial,
+        inception,
+        expiration: inception + policy.signatures.validity,
+        serial,
+        soa,
+        ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete
+          ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } }
+          : {}),
+      },
+      out,
+      now,
+      keep,
+      reserve(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed'),
+    );
   } finally {
     // the signing threads' session copies of the keys live for this run only
     for (const k of keys) k.signer.release?.();
@@ -156,7 +201,13 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   if (keep !== undefined) options.written!(keep.freeze());
   record();
   return {
-    ...summary, zone: zone.name, serial, out, status: 'signed', cdsDelete, children: children.reports.map((c) => c.report),
+    ...summary,
+    zone: zone.name,
+    serial,
+    out,
+    status: 'signed',
+    cdsDelete,
+    children: children.reports.map((c) => c.report),
     keys: keys.map((k) => ({ role: k.role, keyTag: k.signer.keyTag, signs: k.role === 'ksk' ? 'DNSKEY' : k.role === 'zsk' ? 'data' : 'DNSKEY and data' })),
   };
 }
@@ -196,8 +247,27 @@ function childrenDs(keeper: Keeper, parent: string, now: UnixSeconds, may: (chil
     const wanted = childDs(keys, keeper.plan(row, now), now);
     const allowed = wanted.seen.length + wanted.withdrawn.length === 0 || may(row.name);
     const ds = allowed ? wanted : childDsAsIs(keys);
-    for (const k of ds.serve) for (const d of policy.parent.dsDigests) add.push({ owner: name, type: RRType.DS, ttl: policy.parent.dsTtl, rdata: makeDs(name, k.dnskey, d), file: `(DS of ${row.name}, key ${k.keyTag})`, line: 0 });
-    reports.push({ zone: row.name, ds, report: { zone: row.name, keyTags: ds.serve.map((k) => k.keyTag), seen: ds.seen.map((k) => k.keyTag), withdrawn: ds.withdrawn.map((k) => k.keyTag), heldBack: !allowed } });
+    for (const k of ds.serve)
+      for (const d of policy.parent.dsDigests)
+        add.push({
+          owner: name,
+          type: RRType.DS,
+          ttl: policy.parent.dsTtl,
+          rdata: makeDs(name, k.dnskey, d),
+          file: `(DS of ${row.name}, key ${k.keyTag})`,
+          line: 0,
+        });
+    reports.push({
+      zone: row.name,
+      ds,
+      report: {
+        zone: row.name,
+        keyTags: ds.serve.map((k) => k.keyTag),
+        seen: ds.seen.map((k) => k.keyTag),
+        withdrawn: ds.withdrawn.map((k) => k.keyTag),
+        heldBack: !allowed,
+      },
+    });
   }
   if (reports.length === 0) return { edit: undefined, reports };
   const childNames = reports.map((r) => Name.parse(r.zone));
@@ -208,13 +278,22 @@ function childrenDs(keeper: Keeper, parent: string, now: UnixSeconds, may: (chil
 function recordChildren(keeper: Keeper, parent: string, serial: number, children: readonly ChildRecord[], acting: Acting): void {
   for (const c of children) {
     const keys = keeper.store.keys(c.zone);
-    for (const [list, field, req] of [[c.ds.seen, 'dsSeen', 'DP-4.6a'], [c.ds.withdrawn, 'dsWithdrawn', 'DP-4.6b']] as const) {
+    for (const [list, field, req] of [
+      [c.ds.seen, 'dsSeen', 'DP-4.6a'],
+      [c.ds.withdrawn, 'dsWithdrawn', 'DP-4.6b'],
+    ] as const) {
       for (const k of list) {
         const now = keys.find((x) => x.id === k.id)!;
-        keeper.store.putKey(c.zone, { ...now, [field]: acting.at }, {
-          actor: acting.who.user, ticket: acting.ticket, at: acting.at,
-          comment: `DS of ${k.role.toUpperCase()} ${k.keyTag} ${field === 'dsSeen' ? 'published in' : 'withdrawn from'} the parent zone ${parent}, serial ${serial}, signed here (${req})`,
-        });
+        keeper.store.putKey(
+          c.zone,
+          { ...now, [field]: acting.at },
+          {
+            actor: acting.who.user,
+            ticket: acting.ticket,
+            at: acting.at,
+            comment: `DS of ${k.role.toUpperCase()} ${k.keyTag} ${field === 'dsSeen' ? 'published in' : 'withdrawn from'} the parent zone ${parent}, serial ${serial}, signed here (${req})`,
+          },
+        );
       }
     }
   }
@@ -225,8 +304,17 @@ function writeUnsigned(input: Zone, serial: number, soa: NonNullable<SignZoneOpt
   const file = AtomicZoneFile.open(out);
   try {
     for (const node of input.nodes) {
-      const rrsets = node.rrsets.filter((set) => !DNSSEC_TYPES.has(set.type)).map((set): RRsetView => (set.type !== RRType.SOA ? set
-        : { owner: set.owner, type: set.type, records: [{ ttl: soa.ttl ?? set.records[0]!.ttl, rdata: withSoaFields(set.records[0]!.rdata, serial, soa) }] }));
+      const rrsets = node.rrsets
+        .filter((set) => !DNSSEC_TYPES.has(set.type))
+        .map((set): RRsetView =>
+          set.type !== RRType.SOA
+            ? set
+            : {
+                owner: set.owner,
+                type: set.type,
+                records: [{ ttl: soa.ttl ?? set.records[0]!.ttl, rdata: withSoaFields(set.records[0]!.rdata, serial, soa) }],
+              },
+        );
       for (const line of printNode(rrsets)) file.line(line);
     }
     beforeCommit();

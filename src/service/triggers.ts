@@ -22,7 +22,10 @@ export class Triggers {
 
   start(resign: string, pollMs: number): void {
     this.schedule(resign);
-    this.timers.push(setInterval(() => this.handlers.poll(), pollMs), setInterval(() => this.handlers.hourly(), 3_600_000));
+    this.timers.push(
+      setInterval(() => this.handlers.poll(), pollMs),
+      setInterval(() => this.handlers.hourly(), 3_600_000),
+    );
     for (const t of this.timers) t.unref();
   }
 

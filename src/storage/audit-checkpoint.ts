@@ -9,7 +9,10 @@ const FILE_MODE = 0o640;
 
 function ioError(path: string, doing: string, e: unknown): SignerError {
   const reason = (e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e));
-  return new SignerError('IO', `${path}: cannot ${doing} the audit checkpoint (${reason}); its place is audit.checkpoint in the configuration`, { details: { path }, cause: e });
+  return new SignerError('IO', `${path}: cannot ${doing} the audit checkpoint (${reason}); its place is audit.checkpoint in the configuration`, {
+    details: { path },
+    cause: e,
+  });
 }
 
 /**

@@ -91,7 +91,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 2,
-    description: 'going insecure (DP-4.7b), the parent\'s name servers for the DS check, a key not yet published (double-DS)',
+    description: "going insecure (DP-4.7b), the parent's name servers for the DS check, a key not yet published (double-DS)",
     sql: `
       -- when the approved decision to go insecure took effect (CDS/CDNSKEY DELETE from then)
       ALTER TABLE zones ADD COLUMN insecure_since INTEGER;
@@ -126,7 +126,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
-    description: 'revisions of each zone\'s input (DP-2.6)',
+    description: "revisions of each zone's input (DP-2.6)",
     sql: `
       -- every accepted input, kept whole (gzip) so that any two can be compared and any one
       -- restored; a revision is never changed, and stays when the zone is no longer managed

@@ -115,13 +115,30 @@ export interface PendingKeyDbRow {
 }
 
 export const pendingKeyFromDb = (r: PendingKeyDbRow): PendingKey => ({
-  id: r.id, label: r.label, role: r.role as KeyRole, algorithm: r.algorithm, bits: r.bits,
-  created: r.created, publish: r.publish, active: r.active, successorOf: r.successor_of, reason: r.reason,
+  id: r.id,
+  label: r.label,
+  role: r.role as KeyRole,
+  algorithm: r.algorithm,
+  bits: r.bits,
+  created: r.created,
+  publish: r.publish,
+  active: r.active,
+  successorOf: r.successor_of,
+  reason: r.reason,
 });
 
 export const pendingKeyToDb = (zone: string, k: PendingKey): PendingKeyDbRow => ({
-  id: k.id, zone, label: k.label, role: k.role, algorithm: k.algorithm, bits: k.bits,
-  created: k.created, publish: k.publish, active: k.active, successor_of: k.successorOf, reason: k.reason,
+  id: k.id,
+  zone,
+  label: k.label,
+  role: k.role,
+  algorithm: k.algorithm,
+  bits: k.bits,
+  created: k.created,
+  publish: k.publish,
+  active: k.active,
+  successor_of: k.successorOf,
+  reason: k.reason,
 });
 
 /** A key record as the audit trail shows it: the DNSKEY in base64, everything else as is. */

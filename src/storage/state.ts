@@ -11,8 +11,26 @@ import type { AuditContext, PendingKey, RevisionInput, RevisionRow, StatePorts }
 import { appendCheckpoint, prepareCheckpoint } from './audit-checkpoint.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import {
-  formatRequestId, keyForAudit, keyFromDb, keyToDb, normalizeRequestId, pendingKeyFromDb, pendingKeyToDb, requestFromDb, zoneFromDb, zoneToDb,
-  type AuditDbRow, type KeyDbRow, type PendingKeyDbRow, type RequestDbRow, type RequestInput, type RequestRow, type RequestStatus, type ZoneDbRow, type ZonePatch, type ZoneRow,
+  formatRequestId,
+  keyForAudit,
+  keyFromDb,
+  keyToDb,
+  normalizeRequestId,
+  pendingKeyFromDb,
+  pendingKeyToDb,
+  requestFromDb,
+  zoneFromDb,
+  zoneToDb,
+  type AuditDbRow,
+  type KeyDbRow,
+  type PendingKeyDbRow,
+  type RequestDbRow,
+  type RequestInput,
+  type RequestRow,
+  type RequestStatus,
+  type ZoneDbRow,
+  type ZonePatch,
+  type ZoneRow,
 } from './rows.js';
 
 export type { AuditContext, PendingKey, RequestInput, RequestRow, RequestStatus, RevisionInput, RevisionRow, ZonePatch, ZoneRow } from '../enforcer/ports.js';
@@ -130,7 +148,10 @@ export class StateStore implements StatePorts {
     checkZoneName(z.name);
     this.transaction(() => {
       if (this.getZone(z.name) !== undefined) throw new StateError(`zone ${z.name} exists already`, { details: { zone: z.name } });
-      this.run('INSERT INTO zones (name, policy, input, added, salt_hex, salt_created, last_serial, last_signed, insecure_since, parent_servers) VALUES (@name, @policy, @input, @added, @salt_hex, @salt_created, @last_serial, @last_signed, @insecure_since, @parent_servers)', zoneToDb(z));
+      this.run(
+        'INSERT INTO zones (name, policy, input, added, salt_hex, salt_created, last_serial, last_signed, insecure_since, parent_servers) VALUES (@name, @policy, @input, @added, @salt_hex, @salt_created, @last_serial, @last_signed, @insecure_since, @parent_servers)',
+        zoneToDb(z),
+      );
       this.audit(audit, 'zone.add', z.name, null, z);
     });
   }
@@ -149,7 +170,10 @@ export class StateStore implements StatePorts {
       const before = this.zone(name);
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as ZonePatch;
       const after: ZoneRow = { ...before, ...defined, name };
-      this.run('UPDATE zones SET policy = @policy, input = @input, added = @added, salt_hex = @salt_hex, salt_created = @salt_created, last_serial = @last_serial, last_signed = @last_signed, insecure_since = @insecure_since, parent_servers = @parent_servers WHERE name = @name', zoneToDb(after));
+      this.run(
+        'UPDATE zones SET policy = @policy, input = @input, added = @added, salt_hex = @salt_hex, salt_created = @salt_created, last_serial = @last_serial, last_signed = @last_signed, insecure_since = @insecure_since, parent_servers = @parent_servers WHERE name = @name',
+        zoneToDb(after),
+      );
       this.audit(audit, 'zone.update', name, before, after);
       return after;
     });
@@ -162,7 +186,11 @@ export class StateStore implements StatePorts {
       const keys = this.keys(name).length;
       if (keys > 0) throw new StateError(`zone ${name} still has ${keys} key(s): delete them first`, { details: { zone: name, keys } });
       const pending = this.pendingKeys(name).length;
-      if (pending > 0) throw new StateError(`zone ${name} has ${pending} key(s) recorded as intended and not settled (a stop while a key was made): start hms run once, it settles them`, { details: { zone: name, pending } });
+      if (pending > 0)
+        throw new StateError(
+          `zone ${name} has ${pending} key(s) recorded as intended and not settled (a stop while a key was made): start hms run once, it settles them`,
+          { details: { zone: name, pending } },
+        );
       this.run('DELETE FROM zones WHERE name = ?', name);
       this.audit(audit, 'zone.remove', name, before, null);
     });
@@ -181,9 +209,13 @@ export class StateStore implements StatePorts {
     this.transaction(() => {
       this.zone(zone);
       const old = this.stmt('SELECT * FROM keys WHERE id = ?').get(k.id) as KeyDbRow | undefined;
-      if (old !== undefined && old.zone !== zone) throw new StateError(`key ${k.id} belongs to zone ${old.zone}, not ${zone}`, { details: { zone, keyId: k.id } });
-      this.run(`INSERT OR REPLACE INTO keys (id, zone, role, algorithm, bits, key_tag, dnskey, created, publish, active, retire, remove, ds_seen, ds_withdrawn, successor_of, compromised)
-        VALUES (@id, @zone, @role, @algorithm, @bits, @key_tag, @dnskey, @created, @publish, @active, @retire, @remove, @ds_seen, @ds_withdrawn, @successor_of, @compromised)`, keyToDb(zone, k));
+      if (old !== undefined && old.zone !== zone)
+        throw new StateError(`key ${k.id} belongs to zone ${old.zone}, not ${zone}`, { details: { zone, keyId: k.id } });
+      this.run(
+        `INSERT OR REPLACE INTO keys (id, zone, role, algorithm, bits, key_tag, dnskey, created, publish, active, retire, remove, ds_seen, ds_withdrawn, successor_of, compromised)
+        VALUES (@id, @zone, @role, @algorithm, @bits, @key_tag, @dnskey, @created, @publish, @active, @retire, @remove, @ds_seen, @ds_withdrawn, @successor_of, @compromised)`,
+        keyToDb(zone, k),
+      );
       this.audit(audit, 'key.put', zone, old === undefined ? null : keyForAudit(keyFromDb(old)), keyForAudit(k));
     });
   }
@@ -211,8 +243,11 @@ export class StateStore implements StatePorts {
       if (this.stmt('SELECT 1 FROM keys WHERE id = ? UNION ALL SELECT 1 FROM pending_keys WHERE id = ?').get(k.id, k.id) !== undefined) {
         throw new StateError(`key ${k.id} is recorded already`, { details: { zone, keyId: k.id } });
       }
-      this.run(`INSERT INTO pending_keys (id, zone, label, role, algorithm, bits, created, publish, active, successor_of, reason)
-        VALUES (@id, @zone, @label, @role, @algorithm, @bits, @created, @publish, @active, @successor_of, @reason)`, pendingKeyToDb(zone, k));
+      this.run(
+        `INSERT INTO pending_keys (id, zone, label, role, algorithm, bits, created, publish, active, successor_of, reason)
+        VALUES (@id, @zone, @label, @role, @algorithm, @bits, @created, @publish, @active, @successor_of, @reason)`,
+        pendingKeyToDb(zone, k),
+      );
       this.audit(audit, 'key.pending', zone, null, k);
     });
   }
@@ -247,8 +282,19 @@ export class StateStore implements StatePorts {
       const seq = (this.stmt('SELECT coalesce(max(seq), 0) + 1 AS next FROM requests').get() as { next: number }).next;
       const id = formatRequestId(seq);
       const payload = canonicalJson(r.payload ?? null);
-      this.run(`INSERT INTO requests (seq, id, zone, kind, key_tag, payload, requested_by, requested_at, ticket, status)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`, seq, id, r.zone, r.kind, r.keyTag, payload, r.requestedBy, r.requestedAt, r.ticket);
+      this.run(
+        `INSERT INTO requests (seq, id, zone, kind, key_tag, payload, requested_by, requested_at, ticket, status)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+        seq,
+        id,
+        r.zone,
+        r.kind,
+        r.keyTag,
+        payload,
+        r.requestedBy,
+        r.requestedAt,
+        r.ticket,
+      );
       this.audit(audit, 'request.add', r.zone, null, this.request(id));
       return id;
     });
@@ -260,8 +306,10 @@ export class StateStore implements StatePorts {
   }
 
   listRequests(filter: { zone?: string; status?: RequestStatus } = {}): RequestRow[] {
-    const rows = this.stmt('SELECT * FROM requests WHERE (@zone IS NULL OR zone = @zone) AND (@status IS NULL OR status = @status) ORDER BY seq')
-      .all({ zone: filter.zone ?? null, status: filter.status ?? null }) as RequestDbRow[];
+    const rows = this.stmt('SELECT * FROM requests WHERE (@zone IS NULL OR zone = @zone) AND (@status IS NULL OR status = @status) ORDER BY seq').all({
+      zone: filter.zone ?? null,
+      status: filter.status ?? null,
+    }) as RequestDbRow[];
     return rows.map(requestFromDb);
   }
 
@@ -278,10 +326,15 @@ export class StateStore implements StatePorts {
     return this.transaction(() => {
       const before = this.request(id);
       const verb = status === 'approved' ? 'approve' : 'reject';
-      if (before.status !== 'pending') throw new ApprovalError(`request ${before.id}: it is ${before.status} already, nothing to ${verb}`, { id: before.id, status: before.status });
+      if (before.status !== 'pending')
+        throw new ApprovalError(`request ${before.id}: it is ${before.status} already, nothing to ${verb}`, { id: before.id, status: before.status });
       // DP-4.7d: two persons; a rejection by the requester is a withdrawal and allowed
       if (status === 'approved' && by === before.requestedBy) {
-        throw new ApprovalError(`request ${before.id}: ${by} made this request and cannot approve it; a second person must (DP-4.7d)`, { id: before.id, requestedBy: before.requestedBy, by });
+        throw new ApprovalError(`request ${before.id}: ${by} made this request and cannot approve it; a second person must (DP-4.7d)`, {
+          id: before.id,
+          requestedBy: before.requestedBy,
+          by,
+        });
       }
       this.run('UPDATE requests SET status = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ?', status, by, at, reason, before.id);
       const after = this.request(before.id);
@@ -303,10 +356,21 @@ export class StateStore implements StatePorts {
     return this.transaction(() => {
       const last = this.stmt('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
       const record = chainAuditRecord(e, last ?? null);
-      this.run(`INSERT INTO audit (seq, at, actor, action, zone, ticket, comment, before_json, after_json, prev_hash, hash)
+      this.run(
+        `INSERT INTO audit (seq, at, actor, action, zone, ticket, comment, before_json, after_json, prev_hash, hash)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      record.seq, record.at, record.actor, record.action, record.zone, record.ticket, record.comment,
-      canonicalJson(record.before), canonicalJson(record.after), record.prevHash, record.hash);
+        record.seq,
+        record.at,
+        record.actor,
+        record.action,
+        record.zone,
+        record.ticket,
+        record.comment,
+        canonicalJson(record.before),
+        canonicalJson(record.after),
+        record.prevHash,
+        record.hash,
+      );
       this.pending.push({ record, sink });
       return record;
     });
@@ -314,8 +378,10 @@ export class StateStore implements StatePorts {
 
   /** The audit records, oldest first; `since` keeps those at or after that time. */
   auditLog(filter: { zone?: string; since?: UnixSeconds } = {}): AuditRecord[] {
-    const rows = this.stmt('SELECT * FROM audit WHERE (@zone IS NULL OR zone = @zone) AND (@since IS NULL OR at >= @since) ORDER BY seq')
-      .all({ zone: filter.zone ?? null, since: filter.since ?? null }) as AuditDbRow[];
+    const rows = this.stmt('SELECT * FROM audit WHERE (@zone IS NULL OR zone = @zone) AND (@since IS NULL OR at >= @since) ORDER BY seq').all({
+      zone: filter.zone ?? null,
+      since: filter.since ?? null,
+    }) as AuditDbRow[];
     return rows.map(auditFromDb);
   }
 
@@ -360,7 +426,10 @@ export class StateStore implements StatePorts {
     let failed: unknown;
     if (this.checkpoint !== undefined) {
       try {
-        appendCheckpoint(this.checkpoint, done.map((p) => p.record));
+        appendCheckpoint(
+          this.checkpoint,
+          done.map((p) => p.record),
+        );
       } catch (e) {
         failed = e;
       }
@@ -371,7 +440,10 @@ export class StateStore implements StatePorts {
     }
     if (failed !== undefined) {
       const seqs = `${done[0]!.record.seq}${done.length > 1 ? `-${done.at(-1)!.record.seq}` : ''}`;
-      throw new SignerError('IO', `audit record(s) ${seqs} are committed, but ${(failed as Error).message}`, { details: { path: this.checkpoint, seqs }, cause: failed });
+      throw new SignerError('IO', `audit record(s) ${seqs} are committed, but ${(failed as Error).message}`, {
+        details: { path: this.checkpoint, seqs },
+        cause: failed,
+      });
     }
   }
 
@@ -385,9 +457,20 @@ export class StateStore implements StatePorts {
     return this.transaction(() => {
       const newest = this.revisions(zone, 1)[0];
       if (newest !== undefined && newest.sha256 === r.sha256) return newest;
-      const row: RevisionRow = { zone, rev: (newest?.rev ?? 0) + 1, at: audit.at, actor: audit.actor, source: r.source, serial: r.serial, records: r.records, sha256: r.sha256 };
-      this.run('INSERT INTO revisions (zone, rev, at, actor, source, serial, records, sha256, text_gz) VALUES (@zone, @rev, @at, @actor, @source, @serial, @records, @sha256, @text_gz)',
-        { ...row, text_gz: gzipSync(r.text) });
+      const row: RevisionRow = {
+        zone,
+        rev: (newest?.rev ?? 0) + 1,
+        at: audit.at,
+        actor: audit.actor,
+        source: r.source,
+        serial: r.serial,
+        records: r.records,
+        sha256: r.sha256,
+      };
+      this.run(
+        'INSERT INTO revisions (zone, rev, at, actor, source, serial, records, sha256, text_gz) VALUES (@zone, @rev, @at, @actor, @source, @serial, @records, @sha256, @text_gz)',
+        { ...row, text_gz: gzipSync(r.text) },
+      );
       this.audit(audit, 'zone.revision', zone, newest === undefined ? null : { rev: newest.rev, sha256: newest.sha256 }, row);
       return row;
     });
@@ -395,7 +478,10 @@ export class StateStore implements StatePorts {
 
   /** The zone's revisions, newest first (at most `limit`). */
   revisions(zone: string, limit = -1): RevisionRow[] {
-    return this.stmt('SELECT zone, rev, at, actor, source, serial, records, sha256 FROM revisions WHERE zone = ? ORDER BY rev DESC LIMIT ?').all(zone, limit) as RevisionRow[];
+    return this.stmt('SELECT zone, rev, at, actor, source, serial, records, sha256 FROM revisions WHERE zone = ? ORDER BY rev DESC LIMIT ?').all(
+      zone,
+      limit,
+    ) as RevisionRow[];
   }
 
   /** One revision's text; undefined when there is no such revision. */
@@ -437,7 +523,8 @@ function auditFromDb(r: AuditDbRow): AuditRecord {
 }
 
 function checkZoneName(name: string): void {
-  if (name !== name.toLowerCase() || !name.endsWith('.')) throw new StateError(`zone name '${name}': lowercase with the trailing dot, please`, { details: { zone: name } });
+  if (name !== name.toLowerCase() || !name.endsWith('.'))
+    throw new StateError(`zone name '${name}': lowercase with the trailing dot, please`, { details: { zone: name } });
 }
 
 function schemaVersionOf(db: Database.Database): number {
@@ -451,11 +538,17 @@ function schemaVersionOf(db: Database.Database): number {
 function migrate(db: Database.Database, path: string, readonly: boolean): void {
   const version = schemaVersionOf(db);
   if (version > SCHEMA_VERSION) {
-    throw new StateError(`${path}: the state file has schema version ${version}, this hms knows up to ${SCHEMA_VERSION}: use a newer hms`, { code: 'STATE_SCHEMA', details: { path, version, known: SCHEMA_VERSION } });
+    throw new StateError(`${path}: the state file has schema version ${version}, this hms knows up to ${SCHEMA_VERSION}: use a newer hms`, {
+      code: 'STATE_SCHEMA',
+      details: { path, version, known: SCHEMA_VERSION },
+    });
   }
   if (version === SCHEMA_VERSION) return;
   if (readonly) {
-    throw new StateError(`${path}: the state file has schema version ${version}, older than ${SCHEMA_VERSION}; open it once for writing to migrate it`, { code: 'STATE_SCHEMA', details: { path, version, known: SCHEMA_VERSION } });
+    throw new StateError(`${path}: the state file has schema version ${version}, older than ${SCHEMA_VERSION}; open it once for writing to migrate it`, {
+      code: 'STATE_SCHEMA',
+      details: { path, version, known: SCHEMA_VERSION },
+    });
   }
   for (const step of MIGRATIONS.slice(version)) {
     db.transaction(() => {

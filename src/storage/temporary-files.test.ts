@@ -11,7 +11,7 @@ afterEach(() => {
 });
 
 describe('removeLeftovers', () => {
-  it('OPS-7 removes regular files of the pattern of other pids only: this process\'s, links and folders stay', () => {
+  it("OPS-7 removes regular files of the pattern of other pids only: this process's, links and folders stay", () => {
     dir = mkdtempSync(join(tmpdir(), 'hms-leftovers-'));
     const folder = join(dir, 'signed');
     mkdirSync(folder);
@@ -27,7 +27,7 @@ describe('removeLeftovers', () => {
     expect(readdirSync(dir).sort()).toEqual(['outside', 'signed']);
   });
 
-  it('beside a target: only that target\'s temporary files, named as now', () => {
+  it("beside a target: only that target's temporary files, named as now", () => {
     dir = mkdtempSync(join(tmpdir(), 'hms-leftovers-'));
     for (const f of ['z.zone.hms-tmp-5', 'z.zone.tmp-5', 'y.zone.hms-tmp-5', 'z.zone.hms-tmp-x', 'z.zone']) writeFileSync(join(dir, f), 'x');
     expect(removeLeftovers([], [join(dir, 'z.zone')], 1).files).toEqual([join(dir, 'z.zone.hms-tmp-5')]);

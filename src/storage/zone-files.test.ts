@@ -89,7 +89,8 @@ describe('openZoneFile and includeRelativeToFile (issue 17: bounded zone input)'
     const before = openFds();
     let most = 0;
     const parser = new ZoneFileParser(openZoneFile(join(dir, 'zone.db')), {
-      origin: Name.parse('example.com.'), limits: DEFAULT_ZONE_INPUT_LIMITS,
+      origin: Name.parse('example.com.'),
+      limits: DEFAULT_ZONE_INPUT_LIMITS,
       include: (path, from) => {
         most = Math.max(most, openFds() - before);
         return includeRelativeToFile(path, from);

@@ -85,7 +85,11 @@ export class AtomicZoneFile {
   private syncFd: number | undefined;
   private syncing = false;
 
-  private constructor(readonly path: string, private readonly tmp: string, private readonly fd: number) {}
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly fd: number,
+  ) {}
 
   static open(path: string): AtomicZoneFile {
     const tmp = temporaryName(path, process.pid);

@@ -26,7 +26,12 @@ describe('DNS client against the transfer server on loopback', () => {
   let server: TransferServer;
   const z = zone(300);
   beforeAll(async () => {
-    server = await startTransferServer({ listen: [{ address: '127.0.0.1', port: 0 }], zones: (n) => (n.equals(ORIGIN) ? z : undefined), keys: [KEY], acl: [{ address: '127.0.0.1', key: 'xfr-key' }] });
+    server = await startTransferServer({
+      listen: [{ address: '127.0.0.1', port: 0 }],
+      zones: (n) => (n.equals(ORIGIN) ? z : undefined),
+      keys: [KEY],
+      acl: [{ address: '127.0.0.1', key: 'xfr-key' }],
+    });
   });
   afterAll(async () => server.close());
   const at = () => server.addresses[0]!;
@@ -49,11 +54,16 @@ describe('DNS client against the transfer server on loopback', () => {
   it('reads a multi-message AXFR with every MAC chained, SOA first and last', async () => {
     const records: number[] = [];
     let soas = 0;
-    const messages = await transferStream(at(), { name: ORIGIN, type: RRType.AXFR, class: 1 }, (m) => {
-      for (const r of m.records) if (r.type !== RRType.TSIG) records.push(r.type);
-      soas += m.records.filter((r) => r.type === RRType.SOA).length;
-      return soas < 2;
-    }, { tsig: KEY, timeoutMs: 5000 });
+    const messages = await transferStream(
+      at(),
+      { name: ORIGIN, type: RRType.AXFR, class: 1 },
+      (m) => {
+        for (const r of m.records) if (r.type !== RRType.TSIG) records.push(r.type);
+        soas += m.records.filter((r) => r.type === RRType.SOA).length;
+        return soas < 2;
+      },
+      { tsig: KEY, timeoutMs: 5000 },
+    );
     expect(messages.length).toBeGreaterThan(1);
     expect(records[0]).toBe(RRType.SOA);
     expect(records.at(-1)).toBe(RRType.SOA);
@@ -62,9 +72,16 @@ describe('DNS client against the transfer server on loopback', () => {
 
   it('issue 17 item 8 large AXFRs to a slow reader (the socket often full) leave no listeners behind: no MaxListenersExceededWarning', async () => {
     const big = zone(5000);
-    const large = await startTransferServer({ listen: [{ address: '127.0.0.1', port: 0 }], zones: (n) => (n.equals(ORIGIN) ? big : undefined), keys: [KEY], acl: [{ address: '127.0.0.1', key: 'xfr-key' }] });
+    const large = await startTransferServer({
+      listen: [{ address: '127.0.0.1', port: 0 }],
+      zones: (n) => (n.equals(ORIGIN) ? big : undefined),
+      keys: [KEY],
+      acl: [{ address: '127.0.0.1', key: 'xfr-key' }],
+    });
     const warnings: Error[] = [];
-    const onWarning = (w: Error): void => { warnings.push(w); };
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
     process.on('warning', onWarning);
     const transfers = 30;
     try {
@@ -124,26 +141,39 @@ describe('the source address requests leave from (issue 16)', () => {
   // this server answers 127.0.0.5 and ::1 only: 127.0.0.1, the kernel's choice on loopback, is refused
   beforeAll(async () => {
     server = await startTransferServer({
-      listen: [{ address: '127.0.0.1', port: 0 }, { address: '::1', port: 0 }], zones: (n) => (n.equals(ORIGIN) ? z : undefined), keys: [KEY],
-      acl: [{ address: '127.0.0.5', key: 'xfr-key' }, { address: '::1', key: 'xfr-key' }],
+      listen: [
+        { address: '127.0.0.1', port: 0 },
+        { address: '::1', port: 0 },
+      ],
+      zones: (n) => (n.equals(ORIGIN) ? z : undefined),
+      keys: [KEY],
+      acl: [
+        { address: '127.0.0.5', key: 'xfr-key' },
+        { address: '::1', key: 'xfr-key' },
+      ],
     });
   });
   afterAll(async () => server.close());
   const v4 = () => server.addresses[0]!;
   const v6 = () => server.addresses[1]!;
 
-  it('sends UDP and TCP queries and reads a transfer from the source address of the server\'s family', async () => {
+  it("sends UDP and TCP queries and reads a transfer from the source address of the server's family", async () => {
     await expect(query(v4(), soa, { tsig: KEY, timeoutMs: 2000 })).rejects.toThrow(/the answer \(rcode 5\) is not TSIG-signed/);
     for (const tcp of [false, true]) {
       const a = await query(v4(), soa, { tsig: KEY, tcp, timeoutMs: 2000, source: { ipv4: '127.0.0.5', ipv6: '::1' } });
       expect([a.transport, a.decoded.header.rcode]).toEqual([tcp ? 'tcp' : 'udp', Rcode.NOERROR]);
     }
     let soas = 0;
-    await transferStream(v4(), { name: ORIGIN, type: RRType.AXFR, class: 1 }, (m) => {
-      expect(m.header.rcode).toBe(Rcode.NOERROR);
-      soas += m.records.filter((r) => r.type === RRType.SOA).length;
-      return soas < 2;
-    }, { tsig: KEY, timeoutMs: 5000, source: { ipv4: '127.0.0.5' } });
+    await transferStream(
+      v4(),
+      { name: ORIGIN, type: RRType.AXFR, class: 1 },
+      (m) => {
+        expect(m.header.rcode).toBe(Rcode.NOERROR);
+        soas += m.records.filter((r) => r.type === RRType.SOA).length;
+        return soas < 2;
+      },
+      { tsig: KEY, timeoutMs: 5000, source: { ipv4: '127.0.0.5' } },
+    );
     expect(soas).toBe(2);
     // an IPv6 server is asked from the IPv6 source (here: the kernel's, ::1); the IPv4 one is not used
     const a = await query(v6(), soa, { tsig: KEY, timeoutMs: 2000, source: { ipv4: '192.0.2.1' } });
@@ -152,9 +182,13 @@ describe('the source address requests leave from (issue 16)', () => {
 
   it('a source address that is not on this host is an error naming it, over UDP, TCP and for a transfer', async () => {
     const source = { ipv4: '192.0.2.1' };
-    const named = new RegExp(`^127\\.0\\.0\\.1:${v4().port}: cannot send from the source address 192\\.0\\.2\\.1 \\(EADDRNOTAVAIL: not an address of this host\\)$`);
+    const named = new RegExp(
+      `^127\\.0\\.0\\.1:${v4().port}: cannot send from the source address 192\\.0\\.2\\.1 \\(EADDRNOTAVAIL: not an address of this host\\)$`,
+    );
     await expect(query(v4(), soa, { tsig: KEY, timeoutMs: 2000, source })).rejects.toThrow(named);
     await expect(query(v4(), soa, { tsig: KEY, tcp: true, timeoutMs: 2000, source })).rejects.toThrow(named);
-    await expect(transferStream(v4(), { name: ORIGIN, type: RRType.AXFR, class: 1 }, () => true, { tsig: KEY, timeoutMs: 2000, source })).rejects.toThrow(named);
+    await expect(transferStream(v4(), { name: ORIGIN, type: RRType.AXFR, class: 1 }, () => true, { tsig: KEY, timeoutMs: 2000, source })).rejects.toThrow(
+      named,
+    );
   });
 });

@@ -61,7 +61,7 @@ export function encodeRequest(id: number, question: Question, options: QueryOpti
   const authority = options.authority ?? [];
   const additional = options.dnssecOk === true ? 1 : 0;
   w.u16(id);
-  w.u16(((options.opcode ?? Opcode.QUERY) & 0xf) << 11 | (options.authoritative === true ? 0x0400 : 0) | (options.recursionDesired === true ? 0x0100 : 0));
+  w.u16((((options.opcode ?? Opcode.QUERY) & 0xf) << 11) | (options.authoritative === true ? 0x0400 : 0) | (options.recursionDesired === true ? 0x0100 : 0));
   w.u16(1);
   w.u16(answers.length);
   w.u16(authority.length);
@@ -99,7 +99,8 @@ export async function query(server: Server, question: Question, options: QueryOp
   const timeoutMs = options.timeoutMs ?? 3000;
   const local = sourceFor(server, options.source);
   let transport: 'udp' | 'tcp' = options.tcp === true ? 'tcp' : 'udp';
-  let message = transport === 'udp' ? await udpExchange(server, local, request, id, timeoutMs) : (await tcpExchange(server, local, request, timeoutMs, () => false))[0]!;
+  let message =
+    transport === 'udp' ? await udpExchange(server, local, request, id, timeoutMs) : (await tcpExchange(server, local, request, timeoutMs, () => false))[0]!;
   if (transport === 'udp' && (message[2]! & 0x02) !== 0) {
     transport = 'tcp';
     message = (await tcpExchange(server, local, request, timeoutMs, () => false))[0]!;
@@ -114,7 +115,12 @@ export async function query(server: Server, question: Question, options: QueryOp
  * each chained to the one before (RFC 8945 section 5.3.1): up to 99 messages in a row may go
  * unsigned, covered by the next MAC, and the last must be signed.
  */
-export async function transferStream(server: Server, question: Question, more: (decoded: DecodedMessage, index: number, message: Uint8Array) => boolean, options: QueryOptions = {}): Promise<DecodedMessage[]> {
+export async function transferStream(
+  server: Server,
+  question: Question,
+  more: (decoded: DecodedMessage, index: number, message: Uint8Array) => boolean,
+  options: QueryOptions = {},
+): Promise<DecodedMessage[]> {
   const now = options.now ?? systemNow;
   const fresh = newRequest(question, options, now);
   const { id, request } = fresh;
@@ -126,7 +132,12 @@ export async function transferStream(server: Server, question: Question, more: (
     let decoded: DecodedMessage;
     if (tsig === undefined) decoded = checked(server, message, id);
     else {
-      const v = safeVerify(server, message, tsig, { now: now(), ...(mac === undefined ? {} : { priorMac: mac }), isTimersOnly: out.length > 0, unsignedBefore: unsigned });
+      const v = safeVerify(server, message, tsig, {
+        now: now(),
+        ...(mac === undefined ? {} : { priorMac: mac }),
+        isTimersOnly: out.length > 0,
+        unsignedBefore: unsigned,
+      });
       decoded = v.decoded;
       if (decoded.header.id !== id) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
       if (v.mac !== undefined) {
@@ -159,7 +170,7 @@ function sourceFor(server: Server, source: SourceAddresses | undefined): string 
 /** A socket's error as a TransferError naming the server; a source address that cannot be bound is named too. */
 function socketError(server: Server, local: string | undefined, e: NodeJS.ErrnoException): TransferError {
   if (e.syscall === 'bind' && local !== undefined) {
-    const why = e.code === 'EADDRNOTAVAIL' ? 'EADDRNOTAVAIL: not an address of this host' : e.code ?? e.message;
+    const why = e.code === 'EADDRNOTAVAIL' ? 'EADDRNOTAVAIL: not an address of this host' : (e.code ?? e.message);
     return new TransferError(`${where(server)}: cannot send from the source address ${local} (${why})`, { cause: e });
   }
   return new TransferError(`${where(server)}: ${e.message}`, { cause: e });
@@ -191,11 +202,21 @@ function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: 
     const decoded = checked(server, message, (message[0]! << 8) | message[1]!);
     throw new TransferError(`${where(server)}: the answer (rcode ${decoded.header.rcode}) is not TSIG-signed`);
   }
-  if (v.status !== 'ok') throw new TransferError(`${where(server)}: the answer's TSIG is ${v.status}${v.tsig !== undefined && v.tsig.error !== 0 ? ` (the server says error ${v.tsig.error})` : ''}`);
+  if (v.status !== 'ok')
+    throw new TransferError(
+      `${where(server)}: the answer's TSIG is ${v.status}${v.tsig !== undefined && v.tsig.error !== 0 ? ` (the server says error ${v.tsig.error})` : ''}`,
+    );
   return { decoded: v.decoded, mac: v.tsig!.mac };
 }
 
-function check(server: Server, message: Uint8Array, id: number, key: TsigKey | undefined, requestMac: Uint8Array | undefined, now: () => UnixSeconds): DecodedMessage {
+function check(
+  server: Server,
+  message: Uint8Array,
+  id: number,
+  key: TsigKey | undefined,
+  requestMac: Uint8Array | undefined,
+  now: () => UnixSeconds,
+): DecodedMessage {
   if (key === undefined) return checked(server, message, id);
   const { decoded } = safeVerify(server, message, key, { now: now(), ...(requestMac === undefined ? {} : { priorMac: requestMac }) });
   if (decoded.header.id !== id || !decoded.header.isResponse) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
@@ -225,7 +246,13 @@ function udpExchange(server: Server, local: string | undefined, request: Uint8Ar
 }
 
 /** Sends one request over TCP and reads framed messages while `more` says so. */
-function tcpExchange(server: Server, local: string | undefined, request: Uint8Array, timeoutMs: number, more: (message: Uint8Array) => boolean): Promise<Uint8Array[]> {
+function tcpExchange(
+  server: Server,
+  local: string | undefined,
+  request: Uint8Array,
+  timeoutMs: number,
+  more: (message: Uint8Array) => boolean,
+): Promise<Uint8Array[]> {
   return new Promise((resolve, reject) => {
     const messages: Uint8Array[] = [];
     const socket = connect({ host: server.address, port: server.port, ...(local === undefined ? {} : { localAddress: local }) });

@@ -33,7 +33,10 @@ describe('fetchZone against our transfer server on loopback (the primary)', () =
       zones: (n) => (n.equals(ORIGIN) ? v[2] : undefined),
       keys: [KEY],
       acl: [{ address: '127.0.0.1', key: 'xfr-key' }],
-      journal: () => (hasJournal ? { diffsFrom: (from) => (from === 1 ? [diffZones(v[0]!, v[1]!), diffZones(v[1]!, v[2]!)] : from === 2 ? [diffZones(v[1]!, v[2]!)] : undefined) } : undefined),
+      journal: () =>
+        hasJournal
+          ? { diffsFrom: (from) => (from === 1 ? [diffZones(v[0]!, v[1]!), diffZones(v[1]!, v[2]!)] : from === 2 ? [diffZones(v[1]!, v[2]!)] : undefined) }
+          : undefined,
     });
   });
   afterAll(async () => server.close());
@@ -49,7 +52,7 @@ describe('fetchZone against our transfer server on loopback (the primary)', () =
     expect(events.at(-1)).toMatchObject({ msg: 'inbound, AXFR finished', zone: 'example.com.', serial: 3 });
   });
 
-  it('says unchanged when the primary\'s serial is not newer (RFC 1982), without a transfer', async () => {
+  it("says unchanged when the primary's serial is not newer (RFC 1982), without a transfer", async () => {
     await expect(fetchZone(primary(), ORIGIN, { tsig: KEY, currentSerial: 3 })).resolves.toEqual({ status: 'unchanged', serial: 3 });
     await expect(fetchZone(primary(), ORIGIN, { tsig: KEY, current: v[2]! })).resolves.toEqual({ status: 'unchanged', serial: 3 });
     await expect(fetchZone(primary(), ORIGIN, { tsig: KEY, currentSerial: 2 ** 31 })).resolves.toEqual({ status: 'unchanged', serial: 2 ** 31 });
@@ -76,21 +79,30 @@ describe('fetchZone against our transfer server on loopback (the primary)', () =
     const otherOne = smallZone(ORIGIN, 1, ['v 300 IN TXT "something else"']);
     const got = await fetchZone(primary(), ORIGIN, { tsig: KEY, current: otherOne, timeoutMs: 5000, log: (e) => events.push(e) });
     expect(got).toMatchObject({ status: 'transferred', method: 'AXFR', serial: 3 });
-    expect(events.find((e) => e.msg === 'inbound, IXFR does not apply, asking for AXFR')?.reason).toMatch(/IXFR from 127\.0\.0\.1#\d+: deletes .* which the zone does not hold/);
+    expect(events.find((e) => e.msg === 'inbound, IXFR does not apply, asking for AXFR')?.reason).toMatch(
+      /IXFR from 127\.0\.0\.1#\d+: deletes .* which the zone does not hold/,
+    );
   });
 
   it('DP-3.5a fails, naming the primary, when the TSIG does not check, and gives no zone', async () => {
     await expect(fetchZone(primary(), ORIGIN, { tsig: WRONG, timeoutMs: 2000 })).rejects.toThrow(/127\.0\.0\.1:\d+: the answer's TSIG is BADSIG/);
-    await expect(fetchZone(primary(), Name.parse('example.org.'), { tsig: KEY, timeoutMs: 2000 })).rejects.toThrow(/127\.0\.0\.1#\d+: zone example\.org\.: the SOA query was answered with REFUSED/);
+    await expect(fetchZone(primary(), Name.parse('example.org.'), { tsig: KEY, timeoutMs: 2000 })).rejects.toThrow(
+      /127\.0\.0\.1#\d+: zone example\.org\.: the SOA query was answered with REFUSED/,
+    );
   });
 
   it('issue 16 asks the SOA and takes the IXFR from the source address, which a primary may insist on', async () => {
     const strict = await startTransferServer({
-      listen: [{ address: '127.0.0.1', port: 0 }], zones: (n) => (n.equals(ORIGIN) ? v[2] : undefined), keys: [KEY],
-      acl: [{ address: '127.0.0.5', key: 'xfr-key' }], journal: () => ({ diffsFrom: (from) => (from === 2 ? [diffZones(v[1]!, v[2]!)] : undefined) }),
+      listen: [{ address: '127.0.0.1', port: 0 }],
+      zones: (n) => (n.equals(ORIGIN) ? v[2] : undefined),
+      keys: [KEY],
+      acl: [{ address: '127.0.0.5', key: 'xfr-key' }],
+      journal: () => ({ diffsFrom: (from) => (from === 2 ? [diffZones(v[1]!, v[2]!)] : undefined) }),
     });
     try {
-      await expect(fetchZone(strict.addresses[0]!, ORIGIN, { tsig: KEY, current: v[1]!, timeoutMs: 2000 })).rejects.toThrow(/the answer \(rcode 5\) is not TSIG-signed/);
+      await expect(fetchZone(strict.addresses[0]!, ORIGIN, { tsig: KEY, current: v[1]!, timeoutMs: 2000 })).rejects.toThrow(
+        /the answer \(rcode 5\) is not TSIG-signed/,
+      );
       const got = await fetchZone(strict.addresses[0]!, ORIGIN, { tsig: KEY, current: v[1]!, timeoutMs: 5000, source: { ipv4: '127.0.0.5' } });
       expect(got).toMatchObject({ status: 'transferred', method: 'IXFR', serial: 3 });
     } finally {
@@ -104,7 +116,12 @@ describe('fetchZone against our transfer server on loopback (the primary)', () =
  * `zone`, its TCP messages edited by `edit` (cut short, changed) before they are sent.
  */
 async function startOddPrimary(zone: Zone, edit: (messages: Uint8Array[]) => Uint8Array[]): Promise<{ port: number; close: () => Promise<void> }> {
-  const options: ResponderOptions = { zones: (n) => (n.equals(ORIGIN) ? zone : undefined), keys: [KEY], acl: [{ address: '127.0.0.1', key: 'xfr-key' }], now: () => Math.floor(Date.now() / 1000) };
+  const options: ResponderOptions = {
+    zones: (n) => (n.equals(ORIGIN) ? zone : undefined),
+    keys: [KEY],
+    acl: [{ address: '127.0.0.1', key: 'xfr-key' }],
+    now: () => Math.floor(Date.now() / 1000),
+  };
   const tcp = createServer((socket) => {
     socket.on('error', () => socket.destroy());
     socket.once('data', (chunk: Buffer) => {
@@ -138,7 +155,12 @@ describe('fetchZone from a primary that breaks off or sends nonsense', () => {
   const cases: [string, Zone, (m: Uint8Array[]) => Uint8Array[], RegExp][] = [
     ['breaks off after the first message', v[2]!, (m) => m.slice(0, 1), /AXFR failed: 127\.0\.0\.1:\d+: the connection closed before the answer was complete/],
     ['leaves a message out', v[2]!, (m) => [m[0]!, ...m.slice(2)], /AXFR failed: .*TSIG is BADSIG/],
-    ['sends a record outside the zone', smallZone(ORIGIN, 3, ['www.example.org. 300 IN A 192.0.2.9']), (m) => m, /AXFR from 127\.0\.0\.1#\d+: record 4 \(www\.example\.org\.\/A\) is outside the zone/],
+    [
+      'sends a record outside the zone',
+      smallZone(ORIGIN, 3, ['www.example.org. 300 IN A 192.0.2.9']),
+      (m) => m,
+      /AXFR from 127\.0\.0\.1#\d+: record 4 \(www\.example\.org\.\/A\) is outside the zone/,
+    ],
     ['changes one octet of a record', v[2]!, (m) => m.map((x, i) => (i === 1 ? Buffer.from(x).fill(0x41, 100, 101) : x)), /AXFR failed: .*TSIG is BADSIG/],
   ];
   for (const [what, zone, edit, error] of cases) {

@@ -89,28 +89,51 @@ function finish(zone: Zone, serial: number, method: 'AXFR' | 'IXFR', messages: n
 /** The primary's SOA serial, asked with TSIG (UDP, TCP when truncated). */
 async function primarySerial(primary: Server, origin: Name, options: FetchOptions): Promise<number> {
   const where = `${primary.address}#${primary.port}`;
-  const answer = await query(primary, { name: origin, type: RRType.SOA, class: 1 }, {
-    tsig: options.tsig, timeoutMs: Math.min(options.timeoutMs ?? 30_000, 5000), ...(options.now === undefined ? {} : { now: options.now }),
-    source: options.source,
-  });
+  const answer = await query(
+    primary,
+    { name: origin, type: RRType.SOA, class: 1 },
+    {
+      tsig: options.tsig,
+      timeoutMs: Math.min(options.timeoutMs ?? 30_000, 5000),
+      ...(options.now === undefined ? {} : { now: options.now }),
+      source: options.source,
+    },
+  );
   const { header, records } = answer.decoded;
-  if (header.rcode !== Rcode.NOERROR) throw new TransferError(`${where}: zone ${origin.toString()}: the SOA query was answered with ${rcodeName(header.rcode)}`);
+  if (header.rcode !== Rcode.NOERROR)
+    throw new TransferError(`${where}: zone ${origin.toString()}: the SOA query was answered with ${rcodeName(header.rcode)}`);
   const soa = records.slice(0, header.ancount).find((r) => r.type === RRType.SOA && r.owner.equals(origin));
   if (soa === undefined || soa.rdata.length < 22) throw new TransferError(`${where}: zone ${origin.toString()}: no SOA in the answer`);
   return soaSerial(soa.rdata);
 }
 
 /** One AXFR or IXFR, read to its end; errors become TransferErrors naming the primary. */
-async function transfer(primary: Server, origin: Name, method: 'AXFR' | 'IXFR', options: FetchOptions): Promise<{ contents: TransferContents; messages: number }> {
+async function transfer(
+  primary: Server,
+  origin: Name,
+  method: 'AXFR' | 'IXFR',
+  options: FetchOptions,
+): Promise<{ contents: TransferContents; messages: number }> {
   const where = `${primary.address}#${primary.port}`;
   const asked = method === 'IXFR' ? soaRecord(options.current!) : undefined;
   const reader = new TransferReader(origin, asked === undefined ? undefined : soaSerial(asked.rdata), `${method} from ${where}`);
   let messages;
   try {
-    messages = await transferStream(primary, { name: origin, type: method === 'IXFR' ? RRType.IXFR : RRType.AXFR, class: 1 }, (decoded, index, message) => {
-      if (decoded.header.rcode !== Rcode.NOERROR) throw new ValueError(`${method} from ${where}: answered with ${rcodeName(decoded.header.rcode)}`);
-      return !reader.readMessage(answerRecords(decoded, message));
-    }, { tsig: options.tsig, ...(asked === undefined ? {} : { authority: [asked] }), timeoutMs: options.timeoutMs ?? 30_000, ...(options.now === undefined ? {} : { now: options.now }), source: options.source });
+    messages = await transferStream(
+      primary,
+      { name: origin, type: method === 'IXFR' ? RRType.IXFR : RRType.AXFR, class: 1 },
+      (decoded, index, message) => {
+        if (decoded.header.rcode !== Rcode.NOERROR) throw new ValueError(`${method} from ${where}: answered with ${rcodeName(decoded.header.rcode)}`);
+        return !reader.readMessage(answerRecords(decoded, message));
+      },
+      {
+        tsig: options.tsig,
+        ...(asked === undefined ? {} : { authority: [asked] }),
+        timeoutMs: options.timeoutMs ?? 30_000,
+        ...(options.now === undefined ? {} : { now: options.now }),
+        source: options.source,
+      },
+    );
   } catch (e) {
     if (e instanceof TransferError) throw new TransferError(`zone ${origin.toString()}: ${method} failed: ${e.message}`, { cause: e });
     if (e instanceof SignerError) throw new TransferError(`${where}: zone ${origin.toString()}: ${e.message}`, { cause: e });

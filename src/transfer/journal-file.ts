@@ -68,7 +68,7 @@ export function fileHeaderLength(start: Uint8Array): number {
 /** The zone a file header names; throws when it is damaged. */
 export function decodeFileHeader(header: Uint8Array): Name {
   const body = header.subarray(0, header.length - 4);
-  if (crc32(body) !== Buffer.from(header).readUInt32BE(body.length)) throw new WireFormatError('the file header\'s checksum does not match', 0);
+  if (crc32(body) !== Buffer.from(header).readUInt32BE(body.length)) throw new WireFormatError("the file header's checksum does not match", 0);
   return new ByteReader(body, FILE_MAGIC.length + 2).name();
 }
 
@@ -140,7 +140,12 @@ class BodyReader {
   private pos: number;
   private readonly end: number;
 
-  constructor(private readonly fd: number, start: number, length: number, private readonly file: string) {
+  constructor(
+    private readonly fd: number,
+    start: number,
+    length: number,
+    private readonly file: string,
+  ) {
     this.pos = start;
     this.end = start + length;
   }
@@ -210,8 +215,12 @@ export function* readDiffs(file: string, records: readonly RecordIndex[]): Gener
       const added = section();
       yield { from, to, deleted, added };
       // a consumer that skipped a section still leaves the reader at the body's end
-      while (!deleted.next().done) { /* drained */ }
-      while (!added.next().done) { /* drained */ }
+      while (!deleted.next().done) {
+        /* drained */
+      }
+      while (!added.next().done) {
+        /* drained */
+      }
       if (!body.done) throw new WireFormatError(`journal ${file}: the diff to serial ${index.to} has octets after its last record`, index.offset);
     }
   } finally {

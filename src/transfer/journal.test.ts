@@ -52,7 +52,11 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
     expect(j.serials).toEqual({ oldest: 1, newest: 5 });
     expect(read(j.diffsFrom(5, 5))).toEqual([]);
     const chain = read(j.diffsFrom(2, 5))!;
-    expect(serialsOf(chain)).toEqual([[2, 3], [3, 4], [4, 5]]);
+    expect(serialsOf(chain)).toEqual([
+      [2, 3],
+      [3, 4],
+      [4, 5],
+    ]);
     expect(soaSerial(applyDiffs(version(2), chain, 't').soa!.records[0]!.rdata)).toBe(5);
     expect(j.diffsFrom(0, 5)).toBeUndefined(); // older than the journal
     expect(j.diffsFrom(2, 6)).toBeUndefined(); // the zone served is past the journal
@@ -72,7 +76,11 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
   it('appends asked one after another without waiting land in that order', async () => {
     const j = open();
     await Promise.all([1, 2, 3].map((s) => j.addVersion(version(s), version(s + 1))));
-    expect(serialsOf(read(j.diffsFrom(1, 4)))).toEqual([[1, 2], [2, 3], [3, 4]]);
+    expect(serialsOf(read(j.diffsFrom(1, 4)))).toEqual([
+      [1, 2],
+      [2, 3],
+      [3, 4],
+    ]);
   });
 
   it('issue 5 item 4: keeps only the configured number of versions, and the file does not keep growing', async () => {
@@ -83,7 +91,11 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
     expect(j.diffsFrom(6, 10)).toBeUndefined();
     // the dropped diffs are copied away once they outweigh the kept ones
     expect(statSync(file).size).toBeLessThanOrEqual(100 + 2 * j.bytes);
-    expect(serialsOf(read(open([], 3).diffsFrom(7, 10)))).toEqual([[7, 8], [8, 9], [9, 10]]);
+    expect(serialsOf(read(open([], 3).diffsFrom(7, 10)))).toEqual([
+      [7, 8],
+      [8, 9],
+      [9, 10],
+    ]);
   });
 
   it('is bounded by bytes: the oldest diffs go when the kept ones pass the bound; a diff larger than the bound is not kept', async () => {
@@ -129,12 +141,19 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
     const events: JournalEvent[] = [];
     const again = open(events);
     expect(again.serials).toEqual({ oldest: 1, newest: 5 }); // open did not read the body
-    expect(serialsOf(read(again.diffsFrom(3, 5)))).toEqual([[3, 4], [4, 5]]);
+    expect(serialsOf(read(again.diffsFrom(3, 5)))).toEqual([
+      [3, 4],
+      [4, 5],
+    ]);
     expect(events.map((e) => e.msg)).toEqual(['journal, opened']);
     expect(again.diffsFrom(1, 5)).toBeUndefined();
     expect(events.at(-1)).toMatchObject({ msg: 'journal, damaged diff dropped', serial: 2, level: 'warn' });
     expect(again.serials).toEqual({ oldest: 2, newest: 5 });
-    expect(serialsOf(read(again.diffsFrom(2, 5)))).toEqual([[2, 3], [3, 4], [4, 5]]);
+    expect(serialsOf(read(again.diffsFrom(2, 5)))).toEqual([
+      [2, 3],
+      [3, 4],
+      [4, 5],
+    ]);
   });
 
   it('cuts off a torn append at the tail (a run killed while writing it), logs it, and never serves it', async () => {
@@ -145,7 +164,10 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
     const full = readFileSync(file);
     const cases: [string, Buffer][] = [
       ['body cut short', full.subarray(0, full.length - 5)],
-      ['header not yet written (zeros where it goes, the body after it)', Buffer.concat([good, Buffer.alloc(RECORD_HEADER_LENGTH), full.subarray(good.length + RECORD_HEADER_LENGTH)])],
+      [
+        'header not yet written (zeros where it goes, the body after it)',
+        Buffer.concat([good, Buffer.alloc(RECORD_HEADER_LENGTH), full.subarray(good.length + RECORD_HEADER_LENGTH)]),
+      ],
       ['a few octets of a header', full.subarray(0, good.length + 7)],
     ];
     for (const [what, bytes] of cases) {
@@ -157,7 +179,10 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
       expect(statSync(file).size, what).toBe(good.length);
       expect(again.diffsFrom(4, 5), what).toBeUndefined();
       await again.addVersion(version(4), version(5));
-      expect(serialsOf(read(open().diffsFrom(3, 5))), what).toEqual([[3, 4], [4, 5]]);
+      expect(serialsOf(read(open().diffsFrom(3, 5))), what).toEqual([
+        [3, 4],
+        [4, 5],
+      ]);
     }
   });
 
@@ -190,7 +215,10 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
     await addVersions(j, 4, 8);
     expect(j.serials).toEqual({ oldest: 6, newest: 8 });
     const rest = [first, ...{ [Symbol.iterator]: () => it }].map((d) => ({ from: d.from, to: d.to, deleted: [...d.deleted], added: [...d.added] }));
-    expect(serialsOf(rest)).toEqual([[2, 3], [3, 4]]);
+    expect(serialsOf(rest)).toEqual([
+      [2, 3],
+      [3, 4],
+    ]);
   });
 
   it('reports a damaged, foreign or unreadable file and starts empty; the next version writes a good one', async () => {
@@ -201,10 +229,14 @@ describe('IXFR journal on disk (issue 17 item 5)', () => {
       ['flipped octet in the file header', () => writeFileSync(file, Buffer.from(good).fill(0x55, 12, 13)), /file header's checksum does not match/],
       ['cut short', () => writeFileSync(file, good.subarray(0, 12)), /file header is cut short/],
       ['not a journal', () => writeFileSync(file, 'hello, not a journal'), /not an hms journal/],
-      ['another zone', async () => {
-        rmSync(file);
-        await Journal.open({ file, origin: Name.parse('example.org.') }).addVersion(orgVersion(1), orgVersion(2));
-      }, /it is the journal of example\.org\./],
+      [
+        'another zone',
+        async () => {
+          rmSync(file);
+          await Journal.open({ file, origin: Name.parse('example.org.') }).addVersion(orgVersion(1), orgVersion(2));
+        },
+        /it is the journal of example\.org\./,
+      ],
     ];
     for (const [what, damage, reason] of cases) {
       await damage();

@@ -9,8 +9,20 @@ import { serialGreater } from '../dns/serial.js';
 import { diffZones, soaSerial, type DiffRecord, type ZoneDiff } from '../zone/diff.js';
 import type { Zone } from '../zone/zone.js';
 import {
-  checksumOf, CHUNK, decodeFileHeader, decodeRecordHeader, encodeBody, encodeFileHeader, encodeRecordHeader, fileHeaderLength,
-  MAX_BODY_LENGTH, OLD_FILE_MAGIC, readDiffs, RECORD_HEADER_LENGTH, type RecordIndex, type StreamedDiff,
+  checksumOf,
+  CHUNK,
+  decodeFileHeader,
+  decodeRecordHeader,
+  encodeBody,
+  encodeFileHeader,
+  encodeRecordHeader,
+  fileHeaderLength,
+  MAX_BODY_LENGTH,
+  OLD_FILE_MAGIC,
+  readDiffs,
+  RECORD_HEADER_LENGTH,
+  type RecordIndex,
+  type StreamedDiff,
 } from './journal-file.js';
 
 /** How many versions' diffs a journal keeps unless told otherwise. */
@@ -72,11 +84,16 @@ export class Journal {
   readonly maxVersions: number;
   readonly maxBytes: number;
 
-  private constructor(private readonly options: JournalOptions, scanned: Scan) {
+  private constructor(
+    private readonly options: JournalOptions,
+    scanned: Scan,
+  ) {
     this.maxVersions = options.maxVersions ?? DEFAULT_JOURNAL_VERSIONS;
     this.maxBytes = options.maxBytes ?? DEFAULT_JOURNAL_BYTES;
-    if (!Number.isInteger(this.maxVersions) || this.maxVersions < 1) throw new ValueError(`journal ${options.file}: maxVersions must be a whole number of at least 1, not ${this.maxVersions}`);
-    if (!Number.isInteger(this.maxBytes) || this.maxBytes < 1) throw new ValueError(`journal ${options.file}: maxBytes must be a whole number of at least 1, not ${this.maxBytes}`);
+    if (!Number.isInteger(this.maxVersions) || this.maxVersions < 1)
+      throw new ValueError(`journal ${options.file}: maxVersions must be a whole number of at least 1, not ${this.maxVersions}`);
+    if (!Number.isInteger(this.maxBytes) || this.maxBytes < 1)
+      throw new ValueError(`journal ${options.file}: maxBytes must be a whole number of at least 1, not ${this.maxBytes}`);
     this.records = scanned.records;
     this.end = scanned.end;
     this.headerLength = scanned.headerLength;
@@ -169,7 +186,13 @@ export class Journal {
           continue;
         }
         const at = this.records.indexOf(r);
-        this.report({ msg: 'journal, damaged diff dropped', serial: r.to, offset: r.offset, versions: at + 1, reason: `the diff from serial ${r.from} to ${r.to} does not match its checksum; it and the ${at} older one(s) are no longer served` });
+        this.report({
+          msg: 'journal, damaged diff dropped',
+          serial: r.to,
+          offset: r.offset,
+          versions: at + 1,
+          reason: `the diff from serial ${r.from} to ${r.to} does not match its checksum; it and the ${at} older one(s) are no longer served`,
+        });
         this.records = this.records.slice(at + 1);
         return false;
       }
@@ -187,7 +210,12 @@ export class Journal {
     }
     const length = bodyLength(diff);
     if (RECORD_HEADER_LENGTH + length > this.maxBytes || length > MAX_BODY_LENGTH) {
-      this.report({ msg: 'journal, diff too large, not kept', serial: to, bytes: length, reason: `the diff takes ${length} octets, more than the journal's bound of ${this.maxBytes}` });
+      this.report({
+        msg: 'journal, diff too large, not kept',
+        serial: to,
+        bytes: length,
+        reason: `the diff takes ${length} octets, more than the journal's bound of ${this.maxBytes}`,
+      });
       this.records = [];
       await this.io(() => this.compact());
       return;
@@ -347,7 +375,11 @@ function scan(options: JournalOptions): Scan {
     const start = Buffer.alloc(Math.min(size, 8 + 2 + 255 + 4));
     readSync(fd, start, 0, start.length, 0);
     if (Buffer.from(start.subarray(0, OLD_FILE_MAGIC.length)).equals(OLD_FILE_MAGIC)) {
-      log({ msg: 'journal, earlier format discarded', reason: 'a whole-file journal of an earlier hms (HMSJRNL1); IXFR gets the whole zone until new versions come, and the next one starts a journal of the new format' });
+      log({
+        msg: 'journal, earlier format discarded',
+        reason:
+          'a whole-file journal of an earlier hms (HMSJRNL1); IXFR gets the whole zone until new versions come, and the next one starts a journal of the new format',
+      });
       return none;
     }
     headerLength = fileHeaderLength(start);
@@ -370,7 +402,12 @@ function scan(options: JournalOptions): Scan {
     closeSync(fd);
   }
   if (pos < size) {
-    log({ msg: 'journal, torn tail cut off', offset: pos, bytes: size - pos, reason: 'the last diff was not written whole (a run stopped while appending it); it is never served' });
+    log({
+      msg: 'journal, torn tail cut off',
+      offset: pos,
+      bytes: size - pos,
+      reason: 'the last diff was not written whole (a run stopped while appending it); it is never served',
+    });
     try {
       truncateSync(options.file, pos);
     } catch (e) {

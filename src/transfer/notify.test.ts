@@ -20,7 +20,15 @@ const NEW = smallZone(ORIGIN, 2);
 function fakeTime(): Pick<NotifyOptions, 'elapsedMs' | 'sleep'> & { waits: number[] } {
   let t = 0;
   const waits: number[] = [];
-  return { waits, elapsedMs: () => t, sleep: (ms) => { waits.push(ms); t += ms; return Promise.resolve(); } };
+  return {
+    waits,
+    elapsedMs: () => t,
+    sleep: (ms) => {
+      waits.push(ms);
+      t += ms;
+      return Promise.resolve();
+    },
+  };
 }
 
 const stops: (() => Promise<void>)[] = [];
@@ -49,7 +57,12 @@ async function secondary(takesNews: boolean, primary = '127.0.0.1'): Promise<Tra
 
 /** A secondary over UDP only that drops the first `drop` NOTIFYs, then answers as our responder does. */
 async function lossySecondary(drop: number): Promise<{ port: number; notifies: () => number }> {
-  const options: ResponderOptions = { zones: () => NEW, keys: [KEY], acl: [{ address: '127.0.0.1', key: 'xfr-key' }], now: () => Math.floor(Date.now() / 1000) };
+  const options: ResponderOptions = {
+    zones: () => NEW,
+    keys: [KEY],
+    acl: [{ address: '127.0.0.1', key: 'xfr-key' }],
+    now: () => Math.floor(Date.now() / 1000),
+  };
   const socket: Socket = createSocket('udp4');
   let notifies = 0;
   socket.on('message', (msg, rinfo) => {
@@ -67,7 +80,11 @@ describe('NOTIFY sender and serial check (RFC 1996)', () => {
     const events: NotifyEvent[] = [];
     const reported: SecondaryReport[] = [];
     const time = fakeTime();
-    const [report] = await notifySecondaries(ORIGIN, soaRecord(NEW), [{ ...s.addresses[0]!, key: KEY }], { ...time, log: (e) => events.push(e), onReport: (r) => reported.push(r) });
+    const [report] = await notifySecondaries(ORIGIN, soaRecord(NEW), [{ ...s.addresses[0]!, key: KEY }], {
+      ...time,
+      log: (e) => events.push(e),
+      onReport: (r) => reported.push(r),
+    });
     expect(report).toMatchObject({ isAcknowledged: true, notifyTries: 1, serial: 2, isCurrent: true, lagMs: 0, errors: [], key: 'xfr-key.' });
     expect(reported).toEqual([report]);
     expect(events.map((e) => e.msg)).toEqual(['notify, acknowledged', 'notify, secondary current']);
@@ -89,11 +106,16 @@ describe('NOTIFY sender and serial check (RFC 1996)', () => {
     const silent = await lossySecondary(Infinity);
     const time = fakeTime();
     const events: NotifyEvent[] = [];
-    const reports = await notifySecondaries(ORIGIN, soaRecord(NEW), [
-      { address: '127.0.0.1', port: silent.port, key: KEY },
-      { ...behind.addresses[0]!, key: WRONG },
-      { ...behind.addresses[0]!, key: KEY },
-    ], { ...time, tries: 3, timeoutMs: 150, checkDeadlineMs: 3000, checkIntervalMs: 1000, log: (e) => events.push(e) });
+    const reports = await notifySecondaries(
+      ORIGIN,
+      soaRecord(NEW),
+      [
+        { address: '127.0.0.1', port: silent.port, key: KEY },
+        { ...behind.addresses[0]!, key: WRONG },
+        { ...behind.addresses[0]!, key: KEY },
+      ],
+      { ...time, tries: 3, timeoutMs: 150, checkDeadlineMs: 3000, checkIntervalMs: 1000, log: (e) => events.push(e) },
+    );
     expect(reports[0]).toMatchObject({ isAcknowledged: false, notifyTries: 3, isCurrent: true });
     expect(reports[0]!.errors).toEqual([`NOTIFY: 127.0.0.1:${silent.port}: no answer over UDP within 150 ms`]);
     expect(reports[1]).toMatchObject({ isAcknowledged: false, notifyTries: 3, isCurrent: false });
@@ -103,7 +125,12 @@ describe('NOTIFY sender and serial check (RFC 1996)', () => {
     expect(reports[2]!.lagMs).toBeUndefined();
     expect(events.filter((e) => e.msg === 'notify, gave up')).toHaveLength(2);
     // the secondaries are worked on side by side: their events interleave
-    expect(events.filter((e) => e.msg === 'notify, secondary behind').map((e) => String(e.seenSerial)).sort()).toEqual(['1', 'undefined']);
+    expect(
+      events
+        .filter((e) => e.msg === 'notify, secondary behind')
+        .map((e) => String(e.seenSerial))
+        .sort(),
+    ).toEqual(['1', 'undefined']);
   });
 
   it('issue 16 sends the NOTIFY and the SOA checks from the source address; one that cannot be bound is reported per secondary', async () => {
@@ -114,7 +141,13 @@ describe('NOTIFY sender and serial check (RFC 1996)', () => {
     const [report] = await notifySecondaries(ORIGIN, soaRecord(NEW), target, { ...fakeTime(), source: { ipv4: '127.0.0.5' } });
     expect(report).toMatchObject({ isAcknowledged: true, notifyTries: 1, serial: 2, isCurrent: true, errors: [] });
     const events: NotifyEvent[] = [];
-    const [unbound] = await notifySecondaries(ORIGIN, soaRecord(NEW), target, { ...fakeTime(), tries: 2, checkDeadlineMs: 1000, source: { ipv4: '192.0.2.1' }, log: (e) => events.push(e) });
+    const [unbound] = await notifySecondaries(ORIGIN, soaRecord(NEW), target, {
+      ...fakeTime(),
+      tries: 2,
+      checkDeadlineMs: 1000,
+      source: { ipv4: '192.0.2.1' },
+      log: (e) => events.push(e),
+    });
     const why = `127.0.0.1:${s.addresses[0]!.port}: cannot send from the source address 192.0.2.1 (EADDRNOTAVAIL: not an address of this host)`;
     expect(unbound).toMatchObject({ isAcknowledged: false, notifyTries: 2, isCurrent: false, errors: [`NOTIFY: ${why}`, `SOA query: ${why}`] });
     expect(events.find((e) => e.msg === 'notify, gave up')).toMatchObject({ secondary: `127.0.0.1#${s.addresses[0]!.port}`, reason: why });

@@ -84,7 +84,12 @@ type Settings = Required<Omit<NotifyOptions, 'log' | 'onReport' | 'signal' | 'so
  * deadline passes. The secondaries are worked on side by side; the promise resolves with one
  * report each, in the order given, and never rejects for a secondary's failure.
  */
-export async function notifySecondaries(origin: Name, soa: DiffRecord, secondaries: readonly Secondary[], options: NotifyOptions = {}): Promise<SecondaryReport[]> {
+export async function notifySecondaries(
+  origin: Name,
+  soa: DiffRecord,
+  secondaries: readonly Secondary[],
+  options: NotifyOptions = {},
+): Promise<SecondaryReport[]> {
   const settings: Settings = {
     tries: options.tries ?? 5,
     retryDelayMs: options.retryDelayMs ?? 1000,
@@ -100,11 +105,13 @@ export async function notifySecondaries(origin: Name, soa: DiffRecord, secondari
     ...(options.onReport === undefined ? {} : { onReport: options.onReport }),
     source: options.source,
   };
-  return Promise.all(secondaries.map(async (s) => {
-    const report = await notifyOne(origin, soa, s, settings);
-    settings.onReport?.(report);
-    return report;
-  }));
+  return Promise.all(
+    secondaries.map(async (s) => {
+      const report = await notifyOne(origin, soa, s, settings);
+      settings.onReport?.(report);
+      return report;
+    }),
+  );
 }
 
 /** One secondary: NOTIFY until acknowledged, then the serial check. */
@@ -116,7 +123,11 @@ async function notifyOne(origin: Name, soa: DiffRecord, secondary: Secondary, se
   const started = settings.elapsedMs();
   let tries = 0;
   let isAcknowledged = false;
-  for (let delay = settings.retryDelayMs; tries < settings.tries && !isAcknowledged && settings.signal?.aborted !== true; delay = Math.min(delay * 2, settings.maxRetryDelayMs)) {
+  for (
+    let delay = settings.retryDelayMs;
+    tries < settings.tries && !isAcknowledged && settings.signal?.aborted !== true;
+    delay = Math.min(delay * 2, settings.maxRetryDelayMs)
+  ) {
     tries++;
     const failure = await sendNotify(origin, soa, secondary, settings);
     if (failure === undefined) {
@@ -133,7 +144,15 @@ async function notifyOne(origin: Name, soa: DiffRecord, secondary: Secondary, se
     await settings.sleep(delay);
   }
   const check = await checkSerial(origin, serial, secondary, settings, errors);
-  const report = { secondary: facts.secondary, key: facts.key, isAcknowledged, notifyTries: tries, ...(check.seen === undefined ? {} : { serial: check.seen }), isCurrent: check.isCurrent, errors: [...errors] };
+  const report = {
+    secondary: facts.secondary,
+    key: facts.key,
+    isAcknowledged,
+    notifyTries: tries,
+    ...(check.seen === undefined ? {} : { serial: check.seen }),
+    isCurrent: check.isCurrent,
+    errors: [...errors],
+  };
   if (!check.isCurrent) {
     log({ msg: 'notify, secondary behind', ...(check.seen === undefined ? {} : { seenSerial: check.seen }), reason: [...errors].at(-1) ?? 'deadline passed' });
     return report;
@@ -146,9 +165,19 @@ async function notifyOne(origin: Name, soa: DiffRecord, secondary: Secondary, se
 /** One NOTIFY; undefined when it is acknowledged, else why not. */
 async function sendNotify(origin: Name, soa: DiffRecord, secondary: Secondary, settings: Settings): Promise<string | undefined> {
   try {
-    const answer = await query(secondary, { name: origin, type: RRType.SOA, class: 1 }, {
-      opcode: Opcode.NOTIFY, authoritative: true, answers: [soa], tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now, source: settings.source,
-    });
+    const answer = await query(
+      secondary,
+      { name: origin, type: RRType.SOA, class: 1 },
+      {
+        opcode: Opcode.NOTIFY,
+        authoritative: true,
+        answers: [soa],
+        tsig: secondary.key,
+        timeoutMs: settings.timeoutMs,
+        now: settings.now,
+        source: settings.source,
+      },
+    );
     const { header } = answer.decoded;
     if (header.opcode !== Opcode.NOTIFY) return `answered with opcode ${header.opcode}, not NOTIFY`;
     if (header.rcode !== Rcode.NOERROR) return `answered with rcode ${header.rcode}`;
@@ -160,12 +189,22 @@ async function sendNotify(origin: Name, soa: DiffRecord, secondary: Secondary, s
 }
 
 /** Asks the secondary's SOA until it has `serial` (or later) or the deadline passes. */
-async function checkSerial(origin: Name, serial: number, secondary: Secondary, settings: Settings, errors: Set<string>): Promise<{ seen?: number; isCurrent: boolean }> {
+async function checkSerial(
+  origin: Name,
+  serial: number,
+  secondary: Secondary,
+  settings: Settings,
+  errors: Set<string>,
+): Promise<{ seen?: number; isCurrent: boolean }> {
   const deadline = settings.elapsedMs() + settings.checkDeadlineMs;
   let seen: number | undefined;
   for (;;) {
     try {
-      const answer = await query(secondary, { name: origin, type: RRType.SOA, class: 1 }, { tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now, source: settings.source });
+      const answer = await query(
+        secondary,
+        { name: origin, type: RRType.SOA, class: 1 },
+        { tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now, source: settings.source },
+      );
       const { header, records } = answer.decoded;
       const soa = records.slice(0, header.ancount).find((r) => r.type === RRType.SOA && r.owner.equals(origin));
       if (soa === undefined || soa.rdata.length < 22) errors.add(`SOA query: answered with rcode ${header.rcode} and no SOA`);

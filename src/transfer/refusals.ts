@@ -64,10 +64,18 @@ export class RefusalCounter {
     this.timer = undefined;
     if (this.refused === 0) return;
     const now = this.nowMs();
-    const peers = [...this.peers].sort((a, b) => b[1] - a[1]).slice(0, TOP_PEERS).map(([peer, count]) => ({ peer, count }));
+    const peers = [...this.peers]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, TOP_PEERS)
+      .map(([peer, count]) => ({ peer, count }));
     const addresses = this.peers.size - (this.peers.has('other') ? 1 : 0);
     const summary: RefusalSummary = {
-      msg: 'transfer, refusals', refused: this.refused, reasons: Object.fromEntries(this.reasons), peers, addresses, seconds: Math.round((now - this.since) / 1000),
+      msg: 'transfer, refusals',
+      refused: this.refused,
+      reasons: Object.fromEntries(this.reasons),
+      peers,
+      addresses,
+      seconds: Math.round((now - this.since) / 1000),
     };
     this.reasons = new Map();
     this.peers = new Map();

@@ -32,7 +32,10 @@ function options(z: Zone, events: TransferEvent[] = [], now = NOW): ResponderOpt
   return {
     zones: (name) => (name.equals(ORIGIN) ? z : undefined),
     keys: [KEY, OTHER],
-    acl: [{ address: '127.0.0.1', key: 'xfr-key' }, { address: '127.0.0.5', key: 'other-key' }],
+    acl: [
+      { address: '127.0.0.1', key: 'xfr-key' },
+      { address: '127.0.0.5', key: 'other-key' },
+    ],
     now: () => now,
     log: (e) => events.push(e),
   };
@@ -94,7 +97,6 @@ describe('transfer responder', () => {
     expect(n.decoded.header.rcode).toBe(Rcode.NOERROR);
   });
 
-
   it('DP-3.2b DP-3.5a refuses without TSIG, from an unlisted address, with a key not listed for the address', () => {
     const z = zone();
     const events: TransferEvent[] = [];
@@ -111,10 +113,15 @@ describe('transfer responder', () => {
     const notified: string[] = [];
     const o: ResponderOptions = {
       ...options(z),
-      acl: [{ address: '127.0.0.1', key: 'xfr-key', zones: ['example.net.'] }, { address: '127.0.0.5', key: 'other-key', notifyOnly: true, zones: ['example.com.'] }],
+      acl: [
+        { address: '127.0.0.1', key: 'xfr-key', zones: ['example.net.'] },
+        { address: '127.0.0.5', key: 'other-key', notifyOnly: true, zones: ['example.com.'] },
+      ],
       onNotify: (name, peer, key) => notified.push(`${name.toString()} ${peer} ${key}`),
     };
-    const ask = (type: number, key: TsigKey, peer: string, opcode = 0) => [...respond(signMessage(request(type, { opcode }), key, { now: NOW }).message, peer, 'tcp', o)];
+    const ask = (type: number, key: TsigKey, peer: string, opcode = 0) => [
+      ...respond(signMessage(request(type, { opcode }), key, { now: NOW }).message, peer, 'tcp', o),
+    ];
     expect(rcodeOf(ask(RRType.AXFR, KEY, '127.0.0.1')[0])).toBe(Rcode.REFUSED);
     expect(rcodeOf(ask(RRType.SOA, KEY, '127.0.0.1')[0])).toBe(Rcode.REFUSED);
     expect(rcodeOf(ask(RRType.AXFR, OTHER, '127.0.0.5')[0])).toBe(Rcode.REFUSED);
@@ -124,7 +131,9 @@ describe('transfer responder', () => {
     expect(notified).toEqual(['example.com. 127.0.0.5 other-key.']);
     // our own secondary's NOTIFY is answered and passed on to nobody
     const all: ResponderOptions = { ...o, acl: [{ address: '127.0.0.1', key: 'xfr-key' }] };
-    expect(rcodeOf([...respond(signMessage(request(RRType.SOA, { opcode: Opcode.NOTIFY }), KEY, { now: NOW }).message, '127.0.0.1', 'udp', all)][0])).toBe(Rcode.NOERROR);
+    expect(rcodeOf([...respond(signMessage(request(RRType.SOA, { opcode: Opcode.NOTIFY }), KEY, { now: NOW }).message, '127.0.0.1', 'udp', all)][0])).toBe(
+      Rcode.NOERROR,
+    );
     expect(notified).toHaveLength(1);
   });
 
@@ -183,7 +192,16 @@ describe('transfer responder', () => {
 
 describe('transfer responder, IXFR (RFC 1995)', () => {
   const versions = [1, 2, 3].map((s) => smallZone(ORIGIN, s, [`v 300 IN TXT "version ${s}"`, ...(s === 3 ? ['new 300 IN A 192.0.2.3'] : [])]));
-  const journal: IxfrSource = { diffsFrom: (from, current) => (current !== 3 ? undefined : from === 1 ? [diffZones(versions[0]!, versions[1]!), diffZones(versions[1]!, versions[2]!)] : from === 2 ? [diffZones(versions[1]!, versions[2]!)] : undefined) };
+  const journal: IxfrSource = {
+    diffsFrom: (from, current) =>
+      current !== 3
+        ? undefined
+        : from === 1
+          ? [diffZones(versions[0]!, versions[1]!), diffZones(versions[1]!, versions[2]!)]
+          : from === 2
+            ? [diffZones(versions[1]!, versions[2]!)]
+            : undefined,
+  };
   const withJournal = (z: Zone, events: TransferEvent[] = []): ResponderOptions => ({ ...options(z, events), journal: () => journal });
 
   function ixfr(serial: number): { message: Uint8Array; mac: Uint8Array } {
@@ -203,7 +221,7 @@ describe('transfer responder, IXFR (RFC 1995)', () => {
     });
   }
 
-  it('issue 5 item 4 sends over TCP only the diffs from the secondary\'s serial, version by version, every message signed', () => {
+  it("issue 5 item 4 sends over TCP only the diffs from the secondary's serial, version by version, every message signed", () => {
     const events: TransferEvent[] = [];
     const request = ixfr(1);
     const out = [...respond(request.message, '127.0.0.1', 'tcp', withJournal(versions[2]!, events))];
@@ -267,5 +285,4 @@ describe('transfer responder, IXFR (RFC 1995)', () => {
     expect(rcodeOf([...respond(bare.message, '127.0.0.1', 'tcp', withJournal(versions[2]!))][0])).toBe(Rcode.FORMERR);
     expect(rcodeOf([...respond(ixfr(1).message, '127.0.0.2', 'tcp', withJournal(versions[2]!))][0])).toBe(Rcode.REFUSED);
   });
-
 });

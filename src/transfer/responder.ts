@@ -1,6 +1,16 @@
 import type { UnixSeconds } from '../common/clock.js';
 import { WireFormatError } from '../common/errors.js';
-import { decodeHeader, encodeResponse, Opcode, Rcode, type DecodedMessage, type MessageHeader, type OutRecord, type Question, type ResponseHeader } from '../dns/message.js';
+import {
+  decodeHeader,
+  encodeResponse,
+  Opcode,
+  Rcode,
+  type DecodedMessage,
+  type MessageHeader,
+  type OutRecord,
+  type Question,
+  type ResponseHeader,
+} from '../dns/message.js';
 import type { Name } from '../dns/name.js';
 import { appendUnsignedTsig, signMessage, timeOtherData, TsigRcode, verifyMessage, type TsigKey, type TsigRecord } from '../dns/tsig.js';
 import { serialGreater } from '../dns/serial.js';
@@ -110,7 +120,12 @@ export function* respond(request: Uint8Array, peer: string, transport: Transport
     // RFC 8945 section 5.2.3: signed, with the request's time and ours in Other Data
     log({ msg: 'transfer, refused', key: keyName, reason: `BADTIME (signed ${tsig.timeSigned}, now ${now}, fudge ${tsig.fudge})` });
     return yield signMessage(bare(Rcode.NOTAUTH, question), key!, {
-      now, priorMac: tsig.mac, error: TsigRcode.BADTIME, timeSigned: tsig.timeSigned, fudge: tsig.fudge, otherData: timeOtherData(now),
+      now,
+      priorMac: tsig.mac,
+      error: TsigRcode.BADTIME,
+      timeSigned: tsig.timeSigned,
+      fudge: tsig.fudge,
+      otherData: timeOtherData(now),
     }).message;
   }
   const signed: SignedRequest = { header, question, key: key!, tsig, decoded };
@@ -215,7 +230,8 @@ function* answerIxfr(request: SignedRequest, transport: Transport, zone: Zone, o
   const facts = { key: request.key.name.toString(), zone: question.name.toString() };
   const soa = soaRecord(zone);
   const current = soaSerial(soa.rdata);
-  const sign = (answers: readonly OutRecord[]): Uint8Array => signResponse(request, encodeResponse(replyHeader(request, Rcode.NOERROR), question, answers), options.now());
+  const sign = (answers: readonly OutRecord[]): Uint8Array =>
+    signResponse(request, encodeResponse(replyHeader(request, Rcode.NOERROR), question, answers), options.now());
   const from = requestedSerial(request.decoded, zone.origin);
   if (from === undefined) {
     log({ msg: 'transfer, malformed', ...facts, reason: 'IXFR without the SOA of the zone in its authority section' });
@@ -234,7 +250,12 @@ function* answerIxfr(request: SignedRequest, transport: Transport, zone: Zone, o
       log({ msg: 'transfer, IXFR sent', ...facts, ...serials, messages: 1 });
       return yield whole;
     }
-    log({ msg: 'transfer, IXFR over UDP answered with the SOA', ...facts, ...serials, reason: diffs === undefined ? 'no diffs from that serial' : 'the diffs do not fit' });
+    log({
+      msg: 'transfer, IXFR over UDP answered with the SOA',
+      ...facts,
+      ...serials,
+      reason: diffs === undefined ? 'no diffs from that serial' : 'the diffs do not fit',
+    });
     return yield sign([soa]);
   }
   const header = replyHeader(request, Rcode.NOERROR);

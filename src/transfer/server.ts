@@ -73,19 +73,30 @@ interface Listener {
  * TSIG-signed, everyone not listed refused.
  */
 export async function startTransferServer(options: TransferServerOptions): Promise<TransferServer> {
-  let settings: Pick<ResponderOptions, 'keys' | 'acl'> & { limits: TransferLimits } = { keys: options.keys, acl: checkedAcl(options.acl), limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.limits } };
+  let settings: Pick<ResponderOptions, 'keys' | 'acl'> & { limits: TransferLimits } = {
+    keys: options.keys,
+    acl: checkedAcl(options.acl),
+    limits: { ...DEFAULT_TRANSFER_LIMITS, ...options.limits },
+  };
   const interval = settings.limits.refusalLogIntervalMs;
   const counter = interval > 0 && options.logRefusals !== undefined ? new RefusalCounter(interval, options.logRefusals) : undefined;
   const log = (event: TransferEvent): void => {
     if (counter !== undefined && REFUSALS.has(event.msg)) counter.add(event.peer, event.msg.replace(/^transfer, /, ''), event.reason);
     else options.log?.(event);
   };
-  const clients = new TcpClients(() => settings.limits, (peer, msg, reason) => log({ msg, peer, transport: 'tcp', reason }));
+  const clients = new TcpClients(
+    () => settings.limits,
+    (peer, msg, reason) => log({ msg, peer, transport: 'tcp', reason }),
+  );
   const responder: ResponderOptions = {
     zones: options.zones,
     // read at each request: a reconfigure applies to the connections already open too
-    get keys() { return settings.keys; },
-    get acl() { return settings.acl; },
+    get keys() {
+      return settings.keys;
+    },
+    get acl() {
+      return settings.acl;
+    },
     now: options.now ?? (() => Math.floor(Date.now() / 1000)),
     log,
     ...(options.journal === undefined ? {} : { journal: options.journal }),
@@ -99,7 +110,10 @@ export async function startTransferServer(options: TransferServerOptions): Promi
     if (!clients.admit(socket, peer, listed)) return;
     connections.add(socket);
     serveConnection(socket, {
-      peer, listed, limits: () => settings.limits, refuse: (p, msg, reason) => log({ msg, peer: p, transport: 'tcp', reason }),
+      peer,
+      listed,
+      limits: () => settings.limits,
+      refuse: (p, msg, reason) => log({ msg, peer: p, transport: 'tcp', reason }),
       answer: (request) => safeRespond(request, peer, 'tcp', responder),
       closed: () => {
         connections.delete(socket);
@@ -152,7 +166,9 @@ export async function startTransferServer(options: TransferServerOptions): Promi
 
   await reconfigure(options);
   return {
-    get addresses() { return listeners.map(({ address, port }) => ({ address, port })); },
+    get addresses() {
+      return listeners.map(({ address, port }) => ({ address, port }));
+    },
     reconfigure,
     close: async () => {
       const all = listeners;
@@ -179,17 +195,17 @@ export function endpoint(where: { readonly address: string; readonly port: numbe
 /** `transfer server: cannot listen on 127.0.0.1:5353/tcp: EADDRINUSE (address already in use)`. */
 function cannotListen(where: { readonly address: string; readonly port: number }, transport: Transport, e: unknown): TransferError {
   const error = e as NodeJS.ErrnoException;
-  const why = typeof error.errno === 'number' && error.code !== undefined ? `${error.code} (${getSystemErrorMap().get(error.errno)?.[1] ?? error.message})` : error.message;
+  const why =
+    typeof error.errno === 'number' && error.code !== undefined
+      ? `${error.code} (${getSystemErrorMap().get(error.errno)?.[1] ?? error.message})`
+      : error.message;
   return new TransferError(`transfer server: cannot listen on ${endpoint(where)}/${transport}: ${why}`, { cause: e });
 }
 
 /** Closes a listen address: its open connections are cut, its sockets closed. */
 async function release(listener: Listener): Promise<void> {
   for (const c of listener.connections) c.destroy();
-  await Promise.all([
-    new Promise<void>((resolve) => listener.tcp.close(() => resolve())),
-    new Promise<void>((resolve) => listener.udp.close(() => resolve())),
-  ]);
+  await Promise.all([new Promise<void>((resolve) => listener.tcp.close(() => resolve())), new Promise<void>((resolve) => listener.udp.close(() => resolve()))]);
 }
 
 /** Starts listening (a TCP server or a UDP socket); rejects with the first error. */

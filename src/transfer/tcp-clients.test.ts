@@ -6,7 +6,10 @@ describe('TcpClients (issue 17 item 3: TCP connections capped in total and per a
   const limits = { ...DEFAULT_TRANSFER_LIMITS, maxClients: 4, maxClientsPerAddress: 2 };
   const setup = () => {
     const refused: string[] = [];
-    const clients = new TcpClients(() => limits, (peer, msg, reason) => refused.push(`${peer} ${msg}: ${reason}`));
+    const clients = new TcpClients(
+      () => limits,
+      (peer, msg, reason) => refused.push(`${peer} ${msg}: ${reason}`),
+    );
     return { clients, refused };
   };
 

@@ -33,9 +33,16 @@ describe('one TCP connection of the transfer server', () => {
       }
       events.push('answer sent');
     }
-    server = createServer((socket) => serveConnection(socket, {
-      peer: '127.0.0.1', listed: true, limits: () => DEFAULT_TRANSFER_LIMITS, answer, refuse: () => undefined, closed: () => undefined,
-    }));
+    server = createServer((socket) =>
+      serveConnection(socket, {
+        peer: '127.0.0.1',
+        listed: true,
+        limits: () => DEFAULT_TRANSFER_LIMITS,
+        answer,
+        refuse: () => undefined,
+        closed: () => undefined,
+      }),
+    );
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as { port: number }).port;
     let received = 0;

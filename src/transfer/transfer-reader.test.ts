@@ -28,7 +28,11 @@ describe('transfer reader (RFC 5936 section 2.2, RFC 1995 section 4)', () => {
       expect(reader.readMessage(records.slice(at))).toBe(true);
       const got = reader.contents!;
       expect(got.kind).toBe('diffs');
-      if (got.kind === 'diffs') expect(got.diffs.map((d) => [d.deleted.length, d.added.length])).toEqual([[1, 1], [1, 1]]);
+      if (got.kind === 'diffs')
+        expect(got.diffs.map((d) => [d.deleted.length, d.added.length])).toEqual([
+          [1, 1],
+          [1, 1],
+        ]);
     }
   });
 

@@ -36,7 +36,11 @@ export class TransferReader {
    * `asked` is the serial an IXFR was asked from (undefined for an AXFR); `where` names the
    * source in errors and in the records' file field ("AXFR from 192.0.2.1#53").
    */
-  constructor(readonly origin: Name, private readonly asked: number | undefined, private readonly where: string) {
+  constructor(
+    readonly origin: Name,
+    private readonly asked: number | undefined,
+    private readonly where: string,
+  ) {
     this.builder = new ZoneBuilder(origin);
   }
 

@@ -48,13 +48,23 @@ describe('checkZone (DP-2.8a, OPS-6)', () => {
     const text = [
       '$TTL 3600',
       '@ SOA ns1 hostmaster 1 7200 900 1209600 300',
-      '  NS ns1', '  NS ns.a.sub', '  MX 10 mail',
-      'ns1 A 192.0.2.1', 'mail A 192.0.2.2', 'www CNAME mail',
-      'sub NS ns.sub', 'sub NS ns.other', 'sub DS 1 8 2 00',
-      'ns.sub A 192.0.2.3', 'ns.sub AAAA 2001:db8::3',
-      'other NS ns.other', 'ns.other A 192.0.2.4',
-      'a.sub NS ns.a.sub', 'ns.a.sub A 192.0.2.5',
-      '*.wild TXT "x"', 'x.y.z TXT "empty non-terminals above"',
+      '  NS ns1',
+      '  NS ns.a.sub',
+      '  MX 10 mail',
+      'ns1 A 192.0.2.1',
+      'mail A 192.0.2.2',
+      'www CNAME mail',
+      'sub NS ns.sub',
+      'sub NS ns.other',
+      'sub DS 1 8 2 00',
+      'ns.sub A 192.0.2.3',
+      'ns.sub AAAA 2001:db8::3',
+      'other NS ns.other',
+      'ns.other A 192.0.2.4',
+      'a.sub NS ns.a.sub',
+      'ns.a.sub A 192.0.2.5',
+      '*.wild TXT "x"',
+      'x.y.z TXT "empty non-terminals above"',
     ].join('\n');
     const findings = checkZone(zoneOf('clean.db', text));
     expect(findings.filter((f) => f.code !== 'BELOW_CUT')).toEqual([]);
@@ -65,11 +75,15 @@ describe('checkZone (DP-2.8a, OPS-6)', () => {
       '$TTL 3600',
       '@ SOA ns1 hostmaster 1 7200 900 1209600 300',
       '@ SOA ns1 hostmaster 2 7200 900 1209600 300',
-      'www CNAME x', 'www A 192.0.2.1',
-      'sub NS ns.sub', 'deep.sub TXT "hidden"',
+      'www CNAME x',
+      'www A 192.0.2.1',
+      'sub NS ns.sub',
+      'deep.sub TXT "hidden"',
       'out.example.org. A 192.0.2.1',
     ].join('\n');
-    const codes = checkZone(zoneOf('bad.db', text)).map((f) => f.code).sort();
+    const codes = checkZone(zoneOf('bad.db', text))
+      .map((f) => f.code)
+      .sort();
     expect(codes).toEqual(['BELOW_CUT', 'CNAME_AND_OTHER', 'GLUE_MISSING', 'NS_APEX_MISSING', 'OUT_OF_ZONE', 'SOA_MULTIPLE']);
   });
 

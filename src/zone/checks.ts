@@ -29,7 +29,10 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
   const add = (code: FindingCode, severity: Severity, owner: Name, set: RRset | undefined, message: string): void => {
     const rr = set?.records[0];
     findings.push({
-      code, severity, owner: owner.toString(), message,
+      code,
+      severity,
+      owner: owner.toString(),
+      message,
       ...(set === undefined ? {} : { type: typeToString(set.type) }),
       ...(rr === undefined ? {} : { file: rr.file, line: rr.line }),
     });
@@ -54,7 +57,15 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
   let dname: ZoneNode | undefined;
   const belowCut: { node: ZoneNode; cut: ZoneNode }[] = [];
   // with no CNAME in the zone, no target can be an alias
-  const aliasRoles = new Map<number, string>(zone.types.has(RRType.CNAME) ? [[RRType.NS, 'name server'], [RRType.MX, 'mail exchange'], [RRType.SRV, 'SRV target']] : []);
+  const aliasRoles = new Map<number, string>(
+    zone.types.has(RRType.CNAME)
+      ? [
+          [RRType.NS, 'name server'],
+          [RRType.MX, 'mail exchange'],
+          [RRType.SRV, 'SRV target'],
+        ]
+      : [],
+  );
   for (const node of zone.nodes) {
     const name = node.name;
     const sets = node.rrsets;
@@ -108,7 +119,13 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
       }
       const where = { ...ns, records: [rr] };
       if (targetCut !== undefined) {
-        add('GLUE_MISSING', 'error', ns.owner, where, `name server ${target.toString()} lies inside the delegation ${targetCut.toString()} but has no glue (A/AAAA)`);
+        add(
+          'GLUE_MISSING',
+          'error',
+          ns.owner,
+          where,
+          `name server ${target.toString()} lies inside the delegation ${targetCut.toString()} but has no glue (A/AAAA)`,
+        );
       } else {
         add('NS_TARGET_MISSING', 'error', ns.owner, where, `name server ${target.toString()} is inside the zone but has no A or AAAA records`);
       }
@@ -130,7 +147,13 @@ export function checkZone(zone: Zone, options: CheckOptions = {}): Finding[] {
 
   // Duplicates
   for (const dup of zone.duplicates) {
-    add('DUPLICATE_RECORD', 'warning', dup.owner, { owner: dup.owner, type: dup.type, records: [dup] }, `duplicate of the record at ${dup.first.file}:${dup.first.line}; it is ignored`);
+    add(
+      'DUPLICATE_RECORD',
+      'warning',
+      dup.owner,
+      { owner: dup.owner, type: dup.type, records: [dup] },
+      `duplicate of the record at ${dup.first.file}:${dup.first.line}; it is ignored`,
+    );
   }
 
   findings.sort((a, b) => (a.file ?? '').localeCompare(b.file ?? '') || (a.line ?? 0) - (b.line ?? 0));
@@ -147,7 +170,13 @@ function checkRRset(zone: Zone, set: RRset, maxTtl: number, aliasRoles: Readonly
     for (const rr of records) {
       const target = targetName(set.type, rr.rdata)!;
       if (zone.rrset(target, RRType.CNAME) !== undefined) {
-        add('TARGET_IS_ALIAS', 'warning', set.owner, { ...set, records: [rr] }, `${role} ${target.toString()} is an alias (CNAME); RFC 2181 section 10.3 forbids it`);
+        add(
+          'TARGET_IS_ALIAS',
+          'warning',
+          set.owner,
+          { ...set, records: [rr] },
+          `${role} ${target.toString()} is an alias (CNAME); RFC 2181 section 10.3 forbids it`,
+        );
       }
     }
   }
@@ -164,7 +193,13 @@ function checkNode(name: Name, sets: readonly RRset[], isApex: boolean, isCut: b
   for (const set of sets) {
     if (set.type === RRType.SOA && !isApex) add('SOA_NOT_AT_APEX', 'error', name, set, 'an SOA record may stand only at the zone apex');
     if (set.type === RRType.DS && !isCut) {
-      add('DS_NOT_AT_CUT', 'error', name, set, isApex ? 'a DS record belongs in the parent zone, not at this apex' : 'a DS record stands where there is no delegation (NS)');
+      add(
+        'DS_NOT_AT_CUT',
+        'error',
+        name,
+        set,
+        isApex ? 'a DS record belongs in the parent zone, not at this apex' : 'a DS record stands where there is no delegation (NS)',
+      );
     }
     if (!options.signed && DNSSEC_TYPES.has(set.type)) {
       add('DNSSEC_IN_INPUT', 'error', name, set, `${typeToString(set.type)} records are made by the signer and must not be in the unsigned input`);

@@ -24,7 +24,11 @@ describe('zone diff (RFC 1995 section 4)', () => {
   it('lists deleted then added records, the SOAs apart, a TTL change as both', () => {
     const d = diffZones(v1, v2);
     expect([soaSerial(d.from.rdata), soaSerial(d.to.rdata)]).toEqual([1, 2]);
-    expect(d.deleted.map(show)).toEqual(['mx.example.com. 300 MX 10 mail.example.com.', 'old.example.com. 300 TXT "gone"', 'www.example.com. 300 A 192.0.2.81']);
+    expect(d.deleted.map(show)).toEqual([
+      'mx.example.com. 300 MX 10 mail.example.com.',
+      'old.example.com. 300 TXT "gone"',
+      'www.example.com. 300 A 192.0.2.81',
+    ]);
     expect(d.added.map(show)).toEqual(['mx.example.com. 600 MX 10 mail.example.com.', 'new.example.com. 300 TXT "here"', 'www.example.com. 300 A 192.0.2.82']);
   });
 
@@ -53,12 +57,14 @@ describe('zone diff (RFC 1995 section 4)', () => {
   });
 
   it('old + diff(old, new) = new for any two zones (property)', () => {
-    const line = fc.tuple(fc.constantFrom('a', 'b', 'c', 'd.e'), fc.constantFrom(300, 600), fc.integer({ min: 1, max: 6 }))
+    const line = fc
+      .tuple(fc.constantFrom('a', 'b', 'c', 'd.e'), fc.constantFrom(300, 600), fc.integer({ min: 1, max: 6 }))
       .map(([owner, ttl, n]) => `${owner} ${ttl} IN A 192.0.2.${n}`);
     fc.assert(
       fc.property(fc.uniqueArray(line, { maxLength: 12 }), fc.uniqueArray(line, { maxLength: 12 }), (a, b) => {
         // one TTL per RRset, as a zone has
-        const tidy = (ls: string[]): string[] => ls.filter((l, k) => !ls.slice(0, k).some((m) => m.split(' ')[0] === l.split(' ')[0] && m.split(' ')[1] !== l.split(' ')[1]));
+        const tidy = (ls: string[]): string[] =>
+          ls.filter((l, k) => !ls.slice(0, k).some((m) => m.split(' ')[0] === l.split(' ')[0] && m.split(' ')[1] !== l.split(' ')[1]));
         const za = zone(10, tidy(a));
         const zb = zone(11, tidy(b));
         expect(records(applyDiffs(za, [diffZones(za, zb)], 'p'))).toEqual(records(zb));

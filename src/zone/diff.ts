@@ -108,11 +108,20 @@ function diffNode(zone: Zone, a: readonly RRset[], b: readonly RRset[], deleted:
 
 /** Two versions of one RRset; the common case (nothing changed) costs one pass of byte compares. */
 function diffRRset(a: RRset, b: RRset, deleted: DiffRecord[], added: DiffRecord[]): void {
-  if (a.records.length === b.records.length && a.records.every((r, k) => r.ttl === b.records[k]!.ttl && Buffer.compare(r.rdata, b.records[k]!.rdata) === 0)) return;
+  if (a.records.length === b.records.length && a.records.every((r, k) => r.ttl === b.records[k]!.ttl && Buffer.compare(r.rdata, b.records[k]!.rdata) === 0))
+    return;
   const inA = new Map(a.records.map((r) => [`${r.ttl} ${toHex(canonicalRdata(a.type, r.rdata))}`, r]));
   const inB = new Map(b.records.map((r) => [`${r.ttl} ${toHex(canonicalRdata(b.type, r.rdata))}`, r]));
-  pushAll(deleted, a, [...inA].filter(([k]) => !inB.has(k)).map(([, r]) => r));
-  pushAll(added, b, [...inB].filter(([k]) => !inA.has(k)).map(([, r]) => r));
+  pushAll(
+    deleted,
+    a,
+    [...inA].filter(([k]) => !inB.has(k)).map(([, r]) => r),
+  );
+  pushAll(
+    added,
+    b,
+    [...inB].filter(([k]) => !inA.has(k)).map(([, r]) => r),
+  );
 }
 
 /** What a run of diffs does to one record (by owner, type and RDATA). */
@@ -139,7 +148,8 @@ export function applyDiffs(zone: Zone, diffs: readonly ZoneDiff[], where: string
   const changes = new Map<string, NetChange>();
   const touched = new Set<string>();
   for (const diff of diffs) {
-    if (soaSerial(diff.from.rdata) !== serial) throw new ValueError(`${where}: a diff starts at serial ${soaSerial(diff.from.rdata)}, the zone is at ${serial}`);
+    if (soaSerial(diff.from.rdata) !== serial)
+      throw new ValueError(`${where}: a diff starts at serial ${soaSerial(diff.from.rdata)}, the zone is at ${serial}`);
     for (const r of diff.deleted) change(changes, touched, r, false, where);
     for (const r of diff.added) change(changes, touched, r, true, where);
     serial = soaSerial(diff.to.rdata);

@@ -32,8 +32,12 @@ export function printNodeText(rrsets: readonly RRsetView[]): string {
   const lines: string[] = [];
   let line = '';
   printNodeTo(rrsets, {
-    text: (text) => { line += text; },
-    base64: (octets) => { line += toBase64(octets); },
+    text: (text) => {
+      line += text;
+    },
+    base64: (octets) => {
+      line += toBase64(octets);
+    },
     endLine: () => {
       lines.push(line);
       line = '';

@@ -25,7 +25,10 @@ const latin1 = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 const label: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 6, arbitrary: fc.stringMatching(/^[a-zA-Z0-9-]{1,12}$/).map(latin1) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 63 }) },
-  { weight: 1, arbitrary: fc.constantFrom('*', '@', '$ORIGIN', 'a.b', '\\', '"', '(', ')', ';', ' ', '\t', '#', 'IN', 'TYPE1', '\\#', 'x'.repeat(63)).map(latin1) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('*', '@', '$ORIGIN', 'a.b', '\\', '"', '(', ')', ';', ' ', '\t', '#', 'IN', 'TYPE1', '\\#', 'x'.repeat(63)).map(latin1),
+  },
 );
 
 function nameWire(labels: readonly Uint8Array[]): Uint8Array {
@@ -33,13 +36,30 @@ function nameWire(labels: readonly Uint8Array[]): Uint8Array {
 }
 
 /** A domain name in wire form (uncompressed), up to the 255-octet limit. */
-export const nameArb: fc.Arbitrary<Uint8Array> = fc.oneof(
-  { weight: 8, arbitrary: fc.array(label, { maxLength: 5 }).map(nameWire) },
-  // a few names shared between records, so that compression has something to point at
-  { weight: 3, arbitrary: fc.constantFrom('example.com.', 'ns1.example.com.', 'Example.COM.', 'mail.example.com.', '.').map((t) => nameWire(t.split('.').filter((l) => l !== '').map(latin1))) },
-  // the longest names: 255 octets exactly
-  { weight: 1, arbitrary: fc.tuple(fc.uint8Array({ minLength: 61, maxLength: 61 }), fc.uint8Array({ minLength: 63, maxLength: 63 })).map(([a, b]) => nameWire([a, b, b, b])) },
-).filter((n) => n.length <= 255);
+export const nameArb: fc.Arbitrary<Uint8Array> = fc
+  .oneof(
+    { weight: 8, arbitrary: fc.array(label, { maxLength: 5 }).map(nameWire) },
+    // a few names shared between records, so that compression has something to point at
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom('example.com.', 'ns1.example.com.', 'Example.COM.', 'mail.example.com.', '.').map((t) =>
+        nameWire(
+          t
+            .split('.')
+            .filter((l) => l !== '')
+            .map(latin1),
+        ),
+      ),
+    },
+    // the longest names: 255 octets exactly
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.uint8Array({ minLength: 61, maxLength: 61 }), fc.uint8Array({ minLength: 63, maxLength: 63 }))
+        .map(([a, b]) => nameWire([a, b, b, b])),
+    },
+  )
+  .filter((n) => n.length <= 255);
 
 const name: fc.Arbitrary<RdataPart> = nameArb.map((n) => ({ name: n }));
 /** A <character-string> (RFC 1035 section 3.3): a length octet, then up to 255 octets. */
@@ -65,64 +85,73 @@ const typeNumber = fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 
 const bitmap = fc.uniqueArray(typeNumber, { maxLength: 12 }).map((types) => bytes(typeBitmapWire(types)));
 
 /** A LOC precision octet (RFC 1876): 0, or a mantissa 1-9 and an exponent 0-9. */
-const precision = fc.oneof(fc.constant(0), fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 9 })).map(([m, e]) => (m << 4) | e));
+const precision = fc.oneof(
+  fc.constant(0),
+  fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 9 })).map(([m, e]) => (m << 4) | e),
+);
 const EQUATOR = 2 ** 31;
 function coordinate(maxDegrees: number): fc.Arbitrary<number> {
   const span = maxDegrees * 3_600_000;
   return fc.oneof(fc.integer({ min: EQUATOR - span, max: EQUATOR + span }), fc.constantFrom(EQUATOR - span, EQUATOR, EQUATOR + span));
 }
-const loc = fc.tuple(precision, precision, precision, coordinate(90), coordinate(180), fc.integer({ min: 0, max: 0xffffffff })).map(([size, hp, vp, lat, lon, alt]) => {
-  const b = Buffer.alloc(16);
-  b.writeUInt8(0, 0);
-  b.writeUInt8(size, 1);
-  b.writeUInt8(hp, 2);
-  b.writeUInt8(vp, 3);
-  b.writeUInt32BE(lat, 4);
-  b.writeUInt32BE(lon, 8);
-  b.writeUInt32BE(alt, 12);
-  return [bytes(b)];
-});
+const loc = fc
+  .tuple(precision, precision, precision, coordinate(90), coordinate(180), fc.integer({ min: 0, max: 0xffffffff }))
+  .map(([size, hp, vp, lat, lon, alt]) => {
+    const b = Buffer.alloc(16);
+    b.writeUInt8(0, 0);
+    b.writeUInt8(size, 1);
+    b.writeUInt8(hp, 2);
+    b.writeUInt8(vp, 3);
+    b.writeUInt32BE(lat, 4);
+    b.writeUInt32BE(lon, 8);
+    b.writeUInt32BE(alt, 12);
+    return [bytes(b)];
+  });
 
 /** An ASCII path with a {?dns} template somewhere: what RFC 9461 dohpath must be. */
-const dohpath = fc.tuple(fc.stringMatching(/^(\/[a-zA-Z0-9._~-]{0,8}){1,3}$/), fc.constantFrom('{?dns}', '{?dns,x}', '/{dns}', '{&dns*}')).map(([p, t]) => latin1(p + t));
+const dohpath = fc
+  .tuple(fc.stringMatching(/^(\/[a-zA-Z0-9._~-]{0,8}){1,3}$/), fc.constantFrom('{?dns}', '{?dns,x}', '/{dns}', '{&dns*}'))
+  .map(([p, t]) => latin1(p + t));
 
 /** SVCB/HTTPS RDATA (RFC 9460): AliasMode, or ServiceMode with params in key order, each valid. */
 const svcb: fc.Arbitrary<RdataPart[]> = fc.oneof(
   fc.tuple(name).map(([target]) => [bytes(Uint8Array.of(0, 0)), target]),
-  fc.record({
-    priority: fc.integer({ min: 1, max: 0xffff }),
-    target: name,
-    alpn: fc.option(fc.array(fc.uint8Array({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 })),
-    noDefaultAlpn: fc.boolean(),
-    port: fc.option(fc.integer({ min: 0, max: 0xffff })),
-    ipv4: fc.option(fc.array(fc.uint8Array({ minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 3 })),
-    ech: fc.option(fc.uint8Array({ minLength: 1, maxLength: 40 })),
-    ipv6: fc.option(fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 2 })),
-    dohpath: fc.option(dohpath),
-    ohttp: fc.boolean(),
-    generic: fc.uniqueArray(fc.tuple(fc.integer({ min: 9, max: 0xffff }), fc.uint8Array({ maxLength: 20 })), { maxLength: 3, selector: ([k]) => k }),
-    mandatoryPick: fc.array(fc.boolean(), { maxLength: 8 }),
-  }).map((s) => {
-    const params = new Map<number, Uint8Array>();
-    if (s.alpn !== null) params.set(1, Buffer.concat(s.alpn.flatMap((id) => [Uint8Array.of(id.length), id])));
-    if (s.alpn !== null && s.noDefaultAlpn) params.set(2, new Uint8Array(0));
-    if (s.port !== null) params.set(3, Uint8Array.of(s.port >> 8, s.port & 0xff));
-    if (s.ipv4 !== null) params.set(4, Buffer.concat(s.ipv4));
-    if (s.ech !== null) params.set(5, s.ech);
-    if (s.ipv6 !== null) params.set(6, Buffer.concat(s.ipv6));
-    if (s.dohpath !== null) params.set(7, s.dohpath);
-    if (s.ohttp) params.set(8, new Uint8Array(0));
-    for (const [k, v] of s.generic) params.set(k, v);
-    const keys = [...params.keys()].sort((a, b) => a - b);
-    const mandatory = keys.filter((_, i) => s.mandatoryPick[i] === true);
-    if (mandatory.length > 0) params.set(0, Buffer.concat(mandatory.map((k) => Uint8Array.of(k >> 8, k & 0xff))));
-    const w: Uint8Array[] = [];
-    for (const k of [...params.keys()].sort((a, b) => a - b)) {
-      const v = params.get(k)!;
-      w.push(Uint8Array.of(k >> 8, k & 0xff, v.length >> 8, v.length & 0xff), v);
-    }
-    return [bytes(Uint8Array.of(s.priority >> 8, s.priority & 0xff)), s.target, bytes(Buffer.concat(w))];
-  }),
+  fc
+    .record({
+      priority: fc.integer({ min: 1, max: 0xffff }),
+      target: name,
+      alpn: fc.option(fc.array(fc.uint8Array({ minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 3 })),
+      noDefaultAlpn: fc.boolean(),
+      port: fc.option(fc.integer({ min: 0, max: 0xffff })),
+      ipv4: fc.option(fc.array(fc.uint8Array({ minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 3 })),
+      ech: fc.option(fc.uint8Array({ minLength: 1, maxLength: 40 })),
+      ipv6: fc.option(fc.array(fc.uint8Array({ minLength: 16, maxLength: 16 }), { minLength: 1, maxLength: 2 })),
+      dohpath: fc.option(dohpath),
+      ohttp: fc.boolean(),
+      generic: fc.uniqueArray(fc.tuple(fc.integer({ min: 9, max: 0xffff }), fc.uint8Array({ maxLength: 20 })), { maxLength: 3, selector: ([k]) => k }),
+      mandatoryPick: fc.array(fc.boolean(), { maxLength: 8 }),
+    })
+    .map((s) => {
+      const params = new Map<number, Uint8Array>();
+      if (s.alpn !== null) params.set(1, Buffer.concat(s.alpn.flatMap((id) => [Uint8Array.of(id.length), id])));
+      if (s.alpn !== null && s.noDefaultAlpn) params.set(2, new Uint8Array(0));
+      if (s.port !== null) params.set(3, Uint8Array.of(s.port >> 8, s.port & 0xff));
+      if (s.ipv4 !== null) params.set(4, Buffer.concat(s.ipv4));
+      if (s.ech !== null) params.set(5, s.ech);
+      if (s.ipv6 !== null) params.set(6, Buffer.concat(s.ipv6));
+      if (s.dohpath !== null) params.set(7, s.dohpath);
+      if (s.ohttp) params.set(8, new Uint8Array(0));
+      for (const [k, v] of s.generic) params.set(k, v);
+      const keys = [...params.keys()].sort((a, b) => a - b);
+      const mandatory = keys.filter((_, i) => s.mandatoryPick[i] === true);
+      if (mandatory.length > 0) params.set(0, Buffer.concat(mandatory.map((k) => Uint8Array.of(k >> 8, k & 0xff))));
+      const w: Uint8Array[] = [];
+      for (const k of [...params.keys()].sort((a, b) => a - b)) {
+        const v = params.get(k)!;
+        w.push(Uint8Array.of(k >> 8, k & 0xff, v.length >> 8, v.length & 0xff), v);
+      }
+      return [bytes(Uint8Array.of(s.priority >> 8, s.priority & 0xff)), s.target, bytes(Buffer.concat(w))];
+    }),
 );
 
 /**
@@ -159,9 +188,26 @@ export const TYPED_RDATA: ReadonlyMap<number, fc.Arbitrary<RdataPart[]>> = new M
   [RRType.DNSKEY, seq(u16, u8, u8, octets(1))],
   [RRType.CDNSKEY, seq(u16, u8, u8, octets(1))],
   [RRType.DHCID, seq(octets(1))],
-  [RRType.NSEC3, seq(u8, u8, u16, fc.uint8Array({ maxLength: 255 }).map((s) => bytes(Buffer.concat([Uint8Array.of(s.length), s]))),
-    fc.uint8Array({ minLength: 1, maxLength: 255 }).map((h) => bytes(Buffer.concat([Uint8Array.of(h.length), h]))), bitmap)],
-  [RRType.NSEC3PARAM, seq(u8, u8, u16, fc.uint8Array({ maxLength: 255 }).map((s) => bytes(Buffer.concat([Uint8Array.of(s.length), s]))))],
+  [
+    RRType.NSEC3,
+    seq(
+      u8,
+      u8,
+      u16,
+      fc.uint8Array({ maxLength: 255 }).map((s) => bytes(Buffer.concat([Uint8Array.of(s.length), s]))),
+      fc.uint8Array({ minLength: 1, maxLength: 255 }).map((h) => bytes(Buffer.concat([Uint8Array.of(h.length), h]))),
+      bitmap,
+    ),
+  ],
+  [
+    RRType.NSEC3PARAM,
+    seq(
+      u8,
+      u8,
+      u16,
+      fc.uint8Array({ maxLength: 255 }).map((s) => bytes(Buffer.concat([Uint8Array.of(s.length), s]))),
+    ),
+  ],
   [RRType.TLSA, seq(u8, u8, u8, octets(1))],
   [RRType.SMIMEA, seq(u8, u8, u8, octets(1))],
   [RRType.OPENPGPKEY, seq(octets(1))],
@@ -177,7 +223,14 @@ export const TYPED_RDATA: ReadonlyMap<number, fc.Arbitrary<RdataPart[]>> = new M
   [RRType.EUI48, seq(fixed(6))],
   [RRType.EUI64, seq(fixed(8))],
   [RRType.URI, seq(u16, u16, octets(0))],
-  [RRType.CAA, seq(u8, fc.stringMatching(/^[a-zA-Z0-9]{1,255}$/).map((t) => bytes(Buffer.concat([Uint8Array.of(t.length), latin1(t)]))), octets(0))],
+  [
+    RRType.CAA,
+    seq(
+      u8,
+      fc.stringMatching(/^[a-zA-Z0-9]{1,255}$/).map((t) => bytes(Buffer.concat([Uint8Array.of(t.length), latin1(t)]))),
+      octets(0),
+    ),
+  ],
 ]);
 
 /**
@@ -214,9 +267,11 @@ export interface RecordValue {
 }
 
 /** A record of a zone: owner, TTL (RFC 2181 range), type and valid RDATA of that type. */
-export const recordArb: fc.Arbitrary<RecordValue> = zoneTypeArb.chain((type) => fc.record({
-  owner: nameArb,
-  type: fc.constant(type),
-  ttl: fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constantFrom(0, 300, 3600)),
-  parts: rdataArb(type),
-}));
+export const recordArb: fc.Arbitrary<RecordValue> = zoneTypeArb.chain((type) =>
+  fc.record({
+    owner: nameArb,
+    type: fc.constant(type),
+    ttl: fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constantFrom(0, 300, 3600)),
+    parts: rdataArb(type),
+  }),
+);

@@ -28,7 +28,9 @@ export const isLongFuzz = LONG_RUNS !== undefined;
  * test with fast-check's report (seed, path, shrunk counterexample).
  */
 export function fuzz<Ts extends [unknown, ...unknown[]]>(
-  label: string, arbitraries: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> }, predicate: (...args: Ts) => void,
+  label: string,
+  arbitraries: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
+  predicate: (...args: Ts) => void,
   options: { readonly ciRuns: number; readonly share?: number },
 ): void {
   const numRuns = LONG_RUNS === undefined ? options.ciRuns : Math.max(1, Math.ceil(LONG_RUNS * (options.share ?? 1)));
@@ -47,11 +49,18 @@ export function fuzz<Ts extends [unknown, ...unknown[]]>(
   const details = fc.check(property, { numRuns, ...(SEED === undefined ? {} : { seed: SEED }) });
   const elapsed = performance.now() - started;
   if (REPORT !== undefined) {
-    appendFileSync(REPORT, `${JSON.stringify({
-      property: label, runs: details.numRuns, seed: details.seed, failed: details.failed,
-      slowestCaseMs: Math.round(slowest * 10) / 10, seconds: Math.round(elapsed / 100) / 10,
-      rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
-    })}\n`);
+    appendFileSync(
+      REPORT,
+      `${JSON.stringify({
+        property: label,
+        runs: details.numRuns,
+        seed: details.seed,
+        failed: details.failed,
+        slowestCaseMs: Math.round(slowest * 10) / 10,
+        seconds: Math.round(elapsed / 100) / 10,
+        rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+      })}\n`,
+    );
   }
   if (details.failed) throw new Error(`${label}: ${fc.defaultReportMessage(details) ?? 'failed'}`);
   if (isLongFuzz) expect(slowest, `${label}: the slowest case (ms)`).toBeLessThan(CASE_LIMIT_MS);

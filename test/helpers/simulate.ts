@@ -50,7 +50,11 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
   const events: { at: UnixSeconds; what: string }[] = [];
   const safety: string[] = [];
   const end = o.start + o.days * 86400;
-  const cache = o.cache ?? { dnskey: o.policy.zone.propagationDelay + o.policy.ttl.dnskey, signatures: o.policy.zone.propagationDelay + o.zone.maxTtl, ds: o.policy.parent.propagationDelay + o.policy.parent.dsTtl };
+  const cache = o.cache ?? {
+    dnskey: o.policy.zone.propagationDelay + o.policy.ttl.dnskey,
+    signatures: o.policy.zone.propagationDelay + o.zone.maxTtl,
+    ds: o.policy.parent.propagationDelay + o.policy.parent.dsTtl,
+  };
   const rolls = o.kskRolls.map((d) => o.start + d * 86400);
   let saltCreated: UnixSeconds | undefined;
   let insecureSince: UnixSeconds | undefined;
@@ -62,13 +66,35 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
     for (const a of actions) {
       if (a.kind === 'generate') {
         const made = await o.makeKey(a, now);
-        keys.push({ ...made, role: a.role, algorithm: a.algorithm, bits: a.bits, created: now, publish: a.publish, active: a.active,
-          retire: null, remove: null, dsSeen: null, dsWithdrawn: null, successorOf: a.successorOf, compromised: false });
+        keys.push({
+          ...made,
+          role: a.role,
+          algorithm: a.algorithm,
+          bits: a.bits,
+          created: now,
+          publish: a.publish,
+          active: a.active,
+          retire: null,
+          remove: null,
+          dsSeen: null,
+          dsWithdrawn: null,
+          successorOf: a.successorOf,
+          compromised: false,
+        });
         events.push({ at: now, what: `generate ${a.role} ${made.keyTag}: ${a.reason}` });
       } else if (a.kind === 'schedule') {
         const i = keys.findIndex((k) => k.id === a.keyId);
-        keys[i] = { ...keys[i]!, ...(a.publish === undefined ? {} : { publish: a.publish }), ...(a.retire === undefined ? {} : { retire: a.retire }), ...(a.remove === undefined ? {} : { remove: a.remove }), ...(a.compromised ? { compromised: true } : {}) };
-        events.push({ at: now, what: `schedule ${keys[i].role} ${keys[i].keyTag}: ${a.publish === undefined ? '' : `publish ${a.publish} `}retire ${a.retire ?? '-'} remove ${a.remove ?? '-'}` });
+        keys[i] = {
+          ...keys[i]!,
+          ...(a.publish === undefined ? {} : { publish: a.publish }),
+          ...(a.retire === undefined ? {} : { retire: a.retire }),
+          ...(a.remove === undefined ? {} : { remove: a.remove }),
+          ...(a.compromised ? { compromised: true } : {}),
+        };
+        events.push({
+          at: now,
+          what: `schedule ${keys[i].role} ${keys[i].keyTag}: ${a.publish === undefined ? '' : `publish ${a.publish} `}retire ${a.retire ?? '-'} remove ${a.remove ?? '-'}`,
+        });
       } else {
         saltCreated = now;
         events.push({ at: now, what: `resalt: ${a.reason}` });
@@ -88,7 +114,14 @@ export async function simulate(o: SimulationOptions): Promise<SimulationLog> {
       events.push({ at: now, what: insecureAt.length === 2 ? 'operators decide to go insecure' : 'operators take the zone back to secure' });
       insecureAt.shift();
     }
-    const input = (): Parameters<typeof plan>[0] => ({ policy: o.policy, keys, zone: o.zone, now, ...(saltCreated === undefined ? {} : { saltCreated }), ...(insecureSince === undefined ? {} : { insecureSince }) });
+    const input = (): Parameters<typeof plan>[0] => ({
+      policy: o.policy,
+      keys,
+      zone: o.zone,
+      now,
+      ...(saltCreated === undefined ? {} : { saltCreated }),
+      ...(insecureSince === undefined ? {} : { insecureSince }),
+    });
     let p = plan(input());
     while (p.actions.length > 0) {
       await apply(p.actions);

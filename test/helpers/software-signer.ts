@@ -41,11 +41,10 @@ export function softwareKey(algorithm: number, role: KeyRole, bits = role === 'z
     dnskey,
     algorithm,
     keyTag: keyTag(dnskey),
-    sign: (data) => Promise.resolve(
-      algorithm === Algorithm.ECDSAP256SHA256
-        ? cryptoSign(hash, data, { key: privateKey, dsaEncoding: 'ieee-p1363' })
-        : cryptoSign(hash, data, privateKey),
-    ),
+    sign: (data) =>
+      Promise.resolve(
+        algorithm === Algorithm.ECDSAP256SHA256 ? cryptoSign(hash, data, { key: privateKey, dsaEncoding: 'ieee-p1363' }) : cryptoSign(hash, data, privateKey),
+      ),
   };
   return { signer, role };
 }

@@ -16,7 +16,18 @@ import { StateStore, type ZoneRow } from '../../src/storage/state.js';
 import { hms } from './helpers/run.js';
 
 const T0 = 1_750_000_000;
-const ZONE: ZoneRow = { name: 'example.com.', policy: 'default', input: 'zones/example.com.zone', added: T0, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [] };
+const ZONE: ZoneRow = {
+  name: 'example.com.',
+  policy: 'default',
+  input: 'zones/example.com.zone',
+  added: T0,
+  saltHex: null,
+  saltCreated: null,
+  lastSerial: null,
+  lastSigned: null,
+  insecureSince: null,
+  parentServers: [],
+};
 
 let dir: string;
 let file: string;
@@ -49,7 +60,16 @@ function rewriteWithRecomputedHashes(seq: number, actor: string): void {
   const update = db.prepare('UPDATE audit SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?');
   db.transaction(() => {
     for (const row of rows) {
-      const input = { at: row.at, actor: row.seq === seq ? actor : row.actor, action: row.action, zone: row.zone, ticket: row.ticket, comment: row.comment, before: JSON.parse(row.before_json) as unknown, after: JSON.parse(row.after_json) as unknown };
+      const input = {
+        at: row.at,
+        actor: row.seq === seq ? actor : row.actor,
+        action: row.action,
+        zone: row.zone,
+        ticket: row.ticket,
+        comment: row.comment,
+        before: JSON.parse(row.before_json) as unknown,
+        after: JSON.parse(row.after_json) as unknown,
+      };
       const record: AuditRecord = chainAuditRecord(input, prev);
       update.run(record.actor, record.prevHash, record.hash, row.seq);
       prev = record;
@@ -68,14 +88,16 @@ function chainAloneVerifies(): boolean {
 }
 
 describe('the audit checkpoint', () => {
-  it('DP-2.4d gets a synced line per committed record, 0640, outside the state\'s folder', () => {
+  it("DP-2.4d gets a synced line per committed record, 0640, outside the state's folder", () => {
     populate();
     expect(checkpoint).toBe(join(dir, 'state-audit', 'hms.db.checkpoint'));
     expect(statSync(checkpoint).mode & 0o777).toBe(0o640);
     const store = StateStore.open(file, { readonly: true });
     const lines = readFileSync(checkpoint, 'utf8').split('\n');
     expect(lines.pop()).toBe('');
-    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual(store.auditLog().map((r) => ({ seq: r.seq, at: new Date(r.at * 1000).toISOString().replace('.000Z', 'Z'), hash: r.hash })));
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual(
+      store.auditLog().map((r) => ({ seq: r.seq, at: new Date(r.at * 1000).toISOString().replace('.000Z', 'Z'), hash: r.hash })),
+    );
     store.close();
   });
 
@@ -83,10 +105,12 @@ describe('the audit checkpoint', () => {
     populate();
     const before = readFileSync(checkpoint, 'utf8');
     const store = StateStore.open(file, { checkpoint });
-    expect(() => store.transaction(() => {
-      store.updateZone(ZONE.name, { lastSerial: 7 }, { actor: 'hms', at: T0 + 99_999 });
-      throw new Error('power cut');
-    })).toThrow('power cut');
+    expect(() =>
+      store.transaction(() => {
+        store.updateZone(ZONE.name, { lastSerial: 7 }, { actor: 'hms', at: T0 + 99_999 });
+        throw new Error('power cut');
+      }),
+    ).toThrow('power cut');
     expect(readFileSync(checkpoint, 'utf8')).toBe(before);
     store.updateZone(ZONE.name, { lastSerial: 8 }, { actor: 'hms', at: T0 + 99_999 });
     store.close();
@@ -97,12 +121,16 @@ describe('the audit checkpoint', () => {
 
   it('a checkpoint that cannot be written stops the writer at open, and after a commit says the change is committed', () => {
     mkdirSync(join(dir, 'taken'));
-    expect(() => StateStore.open(file, { checkpoint: join(dir, 'taken') })).toThrow(expect.objectContaining({ code: 'IO', message: expect.stringContaining(`${join(dir, 'taken')}: cannot open the audit checkpoint (EISDIR)`) as unknown }));
+    expect(() => StateStore.open(file, { checkpoint: join(dir, 'taken') })).toThrow(
+      expect.objectContaining({ code: 'IO', message: expect.stringContaining(`${join(dir, 'taken')}: cannot open the audit checkpoint (EISDIR)`) as unknown }),
+    );
     const store = StateStore.open(file, { checkpoint });
     store.addZone(ZONE, { actor: 'alice', at: T0 });
     rmSync(checkpoint);
     mkdirSync(checkpoint);
-    expect(() => store.updateZone(ZONE.name, { lastSerial: 1 }, { actor: 'hms', at: T0 + 1 })).toThrow(expect.objectContaining({ code: 'IO', message: expect.stringContaining('audit record(s) 2 are committed, but') as unknown }));
+    expect(() => store.updateZone(ZONE.name, { lastSerial: 1 }, { actor: 'hms', at: T0 + 1 })).toThrow(
+      expect.objectContaining({ code: 'IO', message: expect.stringContaining('audit record(s) 2 are committed, but') as unknown }),
+    );
     expect(store.lastAuditSeq()).toBe(2);
     store.close();
   });
@@ -118,7 +146,14 @@ describe('hms audit verify against the copies outside the state', () => {
     expect(r.stdout).toContain(`outside copies agree up to record 6: ${checkpoint} (6 line(s)), ${logFile} (6 line(s))`);
     expect(r.stdout).not.toContain('warning');
     const json = JSON.parse(hms(['audit', 'verify', '--state', file, '--json']).stdout) as Record<string, unknown>;
-    expect(json).toMatchObject({ ok: true, checked: 6, lastSeq: 6, confirmedUpTo: 6, warnings: [], copies: [{ file: checkpoint, kind: 'checkpoint', exists: true, compared: 6 }] });
+    expect(json).toMatchObject({
+      ok: true,
+      checked: 6,
+      lastSeq: 6,
+      confirmedUpTo: 6,
+      warnings: [],
+      copies: [{ file: checkpoint, kind: 'checkpoint', exists: true, compared: 6 }],
+    });
   });
 
   it('DP-2.4d catches a record rewritten with every later hash recomputed, by the checkpoint', () => {
@@ -131,7 +166,9 @@ describe('hms audit verify against the copies outside the state', () => {
     expect(r.stderr).toContain(`in ${checkpoint}:3: this record or one before it was rewritten (the record of 2025-06-15T17:06:40Z)`);
     const json = hms(['audit', 'verify', '--state', file, '--json']);
     expect(json.status).toBe(4);
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'AUDIT_TAMPERED', details: { firstBad: { seq: 3, at: T0 + 2 * 3600, where: `${checkpoint}:3` } } } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { code: 'AUDIT_TAMPERED', details: { firstBad: { seq: 3, at: T0 + 2 * 3600, where: `${checkpoint}:3` } } },
+    });
   });
 
   it('DP-2.4d catches the same rewrite by the log file when the checkpoint is gone', () => {
@@ -151,7 +188,9 @@ describe('hms audit verify against the copies outside the state', () => {
     expect(chainAloneVerifies()).toBe(true);
     const r = hms(['audit', 'verify', '--state', file]);
     expect(r.status).toBe(4);
-    expect(r.stderr).toContain(`audit record 5: the record is in ${checkpoint}:5 but not in the state, which ends at record 4: the trail was cut off (the record of 2025-06-15T19:06:40Z)`);
+    expect(r.stderr).toContain(
+      `audit record 5: the record is in ${checkpoint}:5 but not in the state, which ends at record 4: the trail was cut off (the record of 2025-06-15T19:06:40Z)`,
+    );
   });
 
   it('DP-2.4d names a checkpoint line that was edited into something else', () => {
@@ -175,15 +214,26 @@ describe('hms audit verify against the copies outside the state', () => {
     renameSync(checkpoint, `${checkpoint}.1`);
     const moved = hms(['audit', 'verify', '--state', file, '--json']);
     expect(moved.status).toBe(0);
-    expect(JSON.parse(moved.stdout)).toMatchObject({ ok: true, confirmedUpTo: 0, unconfirmed: { from: 1, to: 7 }, warnings: [`${checkpoint}: no such checkpoint file`, expect.stringContaining('records 1-7 are newer than every outside copy') as unknown] });
+    expect(JSON.parse(moved.stdout)).toMatchObject({
+      ok: true,
+      confirmedUpTo: 0,
+      unconfirmed: { from: 1, to: 7 },
+      warnings: [`${checkpoint}: no such checkpoint file`, expect.stringContaining('records 1-7 are newer than every outside copy') as unknown],
+    });
     // a rotated checkpoint given by name; one that is not there is an error
     expect(hms(['audit', 'verify', '--state', file, '--checkpoint', `${checkpoint}.1`]).stdout).toContain('record 7 is newer');
-    expect(hms(['audit', 'verify', '--state', file, '--checkpoint', checkpoint])).toMatchObject({ status: 1, stderr: expect.stringContaining(`${checkpoint}: cannot read it (ENOENT)`) as unknown });
+    expect(hms(['audit', 'verify', '--state', file, '--checkpoint', checkpoint])).toMatchObject({
+      status: 1,
+      stderr: expect.stringContaining(`${checkpoint}: cannot read it (ENOENT)`) as unknown,
+    });
   });
 
-  it('DP-2.4d uses the configuration\'s checkpoint, written by the writers the configuration opens', () => {
+  it("DP-2.4d uses the configuration's checkpoint, written by the writers the configuration opens", () => {
     const config = join(dir, 'hms.yaml');
-    writeFileSync(config, `state: state/hms.db\npolicies: [kasp.yaml]\naccess:\n  auditors: [user:${process.env.USER ?? 'root'}, user:root]\naudit:\n  checkpoint: log/audit.checkpoint\n`);
+    writeFileSync(
+      config,
+      `state: state/hms.db\npolicies: [kasp.yaml]\naccess:\n  auditors: [user:${process.env.USER ?? 'root'}, user:root]\naudit:\n  checkpoint: log/audit.checkpoint\n`,
+    );
     const parsed = parseConfig(readFileSync(config, 'utf8'), config);
     const store = openStateForWriting(parsed);
     store.addZone(ZONE, { actor: 'alice', at: T0 });
@@ -196,52 +246,64 @@ describe('hms audit verify against the copies outside the state', () => {
 });
 
 describe('DP-2.4e audit records to syslog through logger(1)', () => {
-  it.each(['udp', 'tcp'] as const)('sends seq and hash to a syslog server by %s, and verify reads the syslog lines', async (protocol) => {
-    const received: string[] = [];
-    let heardBoth: () => void = () => {};
-    const heard = new Promise<void>((resolve) => { heardBoth = resolve; });
-    const take = (lines: string[]): void => {
-      received.push(...lines);
-      if (received.length >= 2) heardBoth();
-    };
-    // a syslog server on loopback: each datagram a line (UDP), or newline-framed lines (TCP)
-    let port: number;
-    let stop: () => void;
-    if (protocol === 'udp') {
-      const socket = createSocket('udp4').on('message', (m) => take([m.toString('utf8')]));
-      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-      port = socket.address().port;
-      stop = () => socket.close();
-    } else {
-      const server = createServer((c) => c.setEncoding('utf8').on('data', (d: string) => take(d.split('\n').filter((l) => l !== ''))));
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      port = (server.address() as AddressInfo).port;
-      stop = () => server.close();
-    }
-    const config = parseConfig(`state: ${file}\npolicies: [kasp.yaml]\naudit:\n  checkpoint: ${checkpoint}\n  syslog: { server: "127.0.0.1:${port}", protocol: ${protocol} }\n`, join(dir, 'hms.yaml'));
-    const warnings: string[] = [];
-    const store = openStateForWriting(config, undefined, (m) => warnings.push(m));
-    store.addZone(ZONE, { actor: 'alice', at: T0, comment: 'pin 7f3q-1234-zz never leaves in a message' });
-    store.updateZone(ZONE.name, { lastSerial: 1 }, { actor: 'hms', at: T0 + 60 });
-    const records = store.auditLog();
-    store.close();
-    try {
-      await Promise.race([heard, new Promise((_, reject) => setTimeout(() => reject(new Error(`syslog heard ${received.length} of 2 lines in 10 s: ${warnings.join('; ')}`)), 10_000))]);
-    } finally {
-      stop();
-    }
-    expect(warnings).toEqual([]);
-    const sorted = [...received].sort();
-    for (const [i, r] of records.entries()) {
-      expect(sorted[i]).toContain('hms-audit');
-      expect(sorted[i]).toContain(`audit seq=${r.seq} hash=${r.hash} at=`);
-    }
-    expect(received.join('\n')).not.toContain('7f3q-1234-zz');
-    const syslogFile = join(dir, 'log', 'syslog');
-    writeFileSync(syslogFile, `${received.join('\n')}\n`);
-    rmSync(checkpoint);
-    expect(hms(['audit', 'verify', '--state', file, '--log', syslogFile]).stdout).toContain(`outside copies agree up to record 2: ${syslogFile} (2 line(s))`);
-  }, 20_000);
+  it.each(['udp', 'tcp'] as const)(
+    'sends seq and hash to a syslog server by %s, and verify reads the syslog lines',
+    async (protocol) => {
+      const received: string[] = [];
+      let heardBoth: () => void = () => {};
+      const heard = new Promise<void>((resolve) => {
+        heardBoth = resolve;
+      });
+      const take = (lines: string[]): void => {
+        received.push(...lines);
+        if (received.length >= 2) heardBoth();
+      };
+      // a syslog server on loopback: each datagram a line (UDP), or newline-framed lines (TCP)
+      let port: number;
+      let stop: () => void;
+      if (protocol === 'udp') {
+        const socket = createSocket('udp4').on('message', (m) => take([m.toString('utf8')]));
+        await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+        port = socket.address().port;
+        stop = () => socket.close();
+      } else {
+        const server = createServer((c) => c.setEncoding('utf8').on('data', (d: string) => take(d.split('\n').filter((l) => l !== ''))));
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        port = (server.address() as AddressInfo).port;
+        stop = () => server.close();
+      }
+      const config = parseConfig(
+        `state: ${file}\npolicies: [kasp.yaml]\naudit:\n  checkpoint: ${checkpoint}\n  syslog: { server: "127.0.0.1:${port}", protocol: ${protocol} }\n`,
+        join(dir, 'hms.yaml'),
+      );
+      const warnings: string[] = [];
+      const store = openStateForWriting(config, undefined, (m) => warnings.push(m));
+      store.addZone(ZONE, { actor: 'alice', at: T0, comment: 'pin 7f3q-1234-zz never leaves in a message' });
+      store.updateZone(ZONE.name, { lastSerial: 1 }, { actor: 'hms', at: T0 + 60 });
+      const records = store.auditLog();
+      store.close();
+      try {
+        await Promise.race([
+          heard,
+          new Promise((_, reject) => setTimeout(() => reject(new Error(`syslog heard ${received.length} of 2 lines in 10 s: ${warnings.join('; ')}`)), 10_000)),
+        ]);
+      } finally {
+        stop();
+      }
+      expect(warnings).toEqual([]);
+      const sorted = [...received].sort();
+      for (const [i, r] of records.entries()) {
+        expect(sorted[i]).toContain('hms-audit');
+        expect(sorted[i]).toContain(`audit seq=${r.seq} hash=${r.hash} at=`);
+      }
+      expect(received.join('\n')).not.toContain('7f3q-1234-zz');
+      const syslogFile = join(dir, 'log', 'syslog');
+      writeFileSync(syslogFile, `${received.join('\n')}\n`);
+      rmSync(checkpoint);
+      expect(hms(['audit', 'verify', '--state', file, '--log', syslogFile]).stdout).toContain(`outside copies agree up to record 2: ${syslogFile} (2 line(s))`);
+    },
+    20_000,
+  );
 
   it('a syslog server that cannot be reached is reported, and the change stays committed with its checkpoint line', async () => {
     // a port nobody listens on: bind one on loopback, then close it
@@ -249,13 +311,19 @@ describe('DP-2.4e audit records to syslog through logger(1)', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
-    const config = parseConfig(`state: ${file}\npolicies: [kasp.yaml]\naudit:\n  checkpoint: ${checkpoint}\n  syslog: { server: "127.0.0.1:${port}", protocol: tcp }\n`, join(dir, 'hms.yaml'));
+    const config = parseConfig(
+      `state: ${file}\npolicies: [kasp.yaml]\naudit:\n  checkpoint: ${checkpoint}\n  syslog: { server: "127.0.0.1:${port}", protocol: tcp }\n`,
+      join(dir, 'hms.yaml'),
+    );
     const reported = new Promise<string>((resolve) => {
       const store = openStateForWriting(config, undefined, resolve);
       store.addZone(ZONE, { actor: 'alice', at: T0 });
       store.close();
     });
-    const message = await Promise.race([reported, new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no syslog failure reported in 10 s')), 10_000))]);
+    const message = await Promise.race([
+      reported,
+      new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no syslog failure reported in 10 s')), 10_000)),
+    ]);
     expect(message).toMatch(/^audit, syslog: logger\(1\) failed for record 1 \(exit 1\): .*failed to connect/);
     expect(readFileSync(checkpoint, 'utf8')).toContain('"seq":1');
   }, 20_000);

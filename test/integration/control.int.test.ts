@@ -57,7 +57,7 @@ function raw(bytes: string | Buffer): Promise<{ text: string; closed: 'end' | 'r
 }
 
 describe('the control socket', () => {
-  it('DP-2.7a hands the handler the peer\'s uid and pid from the kernel, whatever the request says', async () => {
+  it("DP-2.7a hands the handler the peer's uid and pid from the kernel, whatever the request says", async () => {
     const result = await askService(join(dir, 'hms.sock'), { op: 'zone.list', params: {}, who: 'somebody-else', user: 'root', sudoUser: 'root' } as never);
     expect(result).toEqual({ echo: 'zone.list' });
     const last = seen.at(-1)!;
@@ -109,21 +109,39 @@ describe('the request catalogue', () => {
     expect(() => operation('key.rollover').parse({ zone: 42, role: 'ksk' })).toThrow("request: 'zone' must be a non-empty string");
     expect(() => operation('key.rollover').parse({ zone: 'bad..name', role: 'ksk' })).toThrow(/^zone: /);
     expect(() => operation('ds.seen').parse({ zone: 'example.com', keyTag: 'x1' })).toThrow("--keytag: 'x1' is not a number");
-    expect(() => operation('zone.add').parse({ zone: 'example.com', input: 'f', policy: 'dp', parentServers: 'not a list' })).toThrow("request: 'parentServers' must be a list of at most 64 strings");
-    expect(() => operation('ds.check').parse({ zone: 'example.com', timeoutMs: 3_600_000 })).toThrow('--timeout: 3600000 is not between 1 and 60000 milliseconds');
+    expect(() => operation('zone.add').parse({ zone: 'example.com', input: 'f', policy: 'dp', parentServers: 'not a list' })).toThrow(
+      "request: 'parentServers' must be a list of at most 64 strings",
+    );
+    expect(() => operation('ds.check').parse({ zone: 'example.com', timeoutMs: 3_600_000 })).toThrow(
+      '--timeout: 3600000 is not between 1 and 60000 milliseconds',
+    );
     expect(operation('key.rollover').parse({ zone: 'Example.COM', role: 'zsk' })).toEqual({ zone: 'example.com.', role: 'zsk', emergency: false });
   });
 
   it('holds every change to a role and reads to the read role', () => {
-    for (const name of ['zone.add', 'zone.remove', 'zone.set', 'zone.restore', 'zone.insecure', 'zone.secure', 'key.rollover', 'ds.seen', 'ds.withdraw', 'ds.check', 'approve', 'reload']) {
+    for (const name of [
+      'zone.add',
+      'zone.remove',
+      'zone.set',
+      'zone.restore',
+      'zone.insecure',
+      'zone.secure',
+      'key.rollover',
+      'ds.seen',
+      'ds.withdraw',
+      'ds.check',
+      'approve',
+      'reload',
+    ]) {
       expect(operation(name).writes, name).toBe(true);
       expect(operation(name).permission, name).not.toBe('read');
     }
-    for (const name of ['key.list', 'key.timeline', 'audit.log', 'audit.verify', 'zone.status', 'zone.history', 'zone.diff', 'zone.list']) expect(operation(name).permission, name).toBe('read');
+    for (const name of ['key.list', 'key.timeline', 'audit.log', 'audit.verify', 'zone.status', 'zone.history', 'zone.diff', 'zone.list'])
+      expect(operation(name).permission, name).toBe('read');
   });
 });
 
-describe('the state\'s lock', () => {
+describe("the state's lock", () => {
   it('admits one writer; the second is told who holds it; a released lock can be taken again', () => {
     const state = join(dir, 'state', 'hms.db');
     const first = tryLockState(state, 'hms run');

@@ -31,14 +31,24 @@ function signWithBind(algorithm: string, zsk: string[], ksk: string[]): Zone {
   const dir = join(tmp, algorithm);
   mkdirSync(dir);
   const unsigned = join(dir, 'unsigned.zone');
-  writeFileSync(unsigned, [
-    '$TTL 3600',
-    '@ SOA ns1 hostmaster 2026112201 7200 900 2592000 300',
-    '  NS ns1', '  NS ns2.example.net.', '  MX 10 Mail',
-    'ns1 A 192.0.2.1', 'Mail A 192.0.2.25', 'MAIL AAAA 2001:db8::25',
-    '*.wild TXT "a wildcard"', 'x.y.ent TXT "below empty non-terminals"',
-    'sub NS ns.sub', 'sub DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DEA84A2E67F2A6DA5C4A4AB8B8', 'ns.sub A 192.0.2.53',
-  ].join('\n') + '\n');
+  writeFileSync(
+    unsigned,
+    [
+      '$TTL 3600',
+      '@ SOA ns1 hostmaster 2026112201 7200 900 2592000 300',
+      '  NS ns1',
+      '  NS ns2.example.net.',
+      '  MX 10 Mail',
+      'ns1 A 192.0.2.1',
+      'Mail A 192.0.2.25',
+      'MAIL AAAA 2001:db8::25',
+      '*.wild TXT "a wildcard"',
+      'x.y.ent TXT "below empty non-terminals"',
+      'sub NS ns.sub',
+      'sub DS 12345 8 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DEA84A2E67F2A6DA5C4A4AB8B8',
+      'ns.sub A 192.0.2.53',
+    ].join('\n') + '\n',
+  );
   for (const args of [zsk, ['-f', 'KSK', ...ksk]]) {
     const r = run('dnssec-keygen', ['-q', '-K', dir, ...args, 'example.com']);
     expect(r.status, r.stderr).toBe(0);
@@ -60,7 +70,14 @@ function checkEverySignature(zone: Zone): number {
       const key = dnskeys.find((k) => keyTag(k) === sig.keyTag && k[3] === sig.algorithm)!;
       const set = node.rrsets.find((s) => s.type === sig.typeCovered)!;
       const header = rr.rdata.subarray(0, rr.rdata.length - sig.signature.length);
-      const data = signingInput(header, sig.labels, node.name, set.type, sig.originalTtl, set.records.map((r) => r.rdata));
+      const data = signingInput(
+        header,
+        sig.labels,
+        node.name,
+        set.type,
+        sig.originalTtl,
+        set.records.map((r) => r.rdata),
+      );
       expect(verifySignature(key, data, sig.signature), `${node.name.toString()} RRSIG ${set.type}`).toBe(true);
       // tampered: a flipped signature byte, and a changed RRset
       const flipped = Uint8Array.from(sig.signature);
@@ -94,7 +111,15 @@ describe('hms verifies what BIND signed (canonical form, RRSIG input, signatures
 
   it('the signed zone reads back through hms zone print unchanged for dnssec-verify', () => {
     const dir = join(tmp, 'RSASHA256');
-    const printed = run(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'zone', 'print', join(dir, 'signed.zone'), '--origin', 'example.com', '--signed']);
+    const printed = run(process.execPath, [
+      join(ROOT, 'dist/src/cli/main.js'),
+      'zone',
+      'print',
+      join(dir, 'signed.zone'),
+      '--origin',
+      'example.com',
+      '--signed',
+    ]);
     expect(printed.status, printed.stderr).toBe(0);
     const file = join(dir, 'printed.zone');
     writeFileSync(file, printed.stdout, 'latin1');

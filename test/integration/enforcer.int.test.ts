@@ -39,7 +39,12 @@ describe('two years of key rolls with keys in SoftHSM', () => {
     // simulated one: signatures are dated around the real now, the keys by the simulation
     const realNow = Math.floor(Date.now() / 1000);
     const log = await simulate({
-      policy: DP, zone: zoneFacts(inputTtls(unsigned), DP), start: Date.UTC(2027, 0, 1) / 1000, days: 730, kskRolls: [200, 560], operatorDelay: 86400,
+      policy: DP,
+      zone: zoneFacts(inputTtls(unsigned), DP),
+      start: Date.UTC(2027, 0, 1) / 1000,
+      days: 730,
+      kskRolls: [200, 560],
+      operatorDelay: 86400,
       makeKey: (g) => {
         const key = generateKey(token, ORIGIN, g.role, { algorithm: g.algorithm, bits: g.bits });
         const id = key.id.toString('hex');
@@ -52,9 +57,12 @@ describe('two years of key rolls with keys in SoftHSM', () => {
           ...view.dataSigners.map((k) => ({ signer: hsmSigner(token, hsmKeys.get(k.id)!), role: 'zsk' as const })),
         ];
         const signed = await signZone(unsigned, {
-          keys: signing, dnskeys: view.dnskeys.map((k) => k.dnskey), dnskeyTtl: DP.ttl.dnskey,
+          keys: signing,
+          dnskeys: view.dnskeys.map((k) => k.dnskey),
+          dnskeyTtl: DP.ttl.dnskey,
           denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(8).fill(now & 0xff), optOut: false },
-          inception: realNow - 3600, expiration: realNow - 3600 + DP.signatures.validity,
+          inception: realNow - 3600,
+          expiration: realNow - 3600 + DP.signatures.validity,
         });
         expect(verifyZone(signed, realNow)).toEqual([]);
         const file = join(hsm.dir, 'version.zone');

@@ -73,7 +73,9 @@ describe('the HSM key store (SoftHSM2)', () => {
     const ec = generateKey(token, zone, 'zsk', { algorithm: Algorithm.ECDSAP256SHA256 });
     for (const key of [rsa, ec]) {
       const [extractable, sensitive, isToken] = token.pkcs11.C_GetAttributeValue(token.control, key.privateKey, [
-        { type: pkcs11js.CKA_EXTRACTABLE }, { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_TOKEN },
+        { type: pkcs11js.CKA_EXTRACTABLE },
+        { type: pkcs11js.CKA_SENSITIVE },
+        { type: pkcs11js.CKA_TOKEN },
       ]);
       expect(extractable!.value[0]).toBe(0);
       expect(sensitive!.value[0]).toBe(1);
@@ -83,7 +85,9 @@ describe('the HSM key store (SoftHSM2)', () => {
     expect(() => token.pkcs11.C_GetAttributeValue(token.control, ec.privateKey, [{ type: pkcs11js.CKA_VALUE }])).toThrow(/CKR_ATTRIBUTE_SENSITIVE/);
     expect(rsa.dnskey[1]).toBe(1); // KSK: SEP flag
     expect(ec.dnskey[1]).toBe(0);
-    const found = findKeys(token, zone).map((k) => k.keyTag).sort();
+    const found = findKeys(token, zone)
+      .map((k) => k.keyTag)
+      .sort();
     expect(found).toEqual([rsa.keyTag, ec.keyTag].sort());
     expect(findKeys(token, Name.parse('other.example.'))).toEqual([]);
     deleteKey(token, rsa);
@@ -97,14 +101,25 @@ describe('the HSM key store (SoftHSM2)', () => {
     for (const spec of [{ algorithm: Algorithm.RSASHA256, bits: 1024 }, { algorithm: Algorithm.ECDSAP256SHA256 }, { algorithm: Algorithm.ED25519 }]) {
       const key = generateKey(token, zone, 'zsk', spec);
       try {
-        const priv = p.C_GetAttributeValue(token.control, key.privateKey, [
-          { type: pkcs11js.CKA_SIGN }, { type: pkcs11js.CKA_DECRYPT }, { type: pkcs11js.CKA_UNWRAP }, { type: pkcs11js.CKA_DERIVE },
-          { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_EXTRACTABLE },
-        ]).map(flag);
+        const priv = p
+          .C_GetAttributeValue(token.control, key.privateKey, [
+            { type: pkcs11js.CKA_SIGN },
+            { type: pkcs11js.CKA_DECRYPT },
+            { type: pkcs11js.CKA_UNWRAP },
+            { type: pkcs11js.CKA_DERIVE },
+            { type: pkcs11js.CKA_SENSITIVE },
+            { type: pkcs11js.CKA_EXTRACTABLE },
+          ])
+          .map(flag);
         expect({ algorithm: spec.algorithm, priv }).toEqual({ algorithm: spec.algorithm, priv: [1, 0, 0, 0, 1, 0] });
-        const pub = p.C_GetAttributeValue(token.control, key.publicKey, [
-          { type: pkcs11js.CKA_VERIFY }, { type: pkcs11js.CKA_ENCRYPT }, { type: pkcs11js.CKA_WRAP }, { type: pkcs11js.CKA_DERIVE },
-        ]).map(flag);
+        const pub = p
+          .C_GetAttributeValue(token.control, key.publicKey, [
+            { type: pkcs11js.CKA_VERIFY },
+            { type: pkcs11js.CKA_ENCRYPT },
+            { type: pkcs11js.CKA_WRAP },
+            { type: pkcs11js.CKA_DERIVE },
+          ])
+          .map(flag);
         expect({ algorithm: spec.algorithm, pub }).toEqual({ algorithm: spec.algorithm, pub: [1, 0, 0, 0] });
         if (spec.algorithm === Algorithm.RSASHA256) {
           // the token refuses to use the key for anything but signing (today's keys: both calls succeed)
@@ -141,12 +156,20 @@ describe('the HSM key store (SoftHSM2)', () => {
         signatures.forEach((sig, i) => expect(verifySignature(key.dnskey, data[i]!, sig), `${spec.algorithm} #${i}`).toBe(true));
         // released, the signer signs no more
         signer.release!();
-        const released = await signer.sign(data[0]!).then(() => undefined, (e: unknown) => e);
+        const released = await signer.sign(data[0]!).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect((released as HsmError).message).toBe('C_SignInit (token hms-test): CKR_KEY_HANDLE_INVALID (the key was removed from the signing threads)');
         expect((released as HsmError).retryable).toBe(false);
         deleteKey(threaded, key);
         // the object is gone (no copy can be made of it): the thread reports the PKCS#11 function and CKR, not retryable
-        const error = await hsmSigner(threaded, key).sign(data[0]!).then(() => undefined, (e: unknown) => e);
+        const error = await hsmSigner(threaded, key)
+          .sign(data[0]!)
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         expect(error).toBeInstanceOf(HsmError);
         expect((error as HsmError).message).toMatch(/^C_SignInit \(token hms-test\): CKR_(KEY|OBJECT)_HANDLE_INVALID$/);
         expect((error as HsmError).retryable).toBe(false);
@@ -178,8 +201,15 @@ describe('the HSM key store (SoftHSM2)', () => {
       const data = randomBytes(100);
       const signatures = Promise.all(Array.from({ length: 400 }, () => signer.sign(data)));
       // as the service's zone runs do: each its own chain of work, interleaved on the main thread
-      const outcomes = await Promise.allSettled(zones.flatMap((z) => [0, 1, 2, 3].map((round) =>
-        new Promise((resolve) => setImmediate(resolve)).then(() => generateKey(threaded, z, round % 2 === 0 ? 'zsk' : 'ksk', { algorithm: Algorithm.RSASHA256, bits: 1024 })))));
+      const outcomes = await Promise.allSettled(
+        zones.flatMap((z) =>
+          [0, 1, 2, 3].map((round) =>
+            new Promise((resolve) => setImmediate(resolve)).then(() =>
+              generateKey(threaded, z, round % 2 === 0 ? 'zsk' : 'ksk', { algorithm: Algorithm.RSASHA256, bits: 1024 }),
+            ),
+          ),
+        ),
+      );
       listing = false;
       await lister;
       for (const sig of await signatures) expect(verifySignature(signingKey.dnskey, data, sig)).toBe(true);
@@ -205,7 +235,10 @@ describe('the HSM key store (SoftHSM2)', () => {
     const threaded = Token.open({ label: 'hms-test', pin: PIN, sessions: 2 });
     const copies = (): Buffer[] => {
       const p = threaded.pkcs11;
-      p.C_FindObjectsInit(threaded.control, [{ type: pkcs11js.CKA_TOKEN, value: false }, { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }]);
+      p.C_FindObjectsInit(threaded.control, [
+        { type: pkcs11js.CKA_TOKEN, value: false },
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      ]);
       try {
         return p.C_FindObjects(threaded.control, 16);
       } finally {
@@ -227,7 +260,10 @@ describe('the HSM key store (SoftHSM2)', () => {
       const [id] = threaded.pkcs11.C_GetAttributeValue(threaded.control, key.privateKey, [{ type: pkcs11js.CKA_ID }]);
       for (const copy of made) {
         const [extractable, sensitive, isPrivate, copyId] = threaded.pkcs11.C_GetAttributeValue(threaded.control, copy, [
-          { type: pkcs11js.CKA_EXTRACTABLE }, { type: pkcs11js.CKA_SENSITIVE }, { type: pkcs11js.CKA_PRIVATE }, { type: pkcs11js.CKA_ID },
+          { type: pkcs11js.CKA_EXTRACTABLE },
+          { type: pkcs11js.CKA_SENSITIVE },
+          { type: pkcs11js.CKA_PRIVATE },
+          { type: pkcs11js.CKA_ID },
         ]);
         expect([extractable!.value[0], sensitive!.value[0], isPrivate!.value[0]]).toEqual([0, 1, 1]);
         expect(copyId!.value).toEqual(id!.value);
@@ -256,7 +292,8 @@ describe('the HSM key store (SoftHSM2)', () => {
       const signed = await signZone(unsigned, {
         keys: keys.map((k) => ({ signer: hsmSigner(token, k), role: k.role })),
         denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
-        inception: now - 3600, expiration: now - 3600 + 32 * 86400,
+        inception: now - 3600,
+        expiration: now - 3600 + 32 * 86400,
       });
       const file = join(tmp, 'signed.zone');
       writeFileSync(file, [...printZone(signed)].join('\n') + '\n', 'latin1');
@@ -270,7 +307,9 @@ describe('the HSM key store (SoftHSM2)', () => {
 describe('hms sign and hms key list (the CLI over the HSM)', () => {
   const cli = (args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } => {
     const r = spawnSync(process.execPath, [HMS, ...args], {
-      encoding: 'utf8', timeout: 120_000, env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF!, HMS_TOKEN: 'hms-test', HMS_PIN: PIN, ...env },
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF!, HMS_TOKEN: 'hms-test', HMS_PIN: PIN, ...env },
     });
     return { status: r.status, stdout: r.stdout, stderr: r.stderr };
   };
@@ -287,7 +326,20 @@ describe('hms sign and hms key list (the CLI over the HSM)', () => {
       expect(first.stdout).toMatch(/KSK \d+ algorithm 8 \(new\)/);
       const ds = first.stdout.split('\n').find((l) => l.includes('\tDS\t'))!;
       expect(verifySignedZone('example.com', out)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
-      const second = cli(['sign', '--origin', 'example.com', '--in', input, '--out', out, '--denial', 'nsec', '--now', new Date(Date.now() + 3600_000).toISOString(), '--json']);
+      const second = cli([
+        'sign',
+        '--origin',
+        'example.com',
+        '--in',
+        input,
+        '--out',
+        out,
+        '--denial',
+        'nsec',
+        '--now',
+        new Date(Date.now() + 3600_000).toISOString(),
+        '--json',
+      ]);
       expect(second.status).toBe(0);
       expect(verifySignedZone('example.com', out)).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
       const result = JSON.parse(second.stdout) as { ds: string[]; serial: number };

@@ -61,14 +61,17 @@ describe('fetchZone from a BIND 9 primary with TSIG', () => {
 
   it('applies an IXFR after a change on the primary (RFC 1995)', async () => {
     const update = join(tmp, 'update.txt');
-    writeFileSync(update, [
-      `server 127.0.0.1 ${primary.port}`,
-      'zone example.com',
-      'update add new.example.com. 300 IN A 192.0.2.77',
-      'update delete www.example.com. AAAA',
-      'send',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      update,
+      [
+        `server 127.0.0.1 ${primary.port}`,
+        'zone example.com',
+        'update add new.example.com. 300 IN A 192.0.2.77',
+        'update delete www.example.com. AAAA',
+        'send',
+        '',
+      ].join('\n'),
+    );
     // the key goes in a file, not on the command line (DP-3.1b: no secrets in argv)
     const keyFile = join(tmp, 'up-key.conf');
     writeFileSync(keyFile, `key "up-key" { algorithm hmac-sha256; secret "${SECRET}"; };\n`, { mode: 0o600 });

@@ -49,7 +49,8 @@ const FIRST_SERIAL = 2026112201;
 async function signedVersion(serial: number, extra: readonly { owner: string; type: number; rdata: Uint8Array }[]): Promise<Zone> {
   const input = loadZoneFile(join(ROOT, 'examples/zones/example.com.zone'), ORIGIN);
   const b = new ZoneBuilder(ORIGIN);
-  for (const set of input.rrsets()) for (const r of set.records) b.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: r.file, line: r.line });
+  for (const set of input.rrsets())
+    for (const r of set.records) b.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: r.file, line: r.line });
   extra.forEach((r, i) => b.add({ owner: Name.parse(r.owner), type: r.type, ttl: 300, rdata: r.rdata, file: 'test', line: i + 1 }));
   const signed = await signZone(b.freeze(), {
     keys,
@@ -84,7 +85,11 @@ beforeAll(async () => {
     zones: (name) => (name.equals(ORIGIN) ? current : undefined),
     journal: (name) => (name.equals(ORIGIN) ? journal : undefined),
     keys: [KEY],
-    acl: [{ address: '127.0.0.1', key: 'xfr-key' }, { address: '127.0.0.3', key: 'xfr-key' }, { address: '127.0.0.4', key: 'xfr-key' }],
+    acl: [
+      { address: '127.0.0.1', key: 'xfr-key' },
+      { address: '127.0.0.3', key: 'xfr-key' },
+      { address: '127.0.0.4', key: 'xfr-key' },
+    ],
     log: (e) => events.push(e),
   });
   port = server.addresses[0]!.port;
@@ -95,7 +100,9 @@ beforeAll(async () => {
   const knotConf = knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: knotPort, primary, secret: SECRET });
   // named's debug level 3 logs which kind of transfer it asks for and gets
   [named, knot] = await Promise.all([
-    startDaemon('named', ['-g', '-d', '3', '-c', namedConf], /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons }),
+    startDaemon('named', ['-g', '-d', '3', '-c', namedConf], /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, {
+      registry: daemons,
+    }),
     startDaemon('knotd', ['-c', knotConf], /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons }),
   ]);
 });
@@ -130,10 +137,15 @@ describe('IXFR and NOTIFY with real secondaries', () => {
   it('issue 5 items 3 and 4: a new signed version reaches BIND and Knot by NOTIFY and IXFR, and the serial check confirms it', async () => {
     await publish(await signedVersion(FIRST_SERIAL + 1, [{ owner: 'new.example.com.', type: A, rdata: address(99) }]));
     const notes: NotifyEvent[] = [];
-    const reports = await notifySecondaries(ORIGIN, soaRecord(current), [
-      { address: '127.0.0.1', port: namedPort, key: KEY },
-      { address: '127.0.0.4', port: knotPort, key: KEY },
-    ], { timeoutMs: 2000, checkDeadlineMs: 20_000, checkIntervalMs: 200, log: (e) => notes.push(e) });
+    const reports = await notifySecondaries(
+      ORIGIN,
+      soaRecord(current),
+      [
+        { address: '127.0.0.1', port: namedPort, key: KEY },
+        { address: '127.0.0.4', port: knotPort, key: KEY },
+      ],
+      { timeoutMs: 2000, checkDeadlineMs: 20_000, checkIntervalMs: 200, log: (e) => notes.push(e) },
+    );
     for (const r of reports) {
       expect(r, r.secondary).toMatchObject({ isAcknowledged: true, notifyTries: 1, isCurrent: true, serial: FIRST_SERIAL + 1 });
       expect(r.lagMs).toBeLessThan(20_000);
@@ -176,6 +188,10 @@ describe('IXFR and NOTIFY with real secondaries', () => {
 
   it('RFC 1995 section 2: over UDP, an IXFR that does not fit gets the SOA alone', async () => {
     const out = await dig(['example.com', `IXFR=${FIRST_SERIAL + 1}`, '+notcp', '-y', DIG_KEY]);
-    expect(records(out).filter((l) => /\sIN\s+SOA\s/.test(l)).map((l) => Number(l.split(/\s+/)[6]))).toEqual([FIRST_SERIAL + 3]);
+    expect(
+      records(out)
+        .filter((l) => /\sIN\s+SOA\s/.test(l))
+        .map((l) => Number(l.split(/\s+/)[6])),
+    ).toEqual([FIRST_SERIAL + 3]);
   });
 });

@@ -31,7 +31,9 @@ beforeAll(async () => {
   requireTool('gdb');
   ({ tmp, token } = serviceFolder('hms-key-intent-', 'hms-intent'));
   config = join(tmp, 'hms.yaml');
-  writeFileSync(config, `state: state/hms.db
+  writeFileSync(
+    config,
+    `state: state/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-intent, pin-file: pin }
 service:
@@ -40,7 +42,8 @@ zones:
   example.com: { input: zones/example.com.zone, policy: dp }
 access:
   administrators: [user:${me}]
-`);
+`,
+  );
   // the zone's first keys and version
   const first = await Service.start({ configFile: config, log, operator });
   await first.stop();
@@ -58,9 +61,33 @@ afterAll(() => {
  */
 function killedRollover(when: 'before' | 'after', role: 'ksk' | 'zsk' = 'ksk'): string {
   const at = when === 'before' ? ['-ex', 'kill'] : ['-ex', 'delete', '-ex', 'finish', '-ex', 'kill'];
-  const r = spawnSync('gdb', ['-q', '-batch', '-nx', '-ex', 'set breakpoint pending on', '-ex', 'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
-    '-ex', 'break C_GenerateKeyPair', '-ex', 'run', ...at, '--args', process.execPath, HMS, 'key', 'rollover', 'example.com', `--${role}`, '--ticket', 'CHG-9'],
-  { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HMS_CONFIG: config } });
+  const r = spawnSync(
+    'gdb',
+    [
+      '-q',
+      '-batch',
+      '-nx',
+      '-ex',
+      'set breakpoint pending on',
+      '-ex',
+      'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
+      '-ex',
+      'break C_GenerateKeyPair',
+      '-ex',
+      'run',
+      ...at,
+      '--args',
+      process.execPath,
+      HMS,
+      'key',
+      'rollover',
+      'example.com',
+      `--${role}`,
+      '--ticket',
+      'CHG-9',
+    ],
+    { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HMS_CONFIG: config } },
+  );
   const output = `${r.stdout}${r.stderr}`;
   expect(output, output).toMatch(/hit Breakpoint 1[.\d]*, .*C_GenerateKeyPair/);
   expect(output, output).toMatch(/\[Inferior 1 \(process \d+\) killed\]/);
@@ -73,8 +100,13 @@ async function tokenAndState(): Promise<{ inToken: string[]; recorded: string[];
   const store = StateStore.open(join(tmp, 'state/hms.db'), { readonly: true });
   try {
     return {
-      inToken: findKeys(hsm, Name.parse(ZONE)).map((k) => k.id.toString('hex')).sort(),
-      recorded: store.keys(ZONE).map((k) => k.id).sort(),
+      inToken: findKeys(hsm, Name.parse(ZONE))
+        .map((k) => k.id.toString('hex'))
+        .sort(),
+      recorded: store
+        .keys(ZONE)
+        .map((k) => k.id)
+        .sort(),
       pending: store.pendingKeys(ZONE).map((k) => k.id),
       auditOk: store.verifyAudit().ok,
     };
@@ -86,20 +118,36 @@ async function tokenAndState(): Promise<{ inToken: string[]; recorded: string[];
 
 /** `hms key list example.com` through the CLI (no service running): its lines. */
 function keyList(): string[] {
-  const r = spawnSync(process.execPath, [HMS, 'key', 'list', 'example.com'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HMS_CONFIG: config } });
+  const r = spawnSync(process.execPath, [HMS, 'key', 'list', 'example.com'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, HMS_CONFIG: config },
+  });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim().split('\n');
 }
 
 /** Starts the service on the killed run's state: no orphan alarm, the keys listed as the state has them, a version signed and valid. */
-async function restart(): Promise<{ settled: Record<string, unknown>[]; keys: { id: string; keyTag: number; role: string }[]; signed: string; audit: { action: string; comment: string | null }[] }> {
+async function restart(): Promise<{
+  settled: Record<string, unknown>[];
+  keys: { id: string; keyTag: number; role: string }[];
+  signed: string;
+  audit: { action: string; comment: string | null }[];
+}> {
   lines.length = 0;
   const service = await Service.start({ configFile: config, log, operator, backoffMs: 3_600_000 });
   try {
-    expect(lines.filter((l) => l.alarm === true), JSON.stringify(lines.filter((l) => l.msg !== 'audit'))).toEqual([]);
+    expect(
+      lines.filter((l) => l.alarm === true),
+      JSON.stringify(lines.filter((l) => l.msg !== 'audit')),
+    ).toEqual([]);
     const settled = lines.filter((l) => /recorded as intended when hms stopped/.test(String(l.msg)));
     const ask = (op: string, params: Record<string, unknown>) => service.authority.submit({ op, params, ticket: null }, admin);
-    const listed = (await ask('key.list', { zone: ZONE })).result as { keys: { id: string; keyTag: number; role: string }[]; orphans: unknown[]; pending: unknown[] };
+    const listed = (await ask('key.list', { zone: ZONE })).result as {
+      keys: { id: string; keyTag: number; role: string }[];
+      orphans: unknown[];
+      pending: unknown[];
+    };
     expect(listed.orphans).toEqual([]);
     expect(listed.pending).toEqual([]);
     await service.resign(ZONE, 'test');
@@ -119,11 +167,23 @@ describe('keys are recorded as intended before they are made (a kill in between 
     expect(killed.pending).toHaveLength(1);
     const intended = killed.pending[0]!;
     expect(keyList().filter((l) => /PENDING|ORPHAN/.test(l))).toEqual([
-      expect.stringMatching(new RegExp(`^KSK\\t-\\tPENDING\\trecorded as intended, not as made \\(hms stopped in between; not in the token\\): .*\\tid ${intended}\\t`)),
+      expect.stringMatching(
+        new RegExp(`^KSK\\t-\\tPENDING\\trecorded as intended, not as made \\(hms stopped in between; not in the token\\): .*\\tid ${intended}\\t`),
+      ),
     ]);
 
     const { settled, keys, audit } = await restart();
-    expect(settled).toMatchObject([{ level: 40, zone: ZONE, role: 'ksk', id: intended, keyTag: null, removed: 0, msg: 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped' }]);
+    expect(settled).toMatchObject([
+      {
+        level: 40,
+        zone: ZONE,
+        role: 'ksk',
+        id: intended,
+        keyTag: null,
+        removed: 0,
+        msg: 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped',
+      },
+    ]);
     expect(keys.map((k) => k.id).sort()).toEqual(before.recorded);
     expect(verifyServiceOutput(join(tmp, 'state'))).toEqual([]);
     const mine = audit.filter((r) => JSON.stringify(r).includes(intended));
@@ -149,11 +209,23 @@ describe('keys are recorded as intended before they are made (a kill in between 
     expect(killed.recorded).toEqual(before.recorded);
     expect(killed.pending).toEqual([made]);
     expect(keyList().filter((l) => /PENDING|ORPHAN/.test(l))).toEqual([
-      expect.stringMatching(new RegExp(`^KSK\\t\\d+\\tPENDING\\trecorded as intended, not as made \\(hms stopped in between; in the token\\): .*\\tid ${made}\\tlabel hms:example.com.:ksk:${made}$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^KSK\\t\\d+\\tPENDING\\trecorded as intended, not as made \\(hms stopped in between; in the token\\): .*\\tid ${made}\\tlabel hms:example.com.:ksk:${made}$`,
+        ),
+      ),
     ]);
 
     const { settled, keys, signed, audit } = await restart();
-    expect(settled).toMatchObject([{ level: 40, zone: ZONE, role: 'ksk', id: made, msg: 'a key recorded as intended when hms stopped had been made in the HSM: recorded now from the token' }]);
+    expect(settled).toMatchObject([
+      {
+        level: 40,
+        zone: ZONE,
+        role: 'ksk',
+        id: made,
+        msg: 'a key recorded as intended when hms stopped had been made in the HSM: recorded now from the token',
+      },
+    ]);
     const key = keys.find((k) => k.id === made);
     expect(key).toMatchObject({ role: 'ksk', keyTag: settled[0]!.keyTag });
     // the double-KSK roll goes on: the new KSK is in the signed version, which passes the three validators
@@ -198,7 +270,9 @@ describe('keys are recorded as intended before they are made (a kill in between 
     }
 
     const { settled, keys } = await restart();
-    expect(settled).toMatchObject([{ zone: ZONE, id: intended, keyTag: null, removed: 1, msg: 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped' }]);
+    expect(settled).toMatchObject([
+      { zone: ZONE, id: intended, keyTag: null, removed: 1, msg: 'a key recorded as intended when hms stopped had not been made whole in the HSM: dropped' },
+    ]);
     expect(keys.map((k) => k.id).sort()).toEqual(before.recorded);
     const left = Token.open({ label: 'hms-intent', pin: readFileSync(join(tmp, 'pin'), 'utf8') });
     try {
@@ -215,7 +289,11 @@ describe('keys are recorded as intended before they are made (a kill in between 
   it('DP-4.1 a key change asked again after the kill settles the pending key first: the roll it made is under way, none is started twice', async () => {
     killedRollover('after', 'zsk');
     const made = (await tokenAndState()).pending[0]!;
-    const again = spawnSync(process.execPath, [HMS, 'key', 'rollover', 'example.com', '--zsk', '--ticket', 'CHG-10'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, HMS_CONFIG: config } });
+    const again = spawnSync(process.execPath, [HMS, 'key', 'rollover', 'example.com', '--zsk', '--ticket', 'CHG-10'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, HMS_CONFIG: config },
+    });
     expect(again.stderr).toMatch(/a ZSK roll is under way already \(\d+ follows \d+\)/);
     expect(again.status).not.toBe(0);
     const after = await tokenAndState();

@@ -27,7 +27,9 @@ function cli(args: string[], as?: string): { status: number | null; stdout: stri
 beforeAll(() => {
   hsm = tokenWithFastPolicies('hms-keys');
   config = join(hsm.dir, 'hms.yaml');
-  writeFileSync(config, `state: state/state.db
+  writeFileSync(
+    config,
+    `state: state/state.db
 policies: [fast.yaml, ${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-keys, pin-file: pin }
 access:
@@ -35,7 +37,8 @@ access:
   operators: [user:alice]
   approvers: [user:alice, user:bob]
   auditors: [user:audrey]
-`);
+`,
+  );
 });
 afterAll(() => hsm?.dispose());
 
@@ -112,7 +115,8 @@ describe('the key lifecycle through the CLI', () => {
 
     // DP-2.4b DP-2.4d every step is in the chained audit trail, with who and the ticket
     expect(cli(['audit', 'verify'], 'audrey').status).toBe(0);
-    const log = JSON.parse(cli(['audit', 'log', '--zone', 'example.com.', '--json'], 'audrey').stdout) as { records?: { actor: string; ticket: string | null }[] } | { actor: string; ticket: string | null }[];
+    const log = JSON.parse(cli(['audit', 'log', '--zone', 'example.com.', '--json'], 'audrey').stdout) as
+      { records?: { actor: string; ticket: string | null }[] } | { actor: string; ticket: string | null }[];
     const records = Array.isArray(log) ? log : log.records!;
     expect(records.some((r) => r.actor === 'alice' && r.ticket === 'CHG-2')).toBe(true);
     expect(records.some((r) => r.actor === 'bob')).toBe(true);
@@ -128,7 +132,11 @@ describe('the key lifecycle through the CLI', () => {
       const r = cli(['ds', 'export', 'example.net', '--format', format]);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout, format).toBe('');
-      expect(r.stderr).toMatch(new RegExp(`^example\\.net\\.: nothing to submit now: from \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, submit DS ${ksk} \\(once the new DNSKEY is known to every resolver\\)\\n$`));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^example\\.net\\.: nothing to submit now: from \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, submit DS ${ksk} \\(once the new DNSKEY is known to every resolver\\)\\n$`,
+        ),
+      );
     }
     const json = cli(['ds', 'export', 'example.net', '--json']);
     expect(json.status, json.stderr).toBe(0);
@@ -150,11 +158,15 @@ describe('the key lifecycle through the CLI', () => {
     const id = orphan.id.toString('hex');
     const list = cli(['key', 'list', 'orphan.example']);
     expect(list.status, list.stderr).toBe(0);
-    expect(list.stdout).toContain(`ZSK\t${orphan.keyTag}\tORPHAN\tin the token, not in the state: not used for signing\tid ${id}\tlabel hms:orphan.example.:zsk:${id}\n`);
+    expect(list.stdout).toContain(
+      `ZSK\t${orphan.keyTag}\tORPHAN\tin the token, not in the state: not used for signing\tid ${id}\tlabel hms:orphan.example.:zsk:${id}\n`,
+    );
     expect(list.stdout.split('\n').filter((l) => l !== '')).toHaveLength(3);
     const dry = cli(['key', 'purge', 'orphan.example', '--keytag', String(orphan.keyTag), '--ticket', 'CHG-3']);
     expect(dry.status, dry.stderr).toBe(0);
-    expect(dry.stdout).toBe(`orphan.example.: would remove orphan ZSK ${orphan.keyTag} (id ${id}, label hms:orphan.example.:zsk:${id}) from the HSM; nothing removed: run again with --yes\n`);
+    expect(dry.stdout).toBe(
+      `orphan.example.: would remove orphan ZSK ${orphan.keyTag} (id ${id}, label hms:orphan.example.:zsk:${id}) from the HSM; nothing removed: run again with --yes\n`,
+    );
     expect(cli(['key', 'list', 'orphan.example']).stdout).toContain('ORPHAN');
     const done = cli(['key', 'purge', 'orphan.example', '--keytag', String(orphan.keyTag), '--ticket', 'CHG-3', '--yes']);
     expect(done.status, done.stderr).toBe(0);

@@ -77,11 +77,18 @@ beforeAll(async () => {
   writeFileSync(join(tmp, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
   mkdirSync(join(tmp, 'zones'));
   copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), join(tmp, 'zones/example.com.zone'));
-  writeFileSync(join(tmp, 'zones/example.org.zone'), readFileSync(join(ROOT, 'examples/zones/example.com.zone'), 'utf8').replaceAll('example.com', 'example.org'));
+  writeFileSync(
+    join(tmp, 'zones/example.org.zone'),
+    readFileSync(join(ROOT, 'examples/zones/example.com.zone'), 'utf8').replaceAll('example.com', 'example.org'),
+  );
   config = join(tmp, 'hms.yaml');
   oldPort = highPort();
   writeConfig(`127.0.0.1:${oldPort}`);
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env: process.env, registry: daemons, timeoutMs: 60_000 });
+  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+    env: process.env,
+    registry: daemons,
+    timeoutMs: 60_000,
+  });
 }, 120_000);
 
 afterServiceTests(daemons, () => ({ tmp, token }));
@@ -105,7 +112,10 @@ describe('issue 17 item 1 a reload binds the new listen addresses before it lets
     await expectServed(oldPort);
     const busy = await occupiedPort();
     const foreign = foreignAddress();
-    for (const [listen, reason] of [[`127.0.0.1:${busy}`, 'EADDRINUSE'], [`${foreign}:${highPort()}`, 'EADDRNOTAVAIL']] as const) {
+    for (const [listen, reason] of [
+      [`127.0.0.1:${busy}`, 'EADDRINUSE'],
+      [`${foreign}:${highPort()}`, 'EADDRNOTAVAIL'],
+    ] as const) {
       // a zone added in the same change: the refusal keeps the old configuration whole
       writeConfig(listen, { withOrg: true });
       const from = service.output().length;

@@ -24,14 +24,17 @@ const operator = { user: 'hms-service(test)', groups: [] };
 
 /** A configuration of the service with its state and data in `folder`, serving `zones` (YAML lines under zones:). */
 function writeServiceConfig(file: string, folder: string, zones: string, extra = ''): void {
-  writeFileSync(file, `state: ${folder}/hms.db
+  writeFileSync(
+    file,
+    `state: ${folder}/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-clock, pin-file: pin }
 service:
   data: ${folder}
   alarm-validity: 7d
 zones:
-${zones}${extra}`);
+${zones}${extra}`,
+  );
 }
 
 /** A small zone: SOA, two NS (one in the zone, with its address), a www address. */
@@ -83,7 +86,11 @@ describe('the service with its clock injected', () => {
       expect(status.failures).toBeGreaterThan(0);
       const alarms = lines.filter((l) => l.alarm === true);
       expect(alarms.map((l) => l.msg)).toContain('ALARM: the HSM failed; the last good signed version stays served');
-      expect(alarms.find((l) => l.msg === 'ALARM: the served signatures expire soon')).toMatchObject({ zone: 'example.com.', serial: signed.serial, hoursLeft: 5 * 24 - 1 });
+      expect(alarms.find((l) => l.msg === 'ALARM: the served signatures expire soon')).toMatchObject({
+        zone: 'example.com.',
+        serial: signed.serial,
+        hoursLeft: 5 * 24 - 1,
+      });
       expect(JSON.stringify(lines)).not.toContain(token.pin);
     } finally {
       await second.stop();
@@ -91,11 +98,15 @@ describe('the service with its clock injected', () => {
     }
   });
 
-  it('DP-4.6a a child zone served here gets its DS into the parent: the parent is signed again when the child\'s keys change', async () => {
+  it("DP-4.6a a child zone served here gets its DS into the parent: the parent is signed again when the child's keys change", async () => {
     writeFileSync(join(tmp, 'zones/skole.example.com.zone'), smallZone('skole.example.com.', 'hostmaster.example.com.'));
     // a state of its own: the first test's keys were made at today's time, this one starts a day back
     const both = join(tmp, 'both.yaml');
-    writeFileSync(both, readFileSync(config, 'utf8').replaceAll('state/', 'both/').replace('data: state', 'data: both') + '  skole.example.com: { input: zones/skole.example.com.zone, policy: dp }\n');
+    writeFileSync(
+      both,
+      readFileSync(config, 'utf8').replaceAll('state/', 'both/').replace('data: state', 'data: both') +
+        '  skole.example.com: { input: zones/skole.example.com.zone, policy: dp }\n',
+    );
     lines.length = 0;
     // a day back, so that the versions made a day later are valid by the validators' clock
     let now = Math.floor(Date.now() / 1000) - 86400;
@@ -103,17 +114,32 @@ describe('the service with its clock injected', () => {
     try {
       await service.resign('skole.example.com.', 'test');
       // the child's new keys ask for the parent to be signed again; its KSK is not known everywhere yet, so no DS yet
-      for (let i = 0; i < 100 && !lines.some((l) => l.msg === 'zone signed and published' && l.zone === 'example.com.' && String(l.reasons).includes('the keys of the child zone skole.example.com. changed')); i++) {
+      for (
+        let i = 0;
+        i < 100 &&
+        !lines.some(
+          (l) =>
+            l.msg === 'zone signed and published' &&
+            l.zone === 'example.com.' &&
+            String(l.reasons).includes('the keys of the child zone skole.example.com. changed'),
+        );
+        i++
+      ) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(lines.some((l) => l.msg === 'zone signed and published' && l.zone === 'example.com.' && String(l.reasons).includes('skole.example.com.')), JSON.stringify(lines.filter((l) => l.msg !== 'audit').map((l) => [l.zone, l.msg, l.reasons, l.reason]))).toBe(true);
+      expect(
+        lines.some((l) => l.msg === 'zone signed and published' && l.zone === 'example.com.' && String(l.reasons).includes('skole.example.com.')),
+        JSON.stringify(lines.filter((l) => l.msg !== 'audit').map((l) => [l.zone, l.msg, l.reasons, l.reason])),
+      ).toBe(true);
       now += 86400;
       await service.resign('example.com.', 'test');
       const child = readFileSync(join(tmp, 'both/signed/skole.example.com.signed'), 'utf8');
       const ksk = /^skole\.example\.com\.\s+\d+\s+IN\s+DNSKEY\s+257 3 8 /m.test(child);
       expect(ksk).toBe(true);
       const parent = join(tmp, 'both/signed/example.com.signed');
-      const ds = readFileSync(parent, 'utf8').split('\n').filter((l) => /^skole\.example\.com\.\s+\d+\s+IN\s+DS\s/.test(l));
+      const ds = readFileSync(parent, 'utf8')
+        .split('\n')
+        .filter((l) => /^skole\.example\.com\.\s+\d+\s+IN\s+DS\s/.test(l));
       expect(ds.length).toBeGreaterThan(0);
       expect(ds.join('\n')).not.toMatch(/\sDS\s+12345 /);
       // served from memory as it was written (the input read once, the child's DS edited in, the
@@ -122,7 +148,11 @@ describe('the service with its clock injected', () => {
       expect(served).toBeDefined();
       expect([...printZone(served!)]).toEqual([...printZone(loadZoneFile(parent, Name.parse('example.com.')))]);
       expect(verifySignedZone('example.com', parent).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
-      expect(verifySignedZone('skole.example.com', join(tmp, 'both/signed/skole.example.com.signed')).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
+      expect(verifySignedZone('skole.example.com', join(tmp, 'both/signed/skole.example.com.signed')).trim().split('\n')).toEqual([
+        'PASS dnssec-verify',
+        'PASS ldns-verify-zone',
+        'PASS kzonecheck',
+      ]);
     } finally {
       await service.stop();
     }
@@ -131,7 +161,9 @@ describe('the service with its clock injected', () => {
   it('one writer: a second service on the same state is refused, naming the holder; the lock goes with the first', async () => {
     const first = await Service.start({ configFile: config, log, operator });
     try {
-      await expect(Service.start({ configFile: config, log, operator, lockWaitMs: 500 })).rejects.toThrow(new RegExp(`another hms holds the state \\(${process.pid} hms run\\); one service per state file`));
+      await expect(Service.start({ configFile: config, log, operator, lockWaitMs: 500 })).rejects.toThrow(
+        new RegExp(`another hms holds the state \\(${process.pid} hms run\\); one service per state file`),
+      );
     } finally {
       await first.stop();
     }
@@ -174,7 +206,10 @@ describe('the service with its clock injected', () => {
     try {
       expect(leftovers.filter((f) => existsSync(join(tmp, f)))).toEqual([]);
       expect(others.filter((f) => !existsSync(join(tmp, f)) || readFileSync(join(tmp, f)).length !== big.length)).toEqual([]);
-      expect(lines.find((l) => l.msg === 'removed the temporary files of earlier runs')).toMatchObject({ files: leftovers.length, bytes: leftovers.length * big.length });
+      expect(lines.find((l) => l.msg === 'removed the temporary files of earlier runs')).toMatchObject({
+        files: leftovers.length,
+        bytes: leftovers.length * big.length,
+      });
     } finally {
       await service.stop();
       for (const f of others) rmSync(join(tmp, f));
@@ -190,14 +225,20 @@ describe('the service with its clock injected', () => {
       renameSync(tokens, `${tokens}.away`);
       mkdirSync(tokens);
       lines.length = 0;
-      const failed = await service.resign('example.com.', 'test').then(() => undefined, (e: unknown) => e);
+      const failed = await service.resign('example.com.', 'test').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(failed).toBeInstanceOf(Error);
       const message = (failed as Error).message;
       expect(message).toMatch(/^C_GetTokenInfo \(token hms-clock\): CKR_\w+ \(the token is unreachable: its keys cannot be listed\)$/);
       expect(message).not.toMatch(/missing|emergency|rollover/);
       const alarms = lines.filter((l) => l.alarm === true);
       expect(alarms.map((l) => l.msg)).toContain('ALARM: the HSM failed; the last good signed version stays served');
-      expect(alarms.every((l) => !/missing|emergency|rollover/.test(String(l.reason))), JSON.stringify(alarms)).toBe(true);
+      expect(
+        alarms.every((l) => !/missing|emergency|rollover/.test(String(l.reason))),
+        JSON.stringify(alarms),
+      ).toBe(true);
       expect(service.status()[0]).toMatchObject({ serial: signed.serial });
       // the token back: signing goes on with the same keys
       rmSync(tokens, { recursive: true });
@@ -226,7 +267,9 @@ describe('the service with its clock injected', () => {
       lines.length = 0;
       const second = await Service.start({ configFile: config, log, operator, backoffMs: 3_600_000 });
       try {
-        await expect(second.resign('example.com.', 'test')).rejects.toThrow(/ALARM: zone example\.com\.: key\(s\) ZSK \d+ .* recorded but missing from token hms-clock; no key is made in their place/);
+        await expect(second.resign('example.com.', 'test')).rejects.toThrow(
+          /ALARM: zone example\.com\.: key\(s\) ZSK \d+ .* recorded but missing from token hms-clock; no key is made in their place/,
+        );
         expect(lines.some((l) => l.alarm === true && /missing from token/.test(String(l.reason)))).toBe(true);
         expect(second.status()[0]).toMatchObject({ serial: signed.serial });
         expect(findKeys(token, Name.parse('example.com.')).filter((k) => k.role === 'zsk')).toEqual([]);
@@ -269,17 +312,24 @@ describe('the service with its clock injected', () => {
       expect(verifyServiceOutput(join(tmp, 'orphans'))).toEqual([]);
 
       const ask = (op: string, params: Record<string, unknown>, ticket: string | null = null) => service.authority.submit({ op, params, ticket }, admin);
-      const listed = (await ask('key.list', { zone: 'orphan.example.' })).result as { keys: { keyTag: number; id: string }[]; orphans: Record<string, unknown>[] };
+      const listed = (await ask('key.list', { zone: 'orphan.example.' })).result as {
+        keys: { keyTag: number; id: string }[];
+        orphans: Record<string, unknown>[];
+      };
       expect(listed.orphans).toEqual([{ role: 'ksk', keyTag: orphan.keyTag, algorithm: 8, state: 'ORPHAN', id, label: `hms:orphan.example.:ksk:${id}` }]);
       expect(listed.keys.map((k) => k.id)).not.toContain(id);
       const recorded = listed.keys[0]!.keyTag;
 
       // purge: a ticket needed; without yes nothing goes; a recorded key is refused
-      await expect(ask('key.purge', { zone: 'orphan.example.', keyTag: orphan.keyTag, yes: true })).rejects.toThrow(/--ticket: removing a key from the HSM needs a ticket/);
+      await expect(ask('key.purge', { zone: 'orphan.example.', keyTag: orphan.keyTag, yes: true })).rejects.toThrow(
+        /--ticket: removing a key from the HSM needs a ticket/,
+      );
       const dry = await ask('key.purge', { zone: 'orphan.example.', keyTag: orphan.keyTag, yes: false }, 'CHG-17');
       expect(dry.result).toMatchObject({ purged: false, key: { keyTag: orphan.keyTag, id } });
       if (recorded !== orphan.keyTag) {
-        await expect(ask('key.purge', { zone: 'orphan.example.', keyTag: recorded, yes: true }, 'CHG-17')).rejects.toThrow(new RegExp(`key ${recorded} is recorded in the state .*: it is no orphan, and hms key purge removes orphans only`));
+        await expect(ask('key.purge', { zone: 'orphan.example.', keyTag: recorded, yes: true }, 'CHG-17')).rejects.toThrow(
+          new RegExp(`key ${recorded} is recorded in the state .*: it is no orphan, and hms key purge removes orphans only`),
+        );
       }
       const orphansListed = async (): Promise<unknown[]> => ((await ask('key.list', { zone: 'orphan.example.' })).result as { orphans: unknown[] }).orphans;
       expect(await orphansListed()).toHaveLength(1);

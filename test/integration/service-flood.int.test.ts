@@ -5,7 +5,18 @@ import { makeTsigKey } from '../../src/dns/tsig.js';
 import { RRType } from '../../src/dns/types.js';
 import { generateZone } from '../../scripts/bench/zone-generator.js';
 import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
-import { framedQuery, loopbackAddresses, memoryOf, openConnections, pipelineWithoutReading, sampleRss, stillOpen, trickle, waitUntil, type FloodSocket } from './helpers/floods.js';
+import {
+  framedQuery,
+  loopbackAddresses,
+  memoryOf,
+  openConnections,
+  pipelineWithoutReading,
+  sampleRss,
+  stillOpen,
+  trickle,
+  waitUntil,
+  type FloodSocket,
+} from './helpers/floods.js';
 import { HMS, requireTool, runAsync } from './helpers/run.js';
 import { loopbackServiceConfig, serviceFolder } from './helpers/service.js';
 
@@ -24,7 +35,17 @@ import { loopbackServiceConfig, serviceFolder } from './helpers/service.js';
  */
 const LONG = process.env.HMS_FLOOD === 'long';
 const SCALE = LONG
-  ? { records: 50_000, trickle: 10_000, trickleAddresses: 1000, storm: 15_000, stormAddresses: 1000, idle: 2000, noReadMs: 60_000, startMs: 900_000, fds: undefined }
+  ? {
+      records: 50_000,
+      trickle: 10_000,
+      trickleAddresses: 1000,
+      storm: 15_000,
+      stormAddresses: 1000,
+      idle: 2000,
+      noReadMs: 60_000,
+      startMs: 900_000,
+      fds: undefined,
+    }
   : { records: 0, trickle: 200, trickleAddresses: 20, storm: 1200, stormAddresses: 100, idle: 60, noReadMs: 8_000, startMs: 120_000, fds: 1024 };
 const SECRET = 'Zmxvb2QtdGVzdC1zZWNyZXQtZm9yLXRzaWctMzItb2N0ZXQ=';
 const KEY = makeTsigKey('xfr-key', 'hmac-sha256', SECRET);
@@ -57,7 +78,8 @@ const figures: Figures[] = [];
 afterServiceTests(daemons, () => ({ tmp, token }));
 
 afterAll(() => {
-  if (figures.length > 0) console.log(`issue 17 item 3 floods (${LONG ? 'long' : 'CI'}, zone of ${baseline?.records ?? '?'} records):\n${JSON.stringify(figures, null, 1)}`);
+  if (figures.length > 0)
+    console.log(`issue 17 item 3 floods (${LONG ? 'long' : 'CI'}, zone of ${baseline?.records ?? '?'} records):\n${JSON.stringify(figures, null, 1)}`);
 });
 
 beforeAll(async () => {
@@ -71,7 +93,10 @@ beforeAll(async () => {
   port = highPort();
   writeFileSync(config, loopbackServiceConfig({ token: 'hms-flood', listen: `127.0.0.1:${port}` }));
   const limit = SCALE.fds === undefined ? '' : `ulimit -n ${SCALE.fds} && `;
-  service = await startDaemon('sh', ['-c', `${limit}exec "$0" "$@"`, process.execPath, HMS, 'run', '--config', config], /zone signed and published/, { registry: daemons, timeoutMs: SCALE.startMs });
+  service = await startDaemon('sh', ['-c', `${limit}exec "$0" "$@"`, process.execPath, HMS, 'run', '--config', config], /zone signed and published/, {
+    registry: daemons,
+    timeoutMs: SCALE.startMs,
+  });
   const first = await axfr();
   const second = await axfr();
   expect(second.records).toBe(first.records);
@@ -81,7 +106,9 @@ beforeAll(async () => {
 /** The listed secondary's AXFR (dig with TSIG from 127.0.0.1): its records and how long it took. */
 async function axfr(): Promise<{ records: number; ms: number; out: string }> {
   const start = Date.now();
-  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=20', '-y', `hmac-sha256:xfr-key:${SECRET}`, 'example.com', 'AXFR'], { timeoutMs: 120_000 });
+  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=20', '-y', `hmac-sha256:xfr-key:${SECRET}`, 'example.com', 'AXFR'], {
+    timeoutMs: 120_000,
+  });
   const ms = Date.now() - start;
   const out = r.stdout + r.stderr;
   const failed = /Transfer failed|communications error|connection refused|timed out|couldn't/i.test(out);
@@ -107,10 +134,21 @@ async function during(name: string, connections: number, flood: () => Promise<nu
   const peak = sampleRss(pid);
   const held = await flood();
   const [transfer, asked] = await Promise.all([axfr(), control()]);
-  const logged = service.output().slice(from).split('\n').filter((l) => l.trim() !== '');
+  const logged = service
+    .output()
+    .slice(from)
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const row: Figures = {
-    flood: name, connections, heldAtOnce: held, rssBeforeMb: before, rssPeakMb: peak(), rssAfterMb: memoryOf(pid).rss,
-    axfrMs: transfer.ms, axfrBaselineMs: baseline.ms, controlMs: asked.ms,
+    flood: name,
+    connections,
+    heldAtOnce: held,
+    rssBeforeMb: before,
+    rssPeakMb: peak(),
+    rssAfterMb: memoryOf(pid).rss,
+    axfrMs: transfer.ms,
+    axfrBaselineMs: baseline.ms,
+    controlMs: asked.ms,
     logLines: logged.length,
     refusalLines: logged.filter((l) => REFUSAL_LINE.test(l)).length,
   };
@@ -205,10 +243,21 @@ describe('issue 17 item 3 the transfer server under floods keeps serving the lis
   });
 
   it('OPS-7 the refusals are counted and logged as summary lines (the first at once, then at most one a minute, what is left at stop), by reason and top peers', async () => {
-    const linesBefore = service.output().split('\n').filter((l) => REFUSAL_LINE.test(l) && !l.includes('"transfer, refusals"')).length;
+    const linesBefore = service
+      .output()
+      .split('\n')
+      .filter((l) => REFUSAL_LINE.test(l) && !l.includes('"transfer, refusals"')).length;
     expect(await service.stop('SIGTERM')).toBe(0);
-    const lines = service.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const summaries = lines.filter((l) => l.msg === 'transfer, refusals') as unknown as { refused: number; reasons: Record<string, number>; peers: { peer: string }[] }[];
+    const lines = service
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const summaries = lines.filter((l) => l.msg === 'transfer, refusals') as unknown as {
+      refused: number;
+      reasons: Record<string, number>;
+      peers: { peer: string }[];
+    }[];
     expect(linesBefore).toBe(0);
     // the first at once, then at most one a minute, then the rest at stop
     expect(summaries.length).toBeGreaterThanOrEqual(1);

@@ -30,13 +30,24 @@ function badZone(zone: string, include: string): string {
 }
 
 function writeConfig(zones: readonly string[] = []): void {
-  writeFileSync(config, loopbackServiceConfig({ token: 'hms-input', listen: `127.0.0.1:${port}`, zones: zones.map((z) => `  ${z}: { input: zones/${z}.zone, policy: dp }\n`).join('') }));
+  writeFileSync(
+    config,
+    loopbackServiceConfig({
+      token: 'hms-input',
+      listen: `127.0.0.1:${port}`,
+      zones: zones.map((z) => `  ${z}: { input: zones/${z}.zone, policy: dp }\n`).join(''),
+    }),
+  );
 }
 
 /** The SOA serial of example.com over UDP, and how long the answer took (NaN: none within 2 s). */
 async function soa(): Promise<{ serial: number; ms: number }> {
   const start = Date.now();
-  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', '-y', `hmac-sha256:xfr-key:${SECRET}`, '+short', 'example.com', 'SOA'], { timeoutMs: 10_000 });
+  const r = await runAsync(
+    'dig',
+    ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', '-y', `hmac-sha256:xfr-key:${SECRET}`, '+short', 'example.com', 'SOA'],
+    { timeoutMs: 10_000 },
+  );
   return { serial: Number(r.stdout.trim().split('\n')[0]!.split(/\s+/)[2]), ms: Date.now() - start };
 }
 
@@ -76,7 +87,11 @@ beforeAll(async () => {
   config = join(tmp, 'hms.yaml');
   port = highPort();
   writeConfig();
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env: process.env, registry: daemons, timeoutMs: 60_000 });
+  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+    env: process.env,
+    registry: daemons,
+    timeoutMs: 60_000,
+  });
 }, 120_000);
 
 afterServiceTests(daemons, () => ({ tmp, token }));
@@ -86,7 +101,13 @@ describe('issue 17 item 2 zone input that never ends or never opens is refused; 
     const from = await reloadWith(['fifo.example']);
     try {
       await expectPromptAnswers();
-      await service.waitFor(new RegExp(`"zone":"fifo\\.example\\.".*fifo\\.example\\.zone:5:10: cannot read included file 'nobody-writes\\.fifo': ${escape(join(tmp!, 'zones/nobody-writes.fifo'))}: the zone file is refused: it is a FIFO`), 10_000, from);
+      await service.waitFor(
+        new RegExp(
+          `"zone":"fifo\\.example\\.".*fifo\\.example\\.zone:5:10: cannot read included file 'nobody-writes\\.fifo': ${escape(join(tmp!, 'zones/nobody-writes.fifo'))}: the zone file is refused: it is a FIFO`,
+        ),
+        10_000,
+        from,
+      );
     } finally {
       // a service blocked in open() (the old code) is let go: a writer comes and leaves at once
       try {
@@ -100,7 +121,13 @@ describe('issue 17 item 2 zone input that never ends or never opens is refused; 
   it('OPS-6 OPS-7 a zone that $INCLUDEs /dev/zero is refused naming the file and line; example.com keeps answering', async () => {
     const from = await reloadWith(['fifo.example', 'zero.example']);
     await expectPromptAnswers();
-    await service.waitFor(new RegExp(`"zone":"zero\\.example\\.".*zero\\.example\\.zone:5:10: cannot read included file '/dev/zero': /dev/zero: the zone file is refused: it is a character device`), 10_000, from);
+    await service.waitFor(
+      new RegExp(
+        `"zone":"zero\\.example\\.".*zero\\.example\\.zone:5:10: cannot read included file '/dev/zero': /dev/zero: the zone file is refused: it is a character device`,
+      ),
+      10_000,
+      from,
+    );
     const status = await runAsync('node', [HMS, 'zone', 'status', '--json', '--config', config], { timeoutMs: 15_000 });
     expect(status.status, status.stderr).toBe(0);
     const zones = JSON.parse(status.stdout) as { zone: string; lastError: string | null }[];
@@ -108,7 +135,10 @@ describe('issue 17 item 2 zone input that never ends or never opens is refused; 
   }, 60_000);
 
   it('OPS-6 hms zone check of the same files ends at once with the error naming file and line (exit 3)', async () => {
-    for (const [zone, reason] of [['fifo.example', /nobody-writes\.fifo: the zone file is refused: it is a FIFO/], ['zero.example', /\/dev\/zero: the zone file is refused: it is a character device/]] as const) {
+    for (const [zone, reason] of [
+      ['fifo.example', /nobody-writes\.fifo: the zone file is refused: it is a FIFO/],
+      ['zero.example', /\/dev\/zero: the zone file is refused: it is a character device/],
+    ] as const) {
       const file = join(tmp!, `zones/${zone}.zone`);
       const r = await runAsync('node', [HMS, 'zone', 'check', '--origin', zone, file], { timeoutMs: 15_000 });
       expect(r.status, `${zone}: ${r.stderr.slice(0, 300)}`).toBe(3);

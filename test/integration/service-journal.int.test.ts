@@ -42,7 +42,10 @@ async function servedSerial(): Promise<number> {
 async function transferSerials(from: number): Promise<number[]> {
   const out = await dig(['example.com', `IXFR=${from}`]);
   expect(out).not.toMatch(/Transfer failed|Couldn't verify/);
-  return out.split('\n').filter((l) => /^example\.com\.\s+\d+\s+IN\s+SOA\s/.test(l)).map((l) => Number(l.split(/\s+/)[6]));
+  return out
+    .split('\n')
+    .filter((l) => /^example\.com\.\s+\d+\s+IN\s+SOA\s/.test(l))
+    .map((l) => Number(l.split(/\s+/)[6]));
 }
 
 /** `hms zone resign`, then Knot's IXFR of the new serial (never a fallback to AXFR). */
@@ -62,7 +65,10 @@ async function resignTakenByIxfr(): Promise<number> {
 /** Knot's copy, by AXFR from Knot, passes the three validators. */
 async function verifyKnotCopy(): Promise<void> {
   const r = await runAsync('dig', ['@127.0.0.4', '-p', String(knotPort), '+tries=1', '+time=5', 'example.com', 'AXFR'], { timeoutMs: 30_000 });
-  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(';')).slice(0, -1);
+  const lines = r.stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith(';'))
+    .slice(0, -1);
   expect(lines.some((l) => new RegExp(`\\sSOA\\s.*\\s${serials.at(-1)}\\s`).test(l))).toBe(true);
   const file = join(tmp, 'knot-copy.zone');
   writeFileSync(file, lines.join('\n') + '\n');
@@ -76,7 +82,9 @@ beforeAll(async () => {
   writeFileSync(join(tmp, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
   [hmsPort, knotPort] = [highPort(), highPort()];
   config = join(tmp, 'hms.yaml');
-  writeFileSync(config, `state: state/hms.db
+  writeFileSync(
+    config,
+    `state: state/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-journal, pin-file: pin }
 access:
@@ -93,12 +101,26 @@ secondaries:
   test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
 zones:
   example.com: { input: zones/example.com.zone, policy: dp }
-`);
+`,
+  );
   mkdirSync(join(tmp, 'state'), { recursive: true, mode: 0o700 });
   service = await start(/zone signed and published/);
   serials.push(await servedSerial());
-  knot = await startDaemon('knotd', ['-c', knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: knotPort, primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
-    /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons });
+  knot = await startDaemon(
+    'knotd',
+    [
+      '-c',
+      knotSecondaryConf(join(tmp, 'knot'), {
+        zone: 'example.com',
+        address: '127.0.0.4',
+        port: knotPort,
+        primary: { address: '127.0.0.1', port: hmsPort },
+        secret: SECRET,
+      }),
+    ],
+    /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/,
+    { registry: daemons },
+  );
 }, 120_000);
 
 afterServiceTests(daemons, () => ({ tmp, token }));

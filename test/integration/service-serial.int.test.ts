@@ -22,14 +22,17 @@ beforeAll(() => {
   folder = serviceFolder('hms-service-serial-', 'hms-serial');
   // the DP policy with the serial counting up by one: a serial picked again is the same serial
   writeFileSync(join(tmp(), 'policy.yaml'), readFileSync(join(ROOT, 'kasp/default.yaml'), 'utf8').replace(/^(\s+)serial: unixtime$/m, '$1serial: counter'));
-  writeFileSync(config(), `state: state/hms.db
+  writeFileSync(
+    config(),
+    `state: state/hms.db
 policies: [policy.yaml]
 hsm: { token: hms-serial, pin-file: pin }
 service:
   data: state
 zones:
   example.com: { input: zones/example.com.zone, policy: dp }
-`);
+`,
+  );
 });
 
 // every signed version the service leaves behind passes dnssec-verify, ldns-verify-zone and kzonecheck

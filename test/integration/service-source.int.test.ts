@@ -30,7 +30,9 @@ let named: Daemon;
 const daemons: Daemon[] = [];
 
 function writeConfig(source = ''): void {
-  writeFileSync(config, `state: state/hms.db
+  writeFileSync(
+    config,
+    `state: state/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-src, pin-file: pin }
 access:
@@ -44,7 +46,8 @@ secondaries:
   bind: { address: ${BIND_SOURCE}, notify: "${BIND_ADDRESS}:${namedPort}", key: xfr-key }
 zones:
   example.com: { input: zones/example.com.zone, policy: dp }
-`);
+`,
+  );
 }
 
 /** The serial of the version the service has just signed, from its log after `from`. */
@@ -75,17 +78,38 @@ beforeAll(async () => {
   [hmsPort, namedPort] = [highPort(), highPort()];
   config = join(tmp, 'hms.yaml');
   writeConfig();
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env: process.env, registry: daemons, timeoutMs: 60_000 });
+  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+    env: process.env,
+    registry: daemons,
+    timeoutMs: 60_000,
+  });
   // named's debug level 3 logs the NOTIFYs it takes or refuses and the kind of transfer it asks for
-  named = await startDaemon('named', ['-g', '-d', '3', '-c', namedSecondaryConf(join(tmp, 'named'), {
-    zone: 'example.com', port: namedPort, source: BIND_SOURCE, primary: { address: HMS_ADDRESS, port: hmsPort }, secret: SECRET, allowNotify: false, querylog: true,
-  })], /transfer of 'example\.com\/IN' from 127\.0\.0\.4#\d+: Transfer status: success/, { registry: daemons });
+  named = await startDaemon(
+    'named',
+    [
+      '-g',
+      '-d',
+      '3',
+      '-c',
+      namedSecondaryConf(join(tmp, 'named'), {
+        zone: 'example.com',
+        port: namedPort,
+        source: BIND_SOURCE,
+        primary: { address: HMS_ADDRESS, port: hmsPort },
+        secret: SECRET,
+        allowNotify: false,
+        querylog: true,
+      }),
+    ],
+    /transfer of 'example\.com\/IN' from 127\.0\.0\.4#\d+: Transfer status: success/,
+    { registry: daemons },
+  );
 }, 120_000);
 
 afterServiceTests(daemons, () => ({ tmp, token }));
 
-describe('issue 16: requests leave from the service\'s own address', () => {
-  it('a BIND secondary at its own address takes the NOTIFY from the primary\'s address and has the change by IXFR within seconds', async () => {
+describe("issue 16: requests leave from the service's own address", () => {
+  it("a BIND secondary at its own address takes the NOTIFY from the primary's address and has the change by IXFR within seconds", async () => {
     expect(service.output()).toMatch(/"source":\{"ipv4":"127\.0\.0\.4","ipv6":"chosen by the kernel"\}.*"msg":"service started"/);
     const before = await bindSerial();
     const [namedFrom, serviceFrom] = [named.output().length, service.output().length];
@@ -111,7 +135,11 @@ describe('issue 16: requests leave from the service\'s own address', () => {
     from = service.output().length;
     changeInput('unsent');
     await signedSerial(from);
-    await service.waitFor(/"secondary":"127\.0\.0\.1#\d+".*"reason":"127\.0\.0\.1:\d+: cannot send from the source address 192\.0\.2\.1 \(EADDRNOTAVAIL: not an address of this host\)".*"msg":"notify, not acknowledged, retrying"/, 15_000, from);
+    await service.waitFor(
+      /"secondary":"127\.0\.0\.1#\d+".*"reason":"127\.0\.0\.1:\d+: cannot send from the source address 192\.0\.2\.1 \(EADDRNOTAVAIL: not an address of this host\)".*"msg":"notify, not acknowledged, retrying"/,
+      15_000,
+      from,
+    );
     // the failing NOTIFYs hold nothing up: the next change is signed while they are retried
     const next = service.output().length;
     changeInput('signed-anyway');

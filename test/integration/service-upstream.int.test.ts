@@ -23,7 +23,9 @@ let named: Daemon;
 const daemons: Daemon[] = [];
 
 async function servedSerial(): Promise<number> {
-  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+short', '+tries=1', '+time=3', '-k', join(tmp, 'xfr.conf'), 'example.com', 'SOA'], { timeoutMs: 20_000 });
+  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+short', '+tries=1', '+time=3', '-k', join(tmp, 'xfr.conf'), 'example.com', 'SOA'], {
+    timeoutMs: 20_000,
+  });
   return Number(r.stdout.trim().split(/\s+/)[2]);
 }
 
@@ -32,7 +34,13 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'hms-upstream-'));
   token = throwawayToken('hms-up');
   [hmsPort, primaryPort] = [highPort(), highPort()];
-  const conf = namedPrimaryConf(join(tmp, 'named'), { zone: 'example.com', port: primaryPort, zoneFile: join(ROOT, 'examples/zones/example.com.zone'), secret: UP_SECRET, notify: { address: '127.0.0.1', port: hmsPort } });
+  const conf = namedPrimaryConf(join(tmp, 'named'), {
+    zone: 'example.com',
+    port: primaryPort,
+    zoneFile: join(ROOT, 'examples/zones/example.com.zone'),
+    secret: UP_SECRET,
+    notify: { address: '127.0.0.1', port: hmsPort },
+  });
   named = await startDaemon('named', ['-g', '-c', conf], /\d\d:\d\d:\d\d\.\d+ running$/m, { registry: daemons });
   writeFileSync(join(tmp, 'pin'), token.pin, { mode: 0o600 });
   writeFileSync(join(tmp, 'up.secret'), `${UP_SECRET}\n`, { mode: 0o600 });
@@ -40,7 +48,9 @@ beforeAll(async () => {
   writeFileSync(join(tmp, 'xfr.conf'), `key "xfr-key" { algorithm hmac-sha256; secret "${XFR_SECRET}"; };\n`, { mode: 0o600 });
   writeFileSync(join(tmp, 'up.conf'), `key "up-key" { algorithm hmac-sha256; secret "${UP_SECRET}"; };\n`, { mode: 0o600 });
   config = join(tmp, 'hms.yaml');
-  writeFileSync(config, `state: state/hms.db
+  writeFileSync(
+    config,
+    `state: state/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-up, pin-file: pin }
 access:
@@ -57,8 +67,13 @@ zones:
   example.com:
     primary: { address: 127.0.0.1, port: ${primaryPort}, key: up-key }
     policy: dp
-`);
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! }, registry: daemons, timeoutMs: 60_000 });
+`,
+  );
+  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+    env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! },
+    registry: daemons,
+    timeoutMs: 60_000,
+  });
 }, 120_000);
 
 // every signed version the service leaves behind passes dnssec-verify, ldns-verify-zone and kzonecheck
@@ -78,9 +93,18 @@ describe('hms run with its zone from an upstream primary', () => {
     expect(await servedSerial()).toBe(2026112202);
     const history = run('node', [HMS, 'zone', 'history', 'example.com', '--config', config]);
     expect(history.stdout).toMatch(/^1\t.*serial 2026112201\t19 records\t.*\tprimary 127\.0\.0\.1/m);
-    const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=5', '-k', join(tmp, 'xfr.conf'), 'example.com', 'AXFR'], { timeoutMs: 20_000 });
+    const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=5', '-k', join(tmp, 'xfr.conf'), 'example.com', 'AXFR'], {
+      timeoutMs: 20_000,
+    });
     const file = join(tmp, 'signed.axfr');
-    writeFileSync(file, r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(';') && !/\sTSIG\s/.test(l)).slice(0, -1).join('\n') + '\n');
+    writeFileSync(
+      file,
+      r.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !l.startsWith(';') && !/\sTSIG\s/.test(l))
+        .slice(0, -1)
+        .join('\n') + '\n',
+    );
     expect(verifySignedZone('example.com', file).trim().split('\n')).toEqual(['PASS dnssec-verify', 'PASS ldns-verify-zone', 'PASS kzonecheck']);
   });
 
@@ -94,13 +118,17 @@ describe('hms run with its zone from an upstream primary', () => {
     await service.waitFor(/NOTIFY from the primary[\s\S]*zone signed and published/, 30_000, from);
     expect(service.output().slice(from)).toMatch(/"method":"IXFR".*new version from the primary/);
     expect(await servedSerial()).toBe(2026112203);
-    const a = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=5', '-k', join(tmp, 'xfr.conf'), 'example.com', 'AXFR'], { timeoutMs: 20_000 });
+    const a = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=5', '-k', join(tmp, 'xfr.conf'), 'example.com', 'AXFR'], {
+      timeoutMs: 20_000,
+    });
     expect(a.stdout).toMatch(/^fresh\.example\.com\.\s+300\s+IN\s+A\s+192\.0\.2\.77$/m);
     expect(a.stdout).toMatch(/^fresh\.example\.com\.\s+300\s+IN\s+RRSIG\s+A 8 3 300 /m);
   });
 
   it('DP-3.2b the primary may notify, but gets no transfer of the signed zone', async () => {
-    const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=5', '-k', join(tmp, 'up.conf'), 'example.com', 'AXFR'], { timeoutMs: 20_000 });
+    const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=5', '-k', join(tmp, 'up.conf'), 'example.com', 'AXFR'], {
+      timeoutMs: 20_000,
+    });
     expect(r.stdout + r.stderr).toMatch(/Transfer failed/);
     // the first refusal after a quiet spell is summed up at once (later ones once per refusal-log-interval)
     await service.waitFor(/"reasons":\{"refused: a primary may only send NOTIFY":1\}.*"msg":"transfer, refusals"/, 10_000);

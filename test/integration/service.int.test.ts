@@ -31,7 +31,9 @@ const me = userInfo().username;
 const hms = (args: readonly string[]) => runAsync('node', [HMS, ...args, '--config', config]);
 
 function writeConfig(path: string, extra = ''): void {
-  writeFileSync(path, `state: state/hms.db
+  writeFileSync(
+    path,
+    `state: state/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
 hsm: { token: hms-svc, pin-file: pin }
 access:
@@ -50,12 +52,15 @@ secondaries:
   test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
 zones:
   example.com: { input: zones/example.com.zone, policy: dp }
-${extra}`);
+${extra}`,
+  );
 }
 
 /** dig against hms itself, TSIG-signed unless `key` says otherwise. */
 async function digHms(args: readonly string[], key: string | null = `hmac-sha256:xfr-key:${SECRET}`): Promise<string> {
-  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=3', ...(key === null ? [] : ['-y', key]), ...args], { timeoutMs: 20_000 });
+  const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=3', ...(key === null ? [] : ['-y', key]), ...args], {
+    timeoutMs: 20_000,
+  });
   return r.stdout + r.stderr;
 }
 
@@ -79,10 +84,39 @@ beforeAll(async () => {
   writeConfig(config);
   service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
   // named's debug level 3 logs which kind of transfer it asks for and gets
-  named = await startDaemon('named', ['-g', '-d', '3', '-c', namedSecondaryConf(join(tmp, 'named'), { zone: 'example.com', port: namedPort, source: '127.0.0.3', primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
-    /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons });
-  knot = await startDaemon('knotd', ['-c', knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: knotPort, primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET })],
-    /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons });
+  named = await startDaemon(
+    'named',
+    [
+      '-g',
+      '-d',
+      '3',
+      '-c',
+      namedSecondaryConf(join(tmp, 'named'), {
+        zone: 'example.com',
+        port: namedPort,
+        source: '127.0.0.3',
+        primary: { address: '127.0.0.1', port: hmsPort },
+        secret: SECRET,
+      }),
+    ],
+    /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/,
+    { registry: daemons },
+  );
+  knot = await startDaemon(
+    'knotd',
+    [
+      '-c',
+      knotSecondaryConf(join(tmp, 'knot'), {
+        zone: 'example.com',
+        address: '127.0.0.4',
+        port: knotPort,
+        primary: { address: '127.0.0.1', port: hmsPort },
+        secret: SECRET,
+      }),
+    ],
+    /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/,
+    { registry: daemons },
+  );
 }, 120_000);
 
 // every signed version the service leaves behind passes dnssec-verify, ldns-verify-zone and kzonecheck
@@ -110,7 +144,10 @@ describe('hms run with BIND and Knot secondaries', () => {
     for (const s of SECONDARIES) {
       // the secondaries give their copies to anyone on loopback: that is where the test reads them
       const r = await runAsync('dig', [`@${s.server}`, '-p', String(s.port()), '+tries=1', '+time=5', 'example.com', 'AXFR'], { timeoutMs: 20_000 });
-      const records = r.stdout.split('\n').filter((l) => l.trim() !== '' && !l.startsWith(';') && !/\sTSIG\s/.test(l)).slice(0, -1);
+      const records = r.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '' && !l.startsWith(';') && !/\sTSIG\s/.test(l))
+        .slice(0, -1);
       expect(records.length, `${s.name}: ${r.stdout}${r.stderr}`).toBeGreaterThan(40);
       const file = join(tmp, `${s.name}.axfr`);
       writeFileSync(file, records.join('\n') + '\n');
@@ -118,14 +155,18 @@ describe('hms run with BIND and Knot secondaries', () => {
     }
   });
 
-  it('DP-4.7a delv, trusting only the DS of the zone\'s CDS, validates SOA, NS, DNSKEY, an NXDOMAIN and a NODATA from each secondary', async () => {
+  it("DP-4.7a delv, trusting only the DS of the zone's CDS, validates SOA, NS, DNSKEY, an NXDOMAIN and a NODATA from each secondary", async () => {
     // OPS-3 the new KSK's DS may not be submitted before its DNSKEY is known everywhere (the DP policy: hours)
     const ds = await hms(['ds', 'export', 'example.com', '--format', 'ds']);
     expect(ds.status, ds.stderr).toBe(0);
     expect(ds.stdout).toBe('');
     expect(ds.stderr).toMatch(/^example\.com\.: nothing to submit now: from \S+Z, submit DS \d+ /);
     // the DS the parent should hold, as the zone publishes it (RFC 7344)
-    const cds = await runAsync('dig', [`@${SECONDARIES[0]!.server}`, '-p', String(SECONDARIES[0]!.port()), '+tries=1', '+time=5', '+short', 'example.com', 'CDS'], { timeoutMs: 20_000 });
+    const cds = await runAsync(
+      'dig',
+      [`@${SECONDARIES[0]!.server}`, '-p', String(SECONDARIES[0]!.port()), '+tries=1', '+time=5', '+short', 'example.com', 'CDS'],
+      { timeoutMs: 20_000 },
+    );
     const [tag, alg, digestType, ...digest] = cds.stdout.trim().split('\n')[0]!.split(/\s+/);
     expect(ds.stderr).toContain(`submit DS ${tag} `);
     const anchors = join(tmp, 'anchors.conf');
@@ -163,7 +204,11 @@ describe('hms run with BIND and Knot secondaries', () => {
     writeFileSync(bad, readFileSync(bad, 'utf8').replace('xfr-key: { algorithm: hmac-sha256', 'xfr-key: { algorithm: hmac-md5'));
     const r = run('node', [HMS, 'run', '--config', bad]);
     expect(r.status).toBe(3);
-    expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 1 problem\\(s\\) in the configuration\\n.*md5\\.yaml:13:\\d+: tsig-keys\\.xfr-key\\.algorithm: TSIG algorithm hmac-md5 is refused: no HMAC-MD5 \\(DP-3\\.5c`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: 1 problem\\(s\\) in the configuration\\n.*md5\\.yaml:13:\\d+: tsig-keys\\.xfr-key\\.algorithm: TSIG algorithm hmac-md5 is refused: no HMAC-MD5 \\(DP-3\\.5c`,
+      ),
+    );
     expect(r.stderr).not.toContain(SECRET);
   });
 
@@ -182,7 +227,9 @@ describe('hms run with BIND and Knot secondaries', () => {
     expect(seconds).toBeLessThan(20);
     expect(knot.output().slice(knotFrom)).toMatch(/notify, incoming, remote 127\.0\.0\.1@\d+.*serial \d+/i);
     for (const s of SECONDARIES) {
-      const r = await runAsync('dig', [`@${s.server}`, '-p', String(s.port()), '+short', '+tries=2', '+time=3', 'news.example.com', 'TXT'], { timeoutMs: 20_000 });
+      const r = await runAsync('dig', [`@${s.server}`, '-p', String(s.port()), '+short', '+tries=2', '+time=3', 'news.example.com', 'TXT'], {
+        timeoutMs: 20_000,
+      });
       expect(r.stdout, s.name).toContain('"a change that travels by IXFR"');
     }
     await service.waitFor(/secondary serves the new version[\s\S]*secondary serves the new version/, 30_000, serviceFrom);
@@ -218,7 +265,9 @@ describe('hms run with BIND and Knot secondaries', () => {
     const records = JSON.parse(audit.stdout) as { action: string; actor: string; ticket: string | null; after: { revision?: number } }[];
     expect(records.find((a) => a.action === 'zone.restore')).toMatchObject({ actor: me, ticket: 'CHG-0042', after: { revision: 2 } });
     // the restored text is the same as revision 2: no new revision
-    expect((await hms(['zone', 'diff', 'example.com', '2', String((await hms(['zone', 'history', 'example.com'])).stdout.trim().split('\n').length)])).stdout).toBe('');
+    expect(
+      (await hms(['zone', 'diff', 'example.com', '2', String((await hms(['zone', 'history', 'example.com'])).stdout.trim().split('\n').length)])).stdout,
+    ).toBe('');
   });
 
   it('OPS-7 with the HSM gone the last version stays served and an alarm is raised; with it back, signing goes on', async () => {
@@ -242,7 +291,10 @@ describe('hms run with BIND and Knot secondaries', () => {
   });
 
   it('issue 5 item 1 hms reload refuses a bad configuration and keeps the running one; SIGHUP takes a new zone', async () => {
-    writeFileSync(join(tmp, 'zones/example.org.zone'), readFileSync(join(ROOT, 'examples/zones/example.com.zone'), 'utf8').replaceAll('example.com', 'example.org'));
+    writeFileSync(
+      join(tmp, 'zones/example.org.zone'),
+      readFileSync(join(ROOT, 'examples/zones/example.com.zone'), 'utf8').replaceAll('example.com', 'example.org'),
+    );
     const good = readFileSync(config, 'utf8');
     writeFileSync(config, good.replace('resign: "17 3 * * *"', 'resign: "every day"'));
     const bad = await hms(['reload']);
@@ -256,7 +308,11 @@ describe('hms run with BIND and Knot secondaries', () => {
     const from = service.output().length;
     writeConfig(config, '  example.org: { input: zones/example.org.zone, policy: dp, secondaries: [test-client] }\n');
     service.child.kill('SIGHUP');
-    await service.waitFor(/"changes":\["example\.org\.: added","transfer server[^"]*"\][\s\S]*"zone":"example\.org\.".*zone signed and published/, 60_000, from);
+    await service.waitFor(
+      /"changes":\["example\.org\.: added","transfer server[^"]*"\][\s\S]*"zone":"example\.org\.".*zone signed and published/,
+      60_000,
+      from,
+    );
     expect(await digHms(['+short', 'example.org', 'SOA'])).toMatch(/ 2026112202 /);
     const status = await hms(['zone', 'status', '--json']);
     expect((JSON.parse(status.stdout) as { zone: string }[]).map((z) => z.zone)).toEqual(['example.com.', 'example.org.']);
@@ -267,7 +323,11 @@ describe('hms run with BIND and Knot secondaries', () => {
     const before = await servedSerial();
     expect(await service.stop()).toBe(0);
     expect(service.output()).toMatch(/service stopped/);
-    service = await startDaemon('node', [HMS, 'run', '--config', config], /zone resumed: the signed version on disk is current/, { env, registry: daemons, timeoutMs: 60_000 });
+    service = await startDaemon('node', [HMS, 'run', '--config', config], /zone resumed: the signed version on disk is current/, {
+      env,
+      registry: daemons,
+      timeoutMs: 60_000,
+    });
     expect(await servedSerial()).toBe(before);
     expect((await hms(['key', 'list', 'example.com', '--json'])).stdout).toBe(keys.stdout);
     const r = await hms(['zone', 'resign', 'example.com']);
@@ -278,7 +338,11 @@ describe('hms run with BIND and Knot secondaries', () => {
     // an input changed while the service was down is signed at start
     expect(await service.stop()).toBe(0);
     writeFileSync(input, readFileSync(input, 'utf8') + 'while-down TXT "changed while hms was stopped"\n');
-    service = await startDaemon('node', [HMS, 'run', '--config', config], /"reasons":\["the input changed since the last run"\].*zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+    service = await startDaemon('node', [HMS, 'run', '--config', config], /"reasons":\["the input changed since the last run"\].*zone signed and published/, {
+      env,
+      registry: daemons,
+      timeoutMs: 60_000,
+    });
     expect(await servedSerial()).toBeGreaterThan(after);
   });
 });

@@ -46,7 +46,11 @@ const DENIALS: [string, Denial][] = [
   ['NSEC3 salt, 10 iterations', { kind: 'nsec3', iterations: 10, salt: Uint8Array.of(0xab, 0xcd, 0xef, 0x01), optOut: false }],
   ['NSEC3 opt-out', { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: true }],
 ];
-const ALGORITHMS: [string, number][] = [['RSASHA256', Algorithm.RSASHA256], ['ECDSAP256SHA256', Algorithm.ECDSAP256SHA256], ['ED25519', Algorithm.ED25519]];
+const ALGORITHMS: [string, number][] = [
+  ['RSASHA256', Algorithm.RSASHA256],
+  ['ECDSAP256SHA256', Algorithm.ECDSAP256SHA256],
+  ['ED25519', Algorithm.ED25519],
+];
 
 describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck', () => {
   for (const [origin, file] of ZONES) {
@@ -57,7 +61,12 @@ describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck'
           const zone = loadZoneFile(file, Name.parse(origin));
           const keys = [softwareKey(algorithm, 'ksk'), softwareKey(algorithm, 'zsk')];
           const signed = await signZone(zone, {
-            keys, denial, inception: NOW - 3600, expiration: NOW - 3600 + 32 * 86400, dnskeyTtl: 3600, serial: 2026112299,
+            keys,
+            denial,
+            inception: NOW - 3600,
+            expiration: NOW - 3600 + 32 * 86400,
+            dnskeyTtl: 3600,
+            serial: 2026112299,
           });
           expect(checkZone(signed, { signed: true }).filter((f) => f.severity === 'error')).toEqual([]);
           const text = [...printZone(signed)].join('\n') + '\n';
@@ -78,22 +87,28 @@ describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck'
     const signed = await signZone(zone, { keys: [csk], denial: { kind: 'nsec' }, inception: NOW, expiration: NOW + 86400 * 32 });
     expect(csk.signer.dnskey[1]).toBe(1);
     // dnssec-verify needs -z for a CSK (the shared tool does not pass it); the other two do not
-    expect(verifyWithThreeTools('example.com.', [...printZone(signed)].join('\n') + '\n', 'csk.signed'))
-      .toBe('FAIL dnssec-verify: Missing ZSK for algorithm ED25519\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    expect(verifyWithThreeTools('example.com.', [...printZone(signed)].join('\n') + '\n', 'csk.signed')).toBe(
+      'FAIL dnssec-verify: Missing ZSK for algorithm ED25519\nPASS ldns-verify-zone\nPASS kzonecheck\n',
+    );
   });
 
   it('DP-4.7a CDS and CDNSKEY for the KSK (RFC 7344), signed by it, pass the three validators', async () => {
     const zone = loadZoneFile(join(ROOT, 'examples/zones/example.com.zone'), Name.parse('example.com.'));
     const keys = [softwareKey(Algorithm.RSASHA256, 'ksk'), softwareKey(Algorithm.RSASHA256, 'zsk')];
     const signed = await signZone(zone, {
-      keys, denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
-      inception: NOW, expiration: NOW + 86400 * 32, dnskeyTtl: 3600, cds: { digestTypes: [2] },
+      keys,
+      denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
+      inception: NOW,
+      expiration: NOW + 86400 * 32,
+      dnskeyTtl: 3600,
+      cds: { digestTypes: [2] },
     });
     const apex = Name.parse('example.com.');
     expect(signed.rrset(apex, RRType.CDS)!.records.map((r) => hex(r.rdata))).toEqual([hex(makeDs(apex, keys[0]!.signer.dnskey, 2))]);
     expect(signed.rrset(apex, RRType.CDNSKEY)!.records.map((r) => hex(r.rdata))).toEqual([hex(keys[0]!.signer.dnskey)]);
-    expect(verifyWithThreeTools('example.com.', [...printZone(signed)].join('\n') + '\n', 'cds.signed'))
-      .toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    expect(verifyWithThreeTools('example.com.', [...printZone(signed)].join('\n') + '\n', 'cds.signed')).toBe(
+      'PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n',
+    );
   });
 
   it('a zone of only an apex signs and verifies', async () => {
@@ -102,17 +117,25 @@ describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck'
     writeFileSync(file, text);
     const zone = loadZoneFile(file, Name.parse('apex.example.'));
     const signed = await signZone(zone, {
-      keys: [softwareKey(Algorithm.ED25519, 'ksk'), softwareKey(Algorithm.ED25519, 'zsk')], denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
-      inception: NOW, expiration: NOW + 86400 * 32,
+      keys: [softwareKey(Algorithm.ED25519, 'ksk'), softwareKey(Algorithm.ED25519, 'zsk')],
+      denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
+      inception: NOW,
+      expiration: NOW + 86400 * 32,
     });
-    expect(verifyWithThreeTools('apex.example.', [...printZone(signed)].join('\n') + '\n', 'apex-only.signed'))
-      .toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    expect(verifyWithThreeTools('apex.example.', [...printZone(signed)].join('\n') + '\n', 'apex-only.signed')).toBe(
+      'PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n',
+    );
   });
 
   it('signatures that come back through signTo out of order land where they belong; a failed one stops the run', async () => {
     const zone = loadZoneFile(join(ROOT, 'test/fixtures/zones/corpus.zone'), Name.parse('corpus.example.'));
     const keys = [softwareKey(Algorithm.RSASHA256, 'ksk'), softwareKey(Algorithm.RSASHA256, 'zsk')];
-    const options = { denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false } as Denial, inception: NOW, expiration: NOW + 86400 * 32, window: 8 };
+    const options = {
+      denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false } as Denial,
+      inception: NOW,
+      expiration: NOW + 86400 * 32,
+      window: 8,
+    };
     // as the HSM's signing threads answer: later, in batches, here each batch backwards
     const batched = (key: SigningKey, failAt?: number): SigningKey => {
       let queue: { data: Uint8Array; sink: SignatureSink; slot: number }[] = [];
@@ -139,7 +162,9 @@ describe('signZone output passes dnssec-verify, ldns-verify-zone and kzonecheck'
     const direct = [...printZone(await signZone(zone, { ...options, keys }))];
     const viaSignTo = [...printZone(await signZone(zone, { ...options, keys: keys.map((k) => batched(k)) }))];
     expect(viaSignTo).toEqual(direct); // RSA PKCS#1 v1.5: the same input, the same signature
-    expect(verifyWithThreeTools('corpus.example.', viaSignTo.join('\n') + '\n', 'sign-to.signed')).toBe('PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n');
+    expect(verifyWithThreeTools('corpus.example.', viaSignTo.join('\n') + '\n', 'sign-to.signed')).toBe(
+      'PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck\n',
+    );
     expect(viaSignTo.filter((l) => l.split('\t')[3] === 'RRSIG').length).toBeGreaterThan(20);
     await expect(signZone(zone, { ...options, keys: [batched(keys[0]!), batched(keys[1]!, 17)] })).rejects.toThrow('the HSM said no');
   });

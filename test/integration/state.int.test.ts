@@ -14,15 +14,48 @@ const T0 = 1_750_000_000;
 const ALICE = { actor: 'alice', ticket: 'CHG-1', at: T0 };
 const BOB = { actor: 'bob', comment: 'checked the DS at the parent', at: T0 + 60 };
 
-const ZONE: ZoneRow = { name: 'example.com.', policy: 'default', input: 'zones/example.com.zone', added: T0, saltHex: null, saltCreated: null, lastSerial: null, lastSigned: null, insecureSince: null, parentServers: [] };
+const ZONE: ZoneRow = {
+  name: 'example.com.',
+  policy: 'default',
+  input: 'zones/example.com.zone',
+  added: T0,
+  saltHex: null,
+  saltCreated: null,
+  lastSerial: null,
+  lastSigned: null,
+  insecureSince: null,
+  parentServers: [],
+};
 
 const KSK: KeyRecord = {
-  id: '6b736b2d3031', role: 'ksk', algorithm: 8, bits: 2048, keyTag: 40123,
+  id: '6b736b2d3031',
+  role: 'ksk',
+  algorithm: 8,
+  bits: 2048,
+  keyTag: 40123,
   dnskey: new Uint8Array([1, 1, 3, 8, 0, 255, 7, 42]),
-  created: T0, publish: T0 + 3600, active: T0 + 3600, retire: null, remove: null,
-  dsSeen: T0 + 86_400, dsWithdrawn: null, successorOf: null, compromised: false,
+  created: T0,
+  publish: T0 + 3600,
+  active: T0 + 3600,
+  retire: null,
+  remove: null,
+  dsSeen: T0 + 86_400,
+  dsWithdrawn: null,
+  successorOf: null,
+  compromised: false,
 };
-const ZSK: KeyRecord = { ...KSK, id: '7a736b2d3031', role: 'zsk', bits: 1024, keyTag: 1234, dsSeen: null, successorOf: '7a736b2d3030', compromised: true, retire: T0 + 90 * 86_400, remove: T0 + 100 * 86_400 };
+const ZSK: KeyRecord = {
+  ...KSK,
+  id: '7a736b2d3031',
+  role: 'zsk',
+  bits: 1024,
+  keyTag: 1234,
+  dsSeen: null,
+  successorOf: '7a736b2d3030',
+  compromised: true,
+  retire: T0 + 90 * 86_400,
+  remove: T0 + 100 * 86_400,
+};
 
 let dir: string;
 let file: string;
@@ -40,7 +73,10 @@ function populated(): StateStore {
   store.putKey(ZONE.name, KSK, ALICE);
   store.putKey(ZONE.name, ZSK, ALICE);
   store.updateZone(ZONE.name, { lastSerial: 2025010101, lastSigned: T0 + 10 }, { actor: 'hms', at: T0 + 10 });
-  const id = store.addRequest({ zone: ZONE.name, kind: 'ds-seen', keyTag: KSK.keyTag, payload: { keyId: KSK.id }, requestedBy: 'alice', requestedAt: T0 + 20, ticket: 'CHG-2' }, { ...ALICE, at: T0 + 20 });
+  const id = store.addRequest(
+    { zone: ZONE.name, kind: 'ds-seen', keyTag: KSK.keyTag, payload: { keyId: KSK.id }, requestedBy: 'alice', requestedAt: T0 + 20, ticket: 'CHG-2' },
+    { ...ALICE, at: T0 + 20 },
+  );
   store.approveRequest(id, 'bob', T0 + 60, BOB);
   return store;
 }
@@ -75,8 +111,9 @@ describe('state store', () => {
     db.exec(MIGRATIONS[0]!.sql);
     db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL) STRICT; INSERT INTO schema_version VALUES (1);');
     db.prepare('INSERT INTO zones (name, policy, input, added) VALUES (?, ?, ?, ?)').run(ZONE.name, ZONE.policy, ZONE.input, ZONE.added);
-    db.prepare(`INSERT INTO keys (id, zone, role, algorithm, bits, key_tag, dnskey, created, publish, ds_seen, compromised) VALUES (?, ?, 'ksk', 8, 2048, ?, ?, ?, ?, ?, 0)`)
-      .run(KSK.id, ZONE.name, KSK.keyTag, Buffer.from(KSK.dnskey), KSK.created, KSK.publish, KSK.dsSeen);
+    db.prepare(
+      `INSERT INTO keys (id, zone, role, algorithm, bits, key_tag, dnskey, created, publish, ds_seen, compromised) VALUES (?, ?, 'ksk', 8, 2048, ?, ?, ?, ?, ?, 0)`,
+    ).run(KSK.id, ZONE.name, KSK.keyTag, Buffer.from(KSK.dnskey), KSK.created, KSK.publish, KSK.dsSeen);
     db.close();
     const store = StateStore.open(file);
     expect(store.schemaVersion()).toBe(SCHEMA_VERSION);
@@ -96,7 +133,9 @@ describe('state store', () => {
     const db = new Database(file);
     db.exec(`UPDATE schema_version SET version = ${SCHEMA_VERSION + 1}`);
     db.close();
-    expect(() => StateStore.open(file)).toThrow(expect.objectContaining({ code: 'STATE_SCHEMA', message: expect.stringContaining(`schema version ${SCHEMA_VERSION + 1}`) as unknown }));
+    expect(() => StateStore.open(file)).toThrow(
+      expect.objectContaining({ code: 'STATE_SCHEMA', message: expect.stringContaining(`schema version ${SCHEMA_VERSION + 1}`) as unknown }),
+    );
   });
 
   it('refuses to open a missing file read-only instead of making one', () => {
@@ -118,14 +157,34 @@ describe('state store', () => {
     store.removeZone(ZONE.name, ALICE);
     expect(store.getZone(ZONE.name)).toBeUndefined();
     expect(store.auditLog().map((r) => r.action)).toEqual([
-      'zone.add', 'key.put', 'key.put', 'zone.update', 'request.add', 'request.approve', 'key.put', 'key.delete', 'key.delete', 'zone.remove',
+      'zone.add',
+      'key.put',
+      'key.put',
+      'zone.update',
+      'request.add',
+      'request.approve',
+      'key.put',
+      'key.delete',
+      'key.delete',
+      'zone.remove',
     ]);
     store.close();
   });
 
   it('DP-4.1 a key recorded as intended is no key until completed: keys() never lists it, completing it is one transaction, dropping it is audited', () => {
     const store = populated();
-    const pending: PendingKey = { id: 'aa01', label: 'hms:example.com.:zsk:aa01', role: 'zsk', algorithm: 8, bits: 1024, created: T0 + 70, publish: T0 + 70, active: null, successorOf: ZSK.id, reason: 'ZSK roll' };
+    const pending: PendingKey = {
+      id: 'aa01',
+      label: 'hms:example.com.:zsk:aa01',
+      role: 'zsk',
+      algorithm: 8,
+      bits: 1024,
+      created: T0 + 70,
+      publish: T0 + 70,
+      active: null,
+      successorOf: ZSK.id,
+      reason: 'ZSK roll',
+    };
     store.addPendingKey(ZONE.name, pending, { ...ALICE, comment: 'ZSK roll' });
     expect(store.pendingKeys(ZONE.name)).toStrictEqual([pending]);
     expect(store.keys(ZONE.name)).toStrictEqual([KSK, ZSK]);
@@ -136,7 +195,17 @@ describe('state store', () => {
     // completing it with a record that cannot be stored leaves it pending
     expect(() => store.completePendingKey(ZONE.name, { ...ZSK, id: pending.id, role: 'nope' as 'zsk' }, ALICE)).toThrow(/CHECK constraint failed/);
     expect(store.pendingKeys(ZONE.name)).toHaveLength(1);
-    const made: KeyRecord = { ...ZSK, id: pending.id, keyTag: 999, created: pending.created, publish: pending.publish, active: null, retire: null, remove: null, compromised: false };
+    const made: KeyRecord = {
+      ...ZSK,
+      id: pending.id,
+      keyTag: 999,
+      created: pending.created,
+      publish: pending.publish,
+      active: null,
+      retire: null,
+      remove: null,
+      compromised: false,
+    };
     store.completePendingKey(ZONE.name, made, { ...ALICE, comment: 'ZSK roll' });
     expect(store.pendingKeys(ZONE.name)).toEqual([]);
     expect(store.keys(ZONE.name)).toStrictEqual([KSK, ZSK, made]);
@@ -148,8 +217,17 @@ describe('state store', () => {
     expect(() => store.removeZone(ZONE.name, ALICE)).toThrow(/has 1 key\(s\) recorded as intended and not settled/);
     store.dropPendingKey(ZONE.name, 'bb02', { ...ALICE, comment: 'not in the token' });
     store.removeZone(ZONE.name, ALICE);
-    expect(store.auditLog().map((r) => r.action).slice(6)).toEqual(['key.pending', 'key.put', 'key.pending', 'key.delete', 'key.delete', 'key.delete', 'key.pending.drop', 'zone.remove']);
-    expect(store.auditLog().find((r) => r.action === 'key.pending.drop')).toMatchObject({ before: { ...pending, id: 'bb02' }, after: null, comment: 'not in the token' });
+    expect(
+      store
+        .auditLog()
+        .map((r) => r.action)
+        .slice(6),
+    ).toEqual(['key.pending', 'key.put', 'key.pending', 'key.delete', 'key.delete', 'key.delete', 'key.pending.drop', 'zone.remove']);
+    expect(store.auditLog().find((r) => r.action === 'key.pending.drop')).toMatchObject({
+      before: { ...pending, id: 'bb02' },
+      after: null,
+      comment: 'not in the token',
+    });
     expect(store.verifyAudit().ok).toBe(true);
     store.close();
   });
@@ -160,7 +238,9 @@ describe('state store', () => {
     expect(update).toMatchObject({ actor: 'hms', zone: ZONE.name, before: { lastSerial: null }, after: { lastSerial: 2025010101 } });
     const key = store.auditLog().find((r) => r.action === 'key.put')!;
     expect(key).toMatchObject({ actor: 'alice', ticket: 'CHG-1', before: null, after: { id: KSK.id, dnskey: 'AQEDCAD/Byo=' } });
-    expect(store.auditLog({ since: T0 + 60 })).toMatchObject([{ action: 'request.approve', comment: BOB.comment, before: { status: 'pending' }, after: { status: 'approved', decidedBy: 'bob' } }]);
+    expect(store.auditLog({ since: T0 + 60 })).toMatchObject([
+      { action: 'request.approve', comment: BOB.comment, before: { status: 'pending' }, after: { status: 'approved', decidedBy: 'bob' } },
+    ]);
     expect(store.auditLog({ zone: 'other.example.' })).toEqual([]);
     store.close();
   });
@@ -168,13 +248,27 @@ describe('state store', () => {
   it('DP-4.7d the same person cannot approve their own request; a second person can, once', () => {
     const store = StateStore.open(file);
     store.addZone(ZONE, ALICE);
-    const id = store.addRequest({ zone: ZONE.name, kind: 'ds-seen', keyTag: 40123, payload: { digest: 'ab12' }, requestedBy: 'alice', requestedAt: T0, ticket: 'CHG-7' }, ALICE);
+    const id = store.addRequest(
+      { zone: ZONE.name, kind: 'ds-seen', keyTag: 40123, payload: { digest: 'ab12' }, requestedBy: 'alice', requestedAt: T0, ticket: 'CHG-7' },
+      ALICE,
+    );
     expect(id).toBe('R-0001');
-    expect(() => store.approveRequest(id, 'alice', T0 + 1, { actor: 'alice', at: T0 + 1 })).toThrow(expect.objectContaining({ code: 'APPROVAL', message: expect.stringContaining('alice made this request and cannot approve it') as unknown }));
+    expect(() => store.approveRequest(id, 'alice', T0 + 1, { actor: 'alice', at: T0 + 1 })).toThrow(
+      expect.objectContaining({ code: 'APPROVAL', message: expect.stringContaining('alice made this request and cannot approve it') as unknown }),
+    );
     expect(store.getRequest(id)?.status).toBe('pending');
-    expect(store.approveRequest('r-oool', 'bob', T0 + 2, BOB)).toMatchObject({ id, status: 'approved', decidedBy: 'bob', decidedAt: T0 + 2, payload: { digest: 'ab12' } });
+    expect(store.approveRequest('r-oool', 'bob', T0 + 2, BOB)).toMatchObject({
+      id,
+      status: 'approved',
+      decidedBy: 'bob',
+      decidedAt: T0 + 2,
+      payload: { digest: 'ab12' },
+    });
     expect(() => store.approveRequest(id, 'carol', T0 + 3, { actor: 'carol', at: T0 + 3 })).toThrow(/approved already/);
-    const other = store.addRequest({ zone: ZONE.name, kind: 'ds-withdrawn', keyTag: null, payload: null, requestedBy: 'bob', requestedAt: T0, ticket: 'CHG-8' }, BOB);
+    const other = store.addRequest(
+      { zone: ZONE.name, kind: 'ds-withdrawn', keyTag: null, payload: null, requestedBy: 'bob', requestedAt: T0, ticket: 'CHG-8' },
+      BOB,
+    );
     store.rejectRequest(other, 'alice', T0 + 4, 'wrong key', ALICE);
     expect(store.listRequests({ zone: ZONE.name, status: 'pending' })).toEqual([]);
     expect(store.listRequests({ status: 'rejected' })).toMatchObject([{ id: 'R-0002', reason: 'wrong key', decidedBy: 'alice' }]);
@@ -185,11 +279,13 @@ describe('state store', () => {
     const logged: AuditRecord[] = [];
     const store = StateStore.open(file, { auditSink: (r) => logged.push(r) });
     store.addZone(ZONE, ALICE);
-    expect(() => store.transaction(() => {
-      store.putKey(ZONE.name, KSK, ALICE);
-      store.updateZone(ZONE.name, { lastSerial: 7 }, ALICE);
-      throw new Error('power cut');
-    })).toThrow('power cut');
+    expect(() =>
+      store.transaction(() => {
+        store.putKey(ZONE.name, KSK, ALICE);
+        store.updateZone(ZONE.name, { lastSerial: 7 }, ALICE);
+        throw new Error('power cut');
+      }),
+    ).toThrow('power cut');
     expect(store.keys(ZONE.name)).toEqual([]);
     expect(store.getZone(ZONE.name)?.lastSerial).toBeNull();
     expect(store.auditLog().map((r) => r.action)).toEqual(['zone.add']);
@@ -217,7 +313,9 @@ describe('state store', () => {
     store.close();
     expect(statSync(copy).mode & 0o777).toBe(0o600);
     const restored = StateStore.open(copy);
-    expect({ zones: restored.listZones(), keys: restored.keys(ZONE.name), requests: restored.listRequests(), audit: restored.auditLog() }).toStrictEqual(before);
+    expect({ zones: restored.listZones(), keys: restored.keys(ZONE.name), requests: restored.listRequests(), audit: restored.auditLog() }).toStrictEqual(
+      before,
+    );
     expect(restored.verifyAudit().ok).toBe(true);
     restored.close();
   });
@@ -226,10 +324,25 @@ describe('state store', () => {
     const logFile = join(dir, 'audit.log');
     const store = StateStore.open(file, { auditSink: auditSink(createLogger({ destination: logFile })) });
     store.addZone(ZONE, ALICE);
-    store.appendAudit({ at: T0 + 5, actor: 'alice', action: 'hsm.login', zone: null, ticket: null, comment: null, before: null, after: { token: 'hms', pin: '123456' } });
+    store.appendAudit({
+      at: T0 + 5,
+      actor: 'alice',
+      action: 'hsm.login',
+      zone: null,
+      ticket: null,
+      comment: null,
+      before: null,
+      after: { token: 'hms', pin: '123456' },
+    });
     store.close();
-    const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; audit: AuditRecord & { after: Record<string, unknown> } });
-    expect(lines.map((l) => [l.msg, l.audit.action, l.audit.seq])).toEqual([['audit', 'zone.add', 1], ['audit', 'hsm.login', 2]]);
+    const lines = readFileSync(logFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; audit: AuditRecord & { after: Record<string, unknown> } });
+    expect(lines.map((l) => [l.msg, l.audit.action, l.audit.seq])).toEqual([
+      ['audit', 'zone.add', 1],
+      ['audit', 'hsm.login', 2],
+    ]);
     expect(lines[0]!.audit.hash).toMatch(/^[0-9a-f]{64}$/);
     expect(lines[1]!.audit.after).toEqual({ token: 'hms', pin: '[redacted]' });
     expect(readFileSync(logFile, 'utf8')).not.toContain('123456');
@@ -259,7 +372,9 @@ describe('hms audit', () => {
     expect(r.stderr).toContain(`audit record ${seq}: ${reason}`);
     const json = hms(['audit', 'verify', '--state', file, '--json']);
     expect(json.status).toBe(4);
-    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'AUDIT_TAMPERED', details: { firstBad: { seq, reason: expect.stringContaining(reason) as unknown } } } });
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { code: 'AUDIT_TAMPERED', details: { firstBad: { seq, reason: expect.stringContaining(reason) as unknown } } },
+    });
   });
 
   it('the audit table refuses a plain UPDATE or DELETE', () => {

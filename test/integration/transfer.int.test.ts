@@ -48,7 +48,11 @@ beforeAll(async () => {
   const common = {
     zones: (name: Name) => (name.equals(ORIGIN) ? signed : undefined),
     keys: [KEY, makeTsigKey('other-key', 'hmac-sha256', OTHER_SECRET)],
-    acl: [{ address: '127.0.0.1', key: 'xfr-key' }, { address: '127.0.0.3', key: 'xfr-key' }, { address: '127.0.0.4', key: 'xfr-key' }],
+    acl: [
+      { address: '127.0.0.1', key: 'xfr-key' },
+      { address: '127.0.0.3', key: 'xfr-key' },
+      { address: '127.0.0.4', key: 'xfr-key' },
+    ],
   };
   server = await startTransferServer({ ...common, listen: [{ address: '127.0.0.1', port: 0 }], log: (e) => events.push(e) });
   port = server.addresses[0]!.port;
@@ -146,20 +150,38 @@ describe('transfer server with dig', () => {
 describe('transfer server with real secondaries', () => {
   it('DP-3.5a a BIND 9 secondary transfers the zone with TSIG and serves it with its signatures', async () => {
     const p2 = highPort();
-    const conf = namedSecondaryConf(join(tmp, 'named'), { zone: 'example.com', port: p2, source: '127.0.0.3', primary: { address: '127.0.0.1', port }, secret: SECRET });
-    const log = (await startDaemon('named', ['-g', '-c', conf], /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons })).output();
+    const conf = namedSecondaryConf(join(tmp, 'named'), {
+      zone: 'example.com',
+      port: p2,
+      source: '127.0.0.3',
+      primary: { address: '127.0.0.1', port },
+      secret: SECRET,
+    });
+    const log = (
+      await startDaemon('named', ['-g', '-c', conf], /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, { registry: daemons })
+    ).output();
     expect(log).toMatch(/TSIG xfr-key/);
     // named listens only on addresses it finds on an interface: 127.0.0.1 here, its own port
-    const answer = (await runAsync('dig', ['@127.0.0.1', '-p', String(p2), '+tries=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })).stdout;
+    const answer = (
+      await runAsync('dig', ['@127.0.0.1', '-p', String(p2), '+tries=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })
+    ).stdout;
     expect(answer).toMatch(/status: NOERROR/);
     expect(answer).toMatch(/IN\s+RRSIG\s+SOA 8 2 /);
   });
 
   it('DP-3.5a a Knot DNS secondary transfers the zone with TSIG and serves it with its signatures', async () => {
     const p3 = highPort();
-    const conf = knotSecondaryConf(join(tmp, 'knot'), { zone: 'example.com', address: '127.0.0.4', port: p3, primary: { address: '127.0.0.1', port }, secret: SECRET });
+    const conf = knotSecondaryConf(join(tmp, 'knot'), {
+      zone: 'example.com',
+      address: '127.0.0.4',
+      port: p3,
+      primary: { address: '127.0.0.1', port },
+      secret: SECRET,
+    });
     await startDaemon('knotd', ['-c', conf], /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/, { registry: daemons });
-    const answer = (await runAsync('kdig', ['@127.0.0.4', '-p', String(p3), '+retry=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })).stdout;
+    const answer = (
+      await runAsync('kdig', ['@127.0.0.4', '-p', String(p3), '+retry=2', '+time=3', '+dnssec', '+norec', 'example.com', 'SOA'], { timeoutMs: 20_000 })
+    ).stdout;
     expect(answer).toMatch(/status: NOERROR/);
     expect(answer).toMatch(/IN\s+RRSIG\s+SOA 8 2 /);
   });

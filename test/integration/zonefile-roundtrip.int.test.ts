@@ -142,7 +142,10 @@ describe('hms zone check refuses invalid zones, naming file and line', () => {
   });
 
   it('stops quietly when its reader goes away (hms zone print | head -1)', () => {
-    const r = run('sh', ['-c', `'${process.execPath}' '${join(ROOT, 'dist/src/cli/main.js')}' zone print '${join(ZONES, 'corpus.zone')}' --origin corpus.example | head -1`]);
+    const r = run('sh', [
+      '-c',
+      `'${process.execPath}' '${join(ROOT, 'dist/src/cli/main.js')}' zone print '${join(ZONES, 'corpus.zone')}' --origin corpus.example | head -1`,
+    ]);
     expect(r.stdout).toMatch(/^corpus\.example\.\t3600\tIN\tSOA\t/);
     expect(r.stderr).toBe('');
   });

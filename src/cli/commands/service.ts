@@ -14,8 +14,11 @@ function showStatus(s: ZoneStatus): string {
 }
 
 export function registerServiceCommands(program: Command): void {
-  program.command('run')
-    .description('run the signer service: sign every configured zone daily and on change, roll keys on time, serve the secondaries, and apply operators\' requests from the control socket (SIGTERM stops, SIGHUP reloads)')
+  program
+    .command('run')
+    .description(
+      "run the signer service: sign every configured zone daily and on change, roll keys on time, serve the secondaries, and apply operators' requests from the control socket (SIGTERM stops, SIGHUP reloads)",
+    )
     .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
     .action(async (opts: Common & { logLevel: string }) => {
@@ -35,62 +38,82 @@ export function registerServiceCommands(program: Command): void {
       });
     });
 
-  common(program.command('reload')
-    .description('make the running service read its configuration again (as SIGHUP); a bad configuration is refused and the running one kept'))
-    .action(async (opts: Common) => {
-      const { answer } = await perform(opts, 'reload', {});
-      const changes = answer.result.changes as string[];
-      if (opts.json) outJson({ changes });
-      else out(changes.length === 0 ? 'reloaded: nothing changed' : `reloaded:\n${changes.map((c) => `  ${c}`).join('\n')}`);
-    });
+  common(
+    program
+      .command('reload')
+      .description('make the running service read its configuration again (as SIGHUP); a bad configuration is refused and the running one kept'),
+  ).action(async (opts: Common) => {
+    const { answer } = await perform(opts, 'reload', {});
+    const changes = answer.result.changes as string[];
+    if (opts.json) outJson({ changes });
+    else out(changes.length === 0 ? 'reloaded: nothing changed' : `reloaded:\n${changes.map((c) => `  ${c}`).join('\n')}`);
+  });
 
   const zone = group(program, 'zone', 'zones: files, checks, and the zones hms manages');
-  for (const [name, op, what] of [['resign', 'zone.resign', 'sign the zone now in the running service and publish it (operator)'], ['reload', 'zone.reload', 'read the zone\'s input again now in the running service (operator)']] as const) {
-    common(zone.command(name).description(what)
-      .argument('<zone>', 'the zone apex'))
-      .action(async (z: string, opts: Common) => {
-        const { answer } = await perform(opts, op, { zone: zoneName(z) });
-        const status = answer.result.status as ZoneStatus;
-        if (opts.json) outJson(status);
-        else out(showStatus(status));
-      });
+  for (const [name, op, what] of [
+    ['resign', 'zone.resign', 'sign the zone now in the running service and publish it (operator)'],
+    ['reload', 'zone.reload', "read the zone's input again now in the running service (operator)"],
+  ] as const) {
+    common(zone.command(name).description(what).argument('<zone>', 'the zone apex')).action(async (z: string, opts: Common) => {
+      const { answer } = await perform(opts, op, { zone: zoneName(z) });
+      const status = answer.result.status as ZoneStatus;
+      if (opts.json) outJson(status);
+      else out(showStatus(status));
+    });
   }
-  common(zone.command('status').description('what the running service serves: serial, signing time, earliest signature expiration, failures'))
-    .action(async (opts: Common) => {
+  common(zone.command('status').description('what the running service serves: serial, signing time, earliest signature expiration, failures')).action(
+    async (opts: Common) => {
       const { answer } = await perform(opts, 'zone.status', {});
       const status = answer.result.zones as ZoneStatus[];
       if (opts.json) outJson(status);
       else for (const s of status) out(showStatus(s));
-    });
+    },
+  );
 
-  common(zone.command('history').description('the revisions of the zone\'s input (DP-2.6a), newest first')
-    .argument('<zone>', 'the zone apex'))
-    .action(async (z: string, opts: Common) => {
+  common(zone.command('history').description("the revisions of the zone's input (DP-2.6a), newest first").argument('<zone>', 'the zone apex')).action(
+    async (z: string, opts: Common) => {
       const { answer } = await perform(opts, 'zone.history', { zone: zoneName(z) });
-      const revisions = answer.result.revisions as { rev: number; at: number; serial: number; records: number; actor: string; source: string; sha256: string }[];
+      const revisions = answer.result.revisions as {
+        rev: number;
+        at: number;
+        serial: number;
+        records: number;
+        actor: string;
+        source: string;
+        sha256: string;
+      }[];
       if (opts.json) outJson(answer.result);
-      else for (const r of revisions) out(`${r.rev}\t${isoSeconds(r.at)}\tserial ${r.serial}\t${r.records} records\t${r.actor}\t${r.source}\tsha256 ${r.sha256.slice(0, 16)}`);
-    });
+      else
+        for (const r of revisions)
+          out(`${r.rev}\t${isoSeconds(r.at)}\tserial ${r.serial}\t${r.records} records\t${r.actor}\t${r.source}\tsha256 ${r.sha256.slice(0, 16)}`);
+    },
+  );
 
-  common(zone.command('diff').description('the records that differ between two revisions (DP-2.6b)')
-    .argument('<zone>', 'the zone apex')
-    .argument('<rev1>', 'the older revision')
-    .argument('<rev2>', 'the newer revision'))
-    .action(async (z: string, rev1: string, rev2: string, opts: Common) => {
-      const { answer } = await perform(opts, 'zone.diff', { zone: zoneName(z), from: rev1, to: rev2 });
-      const d = answer.result as { removed: string[]; added: string[] };
-      if (opts.json) outJson(answer.result);
-      else for (const line of [...d.removed.map((l) => `-${l}`), ...d.added.map((l) => `+${l}`)]) out(line);
-    });
+  common(
+    zone
+      .command('diff')
+      .description('the records that differ between two revisions (DP-2.6b)')
+      .argument('<zone>', 'the zone apex')
+      .argument('<rev1>', 'the older revision')
+      .argument('<rev2>', 'the newer revision'),
+  ).action(async (z: string, rev1: string, rev2: string, opts: Common) => {
+    const { answer } = await perform(opts, 'zone.diff', { zone: zoneName(z), from: rev1, to: rev2 });
+    const d = answer.result as { removed: string[]; added: string[] };
+    if (opts.json) outJson(answer.result);
+    else for (const line of [...d.removed.map((l) => `-${l}`), ...d.added.map((l) => `+${l}`)]) out(line);
+  });
 
-  changing(zone.command('restore').description('make an earlier revision the zone\'s input again (DP-2.6c); the running service signs it as a new version at once (operator, audited)')
-    .argument('<zone>', 'the zone apex')
-    .argument('<rev>', 'the revision to restore'))
-    .action(async (z: string, rev: string, opts: Common) => {
-      const done = await perform(opts, 'zone.restore', { zone: zoneName(z), rev });
-      const r = done.answer.result;
-      if (opts.json) return outAnswer(done);
-      out(`${String(r.zone)}: revision ${String(r.restored)} written to ${String(r.input)} by ${done.answer.by}`);
-      reportServed(done);
-    });
+  changing(
+    zone
+      .command('restore')
+      .description("make an earlier revision the zone's input again (DP-2.6c); the running service signs it as a new version at once (operator, audited)")
+      .argument('<zone>', 'the zone apex')
+      .argument('<rev>', 'the revision to restore'),
+  ).action(async (z: string, rev: string, opts: Common) => {
+    const done = await perform(opts, 'zone.restore', { zone: zoneName(z), rev });
+    const r = done.answer.result;
+    if (opts.json) return outAnswer(done);
+    out(`${String(r.zone)}: revision ${String(r.restored)} written to ${String(r.input)} by ${done.answer.by}`);
+    reportServed(done);
+  });
 }

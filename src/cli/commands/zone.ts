@@ -58,8 +58,8 @@ export function registerZoneCommands(program: Command): void {
       if (!ok) setExitCode(EXIT.INVALID_INPUT);
     });
 
-  zoneFileCommand(zone, 'print', 'print a zone file in canonical order, one record per line; refuses a zone with errors')
-    .action((file: string, opts: ZoneOptions) => {
+  zoneFileCommand(zone, 'print', 'print a zone file in canonical order, one record per line; refuses a zone with errors').action(
+    (file: string, opts: ZoneOptions) => {
       const { origin, zone: zoneData, findings } = loadAndCheck(file, opts);
       if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
       let chunk = '';
@@ -71,5 +71,6 @@ export function registerZoneCommands(program: Command): void {
         }
       }
       process.stdout.write(chunk);
-    });
+    },
+  );
 }

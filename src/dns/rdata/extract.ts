@@ -21,8 +21,14 @@ export function decodeSoa(rdata: Uint8Array): SoaFields {
 
 /** Where the target name of a type sits in its RDATA (NS, CNAME, MX, SRV, ...). */
 const TARGET_OFFSET = new Map<number, number>([
-  [RRType.NS, 0], [RRType.CNAME, 0], [RRType.DNAME, 0], [RRType.PTR, 0],
-  [RRType.MX, 2], [RRType.KX, 2], [RRType.AFSDB, 2], [RRType.SRV, 6],
+  [RRType.NS, 0],
+  [RRType.CNAME, 0],
+  [RRType.DNAME, 0],
+  [RRType.PTR, 0],
+  [RRType.MX, 2],
+  [RRType.KX, 2],
+  [RRType.AFSDB, 2],
+  [RRType.SRV, 6],
 ]);
 
 /** The name a record points at, for the types that point at one name. */

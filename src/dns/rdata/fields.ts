@@ -74,9 +74,22 @@ export function interval32(label: string): Field {
 
 /** DNSSEC algorithm numbers (IANA), accepted by mnemonic too. */
 export const ALGORITHM_NAMES: Readonly<Record<string, number>> = {
-  RSAMD5: 1, DH: 2, DSA: 3, RSASHA1: 5, 'DSA-NSEC3-SHA1': 6, 'RSASHA1-NSEC3-SHA1': 7, RSASHA256: 8,
-  RSASHA512: 10, 'ECC-GOST': 12, ECDSAP256SHA256: 13, ECDSAP384SHA384: 14, ED25519: 15, ED448: 16,
-  INDIRECT: 252, PRIVATEDNS: 253, PRIVATEOID: 254,
+  RSAMD5: 1,
+  DH: 2,
+  DSA: 3,
+  RSASHA1: 5,
+  'DSA-NSEC3-SHA1': 6,
+  'RSASHA1-NSEC3-SHA1': 7,
+  RSASHA256: 8,
+  RSASHA512: 10,
+  'ECC-GOST': 12,
+  ECDSAP256SHA256: 13,
+  ECDSAP384SHA384: 14,
+  ED25519: 15,
+  ED448: 16,
+  INDIRECT: 252,
+  PRIVATEDNS: 253,
+  PRIVATEOID: 254,
 };
 
 export function name(label: string, lowerInCanonical: boolean): Field {
@@ -393,7 +406,10 @@ export function eui(octets: 6 | 8): Field {
       if (!re.test(t)) throw new ValueError(`${label}: ${quote(t)} is not ${octets} hex pairs joined by '-'`);
       w.bytes(Buffer.from(t.replace(/-/g, ''), 'hex'));
     },
-    format: (d) => toHex(d.bytes(octets, label)).toLowerCase().replace(/(..)(?!$)/g, '$1-'),
+    format: (d) =>
+      toHex(d.bytes(octets, label))
+        .toLowerCase()
+        .replace(/(..)(?!$)/g, '$1-'),
   };
 }
 

@@ -52,7 +52,10 @@ function parseGeneric(r: RdataTokens): Uint8Array {
     throw new ValueError(`generic RDATA length ${quote(lenToken.text)} is not a number from 0 to 65535`);
   }
   const length = Number(lenToken.text);
-  const hex = r.rest().map((t) => t.text).join('');
+  const hex = r
+    .rest()
+    .map((t) => t.text)
+    .join('');
   if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new ValueError('generic RDATA is not an even number of hex digits');
   if (hex.length / 2 !== length) {
     r.current = lenToken;

@@ -13,27 +13,18 @@ const parse = (text: string): Uint8Array => parseWith(locCodec, text);
  */
 const CASES: [string, string, string][] = [
   // RFC 1876 section 4 examples
-  ['42 21 54 N 71 06 18 W -24m 30m', '0033161389172dd070be15f000988d20',
-    '42 21 54.000 N 71 6 18.000 W -24.00m 30m 10000m 10m'],
-  ['42 21 43.952 N 71 5 6.344 W -24m 1m 200m', '001224138917069070bf2dd800988d20',
-    '42 21 43.952 N 71 5 6.344 W -24.00m 1m 200m 10m'],
-  ['52 14 05 N 00 08 50 E 10m', '001216138b3556c88008165000989a68',
-    '52 14 5.000 N 0 8 50.000 E 10.00m 1m 10000m 10m'],
-  ['32 7 19 S 116 2 25 E 10m', '00121613791b7d2898e6486800989a68',
-    '32 7 19.000 S 116 2 25.000 E 10.00m 1m 10000m 10m'],
-  ['42 21 28.764 N 71 00 51.617 W -44m 2000m', '002516138916cb3c70c310df00988550',
-    '42 21 28.764 N 71 0 51.617 W -44.00m 2000m 10000m 10m'],
+  ['42 21 54 N 71 06 18 W -24m 30m', '0033161389172dd070be15f000988d20', '42 21 54.000 N 71 6 18.000 W -24.00m 30m 10000m 10m'],
+  ['42 21 43.952 N 71 5 6.344 W -24m 1m 200m', '001224138917069070bf2dd800988d20', '42 21 43.952 N 71 5 6.344 W -24.00m 1m 200m 10m'],
+  ['52 14 05 N 00 08 50 E 10m', '001216138b3556c88008165000989a68', '52 14 5.000 N 0 8 50.000 E 10.00m 1m 10000m 10m'],
+  ['32 7 19 S 116 2 25 E 10m', '00121613791b7d2898e6486800989a68', '32 7 19.000 S 116 2 25.000 E 10.00m 1m 10000m 10m'],
+  ['42 21 28.764 N 71 00 51.617 W -44m 2000m', '002516138916cb3c70c310df00988550', '42 21 28.764 N 71 0 51.617 W -44.00m 2000m 10000m 10m'],
   // BIND's own form reads back unchanged
-  ['52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m', '001216138b3cf018810cbce0009895b8',
-    '52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m'],
+  ['52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m', '001216138b3cf018810cbce0009895b8', '52 22 23.000 N 4 53 32.000 E -2.00m 1m 10000m 10m'],
   ['0 N 0 E 0', '00121613800000008000000000989680', '0 0 0.000 N 0 0 0.000 E 0.00m 1m 10000m 10m'],
-  ['90 S 180 W -100000 90000000m 0.05m 0.5m', '009950516cb0270059604e0000000000',
-    '90 0 0.000 S 180 0 0.000 W -100000.00m 90000000m 0.05m 0.50m'],
-  ['90 N 180 E 42849672.95m 0 0.01 15m', '00001013934fd900a69fb200ffffffff',
-    '90 0 0.000 N 180 0 0.000 E 42849672.95m 0.00m 0.01m 10m'],
+  ['90 S 180 W -100000 90000000m 0.05m 0.5m', '009950516cb0270059604e0000000000', '90 0 0.000 S 180 0 0.000 W -100000.00m 90000000m 0.05m 0.50m'],
+  ['90 N 180 E 42849672.95m 0 0.01 15m', '00001013934fd900a69fb200ffffffff', '90 0 0.000 N 180 0 0.000 E 42849672.95m 0.00m 0.01m 10m'],
   // sizes that are not a mantissa and a power of ten are truncated, as BIND and RFC 1876 do
-  ['1 2 3.4 S 5 6 7.89 W 1.5m 1234m 9.99m 0.99m', '001592917fc72f787ee7ba6e00989716',
-    '1 2 3.400 S 5 6 7.890 W 1.50m 1000m 9m 0.90m'],
+  ['1 2 3.4 S 5 6 7.89 W 1.5m 1234m 9.99m 0.99m', '001592917fc72f787ee7ba6e00989716', '1 2 3.400 S 5 6 7.890 W 1.50m 1000m 9m 0.90m'],
 ];
 
 describe('LOC codec', () => {
@@ -77,9 +68,13 @@ describe('LOC codec', () => {
 
   it('round-trips many values (parse, format, parse gives the same bytes)', () => {
     const texts = [
-      '0 0 0.001 S 0 0 0.001 W -0.01m', '89 59 59.999 N 179 59 59.999 E 42849672.95m',
-      '89 59 59.999 S 179 59 59.999 W -99999.99m 0.09m 0.9m 9m', '45 30 N 90 15 E 1000 100m 1000m 100000m',
-      '12 34 56.7 N 98 7 6.5 W 123.4m 3m 4m 5m', '1 S 1 W 1', '60 N 30 W 0.1m 0 0 0',
+      '0 0 0.001 S 0 0 0.001 W -0.01m',
+      '89 59 59.999 N 179 59 59.999 E 42849672.95m',
+      '89 59 59.999 S 179 59 59.999 W -99999.99m 0.09m 0.9m 9m',
+      '45 30 N 90 15 E 1000 100m 1000m 100000m',
+      '12 34 56.7 N 98 7 6.5 W 123.4m 3m 4m 5m',
+      '1 S 1 W 1',
+      '60 N 30 W 0.1m 0 0 0',
     ];
     for (const t of texts) {
       const a = parse(t);
@@ -90,29 +85,42 @@ describe('LOC codec', () => {
   });
 
   it('round-trips any valid wire form exactly (property)', () => {
-    const precision = fc.oneof(fc.constant(0), fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 9 })).map(([m, e]) => (m << 4) | e));
-    const wire = fc.tuple(precision, precision, precision,
+    const precision = fc.oneof(
+      fc.constant(0),
+      fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 9 })).map(([m, e]) => (m << 4) | e),
+    );
+    const wire = fc.tuple(
+      precision,
+      precision,
+      precision,
       fc.integer({ min: 0x80000000 - 90 * 3600000, max: 0x80000000 + 90 * 3600000 }),
       fc.integer({ min: 0x80000000 - 180 * 3600000, max: 0x80000000 + 180 * 3600000 }),
-      fc.integer({ min: 0, max: 0xffffffff }));
-    fc.assert(fc.property(wire, ([s, h, v, lat, lon, alt]) => {
-      const w = new ByteWriter(16);
-      [0, s, h, v].forEach((x) => w.u8(x));
-      [lat, lon, alt].forEach((x) => w.u32(x));
-      const b = w.finish();
-      expect(hex(parse(locCodec.format(b)))).toBe(hex(b));
-    }), { numRuns: 2000 });
+      fc.integer({ min: 0, max: 0xffffffff }),
+    );
+    fc.assert(
+      fc.property(wire, ([s, h, v, lat, lon, alt]) => {
+        const w = new ByteWriter(16);
+        [0, s, h, v].forEach((x) => w.u8(x));
+        [lat, lon, alt].forEach((x) => w.u32(x));
+        const b = w.finish();
+        expect(hex(parse(locCodec.format(b)))).toBe(hex(b));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('never throws anything but WireFormatError on arbitrary wire data (property)', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 20 }), (b) => {
-      try {
-        const text = locCodec.format(b);
-        expect(hex(parse(text))).toBe(hex(b));
-      } catch (e) {
-        expect(e).toBeInstanceOf(WireFormatError);
-      }
-    }), { numRuns: 3000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 20 }), (b) => {
+        try {
+          const text = locCodec.format(b);
+          expect(hex(parse(text))).toBe(hex(b));
+        } catch (e) {
+          expect(e).toBeInstanceOf(WireFormatError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('leaves canonical form unchanged', () => {
@@ -172,7 +180,11 @@ describe('LOC codec', () => {
       ['vertical precision bad', `0012161f${good.slice(8)}`, /LOC vertical precision: 0x1f/],
       ['latitude beyond 90 degrees', `00121613${(0x80000000 + 90 * 3600000 + 1).toString(16)}${good.slice(16)}`, /LOC latitude/],
       ['latitude far south', `0012161300000000${good.slice(16)}`, /LOC latitude/],
-      ['longitude beyond 180 degrees', `${good.slice(0, 16)}${(0x80000000 - 180 * 3600000 - 1).toString(16).padStart(8, '0')}${good.slice(24)}`, /LOC longitude/],
+      [
+        'longitude beyond 180 degrees',
+        `${good.slice(0, 16)}${(0x80000000 - 180 * 3600000 - 1).toString(16).padStart(8, '0')}${good.slice(24)}`,
+        /LOC longitude/,
+      ],
     ];
     for (const [what, wire, message] of bad) {
       it(what, () => {

@@ -35,8 +35,22 @@ function parseZone(text: string): ZoneRecord[] {
 
 /** Types whose names RFC 4034 section 6.2 lowercases (RFC 6840 section 5.1 takes NSEC out), among those hms has a codec for. */
 const LOWERED = new Set<number>([
-  RRType.NS, RRType.CNAME, RRType.SOA, RRType.MB, RRType.MG, RRType.MR, RRType.PTR, RRType.MINFO, RRType.MX,
-  RRType.RP, RRType.AFSDB, RRType.NAPTR, RRType.KX, RRType.SRV, RRType.DNAME, RRType.RRSIG,
+  RRType.NS,
+  RRType.CNAME,
+  RRType.SOA,
+  RRType.MB,
+  RRType.MG,
+  RRType.MR,
+  RRType.PTR,
+  RRType.MINFO,
+  RRType.MX,
+  RRType.RP,
+  RRType.AFSDB,
+  RRType.NAPTR,
+  RRType.KX,
+  RRType.SRV,
+  RRType.DNAME,
+  RRType.RRSIG,
 ]);
 
 function lowerName(wire: Uint8Array): Uint8Array {
@@ -62,40 +76,55 @@ describe('fuzz: every record type (issue 17)', () => {
     const typed = codecFor(type) !== undefined;
 
     it(`${name}: wire -> presentation -> wire is the identity, and the printed text is ${typed ? 'its own form' : 'RFC 3597 form'}`, () => {
-      fuzz(`type ${name}: presentation round trip`, [rdataArb(type)], (parts) => {
-        const rdata = rdataOf(parts);
-        expect(checkRdata(type, rdata)).toBeUndefined();
-        const text = formatRdata(type, rdata);
-        if (!typed) expect(text).toBe(formatGeneric(rdata));
-        expect(hex(parseText(type, text))).toBe(hex(rdata));
-      }, PER_TYPE);
+      fuzz(
+        `type ${name}: presentation round trip`,
+        [rdataArb(type)],
+        (parts) => {
+          const rdata = rdataOf(parts);
+          expect(checkRdata(type, rdata)).toBeUndefined();
+          const text = formatRdata(type, rdata);
+          if (!typed) expect(text).toBe(formatGeneric(rdata));
+          expect(hex(parseText(type, text))).toBe(hex(rdata));
+        },
+        PER_TYPE,
+      );
     });
 
     it(`${name}: a printed master-file line reads back as the same record, in its own and in the \\# form`, () => {
-      fuzz(`type ${name}: zone file round trip`, [nameArb, fc.integer({ min: 0, max: 2 ** 31 - 1 }), rdataArb(type)], (owner, ttl, parts) => {
-        const rdata = rdataOf(parts);
-        const ownerText = Name.fromWireString(Buffer.from(owner).toString('latin1')).toString();
-        const line = `${recordPrefixText(ownerText, type, ttl)}${formatRdata(type, rdata)}`;
-        const generic = `${ownerText} ${ttl} IN TYPE${type} ${formatGeneric(rdata)}`;
-        const mnemonic = `${ownerText} IN ${ttl} ${name} ( ${formatGeneric(rdata).replace(/(.{1,10})/g, '$1 ')} )`;
-        const records = parseZone(`${line}\n${generic}\n${mnemonic}\n`);
-        expect(records).toHaveLength(3);
-        for (const r of records) {
-          expect(hex(r.owner.toBytes())).toBe(hex(owner));
-          expect([r.ttl, r.type]).toEqual([ttl, type]);
-          expect(hex(r.rdata)).toBe(hex(rdata));
-        }
-      }, PER_TYPE);
+      fuzz(
+        `type ${name}: zone file round trip`,
+        [nameArb, fc.integer({ min: 0, max: 2 ** 31 - 1 }), rdataArb(type)],
+        (owner, ttl, parts) => {
+          const rdata = rdataOf(parts);
+          const ownerText = Name.fromWireString(Buffer.from(owner).toString('latin1')).toString();
+          const line = `${recordPrefixText(ownerText, type, ttl)}${formatRdata(type, rdata)}`;
+          const generic = `${ownerText} ${ttl} IN TYPE${type} ${formatGeneric(rdata)}`;
+          const mnemonic = `${ownerText} IN ${ttl} ${name} ( ${formatGeneric(rdata).replace(/(.{1,10})/g, '$1 ')} )`;
+          const records = parseZone(`${line}\n${generic}\n${mnemonic}\n`);
+          expect(records).toHaveLength(3);
+          for (const r of records) {
+            expect(hex(r.owner.toBytes())).toBe(hex(owner));
+            expect([r.ttl, r.type]).toEqual([ttl, type]);
+            expect(hex(r.rdata)).toBe(hex(rdata));
+          }
+        },
+        PER_TYPE,
+      );
     });
 
     it(`${name}: the canonical form lowercases exactly the names RFC 4034 6.2 / RFC 6840 5.1 name`, () => {
-      fuzz(`type ${name}: canonical form`, [rdataArb(type)], (parts) => {
-        const lower = typed && LOWERED.has(type);
-        const expected = rdataOf(parts.map((p): RdataPart => ('name' in p && lower ? { name: lowerName(p.name) } : p)));
-        const canonical = canonicalRdata(type, rdataOf(parts));
-        expect(hex(canonical)).toBe(hex(expected));
-        expect(hex(canonicalRdata(type, canonical))).toBe(hex(canonical));
-      }, PER_TYPE);
+      fuzz(
+        `type ${name}: canonical form`,
+        [rdataArb(type)],
+        (parts) => {
+          const lower = typed && LOWERED.has(type);
+          const expected = rdataOf(parts.map((p): RdataPart => ('name' in p && lower ? { name: lowerName(p.name) } : p)));
+          const canonical = canonicalRdata(type, rdataOf(parts));
+          expect(hex(canonical)).toBe(hex(expected));
+          expect(hex(canonicalRdata(type, canonical))).toBe(hex(canonical));
+        },
+        PER_TYPE,
+      );
     });
 
     if (!typed) continue;
@@ -113,25 +142,30 @@ describe('fuzz: every record type (issue 17)', () => {
           return c;
         }),
       );
-      fuzz(`type ${name}: decoder on bad octets`, [mutated], (b) => {
-        let text: string;
-        try {
-          text = formatRdata(type, b);
-        } catch (e) {
-          expect(e).toBeInstanceOf(WireFormatError);
-          expect(checkRdata(type, b)).toBeTypeOf('string');
-          expect(() => parseText(type, formatGeneric(b))).toThrow(/generic RDATA is not valid/);
-          return;
-        }
-        expect(checkRdata(type, b)).toBeUndefined();
-        expect(hex(parseText(type, text))).toBe(hex(b));
-        expect(hex(parseText(type, formatGeneric(b)))).toBe(hex(b));
-        try {
-          expect(canonicalRdata(type, b)).toHaveLength(b.length);
-        } catch (e) {
-          expect(e).toBeInstanceOf(SignerError);
-        }
-      }, PER_TYPED);
+      fuzz(
+        `type ${name}: decoder on bad octets`,
+        [mutated],
+        (b) => {
+          let text: string;
+          try {
+            text = formatRdata(type, b);
+          } catch (e) {
+            expect(e).toBeInstanceOf(WireFormatError);
+            expect(checkRdata(type, b)).toBeTypeOf('string');
+            expect(() => parseText(type, formatGeneric(b))).toThrow(/generic RDATA is not valid/);
+            return;
+          }
+          expect(checkRdata(type, b)).toBeUndefined();
+          expect(hex(parseText(type, text))).toBe(hex(b));
+          expect(hex(parseText(type, formatGeneric(b)))).toBe(hex(b));
+          try {
+            expect(canonicalRdata(type, b)).toHaveLength(b.length);
+          } catch (e) {
+            expect(e).toBeInstanceOf(SignerError);
+          }
+        },
+        PER_TYPED,
+      );
     });
   }
 
@@ -144,16 +178,30 @@ describe('fuzz: every record type (issue 17)', () => {
       const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
       return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
     };
-    const monthDays = (y: number, m: number): number => (m === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31);
-    const time = fc.record({ y: fc.integer({ min: 0, max: 9999 }), m: fc.integer({ min: 1, max: 12 }), d: fc.integer({ min: 1, max: 31 }), h: fc.integer({ min: 0, max: 23 }), mi: fc.integer({ min: 0, max: 59 }), s: fc.integer({ min: 0, max: 59 }) })
+    const monthDays = (y: number, m: number): number =>
+      m === 2 ? ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28) : [4, 6, 9, 11].includes(m) ? 30 : 31;
+    const time = fc
+      .record({
+        y: fc.integer({ min: 0, max: 9999 }),
+        m: fc.integer({ min: 1, max: 12 }),
+        d: fc.integer({ min: 1, max: 31 }),
+        h: fc.integer({ min: 0, max: 23 }),
+        mi: fc.integer({ min: 0, max: 59 }),
+        s: fc.integer({ min: 0, max: 59 }),
+      })
       .map((t) => ({ ...t, d: Math.min(t.d, monthDays(t.y, t.m)) }));
     const pad = (v: number, n: number): string => String(v).padStart(n, '0');
-    fuzz('RRSIG time text', [time], ({ y, m, d, h, mi, s }) => {
-      const text = `${pad(y, 4)}${pad(m, 2)}${pad(d, 2)}${pad(h, 2)}${pad(mi, 2)}${pad(s, 2)}`;
-      const seconds = days(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
-      const rdata = parseText(RRType.RRSIG, `A 8 1 60 ${text} 20240101000000 1 . AA==`);
-      expect(Buffer.from(rdata).readUInt32BE(8), text).toBe(((seconds % 2 ** 32) + 2 ** 32) % 2 ** 32);
-    }, { ciRuns: 300 });
+    fuzz(
+      'RRSIG time text',
+      [time],
+      ({ y, m, d, h, mi, s }) => {
+        const text = `${pad(y, 4)}${pad(m, 2)}${pad(d, 2)}${pad(h, 2)}${pad(mi, 2)}${pad(s, 2)}`;
+        const seconds = days(y, m, d) * 86400 + h * 3600 + mi * 60 + s;
+        const rdata = parseText(RRType.RRSIG, `A 8 1 60 ${text} 20240101000000 1 . AA==`);
+        expect(Buffer.from(rdata).readUInt32BE(8), text).toBe(((seconds % 2 ** 32) + 2 ** 32) % 2 ** 32);
+      },
+      { ciRuns: 300 },
+    );
   });
 
   it('refuses every meta-type in a zone file, in its own and in the \\# form', () => {

@@ -20,28 +20,45 @@ const CASES: [string, string, string, string][] = [
   ['NS', 'ns1', '036e7331076578616d706c6503636f6d00', 'ns1.example.com.'],
   ['CNAME', 'Target.Example.NET.', '06546172676574074578616d706c65034e455400', 'Target.Example.NET.'],
   ['MX', '10 mail', '000a046d61696c076578616d706c6503636f6d00', '10 mail.example.com.'],
-  ['SOA', 'ns1 hostmaster 2024010101 1h 15m 30d 300',
+  [
+    'SOA',
+    'ns1 hostmaster 2024010101 1h 15m 30d 300',
     '036e7331076578616d706c6503636f6d000a686f73746d6173746572076578616d706c6503636f6d0078a3f17500000e100000038400278d000000012c',
-    'ns1.example.com. hostmaster.example.com. 2024010101 3600 900 2592000 300'],
+    'ns1.example.com. hostmaster.example.com. 2024010101 3600 900 2592000 300',
+  ],
   ['TXT', '"hello world" "a\\"b" c\\;d \\255', '', '"hello world" "a\\"b" "c;d" "\\255"'],
   ['HINFO', '"PC" Linux', '02504305'.concat('4c696e7578'), '"PC" "Linux"'],
   ['SRV', '0 5 5060 sip', '0000000513c40373697007'.concat('6578616d706c6503636f6d00'), '0 5 5060 sip.example.com.'],
   ['NAPTR', '100 10 "U" "E2U+sip" "!^.*$!sip:info@example.com!" .', '', '100 10 "U" "E2U+sip" "!^.*$!sip:info@example.com!" .'],
   ['CAA', '0 issue "letsencrypt.org"', '000569737375656c657473656e63727970742e6f7267', '0 issue "letsencrypt.org"'],
-  ['TLSA', '3 1 1 ( 0C72AC70B745AC19998811B131D662C9\n AC69DBDBE7CB23E5B514B56664C5D3D6 )', '0301010c72ac70b745ac19998811b131d662c9ac69dbdbe7cb23e5b514b56664c5d3d6', '3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6'],
+  [
+    'TLSA',
+    '3 1 1 ( 0C72AC70B745AC19998811B131D662C9\n AC69DBDBE7CB23E5B514B56664C5D3D6 )',
+    '0301010c72ac70b745ac19998811b131d662c9ac69dbdbe7cb23e5b514b56664c5d3d6',
+    '3 1 1 0C72AC70B745AC19998811B131D662C9AC69DBDBE7CB23E5B514B56664C5D3D6',
+  ],
   ['SMIMEA', '3 0 1 ABCD', '030001abcd', '3 0 1 ABCD'],
   ['SSHFP', '4 2 123456789abcdef67890123456789abcdef67890123456789abcdef123456789', '', '4 2 123456789ABCDEF67890123456789ABCDEF67890123456789ABCDEF123456789'],
   ['URI', '10 1 "ftp://ftp1.example.com/public"', '000a0001667470', '10 1 "ftp://ftp1.example.com/public"'],
   ['OPENPGPKEY', 'AQID BA==', '01020304', 'AQIDBA=='],
-  ['DS', '60485 RSASHA1 1 2BB183AF5F22588179A53B0A98631FAD1A292118', 'ec45050' + '12bb183af5f22588179a53b0a98631fad1a292118', '60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118'],
+  [
+    'DS',
+    '60485 RSASHA1 1 2BB183AF5F22588179A53B0A98631FAD1A292118',
+    'ec45050' + '12bb183af5f22588179a53b0a98631fad1a292118',
+    '60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118',
+  ],
   ['DNSKEY', '257 3 8 AwEAAQ==', '0101030803010001', '257 3 8 AwEAAQ=='],
-  ['RRSIG', 'A 8 3 3600 20240201000000 20240101000000 12345 example.com. AQID',
-    '', 'A 8 3 3600 20240201000000 20240101000000 12345 example.com. AQID'],
+  ['RRSIG', 'A 8 3 3600 20240201000000 20240101000000 12345 example.com. AQID', '', 'A 8 3 3600 20240201000000 20240101000000 12345 example.com. AQID'],
   ['NSEC', 'host.example.com. A MX RRSIG NSEC TYPE1234', '', 'host.example.com. A MX RRSIG NSEC TYPE1234'],
   ['NSEC3', '1 1 12 aabbccdd 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG', '', '1 1 12 AABBCCDD 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR A RRSIG'],
   ['NSEC3', '1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR', '', '1 0 0 - 2T7B4G4VSA5SMI47K61MV5BV1A22BOJR '],
   ['NSEC3PARAM', '1 0 0 -', '01000000' + '00', '1 0 0 -'],
-  ['ZONEMD', '2018031900 1 1 ( FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE )', '', '2018031900 1 1 FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE'],
+  [
+    'ZONEMD',
+    '2018031900 1 1 ( FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE )',
+    '',
+    '2018031900 1 1 FEBE3D4CE2EC2FFA4BA99D46CD69D6D29711E55217057BEE7EB1A7B641A47BA7FED2DD5B97AE499FAFA4F22C6BD647DE',
+  ],
   ['CDS', '0 0 0 00', '0000000000', '0 0 0 00'],
   ['CDNSKEY', '0 3 0 AA==', '0000030000', '0 3 0 AA=='],
   ['PTR', 'host', '', 'host.example.com.'],
@@ -110,8 +127,11 @@ describe('RDATA codecs', () => {
     const txt = parse('TXT', 'ABC');
     expect(canonicalRdata(RRType.TXT, txt)).toBe(txt);
     // every name of the RDATA, and nothing after the last of them
-    const canonical = (type: string, text: string): string => Buffer.from(canonicalRdata(RRType[type as keyof typeof RRType], parse(type, text))).toString('latin1');
-    expect(canonical('SOA', 'NS1.Example.COM. HostMaster.Example.COM. 1 2 3 4 5')).toBe(Buffer.from(parse('SOA', 'ns1.example.com. hostmaster.example.com. 1 2 3 4 5')).toString('latin1'));
+    const canonical = (type: string, text: string): string =>
+      Buffer.from(canonicalRdata(RRType[type as keyof typeof RRType], parse(type, text))).toString('latin1');
+    expect(canonical('SOA', 'NS1.Example.COM. HostMaster.Example.COM. 1 2 3 4 5')).toBe(
+      Buffer.from(parse('SOA', 'ns1.example.com. hostmaster.example.com. 1 2 3 4 5')).toString('latin1'),
+    );
     expect(canonical('SRV', '0 5 5060 SIP.Example.COM.')).toBe(Buffer.from(parse('SRV', '0 5 5060 sip.example.com.')).toString('latin1'));
     // the signature after the signer's name keeps its octets, uppercase ASCII letters included
     const signature = Buffer.from('QUJDREVGR0hJSktMTU5PUA==', 'base64'); // "ABCDEFGHIJKLMNOP"
@@ -141,16 +161,20 @@ describe('RDATA codecs', () => {
   });
 
   it('IPv6 text round-trips for random addresses (property)', () => {
-    fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
-      expect(hex(parseIpv6(formatIpv6(b)))).toBe(hex(b));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (b) => {
+        expect(hex(parseIpv6(formatIpv6(b)))).toBe(hex(b));
+      }),
+    );
   });
 
   it('base32hex round-trips and matches RFC 4648 section 10', () => {
     expect(encodeBase32Hex(Buffer.from('foobar'))).toBe('CPNMUOJ1E8');
     expect(Buffer.from(decodeBase32Hex('cpnmuoj1e8')).toString()).toBe('foobar');
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
-      expect(hex(decodeBase32Hex(encodeBase32Hex(b)))).toBe(hex(b));
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
+        expect(hex(decodeBase32Hex(encodeBase32Hex(b)))).toBe(hex(b));
+      }),
+    );
   });
 });

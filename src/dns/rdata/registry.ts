@@ -2,14 +2,42 @@ import { RRType } from '../types.js';
 import type { RdataCodec } from './codec.js';
 import { fieldCodec } from './codec.js';
 import {
-  ALGORITHM_NAMES, base64ToEnd, caaTag, charString, charStrings, eui, hashedOwner, hexToEnd, ilnp64,
-  interval32, ipv4, ipv6, name, octetsToEnd, salt, time32, typeBitmap, typeCovered, u16, u32, u8,
+  ALGORITHM_NAMES,
+  base64ToEnd,
+  caaTag,
+  charString,
+  charStrings,
+  eui,
+  hashedOwner,
+  hexToEnd,
+  ilnp64,
+  interval32,
+  ipv4,
+  ipv6,
+  name,
+  octetsToEnd,
+  salt,
+  time32,
+  typeBitmap,
+  typeCovered,
+  u16,
+  u32,
+  u8,
 } from './fields.js';
 import { locCodec } from './loc.js';
 import { svcbCodec } from './svcb.js';
 
 const CERT_TYPES: Readonly<Record<string, number>> = {
-  PKIX: 1, SPKI: 2, PGP: 3, IPKIX: 4, ISPKI: 5, IPGP: 6, ACPKIX: 7, IACPKIX: 8, URI: 253, OID: 254,
+  PKIX: 1,
+  SPKI: 2,
+  PGP: 3,
+  IPKIX: 4,
+  ISPKI: 5,
+  IPGP: 6,
+  ACPKIX: 7,
+  IACPKIX: 8,
+  URI: 253,
+  OID: 254,
 };
 
 const DS_FIELDS = [u16('key tag'), u8('algorithm', ALGORITHM_NAMES), u8('digest type'), hexToEnd('digest')];
@@ -25,10 +53,18 @@ const CODECS = new Map<number, RdataCodec>([
   [RRType.A, fieldCodec([ipv4()])],
   [RRType.NS, fieldCodec([name('name server', true)])],
   [RRType.CNAME, fieldCodec([name('target', true)])],
-  [RRType.SOA, fieldCodec([
-    name('primary name server', true), name('responsible mailbox', true), u32('serial'),
-    interval32('refresh'), interval32('retry'), interval32('expire'), interval32('minimum'),
-  ])],
+  [
+    RRType.SOA,
+    fieldCodec([
+      name('primary name server', true),
+      name('responsible mailbox', true),
+      u32('serial'),
+      interval32('refresh'),
+      interval32('retry'),
+      interval32('expire'),
+      interval32('minimum'),
+    ]),
+  ],
   [RRType.MB, fieldCodec([name('mailbox host', true)])],
   [RRType.MG, fieldCodec([name('mail group member', true)])],
   [RRType.MR, fieldCodec([name('new mailbox', true)])],
@@ -42,21 +78,27 @@ const CODECS = new Map<number, RdataCodec>([
   [RRType.AAAA, fieldCodec([ipv6()])],
   [RRType.LOC, locCodec],
   [RRType.SRV, fieldCodec([u16('priority'), u16('weight'), u16('port'), name('target', true)])],
-  [RRType.NAPTR, fieldCodec([
-    u16('order'), u16('preference'), charString('flags'), charString('services'), charString('regexp'),
-    name('replacement', true),
-  ])],
+  [RRType.NAPTR, fieldCodec([u16('order'), u16('preference'), charString('flags'), charString('services'), charString('regexp'), name('replacement', true)])],
   [RRType.KX, fieldCodec([u16('preference'), name('exchanger', true)])],
   [RRType.CERT, fieldCodec([u16('certificate type', CERT_TYPES), u16('key tag'), u8('algorithm', ALGORITHM_NAMES), base64ToEnd('certificate')])],
   [RRType.DNAME, fieldCodec([name('target', true)])],
   [RRType.DS, fieldCodec(DS_FIELDS)],
   [RRType.CDS, fieldCodec(DS_FIELDS)],
   [RRType.SSHFP, fieldCodec([u8('algorithm'), u8('fingerprint type'), hexToEnd('fingerprint')])],
-  [RRType.RRSIG, fieldCodec([
-    typeCovered(), u8('algorithm', ALGORITHM_NAMES), u8('labels'), u32('original TTL'),
-    time32('signature expiration'), time32('signature inception'), u16('key tag'),
-    name("signer's name", true), base64ToEnd('signature'),
-  ])],
+  [
+    RRType.RRSIG,
+    fieldCodec([
+      typeCovered(),
+      u8('algorithm', ALGORITHM_NAMES),
+      u8('labels'),
+      u32('original TTL'),
+      time32('signature expiration'),
+      time32('signature inception'),
+      u16('key tag'),
+      name("signer's name", true),
+      base64ToEnd('signature'),
+    ]),
+  ],
   [RRType.NSEC, fieldCodec([name('next domain name', false), typeBitmap()])],
   [RRType.DNSKEY, fieldCodec(DNSKEY_FIELDS)],
   [RRType.CDNSKEY, fieldCodec(DNSKEY_FIELDS)],

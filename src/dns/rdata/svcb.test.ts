@@ -18,29 +18,39 @@ const VECTORS: [string, string, string][] = [
   ['1 .', '000100', '1 .'],
   ['16 foo.example.com. port=53', `0010${FOO_COM} 0003 0002 0035`, '16 foo.example.com. port=53'],
   ['1 foo.example.com. key667=hello', `0001${FOO_COM} 029b 0005 68656c6c6f`, '1 foo.example.com. key667="hello"'],
-  ['1 foo.example.com. key667="hello\\210qoo"', `0001${FOO_COM} 029b 0009 68656c6c6fd2716f6f`,
-    '1 foo.example.com. key667="hello\\210qoo"'],
-  ['1 foo.example.com. ( ipv6hint="2001:db8::1,2001:db8::53:1" )',
+  ['1 foo.example.com. key667="hello\\210qoo"', `0001${FOO_COM} 029b 0009 68656c6c6fd2716f6f`, '1 foo.example.com. key667="hello\\210qoo"'],
+  [
+    '1 foo.example.com. ( ipv6hint="2001:db8::1,2001:db8::53:1" )',
     `0001${FOO_COM} 0006 0020 20010db8000000000000000000000001 20010db8000000000000000000530001`,
-    '1 foo.example.com. ipv6hint=2001:db8::1,2001:db8::53:1'],
-  ['1 example.com. ( ipv6hint="2001:db8:122:344::192.0.2.33" )',
+    '1 foo.example.com. ipv6hint=2001:db8::1,2001:db8::53:1',
+  ],
+  [
+    '1 example.com. ( ipv6hint="2001:db8:122:344::192.0.2.33" )',
     '0001 076578616d706c6503636f6d00 0006 0010 20010db8012203440000 0000c0000221',
-    '1 example.com. ipv6hint=2001:db8:122:344::c000:221'],
-  ['16 foo.example.org. ( alpn=h2,h3-19 mandatory=ipv4hint,alpn ipv4hint=192.0.2.1 )',
+    '1 example.com. ipv6hint=2001:db8:122:344::c000:221',
+  ],
+  [
+    '16 foo.example.org. ( alpn=h2,h3-19 mandatory=ipv4hint,alpn ipv4hint=192.0.2.1 )',
     `0010${FOO_ORG} 0000 0004 0001 0004 0001 0009 02 6832 05 68332d3139 0004 0004 c0000201`,
-    '16 foo.example.org. mandatory=alpn,ipv4hint alpn="h2,h3-19" ipv4hint=192.0.2.1'],
-  ['16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"', `0010${FOO_ORG} 0001 000c 08 665c6f6f2c626172 02 6832`,
-    '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"'],
-  ['16 foo.example.org. alpn=f\\\\\\092oo\\092,bar,h2', `0010${FOO_ORG} 0001 000c 08 665c6f6f2c626172 02 6832`,
-    '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"'],
+    '16 foo.example.org. mandatory=alpn,ipv4hint alpn="h2,h3-19" ipv4hint=192.0.2.1',
+  ],
+  [
+    '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"',
+    `0010${FOO_ORG} 0001 000c 08 665c6f6f2c626172 02 6832`,
+    '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"',
+  ],
+  [
+    '16 foo.example.org. alpn=f\\\\\\092oo\\092,bar,h2',
+    `0010${FOO_ORG} 0001 000c 08 665c6f6f2c626172 02 6832`,
+    '16 foo.example.org. alpn="f\\\\\\\\oo\\\\,bar,h2"',
+  ],
 ];
 
 /** Other inputs: the text hms prints for each (checked against BIND 9.18 and ldns 1.8.3). */
 const PRINTED: [string, string][] = [
   ['1 . alpn="h2,h3" port=443 ipv4hint=192.0.2.1,192.0.2.2', '1 . alpn="h2,h3" port=443 ipv4hint=192.0.2.1,192.0.2.2'],
   ['1 . ipv4hint=192.0.2.2 port=443 alpn=h2,h3', '1 . alpn="h2,h3" port=443 ipv4hint=192.0.2.2'],
-  ['1 . ech=AEj+DQBEAQAgACBvb2ZiYXJiYXpxdXV4 no-default-alpn alpn=h2',
-    '1 . alpn="h2" no-default-alpn ech=AEj+DQBEAQAgACBvb2ZiYXJiYXpxdXV4'],
+  ['1 . ech=AEj+DQBEAQAgACBvb2ZiYXJiYXpxdXV4 no-default-alpn alpn=h2', '1 . alpn="h2" no-default-alpn ech=AEj+DQBEAQAgACBvb2ZiYXJiYXpxdXV4'],
   ['1 . ech="AEj+DQBEAQAgACBvb2ZiYXJiYXpxdXV4"', '1 . ech=AEj+DQBEAQAgACBvb2ZiYXJiYXpxdXV4'],
   ['1 dns alpn=h2 dohpath=/dns-query{?dns}', '1 dns.example.com. alpn="h2" dohpath="/dns-query{?dns}"'],
   ['1 . key7="/q{?x,dns}" mandatory=key7', '1 . mandatory=dohpath dohpath="/q{?x,dns}"'],
@@ -136,11 +146,14 @@ describe('SVCB codec', () => {
   }
 
   it('round-trips any valid wire form exactly (property)', () => {
-    fc.assert(fc.property(params, (p) => {
-      const b = build(p);
-      const text = svcbCodec.format(b);
-      expect(hex(parse(text)), text).toBe(hex(b));
-    }), { numRuns: 1500 });
+    fc.assert(
+      fc.property(params, (p) => {
+        const b = build(p);
+        const text = svcbCodec.format(b);
+        expect(hex(parse(text)), text).toBe(hex(b));
+      }),
+      { numRuns: 1500 },
+    );
   });
 
   it('never throws anything but WireFormatError on arbitrary or mangled wire data (property)', () => {
@@ -149,14 +162,17 @@ describe('SVCB codec', () => {
       if (b.length > 0) b[at % b.length] = v;
       return b.subarray(0, b.length - (cut % 3));
     });
-    fc.assert(fc.property(fc.oneof(mangled, fc.uint8Array({ maxLength: 40 })), (b) => {
-      try {
-        const text = svcbCodec.format(b);
-        expect(hex(parse(text)), text).toBe(hex(b));
-      } catch (e) {
-        expect(e).toBeInstanceOf(WireFormatError);
-      }
-    }), { numRuns: 4000 });
+    fc.assert(
+      fc.property(fc.oneof(mangled, fc.uint8Array({ maxLength: 40 })), (b) => {
+        try {
+          const text = svcbCodec.format(b);
+          expect(hex(parse(text)), text).toBe(hex(b));
+        } catch (e) {
+          expect(e).toBeInstanceOf(WireFormatError);
+        }
+      }),
+      { numRuns: 4000 },
+    );
   });
 
   describe('rejects bad presentation input with ValueError', () => {

@@ -25,8 +25,15 @@ const DOHPATH = 7;
 const OHTTP = 8;
 
 const KEYS_BY_NAME = new Map<string, number>([
-  ['mandatory', MANDATORY], ['alpn', ALPN], ['no-default-alpn', NO_DEFAULT_ALPN], ['port', PORT],
-  ['ipv4hint', IPV4HINT], ['ech', ECH], ['ipv6hint', IPV6HINT], ['dohpath', DOHPATH], ['ohttp', OHTTP],
+  ['mandatory', MANDATORY],
+  ['alpn', ALPN],
+  ['no-default-alpn', NO_DEFAULT_ALPN],
+  ['port', PORT],
+  ['ipv4hint', IPV4HINT],
+  ['ech', ECH],
+  ['ipv6hint', IPV6HINT],
+  ['dohpath', DOHPATH],
+  ['ohttp', OHTTP],
 ]);
 /** Names printed; any other key (ohttp included) is printed as keyNNNNN. */
 const PRINTED_NAMES = ['mandatory', 'alpn', 'no-default-alpn', 'port', 'ipv4hint', 'ech', 'ipv6hint', 'dohpath'];
@@ -86,7 +93,7 @@ function splitValueList(text: string, label: string): string[] {
 
 /** RFC 3629 UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF). */
 function isUtf8(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; ) {
+  for (let i = 0; i < b.length;) {
     const c = b[i]!;
     const n = c < 0x80 ? 0 : c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
     if (n < 0) return false;
@@ -141,8 +148,14 @@ function dohpathProblem(b: Uint8Array): string | undefined {
           if (m === null) return 'has a bad prefix length in a template expression';
           i += 1 + m[0].length;
         }
-        if (s[i] === ',') { i++; continue; }
-        if (s[i] === '}') { i++; break; }
+        if (s[i] === ',') {
+          i++;
+          continue;
+        }
+        if (s[i] === '}') {
+          i++;
+          break;
+        }
         return 'has an unterminated or malformed template expression';
       }
     } else {
@@ -281,7 +294,7 @@ function formatValue(key: number, v: Uint8Array, at: number): string | undefined
     case ALPN: {
       if (n === 0) bad('empty');
       const ids: string[] = [];
-      for (let i = 0; i < n; ) {
+      for (let i = 0; i < n;) {
         const len = v[i]!;
         if (len === 0) bad('empty ALPN id');
         if (i + 1 + len > n) bad('ALPN id runs past the value');

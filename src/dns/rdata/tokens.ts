@@ -21,7 +21,11 @@ export class RdataTokens {
   current: Token | undefined;
 
   /** Reads `tokens` from `start`; `last` is what errors point at when there is no token left. */
-  constructor(private readonly tokens: readonly Token[], last?: Token, start = 0) {
+  constructor(
+    private readonly tokens: readonly Token[],
+    last?: Token,
+    start = 0,
+  ) {
     this.index = start;
     this.current = tokens[start] ?? last;
   }

@@ -51,7 +51,11 @@ export class EntryLexer {
   /** A chunk was read since the last PAUSE. */
   private pulled = false;
 
-  constructor(chunks: Iterable<string>, private readonly file: string, private readonly budget: InputBudget = unlimited()) {
+  constructor(
+    chunks: Iterable<string>,
+    private readonly file: string,
+    private readonly budget: InputBudget = unlimited(),
+  ) {
     this.chunks = chunks[Symbol.iterator]();
   }
 
@@ -65,7 +69,13 @@ export class EntryLexer {
   }
 
   private tooLong(what: string): never {
-    this.fail(this.lineNo + 1, 1, `${what} is longer than ${this.budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`, undefined, 'INPUT_REFUSED');
+    this.fail(
+      this.lineNo + 1,
+      1,
+      `${what} is longer than ${this.budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`,
+      undefined,
+      'INPUT_REFUSED',
+    );
   }
 
   /**
@@ -90,7 +100,13 @@ export class EntryLexer {
         } else {
           this.budget.left -= next.value.length;
           if (this.budget.left < 0) {
-            this.fail(this.lineNo + 1, 1, `the zone's input is larger than ${this.budget.maxOctets} octets, the most read of one zone over all its files (service.zone-input-max-size)`, undefined, 'INPUT_REFUSED');
+            this.fail(
+              this.lineNo + 1,
+              1,
+              `the zone's input is larger than ${this.budget.maxOctets} octets, the most read of one zone over all its files (service.zone-input-max-size)`,
+              undefined,
+              'INPUT_REFUSED',
+            );
           }
           this.text = this.text.slice(this.pos) + next.value;
           this.pos = 0;
@@ -144,7 +160,14 @@ export class EntryLexer {
       const startsBlank = e > s && (text.charCodeAt(s) === SPACE || text.charCodeAt(s) === TAB);
       if (depth > 0) {
         entryOctets += e - s + 1;
-        if (entryOctets > this.budget.maxLine) this.fail(parenLine, parenCol, `the record in parentheses is longer than ${this.budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`, '(', 'INPUT_REFUSED');
+        if (entryOctets > this.budget.maxLine)
+          this.fail(
+            parenLine,
+            parenCol,
+            `the record in parentheses is longer than ${this.budget.maxLine} octets, the longest a line or record may be (service.zone-input-max-line)`,
+            '(',
+            'INPUT_REFUSED',
+          );
       } else {
         entryOctets = e - s + 1;
       }

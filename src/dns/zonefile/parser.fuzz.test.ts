@@ -66,7 +66,14 @@ interface Style {
   readonly crlf: boolean;
   readonly generic: boolean;
 }
-const styleArb: fc.Arbitrary<Style> = fc.record({ omitOwner: fc.boolean(), omitTtl: fc.boolean(), parens: fc.boolean(), comment: fc.boolean(), crlf: fc.boolean(), generic: fc.boolean() });
+const styleArb: fc.Arbitrary<Style> = fc.record({
+  omitOwner: fc.boolean(),
+  omitTtl: fc.boolean(),
+  parens: fc.boolean(),
+  comment: fc.boolean(),
+  crlf: fc.boolean(),
+  generic: fc.boolean(),
+});
 
 /** A zone's text, and the records it must give (as `outcome` writes them). */
 function zoneText(records: readonly RecordValue[], styles: readonly Style[], dollarTtl: number): { text: string; expected: string[] } {
@@ -93,17 +100,73 @@ function zoneText(records: readonly RecordValue[], styles: readonly Style[], dol
   return { text: `${lines.join('\n')}\n`, expected };
 }
 
-const zoneArb = fc.tuple(fc.array(recordArb, { maxLength: 8 }), fc.array(styleArb, { maxLength: 8 }), fc.integer({ min: 0, max: 2 ** 31 - 1 })).map(([records, styles, ttl]) => zoneText(records, styles, ttl));
+const zoneArb = fc
+  .tuple(fc.array(recordArb, { maxLength: 8 }), fc.array(styleArb, { maxLength: 8 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }))
+  .map(([records, styles, ttl]) => zoneText(records, styles, ttl));
 
 /** Pieces of text that break a zone in the ways the issue lists. */
 const breakers = fc.oneof(
-  fc.constantFrom('(', ')', '((', '))', '"', '\\', ';', '\n', '\r', '\r\n', '\t', ' ', '$', '@', '.', '..', '\x00', '\xff', '*', '\x1b[2J', '\x07', '\x9b', '\x7f'),
-  fc.constantFrom('\\9', '\\99', '\\999', '\\256', '\\0', '\\\n', '\\"', '\\('),
-  fc.constantFrom(' IN ', ' CH ', ' CLASS1 ', ' TYPE0 ', ' TYPE65535 ', ' AXFR ', ' OPT ', ' \\# ', ' \\# 2 00 ', ' \\# 1 0 ', ' 1h ', ' 4294967296 ', ' 1w99999999999d '),
   fc.constantFrom(
-    '\n$ORIGIN\n', '\n$ORIGIN sub\n', '\n$ORIGIN .\n', '\n$ORIGIN a..b.\n', '\n$ORIGIN @\n', '\n$TTL\n', '\n$TTL 1h\n', '\n$TTL 99999999999\n', '\n$TTL -1\n',
-    '\n$INCLUDE\n', '\n$INCLUDE other.db\n', '\n$INCLUDE other.db sub\n', '\n$INCLUDE fuzz.db\n', '\n$INCLUDE nothere.db\n', '\n$INCLUDE other.db a b\n',
-    '\n$GENERATE 1-2 a A 1.2.3.4\n', '\n$foo\n', '\n$ttl 60\n', '\n $TTL 60\n',
+    '(',
+    ')',
+    '((',
+    '))',
+    '"',
+    '\\',
+    ';',
+    '\n',
+    '\r',
+    '\r\n',
+    '\t',
+    ' ',
+    '$',
+    '@',
+    '.',
+    '..',
+    '\x00',
+    '\xff',
+    '*',
+    '\x1b[2J',
+    '\x07',
+    '\x9b',
+    '\x7f',
+  ),
+  fc.constantFrom('\\9', '\\99', '\\999', '\\256', '\\0', '\\\n', '\\"', '\\('),
+  fc.constantFrom(
+    ' IN ',
+    ' CH ',
+    ' CLASS1 ',
+    ' TYPE0 ',
+    ' TYPE65535 ',
+    ' AXFR ',
+    ' OPT ',
+    ' \\# ',
+    ' \\# 2 00 ',
+    ' \\# 1 0 ',
+    ' 1h ',
+    ' 4294967296 ',
+    ' 1w99999999999d ',
+  ),
+  fc.constantFrom(
+    '\n$ORIGIN\n',
+    '\n$ORIGIN sub\n',
+    '\n$ORIGIN .\n',
+    '\n$ORIGIN a..b.\n',
+    '\n$ORIGIN @\n',
+    '\n$TTL\n',
+    '\n$TTL 1h\n',
+    '\n$TTL 99999999999\n',
+    '\n$TTL -1\n',
+    '\n$INCLUDE\n',
+    '\n$INCLUDE other.db\n',
+    '\n$INCLUDE other.db sub\n',
+    '\n$INCLUDE fuzz.db\n',
+    '\n$INCLUDE nothere.db\n',
+    '\n$INCLUDE other.db a b\n',
+    '\n$GENERATE 1-2 a A 1.2.3.4\n',
+    '\n$foo\n',
+    '\n$ttl 60\n',
+    '\n $TTL 60\n',
   ),
   fc.tuple(fc.constantFrom('x', 'a.', '\\065', '9', '(', '"'), fc.integer({ min: 64, max: 5000 })).map(([s, n]) => s.repeat(n)),
   fc.string({ unit: 'binary-ascii', maxLength: 12 }),
@@ -130,38 +193,53 @@ const FILES = (text: string): Record<string, string> => ({ 'fuzz.db': text, 'oth
 
 describe('fuzz: the zone-file parser (issue 17)', () => {
   it('reads a zone printed from valid records of every type, in every style, as those records', () => {
-    fuzz('zone file round trip', [zoneArb], ({ text, expected }) => {
-      for (const chunkSize of [1 << 16, 7]) {
-        const got = outcome(text, { chunkSize });
-        if ('error' in got) throw got.error;
-        expect(got.records).toEqual(expected);
-      }
-    }, { ciRuns: 150 });
+    fuzz(
+      'zone file round trip',
+      [zoneArb],
+      ({ text, expected }) => {
+        for (const chunkSize of [1 << 16, 7]) {
+          const got = outcome(text, { chunkSize });
+          if ('error' in got) throw got.error;
+          expect(got.records).toEqual(expected);
+        }
+      },
+      { ciRuns: 150 },
+    );
   });
 
   it('gives records or a ZoneSyntaxError with file:line:col and a short excerpt for damaged zones, whatever the chunks', () => {
-    fuzz('zone parser on damaged zones', [zoneArb, fc.array(textDamageArb, { minLength: 1, maxLength: 4 }), fc.boolean()], ({ text }, damage, withResolver) => {
-      const damaged = damage.reduce((t, d) => d(t), text);
-      const files = withResolver ? FILES(damaged) : undefined;
-      const whole = outcome(damaged, files === undefined ? {} : { files });
-      if ('error' in whole) {
-        expectGoodError(whole.error, lineCounts(files ?? { 'fuzz.db': damaged }));
-        if (!withResolver && /\$INCLUDE/i.test(damaged) && whole.error.code === 'ZONE_INCLUDE') expect(whole.error.message).toMatch(/not allowed here/);
-      }
-      const inBits = outcome(damaged, { chunkSize: 3, ...(files === undefined ? {} : { files }) });
-      if ('error' in whole) expect('error' in inBits ? inBits.error.message : inBits.records).toBe(whole.error.message);
-      else expect(inBits).toEqual(whole);
-    }, { ciRuns: 300 });
+    fuzz(
+      'zone parser on damaged zones',
+      [zoneArb, fc.array(textDamageArb, { minLength: 1, maxLength: 4 }), fc.boolean()],
+      ({ text }, damage, withResolver) => {
+        const damaged = damage.reduce((t, d) => d(t), text);
+        const files = withResolver ? FILES(damaged) : undefined;
+        const whole = outcome(damaged, files === undefined ? {} : { files });
+        if ('error' in whole) {
+          expectGoodError(whole.error, lineCounts(files ?? { 'fuzz.db': damaged }));
+          if (!withResolver && /\$INCLUDE/i.test(damaged) && whole.error.code === 'ZONE_INCLUDE') expect(whole.error.message).toMatch(/not allowed here/);
+        }
+        const inBits = outcome(damaged, { chunkSize: 3, ...(files === undefined ? {} : { files }) });
+        if ('error' in whole) expect('error' in inBits ? inBits.error.message : inBits.records).toBe(whole.error.message);
+        else expect(inBits).toEqual(whole);
+      },
+      { ciRuns: 300 },
+    );
   });
 
   it('gives records or a ZoneSyntaxError with file:line:col and a short excerpt for any text', () => {
     const piece = fc.oneof(breakers, fc.constantFrom('a', 'b.', 'www', '60', ' A ', ' TXT ', ' MX 10 ', ' SOA ', ' NS ', '192.0.2.1', ' "x y" ', '\n', '\n  '));
-    fuzz('zone parser on any text', [fc.array(piece, { maxLength: 40 }), fc.boolean()], (parts, withResolver) => {
-      const text = parts.join('');
-      const files = withResolver ? FILES(text) : undefined;
-      const got = outcome(text, files === undefined ? {} : { files });
-      if ('error' in got) expectGoodError(got.error, lineCounts(files ?? { 'fuzz.db': text }));
-    }, { ciRuns: 1000 });
+    fuzz(
+      'zone parser on any text',
+      [fc.array(piece, { maxLength: 40 }), fc.boolean()],
+      (parts, withResolver) => {
+        const text = parts.join('');
+        const files = withResolver ? FILES(text) : undefined;
+        const got = outcome(text, files === undefined ? {} : { files });
+        if ('error' in got) expectGoodError(got.error, lineCounts(files ?? { 'fuzz.db': text }));
+      },
+      { ciRuns: 1000 },
+    );
   });
 });
 
@@ -198,6 +276,8 @@ describe('counterexamples the zone-parser fuzz found (issue 17)', () => {
       e = caught;
     }
     expect(e).toBeInstanceOf(ZoneSyntaxError);
-    expect((e as Error).message).toBe("zone.db:2:10: cannot read included file 'a\\027[2Jb': ENOENT: no such file or directory, open 'a\\027[2Jb' (near 'a\\027[2Jb')");
+    expect((e as Error).message).toBe(
+      "zone.db:2:10: cannot read included file 'a\\027[2Jb': ENOENT: no such file or directory, open 'a\\027[2Jb' (near 'a\\027[2Jb')",
+    );
   });
 });

@@ -136,7 +136,15 @@ describe('parseZoneFile on arbitrary input (property)', () => {
 describe('errors quote input as a short excerpt (issue 17)', () => {
   it('OPS-6 a 1 MB bad token gives an error under 300 characters that names file:line:col', () => {
     const huge = 'X'.repeat(1_000_000);
-    for (const line of [`www ${huge} 192.0.2.2`, `www A ${huge}`, `${huge} A 192.0.2.2`, `www MX 10 ${'a.'.repeat(500_000)}`, `www TXT "${huge}`, `$INCLUDE ${huge}`, `$TTL 1 ${huge}`]) {
+    for (const line of [
+      `www ${huge} 192.0.2.2`,
+      `www A ${huge}`,
+      `${huge} A 192.0.2.2`,
+      `www MX 10 ${'a.'.repeat(500_000)}`,
+      `www TXT "${huge}`,
+      `$INCLUDE ${huge}`,
+      `$TTL 1 ${huge}`,
+    ]) {
       const e = syntaxError(`$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 2592000 300\n${line}\n`);
       expect(e.message.length, line.slice(0, 20)).toBeLessThan(300);
       expect(e.message).toMatch(/^zone\.db:3:\d+: /);
@@ -147,8 +155,9 @@ describe('errors quote input as a short excerpt (issue 17)', () => {
 
 describe('input limits (issue 17: bounded input)', () => {
   const head = '$TTL 3600\n@ SOA ns1 hostmaster 1 7200 900 2592000 300\n@ NS ns1\nns1 A 192.0.2.1\n';
-  const limited = (text: string, limits: Partial<ZoneInputLimits>, files: Record<string, string> = {}): ZoneRecord[] =>
-    [...parseZoneFile(textSource('zone.db', text, 1 << 16), { origin, include: memoryIncludes(files), limits: { ...DEFAULT_ZONE_INPUT_LIMITS, ...limits } })];
+  const limited = (text: string, limits: Partial<ZoneInputLimits>, files: Record<string, string> = {}): ZoneRecord[] => [
+    ...parseZoneFile(textSource('zone.db', text, 1 << 16), { origin, include: memoryIncludes(files), limits: { ...DEFAULT_ZONE_INPUT_LIMITS, ...limits } }),
+  ];
   const refusal = (f: () => unknown): ZoneSyntaxError => {
     try {
       f();
@@ -172,7 +181,9 @@ describe('input limits (issue 17: bounded input)', () => {
       yield head;
       for (;;) yield 'x'.repeat(1 << 16);
     }
-    const e = refusal(() => [...parseZoneFile({ file: 'zone.db', id: 'zone.db', chunks: endless() }, { origin, limits: { ...DEFAULT_ZONE_INPUT_LIMITS, maxLine: 1 << 20 } })]);
+    const e = refusal(() => [
+      ...parseZoneFile({ file: 'zone.db', id: 'zone.db', chunks: endless() }, { origin, limits: { ...DEFAULT_ZONE_INPUT_LIMITS, maxLine: 1 << 20 } }),
+    ]);
     expect(e.code).toBe('INPUT_REFUSED');
     expect(e.message).toMatch(/^zone\.db:5:1: line 5 is longer than 1048576 octets/);
   });
@@ -199,13 +210,16 @@ describe('input limits (issue 17: bounded input)', () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 1000; i++) files[`f${i}`] = `; file ${i}\n$INCLUDE f${i + 1}\n`;
     const include = memoryIncludes(files);
-    const e = refusal(() => [...parseZoneFile(textSource('zone.db', `${head}$INCLUDE f0\n`), {
-      origin, limits: { ...DEFAULT_ZONE_INPUT_LIMITS, maxIncludeDepth: 20 },
-      include: (path, from) => {
-        opened.push(path);
-        return include(path, from);
-      },
-    })]);
+    const e = refusal(() => [
+      ...parseZoneFile(textSource('zone.db', `${head}$INCLUDE f0\n`), {
+        origin,
+        limits: { ...DEFAULT_ZONE_INPUT_LIMITS, maxIncludeDepth: 20 },
+        include: (path, from) => {
+          opened.push(path);
+          return include(path, from);
+        },
+      }),
+    ]);
     expect(e.code).toBe('INPUT_REFUSED');
     expect(e.message).toMatch(/^f19:2:10: \$INCLUDE nested deeper than 20 files .*zone\.db -> \.\.\. -> f19 \(near 'f20'\)/);
     expect(opened).toHaveLength(20);

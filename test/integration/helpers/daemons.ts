@@ -18,7 +18,12 @@ export interface Daemon {
 }
 
 /** Starts a server process and resolves once `ready` shows in its output; bounded in time. */
-export async function startDaemon(cmd: string, args: readonly string[], ready: RegExp, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; registry?: Daemon[] } = {}): Promise<Daemon> {
+export async function startDaemon(
+  cmd: string,
+  args: readonly string[],
+  ready: RegExp,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; registry?: Daemon[] } = {},
+): Promise<Daemon> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   let text = '';
   const listeners = new Set<() => void>();
@@ -28,32 +33,35 @@ export async function startDaemon(cmd: string, args: readonly string[], ready: R
   };
   child.stdout.on('data', seen);
   child.stderr.on('data', seen);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => {
-    for (const l of listeners) l();
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      for (const l of listeners) l();
+      resolve(code);
+    }),
+  );
   const daemon: Daemon = {
     child,
     output: () => text,
-    waitFor: (pattern, timeoutMs = 30_000, from = 0) => new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (pattern.test(text.slice(from))) {
+    waitFor: (pattern, timeoutMs = 30_000, from = 0) =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (pattern.test(text.slice(from))) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            resolve(text);
+          } else if (child.exitCode !== null || child.signalCode !== null) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            reject(new Error(`${cmd} exited (${child.exitCode ?? child.signalCode}) before '${pattern.source}':\n${text.slice(-4000)}`));
+          }
+        };
+        const timer = setTimeout(() => {
           listeners.delete(check);
-          clearTimeout(timer);
-          resolve(text);
-        } else if (child.exitCode !== null || child.signalCode !== null) {
-          listeners.delete(check);
-          clearTimeout(timer);
-          reject(new Error(`${cmd} exited (${child.exitCode ?? child.signalCode}) before '${pattern.source}':\n${text.slice(-4000)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`${cmd}: no '${pattern.source}' within ${timeoutMs} ms:\n${text.slice(-4000)}`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-    }),
+          reject(new Error(`${cmd}: no '${pattern.source}' within ${timeoutMs} ms:\n${text.slice(-4000)}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(signal);
@@ -94,8 +102,14 @@ export function afterServiceTests(daemons: readonly Daemon[], test: () => { tmp:
  * (`allow-notify`), or with `allowNotify: false` as BIND does by default: from its primaries
  * only. `querylog` logs every query it answers, with the client's address.
  */
-export function namedSecondaryConf(dir: string, o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string; allowNotify?: boolean; querylog?: boolean }): string {
-  return writeNamedConf(dir, o.port, `  query-source address ${o.source};${o.querylog === true ? '\n  querylog yes;' : ''}
+export function namedSecondaryConf(
+  dir: string,
+  o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string; allowNotify?: boolean; querylog?: boolean },
+): string {
+  return writeNamedConf(
+    dir,
+    o.port,
+    `  query-source address ${o.source};${o.querylog === true ? '\n  querylog yes;' : ''}
   transfer-source ${o.source};
   notify-source ${o.source};
   recursion no;
@@ -110,14 +124,20 @@ zone "${o.zone}" {
   primaries { ${o.primary.address} port ${o.primary.port} key "xfr-key"; };${o.allowNotify === false ? '' : `\n  allow-notify { ${o.primary.address}; };`}
   file "${dir}/${o.zone}.zone";
 };
-`);
+`,
+  );
 }
 
 /** A Knot DNS secondary of `zone` on `address`@`port`, transferring from `primary` with TSIG hmac-sha256. */
-export function knotSecondaryConf(dir: string, o: { zone: string; address: string; port: number; primary: { address: string; port: number }; secret: string }): string {
+export function knotSecondaryConf(
+  dir: string,
+  o: { zone: string; address: string; port: number; primary: { address: string; port: number }; secret: string },
+): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'knot.conf');
-  writeFileSync(file, `server:
+  writeFileSync(
+    file,
+    `server:
     rundir: "${dir}"
     listen: ${o.address}@${o.port}
 log:
@@ -149,7 +169,8 @@ zone:
   - domain: ${o.zone}
     master: hms
     acl: [notify-from-hms, transfer-out]
-`);
+`,
+  );
   return file;
 }
 
@@ -157,10 +178,16 @@ zone:
  * A BIND 9 primary of `zone` (from `zoneFile`) on 127.0.0.1:`port`: transfers and dynamic
  * updates with the TSIG key `up-key` (hmac-sha256) only; NOTIFY only to `notify`, if given.
  */
-export function namedPrimaryConf(dir: string, o: { zone: string; port: number; zoneFile: string; secret: string; notify?: { address: string; port: number } }): string {
+export function namedPrimaryConf(
+  dir: string,
+  o: { zone: string; port: number; zoneFile: string; secret: string; notify?: { address: string; port: number } },
+): string {
   mkdirSync(dir, { recursive: true });
   copyFileSync(o.zoneFile, join(dir, `${o.zone}.zone`));
-  return writeNamedConf(dir, o.port, `  recursion no;
+  return writeNamedConf(
+    dir,
+    o.port,
+    `  recursion no;
   notify ${o.notify === undefined ? 'no' : 'explicit'};
 };
 controls { };
@@ -171,18 +198,22 @@ zone "${o.zone}" {
   allow-transfer { key "up-key"; };
   allow-update { key "up-key"; };${o.notify === undefined ? '' : `\n  also-notify { ${o.notify.address} port ${o.notify.port} key "up-key"; };`}
 };
-`);
+`,
+  );
 }
 
 /** Writes `dir`/named.conf: named's own files in `dir`, listening on 127.0.0.1:`port` only, then `rest` (more options, closing the block). */
 function writeNamedConf(dir: string, port: number, rest: string): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'named.conf');
-  writeFileSync(file, `options {
+  writeFileSync(
+    file,
+    `options {
   directory "${dir}";
   pid-file "${dir}/named.pid";
   listen-on port ${port} { 127.0.0.1; };
   listen-on-v6 { none; };
-${rest}`);
+${rest}`,
+  );
   return file;
 }

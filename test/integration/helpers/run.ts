@@ -66,9 +66,11 @@ export function runAsync(cmd: string, args: readonly string[], options: { timeou
 export function verifyServiceOutput(dataDir: string): string[] {
   const dir = join(dataDir, 'signed');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.signed')).flatMap((f) => {
-    const zone = f.slice(0, -'.signed'.length);
-    const result = verifySignedZone(zone, join(dir, f)).trim();
-    return result === 'PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck' ? [] : [`${zone}: ${result}`];
-  });
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.signed'))
+    .flatMap((f) => {
+      const zone = f.slice(0, -'.signed'.length);
+      const result = verifySignedZone(zone, join(dir, f)).trim();
+      return result === 'PASS dnssec-verify\nPASS ldns-verify-zone\nPASS kzonecheck' ? [] : [`${zone}: ${result}`];
+    });
 }

@@ -38,7 +38,10 @@ export function tokenWithFastPolicies(label: string): ReturnType<typeof throwawa
     zone: { propagation-delay: 0, publish-safety: 0, retire-safety: 0 }
     parent: { propagation-delay: 0, ds-ttl: ${dsTtl}, publish-safety: 0, retire-safety: 0 }
 `;
-  writeFileSync(join(hsm.dir, 'fast.yaml'), `policies:\n${policy('fast', 'the DP policy with waiting times of seconds, for tests', '1s')}${policy('slow-parent', 'as fast, with a parent DS TTL of 4 s, long enough to act before it passes', '4s')}`);
+  writeFileSync(
+    join(hsm.dir, 'fast.yaml'),
+    `policies:\n${policy('fast', 'the DP policy with waiting times of seconds, for tests', '1s')}${policy('slow-parent', 'as fast, with a parent DS TTL of 4 s, long enough to act before it passes', '4s')}`,
+  );
   return hsm;
 }
 
