@@ -128,51 +128,7 @@ zone "${o.zone}" {
   );
 }
 
-/** A Knot DNS secondary of `zone` on `address`@`port`, transferring from `primary` with TSIG hmac-sha256. */
-export function knotSecondaryConf(
-  dir: string,
-  o: { zone: string; address: string; port: number; primary: { address: string; port: number }; secret: string },
-): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'knot.conf');
-  writeFileSync(
-    file,
-    `server:
-    rundir: "${dir}"
-    listen: ${o.address}@${o.port}
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "${dir}"
-key:
-  - id: xfr-key
-    algorithm: hmac-sha256
-    secret: ${o.secret}
-remote:
-  - id: hms
-    address: ${o.primary.address}@${o.primary.port}
-    via: ${o.address}
-    key: xfr-key
-acl:
-  - id: notify-from-hms
-    address: ${o.primary.address}
-    key: xfr-key
-    action: notify
-  - id: transfer-out
-    address: 127.0.0.0/8
-    action: transfer
-template:
-  - id: default
-    storage: "${dir}"
-zone:
-  - domain: ${o.zone}
-    master: hms
-    acl: [notify-from-hms, transfer-out]
-`,
-  );
-  return file;
-}
+export { knotSecondaryConf } from '../../../scripts/lab/configs.js';
 
 /**
  * A BIND 9 primary of `zone` (from `zoneFile`) on 127.0.0.1:`port`: transfers and dynamic
