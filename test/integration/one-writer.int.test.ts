@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, knotSecondaryConf, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, startKnotSecondary, startNamedSecondary, startDaemon, type Daemon } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, type RunResult } from './helpers/run.js';
 import { hmsConfig } from '../../scripts/lab/configs.js';
 import { throwawayToken } from './helpers/softhsm.js';
@@ -97,35 +97,26 @@ describe('issue 16: every operator action goes through the running service', () 
       chownSync(config, 0, Number(spawnSync('getent', ['group', GROUPS.control], { encoding: 'utf8' }).stdout.split(':')[2]));
       const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
       const service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
-      const named = await startDaemon(
-        'named',
-        [
-          '-g',
-          '-c',
-          namedSecondaryConf(join(tmp, 'named'), {
-            zone: 'example.com',
-            port: namedPort,
-            source: '127.0.0.3',
-            primary: { address: '127.0.0.1', port: hmsPort },
-            secret: SECRET,
-          }),
-        ],
-        /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/,
+      const named = await startNamedSecondary(
+        join(tmp, 'named'),
+        {
+          zone: 'example.com',
+          port: namedPort,
+          source: '127.0.0.3',
+          primary: { address: '127.0.0.1', port: hmsPort },
+          secret: SECRET,
+        },
         { registry: daemons },
       );
-      await startDaemon(
-        'knotd',
-        [
-          '-c',
-          knotSecondaryConf(join(tmp, 'knot'), {
-            zone: 'example.com',
-            address: '127.0.0.4',
-            port: knotPort,
-            primary: { address: '127.0.0.1', port: hmsPort },
-            secret: SECRET,
-          }),
-        ],
-        /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/,
+      await startKnotSecondary(
+        join(tmp, 'knot'),
+        {
+          zone: 'example.com',
+          address: '127.0.0.4',
+          port: knotPort,
+          primary: { address: '127.0.0.1', port: hmsPort },
+          secret: SECRET,
+        },
         { registry: daemons },
       );
       void named;

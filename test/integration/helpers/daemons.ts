@@ -96,16 +96,23 @@ export function afterServiceTests(daemons: readonly Daemon[], test: () => { tmp:
   });
 }
 
+export interface NamedSecondaryOptions {
+  zone: string;
+  port: number;
+  source: string;
+  primary: { address: string; port: number };
+  secret: string;
+  allowNotify?: boolean;
+  querylog?: boolean;
+}
+
 /**
  * A BIND 9 secondary of `zone` on 127.0.0.1:`port`, transferring from `primary` with TSIG
  * hmac-sha256 from the source address `source`. It accepts NOTIFY from the primary's address
  * (`allow-notify`), or with `allowNotify: false` as BIND does by default: from its primaries
  * only. `querylog` logs every query it answers, with the client's address.
  */
-export function namedSecondaryConf(
-  dir: string,
-  o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string; allowNotify?: boolean; querylog?: boolean },
-): string {
+export function namedSecondaryConf(dir: string, o: NamedSecondaryOptions): string {
   return writeNamedConf(
     dir,
     o.port,
@@ -128,7 +135,29 @@ zone "${o.zone}" {
   );
 }
 
-export { knotSecondaryConf } from '../../../scripts/lab/configs.js';
+import { knotSecondaryConf, type KnotSecondaryOptions } from '../../../scripts/lab/configs.js';
+export { knotSecondaryConf };
+
+/** Starts a Knot DNS secondary (knotSecondaryConf) in `dir` and waits for its first AXFR from the primary. */
+export function startKnotSecondary(dir: string, o: KnotSecondaryOptions, options: { registry: Daemon[]; timeoutMs?: number }): Promise<Daemon> {
+  return startDaemon('knotd', ['-c', knotSecondaryConf(dir, o)], /AXFR, incoming, remote [\d.:]+@\d+.*finished/, options);
+}
+
+/** Starts a BIND 9 secondary (namedSecondaryConf) in `dir` and waits for its first transfer of the zone. */
+export function startNamedSecondary(
+  dir: string,
+  o: NamedSecondaryOptions,
+  options: { registry: Daemon[]; timeoutMs?: number; debugLevel?: number },
+): Promise<Daemon> {
+  const zone = o.zone.replace(/\./g, '\\.');
+  const debug = options.debugLevel === undefined ? [] : ['-d', String(options.debugLevel)];
+  return startDaemon(
+    'named',
+    ['-g', ...debug, '-c', namedSecondaryConf(dir, o)],
+    new RegExp(`transfer of '${zone}/IN' from [\\d.:]+#\\d+: Transfer status: success`),
+    options,
+  );
+}
 
 /**
  * A BIND 9 primary of `zone` (from `zoneFile`) on 127.0.0.1:`port`: transfers and dynamic
