@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/storage/migrations.js';
-import { highPort, startNamedSecondary, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, startNamedSecondary, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, type RunResult } from './helpers/run.js';
 import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
@@ -90,7 +90,7 @@ describe('issue 18: backup, restore and the site switch drill', () => {
       const siteAConf = process.env.SOFTHSM2_CONF!;
       const [portA, portB] = [highPort(), highPort()];
       const configA = site(join(tmp, 'a'), portA, token.pin);
-      const a = await startDaemon('node', [HMS, 'run', '--config', configA], /zone signed and published/, {
+      const a = await startHmsRun(configA, /zone signed and published/, {
         env: process.env,
         registry: daemons,
         timeoutMs: 60_000,
@@ -225,7 +225,7 @@ describe('issue 18: backup, restore and the site switch drill', () => {
 
         const audit = await hms(['audit', 'verify', '--config', configB]);
         expect(audit.stderr).toBe('');
-        const b = await startDaemon('node', [HMS, 'run', '--config', configB], /zone signed and published/, {
+        const b = await startHmsRun(configB, /zone signed and published/, {
           env: { ...process.env },
           registry: daemons,
           timeoutMs: 60_000,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Token } from '../../src/hsm/token.js';
-import { highPort, namedPrimaryConf, startNamedSecondary, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startNamedSecondary, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 import { tokenWithFastPolicies } from './helpers/softhsm.js';
 
@@ -319,7 +319,7 @@ ${zones}`,
         );
       writeRunConfig('');
       const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
-      const service = await startDaemon('node', [HMS, 'run', '--config', runConfig], /service started/, { env, registry: daemons, timeoutMs: 60_000 });
+      const service = await startHmsRun(runConfig, /service started/, { env, registry: daemons, timeoutMs: 60_000 });
       const imported = await runAsync('node', [
         HMS,
         'key',

@@ -3,7 +3,7 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, startKnotSecondary, startNamedSecondary, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, startKnotSecondary, startNamedSecondary, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, type RunResult } from './helpers/run.js';
 import { hmsConfig } from '../../scripts/lab/configs.js';
 import { throwawayToken } from './helpers/softhsm.js';
@@ -96,7 +96,7 @@ describe('issue 16: every operator action goes through the running service', () 
       );
       chownSync(config, 0, Number(spawnSync('getent', ['group', GROUPS.control], { encoding: 'utf8' }).stdout.split(':')[2]));
       const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
-      const service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+      const service = await startHmsRun(config, /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
       const named = await startNamedSecondary(
         join(tmp, 'named'),
         {

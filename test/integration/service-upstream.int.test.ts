@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { highPort, namedPrimaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { hmsConfig } from '../../scripts/lab/configs.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
@@ -62,7 +62,7 @@ beforeAll(async () => {
 `,
     }),
   );
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+  service = await startHmsRun(config, /zone signed and published/, {
     env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! },
     registry: daemons,
     timeoutMs: 60_000,

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync,
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startKnotSecondary, startNamedSecondary, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { startKnotSecondary, startNamedSecondary, highPort, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
@@ -82,7 +82,7 @@ beforeAll(async () => {
   [hmsPort, namedPort, knotPort] = [highPort(), highPort(), highPort()];
   config = join(tmp, 'hms.yaml');
   writeConfig(config);
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+  service = await startHmsRun(config, /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
   // named's debug level 3 logs which kind of transfer it asks for and gets
   named = await startNamedSecondary(
     join(tmp, 'named'),
@@ -306,7 +306,7 @@ describe('hms run with BIND and Knot secondaries', () => {
     const before = await servedSerial();
     expect(await service.stop()).toBe(0);
     expect(service.output()).toMatch(/service stopped/);
-    service = await startDaemon('node', [HMS, 'run', '--config', config], /zone resumed: the signed version on disk is current/, {
+    service = await startHmsRun(config, /zone resumed: the signed version on disk is current/, {
       env,
       registry: daemons,
       timeoutMs: 60_000,
@@ -321,7 +321,7 @@ describe('hms run with BIND and Knot secondaries', () => {
     // an input changed while the service was down is signed at start
     expect(await service.stop()).toBe(0);
     writeFileSync(input, readFileSync(input, 'utf8') + 'while-down TXT "changed while hms was stopped"\n');
-    service = await startDaemon('node', [HMS, 'run', '--config', config], /"reasons":\["the input changed since the last run"\].*zone signed and published/, {
+    service = await startHmsRun(config, /"reasons":\["the input changed since the last run"\].*zone signed and published/, {
       env,
       registry: daemons,
       timeoutMs: 60_000,

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect } from 'vitest';
-import { verifyServiceOutput } from './run.js';
+import { knotSecondaryConf, type KnotSecondaryOptions } from '../../../scripts/lab/configs.js';
+import { HMS, verifyServiceOutput } from './run.js';
 
 /** A port in the high range (servers of ours listen on port 0 where they can). */
 export function highPort(): number {
@@ -78,6 +79,15 @@ export async function startDaemon(
   return daemon;
 }
 
+/** Starts `hms run --config config` and resolves once `ready` shows in its log (60 s unless told). */
+export function startHmsRun(
+  config: string,
+  ready: RegExp,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; registry?: Daemon[] } = {},
+): Promise<Daemon> {
+  return startDaemon('node', [HMS, 'run', '--config', config], ready, { timeoutMs: 60_000, ...options });
+}
+
 /**
  * The hooks of a test file that runs `hms run` in the folder `test().tmp`: after each test,
  * every signed version left in its `state` folder passes dnssec-verify, ldns-verify-zone and
@@ -135,7 +145,6 @@ zone "${o.zone}" {
   );
 }
 
-import { knotSecondaryConf, type KnotSecondaryOptions } from '../../../scripts/lab/configs.js';
 export { knotSecondaryConf };
 
 /** Starts a Knot DNS secondary (knotSecondaryConf) in `dir` and waits for its first AXFR from the primary. */
