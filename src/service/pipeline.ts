@@ -267,6 +267,7 @@ export class ZonePipeline {
           written = z;
         },
         served: this.served(state),
+        previous: this.ctx.publisher.served(zoneName),
       });
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
@@ -277,6 +278,7 @@ export class ZonePipeline {
           serial: signed.serial,
           revision: revision.rev,
           signatures: signed.signatures,
+          ...(signed.kept === undefined ? {} : { kept: signed.kept }),
           records: zone.recordCount,
           expires: expiry(this.ctx.publisher.facts(zoneName).expires),
           reasons,

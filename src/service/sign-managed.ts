@@ -58,6 +58,11 @@ export interface SignManagedOptions {
    * follows it as well as the state's, should the file ever be ahead of the state.
    */
   readonly served?: number | null;
+  /**
+   * The signed version served now: with a policy whose `signatures.refresh` is a duration,
+   * its signatures that have more than that left over what did not change are kept.
+   */
+  readonly previous?: Zone;
 }
 
 /**
@@ -185,6 +190,10 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
         expiration: inception + policy.signatures.validity,
         serial,
         soa,
+        ...(policy.signatures.jitter > 0 ? { jitter: policy.signatures.jitter } : {}),
+        ...(policy.signatures.refresh !== 'always' && options.previous !== undefined
+          ? { keep: { previous: options.previous, refresh: policy.signatures.refresh, now } }
+          : {}),
         ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete
           ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } }
           : {}),
