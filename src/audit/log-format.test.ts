@@ -40,7 +40,7 @@ describe('pretty log lines (issue 19: logs people can read)', () => {
     );
     expect(rest).toEqual([]);
     expect(line).toMatch(
-      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN  secondary, stale serial zone=example\.com\. serial=2026120601 server=127\.0\.0\.1:53 reason="refused\\nby the peer"$/,
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARN {2}secondary, stale serial zone=example\.com\. serial=2026120601 server=127\.0\.0\.1:53 reason="refused\\nby the peer"$/,
     );
     expect(line).not.toContain('pid=');
     expect(line).not.toContain('hostname=');

@@ -53,7 +53,7 @@ export function formatPrettyLine(line: string | Readonly<Record<string, unknown>
     }
   } else record = line;
   const time = typeof record.time === 'string' ? record.time : typeof record.time === 'number' ? new Date(record.time).toISOString() : '-';
-  const label = (typeof record.level === 'number' ? LEVELS[record.level] : undefined) ?? String(record.level ?? '-').toUpperCase();
+  const label = (typeof record.level === 'number' ? LEVELS[record.level] : undefined) ?? (typeof record.level === 'string' ? record.level.toUpperCase() : '-');
   const level = options.color === true ? `${COLORS[label] ?? ''}${label.padEnd(5)}${RESET}` : label.padEnd(5);
   const msg = typeof record.msg === 'string' ? record.msg : '';
   const [text, shown] = describe(msg, record);
@@ -69,7 +69,11 @@ export function formatPrettyLine(line: string | Readonly<Record<string, unknown>
 function describe(msg: string, r: Readonly<Record<string, unknown>>): [string, Set<string>] {
   if (msg === 'audit' && isRecord(r.audit)) {
     const a = r.audit;
-    const parts = [`audit ${String(a.action ?? r.action ?? '-')}`, `zone=${formatValue(a.zone ?? r.zone ?? null)}`, `actor=${formatValue(a.actor ?? null)}`];
+    const parts = [
+      `audit ${formatValue(a.action ?? r.action ?? null)}`,
+      `zone=${formatValue(a.zone ?? r.zone ?? null)}`,
+      `actor=${formatValue(a.actor ?? null)}`,
+    ];
     parts.push(`seq=${formatValue(a.seq ?? null)}`);
     if (typeof a.ticket === 'string' && a.ticket !== '') parts.push(`ticket=${formatValue(a.ticket)}`);
     return [parts.join(' '), new Set(['audit', 'zone', 'action'])];
@@ -104,7 +108,7 @@ function formatValue(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   // an error pino serialised ({type, message, stack}): its message
   if (isRecord(v) && typeof v.message === 'string' && typeof v.stack === 'string') return cut(JSON.stringify(v.message));
-  return cut(JSON.stringify(v) ?? String(v));
+  return cut(JSON.stringify(v) ?? typeof v);
 }
 
 function cut(text: string): string {

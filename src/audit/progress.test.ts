@@ -21,13 +21,21 @@ describe('SigningProgress: how far a long signing has got (issue 19)', () => {
     const c = clock();
     const lines: [Record<string, unknown>, string][] = [];
     const p = new SigningProgress({ fields: { zone: 'example.com.' }, log: (f, m) => lines.push([f, m]), everyMs: 5000, now: c.now, timer: false });
+    c.advance(5000);
+    p.tick();
+    expect(lines).toEqual([]); // neither reading nor signing yet: nothing to tell
     p.reading(300);
     c.advance(4999);
     p.tick();
     expect(lines).toEqual([]); // not yet 5 s
     c.advance(1);
     p.tick();
-    expect(lines).toEqual([[{ zone: 'example.com.', phase: 'reading', recordsRead: 300, elapsedSeconds: 5 }, 'signing progress']]);
+    expect(lines).toEqual([[{ zone: 'example.com.', phase: 'reading', recordsRead: 300, elapsedSeconds: 10 }, 'signing progress']]);
+    // read: silent while the keys are made
+    p.preparing();
+    c.advance(7000);
+    p.tick();
+    expect(lines).toHaveLength(1);
     // signing starts (the signer's first report), then 10 s pass with a quarter of the names done
     p.update(counts({}));
     c.advance(10_000);
@@ -43,7 +51,7 @@ describe('SigningProgress: how far a long signing has got (issue 19)', () => {
         signaturesPerSecond: 200,
         percent: 25,
         secondsLeft: 30, // a quarter in 10 s: three quarters in 30 s
-        elapsedSeconds: 15,
+        elapsedSeconds: 27,
       },
       'signing progress',
     ]);

@@ -102,6 +102,7 @@ export class SigningProgress {
   private lastLogAt: number;
   private lastBarAt: number;
   private read = 0;
+  private isReading = false;
   private counts: SignProgress | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
 
@@ -120,6 +121,15 @@ export class SigningProgress {
   /** Records read from the input before signing (a zone file being read). */
   reading(records: number): void {
     this.read = records;
+    this.isReading = true;
+  }
+
+  /**
+   * The input is read; checks and keys come before the signer starts. Nothing is reported
+   * meanwhile (a short command stays silent however long its keys take to make).
+   */
+  preparing(): void {
+    this.isReading = false;
   }
 
   /** The signer's counters (pass as SignZoneOptions.progress). */
@@ -128,9 +138,14 @@ export class SigningProgress {
     this.counts = counts;
   };
 
-  /** Writes a log line and redraws the bar when each is due. */
+  /** Writes a log line and redraws the bar when each is due (once reading or signing has begun). */
   tick(): void {
+    // nothing to tell before the zone is read or signed (a caller preparing keys meanwhile)
     const now = this.now();
+    if (!this.isReading && this.counts === undefined) {
+      this.lastLogAt = this.lastBarAt = now; // the first line an interval after there is one
+      return;
+    }
     if (this.options.log !== undefined && now - this.lastLogAt >= this.everyMs) {
       this.lastLogAt = now;
       this.options.log({ ...this.options.fields, ...this.report(now) }, 'signing progress');

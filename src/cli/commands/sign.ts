@@ -145,6 +145,7 @@ export function registerSignCommands(program: Command): void {
         },
       });
       presigner.finish();
+      progress.preparing();
       const findings = checkZone(zone);
       if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
       const keyFor = (role: KeyRole, bits: number | undefined): HsmKey =>
