@@ -125,6 +125,16 @@ describe('pretty log lines (issue 19: logs people can read)', () => {
     }
   });
 
+  it('JSON unless asked otherwise when the log goes to a file (pretty is for a terminal)', () => {
+    const file = join(dir, 'default-format');
+    const log = createLogger({ destination: file });
+    log.info({ zone: 'example.com.' }, 'an event');
+    log.flush();
+    const line = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 30, zone: 'example.com.', msg: 'an event' });
+    expect(line.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
   it('parses --log-format and writes durations as people read them', () => {
     expect(parseLogFormat('json')).toBe('json');
     expect(parseLogFormat('pretty')).toBe('pretty');
