@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../common/error-codes.js';
+import { addLogOptions, withoutLogOptions } from './log-options.js';
 import { exitCodeFor, reportError } from './output.js';
 
 type Register = (program: Command) => void;
@@ -37,7 +38,7 @@ const ALONE: Readonly<Record<string, ModuleName>> = {
  * modules its command needs, else every command.
  */
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
-  const [top, sub] = argv ?? [];
+  const [top, sub] = withoutLogOptions(argv ?? []);
   const words = top === undefined || top.startsWith('-') ? undefined : sub === undefined || sub.startsWith('-') ? [top] : [top, sub];
   const alone = words === undefined ? undefined : (ALONE[words.join(' ')] ?? ALONE[words[0]!]);
   if (alone !== undefined) {
@@ -50,11 +51,13 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
 }
 
 async function programOf(modules: readonly ModuleName[]): Promise<Command> {
-  const program = new Command('hms')
-    .description('hms: a hidden-master DNSSEC signer with its keys in a PKCS#11 HSM')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+  const program = addLogOptions(
+    new Command('hms')
+      .description('hms: a hidden-master DNSSEC signer with its keys in a PKCS#11 HSM')
+      .version('0.1.0')
+      .showHelpAfterError('(run with --help for usage)')
+      .exitOverride(),
+  );
   const registers = await Promise.all(modules.map((m) => MODULES[m]()));
   for (const register of registers) register(program);
   for (const cmd of program.commands) {

@@ -61,6 +61,26 @@ export interface SignZoneOptions {
    * a re-sign then re-makes only what is due, and IXFR carries only that.
    */
   readonly keep?: { readonly previous: Zone; readonly refresh: number; readonly now: UnixSeconds };
+  /**
+   * Told how far the signing has got: after each batch of names written out (about every
+   * `window / 2` signatures) and once at the end, never per record. Counters only: the caller
+   * measures the time. The object passed is the signer's own and changes as it goes.
+   */
+  readonly progress?: (progress: SignProgress) => void;
+}
+
+/** How far a signing has got (SignZoneOptions.progress). */
+export interface SignProgress {
+  /** Records of the input walked so far, and how many it has. */
+  readonly recordsRead: number;
+  readonly recordsTotal: number;
+  /** Names of the signed zone written out so far, and how many it will have (NSEC3 names estimated until all are known). */
+  readonly names: number;
+  readonly namesTotal: number;
+  /** Records written out so far (RRSIG, NSEC and NSEC3 included). */
+  readonly records: number;
+  /** Signatures written out so far. */
+  readonly signatures: number;
 }
 
 export interface SignSummary {
@@ -259,6 +279,10 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   }
 
   // second pass: sign and emit in order
+  // counters for a caller that reports progress (moved per batch, not per record)
+  const report = options.progress;
+  const progress = { recordsRead: 0, recordsTotal: zone.recordCount, names: 0, namesTotal: zone.nodes.length, records: 0, signatures: 0 };
+  let walked = 0;
   const window = options.window ?? DEFAULT_WINDOW;
   const pending: PendingNode[] = [];
   let outstanding = 0;
@@ -341,6 +365,14 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     }
     // names without signatures (glue) behind the oldest waiting name go as soon as it has
     while (pending.length > 0 && pending[0]!.requests.length === 0) emitOldest();
+    if (report !== undefined) {
+      progress.names = summary.nodes;
+      progress.records = summary.records;
+      progress.signatures = summary.signatures;
+      // NSEC3 names to come: as many per input name as so far, until the walk is over
+      if (nsec3 !== undefined) progress.namesTotal = zone.nodes.length + (walked === 0 ? 0 : Math.round((nsec3.size * zone.nodes.length) / walked));
+      report(progress);
+    }
   };
 
   let at = 0;
@@ -349,7 +381,10 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     ttl: denialTtl,
     signers: zsks,
   });
+  report?.(progress);
   for (const [node, kind] of walk(zone)) {
+    walked++;
+    if (report !== undefined) for (const set of node.rrsets) progress.recordsRead += set.records.length;
     if (kind === 'glue') {
       request(
         node.name,
@@ -364,12 +399,16 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     if (outstanding > window) await drainTo(window / 2);
   }
   if (nsec3 !== undefined) {
+    progress.namesTotal = zone.nodes.length + nsec3.size;
     for (const d of nsec3.records()) {
       request(d.owner, [denialSet(d)]);
       if (outstanding > window) await drainTo(window / 2);
     }
   }
   await drainTo(-1);
+  progress.recordsRead = progress.recordsTotal;
+  progress.namesTotal = progress.names;
+  report?.(progress);
   return summary;
 }
 

@@ -18,7 +18,7 @@ import { Keeper, type Acting } from './keeper.js';
 import type { ServiceActions, ServiceRequest } from './operations.js';
 import type { PeerCredentials } from './os.js';
 import { checkParentDs } from './parent-check.js';
-import { ZonePipeline, type ZoneState } from './pipeline.js';
+import { ZonePipeline, type PipelineContext, type ZoneState } from './pipeline.js';
 import { Publisher } from './publisher.js';
 import { lockHolder, tryLockState, type StateLock } from './state-lock.js';
 import { removeLeftovers } from '../storage/temporary-files.js';
@@ -29,6 +29,8 @@ export interface ServiceOptions {
   readonly log: Logger;
   /** Who the service acts as in the audit trail. */
   readonly operator: Operator;
+  /** How a long signing reports progress (issue 19): log lines this often, a bar on a terminal. */
+  readonly signingProgress?: PipelineContext['signingProgress'];
   /** The clock (tests may move it); default the system's. */
   readonly now?: () => UnixSeconds;
   /** How often the input files are looked at for changes (default 2 s). */
@@ -90,6 +92,7 @@ export class Service {
     this.pipeline = new ZonePipeline({
       ...common,
       publisher: this.publisher,
+      ...(options.signingProgress === undefined ? {} : { signingProgress: options.signingProgress }),
       keysChanged: (zone) => void this.parentOf(zone)?.job.trigger(`the keys of the child zone ${zone} changed (DP-4.6a)`),
       signed: (zone) => void this.checkParent(zone),
     });

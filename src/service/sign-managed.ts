@@ -5,7 +5,7 @@ import { decodeSoa } from '../dns/rdata/extract.js';
 import { nextSerial, serialGreater } from '../dns/serial.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
 import { makeDs } from '../dnssec/ds.js';
-import { withSoaFields, type Denial, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
+import { withSoaFields, type Denial, type SignProgress, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
 import type { SigningKey } from '../dnssec/signer.js';
 import { childDs, childDsAsIs, type ChildDs } from '../enforcer/child-ds.js';
 import { keysAt, type KeyRecord } from '../enforcer/keys.js';
@@ -63,6 +63,8 @@ export interface SignManagedOptions {
    * its signatures that have more than that left over what did not change are kept.
    */
   readonly previous?: Zone;
+  /** Told how far the signing has got (SignZoneOptions.progress). */
+  readonly progress?: (progress: SignProgress) => void;
 }
 
 /**
@@ -194,6 +196,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
         ...(policy.signatures.refresh !== 'always' && options.previous !== undefined
           ? { keep: { previous: options.previous, refresh: policy.signatures.refresh, now } }
           : {}),
+        ...(options.progress === undefined ? {} : { progress: options.progress }),
         ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete
           ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } }
           : {}),
