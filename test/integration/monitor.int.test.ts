@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -73,11 +73,26 @@ ${zone}
   return file;
 }
 
+/** named, once it answers over TCP too (its TCP listener may open after it says it runs). */
 async function startNamed(o: { primaryFile?: string; dir?: string } = {}): Promise<Daemon> {
-  return startDaemon('named', ['-g', '-c', namedConf(join(tmp, o.dir ?? 'named'), o.primaryFile)], /running/, { registry: daemons });
+  const d = await startDaemon('named', ['-g', '-c', namedConf(join(tmp, o.dir ?? 'named'), o.primaryFile)], /running/, { registry: daemons });
+  await until('named answers over TCP', async () => /Got answer/.test(await dig('127.0.0.1', ['+tcp', 'example.com', 'SOA'])), 10_000);
+  return d;
 }
 
-/** Knot, transferring from hms (or from `primaryPort`, where nothing answers); under faketime when `faketime` is given (named does not run under it: its allocator clashes with libfaketime). */
+/** libfaketime, as the `faketime` command preloads it. */
+const LIBFAKETIME = [
+  '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+  '/usr/lib/faketime/libfaketime.so.1',
+  '/usr/local/lib/faketime/libfaketime.so.1',
+].find((f) => existsSync(f));
+
+/**
+ * Knot, transferring from hms (or from `primaryPort`, where nothing answers); with `faketime`
+ * its clock is moved as `faketime -f` moves it, libfaketime preloaded into knotd itself (the
+ * `faketime` command forks, and a signal to it would not reach knotd; named does not run under
+ * libfaketime at all: its allocator clashes with it).
+ */
 async function startKnot(o: { primaryPort?: number; faketime?: string } = {}): Promise<Daemon> {
   const conf = knotSecondaryConf(join(tmp, 'knot'), {
     zone: 'example.com',
@@ -86,10 +101,8 @@ async function startKnot(o: { primaryPort?: number; faketime?: string } = {}): P
     primary: { address: '127.0.0.1', port: o.primaryPort ?? hmsPort },
     secret: SECRET,
   });
-  const args = ['-c', conf];
-  return o.faketime === undefined
-    ? startDaemon('knotd', args, /server started/, { registry: daemons })
-    : startDaemon('faketime', ['-f', o.faketime, 'knotd', ...args], /server started/, { registry: daemons });
+  const env = o.faketime === undefined ? process.env : { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME: o.faketime };
+  return startDaemon('knotd', ['-c', conf], /server started/, { registry: daemons, env });
 }
 
 async function dig(address: string, args: readonly string[]): Promise<string> {
@@ -129,7 +142,8 @@ function alarmPattern(state: 'raised' | 'cleared', check: string, server: string
 }
 
 beforeAll(async () => {
-  for (const tool of ['dig', 'named', 'knotd', 'faketime']) requireTool(tool);
+  for (const tool of ['dig', 'named', 'knotd', 'knotc', 'faketime']) requireTool(tool);
+  expect(LIBFAKETIME, 'libfaketime (the faketime package)').toBeDefined();
   tmp = mkdtempSync(join(tmpdir(), 'hms-monitor-'));
   token = throwawayToken('hms-mon');
   writeFileSync(join(tmp, 'pin'), token.pin, { mode: 0o600 });
