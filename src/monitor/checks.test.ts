@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { softwareKey } from '../../test/helpers/software-signer.js';
-import { smallZone } from '../../test/helpers/zones.js';
+import { smallZone, zoneFromLines } from '../../test/helpers/zones.js';
+import { formatRdata } from '../dns/rdata/index.js';
 import { AlarmBoard, type AlarmEvent } from '../common/alarms.js';
 import { TransferError } from '../common/errors.js';
 import { Name } from '../dns/name.js';
@@ -11,7 +12,7 @@ import { makeDs } from '../dnssec/ds.js';
 import { signZone, type Denial } from '../dnssec/sign-zone.js';
 import { cmp, covers, nsec3Fields } from '../dnssec/verify-answer.js';
 import type { Zone } from '../zone/zone.js';
-import { checkZone, worst } from './checks.js';
+import { checkParent, checkZone, worst } from './checks.js';
 import { alarmKey, applyAlarms, pluginOutput, summarize } from './monitor.js';
 import { DEFAULT_THRESHOLDS, type Finding, type MonitorIo, type Rec, type Reply, type Target, type ZoneFacts } from './types.js';
 
@@ -322,5 +323,57 @@ describe('the monitor of a secondary (issue 19 item 1)', () => {
       ['cleared', alarmKey(bad.find((f) => f.check === 'clock')!), 300],
     ]);
     expect(board.active()).toEqual([]);
+  });
+
+  it("the DS at the parent, validated from the parent's DNSKEY, against the keys: matching, none of ours (broken chain), none at all", async () => {
+    const parentKey = softwareKey(Algorithm.ED25519, 'csk');
+    const parentZone = async (ds: readonly Uint8Array[]): Promise<Zone> =>
+      signZone(
+        zoneFromLines('com.', [
+          '@ 3600 IN SOA a.gtld hostmaster 1 7200 900 2592000 300',
+          '@ 3600 IN NS a.gtld',
+          'a.gtld 3600 IN A 192.0.2.9',
+          'example 3600 IN NS ns1.example',
+          'ns1.example 3600 IN A 192.0.2.1',
+          ...ds.map((d) => `example 3600 IN DS ${formatRdata(RRType.DS, d)}`),
+        ]),
+        {
+          keys: [parentKey],
+          denial: { kind: 'nsec3', iterations: 0, salt: new Uint8Array(0), optOut: false },
+          inception: NOW - 3600,
+          expiration: NOW + 30 * DAY,
+        },
+      );
+    const parent: Target = { label: 'parent 192.0.2.9@53', address: '192.0.2.9', port: 53 };
+    const withParent = (atParent: Uint8Array[]): ZoneFacts => ({
+      ...facts([]),
+      parent: { servers: [parent], published: [KSK.signer.dnskey, ZSK.signer.dnskey], atParent },
+    });
+    const ours = makeDs(APEX, KSK.signer.dnskey, DigestType.SHA256);
+    const foreign = makeDs(APEX, softwareKey(Algorithm.ED25519, 'ksk').signer.dnskey, DigestType.SHA256);
+    const at = async (ds: Uint8Array[], atParent: Uint8Array[]): Promise<Finding[]> =>
+      checkParent(withParent(atParent), io({ [parent.label]: { zone: await parentZone(ds) } }), () => NOW);
+    expect(await at([ours], [KSK.signer.dnskey])).toMatchObject([
+      { server: parent.label, check: 'parent-ds', status: 'OK', message: `DS ${KSK.signer.keyTag} match the zone's keys` },
+    ]);
+    expect(await at([ours, foreign], [KSK.signer.dnskey])).toMatchObject([
+      { status: 'WARNING', message: expect.stringMatching(/match no key of the zone/) as unknown },
+    ]);
+    expect(await at([foreign], [KSK.signer.dnskey])).toMatchObject([
+      { status: 'CRITICAL', message: expect.stringMatching(/none matches a key the zone publishes; the chain of trust is broken/) as unknown },
+    ]);
+    expect(await at([], [])).toMatchObject([{ status: 'OK', message: expect.stringMatching(/^no DS \(validated denial\)/) as unknown }]);
+    expect(await at([], [KSK.signer.dnskey])).toMatchObject([
+      { status: 'CRITICAL', message: expect.stringMatching(/but the state records the DS of 1 key/) as unknown },
+    ]);
+    // a parent server that answers a forged DS
+    const forged = (n: Name, t: number, reply: Reply): Reply => ({
+      ...reply,
+      answer: reply.answer.map((r) => (r.type === RRType.DS ? { ...r, rdata: foreign } : r)),
+    });
+    const bogus = await checkParent(withParent([KSK.signer.dnskey]), io({ [parent.label]: { zone: await parentZone([ours]), edit: forged } }), () => NOW);
+    expect(bogus).toMatchObject([
+      { status: 'CRITICAL', message: expect.stringMatching(/the DS cannot be read and validated: the DS RRset does not validate/) as unknown },
+    ]);
   });
 });
