@@ -2,7 +2,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { smallZone } from '../../test/helpers/zones.js';
 import { Name } from '../dns/name.js';
-import { makeTsigKey, TsigRcode } from '../dns/tsig.js';
+import { decodeMessage, encodeResponse } from '../dns/message.js';
+import { makeTsigKey, signMessage, TsigRcode, verifyMessage } from '../dns/tsig.js';
 import { RRType } from '../dns/types.js';
 import { query } from '../transfer/client.js';
 import { startTransferServer, type TransferServer } from '../transfer/server.js';
@@ -46,6 +47,46 @@ describe("the monitor's network IO (every wait bounded, every failure a finding)
     const od = a.tsig!.otherData;
     const theirs = od[0]! * 2 ** 40 + od[1]! * 2 ** 32 + new DataView(od.buffer, od.byteOffset + 2, 4).getUint32(0);
     expect(Math.abs(theirs - realNow)).toBeLessThanOrEqual(2);
+  });
+
+  it('DP-2.9e a server that signs its answer with its own clock two hours ahead (a fudge wider than ours) is CRITICAL with the skew', async () => {
+    const zone = smallZone(ORIGIN, 7);
+    const soa = zone.soa!;
+    // it takes our request (its fudge is wide), and signs the answer with its own time
+    const skewed = await udpPeer((q) => {
+      const realNow = Math.floor(Date.now() / 1000);
+      const question = decodeMessage(q).questions[0]!;
+      const records = question.type === RRType.SOA ? [{ owner: ORIGIN, type: RRType.SOA, ttl: 3600, rdata: soa.records[0]!.rdata }] : [];
+      const answer = encodeResponse({ id: q.readUInt16BE(0), opcode: 0, rcode: 0, isAuthoritative: true, isRecursionDesired: false }, question, records);
+      const request = verifyMessage(q, () => KEY, { now: realNow });
+      if (request === undefined) return Buffer.from(answer);
+      return Buffer.from(signMessage(answer, KEY, { now: realNow + 7200, priorMac: request.tsig!.mac }).message);
+    });
+    sockets.push(skewed);
+    const target: Target = { label: 'skewed', address: '127.0.0.1', port: skewed.address().port, key: KEY };
+    const io = networkIo({ timeoutMs: 1000, source: {} });
+    const reply = await io.ask(target, ORIGIN, RRType.SOA, { tsig: KEY, anyTime: true });
+    expect(reply.tsig?.error).toBe(0);
+    // without anyTime the answer is refused as any client refuses it
+    await expect(io.ask(target, ORIGIN, RRType.SOA, { tsig: KEY })).rejects.toThrow(/skewed|127\.0\.0\.1:\d+: the answer's TSIG is BADTIME/);
+    const facts = {
+      zone: ORIGIN,
+      serial: 7,
+      signedAt: null,
+      anchors: [],
+      nodataType: RRType.RP,
+      targets: [target],
+      unresolved: [],
+      parent: { servers: [], published: [], atParent: [] },
+    };
+    const findings = await checkZone(facts, io, () => Math.floor(Date.now() / 1000), DEFAULT_THRESHOLDS);
+    const clock = findings.find((f) => f.check === 'clock')!;
+    expect(clock).toMatchObject({
+      server: 'skewed',
+      status: 'CRITICAL',
+      message: expect.stringMatching(/^its clock is 2 h 0 min ahead of ours \(skew 7\d{3} s, from its TSIG answer\)$/) as unknown,
+    });
+    expect(Math.abs(clock.value! - 7200)).toBeLessThanOrEqual(2);
   });
 
   it('a server that is silent, or answers garbage, is a CRITICAL finding within the timeout, naming it', async () => {
