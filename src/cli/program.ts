@@ -16,6 +16,7 @@ const MODULES = {
   service: async (): Promise<Register> => (await import('./commands/service.js')).registerServiceCommands,
   parent: async (): Promise<Register> => (await import('./commands/parent.js')).registerParentCommands,
   backup: async (): Promise<Register> => (await import('./commands/backup.js')).registerBackupCommands,
+  monitor: async (): Promise<Register> => (await import('./commands/monitor.js')).registerMonitorCommands,
 } as const;
 type ModuleName = keyof typeof MODULES;
 
@@ -31,6 +32,7 @@ const ALONE: Readonly<Record<string, ModuleName>> = {
   hsm: 'hsm',
   policy: 'policy',
   audit: 'audit',
+  monitor: 'monitor',
 };
 
 /**
