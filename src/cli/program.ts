@@ -15,6 +15,7 @@ const MODULES = {
   service: async (): Promise<Register> => (await import('./commands/service.js')).registerServiceCommands,
   parent: async (): Promise<Register> => (await import('./commands/parent.js')).registerParentCommands,
   backup: async (): Promise<Register> => (await import('./commands/backup.js')).registerBackupCommands,
+  compliance: async (): Promise<Register> => (await import('./commands/compliance.js')).registerComplianceCommands,
 } as const;
 type ModuleName = keyof typeof MODULES;
 
