@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { ItemStatus } from '../../compliance/check-zone.js';
+import { EXIT } from '../../common/error-codes.js';
 import { loadConfig } from '../../config/config.js';
 import { out, outJson, setExitCode } from '../output.js';
 import { configPath } from '../request.js';
@@ -35,5 +36,32 @@ export function registerComplianceCommands(program: Command): void {
         (s) => `${run.zones.flatMap((z) => z.items).filter((i) => i.status === s).length} ${WORD[s]}`,
       );
       out(`COMPLIANCE ${WORD[run.status]}: ${run.zones.length} zone(s), ${counts.join(', ')}`);
+    });
+
+  const report = group(program, 'report', 'reports from the running configuration');
+  report
+    .command('dps')
+    .description(
+      'each DP and DK requirement with met, not met or manual and the evidence, read from the configuration, the policies, the state and its keys (DP-5.1); Markdown, or JSON; exits 4 when a requirement is not met',
+    )
+    .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)')
+    .option('--json', 'print the report as JSON')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const { buildDpsReport, formatDpsMarkdown } = await import('../../compliance/dps.js');
+      const { readDpsFacts } = await import('../../service/dps-facts.js');
+      const facts = readDpsFacts(configPath(opts), Math.floor(Date.now() / 1000));
+      const entries = buildDpsReport(facts);
+      if (entries.some((e) => e.status === 'not-met')) setExitCode(EXIT.POLICY);
+      if (opts.json) {
+        const count = (s: string): number => entries.filter((e) => e.status === s).length;
+        return outJson({
+          generatedAt: new Date(facts.now * 1000).toISOString(),
+          config: facts.configFile,
+          state: facts.stateFile,
+          summary: { met: count('met'), notMet: count('not-met'), manual: count('manual') },
+          requirements: entries,
+        });
+      }
+      for (const line of formatDpsMarkdown(facts, entries)) out(line);
     });
 }
