@@ -75,7 +75,12 @@ function usedPolicies(f: DpsFacts): Policy[] {
 const at = (p: Policy, field: string): string => `${p.source.file}:${fieldPosition(p, field).line}`;
 
 /** A policy-held requirement: not met where the DP profile finds an error, else the values with where they stand. */
-function byPolicy(f: DpsFacts, id: string, show: (p: Policy) => string, keyCheck?: (z: DpsZone, k: DpsKey) => string | undefined): Verdict {
+function byPolicy(
+  f: DpsFacts,
+  id: string,
+  show: (p: Policy) => string,
+  keyCheck?: { roles: readonly string[]; problem: (k: DpsKey) => string | undefined },
+): Verdict {
   const policies = usedPolicies(f);
   if (policies.length === 0) return notMet('no policy is loaded');
   const errors = policies.flatMap((p) =>
@@ -87,8 +92,8 @@ function byPolicy(f: DpsFacts, id: string, show: (p: Policy) => string, keyCheck
   const badKeys: string[] = [];
   if (keyCheck !== undefined) {
     for (const z of f.zones) {
-      for (const k of z.keys ?? []) {
-        const problem = keyCheck(z, k);
+      for (const k of (z.keys ?? []).filter((x) => keyCheck.roles.includes(x.role))) {
+        const problem = keyCheck.problem(k);
         const line = `${z.name} ${k.role.toUpperCase()} ${k.keyTag} ${algorithmName(k.algorithm)} ${k.bits} bits (${k.state})`;
         if (problem === undefined) keys.push(line);
         else badKeys.push(`${line}: ${problem}`);
@@ -102,7 +107,6 @@ function byPolicy(f: DpsFacts, id: string, show: (p: Policy) => string, keyCheck
 }
 
 const isRsa = (alg: number): boolean => alg === 8 || alg === 10;
-const live = (k: DpsKey): boolean => k.state !== 'removed';
 
 /** Addresses no one outside reaches: loopback, RFC 1918, link-local, unique local (IPv6 fc00::/7). */
 export function isInternalAddress(address: string): boolean {
@@ -220,7 +224,10 @@ const RULES: Record<string, (f: DpsFacts) => Verdict> = {
       f,
       'DP-4.1a',
       (p) => p.keys.map((k) => `${k.role.toUpperCase()} ${algorithmName(k.algorithm)} (${at(p, `keys.${k.role}.algorithm`)})`).join(', '),
-      (_z, k) => (live(k) && ![8, 13, 15].includes(k.algorithm) ? `${algorithmName(k.algorithm)} is not one of the policy's algorithms` : undefined),
+      {
+        roles: ['ksk', 'zsk', 'csk'],
+        problem: (k) => (![8, 13, 15].includes(k.algorithm) ? `${algorithmName(k.algorithm)} is not one of the policy's algorithms` : undefined),
+      },
     ),
   'DP-4.1b': (f) =>
     byPolicy(
@@ -231,7 +238,7 @@ const RULES: Record<string, (f: DpsFacts) => Verdict> = {
           .filter((k) => k.role !== 'zsk')
           .map((k) => `${k.role.toUpperCase()} ${algorithmName(k.algorithm)} ${k.bits} bits (${at(p, `keys.${k.role}.bits`)})`)
           .join(', '),
-      (_z, k) => (k.role !== 'zsk' && live(k) && isRsa(k.algorithm) && k.bits < 2048 ? `below 2048 bits` : undefined),
+      { roles: ['ksk', 'csk'], problem: (k) => (isRsa(k.algorithm) && k.bits < 2048 ? 'below 2048 bits' : undefined) },
     ),
   'DP-4.1c': (f) =>
     byPolicy(
@@ -242,7 +249,7 @@ const RULES: Record<string, (f: DpsFacts) => Verdict> = {
           .filter((k) => k.role !== 'ksk')
           .map((k) => `${k.role.toUpperCase()} ${algorithmName(k.algorithm)} ${k.bits} bits (${at(p, `keys.${k.role}.bits`)})`)
           .join(', '),
-      (_z, k) => (k.role !== 'ksk' && live(k) && isRsa(k.algorithm) && k.bits < 1024 ? `below 1024 bits` : undefined),
+      { roles: ['zsk', 'csk'], problem: (k) => (isRsa(k.algorithm) && k.bits < 1024 ? 'below 1024 bits' : undefined) },
     ),
   'DP-4.2a': (f) => byPolicy(f, 'DP-4.2a', (p) => `denial ${p.denial.type.toUpperCase()} (${at(p, 'denial.type')})`),
   'DP-4.2b': (f) => {

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { highPort, namedAuthoritativeConf, namedResolverConf, startDaemon, type Daemon } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, run, verifySignedZone } from './helpers/run.js';
+import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
 
 /**
@@ -252,5 +253,43 @@ describe('hms check compliance through a validating resolver (BIND on loopback)'
     const r = hmsRun(['check', 'compliance', '--config', config(`127.0.0.1:${resolverPort}`), '--resolver', '192.0.2.53']);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/resolver 192\.0\.2\.53: its AD bit is trusted only on this host/);
+  });
+});
+
+describe('hms report dps on a managed zone', () => {
+  it('DP-5.1 DP-4.1b DP-3.5b DK-18 the keys made in the HSM and the TSIG key are the evidence; a DS not yet seen is not met (exit 4)', () => {
+    const dir = join(tmp, 'dps');
+    mkdirSync(join(dir, 'zones'), { recursive: true });
+    copyFileSync(join(tmp, 'pin'), join(dir, 'pin'));
+    writeFileSync(join(dir, 'xfr.secret'), 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==\n', { mode: 0o600 });
+    copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), join(dir, 'zones/example.com.zone'));
+    const cfg = join(dir, 'hms.yaml');
+    writeFileSync(cfg, loopbackServiceConfig({ token: 'hms-compliance', listen: `127.0.0.1:${highPort()}` }));
+    const add = run(process.execPath, [HMS, 'zone', 'add', 'example.com', '--input', 'zones/example.com.zone', '--policy', 'dp', '--config', cfg], {
+      cwd: dir,
+      timeoutMs: 120_000,
+    });
+    expect(add.stderr).toBe('');
+    expect(add.status).toBe(0);
+
+    const r = run(process.execPath, [HMS, 'report', 'dps', '--config', cfg, '--json'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(4);
+    const report = JSON.parse(r.stdout) as { summary: Record<string, number>; requirements: { id: string; status: string; evidence: string[] }[] };
+    const entry = (id: string): { status: string; evidence: string[] } => report.requirements.find((e) => e.id === id)!;
+    expect(report.requirements.length).toBeGreaterThan(60);
+    expect(entry('DP-4.1b').status).toBe('met');
+    expect(entry('DP-4.1b').evidence[1]).toMatch(/^keys in the state: example\.com\. KSK \d+ RSASHA256 2048 bits \((published|ready|active)\)/);
+    expect(entry('DP-3.5b')).toEqual({ id: 'DP-3.5b', title: 'TSIG with an HMAC-SHA algorithm', status: 'met', evidence: ['TSIG keys: xfr-key. hmac-sha256'] });
+    expect(entry('DK-18')).toMatchObject({
+      status: 'not-met',
+      evidence: ['no DS confirmed at the parent (hms ds seen): example.com.', 'delegated subdomains: hms check compliance'],
+    });
+    expect(entry('DP-2.4b').evidence[0]).toMatch(/^every change is an audit record .*: [1-9]\d* records in /);
+
+    const md = run(process.execPath, [HMS, 'report', 'dps', '--config', cfg], { cwd: dir });
+    expect(md.status).toBe(4);
+    expect(md.stdout).toContain('| DP-4.1b | KSK RSA/SHA-256 of at least 2048 bits | met |');
+    expect(md.stdout).toMatch(/^## DK-18 DNSSEC on every domain, delegated subdomains included: NOT MET$/m);
   });
 });
