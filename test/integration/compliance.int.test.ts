@@ -1,9 +1,10 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { highPort, namedAuthoritativeConf, namedResolverConf, startDaemon, type Daemon } from './helpers/daemons.js';
-import { HMS, requireTool, ROOT, run, verifySignedZone } from './helpers/run.js';
+import { HMS, requireTool, ROOT, run, runAsync, verifySignedZone } from './helpers/run.js';
 import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
 
@@ -87,6 +88,7 @@ let tmp: string;
 let token: ReturnType<typeof throwawayToken>;
 const daemons: Daemon[] = [];
 let resolverPort: number;
+let authPort: number;
 
 function hmsRun(args: string[], timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string; ms: number } {
   const started = Date.now();
@@ -144,7 +146,7 @@ beforeAll(async () => {
   writeFileSync(bogus, text.replace(/^(mail\.bogus\.dk\.\t3600\tIN\tA\t)192\.0\.2\.25$/m, '$1192.0.2.99'));
   writeFileSync(join(tmp, 'zones/plain.dk.zone'), PLAIN);
 
-  const authPort = highPort();
+  authPort = highPort();
   resolverPort = highPort();
   const authConf = namedAuthoritativeConf(join(tmp, 'auth'), {
     port: authPort,
@@ -247,6 +249,32 @@ describe('hms check compliance through a validating resolver (BIND on loopback)'
     expect(unknown.map((i) => i.requirement).sort()).toEqual(['DK-18', 'DK-19', 'DK-20']);
     expect(unknown[0]!.message).toContain(`resolver ${silent}`);
     expect(r.ms).toBeLessThan(15_000);
+  });
+
+  it('DK-18 DK-19 DK-20 a server that does not recurse, or answers garbage, is UNKNOWN naming it, never a crash', async () => {
+    const lame = hmsRun(['check', 'compliance', 'good.dk', '--config', config(`127.0.0.1:${authPort}`, 500), '--json']);
+    expect(lame.stderr).toBe('');
+    expect(lame.status).toBe(3);
+    const items = (JSON.parse(lame.stdout) as Run).zones[0]!.items.filter((i) => i.status === 'unknown');
+    expect(items[0]!.message).toBe(
+      `SOA through resolver 127.0.0.1:${authPort}: resolver 127.0.0.1:${authPort}: good.dk./SOA: not a recursive resolver (RA clear)`,
+    );
+
+    // a UDP server that answers every question with 7 octets of junk
+    const junk = createSocket('udp4');
+    await new Promise<void>((resolve) => junk.bind(0, '127.0.0.1', resolve));
+    junk.on('message', (_msg, peer) => junk.send(Buffer.from('garbage'), peer.port, peer.address));
+    try {
+      const port = junk.address().port;
+      const r = await runAsync(process.execPath, [HMS, 'check', 'compliance', 'good.dk', '--config', config(`127.0.0.1:${port}`, 500), '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(3);
+      const garbled = (JSON.parse(r.stdout) as Run).zones[0]!.items.filter((i) => i.status === 'unknown');
+      expect(garbled.map((i) => i.requirement).sort()).toEqual(['DK-18', 'DK-19', 'DK-20']);
+      expect(garbled[0]!.message).toContain(`resolver 127.0.0.1:${port}: good.dk./SOA: `);
+    } finally {
+      junk.close();
+    }
   });
 
   it('refuses a resolver off this host unless the configuration trusts its AD bit', () => {
