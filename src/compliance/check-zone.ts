@@ -98,6 +98,11 @@ async function checkDnssec(zone: Zone, options: ZoneComplianceOptions, ask: Ask,
   else if (r.security === 'secure') add('DK-18', 'met', apex, `SOA validates through ${via} (secure)`);
   else if (r.security === 'bogus') add('DK-18', 'not-met', apex, `SOA through ${via} is bogus: it does not validate`);
   else add('DK-18', 'not-met', apex, `SOA through ${via} is insecure: no chain of trust reaches the zone (is its DS at the parent?)`);
+  checkDelegations(zone, add);
+}
+
+/** DK-18 in the zone's records: every delegation carries a DS. */
+function checkDelegations(zone: Zone, add: Add): void {
   for (const { node, isCut } of authoritativeNodes(zone)) {
     if (!isCut) continue;
     const ds = node.rrsets.find((s) => s.type === RRType.DS);
@@ -238,10 +243,7 @@ function checkSpf(zone: Zone, name: Name, add: Add): ReturnType<typeof parseSpf>
  */
 async function checkNameServers(zone: Zone, ask: Ask, via: string, add: Add): Promise<void> {
   const apex = zone.origin;
-  const ns = zone.rrset(apex, RRType.NS)?.records.map((r) => targetName(RRType.NS, r.rdata)!) ?? [];
-  const list = ns.map((n) => n.toString()).join(', ');
-  if (ns.length >= 2) add('DP-3.3a', 'met', apex, `${ns.length} name servers: ${list} (that they stand on two networks is for the operator to show)`);
-  else add('DP-3.3a', 'not-met', apex, `${ns.length} name server${ns.length === 1 ? '' : 's'} (${list || 'none'}): at least two are required`);
+  const ns = checkNameServerCount(zone, add);
   const withV6: string[] = [];
   const unknown: string[] = [];
   for (const server of ns) {
@@ -263,4 +265,28 @@ async function checkNameServers(zone: Zone, ask: Ask, via: string, add: Add): Pr
       apex,
       `${withV6.length} name server${withV6.length === 1 ? '' : 's'} with IPv6 (${withV6.join(', ') || 'none'}): at least two are required`,
     );
+}
+
+/** DP-3.3a: at least two name servers at the apex; returns them. */
+function checkNameServerCount(zone: Zone, add: Add): Name[] {
+  const apex = zone.origin;
+  const ns = zone.rrset(apex, RRType.NS)?.records.map((r) => targetName(RRType.NS, r.rdata)!) ?? [];
+  const list = ns.map((n) => n.toString()).join(', ');
+  if (ns.length >= 2) add('DP-3.3a', 'met', apex, `${ns.length} name servers: ${list} (that they stand on two networks is for the operator to show)`);
+  else add('DP-3.3a', 'not-met', apex, `${ns.length} name server${ns.length === 1 ? '' : 's'} (${list || 'none'}): at least two are required`);
+  return ns;
+}
+
+/**
+ * What the zone's records alone decide, with no lookup: DK-17, DK-18 for its delegations,
+ * DK-23 and DP-3.3a (`hms report dps` reads these from the versions served).
+ */
+export function checkZoneRecords(zone: Zone): ComplianceItem[] {
+  const items: ComplianceItem[] = [];
+  const add: Add = (requirement, status, subject, message) => items.push({ requirement, status, subject: subject.toString(), message });
+  checkDotDk(zone, add);
+  checkDelegations(zone, add);
+  checkMailPolicies(zone, add);
+  checkNameServerCount(zone, add);
+  return items;
 }

@@ -26,6 +26,12 @@ function facts(over: Partial<DpsFacts> = {}): DpsFacts {
         ],
         lastSigned: NOW - 3600,
         insecure: false,
+        records: [
+          { requirement: 'DK-18', status: 'met', subject: 'skole.kalmar.dk.', message: 'delegated with DS 12345' },
+          { requirement: 'DK-23', status: 'met', subject: 'kalmar.dk.', message: 'DMARC p=reject at _dmarc.kalmar.dk.' },
+          { requirement: 'DP-3.3a', status: 'met', subject: 'kalmar.dk.', message: '2 name servers: ns1.kalmar.dk., ns2.kalmar.dk.' },
+        ],
+        recordsFrom: '/var/lib/hms/signed/kalmar.dk.signed',
       },
     ],
     tsigKeys: [{ name: 'xfr-key.', algorithm: 'hmac-sha256' }],
@@ -101,6 +107,28 @@ describe('hms report dps', () => {
     expect(entry(noDs, 'DK-18').evidence[0]).toBe('no DS confirmed at the parent (hms ds seen): kalmar.dk.');
     const none = buildDpsReport(facts({ zones: [{ ...z, keys: null }] }));
     expect(entry(none, 'DK-18').evidence[0]).toBe('not signed (no active key, or going insecure): kalmar.dk.');
+  });
+
+  it("DK-18 DK-23 DP-3.3a the items of the zones' records decide, naming the record", () => {
+    const z = facts().zones[0]!;
+    const records = [
+      { requirement: 'DK-18', status: 'not-met' as const, subject: 'skole.kalmar.dk.', message: 'delegated without a DS' },
+      { requirement: 'DK-23', status: 'not-met' as const, subject: 'kalmar.dk.', message: 'DMARC p=none at _dmarc.kalmar.dk., not reject' },
+      { requirement: 'DK-23', status: 'warning' as const, subject: 'shop.kalmar.dk.', message: 'pct=50' },
+      { requirement: 'DP-3.3a', status: 'not-met' as const, subject: 'kalmar.dk.', message: '1 name server (ns1.kalmar.dk.): at least two are required' },
+    ];
+    const entries = buildDpsReport(facts({ zones: [{ ...z, records }] }));
+    expect(entry(entries, 'DK-18')).toMatchObject({
+      status: 'not-met',
+      evidence: [expect.stringMatching(/^delegated subdomains without a DS: skole\.kalmar\.dk\.: delegated without a DS$/), expect.anything()],
+    });
+    expect(entry(entries, 'DK-23')).toMatchObject({ status: 'not-met', evidence: ['kalmar.dk.: DMARC p=none at _dmarc.kalmar.dk., not reject'] });
+    expect(entry(entries, 'DP-3.3a')).toMatchObject({ status: 'not-met', evidence: ['kalmar.dk.: 1 name server (ns1.kalmar.dk.): at least two are required'] });
+    const unread = buildDpsReport(facts({ zones: [{ ...z, records: null, recordsFrom: '/z: cannot read the zone file (ENOENT)' }] }));
+    expect(entry(unread, 'DK-23')).toMatchObject({
+      status: 'manual',
+      evidence: [expect.stringMatching(/^no zone could be read/), 'not read: kalmar.dk. (/z: cannot read the zone file (ENOENT))'],
+    });
   });
 
   it('DP-3.2a internal addresses: loopback, RFC 1918, link-local, unique local', () => {

@@ -3,6 +3,7 @@ import { algorithmName } from '../dnssec/algorithms.js';
 import { formatDuration as d } from '../kasp/format.js';
 import { fieldPosition, type Policy } from '../kasp/policy.js';
 import { checkCompliance } from '../kasp/profiles.js';
+import type { ComplianceItem } from './check-zone.js';
 import { REQUIREMENTS } from './requirements.js';
 
 /**
@@ -38,6 +39,9 @@ export interface DpsZone {
   readonly keys: readonly DpsKey[] | null;
   readonly lastSigned: UnixSeconds | null;
   readonly insecure: boolean;
+  /** What the zone's records decide (DK-17, DK-18 delegations, DK-23, DP-3.3a: `checkZoneRecords`), read from `recordsFrom`; null when no version could be read. */
+  readonly records: readonly ComplianceItem[] | null;
+  readonly recordsFrom: string;
 }
 
 export interface DpsFacts {
@@ -104,6 +108,24 @@ function byPolicy(
   const keyLine = keys.length > 0 ? [`keys in the state: ${keys.join('; ')}`] : [];
   if (errors.length > 0 || badKeys.length > 0) return notMet(...errors, ...badKeys.map((k) => `key in the state: ${k}`), ...shown);
   return met(...shown, ...keyLine);
+}
+
+/** The items of one requirement from the zones' records, as `subject: message`: those not met, the others, and the zones not read. */
+function recordItems(f: DpsFacts, id: string): { failed: string[]; passed: string[]; unread: string[] } {
+  const failed: string[] = [];
+  const passed: string[] = [];
+  const unread: string[] = [];
+  for (const z of f.zones) {
+    if (z.records === null) {
+      unread.push(`${z.name} (${z.recordsFrom})`);
+      continue;
+    }
+    for (const i of z.records.filter((x) => x.requirement === id)) {
+      const line = `${i.subject}: ${i.message}${i.status === 'warning' ? ' (warning)' : ''}`;
+      (i.status === 'not-met' ? failed : passed).push(line);
+    }
+  }
+  return { failed, passed, unread };
 }
 
 const isRsa = (alg: number): boolean => alg === 8 || alg === 10;
@@ -199,10 +221,11 @@ const RULES: Record<string, (f: DpsFacts) => Verdict> = {
       `SOA, AXFR and IXFR are answered only to the secondaries listed, TSIG-signed; everyone else is refused: ${f.secondaries.map((s) => `${s.name} ${s.address}`).join(', ') || 'no secondaries'}`,
     ),
   'DP-3.2c': () => manual("the firewall around the signer is the operator's: only the secondaries in, NOTIFY and DNS out"),
-  'DP-3.3a': (f) =>
-    manual(
-      `hms check compliance counts each zone's name servers${f.resolver === null ? '' : ` (resolver ${f.resolver})`}; that they stand on two networks (AS) is the operator's to show`,
-    ),
+  'DP-3.3a': (f) => {
+    const r = recordItems(f, 'DP-3.3a');
+    if (r.failed.length > 0) return notMet(...r.failed);
+    return manual(...r.passed, ...r.unread.map((z) => `not read: ${z}`));
+  },
   'DP-3.3b': (f) => manual(`hms check compliance counts each zone's name servers with IPv6${f.resolver === null ? '' : ` (resolver ${f.resolver})`}`),
   'DP-3.4': () => manual("clock synchronisation (NTP/chrony with trusted sources) is the host's; every time hms writes is UTC"),
   'DP-3.5a': (f) =>
@@ -332,16 +355,28 @@ const RULES: Record<string, (f: DpsFacts) => Verdict> = {
   'DK-18': (f) => {
     const unsigned = f.zones.filter((z) => z.insecure || (z.keys ?? []).filter((k) => k.state === 'active').length === 0);
     const dsLess = f.zones.filter((z) => !unsigned.includes(z) && !(z.keys ?? []).some((k) => k.dsSeen));
-    const delegations = 'delegated subdomains: hms check compliance';
+    const records = recordItems(f, 'DK-18');
+    const delegations =
+      records.failed.length > 0
+        ? `delegated subdomains without a DS: ${records.failed.join('; ')}`
+        : `delegated subdomains: ${records.passed.length === 0 ? 'none' : records.passed.join('; ')}${records.unread.length === 0 ? '' : `; not read: ${records.unread.join(', ')}`}`;
     if (unsigned.length > 0) return notMet(`not signed (no active key, or going insecure): ${unsigned.map((z) => z.name).join(', ')}`, delegations);
     if (dsLess.length > 0) return notMet(`no DS confirmed at the parent (hms ds seen): ${dsLess.map((z) => z.name).join(', ')}`, delegations);
+    if (records.failed.length > 0)
+      return notMet(delegations, `every zone is signed with a DS confirmed at the parent: ${f.zones.map((z) => z.name).join(', ')}`);
     return met(`every zone is signed with a DS confirmed at the parent: ${f.zones.map((z) => z.name).join(', ')}`, delegations);
   },
   'DK-19': (f) =>
     manual(`hms check compliance asks a validating resolver${f.resolver === null ? ' (compliance.resolver)' : ` (${f.resolver})`} about every MX target`),
   'DK-20': (f) =>
     manual(`hms check compliance asks a validating resolver${f.resolver === null ? ' (compliance.resolver)' : ` (${f.resolver})`} for every MX target's TLSA`),
-  'DK-23': () => manual('hms check compliance reads DMARC, SPF and DKIM from the zones'),
+  'DK-23': (f) => {
+    const r = recordItems(f, 'DK-23');
+    const unread = r.unread.length === 0 ? [] : [`not read: ${r.unread.join(', ')}`];
+    if (r.failed.length > 0) return notMet(...r.failed, ...unread);
+    if (r.passed.length === 0) return manual('no zone could be read: hms check compliance reads DMARC, SPF and DKIM from the zones', ...unread);
+    return { status: unread.length === 0 ? 'met' : 'manual', evidence: [...r.passed, ...unread] };
+  },
 };
 
 /** Every requirement of REQUIREMENTS with its status and evidence. */

@@ -21,5 +21,18 @@ describe('hms report dps on the example configuration', () => {
     expect(byId.get('DP-3.2a')).toMatchObject({ status: 'met', evidence: ['listens on internal addresses only: 127.0.0.1:5300 (service.listen)'] });
     expect(byId.get('DK-17')).toMatchObject({ status: 'not-met', evidence: ['not under .dk: example.com.'] });
     expect(byId.get('DP-2.4e')!.status).toBe('not-met');
+    // DK-18 DK-23 DP-3.3a from the example zone's records (no signed version: its input)
+    expect(byId.get('DK-18')!.evidence).toContain('delegated subdomains: skole.example.com.: delegated with DS 12345');
+    expect(byId.get('DK-23')).toMatchObject({
+      status: 'not-met',
+      evidence: [
+        'example.com.: sends mail (SPF authorises hosts) but has no DKIM key (TXT with p= at SELECTOR._domainkey.example.com.)',
+        'mail.example.com.: no SPF record (TXT "v=spf1 ... -all")',
+      ],
+    });
+    expect(byId.get('DP-3.3a')).toMatchObject({
+      status: 'manual',
+      evidence: [expect.stringMatching(/^example\.com\.: 2 name servers: ns1\.example\.com\., ns2\.example\.net\. /)],
+    });
   });
 });

@@ -1,12 +1,16 @@
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { UnixSeconds } from '../common/clock.js';
-import { ConfigError } from '../common/errors.js';
+import { ConfigError, SignerError } from '../common/errors.js';
+import { checkZoneRecords, type ComplianceItem } from '../compliance/check-zone.js';
 import type { DpsFacts, DpsZone } from '../compliance/dps.js';
 import { loadConfig, type HmsConfig } from '../config/config.js';
 import type { Principal } from '../config/access.js';
 import { keyState } from '../enforcer/keys.js';
 import { StateStore } from '../storage/state.js';
+import { Name } from '../dns/name.js';
 import { loadPolicyFile } from './load-policy.js';
+import { loadZoneFile, SIGNED_FILE_LIMITS } from './load-zone.js';
 
 /**
  * What `hms report dps` holds against the requirements, read from what runs: the
@@ -26,9 +30,18 @@ export function readDpsFacts(configFile: string, now: UnixSeconds): DpsFacts {
     tsigKeys = null;
   }
   const policies = config.policies.flatMap((file) => loadPolicyFile(file).policies);
-  const zones = new Map<string, DpsZone>();
+  type ZoneFacts = Omit<DpsZone, 'records' | 'recordsFrom'> & { readonly input: string | null };
+  const zones = new Map<string, ZoneFacts>();
   for (const z of config.service.zones) {
-    zones.set(z.name, { name: z.name, policy: z.policy, secondaries: z.secondaries, keys: null, lastSigned: null, insecure: false });
+    zones.set(z.name, {
+      name: z.name,
+      policy: z.policy,
+      secondaries: z.secondaries,
+      keys: null,
+      lastSigned: null,
+      insecure: false,
+      input: z.input.kind === 'file' ? z.input.file : null,
+    });
   }
   let auditRecords: number | null = null;
   if (existsSync(config.state)) {
@@ -55,6 +68,7 @@ export function readDpsFacts(configFile: string, now: UnixSeconds): DpsFacts {
           keys,
           lastSigned: row.lastSigned,
           insecure: row.insecureSince !== null,
+          input: known?.input ?? row.input,
         });
       }
     } finally {
@@ -72,7 +86,7 @@ export function readDpsFacts(configFile: string, now: UnixSeconds): DpsFacts {
     stateFile: config.state,
     auditRecords,
     policies,
-    zones: [...zones.values()],
+    zones: [...zones.values()].map(({ input, ...z }) => ({ ...z, ...zoneRecords(config, z.name, input) })),
     tsigKeys,
     secondaries: config.service.secondaries.map((s) => ({ name: s.name, address: s.address, key: s.key })),
     listen: config.service.listen.map((e) => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`)),
@@ -96,4 +110,23 @@ export function readDpsFacts(configFile: string, now: UnixSeconds): DpsFacts {
     },
     resolver: resolver === null ? null : `${resolver.address}:${resolver.port}`,
   };
+}
+
+/**
+ * The items the zone's records decide (checkZoneRecords), from the version served (the signed
+ * file in the data folder), else the input file; null, with why, when neither can be read.
+ */
+function zoneRecords(config: HmsConfig, zone: string, input: string | null): { records: ComplianceItem[] | null; recordsFrom: string } {
+  const signed = join(config.service.data, 'signed', `${zone}signed`);
+  const path = existsSync(signed) ? signed : input;
+  if (path === null) return { records: null, recordsFrom: 'no signed version, and the input comes from an upstream primary' };
+  try {
+    return {
+      records: checkZoneRecords(loadZoneFile(path, Name.parse(zone), undefined, path === signed ? SIGNED_FILE_LIMITS : config.service.zoneInput)),
+      recordsFrom: path,
+    };
+  } catch (e) {
+    if (!(e instanceof SignerError)) throw e;
+    return { records: null, recordsFrom: e.message };
+  }
 }

@@ -311,7 +311,7 @@ describe('hms report dps on a managed zone', () => {
     expect(entry('DP-3.5b')).toEqual({ id: 'DP-3.5b', title: 'TSIG with an HMAC-SHA algorithm', status: 'met', evidence: ['TSIG keys: xfr-key. hmac-sha256'] });
     expect(entry('DK-18')).toMatchObject({
       status: 'not-met',
-      evidence: ['no DS confirmed at the parent (hms ds seen): example.com.', 'delegated subdomains: hms check compliance'],
+      evidence: ['no DS confirmed at the parent (hms ds seen): example.com.', 'delegated subdomains: skole.example.com.: delegated with DS 12345'],
     });
     expect(entry('DP-2.4b').evidence[0]).toMatch(/^every change is an audit record .*: [1-9]\d* records in /);
 
