@@ -39,6 +39,7 @@ function facts(over: Partial<DpsFacts> = {}): DpsFacts {
     listen: ['10.0.0.1:53'],
     resign: '17 3 * * *',
     alarmValidity: 7 * 86400,
+    monitor: { interval: 300, validityWarning: 7 * 86400, serialLagWarning: 1800, clockWarning: 30 },
     hsm: { module: '/usr/lib/vendor/libpkcs11.so', token: 'hms', pinFile: '/etc/hms/pin', pinFileMode: 0o100600 },
     audit: { checkpoint: '/var/lib/hms-audit/hms.db.checkpoint', syslog: 'tcp://logs.kalmar.dk:514' },
     access: { administrator: ['group:hms-admin'], operator: ['group:hms-ops'], approver: ['group:hms-approve'], auditor: [] },
@@ -62,6 +63,15 @@ describe('hms report dps', () => {
     expect(entry(entries, 'DP-3.5b')).toMatchObject({ status: 'met', evidence: ['TSIG keys: xfr-key. hmac-sha256'] });
     expect(entry(entries, 'DK-18').status).toBe('met');
     expect(entry(entries, 'DP-3.4').status).toBe('manual');
+    expect(entry(entries, 'DP-2.9b').evidence[0]).toMatch(/^hms run checks SOA, NS and DNSKEY .* every 5m \(service\.monitor-interval; check positive\)/);
+    const off = buildDpsReport(facts({ monitor: { ...facts().monitor, interval: 0 } }));
+    expect(['DP-2.9a', 'DP-2.9b', 'DP-2.9c', 'DP-2.9d', 'DP-2.9e'].map((id) => entry(off, id).status)).toEqual([
+      'manual',
+      'manual',
+      'manual',
+      'manual',
+      'manual',
+    ]);
   });
 
   it('DP-4.1b DP-4.1c a key in the state below the policy size is not met, naming the zone and key', () => {

@@ -58,6 +58,13 @@ export interface DpsFacts {
   readonly listen: readonly string[];
   readonly resign: string;
   readonly alarmValidity: number;
+  /** The monitor inside `hms run` (service.monitor-*): its interval (0: off) and thresholds, seconds. */
+  readonly monitor: {
+    readonly interval: number;
+    readonly validityWarning: number;
+    readonly serialLagWarning: number;
+    readonly clockWarning: number;
+  };
   readonly hsm: { readonly module: string; readonly token: string; readonly pinFile: string | null; readonly pinFileMode: number | null };
   readonly audit: { readonly checkpoint: string; readonly syslog: string | null };
   readonly access: Readonly<Record<'administrator' | 'operator' | 'approver' | 'auditor', readonly string[]>>;
@@ -128,6 +135,16 @@ function recordItems(f: DpsFacts, id: string): { failed: string[]; passed: strin
   return { failed, passed, unread };
 }
 
+/** DP-2.9: the monitor of every secondary and NS (docs/monitoring.md): met while it runs inside `hms run`. */
+function monitored(f: DpsFacts, check: string, what: string, more: readonly string[] = []): Verdict {
+  if (f.monitor.interval === 0)
+    return manual(`service.monitor-interval is 0: the monitor inside hms run is off; hms monitor (check ${check}: ${what}) must run from a monitoring system`);
+  return met(
+    `hms run checks ${what} every ${d(f.monitor.interval)} (service.monitor-interval; check ${check}), raising and clearing alarms; hms monitor for Nagios/Icinga`,
+    ...more,
+  );
+}
+
 const isRsa = (alg: number): boolean => alg === 8 || alg === 10;
 
 /** Addresses no one outside reaches: loopback, RFC 1918, link-local, unique local (IPv6 fc00::/7). */
@@ -180,14 +197,14 @@ const RULES: Record<string, (f: DpsFacts) => Verdict> = {
           `roles in ${f.configFile}: approvers ${f.access.approver.join(', ')}, operators ${f.access.operator.join(', ') || 'none'}; per-zone tables in access.zones`,
         )
       : notMet(`no approvers in ${f.configFile} (access.approvers)`),
-  'DP-2.9a': (f) => met(`an alarm while the served signatures have less than ${d(f.alarmValidity)} left (service.alarm-validity)`),
-  'DP-2.9b': () => manual('not checked by hms itself: an external monitor asks every name server'),
-  'DP-2.9c': () => manual('not checked by hms itself: an external monitor asks every name server'),
-  'DP-2.9d': (f) =>
-    f.secondaries.length > 0
-      ? met(`after each NOTIFY hms asks each secondary for its serial: ${f.secondaries.map((s) => s.name).join(', ')}`)
-      : notMet('no secondaries configured'),
-  'DP-2.9e': () => manual("not checked by hms itself: an external monitor checks the secondaries' clocks"),
+  'DP-2.9a': (f) =>
+    monitored(f, 'rrsig-validity', `the first RRSIG expiry each server serves, warning at ${d(f.monitor.validityWarning)} left`, [
+      `and an alarm while the signatures served here have less than ${d(f.alarmValidity)} left (service.alarm-validity)`,
+    ]),
+  'DP-2.9b': (f) => monitored(f, 'positive', "SOA, NS and DNSKEY from every server, validated from the DS by hms's own validator"),
+  'DP-2.9c': (f) => monitored(f, 'negative', 'an NXDOMAIN and a NODATA answer from every server, with their NSEC/NSEC3 proofs validated'),
+  'DP-2.9d': (f) => monitored(f, 'serial', `each server's serial against the one published, warning after ${d(f.monitor.serialLagWarning)}`),
+  'DP-2.9e': (f) => monitored(f, 'clock', `each secondary's clock from its TSIG-signed answers, warning past ${d(f.monitor.clockWarning)}`),
   'DP-3.1a': () =>
     manual(
       "hms backup create DIR copies the state and the SoftHSM token files with a manifest; keeping it at a separate, access-controlled site is the operator's",

@@ -18,17 +18,22 @@ import { Keeper, type Acting } from './keeper.js';
 import type { ServiceActions, ServiceRequest } from './operations.js';
 import type { PeerCredentials } from './os.js';
 import { checkParentDs } from './parent-check.js';
-import { ZonePipeline, type ZoneState } from './pipeline.js';
+import { ZonePipeline, type PipelineContext, type ZoneState } from './pipeline.js';
 import { Publisher } from './publisher.js';
 import { lockHolder, tryLockState, type StateLock } from './state-lock.js';
 import { removeLeftovers } from '../storage/temporary-files.js';
 import { Triggers } from './triggers.js';
+import { AlarmBoard } from '../common/alarms.js';
+import type { Monitor } from '../monitor/monitor.js';
+import { logAlarmSink, serviceMonitor } from './monitor-service.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
   readonly log: Logger;
   /** Who the service acts as in the audit trail. */
   readonly operator: Operator;
+  /** How a long signing reports progress (issue 19): log lines this often, a bar on a terminal. */
+  readonly signingProgress?: PipelineContext['signingProgress'];
   /** The clock (tests may move it); default the system's. */
   readonly now?: () => UnixSeconds;
   /** How often the input files are looked at for changes (default 2 s). */
@@ -76,6 +81,10 @@ export class Service {
   private readonly triggers: Triggers;
   /** Operators' requests from the control socket, applied one at a time. */
   readonly authority: Authority;
+  /** The alarm port (issue 19): raised and cleared once each, to the log. */
+  readonly alarms: AlarmBoard;
+  /** The monitor of the secondaries (issue 19 item 1); `monitor.listen` hears each run (metrics). */
+  readonly monitor: Monitor;
 
   private constructor(
     private readonly options: ServiceOptions,
@@ -90,6 +99,7 @@ export class Service {
     this.pipeline = new ZonePipeline({
       ...common,
       publisher: this.publisher,
+      ...(options.signingProgress === undefined ? {} : { signingProgress: options.signingProgress }),
       keysChanged: (zone) => void this.parentOf(zone)?.job.trigger(`the keys of the child zone ${zone} changed (DP-4.6a)`),
       signed: (zone) => void this.checkParent(zone),
     });
@@ -103,6 +113,10 @@ export class Service {
         for (const zone of this.zones.keys()) void this.checkParent(zone);
       },
     });
+    this.alarms = new AlarmBoard([logAlarmSink(options.log)], this.now, (sink, event, e) =>
+      options.log.error({ sink, alarmKey: event.alarm.key, reason: e instanceof Error ? e.message : String(e) }, 'an alarm sink failed'),
+    );
+    this.monitor = serviceMonitor({ config: () => this.config, keeper, publisher: this.publisher, alarms: this.alarms, log: options.log, now: this.now });
     const service: ServiceActions = {
       resign: (zone, reason) => this.resign(zone, reason),
       reload: () => this.reload(),
@@ -173,6 +187,7 @@ export class Service {
     for (const state of this.zones.values()) this.pipeline.resume(state);
     await this.listen(this.config);
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
+    this.monitor.start();
     this.log.info(
       {
         zones: [...this.zones.keys()],
@@ -441,6 +456,7 @@ export class Service {
     if (this.stopping) return;
     this.stopping = true;
     await this.triggers.stop();
+    await this.monitor.stop();
     await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
     await this.publisher.stop();
     await this.server?.close();

@@ -92,6 +92,12 @@ export function readDpsFacts(configFile: string, now: UnixSeconds): DpsFacts {
     listen: config.service.listen.map((e) => (e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`)),
     resign: config.service.resign,
     alarmValidity: config.service.alarmValidity,
+    monitor: {
+      interval: config.service.monitor.interval,
+      validityWarning: config.service.monitor.validityWarning,
+      serialLagWarning: config.service.monitor.serialLagWarning,
+      clockWarning: config.service.monitor.clockWarning,
+    },
     hsm: {
       module: config.hsm.module ?? process.env.HMS_PKCS11_MODULE ?? 'SoftHSM2 (the default module)',
       token: config.hsm.token,

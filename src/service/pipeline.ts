@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { SigningProgress, type StatusLine } from '../audit/progress.js';
 import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import type { HmsConfig } from '../config/config.js';
@@ -45,6 +46,8 @@ export interface PipelineContext {
   readonly keysChanged: (zone: string) => void;
   /** A version of the zone was signed and published (the parent DS check may look). */
   readonly signed: (zone: string) => void;
+  /** How a long signing reports its progress: a log line every `everyMs` (default 5 s), and a bar on a terminal. */
+  readonly signingProgress?: { readonly everyMs?: number; readonly bar?: StatusLine };
 }
 
 const expiry = (t: UnixSeconds | null): string | null => (t === null ? null : isoSeconds(t));
@@ -261,13 +264,16 @@ export class ZonePipeline {
       });
       // the input just read and checked, and the signed zone kept as it is written: neither file is read again
       let written: Zone | undefined;
+      const progress = new SigningProgress({ label: zoneName, log: (fields, msg) => log.info(fields, msg), ...this.ctx.signingProgress });
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), {
         input: { file, zone: input },
         written: (z) => {
           written = z;
         },
         served: this.served(state),
-      });
+        previous: this.ctx.publisher.served(zoneName),
+        progress: progress.update,
+      }).finally(() => progress.finish());
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
       if (z.output !== undefined) copyFileAtomically(this.signedPath(zoneName), z.output);
@@ -277,6 +283,7 @@ export class ZonePipeline {
           serial: signed.serial,
           revision: revision.rev,
           signatures: signed.signatures,
+          ...(signed.kept === undefined ? {} : { kept: signed.kept }),
           records: zone.recordCount,
           expires: expiry(this.ctx.publisher.facts(zoneName).expires),
           reasons,
