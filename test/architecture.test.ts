@@ -11,6 +11,7 @@ const RING: Record<string, 'inner' | 'edge' | 'outer'> = {
   kasp: 'inner',
   enforcer: 'inner',
   signer: 'inner',
+  compliance: 'inner',
   hsm: 'edge',
   storage: 'edge',
   transfer: 'edge',

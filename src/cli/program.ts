@@ -17,6 +17,7 @@ const MODULES = {
   parent: async (): Promise<Register> => (await import('./commands/parent.js')).registerParentCommands,
   backup: async (): Promise<Register> => (await import('./commands/backup.js')).registerBackupCommands,
   monitor: async (): Promise<Register> => (await import('./commands/monitor.js')).registerMonitorCommands,
+  compliance: async (): Promise<Register> => (await import('./commands/compliance.js')).registerComplianceCommands,
 } as const;
 type ModuleName = keyof typeof MODULES;
 

@@ -5,6 +5,7 @@ import { MAX_CONFIG_OCTETS, readRegularTextFile } from '../files/regular-file.js
 import { duplicateKeys, MapReader, offsetOf, Problems, type Scope } from '../kasp/fields.js';
 import { Name } from '../dns/name.js';
 import { readAuditConfig, type AuditConfig } from './audit.js';
+import { readComplianceConfig, type ComplianceConfig } from './compliance.js';
 import { parsePrincipal, ROLES, type Access, type Principal, type Role, type RoleTable } from './access.js';
 import { readServiceConfig, type ServiceConfig } from './service.js';
 
@@ -25,6 +26,8 @@ export interface HmsConfig {
   readonly audit: AuditConfig;
   /** What `hms run` serves: zones, secondaries, TSIG keys, listen addresses (docs/configuration.md). */
   readonly service: ServiceConfig;
+  /** The validating resolver of `hms check compliance` (docs/compliance.md). */
+  readonly compliance: ComplianceConfig;
 }
 
 /** Reads and checks a configuration file; every problem is reported at once with file:line:col. */
@@ -84,6 +87,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   accessReader.finish();
   const service = readServiceConfig(r, path, state, options.secrets !== false);
   const audit = readAuditConfig(r, path, state);
+  const compliance = readComplianceConfig(r);
   r.finish();
   if (policies.length === 0 && !r.has('policies')) r.complain('policies', 'no policy files: list at least one (kasp/default.yaml)');
   if (problems.list.length > 0) throw new ConfigError(file, problems.list);
@@ -95,6 +99,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     access: { all, zones },
     audit,
     service,
+    compliance,
   };
 }
 

@@ -34,6 +34,8 @@ export interface QueryOptions {
   readonly authoritative?: boolean;
   /** With DNSSEC OK (an EDNS OPT record with the DO bit, RFC 4035 section 3.2.1). */
   readonly dnssecOk?: boolean;
+  /** Set the CD bit: a validating resolver answers without validating (RFC 4035 section 3.2.2). */
+  readonly checkingDisabled?: boolean;
   /** Sign the request, and require a response signed by the same key. */
   readonly tsig?: TsigKey;
   /** Ask over TCP from the start (otherwise UDP, and TCP again when the answer is truncated). */
@@ -68,7 +70,12 @@ export function encodeRequest(id: number, question: Question, options: QueryOpti
   const authority = options.authority ?? [];
   const additional = options.dnssecOk === true ? 1 : 0;
   w.u16(id);
-  w.u16((((options.opcode ?? Opcode.QUERY) & 0xf) << 11) | (options.authoritative === true ? 0x0400 : 0) | (options.recursionDesired === true ? 0x0100 : 0));
+  w.u16(
+    (((options.opcode ?? Opcode.QUERY) & 0xf) << 11) |
+      (options.authoritative === true ? 0x0400 : 0) |
+      (options.recursionDesired === true ? 0x0100 : 0) |
+      (options.checkingDisabled === true ? 0x0010 : 0),
+  );
   w.u16(1);
   w.u16(answers.length);
   w.u16(authority.length);

@@ -196,6 +196,51 @@ zone "${o.zone}" {
   );
 }
 
+/** A BIND 9 authoritative server on 127.0.0.1:`port` for `zones` (each loaded from its file as it is: signed or not), answering anyone. */
+export function namedAuthoritativeConf(dir: string, o: { port: number; zones: readonly { name: string; file: string }[] }): string {
+  return writeNamedConf(
+    dir,
+    o.port,
+    `  recursion no;
+  dnssec-validation no;
+  notify no;
+};
+controls { };
+${o.zones.map((z) => `zone "${z.name}" { type primary; file "${z.file}"; };`).join('\n')}
+`,
+  );
+}
+
+/**
+ * A BIND 9 validating resolver on 127.0.0.1:`port` for loopback clients: it forwards every
+ * question to `forwarder` (no root, no Internet) and validates from the trust anchors given as
+ * DS records (`zone. IN DS tag alg digest-type hex`, as `hms sign` prints them); names under
+ * no anchor are insecure.
+ */
+export function namedResolverConf(dir: string, o: { port: number; forwarder: { address: string; port: number }; anchors: readonly string[] }): string {
+  const anchors = o.anchors.map((ds) => {
+    const [owner, , , tag, alg, digestType, ...digest] = ds.split(/\s+/);
+    return `  ${owner} static-ds ${tag} ${alg} ${digestType} "${digest.join('')}";`;
+  });
+  return writeNamedConf(
+    dir,
+    o.port,
+    `  recursion yes;
+  allow-recursion { 127.0.0.1; };
+  allow-query { 127.0.0.1; };
+  forwarders { ${o.forwarder.address} port ${o.forwarder.port}; };
+  forward only;
+  dnssec-validation yes;
+  notify no;
+};
+controls { };
+trust-anchors {
+${anchors.join('\n')}
+};
+`,
+  );
+}
+
 /** Writes `dir`/named.conf: named's own files in `dir`, listening on 127.0.0.1:`port` only, then `rest` (more options, closing the block). */
 function writeNamedConf(dir: string, port: number, rest: string): string {
   mkdirSync(dir, { recursive: true });
