@@ -60,6 +60,8 @@ const roleOfFlags = (flags: number): KeyRole => (flags === 257 ? 'ksk' : 'zsk');
  */
 export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): { readonly keys: readonly ImportedKey[]; readonly added: boolean } {
   const apex = Name.parse(req.zone);
+  // an import (or a key change) a stop cut short is settled first: completed keys are then refused as held, dropped ones imported again
+  if (keeper.store.getZone(req.zone) !== undefined) keeper.settlePending(req.zone, acting);
   let row = keeper.store.getZone(req.zone);
   const served = keeper.config.service.zones.find((z) => z.name === req.zone);
   const input = req.input ?? row?.input ?? (served?.input.kind === 'file' ? served.input.file : undefined);
@@ -164,21 +166,28 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
     let problems: readonly string[] = [];
     let pending: PendingKey | undefined;
     const comment = acting.comment ?? `imported from ${p.from}`;
-    if (p.bind !== undefined) {
-      pending = {
-        id: newId!.toString('hex'),
-        label: keyLabel(apex, p.role, newId!),
+    // recorded as pending before the token is written: a stop then leaves a row that settlePending completes (its DS-seen time kept) or drops
+    const intend = (id: string, label: string, algorithm: number, bits: number, formerLabels: readonly [string, string] | null): PendingKey => {
+      const k: PendingKey = {
+        id,
+        label,
         role: p.role,
-        algorithm: p.bind.algorithm,
-        bits: p.bind.bits,
+        algorithm,
+        bits,
         created: acting.at,
         publish: since,
         active: since,
         successorOf: null,
         reason: `imported from ${p.from}`,
+        dsSeen: p.role === 'zsk' ? null : since,
+        formerLabels,
       };
-      keeper.store.addPendingKey(req.zone, pending, { ...audit, comment });
-      key = importKey(token, apex, p.role, p.bind.privateKey, newId!);
+      keeper.store.addPendingKey(req.zone, k, { ...audit, comment });
+      return k;
+    };
+    if (p.bind !== undefined) {
+      pending = intend(newId!.toString('hex'), keyLabel(apex, p.role, newId!), p.bind.algorithm, p.bind.bits, null);
+      key = importKey(token, apex, p.role, p.bind.algorithm, p.bind.privateKey, newId!);
       if (!Buffer.from(key.dnskey).equals(Buffer.from(p.bind.dnskey))) {
         destroyObjects(token, findKeyPair(token, pending.id).objects);
         keeper.store.dropPendingKey(req.zone, pending.id, { ...audit, comment: 'the token made another DNSKEY of it: removed' });
@@ -188,8 +197,16 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
         );
       }
     } else {
-      ({ key, problems } = adoptKey(token, apex, p.role, p.label !== undefined ? { label: p.label } : { id: p.id! }, (k) =>
-        check(p.from, p.role, k.algorithm, k.dnskey),
+      ({ key, problems } = adoptKey(
+        token,
+        apex,
+        p.role,
+        p.label !== undefined ? { label: p.label } : { id: p.id! },
+        (k) => check(p.from, p.role, k.algorithm, k.dnskey),
+        (k, former) => {
+          pending = intend(k.id.toString('hex'), k.label, k.algorithm, inPolicy.bits, former);
+        },
+        inPolicy.algorithm,
       ));
     }
     const record: KeyRecord = {
@@ -204,13 +221,12 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
       active: since,
       retire: null,
       remove: null,
-      dsSeen: p.role === 'zsk' ? null : since,
+      dsSeen: pending!.dsSeen ?? null,
       dsWithdrawn: null,
       successorOf: null,
       compromised: false,
     };
-    if (pending !== undefined) keeper.store.completePendingKey(req.zone, record, { ...audit, comment });
-    else keeper.store.putKey(req.zone, record, { ...audit, comment: `${comment}${problems.length > 0 ? `; WARNING: ${problems.join(', ')}` : ''}` });
+    keeper.store.completePendingKey(req.zone, record, { ...audit, comment: `${comment}${problems.length > 0 ? `; WARNING: ${problems.join(', ')}` : ''}` });
     out.push({ role: p.role, keyTag: key.keyTag, algorithm: key.algorithm, id: record.id, label: key.label, from: p.from, problems });
   }
   return { keys: out, added };
