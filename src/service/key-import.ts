@@ -15,6 +15,7 @@ import { timings } from '../enforcer/timing.js';
 import { adoptKey, destroyObjects, findKeyPair, importKey, keyLabel, type HsmKey } from '../hsm/keys.js';
 import type { Acting, Keeper } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
+import { isDsOf } from './parent-check.js';
 
 /** Where the keys come from: BIND's files, or pairs already in the token (OpenDNSSEC, Knot). */
 export type ImportSource =
@@ -28,6 +29,12 @@ export interface ImportRequest {
   readonly role?: KeyRole;
   /** The operator states that the parent serves the DS of the KSK/CSK imported (hms ds check, dig DS). */
   readonly dsSeen: boolean;
+  /**
+   * The DS the parent serves (parentDs, asked of --parent-server before the import): a KSK/CSK
+   * whose DS the parent validly does not serve is refused; `problem` (the parent not reachable,
+   * not validating) is a warning on each KSK/CSK imported.
+   */
+  readonly parentDs?: { readonly servers: readonly string[] } & ({ readonly ds: readonly Uint8Array[] } | { readonly problem: string });
   /** The zone's DNSKEY set as now published (a file of DNSKEY records): every key imported must be in it. */
   readonly dnskeys?: string;
   /** For a zone not managed yet: its input file and policy. */
@@ -45,6 +52,8 @@ export interface ImportedKey {
   readonly label: string;
   readonly from: string;
   readonly problems: readonly string[];
+  /** A KSK/CSK with --parent-server: whether the parent serves its DS, or why that was not told (a warning). */
+  readonly parent: string | null;
 }
 
 const roleOfFlags = (flags: number): KeyRole => (flags === 257 ? 'ksk' : 'zsk');
@@ -122,6 +131,12 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
       throw new UsageError(
         `${what}: key ${tag} is ${algorithmName(algorithm)}, policy ${policy.name}'s ${role.toUpperCase()} is ${algorithmName(inPolicy.algorithm)}: the next signing would roll the algorithm; use a policy with the zone's algorithm`,
       );
+    const parent = req.parentDs;
+    if (role !== 'zsk' && parent !== undefined && 'ds' in parent && !parent.ds.some((d) => isDsOf(apex, dnskey, d)))
+      throw new SignerError(
+        'DNSSEC',
+        `${what}: key ${tag} is a ${role.toUpperCase()}, and the parent (${parent.servers.join(', ')}) serves no DS of it (${parent.ds.length === 0 ? 'no DS at all' : `DS of key tags ${parent.ds.map((d) => (d[0]! << 8) | d[1]!).join(', ')}`}): a zone moves in with the keys whose DS the parent serves; nothing imported`,
+      );
     if (role !== 'zsk' && !req.dsSeen) {
       throw new UsageError(
         `${what}: key ${tag} is a ${role.toUpperCase()}: say --ds-seen once you have checked that the parent serves its DS (dig DS ${req.zone} at the parent, or hms ds check); hms records it as seen, so that no DS change is asked of the registrar`,
@@ -148,7 +163,7 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
         lastSerial: null,
         lastSigned: null,
         insecureSince: null,
-        parentServers: [],
+        parentServers: req.parentDs?.servers ?? [],
       },
       { ...audit, comment: acting.comment ?? 'added by hms key import' },
     );
@@ -227,7 +242,13 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
       compromised: false,
     };
     keeper.store.completePendingKey(req.zone, record, { ...audit, comment: `${comment}${problems.length > 0 ? `; WARNING: ${problems.join(', ')}` : ''}` });
-    out.push({ role: p.role, keyTag: key.keyTag, algorithm: key.algorithm, id: record.id, label: key.label, from: p.from, problems });
+    const parent =
+      req.parentDs === undefined || p.role === 'zsk'
+        ? null
+        : 'ds' in req.parentDs
+          ? `its DS is served by the parent (${req.parentDs.servers.join(', ')}), validated`
+          : `WARNING: the parent's DS was not checked: ${req.parentDs.problem}`;
+    out.push({ role: p.role, keyTag: key.keyTag, algorithm: key.algorithm, id: record.id, label: key.label, from: p.from, problems, parent });
   }
   return { keys: out, added };
 }

@@ -98,8 +98,7 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
 
   const served = fetched[0]!.ds;
   const keys = keeper.keys(z).filter((k) => signsDnskey(k) && (k.remove === null || k.remove > acting.at || dsAtParent(k)));
-  // a DS is a key's when it is the key's digest of the DS's own digest type
-  const matches = (k: KeyRecord, r: Uint8Array): boolean => r[3]! in DIGEST_HASH && sameRdatas([makeDs(apex, k.dnskey, r[3]! as DigestTypeNumber)], [r]);
+  const matches = (k: KeyRecord, r: Uint8Array): boolean => isDsOf(apex, k.dnskey, r);
   const isServed = (k: KeyRecord): boolean => served.some((r) => matches(k, r));
   const foreign = served.filter((r) => !keys.some((k) => matches(k, r)));
   const filed: { id: string; kind: DsStep; keyTag: number }[] = [];
@@ -141,6 +140,38 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
     filed,
     notes,
   };
+}
+
+/** A DS is a key's when it is the key's digest of the DS's own digest type. */
+export function isDsOf(apex: Name, dnskey: Uint8Array, ds: Uint8Array): boolean {
+  return ds[3]! in DIGEST_HASH && sameRdatas([makeDs(apex, dnskey, ds[3]! as DigestTypeNumber)], [ds]);
+}
+
+/**
+ * The zone's DS as the parent serves it (hms key import --parent-server): asked of each server
+ * and validated as checkParentDs does; `ds` when every server answered and they agree, else
+ * `problem`, why the DS could not be told (a server that does not answer, an answer that does
+ * not validate, servers that disagree).
+ */
+export async function parentDs(
+  servers: readonly string[],
+  zone: string,
+  now: UnixSeconds,
+  options: { readonly timeoutMs: number; readonly source: SourceAddresses },
+): Promise<{ readonly ds: readonly Uint8Array[] } | { readonly problem: string }> {
+  const apex = Name.parse(zone);
+  const sets: Uint8Array[][] = [];
+  const problems: string[] = [];
+  for (const text of servers) {
+    try {
+      sets.push((await fetchDs(parseServer(text), apex, now, options.timeoutMs, options.source)).ds);
+    } catch (e) {
+      problems.push(`${text}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (problems.length > 0) return { problem: problems.join('; ') };
+  if (sets.some((s) => !sameRdatas(s, sets[0]!))) return { problem: `the servers ${servers.join(', ')} do not serve the same DS RRset` };
+  return { ds: sets[0]! };
 }
 
 /**
