@@ -24,8 +24,24 @@ const REFUSED = new Map<number, string>([
   [12, 'ECC-GOST is deprecated (RFC 8624)'],
 ]);
 
+/** The mnemonics of the algorithms hms refuses (IANA), so that a refusal names what it refuses. */
+const REFUSED_NAMES = new Map<number, string>([
+  [1, 'RSAMD5'],
+  [3, 'DSA'],
+  [5, 'RSASHA1'],
+  [6, 'DSA-NSEC3-SHA1'],
+  [7, 'RSASHA1-NSEC3-SHA1'],
+  [12, 'ECC-GOST'],
+]);
+
 export function algorithmName(n: number): string {
-  return NAMES.get(n) ?? `algorithm ${n}`;
+  return NAMES.get(n) ?? REFUSED_NAMES.get(n) ?? `algorithm ${n}`;
+}
+
+/** Why hms does not sign with algorithm `n` (RFC 8624, DP-4.2b), or null when it does. */
+export function refusalOf(n: number): string | null {
+  if (NAMES.has(n)) return null;
+  return REFUSED.get(n) ?? `${algorithmName(n)} is not one hms signs with (${[...NAMES.values()].join(', ')})`;
 }
 
 /** Throws unless hms may sign with the algorithm (DP-4.1a, DP-4.2b). */

@@ -75,6 +75,54 @@ describe('BIND key files (hms key import)', () => {
     expect(k.publicKey.equals(pub)).toBe(true);
   });
 
+  it('issue 18 reads RSASHA512, ECDSA P-384 and Ed448 pairs (DP-3.1a: a zone moves in with its keys whatever their algorithm)', () => {
+    const rsa = rsaFiles();
+    const r = readBindKey(
+      zone,
+      'K.key',
+      rsa.key.replace(' 3 8 ', ' 3 10 '),
+      'K.private',
+      rsa.priv.replace('Algorithm: 8 (RSASHA256)', 'Algorithm: 10 (RSASHA512)'),
+    );
+    expect([r.algorithm, r.bits, r.privateKey.kind]).toEqual([10, 1024, 'rsa']);
+
+    const ecdh = createECDH('secp384r1');
+    ecdh.generateKeys();
+    const pub = ecdh.getPublicKey().subarray(1);
+    const p384 = readBindKey(
+      zone,
+      'K.key',
+      `example.com. IN DNSKEY 257 3 14 ${b64(pub)}\n`,
+      'K.private',
+      `Private-key-format: v1.3\nAlgorithm: 14 (ECDSAP384SHA384)\nPrivateKey: ${b64(ecdh.getPrivateKey())}\n`,
+    );
+    expect([p384.algorithm, p384.bits, p384.keyTag]).toEqual([14, 384, keyTag(p384.dnskey)]);
+    expect(p384.publicKey).toEqual(pub);
+
+    const { privateKey, publicKey } = generateKeyPairSync('ed448');
+    const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+    const edPub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    const ed = readBindKey(
+      zone,
+      'K.key',
+      `example.com. IN DNSKEY 256 3 16 ${b64(edPub)}\n`,
+      'K.private',
+      `Private-key-format: v1.3\nAlgorithm: 16 (ED448)\nPrivateKey: ${b64(seed)}\n`,
+    );
+    expect([ed.algorithm, ed.bits, ed.privateKey.kind, seed.length]).toEqual([16, 456, 'eddsa', 57]);
+    // the other Ed448 key's public half: not the halves of one key
+    const other = Buffer.from(generateKeyPairSync('ed448').publicKey.export({ format: 'jwk' }).x!, 'base64url');
+    expect(() =>
+      readBindKey(
+        zone,
+        'K.key',
+        `example.com. IN DNSKEY 256 3 16 ${b64(other)}\n`,
+        'K.private',
+        `Private-key-format: v1.3\nAlgorithm: 16 (ED448)\nPrivateKey: ${b64(seed)}\n`,
+      ),
+    ).toThrow(/^K\.private:3: its key is not the one in K\.key/);
+  });
+
   it('refuses halves of two keys, naming the .private and its line', () => {
     const a = ecdsaFiles();
     const b = ecdsaFiles();
@@ -101,7 +149,20 @@ describe('BIND key files (hms key import)', () => {
       /^K\.key:2: the DNSKEY is owned by www\.example\.com\./,
     );
     expect(() => readBindKey(zone, 'K.key', ecdsaFiles(385).key, 'K.private', f.priv)).toThrow(/^K\.key:2: DNSKEY flags 385/);
-    expect(() => readBindKey(zone, 'K.key', f.key.replace(' 3 13 ', ' 3 14 '), 'K.private', f.priv)).toThrow(/^K\.key:2: algorithm 14 \(ECDSAP384SHA384\)/);
+    // issue 18: an algorithm hms does not sign with is refused by name, with the reason
+    expect(() => readBindKey(zone, 'K.key', f.key.replace(' 3 13 ', ' 3 5 '), 'K.private', f.priv)).toThrow(
+      /^K\.key:2: algorithm 5 \(RSASHA1\): RSASHA1 uses SHA-1 \(RFC 8624: must not sign\); hms imports RSASHA256, RSASHA512, ECDSAP256SHA256, ECDSAP384SHA384, ED25519, ED448$/,
+    );
+    expect(() => readBindKey(zone, 'K.key', f.key.replace(' 3 13 ', ' 3 12 '), 'K.private', f.priv)).toThrow(
+      /^K\.key:2: algorithm 12 \(ECC-GOST\): ECC-GOST is deprecated/,
+    );
+    expect(() => readBindKey(zone, 'K.key', f.key.replace(' 3 13 ', ' 3 253 '), 'K.private', f.priv)).toThrow(
+      /^K\.key:2: algorithm 253 \(algorithm 253\): algorithm 253 is not one hms signs with/,
+    );
+    // the halves of one key are checked whatever the curve: a P-256 .private under an algorithm-14 .key
+    expect(() => readBindKey(zone, 'K.key', f.key.replace(' 3 13 ', ' 3 14 '), 'K.private', f.priv.replace('Algorithm: 13', 'Algorithm: 14'))).toThrow(
+      /^K\.private:3: a P-384 private key is 48 bytes, not 32/,
+    );
     expect(() => readBindKey(zone, 'K.key', f.key, 'K.private', f.priv.replace('Algorithm: 13', 'Algorithm: 8'))).toThrow(/^K\.private:2: algorithm 8/);
     expect(() => readBindKey(zone, 'K.key', `${f.key}${f.key}`, 'K.private', f.priv)).toThrow(/^K\.key:4: holds 2 record\(s\)/);
   });

@@ -4,7 +4,7 @@ import type { Name } from '../dns/name.js';
 import { memoryIncludes, textSource } from '../dns/zonefile/memory-source.js';
 import { parseZoneFile } from '../dns/zonefile/parser.js';
 import { RRType } from '../dns/types.js';
-import { Algorithm, algorithmName } from './algorithms.js';
+import { Algorithm, algorithmName, refusalOf } from './algorithms.js';
 import { keyTag } from './key-tag.js';
 
 /** The private half of a key as BIND's `.private` file holds it (RFC-less "Private-key-format: v1.x"). */
@@ -20,8 +20,8 @@ export type BindPrivateKey =
       readonly exponent2: Buffer;
       readonly coefficient: Buffer;
     }
-  /** ECDSA P-256: the scalar d; Ed25519: the 32-byte seed. */
-  | { readonly kind: 'ec' | 'ed25519'; readonly privateKey: Buffer; readonly publicKey: Buffer };
+  /** ECDSA (P-256, P-384): the scalar d, and the uncompressed point; EdDSA (Ed25519, Ed448): the seed (32, 57 bytes), and the public key. */
+  | { readonly kind: 'ec' | 'eddsa'; readonly privateKey: Buffer; readonly publicKey: Buffer };
 
 /** A key pair read from BIND's `K<zone>+<alg>+<tag>.key` and `.private`, checked to agree. */
 export interface BindKey {
@@ -33,12 +33,29 @@ export interface BindKey {
   /** The public key as it is in the DNSKEY (after flags, protocol, algorithm). */
   readonly publicKey: Buffer;
   readonly privateKey: BindPrivateKey;
-  /** RSA modulus size in bits; 256 for P-256 and Ed25519. */
+  /** RSA modulus size in bits; the curve's for the others (256, 384, 256, 456). */
   readonly bits: number;
 }
 
-/** The algorithms whose keys hms takes from BIND's files (those it makes in the HSM, src/hsm/keys.ts). */
-const IMPORTABLE: readonly number[] = [Algorithm.RSASHA256, Algorithm.ECDSAP256SHA256, Algorithm.ED25519];
+/** The algorithms whose keys hms takes from BIND's files: those it signs with in the HSM (src/hsm/keys.ts). */
+const IMPORTABLE: readonly number[] = [
+  Algorithm.RSASHA256,
+  Algorithm.RSASHA512,
+  Algorithm.ECDSAP256SHA256,
+  Algorithm.ECDSAP384SHA384,
+  Algorithm.ED25519,
+  Algorithm.ED448,
+];
+
+/** ECDSA curves (node's names, scalar bytes) and EdDSA curves (PKCS#8 prefix of the seed, seed bytes) by DNSSEC algorithm. */
+const ECDSA = new Map<number, { readonly curve: string; readonly bytes: number; readonly name: string }>([
+  [Algorithm.ECDSAP256SHA256, { curve: 'prime256v1', bytes: 32, name: 'P-256' }],
+  [Algorithm.ECDSAP384SHA384, { curve: 'secp384r1', bytes: 48, name: 'P-384' }],
+]);
+const EDDSA = new Map<number, { readonly pkcs8: string; readonly bytes: number; readonly name: string }>([
+  [Algorithm.ED25519, { pkcs8: '302e020100300506032b657004220420', bytes: 32, name: 'Ed25519' }],
+  [Algorithm.ED448, { pkcs8: '3047020100300506032b6571043b0439', bytes: 57, name: 'Ed448' }],
+]);
 
 const bad = (file: string, line: number | null, what: string): SignerError =>
   new SignerError('DNSSEC', `${file}${line === null ? '' : `:${line}`}: ${what}`, { details: { file, ...(line === null ? {} : { line }) } });
@@ -62,7 +79,11 @@ export function readBindKey(zone: Name, keyFile: string, keyText: string, privat
   if (flags !== 256 && flags !== 257)
     throw bad(keyFile, rr.line, `DNSKEY flags ${flags}: only a zone key (256) or a secure entry point (257) is imported (no revoked key)`);
   if (!IMPORTABLE.includes(algorithm))
-    throw bad(keyFile, rr.line, `algorithm ${algorithm} (${algorithmName(algorithm)}): hms imports ${IMPORTABLE.map(algorithmName).join(', ')}`);
+    throw bad(
+      keyFile,
+      rr.line,
+      `algorithm ${algorithm} (${algorithmName(algorithm)}): ${refusalOf(algorithm) ?? 'not imported'}; hms imports ${IMPORTABLE.map(algorithmName).join(', ')}`,
+    );
   const publicKey = Buffer.from(dnskey.subarray(4));
   const fields = privateFields(privateFile, privateText);
   const field = (name: string): Buffer => {
@@ -80,7 +101,9 @@ export function readBindKey(zone: Name, keyFile: string, keyText: string, privat
     bad(privateFile, lineOf(name), `its key is not the one in ${keyFile} (key tag ${keyTag(dnskey)}): not the halves of one key`);
   let privateKey: BindPrivateKey;
   let bits: number;
-  if (algorithm === Algorithm.RSASHA256) {
+  const ecdsa = ECDSA.get(algorithm);
+  const eddsa = EDDSA.get(algorithm);
+  if (algorithm === Algorithm.RSASHA256 || algorithm === Algorithm.RSASHA512) {
     const rsa = {
       kind: 'rsa' as const,
       modulus: field('Modulus'),
@@ -102,29 +125,30 @@ export function readBindKey(zone: Name, keyFile: string, keyText: string, privat
       throw bad(privateFile, lineOf('Prime2'), 'Prime1 times Prime2 is not the Modulus: the file is damaged');
     privateKey = rsa;
     bits = unsigned(rsa.modulus).length * 8;
-  } else if (algorithm === Algorithm.ECDSAP256SHA256) {
+  } else if (ecdsa !== undefined) {
     const d = field('PrivateKey');
-    if (d.length !== 32) throw bad(privateFile, lineOf('PrivateKey'), `a P-256 private key is 32 bytes, not ${d.length}`);
-    const ecdh = createECDH('prime256v1');
+    if (d.length !== ecdsa.bytes) throw bad(privateFile, lineOf('PrivateKey'), `a ${ecdsa.name} private key is ${ecdsa.bytes} bytes, not ${d.length}`);
+    const ecdh = createECDH(ecdsa.curve);
     let point: Buffer;
     try {
       ecdh.setPrivateKey(d);
       point = ecdh.getPublicKey();
     } catch (e) {
-      throw bad(privateFile, lineOf('PrivateKey'), `not a P-256 private key (${e instanceof Error ? e.message : String(e)})`);
+      throw bad(privateFile, lineOf('PrivateKey'), `not a ${ecdsa.name} private key (${e instanceof Error ? e.message : String(e)})`);
     }
     if (!point.subarray(1).equals(publicKey)) throw mismatch('PrivateKey');
     privateKey = { kind: 'ec', privateKey: d, publicKey: point };
-    bits = 256;
+    bits = ecdsa.bytes * 8;
   } else {
+    const curve = eddsa!;
     const seed = field('PrivateKey');
-    if (seed.length !== 32) throw bad(privateFile, lineOf('PrivateKey'), `an Ed25519 private key is 32 bytes, not ${seed.length}`);
-    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+    if (seed.length !== curve.bytes) throw bad(privateFile, lineOf('PrivateKey'), `an ${curve.name} private key is ${curve.bytes} bytes, not ${seed.length}`);
+    const der = Buffer.concat([Buffer.from(curve.pkcs8, 'hex'), seed]);
     const jwk = createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })).export({ format: 'jwk' });
     const pub = Buffer.from(jwk.x!, 'base64url');
     if (!pub.equals(publicKey)) throw mismatch('PrivateKey');
-    privateKey = { kind: 'ed25519', privateKey: seed, publicKey: pub };
-    bits = 256;
+    privateKey = { kind: 'eddsa', privateKey: seed, publicKey: pub };
+    bits = curve.bytes * 8;
   }
   return { flags, algorithm, dnskey, keyTag: keyTag(dnskey), publicKey, privateKey, bits };
 }

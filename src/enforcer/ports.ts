@@ -63,6 +63,13 @@ export interface PendingKey {
   readonly successorOf: string | null;
   /** Why it is made (the planner's reason), for the audit record of its completion. */
   readonly reason: string | null;
+  /** A KSK/CSK imported with its DS at the parent (hms key import --ds-seen): the DS-seen time its record gets. */
+  readonly dsSeen?: UnixSeconds | null;
+  /**
+   * A pair taken over from the token (hms key import --label/--id): its private and public
+   * key's labels before hms relabelled them (hex), put back when a stop came before both were.
+   */
+  readonly formerLabels?: readonly [string, string] | null;
 }
 
 export interface KeyRepository {

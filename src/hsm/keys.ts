@@ -3,7 +3,7 @@ import pkcs11js from 'pkcs11js';
 import { SignerError } from '../common/errors.js';
 import { ByteWriter } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
-import { Algorithm, checkSigningAlgorithm } from '../dnssec/algorithms.js';
+import { Algorithm, algorithmName, checkSigningAlgorithm } from '../dnssec/algorithms.js';
 import type { BindPrivateKey } from '../dnssec/bind-key-file.js';
 import { keyTag } from '../dnssec/key-tag.js';
 import { dnskeyFlags, type KeyRole, type SignatureSink, type Signer } from '../dnssec/signer.js';
@@ -14,9 +14,36 @@ import type { Token } from './token.js';
 const CKK_EC_EDWARDS = 0x40;
 const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
 const CKM_EDDSA = 0x1057;
-/** DER OIDs for CKA_EC_PARAMS: P-256 (1.2.840.10045.3.1.7) and Ed25519 (1.3.101.112). */
+/** DER OIDs for CKA_EC_PARAMS: P-256 (1.2.840.10045.3.1.7), P-384 (1.3.132.0.34), Ed25519 (1.3.101.112), Ed448 (1.3.101.113). */
 const P256_PARAMS = Buffer.from('06082a8648ce3d030107', 'hex');
+const P384_PARAMS = Buffer.from('06052b81040022', 'hex');
 const ED25519_PARAMS = Buffer.from('06032b6570', 'hex');
+const ED448_PARAMS = Buffer.from('06032b6571', 'hex');
+
+/**
+ * The curve keys by DNSSEC algorithm: their CKA_EC_PARAMS, key type, and the length of the
+ * public key in the DNSKEY (RFC 6605: x|y; RFC 8080: the EdDSA public key).
+ */
+const CURVES = new Map<number, { readonly params: Buffer; readonly edwards: boolean; readonly publicBytes: number }>([
+  [Algorithm.ECDSAP256SHA256, { params: P256_PARAMS, edwards: false, publicBytes: 64 }],
+  [Algorithm.ECDSAP384SHA384, { params: P384_PARAMS, edwards: false, publicBytes: 96 }],
+  [Algorithm.ED25519, { params: ED25519_PARAMS, edwards: true, publicBytes: 32 }],
+  [Algorithm.ED448, { params: ED448_PARAMS, edwards: true, publicBytes: 57 }],
+]);
+
+/**
+ * How hms signs with each algorithm in the HSM: the mechanism, the digest hms computes first
+ * (CKM_ECDSA signs a digest; the others hash inside the token), the largest signature. RSA
+ * is 512 bytes at most (4096 bits, DP-4.1c); ECDSA r|s as RFC 6605 wants; EdDSA as RFC 8080.
+ */
+const SIGNING = new Map<number, { readonly mechanism: number; readonly digest: string | null; readonly size: number }>([
+  [Algorithm.RSASHA256, { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS, digest: null, size: 512 }],
+  [Algorithm.RSASHA512, { mechanism: pkcs11js.CKM_SHA512_RSA_PKCS, digest: null, size: 512 }],
+  [Algorithm.ECDSAP256SHA256, { mechanism: pkcs11js.CKM_ECDSA, digest: 'sha256', size: 64 }],
+  [Algorithm.ECDSAP384SHA384, { mechanism: pkcs11js.CKM_ECDSA, digest: 'sha384', size: 96 }],
+  [Algorithm.ED25519, { mechanism: CKM_EDDSA, digest: null, size: 64 }],
+  [Algorithm.ED448, { mechanism: CKM_EDDSA, digest: null, size: 114 }],
+]);
 
 export interface KeySpec {
   readonly algorithm: number;
@@ -87,19 +114,17 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
     mechanism = pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
     publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_MODULUS_BITS, value: bits },
       { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }];
-  } else if (algorithm === Algorithm.ECDSAP256SHA256) {
-    mechanism = pkcs11js.CKM_EC_KEY_PAIR_GEN;
-    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_EC_PARAMS, value: P256_PARAMS }];
-  } else if (algorithm === Algorithm.ED25519) {
-    mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
-    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS },
-      { type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }];
+  } else if (CURVES.has(algorithm)) {
+    const curve = CURVES.get(algorithm)!;
+    mechanism = curve.edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_EC_KEY_PAIR_GEN;
+    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_EC_PARAMS, value: curve.params },
+      ...(curve.edwards ? [{ type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }] : [])];
   } else {
     throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
   }
   const privateTmpl: pkcs11js.Template = [...common, ...SIGN_ONLY_PRIVATE];
   const pair = pkcs11Call('C_GenerateKeyPair', token.where, () => token.pkcs11.C_GenerateKeyPair(token.control, { mechanism }, publicTmpl, privateTmpl));
-  return describeKey(token, pair.privateKey, pair.publicKey);
+  return withAlgorithm(describeKey(token, pair.privateKey, pair.publicKey), algorithm);
 }
 
 /**
@@ -109,7 +134,7 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
  * pending first. (CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE are false, as PKCS#11 says
  * of a key that was once outside a token: its old copies are the operator's to destroy.)
  */
-export function importKey(token: Token, zone: Name, role: KeyRole, key: BindPrivateKey, id: Buffer): HsmKey {
+export function importKey(token: Token, zone: Name, role: KeyRole, algorithm: number, key: BindPrivateKey, id: Buffer): HsmKey {
   const label = keyLabel(zone, role, id);
   const common = [
     { type: pkcs11js.CKA_TOKEN, value: true },
@@ -128,8 +153,10 @@ export function importKey(token: Token, zone: Name, role: KeyRole, key: BindPriv
       { type: pkcs11js.CKA_EXPONENT_1, value: key.exponent1 }, { type: pkcs11js.CKA_EXPONENT_2, value: key.exponent2 },
       { type: pkcs11js.CKA_COEFFICIENT, value: key.coefficient }];
   } else {
-    keyType = key.kind === 'ec' ? pkcs11js.CKK_EC : CKK_EC_EDWARDS;
-    const params = { type: pkcs11js.CKA_EC_PARAMS, value: key.kind === 'ec' ? P256_PARAMS : ED25519_PARAMS };
+    const curve = CURVES.get(algorithm);
+    if (curve === undefined || curve.edwards !== (key.kind === 'eddsa')) throw new SignerError('DNSSEC', `hms imports no ${key.kind} key of algorithm ${algorithm}`);
+    keyType = curve.edwards ? CKK_EC_EDWARDS : pkcs11js.CKK_EC;
+    const params = { type: pkcs11js.CKA_EC_PARAMS, value: curve.params };
     publicParts = [params, { type: pkcs11js.CKA_EC_POINT, value: Buffer.concat([Buffer.from([0x04, key.publicKey.length]), key.publicKey]) }];
     privateParts = [params, { type: pkcs11js.CKA_VALUE, value: key.privateKey }];
   }
@@ -152,7 +179,23 @@ export function importKey(token: Token, zone: Name, role: KeyRole, key: BindPriv
   // the public half first, as C_GenerateKeyPair in SoftHSM: a stop between leaves half a pair, which settlePending removes
   const publicKey = pkcs11Call('C_CreateObject', token.where, () => token.pkcs11.C_CreateObject(token.control, publicTmpl));
   const privateKey = pkcs11Call('C_CreateObject', token.where, () => token.pkcs11.C_CreateObject(token.control, privateTmpl));
-  return describeKey(token, privateKey, publicKey);
+  return withAlgorithm(describeKey(token, privateKey, publicKey), algorithm);
+}
+
+/**
+ * The key as a key of `algorithm`: a token's RSA key serves RSASHA256 and RSASHA512 alike (the
+ * hash is the mechanism's, not the key's), so the DNSKEY (and key tag) of an RSA key comes
+ * from the algorithm its record gives; describeKey takes RSASHA256. Any other difference
+ * between the token's key and the record is refused.
+ */
+export function withAlgorithm(key: HsmKey, algorithm: number): HsmKey {
+  if (key.algorithm === algorithm) return key;
+  const rsa: readonly number[] = [Algorithm.RSASHA256, Algorithm.RSASHA512];
+  if (!rsa.includes(key.algorithm) || !rsa.includes(algorithm))
+    throw new SignerError('HSM', `key ${key.label}: the token holds a ${algorithmName(key.algorithm)} key, not one of ${algorithmName(algorithm)}`);
+  const dnskey = Uint8Array.from(key.dnskey);
+  dnskey[3] = algorithm;
+  return { ...key, algorithm, dnskey, keyTag: keyTag(dnskey) };
 }
 
 /** What hms asks of a private key it signs with (DP-3.1e, DP-3.1f); hms key import --label/--id warns of each a key lacks. */
@@ -169,11 +212,24 @@ const SIGN_ONLY_PRIVATE = [
 /**
  * A key pair another signer left in the token (OpenDNSSEC, Knot: hms key import --label or
  * --id), taken over for `zone` and `role`: both halves are found by the private key's label
- * or CKA_ID, given hms's label (`hms:<zone>:<role>:<id>`, so findKeys lists them; the CKA_ID
- * stays) and described, then `accept`ed (a throw puts the old labels back). `problems` lists what the private key allows beyond signing, or
- * lets out (it is taken over all the same: the token's policy is the operator's; hms warns).
+ * or CKA_ID and described as they will be under hms's label (`hms:<zone>:<role>:<id>`, so
+ * findKeys lists them; the CKA_ID stays), then `accept`ed (a throw leaves the token as it
+ * was), then `record`ed with their labels before (the caller records the key as pending, so
+ * that a stop during or after the relabel is settled at start, never an orphan), then
+ * relabelled, the private key first. `problems` lists what the private key allows beyond
+ * signing, or lets out (it is taken over all the same: the token's policy is the operator's;
+ * hms warns).
  */
-export function adoptKey(token: Token, zone: Name, role: KeyRole, by: { readonly label?: string; readonly id?: Buffer }, accept: (key: HsmKey) => void): { readonly key: HsmKey; readonly problems: readonly string[] } {
+export function adoptKey(
+  token: Token,
+  zone: Name,
+  role: KeyRole,
+  by: { readonly label?: string; readonly id?: Buffer },
+  accept: (key: HsmKey) => void,
+  record: (key: HsmKey, formerLabels: readonly [string, string]) => void,
+  /** For an RSA pair: RSASHA256 or RSASHA512 (the token does not tell; the zone's policy does). */
+  rsaAlgorithm: number = Algorithm.RSASHA256,
+): { readonly key: HsmKey; readonly problems: readonly string[] } {
   const what = by.label !== undefined ? `label '${by.label}'` : `id ${by.id!.toString('hex')}`;
   const match = by.label !== undefined ? { type: pkcs11js.CKA_LABEL, value: by.label } : { type: pkcs11js.CKA_ID, value: by.id! };
   const privates = findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }, match]);
@@ -192,23 +248,56 @@ export function adoptKey(token: Token, zone: Name, role: KeyRole, by: { readonly
     if (has !== want.value) problems.push(`${ATTRIBUTE_NAMES.get(want.type) ?? want.type} is ${String(has)}`);
   });
   if (problems.some((p) => p.startsWith('CKA_SIGN '))) throw new SignerError('HSM', `token ${token.where}: the private key with ${what} may not sign (CKA_SIGN false)`);
-  const objects = [handle, publics[0]!];
-  const labelOf = (o: Buffer): Buffer => pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL }]))[0]!.value;
-  const relabel = (labels: readonly (Buffer | string)[]): void => objects.forEach((o, i) => {
-    pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: labels[i]! }]));
-  });
-  const old = objects.map(labelOf);
+  const objects = [handle, publics[0]!] as const;
+  const former = objects.map((o) => labelOf(token, o).toString('hex')) as unknown as readonly [string, string];
   const label = keyLabel(zone, role, id);
-  relabel([label, label]);
-  // the role is in the label (describeKey reads it there): the key is described, and checked, under hms's label; a refusal puts the old labels back
-  const key = describeKey(token, handle, publics[0]!);
-  try {
-    accept(key);
-  } catch (e) {
-    relabel(old);
-    throw e;
-  }
+  // described (and checked) as it will be under hms's label, before anything is written
+  const described = describeKey(token, handle, publics[0]!, label);
+  const key = described.algorithm === Algorithm.RSASHA256 && rsaAlgorithm === Algorithm.RSASHA512 ? withAlgorithm(described, rsaAlgorithm) : described;
+  accept(key);
+  record(key, former);
+  for (const o of objects) setLabel(token, o, label);
   return { key, problems };
+}
+
+/**
+ * Puts back the labels a pair under CKA_ID `id` had before adoptKey relabelled it (a stop
+ * came before its record was completed): `former` is adoptKey's [private, public], in hex.
+ * Returns how many objects were relabelled; nothing is destroyed (the pair is the operator's).
+ */
+export function restoreLabels(token: Token, id: string, former: readonly [string, string]): number {
+  const cka = Buffer.from(id, 'hex');
+  let n = 0;
+  [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY].forEach((cls, i) => {
+    const want = Buffer.from(former[i]!, 'hex');
+    for (const o of findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_ID, value: cka }])) {
+      if (labelOf(token, o).equals(want)) continue;
+      setLabel(token, o, want);
+      n++;
+    }
+  });
+  token.ensureReachable();
+  return n;
+}
+
+/** The labels of the private and the public key under CKA_ID `id` (hex), each null when the token has none or several. */
+export function pairLabels(token: Token, id: string): { readonly private: string | null; readonly public: string | null } {
+  const cka = Buffer.from(id, 'hex');
+  const one = (cls: number): string | null => {
+    const found = findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_ID, value: cka }]);
+    return found.length === 1 ? labelOf(token, found[0]!).toString('utf8') : null;
+  };
+  const out = { private: one(pkcs11js.CKO_PRIVATE_KEY), public: one(pkcs11js.CKO_PUBLIC_KEY) };
+  token.ensureReachable();
+  return out;
+}
+
+function labelOf(token: Token, o: Buffer): Buffer {
+  return pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL }]))[0]!.value;
+}
+
+function setLabel(token: Token, o: Buffer, label: Buffer | string): void {
+  pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: label }]));
 }
 
 const ATTRIBUTE_NAMES = new Map<number, string>([
@@ -279,13 +368,14 @@ function findObjects(token: Token, session: Buffer, template: pkcs11js.Template)
   }
 }
 
-function describeKey(token: Token, privateKey: Buffer, publicKey: Buffer): HsmKey {
+/** The pair as hms sees it; `asLabel`: as it would be under that label (adoptKey, before it relabels). */
+function describeKey(token: Token, privateKey: Buffer, publicKey: Buffer, asLabel?: string): HsmKey {
   const pkcs11 = token.pkcs11;
   const session = token.control;
   const attrs = pkcs11Call('C_GetAttributeValue', token.where, () => pkcs11.C_GetAttributeValue(session, publicKey, [
     { type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }, { type: pkcs11js.CKA_KEY_TYPE },
   ]));
-  const label = attrs[0]!.value.toString('utf8');
+  const label = asLabel ?? attrs[0]!.value.toString('utf8');
   const id = attrs[1]!.value;
   const keyType = attrs[2]!.value.readUInt32LE(0);
   // hms:<zone>:<role>:<id>; the zone may hold ':' itself, so read from both ends
@@ -310,15 +400,18 @@ function describeKey(token: Token, privateKey: Buffer, publicKey: Buffer): HsmKe
     publicBytes = w.finish();
     algorithm = Algorithm.RSASHA256;
   } else {
-    const [point] = pkcs11Call('C_GetAttributeValue', token.where, () =>
-      pkcs11.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_EC_POINT }]));
+    const [point, params] = pkcs11Call('C_GetAttributeValue', token.where, () =>
+      pkcs11.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_EC_POINT }, { type: pkcs11js.CKA_EC_PARAMS }]));
     const raw = derOctetString(point!.value);
-    if (keyType === CKK_EC_EDWARDS) {
-      algorithm = Algorithm.ED25519;
-      publicBytes = raw;
-    } else {
-      if (raw[0] !== 0x04 || raw.length !== 65) throw new HsmError('C_GetAttributeValue', token.where, undefined, `key ${label}: not an uncompressed P-256 point`);
-      algorithm = Algorithm.ECDSAP256SHA256;
+    const edwards = keyType === CKK_EC_EDWARDS;
+    const found = [...CURVES].find(([, c]) => c.edwards === edwards && c.params.equals(params!.value));
+    if (found === undefined)
+      throw new HsmError('C_GetAttributeValue', token.where, undefined, `key ${label}: a curve hms does not sign with (CKA_EC_PARAMS ${params!.value.toString('hex')})`);
+    const [alg, curve] = found;
+    algorithm = alg;
+    if (edwards) publicBytes = raw;
+    else {
+      if (raw[0] !== 0x04 || raw.length !== curve.publicBytes + 1) throw new HsmError('C_GetAttributeValue', token.where, undefined, `key ${label}: not an uncompressed point of its curve`);
       publicBytes = raw.subarray(1);
     }
   }
@@ -360,10 +453,10 @@ function derOctetString(b: Buffer): Buffer {
  * are sessions.
  */
 export function hsmSigner(token: Token, key: HsmKey): Signer {
-  const mechanism = key.algorithm === Algorithm.RSASHA256 ? pkcs11js.CKM_SHA256_RSA_PKCS
-    : key.algorithm === Algorithm.ECDSAP256SHA256 ? pkcs11js.CKM_ECDSA : CKM_EDDSA;
-  const size = key.algorithm === Algorithm.RSASHA256 ? 512 : 64;
-  const input = (data: Uint8Array): Uint8Array => key.algorithm === Algorithm.ECDSAP256SHA256 ? createHash('sha256').update(data).digest() : data;
+  const how = SIGNING.get(key.algorithm);
+  if (how === undefined) throw new SignerError('DNSSEC', `key ${key.label}: hms signs no ${algorithmName(key.algorithm)} in the HSM`);
+  const { mechanism, size, digest } = how;
+  const input = (data: Uint8Array): Uint8Array => (digest === null ? data : createHash(digest).update(data).digest());
   const pool = token.signingPool;
   const keyId = pool?.addKey(key.privateKey, mechanism);
   return {

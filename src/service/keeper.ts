@@ -10,7 +10,7 @@ import { plan, scheduled, type Action, type Plan } from '../enforcer/planner.js'
 import { reconcile, type TokenKey } from '../enforcer/reconcile.js';
 import type { ZoneFacts } from '../enforcer/timing.js';
 import { inputTtls, zoneFacts, type InputTtls } from '../enforcer/zone-facts.js';
-import { deleteKey, destroyObjects, findKeyPair, findKeys, generateKey, keyLabel, type HsmKey } from '../hsm/keys.js';
+import { deleteKey, destroyObjects, findKeyPair, findKeys, generateKey, keyLabel, pairLabels, restoreLabels, withAlgorithm, type HsmKey } from '../hsm/keys.js';
 import { readPin } from '../hsm/pin.js';
 import { Token } from '../hsm/token.js';
 import type { Policy } from '../kasp/policy.js';
@@ -222,6 +222,11 @@ export class Keeper {
     const audit = { actor: acting.who.user, ticket: acting.ticket, at: acting.at };
     for (const p of this.store.pendingKeys(zone)) {
       const { key, objects } = findKeyPair(this.hsm(), p.id);
+      if (p.formerLabels !== undefined && p.formerLabels !== null) {
+        // a pair taken over from the token (hms key import --label/--id): the operator's, never destroyed
+        settled.push(this.settleAdopted(zone, p, p.formerLabels, key, acting));
+        continue;
+      }
       if (key !== undefined && key.label === p.label) {
         this.store.completePendingKey(zone, keyRecordOf(p, key), {
           ...audit,
@@ -242,6 +247,30 @@ export class Keeper {
       settled.push({ pending: p, outcome: 'dropped', keyTag: null, removed: objects.length });
     }
     return settled;
+  }
+
+  /**
+   * A pending key that is a pair taken over from the token, left by a stop around its relabel
+   * (importKeys): both halves under hms's label, and it is recorded as the import would have
+   * (its DS-seen time kept); else the labels it had are put back and the row dropped, so that
+   * the import can be run again. Never an orphan, never a destroyed key.
+   */
+  private settleAdopted(zone: string, p: PendingKey, former: readonly [string, string], key: HsmKey | undefined, acting: Acting): SettledKey {
+    const audit = { actor: acting.who.user, ticket: acting.ticket, at: acting.at };
+    const labels = pairLabels(this.hsm(), p.id);
+    if (key !== undefined && labels.private === p.label && labels.public === p.label) {
+      this.store.completePendingKey(zone, keyRecordOf(p, key), {
+        ...audit,
+        comment: `${p.reason ?? 'key taken over'}; relabelled in the HSM before a stop, recorded afterwards from the token`,
+      });
+      return { pending: p, outcome: 'completed', keyTag: key.keyTag, removed: 0 };
+    }
+    const relabelled = restoreLabels(this.hsm(), p.id, former);
+    this.store.dropPendingKey(zone, p.id, {
+      ...audit,
+      comment: `not taken over whole before a stop: its former labels put back (${relabelled} object(s)); run hms key import again`,
+    });
+    return { pending: p, outcome: 'dropped', keyTag: null, removed: 0 };
   }
 
   /**
@@ -351,7 +380,9 @@ export class Keeper {
 }
 
 /** The record of a pending key once its pair is made: what was intended, with the pair's key tag and DNSKEY. */
-function keyRecordOf(p: PendingKey, key: HsmKey): KeyRecord {
+function keyRecordOf(p: PendingKey, made: HsmKey): KeyRecord {
+  // an RSA key's DNSKEY as the algorithm intended (RSASHA256 or RSASHA512: the token does not tell)
+  const key = withAlgorithm(made, p.algorithm);
   return {
     id: p.id,
     role: p.role,
@@ -364,7 +395,7 @@ function keyRecordOf(p: PendingKey, key: HsmKey): KeyRecord {
     active: p.active,
     retire: null,
     remove: null,
-    dsSeen: null,
+    dsSeen: p.dsSeen ?? null,
     dsWithdrawn: null,
     successorOf: p.successorOf,
     compromised: false,

@@ -15,6 +15,7 @@ import { timings } from '../enforcer/timing.js';
 import { adoptKey, destroyObjects, findKeyPair, importKey, keyLabel, type HsmKey } from '../hsm/keys.js';
 import type { Acting, Keeper } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
+import { isDsOf } from '../monitor/parent-ds.js';
 
 /** Where the keys come from: BIND's files, or pairs already in the token (OpenDNSSEC, Knot). */
 export type ImportSource =
@@ -28,6 +29,12 @@ export interface ImportRequest {
   readonly role?: KeyRole;
   /** The operator states that the parent serves the DS of the KSK/CSK imported (hms ds check, dig DS). */
   readonly dsSeen: boolean;
+  /**
+   * The DS the parent serves (parentDs, asked of --parent-server before the import): a KSK/CSK
+   * whose DS the parent validly does not serve is refused; `problem` (the parent not reachable,
+   * not validating) is a warning on each KSK/CSK imported.
+   */
+  readonly parentDs?: { readonly servers: readonly string[] } & ({ readonly ds: readonly Uint8Array[] } | { readonly problem: string });
   /** The zone's DNSKEY set as now published (a file of DNSKEY records): every key imported must be in it. */
   readonly dnskeys?: string;
   /** For a zone not managed yet: its input file and policy. */
@@ -45,6 +52,8 @@ export interface ImportedKey {
   readonly label: string;
   readonly from: string;
   readonly problems: readonly string[];
+  /** A KSK/CSK with --parent-server: whether the parent serves its DS, or why that was not told (a warning). */
+  readonly parent: string | null;
 }
 
 const roleOfFlags = (flags: number): KeyRole => (flags === 257 ? 'ksk' : 'zsk');
@@ -60,6 +69,8 @@ const roleOfFlags = (flags: number): KeyRole => (flags === 257 ? 'ksk' : 'zsk');
  */
 export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): { readonly keys: readonly ImportedKey[]; readonly added: boolean } {
   const apex = Name.parse(req.zone);
+  // an import (or a key change) a stop cut short is settled first: completed keys are then refused as held, dropped ones imported again
+  if (keeper.store.getZone(req.zone) !== undefined) keeper.settlePending(req.zone, acting);
   let row = keeper.store.getZone(req.zone);
   const served = keeper.config.service.zones.find((z) => z.name === req.zone);
   const input = req.input ?? row?.input ?? (served?.input.kind === 'file' ? served.input.file : undefined);
@@ -120,6 +131,12 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
       throw new UsageError(
         `${what}: key ${tag} is ${algorithmName(algorithm)}, policy ${policy.name}'s ${role.toUpperCase()} is ${algorithmName(inPolicy.algorithm)}: the next signing would roll the algorithm; use a policy with the zone's algorithm`,
       );
+    const parent = req.parentDs;
+    if (role !== 'zsk' && parent !== undefined && 'ds' in parent && !parent.ds.some((d) => isDsOf(apex, dnskey, d)))
+      throw new SignerError(
+        'DNSSEC',
+        `${what}: key ${tag} is a ${role.toUpperCase()}, and the parent (${parent.servers.join(', ')}) serves no DS of it (${parent.ds.length === 0 ? 'no DS at all' : `DS of key tags ${parent.ds.map((d) => (d[0]! << 8) | d[1]!).join(', ')}`}): a zone moves in with the keys whose DS the parent serves; nothing imported`,
+      );
     if (role !== 'zsk' && !req.dsSeen) {
       throw new UsageError(
         `${what}: key ${tag} is a ${role.toUpperCase()}: say --ds-seen once you have checked that the parent serves its DS (dig DS ${req.zone} at the parent, or hms ds check); hms records it as seen, so that no DS change is asked of the registrar`,
@@ -146,7 +163,7 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
         lastSerial: null,
         lastSigned: null,
         insecureSince: null,
-        parentServers: [],
+        parentServers: req.parentDs?.servers ?? [],
       },
       { ...audit, comment: acting.comment ?? 'added by hms key import' },
     );
@@ -164,21 +181,28 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
     let problems: readonly string[] = [];
     let pending: PendingKey | undefined;
     const comment = acting.comment ?? `imported from ${p.from}`;
-    if (p.bind !== undefined) {
-      pending = {
-        id: newId!.toString('hex'),
-        label: keyLabel(apex, p.role, newId!),
+    // recorded as pending before the token is written: a stop then leaves a row that settlePending completes (its DS-seen time kept) or drops
+    const intend = (id: string, label: string, algorithm: number, bits: number, formerLabels: readonly [string, string] | null): PendingKey => {
+      const k: PendingKey = {
+        id,
+        label,
         role: p.role,
-        algorithm: p.bind.algorithm,
-        bits: p.bind.bits,
+        algorithm,
+        bits,
         created: acting.at,
         publish: since,
         active: since,
         successorOf: null,
         reason: `imported from ${p.from}`,
+        dsSeen: p.role === 'zsk' ? null : since,
+        formerLabels,
       };
-      keeper.store.addPendingKey(req.zone, pending, { ...audit, comment });
-      key = importKey(token, apex, p.role, p.bind.privateKey, newId!);
+      keeper.store.addPendingKey(req.zone, k, { ...audit, comment });
+      return k;
+    };
+    if (p.bind !== undefined) {
+      pending = intend(newId!.toString('hex'), keyLabel(apex, p.role, newId!), p.bind.algorithm, p.bind.bits, null);
+      key = importKey(token, apex, p.role, p.bind.algorithm, p.bind.privateKey, newId!);
       if (!Buffer.from(key.dnskey).equals(Buffer.from(p.bind.dnskey))) {
         destroyObjects(token, findKeyPair(token, pending.id).objects);
         keeper.store.dropPendingKey(req.zone, pending.id, { ...audit, comment: 'the token made another DNSKEY of it: removed' });
@@ -188,8 +212,16 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
         );
       }
     } else {
-      ({ key, problems } = adoptKey(token, apex, p.role, p.label !== undefined ? { label: p.label } : { id: p.id! }, (k) =>
-        check(p.from, p.role, k.algorithm, k.dnskey),
+      ({ key, problems } = adoptKey(
+        token,
+        apex,
+        p.role,
+        p.label !== undefined ? { label: p.label } : { id: p.id! },
+        (k) => check(p.from, p.role, k.algorithm, k.dnskey),
+        (k, former) => {
+          pending = intend(k.id.toString('hex'), k.label, k.algorithm, inPolicy.bits, former);
+        },
+        inPolicy.algorithm,
       ));
     }
     const record: KeyRecord = {
@@ -204,14 +236,19 @@ export function importKeys(keeper: Keeper, req: ImportRequest, acting: Acting): 
       active: since,
       retire: null,
       remove: null,
-      dsSeen: p.role === 'zsk' ? null : since,
+      dsSeen: pending!.dsSeen ?? null,
       dsWithdrawn: null,
       successorOf: null,
       compromised: false,
     };
-    if (pending !== undefined) keeper.store.completePendingKey(req.zone, record, { ...audit, comment });
-    else keeper.store.putKey(req.zone, record, { ...audit, comment: `${comment}${problems.length > 0 ? `; WARNING: ${problems.join(', ')}` : ''}` });
-    out.push({ role: p.role, keyTag: key.keyTag, algorithm: key.algorithm, id: record.id, label: key.label, from: p.from, problems });
+    keeper.store.completePendingKey(req.zone, record, { ...audit, comment: `${comment}${problems.length > 0 ? `; WARNING: ${problems.join(', ')}` : ''}` });
+    const parent =
+      req.parentDs === undefined || p.role === 'zsk'
+        ? null
+        : 'ds' in req.parentDs
+          ? `its DS is served by the parent (${req.parentDs.servers.join(', ')}), validated`
+          : `WARNING: the parent's DS was not checked: ${req.parentDs.problem}`;
+    out.push({ role: p.role, keyTag: key.keyTag, algorithm: key.algorithm, id: record.id, label: key.label, from: p.from, problems, parent });
   }
   return { keys: out, added };
 }

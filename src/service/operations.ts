@@ -20,7 +20,7 @@ import { verifyAuditTrail } from './audit-verify.js';
 import { createBackup, manifestDigest } from './backup.js';
 import type { Acting, Keeper, OrphanKey, PendingSeen } from './keeper.js';
 import { loadZoneFile } from './load-zone.js';
-import { checkParentDs, parseServer } from './parent-check.js';
+import { checkParentDs, parentDs, parseServer } from './parent-check.js';
 import { approveRequest, goSecure, requestDsStep, requestInsecure, type DsStep } from './requests.js';
 import { diffTexts } from './revisions.js';
 import { importKeys } from './key-import.js';
@@ -541,11 +541,18 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
         dnskeys: optionalText(p, 'dnskeys'),
         input: optionalText(p, 'input'),
         policy: optionalText(p, 'policy'),
+        parentServers: texts(p, 'parentServers').map((s) => (parseServer(s), s)),
       };
     },
     zoneOf: (p) => p.zone,
-    apply: ({ keeper, callerUid }, p, acting) => {
+    apply: async ({ keeper, callerUid }, p, acting) => {
       needTicket(acting, 'taking keys into the HSM and the state needs a ticket');
+      // the parent's DS, asked before anything is written: the servers given, else those the zone has
+      const servers = p.parentServers.length > 0 ? p.parentServers : (keeper.store.getZone(p.zone)?.parentServers ?? []);
+      const parent =
+        servers.length === 0
+          ? undefined
+          : { servers, ...(await parentDs(servers, p.zone, acting.at, { timeoutMs: 3000, source: keeper.config.service.source })) };
       const r = importKeys(
         keeper,
         {
@@ -554,6 +561,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
           ...(p.role === undefined ? {} : { role: p.role }),
           dsSeen: p.dsSeen,
           ...(p.dnskeys === undefined ? {} : { dnskeys: p.dnskeys }),
+          ...(parent === undefined ? {} : { parentDs: parent }),
           ...(p.input === undefined ? {} : { input: p.input }),
           ...(p.policy === undefined ? {} : { policy: p.policy }),
           readable: (file) => {

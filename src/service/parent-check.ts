@@ -136,6 +136,33 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
   };
 }
 
+/**
+ * The zone's DS as the parent serves it (hms key import --parent-server): asked of each server
+ * and validated as checkParentDs does; `ds` when every server answered and they agree, else
+ * `problem`, why the DS could not be told (a server that does not answer, an answer that does
+ * not validate, servers that disagree).
+ */
+export async function parentDs(
+  servers: readonly string[],
+  zone: string,
+  now: UnixSeconds,
+  options: { readonly timeoutMs: number; readonly source: SourceAddresses },
+): Promise<{ readonly ds: readonly Uint8Array[] } | { readonly problem: string }> {
+  const apex = Name.parse(zone);
+  const sets: Uint8Array[][] = [];
+  const problems: string[] = [];
+  for (const text of servers) {
+    try {
+      sets.push((await fetchDs(parseServer(text), apex, now, options.timeoutMs, options.source)).ds);
+    } catch (e) {
+      problems.push(`${text}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (problems.length > 0) return { problem: problems.join('; ') };
+  if (sets.some((s) => !sameRdatas(s, sets[0]!))) return { problem: `the servers ${servers.join(', ')} do not serve the same DS RRset` };
+  return { ds: sets[0]! };
+}
+
 /** Asks one parent server for the zone's DS, validated (the monitor's fetchParentDs), from the configured source address of its family. */
 function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: number, source: SourceAddresses): Promise<ParentDs> {
   const label = `${server.address}@${server.port}`;

@@ -11,7 +11,7 @@ import { childDs, childDsAsIs, type ChildDs } from '../enforcer/child-ds.js';
 import { keysAt, type KeyRecord } from '../enforcer/keys.js';
 import { timings } from '../enforcer/timing.js';
 import { policySigning } from '../enforcer/zone-facts.js';
-import { findKeys, hsmSigner } from '../hsm/keys.js';
+import { findKeys, hsmSigner, withAlgorithm } from '../hsm/keys.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import type { Acting, Keeper } from './keeper.js';
@@ -176,7 +176,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
         'HSM',
         `zone ${zone.name}: ${record.role.toUpperCase()} ${record.keyTag} (id ${record.id}) is recorded but no longer found in ${token.where}`,
       );
-    return { signer: hsmSigner(token, key), role };
+    return { signer: hsmSigner(token, withAlgorithm(key, record.algorithm)), role };
   });
   let summary: SignSummary;
   try {

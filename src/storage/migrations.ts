@@ -170,6 +170,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    description: 'a pending key carries what its record needs when start completes it: the DS seen, the labels of a pair taken over',
+    sql: `
+      -- hms key import of a KSK/CSK whose DS the parent serves: the time recorded as the DS
+      -- seen, so that a key completed by start's settlement keeps it (issue 18)
+      ALTER TABLE pending_keys ADD COLUMN ds_seen INTEGER;
+      -- hms key import --label/--id: the pair's labels before hms relabels it, as JSON
+      -- ["<private label, hex>", "<public label, hex>"]; a stop before both are relabelled
+      -- puts them back (the pair is the operator's, never destroyed). NULL for a key hms makes
+      -- or copies into the token.
+      ALTER TABLE pending_keys ADD COLUMN former_labels TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

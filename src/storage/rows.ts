@@ -112,6 +112,8 @@ export interface PendingKeyDbRow {
   active: number | null;
   successor_of: string | null;
   reason: string | null;
+  ds_seen: number | null;
+  former_labels: string | null;
 }
 
 export const pendingKeyFromDb = (r: PendingKeyDbRow): PendingKey => ({
@@ -125,6 +127,8 @@ export const pendingKeyFromDb = (r: PendingKeyDbRow): PendingKey => ({
   active: r.active,
   successorOf: r.successor_of,
   reason: r.reason,
+  dsSeen: r.ds_seen,
+  formerLabels: r.former_labels === null ? null : (JSON.parse(r.former_labels) as [string, string]),
 });
 
 export const pendingKeyToDb = (zone: string, k: PendingKey): PendingKeyDbRow => ({
@@ -139,6 +143,8 @@ export const pendingKeyToDb = (zone: string, k: PendingKey): PendingKeyDbRow => 
   active: k.active,
   successor_of: k.successorOf,
   reason: k.reason,
+  ds_seen: k.dsSeen ?? null,
+  former_labels: k.formerLabels === undefined || k.formerLabels === null ? null : JSON.stringify(k.formerLabels),
 });
 
 /** A key record as the audit trail shows it: the DNSKEY in base64, everything else as is. */

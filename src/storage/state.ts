@@ -244,8 +244,8 @@ export class StateStore implements StatePorts {
         throw new StateError(`key ${k.id} is recorded already`, { details: { zone, keyId: k.id } });
       }
       this.run(
-        `INSERT INTO pending_keys (id, zone, label, role, algorithm, bits, created, publish, active, successor_of, reason)
-        VALUES (@id, @zone, @label, @role, @algorithm, @bits, @created, @publish, @active, @successor_of, @reason)`,
+        `INSERT INTO pending_keys (id, zone, label, role, algorithm, bits, created, publish, active, successor_of, reason, ds_seen, former_labels)
+        VALUES (@id, @zone, @label, @role, @algorithm, @bits, @created, @publish, @active, @successor_of, @reason, @ds_seen, @former_labels)`,
         pendingKeyToDb(zone, k),
       );
       this.audit(audit, 'key.pending', zone, null, k);

@@ -6,6 +6,7 @@ import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Token } from '../../src/hsm/token.js';
 import { highPort, namedPrimaryConf, startNamedSecondary, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
+import { dnskeyTags, sh } from './helpers/keys.js';
 import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 import { tokenWithFastPolicies } from './helpers/softhsm.js';
 
@@ -23,24 +24,6 @@ function cli(args: string[]): { status: number | null; stdout: string; stderr: s
   const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF!, HMS_CONFIG: config };
   const r = spawnSync(process.execPath, [HMS, ...args], { encoding: 'utf8', timeout: 120_000, env });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function sh(cmd: string, args: string[], cwd: string): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd, timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-/** The DNSKEY records at the apex of a zone file, as "flags tag" lines sorted (dnssec-dsfromkey gives the tags). */
-function dnskeyTags(file: string, zone: string, cwd: string): string[] {
-  const lines = readFileSync(file, 'latin1')
-    .split('\n')
-    .filter((l) => new RegExp(`^${zone.replace(/\./g, '\\.')}\\.\\s+\\d+\\s+IN\\s+DNSKEY\\s`).test(l));
-  writeFileSync(join(cwd, 'dnskeys.tmp'), `${lines.join('\n')}\n`);
-  return sh('dnssec-dsfromkey', ['-A', '-2', '-f', 'dnskeys.tmp', zone], cwd)
-    .split('\n')
-    .map((l) => l.split(/\s+/)[3]!)
-    .sort();
 }
 
 const curve = (name: string, keys: string): string => `  ${name}:

@@ -9,6 +9,7 @@ import { Token } from '../../src/hsm/token.js';
 import { Service } from '../../src/service/daemon.js';
 import { StateStore } from '../../src/storage/state.js';
 import { logLines, serviceFolder } from './helpers/service.js';
+import { killedInCall } from './helpers/keys.js';
 import { HMS, ROOT, requireTool, verifyServiceOutput } from './helpers/run.js';
 import type { throwawayToken } from './helpers/softhsm.js';
 
@@ -60,35 +61,7 @@ afterAll(() => {
  * returned (the pair is in the token), before any JavaScript runs again. Returns gdb's output.
  */
 function killedRollover(when: 'before' | 'after', role: 'ksk' | 'zsk' = 'ksk'): string {
-  const at = when === 'before' ? ['-ex', 'kill'] : ['-ex', 'delete', '-ex', 'finish', '-ex', 'kill'];
-  const r = spawnSync(
-    'gdb',
-    [
-      '-q',
-      '-batch',
-      '-nx',
-      '-ex',
-      'set breakpoint pending on',
-      '-ex',
-      'handle SIGUSR1 SIGUSR2 SIGPIPE nostop noprint pass',
-      '-ex',
-      'break C_GenerateKeyPair',
-      '-ex',
-      'run',
-      ...at,
-      '--args',
-      process.execPath,
-      HMS,
-      'key',
-      'rollover',
-      'example.com',
-      `--${role}`,
-      '--ticket',
-      'CHG-9',
-    ],
-    { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HMS_CONFIG: config } },
-  );
-  const output = `${r.stdout}${r.stderr}`;
+  const output = killedInCall('C_GenerateKeyPair', ['key', 'rollover', 'example.com', `--${role}`, '--ticket', 'CHG-9'], { config, after: when === 'after' });
   expect(output, output).toMatch(/hit Breakpoint 1[.\d]*, .*C_GenerateKeyPair/);
   expect(output, output).toMatch(/\[Inferior 1 \(process \d+\) killed\]/);
   return output;

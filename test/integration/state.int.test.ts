@@ -184,6 +184,8 @@ describe('state store', () => {
       active: null,
       successorOf: ZSK.id,
       reason: 'ZSK roll',
+      dsSeen: null,
+      formerLabels: null,
     };
     store.addPendingKey(ZONE.name, pending, { ...ALICE, comment: 'ZSK roll' });
     expect(store.pendingKeys(ZONE.name)).toStrictEqual([pending]);

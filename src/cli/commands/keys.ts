@@ -168,12 +168,25 @@ export function registerKeyCommands(program: Command): void {
       .option('--ds-seen', 'the parent serves the DS of the KSK/CSK imported (checked by you): recorded as seen')
       .option('--dnskeys <file>', 'the DNSKEY records the zone publishes now (dig DNSKEY ZONE): every key imported must be among them')
       .option('--input <file>', 'for a zone not managed yet: its unsigned zone file')
-      .option('--policy <name>', 'for a zone not managed yet: its policy'),
+      .option('--policy <name>', 'for a zone not managed yet: its policy')
+      .option(
+        '--parent-server <addr...>',
+        "the parent's name servers (ADDR[:PORT], repeatable; default: the zone's): asked for the DS of each KSK/CSK imported, refused if they serve none of it, a warning if they cannot be asked; kept for hms ds check",
+      ),
   ).action(
     async (
       name: string,
       files: string[],
-      opts: Common & { label?: string[]; id?: string[]; role?: string; dsSeen?: boolean; dnskeys?: string; input?: string; policy?: string },
+      opts: Common & {
+        label?: string[];
+        id?: string[];
+        role?: string;
+        dsSeen?: boolean;
+        dnskeys?: string;
+        input?: string;
+        policy?: string;
+        parentServer?: string[];
+      },
     ) => {
       if (opts.ticket === undefined) throw new UsageError('--ticket: taking keys into the HSM and the state needs a ticket (DP-2.4f)');
       const abs = (f: string): string => resolve(f);
@@ -187,6 +200,7 @@ export function registerKeyCommands(program: Command): void {
         ...(opts.dnskeys === undefined ? {} : { dnskeys: abs(opts.dnskeys) }),
         ...(opts.input === undefined ? {} : { input: abs(opts.input) }),
         ...(opts.policy === undefined ? {} : { policy: opts.policy }),
+        parentServers: opts.parentServer ?? [],
       });
       const r = done.answer.result as { zone: string; added: boolean; fromFiles: boolean; keys: Row[] };
       if (opts.json) return outAnswer(done);
@@ -195,6 +209,7 @@ export function registerKeyCommands(program: Command): void {
         out(
           `${r.zone}: ${String(k.role).toUpperCase()} ${String(k.keyTag)} imported from ${String(k.from)} by ${done.answer.by} (id ${String(k.id)}, label ${String(k.label)})`,
         );
+        if (typeof k.parent === 'string') out(`  ${k.parent}`);
         for (const w of k.problems as string[])
           out(`  WARNING: its private key's ${w}: hms's own keys sign only and never leave the token; roll it when you can (hms key rollover)`);
       }
