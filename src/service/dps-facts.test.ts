@@ -1,13 +1,21 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildDpsReport } from '../compliance/dps.js';
 import { readDpsFacts } from './dps-facts.js';
 
 const ROOT = join(import.meta.dirname, '../..');
+// the example's configuration, policy and zone, without the state a run of `npm run example` leaves in the repository
+const COPY = mkdtempSync(join(tmpdir(), 'hms-dps-'));
+cpSync(join(ROOT, 'examples/hms.yaml'), join(COPY, 'examples/hms.yaml'));
+cpSync(join(ROOT, 'examples/zones'), join(COPY, 'examples/zones'), { recursive: true });
+cpSync(join(ROOT, 'kasp/default.yaml'), join(COPY, 'kasp/default.yaml'));
+afterAll(() => rmSync(COPY, { recursive: true, force: true }));
 
 describe('hms report dps on the example configuration', () => {
   it('DP-5.1 reads examples/hms.yaml and kasp/default.yaml: the DP-4 policy items met with their lines, the example zone outside .dk not', () => {
-    const facts = readDpsFacts(join(ROOT, 'examples/hms.yaml'), 1_796_000_000);
+    const facts = readDpsFacts(join(COPY, 'examples/hms.yaml'), 1_796_000_000);
     expect(facts.policies.map((p) => p.name)).toEqual(['dp']);
     expect(facts.zones.map((z) => z.name)).toEqual(['example.com.']);
     expect(facts.listen).toEqual(['127.0.0.1:5300']);
