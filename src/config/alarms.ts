@@ -39,7 +39,11 @@ function readSink(r: MapReader, item: FieldNode): AlarmSinkSettings | undefined 
   const written = r.map.items.map((p) => (isScalar(p.key) ? String(p.key.value) : '?'));
   const kind = KINDS.find((k) => written.length === 1 && written[0] === k);
   if (kind === undefined) {
-    report(r.scope, item, `expected one of ${KINDS.map((k) => `${k}: {...}`).join(', ')} (one per list item), found ${written.map((w) => quote(w)).join(', ') || 'an empty map'}`);
+    report(
+      r.scope,
+      item,
+      `expected one of ${KINDS.map((k) => `${k}: {...}`).join(', ')} (one per list item), found ${written.map((w) => quote(w)).join(', ') || 'an empty map'}`,
+    );
     return undefined;
   }
   const f = r.field(kind)!;
@@ -94,7 +98,8 @@ export function readAlarmSinks(s: MapReader): AlarmSinkSettings[] {
     return readSink(new MapReader(s.scope, item.node, item.path, item.at), item);
   });
   if (sinks === undefined) return [{ kind: 'log' }];
-  if (sinks.length === 0 && s.scope.problems.list.length === problemsBefore) s.complain('alarms', 'an empty list: name at least one sink (log: {} for the log)');
+  if (sinks.length === 0 && s.scope.problems.list.length === problemsBefore)
+    s.complain('alarms', 'an empty list: name at least one sink (log: {} for the log)');
   return sinks;
 }
 

@@ -10,18 +10,28 @@ export interface MetricsServer {
 }
 
 /** How long a client has for its whole request, and for each read or write after it; and how many may be connected. */
-const REQUEST_TIMEOUT_MS = 5_000;
-const IDLE_TIMEOUT_MS = 10_000;
-const MAX_CONNECTIONS = 16;
+export interface MetricsServerLimits {
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+}
+export const METRICS_SERVER_LIMITS: MetricsServerLimits = { requestTimeoutMs: 5_000, idleTimeoutMs: 10_000, maxConnections: 16 };
 
 /**
  * Serves GET /metrics (the Prometheus text format) on an internal address (`metrics-listen`),
  * nothing else: other paths 404, other methods 405. Bounded: a request must arrive within 5 s,
- * a connection idle (a client that does not read) for 10 s is closed, at most 16 are open.
+ * a connection idle (a client that does not read) for 10 s is closed, at most 16 are open
+ * (METRICS_SERVER_LIMITS).
  */
-export async function startMetricsServer(where: { readonly address: string; readonly port: number }, metrics: HmsMetrics): Promise<MetricsServer> {
+export async function startMetricsServer(
+  where: { readonly address: string; readonly port: number },
+  metrics: HmsMetrics,
+  limits: MetricsServerLimits = METRICS_SERVER_LIMITS,
+): Promise<MetricsServer> {
   const sockets = new Set<Socket>();
-  const server: Server = createServer((request, response) => {
+  // the request timeout is checked this often (Node's default: every 30 s)
+  const checking = Math.max(100, Math.min(1000, limits.requestTimeoutMs / 2));
+  const server: Server = createServer({ connectionsCheckingInterval: checking }, (request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('only /metrics is served here\n');
@@ -41,12 +51,12 @@ export async function startMetricsServer(where: { readonly address: string; read
       },
     );
   });
-  server.requestTimeout = REQUEST_TIMEOUT_MS;
-  server.headersTimeout = REQUEST_TIMEOUT_MS;
-  server.keepAliveTimeout = REQUEST_TIMEOUT_MS;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.headersTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.requestTimeoutMs;
   server.maxHeadersCount = 50;
-  server.maxConnections = MAX_CONNECTIONS;
-  server.setTimeout(IDLE_TIMEOUT_MS, (socket) => socket.destroy());
+  server.maxConnections = limits.maxConnections;
+  server.setTimeout(limits.idleTimeoutMs, (socket) => socket.destroy());
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));

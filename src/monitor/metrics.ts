@@ -98,7 +98,12 @@ export class HmsMetrics {
     );
     perZone('hms_zone_serial', 'The SOA serial of the served version of the zone.', (z) => z.serial);
     perZone('hms_last_sign_timestamp_seconds', 'When the served version of the zone was signed (Unix time).', (z) => z.signedAt);
-    this.signDuration = new Gauge({ name: 'hms_last_sign_duration_seconds', help: 'How long the last successful signing run of the zone took.', labelNames: ['zone'], registers });
+    this.signDuration = new Gauge({
+      name: 'hms_last_sign_duration_seconds',
+      help: 'How long the last successful signing run of the zone took.',
+      labelNames: ['zone'],
+      registers,
+    });
     this.signatures = new Counter({ name: 'hms_signatures_total', help: 'RRSIGs made, by zone.', labelNames: ['zone'], registers });
     this.signFailures = new Counter({
       name: 'hms_sign_failures_total',
@@ -172,10 +177,20 @@ export class HmsMetrics {
         },
       });
     };
-    perServer('hms_server_rrsig_expiry_seconds', 'Seconds until the first RRSIG the server serves expires, when it was last checked (DP-2.9a).', (c) => c.rrsigMinValidity);
-    perServer('hms_server_serial_lag_seconds', 'How long the server has been behind the published serial, when it was last checked (DP-2.9d).', (c) => c.serialLag);
+    perServer(
+      'hms_server_rrsig_expiry_seconds',
+      'Seconds until the first RRSIG the server serves expires, when it was last checked (DP-2.9a).',
+      (c) => c.rrsigMinValidity,
+    );
+    perServer(
+      'hms_server_serial_lag_seconds',
+      'How long the server has been behind the published serial, when it was last checked (DP-2.9d).',
+      (c) => c.serialLag,
+    );
     perServer('hms_server_clock_skew_seconds', "The server's clock minus ours, when it was last checked (DP-2.9e).", (c) => c.clockSkew);
-    perServer('hms_server_check_ok', 'Whether every check of the server passed at its last check (1) or not (0).', (c) => (c.ok === undefined ? undefined : c.ok ? 1 : 0));
+    perServer('hms_server_check_ok', 'Whether every check of the server passed at its last check (1) or not (0).', (c) =>
+      c.ok === undefined ? undefined : c.ok ? 1 : 0,
+    );
     perServer('hms_server_check_timestamp_seconds', 'When the server was last checked (Unix time).', (_, at) => at);
     new Gauge({
       name: 'hms_alarms',

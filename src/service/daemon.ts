@@ -209,7 +209,10 @@ export class Service {
     const metricsAt = this.config.service.metricsListen;
     if (metricsAt !== undefined) {
       this.metricsServer = await startMetricsServer(metricsAt, this.metrics).catch((e: unknown) => {
-        throw new SignerError('CONFIG', `${this.config.file}: service.metrics-listen ${metricsAt.address}:${metricsAt.port}: ${e instanceof Error ? e.message : String(e)}`);
+        throw new SignerError(
+          'CONFIG',
+          `${this.config.file}: service.metrics-listen ${metricsAt.address}:${metricsAt.port}: ${e instanceof Error ? e.message : String(e)}`,
+        );
       });
       this.log.info({ address: this.metricsServer.address, port: this.metricsServer.port }, 'metrics, serving /metrics');
     }
@@ -255,7 +258,8 @@ export class Service {
       log: ({ msg, ...event }) => this.log.info(event, msg),
       logRefusals: ({ msg, ...summary }) => this.log.warn(summary, msg),
       // per secondary by its name; every other address is one label, so a flood cannot grow the series
-      observe: (event) => this.metrics.recordTransferEvent(this.config.service.secondaries.find((s) => s.address === event.peer)?.name ?? 'unlisted', event.msg),
+      observe: (event) =>
+        this.metrics.recordTransferEvent(this.config.service.secondaries.find((s) => s.address === event.peer)?.name ?? 'unlisted', event.msg),
     });
   }
 

@@ -302,7 +302,8 @@ export class ZonePipeline {
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
       this.ctx.metrics.recordSign(zoneName, { seconds: (performance.now() - started) / 1000, signatures: signed.signatures });
-      for (const key of [zoneAlarm.sign, zoneAlarm.hsm, zoneAlarm.plan]) this.ctx.alarms.clear(key(zoneName), `zone ${zoneName}: serial ${signed.serial} signed and published`);
+      for (const key of [zoneAlarm.sign, zoneAlarm.hsm, zoneAlarm.plan])
+        this.ctx.alarms.clear(key(zoneName), `zone ${zoneName}: serial ${signed.serial} signed and published`);
       if (z.output !== undefined) copyFileAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;
       log.info(
@@ -342,7 +343,12 @@ export class ZonePipeline {
   private failed(zone: string, stage: 'input' | 'primary' | 'sign' | 'hsm', severity: 'warning' | 'critical', what: string, outcome: RunOutcome): RunOutcome {
     this.ctx.metrics.recordFailure(zone, stage);
     const reason = outcome.ok ? '' : `: ${outcome.error.message}`;
-    this.ctx.alarms.raise({ key: zoneAlarm[stage](zone), severity, zone, message: `zone ${zone}: ${what}${reason}; the last good signed version stays served` });
+    this.ctx.alarms.raise({
+      key: zoneAlarm[stage](zone),
+      severity,
+      zone,
+      message: `zone ${zone}: ${what}${reason}; the last good signed version stays served`,
+    });
     return outcome;
   }
 
