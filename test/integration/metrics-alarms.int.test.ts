@@ -113,7 +113,7 @@ service:
   metrics-listen: "${METRICS_ADDRESS}:${metricsPort}"
   alarms:
     - log: {}
-    - syslog: { server: "127.0.0.1:${(collector.address() as AddressInfo).port}", protocol: udp, facility: local3 }
+    - syslog: { server: "127.0.0.1:${collector.address().port}", protocol: udp, facility: local3 }
     - webhook: { url: "http://127.0.0.1:${hookPort}/hooks/hms", timeout: 5s }
     - command: { run: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(append)}], timeout: 5s }
 tsig-keys:
