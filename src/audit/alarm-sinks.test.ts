@@ -1,5 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -213,6 +215,47 @@ describe('the webhook alarm sink', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
     await expect(webhookAlarmSink(`http://127.0.0.1:${port}/x`, 2000).deliver(RAISED)).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe('the webhook alarm sink over https', () => {
+  it('verifies the certificate of the hook: one the system does not trust is a failure naming why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hms-alarm-tls-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const made = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    let posted = 0;
+    const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => {
+      posted++;
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => (server.closeAllConnections(), server.close(r))));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    await expect(webhookAlarmSink(url, 5000).deliver(RAISED)).rejects.toThrow(/webhook https:\/\/127\.0\.0\.1:\d+: fetch failed: self[- ]signed certificate/);
+    expect(posted).toBe(0);
   });
 });
 
