@@ -184,6 +184,8 @@ describe('the metrics endpoint', () => {
           timer = setInterval(() => socket.write(bytes.shift() ?? 'X'), 50);
         });
         socket.on('error', () => undefined);
+        // read, or the end the server sends is never seen
+        socket.resume();
         socket.on('close', () => {
           clearInterval(timer);
           resolve(Date.now() - started);

@@ -75,7 +75,6 @@ export class HmsMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     const zones = (): readonly ServedFacts[] => sources.zones();
     const perZone = (name: string, help: string, value: (z: ServedFacts, now: UnixSeconds) => number | null): void => {
       new Gauge({
@@ -267,8 +266,23 @@ export class HmsMetrics {
     };
   }
 
-  /** The text exposition format (version 0.0.4). */
+  /** The text exposition format (version 0.0.4), prom-client's process and Node metrics included. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    return Registry.merge([processMetrics(), this.registry]).metrics();
   }
+}
+
+let processRegistry: Registry | undefined;
+
+/**
+ * prom-client's default metrics (`process_*`, `nodejs_*`): one registry per process, made at
+ * the first scrape, so that a service without an endpoint (or many services in one test
+ * process) starts no event-loop and GC observers.
+ */
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
 }
