@@ -32,7 +32,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir, userInfo } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Rcode, type DecodedMessage } from '../../src/dns/message.js';
@@ -40,6 +40,7 @@ import { Name } from '../../src/dns/name.js';
 import { makeTsigKey } from '../../src/dns/tsig.js';
 import { RRType } from '../../src/dns/types.js';
 import { query, transferStream, type Server } from '../../src/transfer/client.js';
+import { hmsConfig, knotSecondaryConf } from '../lab/configs.js';
 import { generateZone } from './zone-generator.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -125,65 +126,29 @@ class Lab {
     // re-signs come from this script alone (the schedule's is once a year)
     writeFileSync(
       this.config,
-      `state: state/hms.db
-policies: [policy.yaml]
-hsm: { token: hms-bench, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["${this.server.address}:${this.server.port}"]
-  data: state
-  resign: "17 3 1 1 *"
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  knot: { address: ${this.secondary.address}, notify: "${this.secondary.address}:${this.secondary.port}", key: xfr-key }
-zones:
-  ${ORIGIN}: { input: zones/${ORIGIN}.zone, policy: bench }
-`,
+      hmsConfig({
+        token: 'hms-bench',
+        listen: `${this.server.address}:${this.server.port}`,
+        policies: ['policy.yaml'],
+        service: '  resign: "17 3 1 1 *"',
+        secondaries: { knot: { address: this.secondary.address, notify: `${this.secondary.address}:${this.secondary.port}` } },
+        example: { zone: ORIGIN, input: `zones/${ORIGIN}.zone`, policy: 'bench' },
+      }),
     );
   }
 
   /** Starts the listed secondary: Knot DNS, keeping the zone in memory only (no zone file, no journal of its own). */
   startKnot(): void {
     const dir = join(this.dir, 'knot');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'knot.conf'),
-      `server:
-    rundir: "${dir}"
-    listen: ${this.secondary.address}@${this.secondary.port}
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "${dir}"
-key:
-  - id: xfr-key
-    algorithm: hmac-sha256
-    secret: ${SECRET}
-remote:
-  - id: hms
-    address: ${this.server.address}@${this.server.port}
-    via: ${this.secondary.address}
-    key: xfr-key
-acl:
-  - id: notify-from-hms
-    address: ${this.server.address}
-    key: xfr-key
-    action: notify
-template:
-  - id: default
-    storage: "${dir}"
-zone:
-  - domain: ${ORIGIN}
-    master: hms
-    acl: notify-from-hms
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: none
-`,
-    );
+    knotSecondaryConf(dir, {
+      zone: ORIGIN,
+      address: this.secondary.address,
+      port: this.secondary.port,
+      primary: this.server,
+      secret: SECRET,
+      memoryOnly: true,
+      transferOut: false,
+    });
     const out = openSync(join(this.dir, 'knot.log'), 'a');
     const child = spawn('knotd', ['-c', join(dir, 'knot.conf')], { cwd: this.dir, stdio: ['ignore', out, out] });
     closeSync(out);

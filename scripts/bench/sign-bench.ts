@@ -11,6 +11,7 @@ import pkcs11js from 'pkcs11js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatPrettyLine } from '../../src/audit/log-format.js';
 import { Name } from '../../src/dns/name.js';
 import { Algorithm } from '../../src/dnssec/algorithms.js';
 import { deleteKey, generateKey, hsmSigner, type HsmKey } from '../../src/hsm/keys.js';
@@ -206,8 +207,16 @@ export async function interleaved(cmd: string, args: readonly string[], cwd: str
   child.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();
   });
+  // hms's progress lines (JSON on a pipe, one every 5 s) go on to the bench's stderr as one
+  // readable line each, while it signs; the rest of stderr is kept for the timing and errors
+  let partial = '';
   child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-4096);
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (line.includes('"msg":"signing progress"')) process.stderr.write(`  ${formatPrettyLine(line)}\n`);
+      else stderr = (stderr + line + '\n').slice(-4096);
+    }
   });
   let ended = false;
   const exited = new Promise<number | null>((resolve) =>
@@ -241,6 +250,7 @@ export async function interleaved(cmd: string, args: readonly string[], cwd: str
     stops++;
   }
   const code = await exited;
+  stderr = (stderr + partial).slice(-4096);
   const seconds = (performance.now() - started - stopped) / 1000;
   const m = /TIME ([\d.]+) (\d+)\s*$/.exec(stderr);
   return {

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { serialGreater } from '../../src/dns/serial.js';
+import { hmsConfig, knotSecondaryConf } from '../lab/configs.js';
 
 export const ROOT = join(import.meta.dirname, '../..').replace(/\/dist$/, '');
 const HMS = join(ROOT, 'dist/src/cli/main.js');
@@ -345,69 +346,34 @@ export class Lab {
     );
     writeFileSync(
       join(this.dir, 'hms.yaml'),
-      `state: state/hms.db
-policies: [policy.yaml]
-hsm: { token: hms-crash, pin-file: pin }
-access:
-  administrators: [user:root]
+      hmsConfig({
+        token: 'hms-crash',
+        listen: `127.0.0.1:${this.port}`,
+        policies: ['policy.yaml'],
+        access: `  administrators: [user:root]
   operators: [user:root]
-  approvers: [group:${APPROVERS}]
-service:
-  listen: ["127.0.0.1:${this.port}"]
-  data: state
-  control: ctl/hms.sock
-  resign: "17 3 1 1 *"
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  knot: { address: 127.0.0.4, notify: "127.0.0.4:${this.port + 1}", key: xfr-key }
-zones:
-  ${ZONE}: { input: zones/example.com.zone, policy: quick }
-`,
+  approvers: [group:${APPROVERS}]`,
+        service: `  control: ctl/hms.sock
+  resign: "17 3 1 1 *"`,
+        secondaries: { knot: { address: '127.0.0.4', notify: `127.0.0.4:${this.port + 1}` } },
+        example: { zone: ZONE, input: 'zones/example.com.zone', policy: 'quick' },
+      }),
       { mode: 0o644 },
     );
   }
 
   /** The listed secondary: a Knot DNS on 127.0.0.4, transferring with TSIG, acknowledging NOTIFY. */
   private knotConf(): void {
-    const dir = join(this.dir, 'knot');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      join(dir, 'knot.conf'),
-      `server:
-    rundir: "${dir}"
-    listen: 127.0.0.4@${this.port + 1}
-log:
-  - target: stderr
-    any: warning
-database:
-    storage: "${dir}"
-key:
-  - id: xfr-key
-    algorithm: hmac-sha256
-    secret: ${SECRET}
-remote:
-  - id: hms
-    address: 127.0.0.1@${this.port}
-    via: 127.0.0.4
-    key: xfr-key
-acl:
-  - id: notify-from-hms
-    address: 127.0.0.1
-    key: xfr-key
-    action: notify
-template:
-  - id: default
-    storage: "${dir}"
-zone:
-  - domain: ${ZONE}
-    master: hms
-    acl: notify-from-hms
-    zonefile-sync: -1
-    zonefile-load: none
-    journal-content: none
-`,
-    );
+    knotSecondaryConf(join(this.dir, 'knot'), {
+      zone: ZONE,
+      address: '127.0.0.4',
+      port: this.port + 1,
+      primary: { address: '127.0.0.1', port: this.port },
+      secret: SECRET,
+      logLevel: 'warning',
+      memoryOnly: true,
+      transferOut: false,
+    });
   }
 
   private ctlDir(): void {

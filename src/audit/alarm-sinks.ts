@@ -30,27 +30,6 @@ export function alarmEventJson(event: AlarmEvent): Record<string, unknown> {
   };
 }
 
-/** The log sink: one line when an alarm is raised (error for critical, warn for warning) and one when it clears. */
-export function logAlarmSink(log: Logger): AlarmSink {
-  return {
-    name: 'log',
-    deliver(event) {
-      const a = event.alarm;
-      const fields = {
-        alarmKey: a.key,
-        severity: a.severity,
-        ...(a.zone === undefined ? {} : { zone: a.zone }),
-        ...(a.server === undefined ? {} : { server: a.server }),
-        ...(a.details === undefined ? {} : { details: a.details }),
-        ...(event.raisedFor === undefined ? {} : { raisedFor: event.raisedFor }),
-      };
-      if (event.state === 'cleared') log.info(fields, `alarm, cleared: ${a.message}`);
-      else log[a.severity === 'critical' ? 'error' : 'warn'](fields, `alarm, raised: ${a.message}`);
-      return Promise.resolve();
-    },
-  };
-}
-
 /**
  * Runs `argv` (no shell) with `stdin` on its standard input, bounded: killed after `timeoutMs`.
  * Rejects when it cannot start, exits other than 0, or is killed, with its standard error.

@@ -11,6 +11,13 @@ describe('buildProgram: a command loads the modules it needs', () => {
     expect(names(check.commands[0]!)).toContain('check');
   });
 
+  it('the global log options in front of the command keep that: hms --log-format json sign loads the sign module only', async () => {
+    expect(names(await buildProgram(['--log-format', 'json', '--progress-interval', '1', 'sign', '--origin', 'example.com.']))).toEqual(['sign', 'key']);
+    expect(names(await buildProgram(['--log-format=pretty', 'sign']))).toEqual(['sign', 'key']);
+    const program = await buildProgram(['--log-format', 'pretty', 'run']);
+    expect(program.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--log-format', '--progress-interval']));
+  });
+
   it('every other command, help, and a mistyped name get the whole program', async () => {
     const all = names(await buildProgram([]));
     expect(all).toEqual(expect.arrayContaining(['zone', 'policy', 'sign', 'key', 'hsm', 'audit', 'ds', 'approve', 'run', 'reload']));

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../common/error-codes.js';
+import { addLogOptions, withoutLogOptions } from './log-options.js';
 import { exitCodeFor, reportError } from './output.js';
 
 type Register = (program: Command) => void;
@@ -15,6 +16,7 @@ const MODULES = {
   service: async (): Promise<Register> => (await import('./commands/service.js')).registerServiceCommands,
   parent: async (): Promise<Register> => (await import('./commands/parent.js')).registerParentCommands,
   backup: async (): Promise<Register> => (await import('./commands/backup.js')).registerBackupCommands,
+  monitor: async (): Promise<Register> => (await import('./commands/monitor.js')).registerMonitorCommands,
 } as const;
 type ModuleName = keyof typeof MODULES;
 
@@ -30,6 +32,7 @@ const ALONE: Readonly<Record<string, ModuleName>> = {
   hsm: 'hsm',
   policy: 'policy',
   audit: 'audit',
+  monitor: 'monitor',
 };
 
 /**
@@ -37,7 +40,7 @@ const ALONE: Readonly<Record<string, ModuleName>> = {
  * modules its command needs, else every command.
  */
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
-  const [top, sub] = argv ?? [];
+  const [top, sub] = withoutLogOptions(argv ?? []);
   const words = top === undefined || top.startsWith('-') ? undefined : sub === undefined || sub.startsWith('-') ? [top] : [top, sub];
   const alone = words === undefined ? undefined : (ALONE[words.join(' ')] ?? ALONE[words[0]!]);
   if (alone !== undefined) {
@@ -50,11 +53,13 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
 }
 
 async function programOf(modules: readonly ModuleName[]): Promise<Command> {
-  const program = new Command('hms')
-    .description('hms: a hidden-master DNSSEC signer with its keys in a PKCS#11 HSM')
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+  const program = addLogOptions(
+    new Command('hms')
+      .description('hms: a hidden-master DNSSEC signer with its keys in a PKCS#11 HSM')
+      .version('0.1.0')
+      .showHelpAfterError('(run with --help for usage)')
+      .exitOverride(),
+  );
   const registers = await Promise.all(modules.map((m) => MODULES[m]()));
   for (const register of registers) register(program);
   for (const cmd of program.commands) {

@@ -79,6 +79,52 @@ export interface ServiceConfig {
   /** Where alarms go (`alarms`; default the log) and the Prometheus endpoint (`metrics-listen`; default none): issue 19. */
   readonly alarms: readonly AlarmSinkSettings[];
   readonly metricsListen?: Endpoint;
+  /** The monitor of the secondaries (issue 19): how often, how long each question may take, its thresholds. */
+  readonly monitor: MonitorSettings;
+}
+
+/**
+ * The `monitor-*` fields of the service section: the interval of the monitor inside `hms run`
+ * (0: off), the bound on each question, the port the zone's NS set is asked at, and when a
+ * serial lag, the smallest RRSIG validity left and a clock's skew warn and are critical (seconds).
+ */
+export interface MonitorSettings {
+  readonly interval: Seconds;
+  readonly timeoutMs: number;
+  readonly nsPort: number;
+  readonly serialLagWarning: Seconds;
+  readonly serialLagCritical: Seconds;
+  readonly validityWarning: Seconds;
+  readonly validityCritical: Seconds;
+  readonly clockWarning: Seconds;
+  readonly clockCritical: Seconds;
+}
+
+function readMonitorSettings(s: MapReader): MonitorSettings {
+  const pair = (name: string, warning: number, critical: number, worseAbove: boolean): [number, number] => {
+    const w = s.duration(`monitor-${name}-warning`, warning);
+    const c = s.duration(`monitor-${name}-critical`, critical);
+    if (worseAbove ? c < w : c > w)
+      s.complain(`monitor-${name}-critical`, `${c} s is ${worseAbove ? 'below' : 'above'} monitor-${name}-warning (${w} s): critical is the worse of the two`);
+    return [w, c];
+  };
+  const interval = s.duration('monitor-interval', 300);
+  const timeout = s.duration('monitor-timeout', 3);
+  if (timeout < 1 || timeout > 60) s.complain('monitor-timeout', `expected from 1 s to 60 s, found ${timeout} s`);
+  const [serialLagWarning, serialLagCritical] = pair('serial-lag', 1800, 6 * 3600, true);
+  const [validityWarning, validityCritical] = pair('validity', 7 * 86400, 2 * 86400, false);
+  const [clockWarning, clockCritical] = pair('clock', 30, 300, true);
+  return {
+    interval,
+    timeoutMs: timeout * 1000,
+    nsPort: s.integer('monitor-ns-port', 53, 1, 65535),
+    serialLagWarning,
+    serialLagCritical,
+    validityWarning,
+    validityCritical,
+    clockWarning,
+    clockCritical,
+  };
 }
 
 /**
@@ -163,6 +209,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
   const journalBytes = s.size('journal-size', 256 * 1024 ** 2, 64 * 1024, 4 * 1024 ** 3);
   const transferLimits = readTransferLimits(s);
+  const monitor = readMonitorSettings(s);
   const zoneInput: ZoneInputLimits = {
     maxOctets: s.size('zone-input-max-size', DEFAULT_ZONE_INPUT_LIMITS.maxOctets, 1024, 2 ** 50),
     maxLine: s.size('zone-input-max-line', DEFAULT_ZONE_INPUT_LIMITS.maxLine, 1024, 2 ** 30),
@@ -266,6 +313,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     zones,
     alarms,
     ...(metricsListen === undefined ? {} : { metricsListen }),
+    monitor,
   };
 }
 

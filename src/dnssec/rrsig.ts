@@ -143,8 +143,8 @@ export class RrsigHeaderTemplate {
     return this.template.length;
   }
 
-  /** Writes the header for one RRset into `out` at `at` (which must have room). */
-  writeInto(out: Uint8Array, at: number, typeCovered: number, labels: number, originalTtl: number): void {
+  /** Writes the header for one RRset into `out` at `at` (which must have room); `expiration`, if given, in place of the template's. */
+  writeInto(out: Uint8Array, at: number, typeCovered: number, labels: number, originalTtl: number, expiration?: number): void {
     out.set(this.template, at);
     out[at] = typeCovered >>> 8;
     out[at + 1] = typeCovered & 0xff;
@@ -153,5 +153,28 @@ export class RrsigHeaderTemplate {
     out[at + 5] = (originalTtl >>> 16) & 0xff;
     out[at + 6] = (originalTtl >>> 8) & 0xff;
     out[at + 7] = originalTtl & 0xff;
+    if (expiration !== undefined) {
+      out[at + 8] = expiration >>> 24;
+      out[at + 9] = (expiration >>> 16) & 0xff;
+      out[at + 10] = (expiration >>> 8) & 0xff;
+      out[at + 11] = expiration & 0xff;
+    }
   }
+}
+
+/**
+ * The expiration of one RRset's signatures with `jitter`: moved earlier by 0 to `jitter`
+ * seconds, chosen by a hash (FNV-1a) of the owner, the type and the inception, so that the
+ * expirations of a zone are spread over the jitter (OpenDNSSEC's Jitter, Knot's
+ * rrsig-refresh spread) and the signer stays a pure function of its inputs. Every key's
+ * signature over the RRset gets the same expiration.
+ */
+export function spreadExpiration(expiration: number, jitter: number, owner: Name, type: number, inception: number): number {
+  if (jitter <= 0) return expiration;
+  const key = owner.key;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  for (const v of [type >>> 8, type & 0xff, inception >>> 24, (inception >>> 16) & 0xff, (inception >>> 8) & 0xff, inception & 0xff])
+    h = Math.imul(h ^ v, 0x01000193);
+  return expiration - ((h >>> 0) % (jitter + 1));
 }

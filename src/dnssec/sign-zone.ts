@@ -1,6 +1,6 @@
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
-import { ByteWriter } from '../dns/bytes.js';
+import { ByteWriter, compareBytes } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
@@ -9,7 +9,8 @@ import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
 import { buildNsecChain, Nsec3Chain, nsec3ParamRdata, type ChainName, type DenialRecord, type Nsec3Params } from './denial.js';
 import type { Presigned } from './presign.js';
-import { minTtl, RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
+import { keyTag } from './key-tag.js';
+import { decodeRrsig, minTtl, RrsigHeaderTemplate, rrsigLabels, spreadExpiration, writeCanonicalRRset } from './rrsig.js';
 import type { SignatureSink, SigningKey } from './signer.js';
 
 export type Denial = { readonly kind: 'nsec' } | ({ readonly kind: 'nsec3' } & Nsec3Params);
@@ -48,12 +49,47 @@ export interface SignZoneOptions {
   readonly window?: number;
   /** Signatures made ahead (a Presigner fed while the zone was read), used where they sign exactly what is signed here. */
   readonly presigned?: Presigned;
+  /**
+   * Expirations moved earlier by up to this much, spread over the RRsets (see
+   * spreadExpiration; the policy's `signatures.jitter`); default 0.
+   */
+  readonly jitter?: number;
+  /**
+   * Keep the signatures of `previous` (the version served now) that sign exactly what is
+   * signed here, by a key that signs here, and have more than `refresh` seconds left at
+   * `now` (the policy's `signatures.refresh`, Knot's rrsig-refresh, OpenDNSSEC's Refresh):
+   * a re-sign then re-makes only what is due, and IXFR carries only that.
+   */
+  readonly keep?: { readonly previous: Zone; readonly refresh: number; readonly now: UnixSeconds };
+  /**
+   * Told how far the signing has got: after each batch of names written out (about every
+   * `window / 2` signatures) and once at the end, never per record. Counters only: the caller
+   * measures the time. The object passed is the signer's own and changes as it goes.
+   */
+  readonly progress?: (progress: SignProgress) => void;
+}
+
+/** How far a signing has got (SignZoneOptions.progress). */
+export interface SignProgress {
+  /** Records of the input walked so far, and how many it has. */
+  readonly recordsRead: number;
+  readonly recordsTotal: number;
+  /** Names of the signed zone written out so far, and how many it will have (NSEC3 names estimated until all are known). */
+  readonly names: number;
+  readonly namesTotal: number;
+  /** Records written out so far (RRSIG, NSEC and NSEC3 included). */
+  readonly records: number;
+  /** Signatures written out so far. */
+  readonly signatures: number;
 }
 
 export interface SignSummary {
   readonly nodes: number;
   readonly records: number;
+  /** Signatures made. */
   readonly signatures: number;
+  /** Signatures of the previous version kept (SignZoneOptions.keep). */
+  readonly kept?: number;
 }
 
 interface PlannedSet {
@@ -66,6 +102,10 @@ interface SignatureRequest {
   readonly set: PlannedSet;
   readonly key: SigningKey;
   readonly labels: number;
+  /** The expiration with jitter; undefined: the run's. */
+  readonly expiration: number | undefined;
+  /** A whole RRSIG of the previous version, kept (SignZoneOptions.keep). */
+  readonly kept?: Uint8Array;
 }
 
 /**
@@ -90,6 +130,11 @@ class PendingNode implements SignatureSink {
   expect(request: SignatureRequest): number {
     this.remaining++;
     return this.requests.push(request) - 1;
+  }
+
+  /** A signature kept from the previous version: nothing to wait for. */
+  keep(request: SignatureRequest): void {
+    this.requests.push(request);
   }
 
   signed(slot: number, signature: Uint8Array): void {
@@ -234,13 +279,19 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   }
 
   // second pass: sign and emit in order
+  // counters for a caller that reports progress (moved per batch, not per record)
+  const report = options.progress;
+  const progress = { recordsRead: 0, recordsTotal: zone.recordCount, names: 0, namesTotal: zone.nodes.length, records: 0, signatures: 0 };
+  let walked = 0;
   const window = options.window ?? DEFAULT_WINDOW;
   const pending: PendingNode[] = [];
   let outstanding = 0;
-  const summary = { nodes: 0, records: 0, signatures: 0 };
+  const summary = { nodes: 0, records: 0, signatures: 0, kept: 0 };
   const scratch = new ByteWriter(1024);
   const noHeader = new Uint8Array(headerLength);
   const presigned = options.presigned;
+  const jitter = options.jitter ?? 0;
+  const keeper = options.keep === undefined ? undefined : new KeptSignatures(options.keep, apex, options.keys);
   const request = (name: Name, sets: PlannedSet[]): void => {
     const node = new PendingNode(name, sets);
     for (const planned of sets) {
@@ -253,9 +304,16 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       scratch.bytes(noHeader);
       writeCanonicalRRset(scratch, labels, owner, type, planned.ttl, records);
       const input = scratch.view();
+      const expiration = jitter > 0 ? spreadExpiration(options.expiration >>> 0, jitter, owner, type, options.inception >>> 0) : undefined;
+      const previous = keeper?.previousSignatures(owner, type, labels, planned.ttl, input.subarray(headerLength));
       for (const key of planned.signers) {
-        headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl);
-        const slot = node.expect({ set: planned, key, labels });
+        const kept = previous === undefined ? undefined : keeper!.find(previous, key, type, labels, planned.ttl);
+        if (kept !== undefined) {
+          node.keep({ set: planned, key, labels, expiration, kept });
+          continue;
+        }
+        headers.get(key)!.writeInto(input, 0, type, labels, planned.ttl, expiration);
+        const slot = node.expect({ set: planned, key, labels, expiration });
         if (presigned?.take(owner, type, key, input, node, slot) === true) continue;
         const signer = key.signer;
         if (signer.signTo !== undefined) signer.signTo(input, node, slot);
@@ -277,11 +335,16 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     const count = node.requests.length;
     outstanding -= count;
     const rrsets = node.sets.map((p) => p.set);
+    let kept = 0;
     if (count > 0) {
-      const rrsigs = node.requests.map(({ set, key, labels }, i) => {
+      const rrsigs = node.requests.map(({ set, key, labels, expiration, kept: whole }, i) => {
+        if (whole !== undefined) {
+          kept++;
+          return { ttl: set.ttl, rdata: whole };
+        }
         const signature = signatures[i]!;
         const rdata = Buffer.allocUnsafe(headerLength + signature.length);
-        headers.get(key)!.writeInto(rdata, 0, set.set.type, labels, set.ttl);
+        headers.get(key)!.writeInto(rdata, 0, set.set.type, labels, set.ttl, expiration);
         rdata.set(signature, headerLength);
         return { ttl: set.ttl, rdata };
       });
@@ -290,7 +353,8 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     }
     summary.nodes++;
     for (const set of rrsets) summary.records += set.records.length;
-    summary.signatures += count;
+    summary.signatures += count - kept;
+    summary.kept += kept;
     emit({ name: node.name, rrsets });
   };
   const drainTo = async (limit: number): Promise<void> => {
@@ -301,6 +365,14 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     }
     // names without signatures (glue) behind the oldest waiting name go as soon as it has
     while (pending.length > 0 && pending[0]!.requests.length === 0) emitOldest();
+    if (report !== undefined) {
+      progress.names = summary.nodes;
+      progress.records = summary.records;
+      progress.signatures = summary.signatures;
+      // NSEC3 names to come: as many per input name as so far, until the walk is over
+      if (nsec3 !== undefined) progress.namesTotal = zone.nodes.length + (walked === 0 ? 0 : Math.round((nsec3.size * zone.nodes.length) / walked));
+      report(progress);
+    }
   };
 
   let at = 0;
@@ -309,7 +381,10 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     ttl: denialTtl,
     signers: zsks,
   });
+  report?.(progress);
   for (const [node, kind] of walk(zone)) {
+    walked++;
+    if (report !== undefined) for (const set of node.rrsets) progress.recordsRead += set.records.length;
     if (kind === 'glue') {
       request(
         node.name,
@@ -324,12 +399,16 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     if (outstanding > window) await drainTo(window / 2);
   }
   if (nsec3 !== undefined) {
+    progress.namesTotal = zone.nodes.length + nsec3.size;
     for (const d of nsec3.records()) {
       request(d.owner, [denialSet(d)]);
       if (outstanding > window) await drainTo(window / 2);
     }
   }
   await drainTo(-1);
+  progress.recordsRead = progress.recordsTotal;
+  progress.namesTotal = progress.names;
+  report?.(progress);
   return summary;
 }
 
@@ -341,6 +420,67 @@ export async function signZone(zone: Zone, options: SignZoneOptions): Promise<Zo
       for (const r of set.records) builder.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: '(signed)', line: 0 });
   });
   return builder.freeze();
+}
+
+/**
+ * The signatures of the previous version a re-sign may keep (SignZoneOptions.keep): over an
+ * RRset whose canonical form is exactly the one signed now, by a key that signs now, valid
+ * at `now` and with more than `refresh` left. A key is trusted by tag and algorithm only
+ * when the previous version's DNSKEY set holds it and no other key with that tag and
+ * algorithm, and no two keys signing now share them: the RRSIG then came from this key.
+ */
+class KeptSignatures {
+  private readonly scratch = new ByteWriter(1024);
+  private readonly trusted: ReadonlySet<SigningKey>;
+  private readonly keepAfter: number;
+
+  constructor(
+    private readonly keep: NonNullable<SignZoneOptions['keep']>,
+    private readonly apex: Name,
+    keys: readonly SigningKey[],
+  ) {
+    const tagOf = (algorithm: number, tag: number): string => `${algorithm}/${tag}`;
+    const published = keep.previous.rrset(apex, RRType.DNSKEY)?.records.map((r) => r.rdata) ?? [];
+    const count = new Map<string, number>();
+    for (const k of published) {
+      const t = tagOf(k[3]!, keyTag(k));
+      count.set(t, (count.get(t) ?? 0) + 1);
+    }
+    const signing = new Map<string, number>();
+    for (const k of keys) signing.set(tagOf(k.signer.algorithm, k.signer.keyTag), (signing.get(tagOf(k.signer.algorithm, k.signer.keyTag)) ?? 0) + 1);
+    this.trusted = new Set(
+      keys.filter((k) => {
+        const t = tagOf(k.signer.algorithm, k.signer.keyTag);
+        return count.get(t) === 1 && signing.get(t) === 1 && published.some((p) => compareBytes(p, k.signer.dnskey) === 0);
+      }),
+    );
+    this.keepAfter = keep.now + keep.refresh;
+  }
+
+  /** The previous version's RRSIGs at `owner` if its `type` RRset was exactly `rrset` (canonical form, after the header); else undefined. */
+  previousSignatures(owner: Name, type: number, labels: number, ttl: number, rrset: Uint8Array): readonly RecordView[] | undefined {
+    if (this.trusted.size === 0) return undefined;
+    const node = this.keep.previous.get(owner);
+    if (node === undefined) return undefined;
+    const sigs = node.rrsets.find((s) => s.type === RRType.RRSIG);
+    const set = node.rrsets.find((s) => s.type === type);
+    if (sigs === undefined || set === undefined || !set.records.every((r) => r.ttl === ttl)) return undefined;
+    this.scratch.reset();
+    writeCanonicalRRset(this.scratch, labels, owner, type, ttl, set.records);
+    return compareBytes(this.scratch.view(), rrset) === 0 ? sigs.records : undefined;
+  }
+
+  /** The RRSIG among `rrsigs` that `key` made over the RRset and that may stay. */
+  find(rrsigs: readonly RecordView[], key: SigningKey, type: number, labels: number, ttl: number): Uint8Array | undefined {
+    if (!this.trusted.has(key)) return undefined;
+    for (const { rdata } of rrsigs) {
+      const sig = decodeRrsig(rdata);
+      if (sig.typeCovered !== type || sig.algorithm !== key.signer.algorithm || sig.keyTag !== key.signer.keyTag) continue;
+      if (sig.labels !== labels || sig.originalTtl !== ttl || !sig.signer.equals(this.apex)) continue;
+      if (sig.inception <= this.keep.now && sig.expiration > this.keepAfter) return rdata;
+    }
+    return undefined;
+  }
 }
 
 type NodeKind = 'apex' | 'delegation' | 'authoritative' | 'glue';

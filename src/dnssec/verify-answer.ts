@@ -92,16 +92,9 @@ export function checkNoDs(name: Name, denial: readonly AnswerRRset[], signer: Na
         } else if (covers(set.owner.compare(name), name.compare(next), next.compare(set.owner))) return undefined;
         continue;
       }
-      const flags = rdata[1]!;
-      const iterations = (rdata[2]! << 8) | rdata[3]!;
-      const saltLength = rdata[4]!;
-      const salt = rdata.subarray(5, 5 + saltLength);
-      const hashLength = rdata[5 + saltLength]!;
-      const next = rdata.subarray(6 + saltLength, 6 + saltLength + hashLength);
-      const bitmap = rdata.subarray(6 + saltLength + hashLength);
-      const hash = encodeBase32Hex(nsec3Hash(name, salt, iterations)).toLowerCase();
+      const { flags, bitmap, nextText, hashOf } = nsec3Fields(rdata);
+      const hash = hashOf(name);
       const own = set.owner.labels()[0]!.toLowerCase();
-      const nextText = encodeBase32Hex(next).toLowerCase();
       if (own === hash) {
         if (!bitmapTypes(bitmap).has(RRType.DS)) return undefined;
         problems.push(`the NSEC3 matching ${name.toString()} lists DS`);
@@ -111,10 +104,26 @@ export function checkNoDs(name: Name, denial: readonly AnswerRRset[], signer: Na
   return problems.length > 0 ? problems.join('; ') : `no NSEC or NSEC3 proves that ${name.toString()} has no DS`;
 }
 
-const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** What an NSEC3 RDATA says (RFC 5155 section 3.2), with the hash of a name under its parameters, in base32hex lower case. */
+export function nsec3Fields(rdata: Uint8Array): { flags: number; bitmap: Uint8Array; nextText: string; hashOf: (name: Name) => string } {
+  const flags = rdata[1]!;
+  const iterations = (rdata[2]! << 8) | rdata[3]!;
+  const saltLength = rdata[4]!;
+  const salt = rdata.subarray(5, 5 + saltLength);
+  const hashLength = rdata[5 + saltLength]!;
+  const next = rdata.subarray(6 + saltLength, 6 + saltLength + hashLength);
+  return {
+    flags,
+    bitmap: rdata.subarray(6 + saltLength + hashLength),
+    nextText: encodeBase32Hex(next).toLowerCase(),
+    hashOf: (name) => encodeBase32Hex(nsec3Hash(name, salt, iterations)).toLowerCase(),
+  };
+}
+
+export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** `owner < x < next`, or, for the last record of the ring (next <= owner), `x > owner` or `x < next`. */
-function covers(ownerVsX: number, xVsNext: number, nextVsOwner: number): boolean {
+export function covers(ownerVsX: number, xVsNext: number, nextVsOwner: number): boolean {
   if (nextVsOwner > 0) return ownerVsX < 0 && xVsNext < 0;
   return ownerVsX < 0 || xVsNext < 0;
 }

@@ -118,8 +118,17 @@ describe('the metrics of the service (issue 19 item 2)', () => {
     for (const msg of ['transfer, AXFR sent', 'transfer, IXFR sent', 'transfer, IXFR sent', 'transfer, notify answered']) m.recordTransferEvent('ns1', msg);
     m.recordTransferEvent('unlisted', 'transfer, refused');
     m.recordTransferEvent('ns1', 'transfer, connection closed');
-    m.recordServerCheck('example.com.', 'ns1 192.0.2.1@53', { rrsigMinValidity: 20 * DAY, serialLag: 0, clockSkew: -2, ok: true });
-    m.recordServerCheck('example.com.', 'ns2 192.0.2.2@53', { serialLag: 600, ok: false });
+    // as the monitor's run hands them over (Monitor.listen)
+    const server1 = { zone: 'example.com.', server: 'ns1 192.0.2.1@53', status: 'OK' as const, message: '' };
+    const server2 = { zone: 'example.com.', server: 'ns2 192.0.2.2@53', message: '' };
+    m.recordMonitorRun([
+      { ...server1, check: 'answer' },
+      { ...server1, check: 'rrsig-validity', value: 20 * DAY },
+      { ...server1, check: 'serial', value: 0 },
+      { ...server1, check: 'clock', value: -2 },
+      { ...server2, check: 'answer', status: 'OK' },
+      { ...server2, check: 'serial', status: 'WARNING', value: 600 },
+    ]);
     const sink = m.alarmSink();
     await sink.deliver({ state: 'raised', at: NOW, alarm: raised[0]! });
     await sink.deliver({ state: 'cleared', at: NOW, alarm: raised[0]! });

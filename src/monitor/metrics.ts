@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { Alarm, AlarmSink } from '../common/alarms.js';
 import type { UnixSeconds } from '../common/clock.js';
 import { keyState, type KeyRecord } from '../enforcer/keys.js';
+import type { Finding } from './types.js';
 
 /**
  * The service's Prometheus metrics (issue 19 item 2): one registry, names in the ecosystem's
@@ -242,6 +243,28 @@ export class HmsMetrics {
     const checked = this.servers.get(zone) ?? new Map<string, { at: UnixSeconds; check: ServerCheck }>();
     this.servers.set(zone, checked);
     checked.set(server, { at: this.now(), check });
+  }
+
+  /**
+   * The findings of one monitor run (Monitor.listen), as a ServerCheck per zone and server:
+   * the smallest RRSIG validity left, the serial lag and the clock skew it measured, and
+   * whether every check of the server was OK.
+   */
+  recordMonitorRun(findings: readonly Finding[]): void {
+    const byServer = new Map<string, Finding[]>();
+    for (const f of findings) byServer.set(`${f.zone}\0${f.server}`, [...(byServer.get(`${f.zone}\0${f.server}`) ?? []), f]);
+    for (const list of byServer.values()) {
+      const measured = (check: Finding['check']): number | undefined => list.find((f) => f.check === check && f.value !== undefined)?.value;
+      const rrsigMinValidity = measured('rrsig-validity');
+      const serialLag = measured('serial');
+      const clockSkew = measured('clock');
+      this.recordServerCheck(list[0]!.zone, list[0]!.server, {
+        ...(rrsigMinValidity === undefined ? {} : { rrsigMinValidity }),
+        ...(serialLag === undefined ? {} : { serialLag }),
+        ...(clockSkew === undefined ? {} : { clockSkew }),
+        ok: list.every((f) => f.status === 'OK'),
+      });
+    }
   }
 
   /** A zone no longer served (or a server no longer listed): its series go. */

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { commandAlarmSink, logAlarmSink, sinkErrorReporter, syslogAlarmSink, webhookAlarmSink, type SyslogFacility } from '../audit/alarm-sinks.js';
+import { commandAlarmSink, sinkErrorReporter, syslogAlarmSink, webhookAlarmSink, type SyslogFacility } from '../audit/alarm-sinks.js';
 import { AlarmBoard, type AlarmSink } from '../common/alarms.js';
 import type { UnixSeconds } from '../common/clock.js';
 import type { AlarmSinkSettings } from '../config/alarms.js';
+import { logAlarmSink } from './monitor-service.js';
 
 /** The sink each `service.alarms` item names (src/audit/alarm-sinks.ts). */
 export function alarmSinks(settings: readonly AlarmSinkSettings[], log: Logger): AlarmSink[] {

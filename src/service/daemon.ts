@@ -22,17 +22,21 @@ import { Keeper, type Acting } from './keeper.js';
 import type { ServiceActions, ServiceRequest } from './operations.js';
 import type { PeerCredentials } from './os.js';
 import { checkParentDs } from './parent-check.js';
-import { ZonePipeline, zoneAlarm, type ZoneState } from './pipeline.js';
+import { ZonePipeline, zoneAlarm, type PipelineContext, type ZoneState } from './pipeline.js';
 import { Publisher } from './publisher.js';
 import { lockHolder, tryLockState, type StateLock } from './state-lock.js';
 import { removeLeftovers } from '../storage/temporary-files.js';
 import { Triggers } from './triggers.js';
+import type { Monitor } from '../monitor/monitor.js';
+import { serviceMonitor } from './monitor-service.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
   readonly log: Logger;
   /** Who the service acts as in the audit trail. */
   readonly operator: Operator;
+  /** How a long signing reports progress (issue 19): log lines this often, a bar on a terminal. */
+  readonly signingProgress?: PipelineContext['signingProgress'];
   /** The clock (tests may move it); default the system's. */
   readonly now?: () => UnixSeconds;
   /** How often the input files are looked at for changes (default 2 s). */
@@ -84,6 +88,8 @@ export class Service {
   readonly alarms: AlarmBoard;
   readonly metrics: HmsMetrics;
   private metricsServer: MetricsServer | undefined;
+  /** The monitor of the secondaries (issue 19 item 1); `monitor.listen` hears each run (metrics). */
+  readonly monitor: Monitor;
 
   private constructor(
     private readonly options: ServiceOptions,
@@ -113,6 +119,7 @@ export class Service {
     this.pipeline = new ZonePipeline({
       ...common,
       publisher: this.publisher,
+      ...(options.signingProgress === undefined ? {} : { signingProgress: options.signingProgress }),
       keysChanged: (zone) => void this.parentOf(zone)?.job.trigger(`the keys of the child zone ${zone} changed (DP-4.6a)`),
       signed: (zone) => void this.checkParent(zone),
     });
@@ -126,6 +133,8 @@ export class Service {
         for (const zone of this.zones.keys()) void this.checkParent(zone);
       },
     });
+    this.monitor = serviceMonitor({ config: () => this.config, keeper, publisher: this.publisher, alarms: this.alarms, log: options.log, now: this.now });
+    this.monitor.listen((run) => this.metrics.recordMonitorRun(run.findings));
     const service: ServiceActions = {
       resign: (zone, reason) => this.resign(zone, reason),
       reload: () => this.reload(),
@@ -217,6 +226,7 @@ export class Service {
       this.log.info({ address: this.metricsServer.address, port: this.metricsServer.port }, 'metrics, serving /metrics');
     }
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
+    this.monitor.start();
     this.log.info(
       {
         zones: [...this.zones.keys()],
@@ -492,6 +502,7 @@ export class Service {
     if (this.stopping) return;
     this.stopping = true;
     await this.triggers.stop();
+    await this.monitor.stop();
     await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
     await this.publisher.stop();
     await this.server?.close();

@@ -1,4 +1,4 @@
-import { isoSeconds } from '../common/clock.js';
+import { isoSeconds, parseUtcTime } from '../common/clock.js';
 import { statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { AuditChainError, PermissionError, SignerError, UsageError } from '../common/errors.js';
@@ -576,8 +576,9 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     zoneOf: (p) => p.zone,
     apply: ({ keeper }, p, acting) => {
       const z = keeper.zone(p.zone);
-      const until = p.until === undefined ? acting.at + 2 * 365 * 86400 : Date.parse(p.until) / 1000;
-      if (Number.isNaN(until)) throw new UsageError(`--until: '${p.until ?? ''}' is not a date`);
+      // DK-16: a time without a zone designator is UTC
+      const until = p.until === undefined ? acting.at + 2 * 365 * 86400 : parseUtcTime(p.until);
+      if (until === undefined) throw new UsageError(`--until: '${p.until ?? ''}' is not an ISO 8601 date or time (UTC unless it says otherwise)`);
       const events = timeline(keeper.policy(z.policy), keeper.keys(z), keeper.facts(z), acting.at, until, z.saltCreated);
       return { result: { zone: p.zone, from: isoSeconds(acting.at), until: isoSeconds(until), events } };
     },

@@ -2,13 +2,12 @@ import { isIP } from 'node:net';
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError, UsageError } from '../common/errors.js';
 import { query, type Server, type SourceAddresses } from '../transfer/client.js';
-import type { MessageRecord } from '../dns/message.js';
 import { Name } from '../dns/name.js';
 import { formatRdata } from '../dns/rdata/index.js';
 import { RRType } from '../dns/types.js';
-import { DIGEST_HASH, type DigestTypeNumber } from '../dnssec/algorithms.js';
-import { makeDs } from '../dnssec/ds.js';
-import { checkNoDs, sameRdatas, verifyRRset, type AnswerRRset } from '../dnssec/verify-answer.js';
+import { sameRdatas } from '../dnssec/verify-answer.js';
+import { replyOf } from '../monitor/io.js';
+import { fetchParentDs, isDsOf, type ParentDs } from '../monitor/parent-ds.js';
 import { dsAtParent, signsDnskey, type KeyRecord } from '../enforcer/keys.js';
 import type { Acting, Keeper } from './keeper.js';
 import { requestDsStep, type DsStep } from './requests.js';
@@ -53,11 +52,6 @@ export interface ParentDsCheck {
   readonly notes: readonly string[];
 }
 
-interface Fetched {
-  readonly ds: Uint8Array[];
-  readonly signer: Name;
-}
-
 /**
  * The automatic DS check (issue 4, DP-4.7): asks each of the zone's parent servers (stored
  * with the zone) for the zone's DS with DNSSEC OK, validates each answer against the
@@ -73,7 +67,7 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
   if (z.parentServers.length === 0) throw new UsageError(`zone ${z.name}: no parent servers to ask (hms zone set ${z.name} --parent-server ADDR[:PORT])`);
   const apex = Name.parse(z.name);
   const servers: ServerDs[] = [];
-  const fetched: Fetched[] = [];
+  const fetched: ParentDs[] = [];
   for (const text of z.parentServers) {
     try {
       const f = await fetchDs(parseServer(text), apex, acting.at, options.timeoutMs ?? 3000, keeper.config.service.source);
@@ -98,8 +92,7 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
 
   const served = fetched[0]!.ds;
   const keys = keeper.keys(z).filter((k) => signsDnskey(k) && (k.remove === null || k.remove > acting.at || dsAtParent(k)));
-  // a DS is a key's when it is the key's digest of the DS's own digest type
-  const matches = (k: KeyRecord, r: Uint8Array): boolean => r[3]! in DIGEST_HASH && sameRdatas([makeDs(apex, k.dnskey, r[3]! as DigestTypeNumber)], [r]);
+  const matches = (k: KeyRecord, r: Uint8Array): boolean => isDsOf(apex, k.dnskey, r);
   const isServed = (k: KeyRecord): boolean => served.some((r) => matches(k, r));
   const foreign = served.filter((r) => !keys.some((k) => matches(k, r)));
   const filed: { id: string; kind: DsStep; keyTag: number }[] = [];
@@ -143,57 +136,8 @@ export async function checkParentDs(keeper: Keeper, zoneName: string, acting: Ac
   };
 }
 
-/**
- * Asks one server for the zone's DS and the signer's DNSKEY RRset, from the configured source
- * address of its family; validates both (throws SignerError).
- */
-async function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: number, source: SourceAddresses): Promise<Fetched> {
-  const ask = async (name: Name, type: number): Promise<{ rcode: number; answer: MessageRecord[]; authority: MessageRecord[] }> => {
-    const a = await query(server, { name, type, class: 1 }, { dnssecOk: true, timeoutMs, source });
-    const h = a.decoded.header;
-    if (h.rcode !== 0 && h.rcode !== 3) throw new SignerError('DNSSEC', `rcode ${h.rcode} for ${name.toString()}/${type === RRType.DS ? 'DS' : 'DNSKEY'}`);
-    if (!h.isAuthoritative) throw new SignerError('DNSSEC', `the answer for ${name.toString()} is not authoritative`);
-    return { rcode: h.rcode, answer: a.decoded.records.slice(0, h.ancount), authority: a.decoded.records.slice(h.ancount, h.ancount + h.nscount) };
-  };
-  const ds = await ask(apex, RRType.DS);
-  const dsSet = rrset(ds.answer, apex, RRType.DS);
-  // the parent zone: the signer of the DS, or the owner of the SOA of a negative answer
-  const signer = dsSet.rrsigs.length > 0 ? signerOf(dsSet.rrsigs[0]!) : ds.authority.find((r) => r.type === RRType.SOA)?.owner;
-  if (signer === undefined) throw new SignerError('DNSSEC', `no signed DS and no SOA in the answer for ${apex.toString()}/DS`);
-  if (signer.equals(apex) || !apex.isSubdomainOf(signer))
-    throw new SignerError(
-      'DNSSEC',
-      `the answer for ${apex.toString()}/DS comes from ${signer.toString()}, not from a parent zone (is this the child's own server?)`,
-    );
-  const keyAnswer = await ask(signer, RRType.DNSKEY);
-  const dnskeys = rrset(keyAnswer.answer, signer, RRType.DNSKEY);
-  if (dnskeys.rdatas.length === 0) throw new SignerError('DNSSEC', `${signer.toString()} serves no DNSKEY`);
-  const selfSigned = verifyRRset(dnskeys, signer, dnskeys.rdatas, now);
-  if ('problem' in selfSigned) throw new SignerError('DNSSEC', `the parent's DNSKEY RRset does not validate: ${selfSigned.problem}`);
-  if (dsSet.rdatas.length > 0) {
-    const v = verifyRRset(dsSet, signer, dnskeys.rdatas, now);
-    if ('problem' in v) throw new SignerError('DNSSEC', `the DS RRset does not validate: ${v.problem}`);
-    return { ds: [...dsSet.rdatas], signer };
-  }
-  const owners = [
-    ...new Map(ds.authority.filter((r) => r.type === RRType.NSEC || r.type === RRType.NSEC3).map((r) => [`${r.owner.key}/${r.type}`, r])).values(),
-  ];
-  const denial = owners.map((r) => rrset(ds.authority, r.owner, r.type));
-  const problem = checkNoDs(apex, denial, signer, dnskeys.rdatas, now);
-  if (problem !== undefined) throw new SignerError('DNSSEC', `no DS served, and the denial does not validate: ${problem}`);
-  return { ds: [], signer };
-}
-
-function rrset(records: readonly MessageRecord[], owner: Name, type: number): AnswerRRset {
-  const at = records.filter((r) => r.owner.equals(owner));
-  return {
-    owner,
-    type,
-    rdatas: at.filter((r) => r.type === type).map((r) => r.rdata),
-    rrsigs: at.filter((r) => r.type === RRType.RRSIG && ((r.rdata[0]! << 8) | r.rdata[1]!) === type).map((r) => r.rdata),
-  };
-}
-
-function signerOf(rrsig: Uint8Array): Name {
-  return Name.decode(rrsig, 18, false).name;
+/** Asks one parent server for the zone's DS, validated (the monitor's fetchParentDs), from the configured source address of its family. */
+function fetchDs(server: Server, apex: Name, now: UnixSeconds, timeoutMs: number, source: SourceAddresses): Promise<ParentDs> {
+  const label = `${server.address}@${server.port}`;
+  return fetchParentDs(async (name, type) => replyOf(label, await query(server, { name, type, class: 1 }, { dnssecOk: true, timeoutMs, source })), apex, now);
 }

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { SigningProgress, type StatusLine } from '../audit/progress.js';
 import type { AlarmPort } from '../common/alarms.js';
 import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
@@ -48,6 +49,8 @@ export interface PipelineContext {
   readonly keysChanged: (zone: string) => void;
   /** A version of the zone was signed and published (the parent DS check may look). */
   readonly signed: (zone: string) => void;
+  /** How a long signing reports its progress: a log line every `everyMs` (default 5 s), and a bar on a terminal. */
+  readonly signingProgress?: { readonly everyMs?: number; readonly bar?: StatusLine };
   /** Where alarms are raised and cleared (the service's AlarmBoard), and the metrics recorded. */
   readonly alarms: AlarmPort;
   readonly metrics: HmsMetrics;
@@ -292,13 +295,16 @@ export class ZonePipeline {
       // the input just read and checked, and the signed zone kept as it is written: neither file is read again
       let written: Zone | undefined;
       const started = performance.now();
+      const progress = new SigningProgress({ label: zoneName, log: (fields, msg) => log.info(fields, msg), ...this.ctx.signingProgress });
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), {
         input: { file, zone: input },
         written: (z) => {
           written = z;
         },
         served: this.served(state),
-      });
+        previous: this.ctx.publisher.served(zoneName),
+        progress: progress.update,
+      }).finally(() => progress.finish());
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
       this.ctx.metrics.recordSign(zoneName, { seconds: (performance.now() - started) / 1000, signatures: signed.signatures });
@@ -311,6 +317,7 @@ export class ZonePipeline {
           serial: signed.serial,
           revision: revision.rev,
           signatures: signed.signatures,
+          ...(signed.kept === undefined ? {} : { kept: signed.kept }),
           records: zone.recordCount,
           expires: expiry(this.ctx.publisher.facts(zoneName).expires),
           reasons,

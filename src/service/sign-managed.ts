@@ -5,7 +5,7 @@ import { decodeSoa } from '../dns/rdata/extract.js';
 import { nextSerial, serialGreater } from '../dns/serial.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
 import { makeDs } from '../dnssec/ds.js';
-import { withSoaFields, type Denial, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
+import { withSoaFields, type Denial, type SignProgress, type SignSummary, type SignZoneOptions } from '../dnssec/sign-zone.js';
 import type { SigningKey } from '../dnssec/signer.js';
 import { childDs, childDsAsIs, type ChildDs } from '../enforcer/child-ds.js';
 import { keysAt, type KeyRecord } from '../enforcer/keys.js';
@@ -58,6 +58,13 @@ export interface SignManagedOptions {
    * follows it as well as the state's, should the file ever be ahead of the state.
    */
   readonly served?: number | null;
+  /**
+   * The signed version served now: with a policy whose `signatures.refresh` is a duration,
+   * its signatures that have more than that left over what did not change are kept.
+   */
+  readonly previous?: Zone;
+  /** Told how far the signing has got (SignZoneOptions.progress). */
+  readonly progress?: (progress: SignProgress) => void;
 }
 
 /**
@@ -185,6 +192,11 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
         expiration: inception + policy.signatures.validity,
         serial,
         soa,
+        ...(policy.signatures.jitter > 0 ? { jitter: policy.signatures.jitter } : {}),
+        ...(policy.signatures.refresh !== 'always' && options.previous !== undefined
+          ? { keep: { previous: options.previous, refresh: policy.signatures.refresh, now } }
+          : {}),
+        ...(options.progress === undefined ? {} : { progress: options.progress }),
         ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete
           ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } }
           : {}),

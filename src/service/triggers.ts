@@ -35,8 +35,14 @@ export class Triggers {
     this.schedule(resign);
   }
 
+  /** When the daily re-sign runs next (undefined before start). */
+  nextDailyAt(): Date | undefined {
+    return this.cronTask?.getNextRun() ?? undefined;
+  }
+
   private schedule(resign: string): void {
-    this.cronTask = cron.schedule(resign, () => this.handlers.daily(), { name: 'hms re-sign', noOverlap: true });
+    // DK-16: the schedule is UTC, as every time hms keeps, not the host's time zone
+    this.cronTask = cron.schedule(resign, () => this.handlers.daily(), { name: 'hms re-sign', noOverlap: true, timezone: 'UTC' });
   }
 
   async stop(): Promise<void> {

@@ -2,6 +2,7 @@ import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, write
 import { dirname } from 'node:path';
 import { SignerError } from '../common/errors.js';
 import { formatCheckpointLine, type StateRecordHash } from '../enforcer/audit-witness.js';
+import { syncFolderOf } from '../files/sync-folder.js';
 
 const APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT;
 /** Hashes are no secret, but the file is nobody else's business either. */
@@ -34,16 +35,7 @@ export function prepareCheckpoint(path: string): void {
   } finally {
     closeSync(fd);
   }
-  if (created) syncFolder(dirname(path));
-}
-
-function syncFolder(path: string): void {
-  const fd = openSync(path, constants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  if (created) syncFolderOf(path);
 }
 
 /**

@@ -4,6 +4,7 @@ import { toBase64 } from '../dns/bytes.js';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
 import { temporaryName } from '../common/temporary-names.js';
 import { openRegularFile } from '../files/regular-file.js';
+import { syncFolderOf } from '../files/sync-folder.js';
 
 const CHUNK = 1 << 20;
 /** AtomicZoneFile starts a background sync after this many octets written since the last. */
@@ -187,7 +188,7 @@ export class AtomicZoneFile {
     closeSync(this.fd);
     this.closeSyncFd();
     renameSync(this.tmp, this.path);
-    syncFolder(this.path);
+    syncFolderOf(this.path);
   }
 
   abort(): void {
@@ -223,16 +224,6 @@ function writeBase64(octets: Uint8Array, out: Uint8Array, at: number): number {
   return at;
 }
 
-/** Syncs the folder of a file, so that its creation or rename survives a crash. */
-export function syncFolder(file: string): void {
-  const dir = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
-
 /**
  * Copies a file atomically, as AtomicZoneFile writes one: into a temporary file beside the
  * target, synced, renamed over it, the folder synced (the signed zone's copy to `output`).
@@ -253,7 +244,7 @@ export function copyFileAtomically(from: string, to: string): void {
     throw e;
   }
   renameSync(tmp, to);
-  syncFolder(to);
+  syncFolderOf(to);
 }
 
 /** Writes a zone file atomically (see AtomicZoneFile). */

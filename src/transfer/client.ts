@@ -5,7 +5,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { TransferError, WireFormatError } from '../common/errors.js';
 import { ByteWriter } from '../dns/bytes.js';
 import { decodeMessage, Opcode, writeQuestion, writeRecord, type DecodedMessage, type OutRecord, type Question } from '../dns/message.js';
-import { signMessage, verifyMessage, type TsigKey, type TsigVerifyOptions } from '../dns/tsig.js';
+import { signMessage, verifyMessage, type TsigKey, type TsigRecord, type TsigVerifyOptions } from '../dns/tsig.js';
 
 /** A server to ask: an IP address and a port. */
 export interface Server {
@@ -43,6 +43,11 @@ export interface QueryOptions {
   readonly timeoutMs?: number;
   /** The clock for TSIG (default the system's). */
   readonly now?: () => UnixSeconds;
+  /**
+   * Take a TSIG-signed answer whose Time Signed is outside the fudge (its MAC still checked):
+   * the monitor reads the server's clock from it (DP-2.9e).
+   */
+  readonly anyTime?: boolean;
 }
 
 /** An answer: the raw message and what it says. */
@@ -50,6 +55,8 @@ export interface Answer {
   readonly message: Uint8Array;
   readonly decoded: DecodedMessage;
   readonly transport: 'udp' | 'tcp';
+  /** The answer's TSIG record, when the request was signed. */
+  readonly tsig?: TsigRecord;
 }
 
 const systemNow = (): UnixSeconds => Math.floor(Date.now() / 1000);
@@ -105,8 +112,8 @@ export async function query(server: Server, question: Question, options: QueryOp
     transport = 'tcp';
     message = (await tcpExchange(server, local, request, timeoutMs, () => false))[0]!;
   }
-  const decoded = check(server, message, id, options.tsig, requestMac, now);
-  return { message, decoded, transport };
+  const { decoded, tsig } = check(server, message, id, options.tsig, requestMac, now, options.anyTime === true);
+  return { message, decoded, transport, ...(tsig === undefined ? {} : { tsig }) };
 }
 
 /**
@@ -188,7 +195,13 @@ function checked(server: Server, message: Uint8Array, id: number): DecodedMessag
   return decoded;
 }
 
-function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: TsigVerifyOptions): { decoded: DecodedMessage; mac?: Uint8Array } {
+function safeVerify(
+  server: Server,
+  message: Uint8Array,
+  key: TsigKey,
+  options: TsigVerifyOptions,
+  anyTime = false,
+): { decoded: DecodedMessage; mac?: Uint8Array; tsig?: TsigRecord } {
   let v;
   try {
     v = verifyMessage(message, (name) => (name.equals(key.name) ? key : undefined), options);
@@ -202,11 +215,11 @@ function safeVerify(server: Server, message: Uint8Array, key: TsigKey, options: 
     const decoded = checked(server, message, (message[0]! << 8) | message[1]!);
     throw new TransferError(`${where(server)}: the answer (rcode ${decoded.header.rcode}) is not TSIG-signed`);
   }
-  if (v.status !== 'ok')
+  if (v.status !== 'ok' && !(anyTime && v.status === 'BADTIME'))
     throw new TransferError(
       `${where(server)}: the answer's TSIG is ${v.status}${v.tsig !== undefined && v.tsig.error !== 0 ? ` (the server says error ${v.tsig.error})` : ''}`,
     );
-  return { decoded: v.decoded, mac: v.tsig!.mac };
+  return { decoded: v.decoded, mac: v.tsig!.mac, tsig: v.tsig! };
 }
 
 function check(
@@ -216,11 +229,12 @@ function check(
   key: TsigKey | undefined,
   requestMac: Uint8Array | undefined,
   now: () => UnixSeconds,
-): DecodedMessage {
-  if (key === undefined) return checked(server, message, id);
-  const { decoded } = safeVerify(server, message, key, { now: now(), ...(requestMac === undefined ? {} : { priorMac: requestMac }) });
+  anyTime: boolean,
+): { decoded: DecodedMessage; tsig?: TsigRecord } {
+  if (key === undefined) return { decoded: checked(server, message, id) };
+  const { decoded, tsig } = safeVerify(server, message, key, { now: now(), ...(requestMac === undefined ? {} : { priorMac: requestMac }) }, anyTime);
   if (decoded.header.id !== id || !decoded.header.isResponse) throw new TransferError(`${where(server)}: answer with the wrong message ID`);
-  return decoded;
+  return { decoded, ...(tsig === undefined ? {} : { tsig }) };
 }
 
 function udpExchange(server: Server, local: string | undefined, request: Uint8Array, id: number, timeoutMs: number): Promise<Uint8Array> {

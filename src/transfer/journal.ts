@@ -1,11 +1,11 @@
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, truncateSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, truncateSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SignerError, ValueError, WireFormatError } from '../common/errors.js';
 import { temporaryName } from '../common/temporary-names.js';
 import type { Name } from '../dns/name.js';
 import { serialGreater } from '../dns/serial.js';
+import { syncFolderOf } from '../files/sync-folder.js';
 import { diffZones, soaSerial, type DiffRecord, type ZoneDiff } from '../zone/diff.js';
 import type { Zone } from '../zone/zone.js';
 import {
@@ -303,7 +303,7 @@ export class Journal {
     }
     await target.close();
     await rename(tmp, file);
-    syncFolder(file);
+    syncFolderOf(file);
     const shift = first - this.headerLength;
     this.records = this.records.map((r) => ({ ...r, offset: r.offset - shift }));
     this.end -= shift;
@@ -319,7 +319,7 @@ export class Journal {
     } finally {
       await handle.close();
     }
-    syncFolder(this.options.file);
+    syncFolderOf(this.options.file);
     this.headerLength = header.length;
     this.end = header.length;
   }
@@ -429,15 +429,5 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number)
   for (let done = 0; done < bytes.length;) {
     const { bytesWritten } = await handle.write(bytes, done, bytes.length - done, position + done);
     done += bytesWritten;
-  }
-}
-
-/** Syncs the folder of a file, so that its creation or rename survives a crash. */
-function syncFolder(file: string): void {
-  const dir = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../../src/storage/migrations.js';
-import { highPort, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, startNamedSecondary, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, type RunResult } from './helpers/run.js';
 import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
@@ -90,7 +90,7 @@ describe('issue 18: backup, restore and the site switch drill', () => {
       const siteAConf = process.env.SOFTHSM2_CONF!;
       const [portA, portB] = [highPort(), highPort()];
       const configA = site(join(tmp, 'a'), portA, token.pin);
-      const a = await startDaemon('node', [HMS, 'run', '--config', configA], /zone signed and published/, {
+      const a = await startHmsRun(configA, /zone signed and published/, {
         env: process.env,
         registry: daemons,
         timeoutMs: 60_000,
@@ -225,7 +225,7 @@ describe('issue 18: backup, restore and the site switch drill', () => {
 
         const audit = await hms(['audit', 'verify', '--config', configB]);
         expect(audit.stderr).toBe('');
-        const b = await startDaemon('node', [HMS, 'run', '--config', configB], /zone signed and published/, {
+        const b = await startHmsRun(configB, /zone signed and published/, {
           env: { ...process.env },
           registry: daemons,
           timeoutMs: 60_000,
@@ -235,20 +235,15 @@ describe('issue 18: backup, restore and the site switch drill', () => {
         expect(b.output()).not.toMatch(/missing from the HSM|generat/i);
         // a secondary of site B, and delv validating its answers from site A's DS
         const namedPort = highPort();
-        await startDaemon(
-          'named',
-          [
-            '-g',
-            '-c',
-            namedSecondaryConf(join(tmp, 'named'), {
-              zone: 'example.com',
-              port: namedPort,
-              source: '127.0.0.1',
-              primary: { address: '127.0.0.1', port: portB },
-              secret: SECRET,
-            }),
-          ],
-          /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/,
+        await startNamedSecondary(
+          join(tmp, 'named'),
+          {
+            zone: 'example.com',
+            port: namedPort,
+            source: '127.0.0.1',
+            primary: { address: '127.0.0.1', port: portB },
+            secret: SECRET,
+          },
           { registry: daemons, timeoutMs: 30_000 },
         );
         const anchors = join(tmp, 'anchors.conf');

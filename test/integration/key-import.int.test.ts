@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Token } from '../../src/hsm/token.js';
-import { highPort, namedPrimaryConf, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startNamedSecondary, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 import { tokenWithFastPolicies } from './helpers/softhsm.js';
 
@@ -319,7 +319,7 @@ ${zones}`,
         );
       writeRunConfig('');
       const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
-      const service = await startDaemon('node', [HMS, 'run', '--config', runConfig], /service started/, { env, registry: daemons, timeoutMs: 60_000 });
+      const service = await startHmsRun(runConfig, /service started/, { env, registry: daemons, timeoutMs: 60_000 });
       const imported = await runAsync('node', [
         HMS,
         'key',
@@ -347,20 +347,15 @@ ${zones}`,
       const reload = await runAsync('node', [HMS, 'reload', '--config', runConfig]);
       expect(reload.status, reload.stderr).toBe(0);
       await service.waitFor(/zone signed and published/, 60_000, from);
-      await startDaemon(
-        'named',
-        [
-          '-g',
-          '-c',
-          namedSecondaryConf(join(dir, 'named-new'), {
-            zone: 'example.edu',
-            port: namedPort,
-            source: '127.0.0.3',
-            primary: { address: '127.0.0.1', port: hmsPort },
-            secret,
-          }),
-        ],
-        /transfer of 'example\.edu\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/,
+      await startNamedSecondary(
+        join(dir, 'named-new'),
+        {
+          zone: 'example.edu',
+          port: namedPort,
+          source: '127.0.0.3',
+          primary: { address: '127.0.0.1', port: hmsPort },
+          secret,
+        },
         { registry: daemons },
       );
       // after: hms's version, served by the secondary, has BIND's DNSKEY set and validates from the same DS

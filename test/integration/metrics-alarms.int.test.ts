@@ -227,6 +227,6 @@ describe('hms run: metrics and alarms (issue 19)', () => {
     expect(value(after, 'hms_alarms', 'hms_alarms', { severity: 'warning' })).toBe(0);
     expect(value(after, 'hms_alarm_events', 'hms_alarm_events_total', { severity: 'warning', state: 'raised' })).toBe(1);
     expect(value(after, 'hms_alarm_events', 'hms_alarm_events_total', { severity: 'warning', state: 'cleared' })).toBe(1);
-    expect(service.output()).toMatch(/"msg":"alarm, cleared: zone example\.com\.: input .* accepted"/);
+    expect(service.output()).toMatch(/"msg":"ALARM cleared: zone example\.com\.: input .* accepted"/);
   });
 });

@@ -3,8 +3,9 @@ import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, knotSecondaryConf, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, startKnotSecondary, startNamedSecondary, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync, type RunResult } from './helpers/run.js';
+import { hmsConfig } from '../../scripts/lab/configs.js';
 import { throwawayToken } from './helpers/softhsm.js';
 
 /**
@@ -76,63 +77,46 @@ describe('issue 16: every operator action goes through the running service', () 
       const config = join(tmp, 'hms.yaml');
       writeFileSync(
         config,
-        `state: state/hms.db
-policies: [policy.yaml]
-hsm: { token: hms-ow, pin-file: pin }
-access:
-  administrators: [user:root]
+        hmsConfig({
+          token: 'hms-ow',
+          listen: `127.0.0.1:${hmsPort}`,
+          policies: ['policy.yaml'],
+          access: `  administrators: [user:root]
   operators: [group:${GROUPS.operators}]
   approvers: [group:${GROUPS.approvers}]
   zones:
     example.org:
-      administrators: [user:${PEOPLE.alice}]
-service:
-  listen: ["127.0.0.1:${hmsPort}"]
-  data: state
-  control: ctl/hms.sock
-  resign: "17 3 * * *"
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  bind: { address: 127.0.0.3, notify: "127.0.0.1:${namedPort}", key: xfr-key }
-  knot: { address: 127.0.0.4, notify: "127.0.0.4:${knotPort}", key: xfr-key }
-zones:
-  example.com: { input: zones/example.com.zone, policy: quick }
-`,
+      administrators: [user:${PEOPLE.alice}]`,
+          service: `  control: ctl/hms.sock
+  resign: "17 3 * * *"`,
+          secondaries: { bind: { address: '127.0.0.3', notify: `127.0.0.1:${namedPort}` }, knot: { address: '127.0.0.4', notify: `127.0.0.4:${knotPort}` } },
+          example: { zone: 'example.com', input: 'zones/example.com.zone', policy: 'quick' },
+        }),
         { mode: 0o640 },
       );
       chownSync(config, 0, Number(spawnSync('getent', ['group', GROUPS.control], { encoding: 'utf8' }).stdout.split(':')[2]));
       const env = { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! };
-      const service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
-      const named = await startDaemon(
-        'named',
-        [
-          '-g',
-          '-c',
-          namedSecondaryConf(join(tmp, 'named'), {
-            zone: 'example.com',
-            port: namedPort,
-            source: '127.0.0.3',
-            primary: { address: '127.0.0.1', port: hmsPort },
-            secret: SECRET,
-          }),
-        ],
-        /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/,
+      const service = await startHmsRun(config, /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+      const named = await startNamedSecondary(
+        join(tmp, 'named'),
+        {
+          zone: 'example.com',
+          port: namedPort,
+          source: '127.0.0.3',
+          primary: { address: '127.0.0.1', port: hmsPort },
+          secret: SECRET,
+        },
         { registry: daemons },
       );
-      await startDaemon(
-        'knotd',
-        [
-          '-c',
-          knotSecondaryConf(join(tmp, 'knot'), {
-            zone: 'example.com',
-            address: '127.0.0.4',
-            port: knotPort,
-            primary: { address: '127.0.0.1', port: hmsPort },
-            secret: SECRET,
-          }),
-        ],
-        /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/,
+      await startKnotSecondary(
+        join(tmp, 'knot'),
+        {
+          zone: 'example.com',
+          address: '127.0.0.4',
+          port: knotPort,
+          primary: { address: '127.0.0.1', port: hmsPort },
+          secret: SECRET,
+        },
         { registry: daemons },
       );
       void named;

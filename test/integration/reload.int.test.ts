@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
@@ -84,7 +84,7 @@ beforeAll(async () => {
   config = join(tmp, 'hms.yaml');
   oldPort = highPort();
   writeConfig(`127.0.0.1:${oldPort}`);
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+  service = await startHmsRun(config, /zone signed and published/, {
     env: process.env,
     registry: daemons,
     timeoutMs: 60_000,

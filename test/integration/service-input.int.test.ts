@@ -2,7 +2,7 @@ import { closeSync, constants, copyFileSync, mkdirSync, mkdtempSync, openSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync } from './helpers/run.js';
@@ -87,7 +87,7 @@ beforeAll(async () => {
   config = join(tmp, 'hms.yaml');
   port = highPort();
   writeConfig();
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+  service = await startHmsRun(config, /zone signed and published/, {
     env: process.env,
     registry: daemons,
     timeoutMs: 60_000,

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, knotSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, startKnotSecondary, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { serviceFolder } from './helpers/service.js';
 import { HMS, requireTool, ROOT, runAsync, verifySignedZone } from './helpers/run.js';
 
@@ -27,7 +27,7 @@ const daemons: Daemon[] = [];
 const serials: number[] = [];
 
 const hms = (args: readonly string[]) => runAsync('node', [HMS, ...args, '--config', config], { timeoutMs: 60_000 });
-const start = (ready: RegExp): Promise<Daemon> => startDaemon('node', [HMS, 'run', '--config', config], ready, { env, registry: daemons, timeoutMs: 60_000 });
+const start = (ready: RegExp): Promise<Daemon> => startHmsRun(config, ready, { env, registry: daemons, timeoutMs: 60_000 });
 
 async function dig(args: readonly string[]): Promise<string> {
   const r = await runAsync('dig', ['@127.0.0.1', '-p', String(hmsPort), '+tries=1', '+time=5', '-y', DIG_KEY, ...args], { timeoutMs: 30_000 });
@@ -106,19 +106,15 @@ zones:
   mkdirSync(join(tmp, 'state'), { recursive: true, mode: 0o700 });
   service = await start(/zone signed and published/);
   serials.push(await servedSerial());
-  knot = await startDaemon(
-    'knotd',
-    [
-      '-c',
-      knotSecondaryConf(join(tmp, 'knot'), {
-        zone: 'example.com',
-        address: '127.0.0.4',
-        port: knotPort,
-        primary: { address: '127.0.0.1', port: hmsPort },
-        secret: SECRET,
-      }),
-    ],
-    /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/,
+  knot = await startKnotSecondary(
+    join(tmp, 'knot'),
+    {
+      zone: 'example.com',
+      address: '127.0.0.4',
+      port: knotPort,
+      primary: { address: '127.0.0.1', port: hmsPort },
+      secret: SECRET,
+    },
     { registry: daemons },
   );
 }, 120_000);

@@ -2,9 +2,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, namedSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, namedSecondaryConf, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { throwawayToken } from './helpers/softhsm.js';
-import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
+import { requireTool, ROOT, runAsync } from './helpers/run.js';
 
 /**
  * Issue 16: `hms run` listening on one address, 127.0.0.4, and a real BIND 9 secondary at
@@ -78,7 +78,7 @@ beforeAll(async () => {
   [hmsPort, namedPort] = [highPort(), highPort()];
   config = join(tmp, 'hms.yaml');
   writeConfig();
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+  service = await startHmsRun(config, /zone signed and published/, {
     env: process.env,
     registry: daemons,
     timeoutMs: 60_000,

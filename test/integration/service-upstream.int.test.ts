@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { highPort, namedPrimaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
+import { hmsConfig } from '../../scripts/lab/configs.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
@@ -50,26 +51,18 @@ beforeAll(async () => {
   config = join(tmp, 'hms.yaml');
   writeFileSync(
     config,
-    `state: state/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-up, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["127.0.0.1:${hmsPort}"]
-  data: state
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-  up-key: { algorithm: hmac-sha256, secret-file: up.secret }
-secondaries:
-  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
-zones:
-  example.com:
+    hmsConfig({
+      token: 'hms-up',
+      listen: `127.0.0.1:${hmsPort}`,
+      tsigKeys: { 'xfr-key': 'xfr.secret', 'up-key': 'up.secret' },
+      example: false,
+      zones: `  example.com:
     primary: { address: 127.0.0.1, port: ${primaryPort}, key: up-key }
     policy: dp
 `,
+    }),
   );
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
+  service = await startHmsRun(config, /zone signed and published/, {
     env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! },
     registry: daemons,
     timeoutMs: 60_000,

@@ -2,7 +2,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync,
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { knotSecondaryConf, namedSecondaryConf, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { startKnotSecondary, startNamedSecondary, highPort, type Daemon, startHmsRun } from './helpers/daemons.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 
@@ -82,39 +82,22 @@ beforeAll(async () => {
   [hmsPort, namedPort, knotPort] = [highPort(), highPort(), highPort()];
   config = join(tmp, 'hms.yaml');
   writeConfig(config);
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
+  service = await startHmsRun(config, /zone signed and published/, { env, registry: daemons, timeoutMs: 60_000 });
   // named's debug level 3 logs which kind of transfer it asks for and gets
-  named = await startDaemon(
-    'named',
-    [
-      '-g',
-      '-d',
-      '3',
-      '-c',
-      namedSecondaryConf(join(tmp, 'named'), {
-        zone: 'example.com',
-        port: namedPort,
-        source: '127.0.0.3',
-        primary: { address: '127.0.0.1', port: hmsPort },
-        secret: SECRET,
-      }),
-    ],
-    /transfer of 'example\.com\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/,
-    { registry: daemons },
+  named = await startNamedSecondary(
+    join(tmp, 'named'),
+    { zone: 'example.com', port: namedPort, source: '127.0.0.3', primary: { address: '127.0.0.1', port: hmsPort }, secret: SECRET },
+    { registry: daemons, debugLevel: 3 },
   );
-  knot = await startDaemon(
-    'knotd',
-    [
-      '-c',
-      knotSecondaryConf(join(tmp, 'knot'), {
-        zone: 'example.com',
-        address: '127.0.0.4',
-        port: knotPort,
-        primary: { address: '127.0.0.1', port: hmsPort },
-        secret: SECRET,
-      }),
-    ],
-    /AXFR, incoming, remote 127\.0\.0\.1@\d+.*finished/,
+  knot = await startKnotSecondary(
+    join(tmp, 'knot'),
+    {
+      zone: 'example.com',
+      address: '127.0.0.4',
+      port: knotPort,
+      primary: { address: '127.0.0.1', port: hmsPort },
+      secret: SECRET,
+    },
     { registry: daemons },
   );
 }, 120_000);
@@ -323,7 +306,7 @@ describe('hms run with BIND and Knot secondaries', () => {
     const before = await servedSerial();
     expect(await service.stop()).toBe(0);
     expect(service.output()).toMatch(/service stopped/);
-    service = await startDaemon('node', [HMS, 'run', '--config', config], /zone resumed: the signed version on disk is current/, {
+    service = await startHmsRun(config, /zone resumed: the signed version on disk is current/, {
       env,
       registry: daemons,
       timeoutMs: 60_000,
@@ -338,7 +321,7 @@ describe('hms run with BIND and Knot secondaries', () => {
     // an input changed while the service was down is signed at start
     expect(await service.stop()).toBe(0);
     writeFileSync(input, readFileSync(input, 'utf8') + 'while-down TXT "changed while hms was stopped"\n');
-    service = await startDaemon('node', [HMS, 'run', '--config', config], /"reasons":\["the input changed since the last run"\].*zone signed and published/, {
+    service = await startHmsRun(config, /"reasons":\["the input changed since the last run"\].*zone signed and published/, {
       env,
       registry: daemons,
       timeoutMs: 60_000,

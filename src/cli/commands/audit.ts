@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { canonicalJson } from '../../common/canonical-json.js';
-import { isoSeconds, type UnixSeconds } from '../../common/clock.js';
+import { isoSeconds, parseUtcTime, type UnixSeconds } from '../../common/clock.js';
 import { AuditChainError, UsageError } from '../../common/errors.js';
 import { defaultCheckpointPath } from '../../config/audit.js';
 import type { AuditRecord } from '../../enforcer/audit-chain.js';
@@ -12,10 +12,9 @@ import { stateOption, statePath, stateSource } from '../state-file.js';
 
 /** `--since`: an ISO 8601 date or time; without a zone designator it is UTC, never local time. */
 export function parseSince(text: string): UnixSeconds {
-  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(text);
-  const ms = m === null ? NaN : Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`);
-  if (Number.isNaN(ms)) throw new UsageError(`--since: '${text}' is not an ISO 8601 date or time (2025-01-31 or 2025-01-31T12:00Z)`);
-  return Math.floor(ms / 1000);
+  const at = parseUtcTime(text);
+  if (at === undefined) throw new UsageError(`--since: '${text}' is not an ISO 8601 date or time (2025-01-31 or 2025-01-31T12:00Z)`);
+  return at;
 }
 
 function collect(value: string, previous: string[]): string[] {

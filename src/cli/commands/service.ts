@@ -2,8 +2,10 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { isoSeconds } from '../../common/clock.js';
 import { createLogger } from '../../audit/logger.js';
+import { StatusLine } from '../../audit/progress.js';
 import { startControlServer } from '../../service/control.js';
 import { Service, type ZoneStatus } from '../../service/daemon.js';
+import { logChoice } from '../log-options.js';
 import { out, outJson } from '../output.js';
 import { changing, common, configPath, outAnswer, perform, reportServed, type Common } from '../request.js';
 import { group, zoneName } from './keys.js';
@@ -21,10 +23,19 @@ export function registerServiceCommands(program: Command): void {
     )
     .option('--config <file>', 'the hms configuration (default: HMS_CONFIG)')
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-    .action(async (opts: Common & { logLevel: string }) => {
+    .action(async (opts: Common & { logLevel: string }, cmd: Command) => {
       const configFile = configPath(opts);
-      const log = createLogger({ level: opts.logLevel });
-      const service = await Service.start({ configFile, log, operator: { user: `hms-service(${userInfo().username})`, groups: [] } });
+      // the log on stdout: pretty on a terminal, JSON elsewhere (--log-format says otherwise); a
+      // long signing's bar on stderr when that is a terminal, with the log's lines kept above it
+      const { format, progressMs } = logChoice(cmd);
+      const bar = StatusLine.onStderr();
+      const log = createLogger({ level: opts.logLevel, ...(format === undefined ? {} : { format }), ...(bar === undefined ? {} : { statusLine: bar }) });
+      const service = await Service.start({
+        configFile,
+        log,
+        operator: { user: `hms-service(${userInfo().username})`, groups: [] },
+        signingProgress: { everyMs: progressMs, ...(bar === undefined ? {} : { bar }) },
+      });
       const control = await startControlServer(service.controlPath, (request, peer) => service.handle(request, peer));
       await new Promise<void>((resolve) => {
         const stop = (signal: string): void => {

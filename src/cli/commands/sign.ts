@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { parseUtcTime } from '../../common/clock.js';
 import { UsageError } from '../../common/errors.js';
 import { decodeSoa } from '../../dns/rdata/extract.js';
 import { formatRdata } from '../../dns/rdata/index.js';
@@ -18,6 +19,7 @@ import { readZoneFile } from '../../service/load-zone.js';
 import { signZoneToFile } from '../../service/sign-file.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
+import { logChoice, signingProgressOnStderr } from '../log-options.js';
 import { out, outJson } from '../output.js';
 import { parseOrigin } from './zone.js';
 
@@ -81,9 +83,9 @@ export function registerSignCommands(program: Command): void {
       .option('--nsec3-opt-out', 'NSEC3 opt-out for delegations without DS')
       .option('--validity <duration>', 'signature validity (DP-4.4a: 32d)', '32d')
       .option('--serial <policy>', 'datecounter, unixtime, counter or keep', 'datecounter')
-      .option('--now <iso-time>', 'sign as if it were this time (UTC)')
+      .option('--now <iso-time>', 'sign as if it were this time (UTC unless it names its zone)')
       .option('--json', 'print the result as JSON'),
-  ).action(async (opts: SignOptions) => {
+  ).action(async (opts: SignOptions, cmd: Command) => {
     const origin = parseOrigin(opts.origin);
     const choice = ALGORITHMS[opts.algorithm.toLowerCase()];
     if (choice === undefined) throw new UsageError(`--algorithm: '${opts.algorithm}' is not one of ${Object.keys(ALGORITHMS).join(', ')}`);
@@ -98,9 +100,12 @@ export function registerSignCommands(program: Command): void {
     } catch {
       throw new UsageError(`--validity: '${opts.validity}' is not a duration (like 32d)`);
     }
-    const nowMs = opts.now === undefined ? Date.now() : Date.parse(opts.now);
-    if (Number.isNaN(nowMs)) throw new UsageError(`--now: '${opts.now ?? ''}' is not an ISO time`);
-    const now = Math.floor(nowMs / 1000);
+    // DK-16: a time without a zone designator is UTC, not the host's local time
+    const given = opts.now === undefined ? Math.floor(Date.now() / 1000) : parseUtcTime(opts.now);
+    if (given === undefined) throw new UsageError(`--now: '${opts.now ?? ''}' is not an ISO 8601 time (UTC unless it says otherwise)`);
+    const now = given;
+    // progress every few seconds: a bar on a terminal (stderr), else lines in the log on stderr
+    const progress = await signingProgressOnStderr(origin.toString(), logChoice(cmd));
 
     // the signing threads start (each loads the module and opens its session) on the core
     // that parsing the zone leaves idle
@@ -132,8 +137,15 @@ export function registerSignCommands(program: Command): void {
           () => undefined,
         );
       }
-      const zone = await readZoneFile(opts.in, origin, { observe: (r) => presigner.add(r) });
+      let read = 0;
+      const zone = await readZoneFile(opts.in, origin, {
+        observe: (r) => {
+          presigner.add(r);
+          progress.reading(++read);
+        },
+      });
       presigner.finish();
+      progress.preparing();
       const findings = checkZone(zone);
       if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
       const keyFor = (role: KeyRole, bits: number | undefined): HsmKey =>
@@ -154,10 +166,12 @@ export function registerSignCommands(program: Command): void {
           expiration,
           serial,
           presigned: presigner,
+          progress: progress.update,
         },
         opts.out,
         now,
       );
+      progress.finish(); // the bar goes before the result is printed
       const ds = keys
         .filter((k) => k.role === 'ksk')
         .map((k) => `${origin.toString()}\tIN\tDS\t${formatRdata(RRType.DS, makeDs(origin, k.dnskey, DigestType.SHA256))}`);
@@ -178,6 +192,7 @@ export function registerSignCommands(program: Command): void {
         for (const line of ds) out(line);
       }
     } finally {
+      progress.finish();
       await threads.catch(() => undefined);
       await token.close();
     }

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, expect } from 'vitest';
-import { verifyServiceOutput } from './run.js';
+import { knotSecondaryConf, type KnotSecondaryOptions } from '../../../scripts/lab/configs.js';
+import { HMS, verifyServiceOutput } from './run.js';
 
 /** A port in the high range (servers of ours listen on port 0 where they can). */
 export function highPort(): number {
@@ -78,6 +79,15 @@ export async function startDaemon(
   return daemon;
 }
 
+/** Starts `hms run --config config` and resolves once `ready` shows in its log (60 s unless told). */
+export function startHmsRun(
+  config: string,
+  ready: RegExp,
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; registry?: Daemon[] } = {},
+): Promise<Daemon> {
+  return startDaemon('node', [HMS, 'run', '--config', config], ready, { timeoutMs: 60_000, ...options });
+}
+
 /**
  * The hooks of a test file that runs `hms run` in the folder `test().tmp`: after each test,
  * every signed version left in its `state` folder passes dnssec-verify, ldns-verify-zone and
@@ -96,16 +106,23 @@ export function afterServiceTests(daemons: readonly Daemon[], test: () => { tmp:
   });
 }
 
+export interface NamedSecondaryOptions {
+  zone: string;
+  port: number;
+  source: string;
+  primary: { address: string; port: number };
+  secret: string;
+  allowNotify?: boolean;
+  querylog?: boolean;
+}
+
 /**
  * A BIND 9 secondary of `zone` on 127.0.0.1:`port`, transferring from `primary` with TSIG
  * hmac-sha256 from the source address `source`. It accepts NOTIFY from the primary's address
  * (`allow-notify`), or with `allowNotify: false` as BIND does by default: from its primaries
  * only. `querylog` logs every query it answers, with the client's address.
  */
-export function namedSecondaryConf(
-  dir: string,
-  o: { zone: string; port: number; source: string; primary: { address: string; port: number }; secret: string; allowNotify?: boolean; querylog?: boolean },
-): string {
+export function namedSecondaryConf(dir: string, o: NamedSecondaryOptions): string {
   return writeNamedConf(
     dir,
     o.port,
@@ -128,50 +145,27 @@ zone "${o.zone}" {
   );
 }
 
-/** A Knot DNS secondary of `zone` on `address`@`port`, transferring from `primary` with TSIG hmac-sha256. */
-export function knotSecondaryConf(
+export { knotSecondaryConf };
+
+/** Starts a Knot DNS secondary (knotSecondaryConf) in `dir` and waits for its first AXFR from the primary. */
+export function startKnotSecondary(dir: string, o: KnotSecondaryOptions, options: { registry: Daemon[]; timeoutMs?: number }): Promise<Daemon> {
+  return startDaemon('knotd', ['-c', knotSecondaryConf(dir, o)], /AXFR, incoming, remote [\d.:]+@\d+.*finished/, options);
+}
+
+/** Starts a BIND 9 secondary (namedSecondaryConf) in `dir` and waits for its first transfer of the zone. */
+export function startNamedSecondary(
   dir: string,
-  o: { zone: string; address: string; port: number; primary: { address: string; port: number }; secret: string },
-): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'knot.conf');
-  writeFileSync(
-    file,
-    `server:
-    rundir: "${dir}"
-    listen: ${o.address}@${o.port}
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "${dir}"
-key:
-  - id: xfr-key
-    algorithm: hmac-sha256
-    secret: ${o.secret}
-remote:
-  - id: hms
-    address: ${o.primary.address}@${o.primary.port}
-    via: ${o.address}
-    key: xfr-key
-acl:
-  - id: notify-from-hms
-    address: ${o.primary.address}
-    key: xfr-key
-    action: notify
-  - id: transfer-out
-    address: 127.0.0.0/8
-    action: transfer
-template:
-  - id: default
-    storage: "${dir}"
-zone:
-  - domain: ${o.zone}
-    master: hms
-    acl: [notify-from-hms, transfer-out]
-`,
+  o: NamedSecondaryOptions,
+  options: { registry: Daemon[]; timeoutMs?: number; debugLevel?: number },
+): Promise<Daemon> {
+  const zone = o.zone.replace(/\./g, '\\.');
+  const debug = options.debugLevel === undefined ? [] : ['-d', String(options.debugLevel)];
+  return startDaemon(
+    'named',
+    ['-g', ...debug, '-c', namedSecondaryConf(dir, o)],
+    new RegExp(`transfer of '${zone}/IN' from [\\d.:]+#\\d+: Transfer status: success`),
+    options,
   );
-  return file;
 }
 
 /**

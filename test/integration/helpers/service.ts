@@ -1,8 +1,9 @@
 import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
+import { hmsConfig } from '../../../scripts/lab/configs.js';
 import { ROOT } from './run.js';
 import { throwawayToken } from './softhsm.js';
 
@@ -42,19 +43,5 @@ export function serviceFolder(prefix: string, label: string): { tmp: string; tok
  * below `zones:`.
  */
 export function loopbackServiceConfig(o: { token: string; listen: string; zones?: string }): string {
-  return `state: state/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: ${o.token}, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["${o.listen}"]
-  data: state
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
-zones:
-  example.com: { input: zones/example.com.zone, policy: dp }
-${o.zones ?? ''}`;
+  return hmsConfig(o);
 }
