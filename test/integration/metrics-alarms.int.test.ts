@@ -4,11 +4,11 @@ import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync }
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { userInfo } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { hmsConfig } from '../../scripts/lab/configs.js';
+import { afterServiceTests, highPort, startHmsRun, type Daemon } from './helpers/daemons.js';
 import { waitUntil } from './helpers/floods.js';
-import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
+import { requireTool, ROOT, runAsync } from './helpers/run.js';
 import { serviceFolder } from './helpers/service.js';
 
 /**
@@ -103,31 +103,20 @@ beforeAll(async () => {
   const config = join(tmp, 'hms.yaml');
   writeFileSync(
     config,
-    `state: state/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-metrics, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["127.0.0.1:${hmsPort}"]
-  data: state
-  metrics-listen: "${METRICS_ADDRESS}:${metricsPort}"
+    hmsConfig({
+      token: 'hms-metrics',
+      listen: `127.0.0.1:${hmsPort}`,
+      service: `  metrics-listen: "${METRICS_ADDRESS}:${metricsPort}"
   alarms:
     - log: {}
     - syslog: { server: "127.0.0.1:${collector.address().port}", protocol: udp, facility: local3 }
     - webhook: { url: "http://127.0.0.1:${hookPort}/hooks/hms", timeout: 5s }
-    - command: { run: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(append)}], timeout: 5s }
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
-zones:
-  example.com: { input: zones/example.com.zone, policy: dp }
-`,
+    - command: { run: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(append)}], timeout: 5s }`,
+    }),
   );
   startedAt = Math.floor(Date.now() / 1000);
-  service = await startDaemon('node', [HMS, 'run', '--config', config], /zone signed and published/, {
-    env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF! },
+  service = await startHmsRun(config, /zone signed and published/, {
+    env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
     registry: daemons,
     timeoutMs: 90_000,
   });
