@@ -28,7 +28,8 @@ export function defaultCheckpointPath(stateFile: string): string {
 
 const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 
-function parseServer(text: string): { host: string; port: number } | undefined {
+/** A syslog server as written: HOST, HOST:PORT or [IPv6]:PORT (port 514 when left out). */
+export function parseServer(text: string): { host: string; port: number } | undefined {
   const ip = parseEndpoint(text, 514);
   if (ip !== undefined) return { host: ip.address, port: ip.port };
   const m = /^([^:]+)(?::(\d+))?$/.exec(text);

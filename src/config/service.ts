@@ -7,6 +7,7 @@ import { DEFAULT_ZONE_INPUT_LIMITS, type ZoneInputLimits } from '../dns/zonefile
 import { makeTsigKey, parseTsigAlgorithm, type TsigKey } from '../dns/tsig.js';
 import type { MapReader } from '../kasp/fields.js';
 import { MAX_SECRET_OCTETS, readRegularTextFile } from '../files/regular-file.js';
+import { readAlarmSinks, readMetricsListen, type AlarmSinkSettings } from './alarms.js';
 
 /** An address and port, as written `127.0.0.1:53`, `[::1]:53` or a bare address (port 53). */
 export interface Endpoint {
@@ -75,6 +76,9 @@ export interface ServiceConfig {
   readonly tsigKeys: readonly TsigKey[];
   readonly secondaries: readonly Secondary[];
   readonly zones: readonly ServiceZone[];
+  /** Where alarms go (`alarms`; default the log) and the Prometheus endpoint (`metrics-listen`; default none): issue 19. */
+  readonly alarms: readonly AlarmSinkSettings[];
+  readonly metricsListen?: Endpoint;
   /** The monitor of the secondaries (issue 19): how often, how long each question may take, its thresholds. */
   readonly monitor: MonitorSettings;
 }
@@ -211,6 +215,8 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     maxLine: s.size('zone-input-max-line', DEFAULT_ZONE_INPUT_LIMITS.maxLine, 1024, 2 ** 30),
     maxIncludeDepth: s.integer('zone-input-max-include-depth', DEFAULT_ZONE_INPUT_LIMITS.maxIncludeDepth, 0, 100),
   };
+  const alarms = readAlarmSinks(s);
+  const metricsListen = readMetricsListen(s);
   s.finish();
 
   const tsigKeys: TsigKey[] = [];
@@ -305,6 +311,8 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     tsigKeys,
     secondaries,
     zones,
+    alarms,
+    ...(metricsListen === undefined ? {} : { metricsListen }),
     monitor,
   };
 }

@@ -147,6 +147,11 @@ export class Token {
     return this.pool;
   }
 
+  /** The PKCS#11 sessions open: the token's own and one per signing thread (0 once closed; the metrics show it). */
+  get openSessions(): number {
+    return this.closed ? 0 : this.sessions.length * (this.pool === undefined ? 1 : 2);
+  }
+
   /** The signing threads, once started. */
   get signingPool(): SigningPool | undefined {
     return this.pool;

@@ -10,6 +10,10 @@ import { peerOperator } from '../config/identity.js';
 import { describeSource, type ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
 import { auditSink } from '../audit/logger.js';
+import type { AlarmBoard } from '../common/alarms.js';
+import { HmsMetrics } from '../monitor/metrics.js';
+import { startMetricsServer, type MetricsServer } from '../monitor/metrics-server.js';
+import { alarmBoard } from './alarm-outputs.js';
 import { ZoneJob } from '../scheduler/zone-job.js';
 import { endpoint, startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
 import type { Zone } from '../zone/zone.js';
@@ -18,14 +22,13 @@ import { Keeper, type Acting } from './keeper.js';
 import type { ServiceActions, ServiceRequest } from './operations.js';
 import type { PeerCredentials } from './os.js';
 import { checkParentDs } from './parent-check.js';
-import { ZonePipeline, type PipelineContext, type ZoneState } from './pipeline.js';
+import { ZonePipeline, zoneAlarm, type PipelineContext, type ZoneState } from './pipeline.js';
 import { Publisher } from './publisher.js';
 import { lockHolder, tryLockState, type StateLock } from './state-lock.js';
 import { removeLeftovers } from '../storage/temporary-files.js';
 import { Triggers } from './triggers.js';
-import { AlarmBoard } from '../common/alarms.js';
 import type { Monitor } from '../monitor/monitor.js';
-import { logAlarmSink, serviceMonitor } from './monitor-service.js';
+import { serviceMonitor } from './monitor-service.js';
 
 export interface ServiceOptions {
   readonly configFile: string;
@@ -81,8 +84,10 @@ export class Service {
   private readonly triggers: Triggers;
   /** Operators' requests from the control socket, applied one at a time. */
   readonly authority: Authority;
-  /** The alarm port (issue 19): raised and cleared once each, to the log. */
+  /** Issue 19: the one AlarmPort (raised and cleared, to the configured sinks), the metrics and their endpoint. */
   readonly alarms: AlarmBoard;
+  readonly metrics: HmsMetrics;
+  private metricsServer: MetricsServer | undefined;
   /** The monitor of the secondaries (issue 19 item 1); `monitor.listen` hears each run (metrics). */
   readonly monitor: Monitor;
 
@@ -94,7 +99,22 @@ export class Service {
   ) {
     this.config = config;
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
-    const common = { keeper, log: options.log, now: this.now, config: () => this.config, acting: (comment: string) => this.acting(comment) };
+    this.metrics = new HmsMetrics({
+      now: this.now,
+      zones: () => [...this.zones.keys()].map((zone) => ({ zone, ...this.publisher.facts(zone) })),
+      alarms: () => this.alarms.active(),
+      hsmSessions: () => keeper.hsmSessions(),
+    });
+    this.alarms = alarmBoard(config.service.alarms, options.log, this.now, [this.metrics.alarmSink()]);
+    const common = {
+      keeper,
+      log: options.log,
+      now: this.now,
+      config: () => this.config,
+      acting: (comment: string) => this.acting(comment),
+      alarms: this.alarms,
+      metrics: this.metrics,
+    };
     this.publisher = new Publisher({ ...common, replanned: (zone, at) => this.zones.get(zone)?.job.at(at * 1000, 'a key event is due') });
     this.pipeline = new ZonePipeline({
       ...common,
@@ -113,10 +133,8 @@ export class Service {
         for (const zone of this.zones.keys()) void this.checkParent(zone);
       },
     });
-    this.alarms = new AlarmBoard([logAlarmSink(options.log)], this.now, (sink, event, e) =>
-      options.log.error({ sink, alarmKey: event.alarm.key, reason: e instanceof Error ? e.message : String(e) }, 'an alarm sink failed'),
-    );
     this.monitor = serviceMonitor({ config: () => this.config, keeper, publisher: this.publisher, alarms: this.alarms, log: options.log, now: this.now });
+    this.monitor.listen((run) => this.metrics.recordMonitorRun(run.findings));
     const service: ServiceActions = {
       resign: (zone, reason) => this.resign(zone, reason),
       reload: () => this.reload(),
@@ -147,16 +165,27 @@ export class Service {
     if (lock === undefined)
       throw new SignerError('USAGE', `${config.state}: another hms holds the state (${lockHolder(config.state)}); one service per state file`);
     let keeper: Keeper;
+    // the service, once made, raises the alarm of a failed syslog copy of the audit trail
+    const made: { service?: Service } = {};
     try {
       keeper = Keeper.open(config, {
         auditSink: auditSink(options.log),
-        onSyslogError: (message) => options.log.error({ alarm: true, reason: message }, 'audit, the syslog copy failed; the change is committed'),
+        onSyslogError: (message) => {
+          options.log.error({ alarm: true, reason: message }, 'audit, the syslog copy failed; the change is committed');
+          made.service?.alarms.raise({
+            key: 'audit.syslog',
+            severity: 'warning',
+            message: 'the syslog copy of the audit trail failed (DP-2.4e); the changes are committed, their copy is missing there',
+            details: { reason: message },
+          });
+        },
       });
     } catch (e) {
       lock.release();
       throw e;
     }
     const service = new Service(options, config, keeper, lock);
+    made.service = service;
     try {
       await service.begin();
     } catch (e) {
@@ -186,6 +215,16 @@ export class Service {
     for (const z of this.config.service.zones) this.addZone(z);
     for (const state of this.zones.values()) this.pipeline.resume(state);
     await this.listen(this.config);
+    const metricsAt = this.config.service.metricsListen;
+    if (metricsAt !== undefined) {
+      this.metricsServer = await startMetricsServer(metricsAt, this.metrics).catch((e: unknown) => {
+        throw new SignerError(
+          'CONFIG',
+          `${this.config.file}: service.metrics-listen ${metricsAt.address}:${metricsAt.port}: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      });
+      this.log.info({ address: this.metricsServer.address, port: this.metricsServer.port }, 'metrics, serving /metrics');
+    }
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
     this.monitor.start();
     this.log.info(
@@ -228,6 +267,9 @@ export class Service {
       },
       log: ({ msg, ...event }) => this.log.info(event, msg),
       logRefusals: ({ msg, ...summary }) => this.log.warn(summary, msg),
+      // per secondary by its name; every other address is one label, so a flood cannot grow the series
+      observe: (event) =>
+        this.metrics.recordTransferEvent(this.config.service.secondaries.find((s) => s.address === event.peer)?.name ?? 'unlisted', event.msg),
     });
   }
 
@@ -373,6 +415,8 @@ export class Service {
     if (next.state !== old.state || JSON.stringify(next.hsm) !== JSON.stringify(old.hsm)) {
       this.log.warn({ state: next.state, hsm: next.hsm.token }, 'the state file and the HSM settings take effect at the next start only');
     }
+    if (JSON.stringify([next.service.alarms, next.service.metricsListen]) !== JSON.stringify([old.service.alarms, old.service.metricsListen]))
+      this.log.warn('the alarm sinks and metrics-listen take effect at the next start only');
     this.keeper.reload(next);
     try {
       this.checkPolicies(next);
@@ -412,6 +456,8 @@ export class Service {
         await state.job.stop();
         this.zones.delete(name);
         this.publisher.close(name);
+        this.metrics.forget(name);
+        for (const key of Object.values(zoneAlarm)) this.alarms.clear(key(name), `zone ${name} is no longer served`);
         changes.push(`${name}: no longer served`);
       }
     }
@@ -460,6 +506,7 @@ export class Service {
     await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
     await this.publisher.stop();
     await this.server?.close();
+    await this.metricsServer?.close();
     await this.keeper.close();
     this.lock.release();
     this.log.info('service stopped');

@@ -130,6 +130,11 @@ export class Keeper {
     return z;
   }
 
+  /** The PKCS#11 sessions open now (0 while the HSM is not open). */
+  hsmSessions(): number {
+    return this.token?.openSessions ?? 0;
+  }
+
   /** The HSM, opened on first use with the configured token and PIN. */
   hsm(): Token {
     if (this.token === undefined) {

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { SigningProgress, type StatusLine } from '../audit/progress.js';
+import type { AlarmPort } from '../common/alarms.js';
 import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import type { HmsConfig } from '../config/config.js';
@@ -10,7 +11,9 @@ import { Name } from '../dns/name.js';
 import type { ZoneInputLimits } from '../dns/zonefile/parser.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { serialGreater } from '../dns/serial.js';
+import { timings } from '../enforcer/timing.js';
 import { HsmError } from '../hsm/errors.js';
+import type { HmsMetrics } from '../monitor/metrics.js';
 import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
 import { copyFileAtomically, writeZoneFileAtomically } from '../storage/zone-files.js';
 import { fetchZone } from '../transfer/fetch-zone.js';
@@ -48,7 +51,20 @@ export interface PipelineContext {
   readonly signed: (zone: string) => void;
   /** How a long signing reports its progress: a log line every `everyMs` (default 5 s), and a bar on a terminal. */
   readonly signingProgress?: { readonly everyMs?: number; readonly bar?: StatusLine };
+  /** Where alarms are raised and cleared (the service's AlarmBoard), and the metrics recorded. */
+  readonly alarms: AlarmPort;
+  readonly metrics: HmsMetrics;
 }
+
+/** The keys of the alarms the pipeline raises for a zone: each cleared when its condition ends. */
+export const zoneAlarm = {
+  plan: (zone: string) => `zone.plan/${zone}`,
+  orphans: (zone: string) => `hsm.orphans/${zone}`,
+  input: (zone: string) => `zone.input/${zone}`,
+  primary: (zone: string) => `zone.primary/${zone}`,
+  sign: (zone: string) => `zone.sign/${zone}`,
+  hsm: (zone: string) => `hsm.failed/${zone}`,
+};
 
 const expiry = (t: UnixSeconds | null): string | null => (t === null ? null : isoSeconds(t));
 
@@ -132,12 +148,19 @@ export class ZonePipeline {
       );
       if (p.actions.length > 0) void state.job.trigger('a key event is due');
       else if (p.next !== null) state.job.at(p.next * 1000, 'a key event is due');
+      this.recordKeys(name, p.next);
     } catch (e) {
       state.lastError = e instanceof Error ? e.message : String(e);
       this.ctx.log.error(
         { alarm: true, zone: name, reason: state.lastError, serving: this.served(state) },
         'ALARM: the zone cannot be planned; the last signed version stays served',
       );
+      this.ctx.alarms.raise({
+        key: zoneAlarm.plan(name),
+        severity: 'critical',
+        zone: name,
+        message: `zone ${name} cannot be planned at start: ${state.lastError}; the last signed version stays served`,
+      });
       void state.job.trigger('retry after the failure at start');
     }
   }
@@ -162,7 +185,13 @@ export class ZonePipeline {
         );
       }
       const { orphans } = this.ctx.keeper.reconciled(name);
-      if (orphans.length === 0) return;
+      if (orphans.length === 0) return this.ctx.alarms.clear(zoneAlarm.orphans(name));
+      this.ctx.alarms.raise({
+        key: zoneAlarm.orphans(name),
+        severity: 'warning',
+        zone: name,
+        message: `zone ${name}: the token holds keys the state does not record (${orphans.map((o) => `${o.role.toUpperCase()} ${o.keyTag}`).join(', ')}); they never sign: hms key purge removes them`,
+      });
       this.ctx.log.error(
         {
           alarm: true,
@@ -230,7 +259,7 @@ export class ZonePipeline {
     const file = this.inputFile(z);
     if (z.input.kind === 'primary') {
       const fetched = await this.fetchUpstream(state, log);
-      if (!fetched.ok) return fetched.outcome;
+      if (!fetched.ok) return this.failed(zoneName, 'primary', 'warning', `transfer from the primary ${z.input.primary.address} failed`, fetched.outcome);
       if (
         !fetched.changed &&
         this.ctx.publisher.served(zoneName) !== undefined &&
@@ -251,8 +280,9 @@ export class ZonePipeline {
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
       log.error({ file, reason: error.message, serving: this.served(state) }, 'input refused; the last good signed version stays served');
-      return { ok: false, retry: !(e instanceof SignerError) || e.code === 'IO', error };
+      return this.failed(zoneName, 'input', 'warning', `input ${file} refused`, { ok: false, retry: !(e instanceof SignerError) || e.code === 'IO', error });
     }
+    this.ctx.alarms.clear(zoneAlarm.input(zoneName), `zone ${zoneName}: input ${file} accepted`);
     const keysBefore = this.keyDigest(zoneName);
     try {
       this.ensureManaged(z, file, acting);
@@ -264,6 +294,7 @@ export class ZonePipeline {
       });
       // the input just read and checked, and the signed zone kept as it is written: neither file is read again
       let written: Zone | undefined;
+      const started = performance.now();
       const progress = new SigningProgress({ label: zoneName, log: (fields, msg) => log.info(fields, msg), ...this.ctx.signingProgress });
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), {
         input: { file, zone: input },
@@ -276,6 +307,9 @@ export class ZonePipeline {
       }).finally(() => progress.finish());
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
+      this.ctx.metrics.recordSign(zoneName, { seconds: (performance.now() - started) / 1000, signatures: signed.signatures });
+      for (const key of [zoneAlarm.sign, zoneAlarm.hsm, zoneAlarm.plan])
+        this.ctx.alarms.clear(key(zoneName), `zone ${zoneName}: serial ${signed.serial} signed and published`);
       if (z.output !== undefined) copyFileAtomically(this.signedPath(zoneName), z.output);
       state.lastError = null;
       log.info(
@@ -292,6 +326,7 @@ export class ZonePipeline {
       );
       const plan = this.ctx.keeper.enforce(zoneName, this.ctx.acting('after signing'));
       for (const g of plan.gates) if (g.from <= this.ctx.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
+      this.recordKeys(zoneName, plan.next);
       if (keysBefore !== this.keyDigest(zoneName)) this.ctx.keysChanged(zoneName);
       this.ctx.signed(zoneName);
       return this.nextRun(state, plan.next);
@@ -301,11 +336,38 @@ export class ZonePipeline {
       if (e instanceof HsmError || (e instanceof SignerError && e.code === 'HSM')) {
         log.error({ alarm: true, reason: error.message, serving: this.served(state) }, 'ALARM: the HSM failed; the last good signed version stays served');
         await this.ctx.keeper.resetHsm();
+        this.failed(zoneName, 'hsm', 'critical', 'the HSM failed', { ok: false, retry: true, error });
       } else {
         log.error({ reason: error.message, serving: this.served(state) }, 'signing failed; the last good signed version stays served');
+        this.failed(zoneName, 'sign', 'critical', 'signing failed', { ok: false, retry: true, error });
       }
       this.ctx.publisher.checkValidity();
       return { ok: false, retry: true, error };
+    }
+  }
+
+  /** A run that failed at `stage`: counted, and its alarm raised (the reason in it) until a run gets past that stage. */
+  private failed(zone: string, stage: 'input' | 'primary' | 'sign' | 'hsm', severity: 'warning' | 'critical', what: string, outcome: RunOutcome): RunOutcome {
+    this.ctx.metrics.recordFailure(zone, stage);
+    const reason = outcome.ok ? '' : `: ${outcome.error.message}`;
+    this.ctx.alarms.raise({
+      key: zoneAlarm[stage](zone),
+      severity,
+      zone,
+      message: `zone ${zone}: ${what}${reason}; the last good signed version stays served`,
+    });
+    return outcome;
+  }
+
+  /** The zone's key records and next key event, for the metrics (the key states are worked out at each scrape). */
+  private recordKeys(zone: string, next: UnixSeconds | null): void {
+    const row = this.ctx.keeper.store.getZone(zone);
+    if (row === undefined) return;
+    try {
+      const readyAfter = timings(this.ctx.keeper.policy(row.policy), this.ctx.keeper.facts(row)).publish;
+      this.ctx.metrics.recordKeys(zone, this.ctx.keeper.store.keys(zone), readyAfter, next);
+    } catch (e) {
+      this.ctx.log.warn({ zone, reason: e instanceof Error ? e.message : String(e) }, 'metrics, the key states could not be worked out');
     }
   }
 
@@ -326,7 +388,10 @@ export class ZonePipeline {
         source: this.ctx.config().service.source,
         log: ({ msg, ...event }) => log.info(event, msg),
       });
-      if (result.status === 'unchanged') return { ok: true, changed: false };
+      if (result.status === 'unchanged') {
+        this.ctx.alarms.clear(zoneAlarm.primary(z.name), `zone ${z.name}: the primary ${input.primary.address} answers again`);
+        return { ok: true, changed: false };
+      }
       const findings = checkZone(result.zone);
       if (hasErrors(findings)) throw new ZoneCheckError(z.name, findings);
       writeZoneFileAtomically(
@@ -336,6 +401,7 @@ export class ZonePipeline {
           .filter((l) => l !== ''),
       );
       state.upstream = result.zone;
+      this.ctx.alarms.clear(zoneAlarm.primary(z.name), `zone ${z.name}: a new version came from the primary ${input.primary.address}`);
       log.info({ serial: result.serial, method: result.method, primary: input.primary.address }, 'new version from the primary');
       return { ok: true, changed: true };
     } catch (e) {

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { AlarmPort } from '../common/alarms.js';
 import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import type { HmsConfig } from '../config/config.js';
 import { Name } from '../dns/name.js';
@@ -45,7 +46,15 @@ export interface PublisherOptions {
   readonly acting: (comment: string) => Acting;
   /** A key event of the zone moved to `at` (its publication was confirmed later than planned). */
   readonly replanned: (zone: string, at: UnixSeconds) => void;
+  /** Where alarms are raised and cleared (the service's AlarmBoard). */
+  readonly alarms: AlarmPort;
 }
+
+/** The keys of the alarms the publisher raises for a zone. */
+export const publishAlarm = {
+  dnskey: (zone: string) => `publish.dnskey/${zone}`,
+  expiring: (zone: string) => `signatures.expiring/${zone}`,
+};
 
 /**
  * The publishing end of the service: the signed version served for each zone (what the
@@ -81,6 +90,7 @@ export class Publisher {
   /** Stops serving a zone. */
   close(zone: string): void {
     this.zones.delete(zone);
+    for (const key of Object.values(publishAlarm)) this.options.alarms.clear(key(zone), `zone ${zone} is no longer served`);
   }
 
   /** The signed version served for a zone, if any. */
@@ -122,6 +132,7 @@ export class Publisher {
     s.signedAt = signedAt;
     s.expires = earliestExpiration(version);
     if (announce) s.announced = written.then(() => this.announce(zone, old, version, signedAt ?? this.options.now()));
+    this.checkValidity(zone);
   }
 
   /**
@@ -155,6 +166,7 @@ export class Publisher {
     const serial = decodeSoa(version.soa!.records[0]!.rdata).serial;
     const allCurrent = reports.every((r) => r.isCurrent);
     const seenAt = this.options.now();
+    if (allCurrent) this.options.alarms.clear(publishAlarm.dnskey(zone), `zone ${zone}: every secondary serves serial ${serial}`);
     if (!this.stopped.signal.aborted) this.confirm(zone, serial, before, version, signedAt, seenAt, reports);
     return {
       zone,
@@ -184,8 +196,16 @@ export class Publisher {
       const actions = confirmPublication(keys, entering, signedAt, seenAt);
       if (actions.length === 0) return;
       const behind = reports.filter((r) => !r.isCurrent).map((r) => r.secondary);
-      if (behind.length > 0)
+      if (behind.length > 0) {
         this.log.warn({ alarm: true, zone, serial, behind }, 'ALARM: not every secondary serves the new DNSKEY set; the roll counts from now, check them');
+        this.options.alarms.raise({
+          key: publishAlarm.dnskey(zone),
+          severity: 'warning',
+          zone,
+          message: `zone ${zone}: ${behind.join(', ')} do(es) not serve serial ${serial} with the new DNSKEY set; the roll counts from now, check them`,
+          details: { serial, behind },
+        });
+      }
       keeper.apply(
         row,
         actions,
@@ -230,17 +250,30 @@ export class Publisher {
     }
   }
 
-  /** OPS-7: an alarm while any served signature has less than `alarm-validity` left. */
-  checkValidity(): void {
+  /**
+   * OPS-7: an alarm while any served signature has less than `alarm-validity` left (of one
+   * zone, or of each); cleared once a version with longer signatures is served.
+   */
+  checkValidity(only?: string): void {
     const now = this.options.now();
     for (const [zone, s] of this.zones) {
-      if (s.expires === null) continue;
+      if (s.expires === null || (only !== undefined && zone !== only)) continue;
       const left = s.expires - now;
       if (left < this.options.config().service.alarmValidity) {
         this.log.error(
           { alarm: true, zone, serial: s.serial, expires: isoSeconds(s.expires), hoursLeft: Math.floor(left / 3600) },
           left <= 0 ? 'ALARM: the served signatures have expired' : 'ALARM: the served signatures expire soon',
         );
+        // the message changes when they expire, not every hour: the sinks hear of it once each
+        this.options.alarms.raise({
+          key: publishAlarm.expiring(zone),
+          severity: left <= 0 ? 'critical' : 'warning',
+          zone,
+          message: `zone ${zone}: the served signatures (serial ${s.serial}) ${left <= 0 ? 'have expired' : 'expire'} at ${isoSeconds(s.expires)}`,
+          details: { serial: s.serial, expires: isoSeconds(s.expires), hoursLeft: Math.floor(left / 3600) },
+        });
+      } else {
+        this.options.alarms.clear(publishAlarm.expiring(zone), `zone ${zone}: the served signatures (serial ${s.serial}) last until ${isoSeconds(s.expires)}`);
       }
     }
   }

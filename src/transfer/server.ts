@@ -30,6 +30,8 @@ export interface TransferServerOptions {
   readonly now?: () => UnixSeconds;
   /** What happened: each transfer served; each refusal too, unless `logRefusals` takes them. */
   readonly log?: (event: TransferEvent) => void;
+  /** Every event, refusals included, as it happens (the metrics count them; nothing is logged here). */
+  readonly observe?: (event: TransferEvent) => void;
   /** The refusals, counted: one summary per `limits.refusalLogIntervalMs` at most (issue 17 item 3). */
   readonly logRefusals?: (summary: RefusalSummary) => void;
   /** The caps and timeouts of TCP peers, and how often refusals are summed up (DEFAULT_TRANSFER_LIMITS). */
@@ -81,6 +83,7 @@ export async function startTransferServer(options: TransferServerOptions): Promi
   const interval = settings.limits.refusalLogIntervalMs;
   const counter = interval > 0 && options.logRefusals !== undefined ? new RefusalCounter(interval, options.logRefusals) : undefined;
   const log = (event: TransferEvent): void => {
+    options.observe?.(event);
     if (counter !== undefined && REFUSALS.has(event.msg)) counter.add(event.peer, event.msg.replace(/^transfer, /, ''), event.reason);
     else options.log?.(event);
   };

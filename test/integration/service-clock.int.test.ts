@@ -92,6 +92,22 @@ describe('the service with its clock injected', () => {
         hoursLeft: 5 * 24 - 1,
       });
       expect(JSON.stringify(lines)).not.toContain(token.pin);
+      // issue 19: each reaches the alarm sinks (the log, by default) once, and clears after a good re-sign
+      const raised = lines.filter((l) => String(l.msg).startsWith('ALARM raised: '));
+      expect(raised.map((l) => [l.alarmKey, l.severity])).toEqual([
+        ['signatures.expiring/example.com.', 'warning'],
+        ['hsm.failed/example.com.', 'critical'],
+      ]);
+      expect(raised[0]!.msg).toMatch(/^ALARM raised: zone example\.com\.: the served signatures \(serial \d+\) expire at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      chmodSync(join(tmp, 'pin'), 0o600);
+      // signed at the real time again: the validators of afterEach check the output against it
+      now = Math.floor(Date.now() / 1000);
+      await second.resign('example.com.', 'the PIN file mended');
+      expect(lines.filter((l) => String(l.msg).startsWith('ALARM cleared: ')).map((l) => l.alarmKey)).toEqual([
+        'signatures.expiring/example.com.',
+        'hsm.failed/example.com.',
+      ]);
+      expect(second.alarms.active()).toEqual([]);
     } finally {
       await second.stop();
       chmodSync(join(tmp, 'pin'), 0o600);
