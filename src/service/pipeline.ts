@@ -10,6 +10,7 @@ import type { ZoneInputLimits } from '../dns/zonefile/parser.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { serialGreater } from '../dns/serial.js';
 import { HsmError } from '../hsm/errors.js';
+import type { Urgency } from '../hsm/fair-queue.js';
 import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
 import { copyFileAtomically, writeZoneFileAtomically } from '../storage/zone-files.js';
 import { fetchZone } from '../transfer/fetch-zone.js';
@@ -21,6 +22,7 @@ import { loadZoneFile, readZoneFile, SIGNED_FILE_LIMITS } from './load-zone.js';
 import type { Publisher } from './publisher.js';
 import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
+import { signingUrgency } from './sign-urgency.js';
 
 /** What the service keeps of one configured zone while it runs (what it serves is the publisher's). */
 export interface ZoneState {
@@ -267,6 +269,7 @@ export class ZonePipeline {
           written = z;
         },
         served: this.served(state),
+        urgency: this.urgency(zoneName),
       });
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
@@ -340,6 +343,18 @@ export class ZonePipeline {
       );
       return { ok: false, outcome: { ok: false, retry: !(e instanceof ZoneCheckError), error } };
     }
+  }
+
+  /** How urgent the zone's signing is in the shared pool (signingUrgency). */
+  private urgency(zone: string): Urgency {
+    const row = this.ctx.keeper.store.getZone(zone);
+    if (row === undefined) return 'due';
+    return signingUrgency(this.ctx.publisher.facts(zone), row.lastSigned, this.ctx.keeper.policy(row.policy).signatures, this.ctx.now());
+  }
+
+  /** The zone is no longer served: its signatures waiting in the shared pool are dropped, its run fails (the others go on). */
+  drop(zone: string): void {
+    this.ctx.keeper.dropSigning(zone, `zone ${zone} is no longer served (removed from ${this.ctx.config().file}): its signing was dropped`);
   }
 
   /** The next run: the planner's next key event, or the primary's refresh if that comes first. */
