@@ -1,11 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateZone } from '../../scripts/bench/zone-generator.js';
 import { highPort, startDaemon, type Daemon } from './helpers/daemons.js';
-import { HMS, requireTool, ROOT, runAsync, verifySignedZone } from './helpers/run.js';
-import { throwawayToken } from './helpers/softhsm.js';
+import { HMS, requireTool, runAsync, verifySignedZone } from './helpers/run.js';
+import { loopbackServiceConfig, serviceFolder } from './helpers/service.js';
 
 /**
  * Issue 20 items 1 and 4: many zones in one `hms run`, signed through the token's one pool of
@@ -22,7 +21,7 @@ import { throwawayToken } from './helpers/softhsm.js';
 const ZONES = Number(process.env.HMS_MANY_ZONES ?? 50);
 const SAMPLE = 20;
 const THREAD_LIMIT = 30;
-const START_MS = Math.max(240_000, ZONES * 6_000);
+const START_MS = Math.max(300_000, ZONES * 10_000);
 const SECRET = 'bWFueS16b25lcy10ZXN0LXNlY3JldC1mb3ItdHNpZy0zMi1v';
 const BIG = 'big.many.example.';
 const names = [...Array.from({ length: ZONES }, (_, i) => `z${i}.many.example.`), BIG];
@@ -31,7 +30,7 @@ const zoneText = (name: string, serial: number, extra = ''): string =>
   `$ORIGIN ${name}\n$TTL 3600\n@ SOA ns1 hostmaster ${serial} 7200 3600 1209600 3600\n@ NS ns1\n@ NS ns2\nns1 A 192.0.2.1\nns2 A 192.0.2.2\n@ TXT "zone ${name}"\n${extra}`;
 
 let tmp: string | undefined;
-let token: ReturnType<typeof throwawayToken> | undefined;
+let token: { dispose(): void } | undefined;
 let service: Daemon | undefined;
 let port: number;
 let config: string;
@@ -63,33 +62,24 @@ async function served(name: string, type: 'SOA' | 'AXFR'): Promise<string> {
 
 beforeAll(async () => {
   for (const tool of ['dig', 'dnssec-verify', 'ldns-verify-zone', 'kzonecheck']) requireTool(tool);
-  tmp = mkdtempSync(join(tmpdir(), 'hms-many-'));
-  token = throwawayToken('hms-many');
-  writeFileSync(join(tmp, 'pin'), token.pin, { mode: 0o600 });
+  // the folder, token and configuration of the other service tests: example.com is one zone more
+  const folder = serviceFolder('hms-many-', 'hms-many');
+  tmp = folder.tmp;
+  token = folder.token;
   writeFileSync(join(tmp, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
-  mkdirSync(join(tmp, 'zones'));
   for (const n of names) writeFileSync(file(n), zoneText(n, 1));
   await generateZone(file(BIG), BIG.slice(0, -1), 10_000);
   port = highPort();
   config = join(tmp, 'hms.yaml');
   writeFileSync(
     config,
-    `state: state/hms.db
-policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-many, pin-file: pin }
-access:
-  administrators: [user:${userInfo().username}]
-service:
-  listen: ["127.0.0.1:${port}"]
-  data: state
-tsig-keys:
-  xfr-key: { algorithm: hmac-sha256, secret-file: xfr.secret }
-secondaries:
-  test-client: { address: 127.0.0.1, notify: "127.0.0.1:9", key: xfr-key }
-zones:
-${names.map((n) => `  ${n}: { input: zones/${n}zone, policy: dp }`).join('\n')}
-`,
+    loopbackServiceConfig({
+      token: 'hms-many',
+      listen: `127.0.0.1:${port}`,
+      zones: names.map((n) => `  ${n}: { input: zones/${n}zone, policy: dp }`).join('\n'),
+    }),
   );
+  names.push('example.com.');
 });
 
 afterAll(async () => {
