@@ -19,6 +19,14 @@ access:
 `;
 
 describe('the hms configuration', () => {
+  it('reads the signing threads of the HSM (issue 20), a whole number from 1 to 256', () => {
+    const c = parseConfig(GOOD.replace('  pin-file: /etc/hms/pin\n', '  pin-file: /etc/hms/pin\n  signing-threads: 6\n'), '/etc/hms/hms.yaml');
+    expect(c.hsm).toEqual({ token: 'hms', pinFile: '/etc/hms/pin', signingThreads: 6 });
+    expect(() => parseConfig(GOOD.replace('  pin-file: /etc/hms/pin\n', '  pin-file: /etc/hms/pin\n  signing-threads: 0\n'), '/etc/hms/hms.yaml')).toThrow(
+      /hms\.yaml:6:.*signing-threads/,
+    );
+  });
+
   it('reads state, policies, the HSM and the roles', () => {
     const c = parseConfig(GOOD, '/etc/hms/hms.yaml');
     expect(c.state).toBe('/var/lib/hms/hms.db');

@@ -20,7 +20,8 @@ export interface HmsConfig {
   readonly state: string;
   /** Policy files (kasp/). */
   readonly policies: readonly string[];
-  readonly hsm: { readonly module?: string; readonly token: string; readonly pinFile?: string };
+  /** `signingThreads`: the service's signing threads, shared by every zone (default: one per core). */
+  readonly hsm: { readonly module?: string; readonly token: string; readonly pinFile?: string; readonly signingThreads?: number };
   readonly access: Access;
   /** The audit trail's copies outside the state: the checkpoint file and syslog (DP-2.4d, DP-2.4e). */
   readonly audit: AuditConfig;
@@ -67,6 +68,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
   if (hsmReader.has('pin'))
     hsmReader.complain('pin', 'a PIN is never written in the configuration: put it in a file only its owner can read (pin-file) or in HMS_PIN');
   hsmReader.field('pin');
+  const signingThreads = hsmReader.has('signing-threads') ? hsmReader.integer('signing-threads', 1, 1, 256) : undefined;
   hsmReader.finish();
   const accessReader = r.sub('access');
   const all = roleTable(accessReader);
@@ -95,7 +97,12 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     file,
     state,
     policies,
-    hsm: { ...(module === undefined ? {} : { module }), token, ...(pinFile === undefined ? {} : { pinFile }) },
+    hsm: {
+      ...(module === undefined ? {} : { module }),
+      token,
+      ...(pinFile === undefined ? {} : { pinFile }),
+      ...(signingThreads === undefined ? {} : { signingThreads }),
+    },
     access: { all, zones },
     audit,
     service,

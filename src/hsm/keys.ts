@@ -9,6 +9,7 @@ import { keyTag } from '../dnssec/key-tag.js';
 import { dnskeyFlags, type KeyRole, type SignatureSink, type Signer } from '../dnssec/signer.js';
 import { HsmError, pkcs11Call, toHsmError } from './errors.js';
 import type { Token } from './token.js';
+import type { SigningLane } from './sign-pool.js';
 
 // PKCS#11 3.0 values pkcs11js does not name
 const CKK_EC_EDWARDS = 0x40;
@@ -345,7 +346,11 @@ export function findKeyPair(token: Token, id: string): { readonly key: HsmKey | 
 
 /** Removes token objects (findKeyPair's `objects`). */
 export function destroyObjects(token: Token, objects: readonly Buffer[]): void {
-  for (const o of objects) pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, o));
+  for (const o of objects) {
+    // the signing threads' session copies of a key go with it
+    token.signingPool?.forgetObject(o);
+    pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, o));
+  }
 }
 
 /** Removes a key pair from the token. */
@@ -450,24 +455,28 @@ function derOctetString(b: Buffer): Buffer {
  * started, signatures go to them in batches (each thread signs with a session copy of the key,
  * which `release` destroys); otherwise every signature takes a session of the
  * token's pool and pkcs11js's asynchronous C_Sign. Either way as many are in flight as there
- * are sessions.
+ * are sessions. With a `lane` (the service: one zone's run in the token's shared pool) the
+ * signatures queue in that lane, and the threads keep their copies of the key for later runs
+ * (until the key is destroyed, destroyObjects): `release` then frees nothing.
  */
-export function hsmSigner(token: Token, key: HsmKey): Signer {
+export function hsmSigner(token: Token, key: HsmKey, lane?: SigningLane): Signer {
   const how = SIGNING.get(key.algorithm);
   if (how === undefined) throw new SignerError('DNSSEC', `key ${key.label}: hms signs no ${algorithmName(key.algorithm)} in the HSM`);
   const { mechanism, size, digest } = how;
   const input = (data: Uint8Array): Uint8Array => (digest === null ? data : createHash(digest).update(data).digest());
   const pool = token.signingPool;
-  const keyId = pool?.addKey(key.privateKey, mechanism);
+  const keyId = lane === undefined ? pool?.addKey(key.privateKey, mechanism) : pool?.cachedKey(key.privateKey, mechanism);
   return {
     dnskey: key.dnskey,
     algorithm: key.algorithm,
     keyTag: key.keyTag,
     ...(pool === undefined ? {} : {
-      release: () => pool.removeKey(keyId!),
-      signTo: (data: Uint8Array, sink: SignatureSink, slot: number) => pool.signTo(keyId!, input(data), size, sink, slot),
+      release: () => {
+        if (lane === undefined) pool.removeKey(keyId!);
+      },
+      signTo: (data: Uint8Array, sink: SignatureSink, slot: number) => pool.signTo(keyId!, input(data), size, sink, slot, lane),
     }),
-    sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size) : (data) => {
+    sign: pool !== undefined ? (data) => pool.sign(keyId!, input(data), size, lane) : (data) => {
       const copy = Buffer.from(input(data)); // read now: the caller may reuse its buffer
       return token.withSession(async (session) => {
         try {

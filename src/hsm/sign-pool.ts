@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { SignatureSink } from '../dnssec/signer.js';
+import { SignerError } from '../common/errors.js';
 import { HsmError } from './errors.js';
+import { FairQueue, type Urgency } from './fair-queue.js';
 
 /**
  * The code each signing thread runs (a script, so that it needs no build step of its own and
@@ -94,6 +96,7 @@ parentPort.on('message', (m) => {
  * request is made, so that a caller may reuse its buffer), their keys, and who waits.
  */
 interface Batch {
+  readonly lane: SigningLane;
   readonly data: Uint8Array;
   used: number;
   readonly ends: Uint32Array;
@@ -123,17 +126,40 @@ const IN_FLIGHT = 2;
 const BATCH_BYTES = 32 * 1024;
 
 /**
- * Signs on worker threads, one PKCS#11 session each. Requests made in the same turn of the
- * event loop are gathered into batches, and every thread has up to two batches so that it
- * never waits for the main thread. Measured on SoftHSM with 2 cores: RSA-1024 about 6.7k
- * signatures/s with two threads, against 3.8k/s for pkcs11js's asynchronous C_Sign, whose
- * C_SignInit runs on the main thread.
+ * Whose signatures a request is: a zone's run (its name, and how urgent it is). Batches hold
+ * one lane's requests only, so that one zone's failure (a key gone, a drop) fails none of
+ * another's, and the pool serves the lanes in turn (FairQueue). A lane lives for one run.
+ */
+export class SigningLane {
+  /** Set when the lane was dropped: its requests fail with this. */
+  dropped: SignerError | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly urgency: Urgency,
+  ) {}
+}
+
+/** The lane of a caller that names none (`hms sign`, tests): one zone at a time. */
+const DEFAULT_LANE = new SigningLane('', 'requested');
+
+/**
+ * Signs on worker threads, one PKCS#11 session each: one pool per token, shared by every zone
+ * of the service (issue 20). Requests made in the same turn of the event loop are gathered
+ * into batches, one lane's each, and every thread has up to two batches so that it never waits
+ * for the main thread; the batches wait in a FairQueue (lanes in turn, due before requested).
+ * Measured on SoftHSM with 2 cores: RSA-1024 about 6.7k signatures/s with two threads, against
+ * 3.8k/s for pkcs11js's asynchronous C_Sign, whose C_SignInit runs on the main thread.
  */
 export class SigningPool {
   private readonly threads: Thread[] = [];
-  /** The batch requests go into, and those closed and waiting for a thread. */
-  private filling: Batch | undefined;
-  private readonly waiting: Batch[] = [];
+  /** The batch each lane's requests go into (queued already, at the end of its lane), and every batch waiting for a thread. */
+  private readonly filling = new Map<SigningLane, Batch>();
+  private readonly waiting = new FairQueue<SigningLane, Batch>();
+  /** Lanes open (between `lane` and `endLane`), by name: `drop` finds them. */
+  private readonly lanes = new Map<string, Set<SigningLane>>();
+  /** Keys kept by the threads across runs (`cachedKey`), by the token object's handle. */
+  private readonly cache = new Map<string, number>();
   /** Input buffers back from the threads. */
   private readonly spare: ArrayBuffer[] = [];
   private nextKey = 0;
@@ -191,18 +217,87 @@ export class SigningPool {
   }
 
   /**
+   * As addKey, the threads' session copies kept for later runs: the same token object (by
+   * handle) and mechanism give the same key until `forgetObject` (the object destroyed).
+   */
+  cachedKey(handle: Buffer, mechanism: number): number {
+    const name = `${handle.toString('hex')}/${mechanism}`;
+    let key = this.cache.get(name);
+    if (key === undefined || !this.live.has(key)) {
+      key = this.addKey(handle, mechanism);
+      this.cache.set(name, key);
+    }
+    return key;
+  }
+
+  /** A token object is destroyed: the threads drop their copies of it, if they keep any. */
+  forgetObject(handle: Buffer): void {
+    const prefix = `${handle.toString('hex')}/`;
+    for (const [name, key] of this.cache)
+      if (name.startsWith(prefix)) {
+        this.cache.delete(name);
+        this.removeKey(key);
+      }
+  }
+
+  /** Keys whose session copies the threads keep across runs. */
+  get cachedKeys(): number {
+    return this.cache.size;
+  }
+
+  /** Opens a lane for one run of zone `name` (see SigningLane); `endLane` closes it. */
+  lane(name: string, urgency: Urgency): SigningLane {
+    const lane = new SigningLane(name, urgency);
+    let open = this.lanes.get(name);
+    if (open === undefined) this.lanes.set(name, (open = new Set()));
+    open.add(lane);
+    return lane;
+  }
+
+  /** The run is over: the lane is forgotten (a zone at rest costs the pool nothing). */
+  endLane(lane: SigningLane): void {
+    const open = this.lanes.get(lane.name);
+    open?.delete(lane);
+    if (open?.size === 0) this.lanes.delete(lane.name);
+  }
+
+  /**
+   * The zone is no longer served: the requests of its open lanes that no thread has taken yet
+   * fail with `why` (a SignerError, not an HSM failure: the token is fine), as does every later
+   * one; the other zones' work goes on.
+   */
+  drop(name: string, why: string): void {
+    for (const lane of this.lanes.get(name) ?? []) {
+      lane.dropped ??= new SignerError('USAGE', why);
+      const batches = this.waiting.drop(lane);
+      this.filling.delete(lane);
+      for (const batch of batches) for (const sink of batch.sinks) sink.failed(lane.dropped);
+    }
+  }
+
+  /** Signature batches waiting for a thread (for tests and metrics). */
+  get queued(): number {
+    return this.waiting.size;
+  }
+
+  /** The signing threads. */
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /**
    * Signs `data` with a key of `addKey`; `size` is the largest signature the key makes. `data`
    * is copied before this returns.
    */
-  sign(keyId: number, data: Uint8Array, size: number): Promise<Uint8Array> {
-    return new Promise((resolve, reject) => this.signTo(keyId, data, size, { signed: (_, signature) => resolve(signature), failed: reject }, 0));
+  sign(keyId: number, data: Uint8Array, size: number, lane: SigningLane = DEFAULT_LANE): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => this.signTo(keyId, data, size, { signed: (_, signature) => resolve(signature), failed: reject }, 0, lane));
   }
 
   /** As sign, for Signer.signTo: the signature goes to `sink` (with `slot`), not to a promise of its own. */
-  signTo(keyId: number, data: Uint8Array, size: number, sink: SignatureSink, slot: number): void {
-    if (this.failure !== undefined) {
-      const failure = this.failure;
-      queueMicrotask(() => sink.failed(failure));
+  signTo(keyId: number, data: Uint8Array, size: number, sink: SignatureSink, slot: number, lane: SigningLane = DEFAULT_LANE): void {
+    const refused = this.failure ?? lane.dropped;
+    if (refused !== undefined) {
+      queueMicrotask(() => sink.failed(refused));
       return;
     }
     if (!this.live.has(keyId)) {
@@ -211,10 +306,11 @@ export class SigningPool {
       queueMicrotask(() => sink.failed(error));
       return;
     }
-    let batch = this.filling;
+    let batch = this.filling.get(lane);
     if (batch === undefined || batch.count === BATCH || batch.used + data.length > batch.data.length) {
-      if (batch !== undefined) this.waiting.push(batch);
-      batch = this.filling = this.newBatch(data.length);
+      batch = this.newBatch(lane, data.length);
+      this.filling.set(lane, batch);
+      this.waiting.push(lane, lane.urgency, batch);
     }
     batch.data.set(data, batch.used);
     batch.used += data.length;
@@ -233,23 +329,20 @@ export class SigningPool {
     }
   }
 
-  private newBatch(bytes: number): Batch {
+  private newBatch(lane: SigningLane, bytes: number): Batch {
     const buffer = bytes <= BATCH_BYTES ? this.spare.pop() ?? new ArrayBuffer(BATCH_BYTES) : new ArrayBuffer(bytes);
-    return { data: new Uint8Array(buffer), used: 0, ends: new Uint32Array(BATCH), keyIds: new Uint32Array(BATCH), count: 0, size: 0, sinks: [], slots: new Uint32Array(BATCH) };
+    return { lane, data: new Uint8Array(buffer), used: 0, ends: new Uint32Array(BATCH), keyIds: new Uint32Array(BATCH), count: 0, size: 0, sinks: [], slots: new Uint32Array(BATCH) };
   }
 
-  /** Hands waiting batches, then the one being filled, to threads with room. */
+  /** Hands waiting batches to threads with room, lanes in turn (a batch being filled is closed as it goes). */
   private dispatch(): void {
     for (;;) {
       let thread: Thread | undefined;
       for (const t of this.threads) if (t.batches.size < IN_FLIGHT && (thread === undefined || t.batches.size < thread.batches.size)) thread = t;
       if (thread === undefined) return;
-      let batch = this.waiting.shift();
-      if (batch === undefined && this.filling !== undefined && this.filling.count > 0) {
-        batch = this.filling;
-        this.filling = undefined;
-      }
+      const batch = this.waiting.next()?.item;
       if (batch === undefined) return;
+      if (this.filling.get(batch.lane) === batch) this.filling.delete(batch.lane);
       const id = this.nextBatch++;
       thread.batches.set(id, batch);
       const { data, ends, keyIds, count, size } = batch;
@@ -281,9 +374,9 @@ export class SigningPool {
     if (this.failure !== undefined) return;
     // CKR_DEVICE_ERROR: retryable, a new pool may work
     this.failure = new HsmError('signing thread', this.where, 0x30, detail);
-    const batches = [...this.threads.flatMap((t) => [...t.batches.values()]), ...this.waiting.splice(0), ...(this.filling === undefined ? [] : [this.filling])];
+    const batches = [...this.threads.flatMap((t) => [...t.batches.values()]), ...this.waiting.clear()];
     for (const t of this.threads) t.batches.clear();
-    this.filling = undefined;
+    this.filling.clear();
     for (const batch of batches) for (const sink of batch.sinks) sink.failed(this.failure);
   }
 

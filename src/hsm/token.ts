@@ -72,6 +72,8 @@ export interface TokenOptions {
   readonly pin: string;
   /** Sessions kept open for signing; signatures in flight at once (default 2). */
   readonly sessions?: number;
+  /** Signing threads of `startSigningThreads` (default: one per session). */
+  readonly signingThreads?: number;
 }
 
 /**
@@ -92,6 +94,8 @@ export class Token {
   private readonly waiting: ((session: Buffer) => void)[] = [];
   private closed = false;
   private pool: SigningPool | undefined;
+  /** The pool being started: every caller meanwhile waits for this one (never a pool each). */
+  private starting: Promise<SigningPool> | undefined;
 
   private constructor(
     readonly pkcs11: pkcs11js.PKCS11,
@@ -99,6 +103,7 @@ export class Token {
     readonly slot: Buffer,
     readonly where: string,
     private readonly sessions: Buffer[],
+    private readonly threads: number,
   ) {
     this.free.push(...sessions);
   }
@@ -120,7 +125,7 @@ export class Token {
       } catch (e) {
         if ((e as { code?: number }).code !== CKR_USER_ALREADY_LOGGED_IN) throw toHsmError('C_Login', where, e);
       }
-      return new Token(pkcs11, modulePath, slot, where, sessions);
+      return new Token(pkcs11, modulePath, slot, where, sessions, Math.max(1, options.signingThreads ?? count));
     } catch (e) {
       releaseModule(modulePath);
       throw e;
@@ -140,11 +145,22 @@ export class Token {
     }
   }
 
-  /** Starts one signing thread per session (SigningMode `threads`); `signingPool` then has them. */
+  /**
+   * Starts the token's signing threads (SigningMode `threads`; TokenOptions.signingThreads of
+   * them), once: callers that come while they start wait for the same pool, which every zone
+   * then shares (`signingPool`).
+   */
   async startSigningThreads(): Promise<SigningPool> {
     if (this.closed) throw new HsmError('startSigningThreads', this.where, 0xb0, 'the token is closed');
-    this.pool ??= await SigningPool.start(this.modulePath, this.slot, this.where, this.sessions.length);
-    return this.pool;
+    if (this.pool !== undefined) return this.pool;
+    this.starting ??= SigningPool.start(this.modulePath, this.slot, this.where, this.threads).then(
+      (pool) => (this.pool = pool),
+      (e: unknown) => {
+        this.starting = undefined;
+        throw e;
+      },
+    );
+    return this.starting;
   }
 
   /** The PKCS#11 sessions open: the token's own and one per signing thread (0 once closed; the metrics show it). */
@@ -180,7 +196,9 @@ export class Token {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool?.close();
+    // a pool still starting is closed once it has started
+    const pool = this.pool ?? (await this.starting?.catch(() => undefined));
+    await pool?.close();
     for (const s of this.sessions) {
       try {
         this.pkcs11.C_CloseSession(s);

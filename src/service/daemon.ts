@@ -453,6 +453,7 @@ export class Service {
     }
     for (const [name, state] of this.zones) {
       if (!next.service.zones.some((z) => z.name === name)) {
+        this.pipeline.drop(name);
         await state.job.stop();
         this.zones.delete(name);
         this.publisher.close(name);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import type { UnixSeconds } from '../common/clock.js';
 import { SignerError } from '../common/errors.js';
 import type { HmsConfig } from '../config/config.js';
@@ -107,6 +108,11 @@ export class Keeper {
     }
   }
 
+  /** The zone's signatures waiting in the token's signing pool, if it is open, fail with `why` (a zone no longer served, issue 20). */
+  dropSigning(zone: string, why: string): void {
+    this.token?.signingPool?.drop(zone, why);
+  }
+
   /** An online copy of the state file to `path` (DP-2.5d: hms backup create). */
   backupState(path: string): Promise<void> {
     return this.state.backup(path);
@@ -139,7 +145,14 @@ export class Keeper {
   hsm(): Token {
     if (this.token === undefined) {
       const pin = readPin(this.config.hsm.pinFile === undefined ? {} : { file: this.config.hsm.pinFile });
-      this.token = Token.open({ ...(this.config.hsm.module === undefined ? {} : { module: this.config.hsm.module }), label: this.config.hsm.token, pin });
+      // one pool of signing threads for every zone (issue 20): as many as the configuration says, else one per core
+      const signingThreads = this.config.hsm.signingThreads ?? availableParallelism();
+      this.token = Token.open({
+        ...(this.config.hsm.module === undefined ? {} : { module: this.config.hsm.module }),
+        label: this.config.hsm.token,
+        pin,
+        signingThreads,
+      });
     }
     return this.token;
   }

@@ -14,6 +14,7 @@ import { serialGreater } from '../dns/serial.js';
 import { timings } from '../enforcer/timing.js';
 import { HsmError } from '../hsm/errors.js';
 import type { HmsMetrics } from '../monitor/metrics.js';
+import type { Urgency } from '../hsm/fair-queue.js';
 import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
 import { copyFileAtomically, writeZoneFileAtomically } from '../storage/zone-files.js';
 import { fetchZone } from '../transfer/fetch-zone.js';
@@ -25,6 +26,7 @@ import { loadZoneFile, readZoneFile, SIGNED_FILE_LIMITS } from './load-zone.js';
 import type { Publisher } from './publisher.js';
 import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
 import { signManagedZone } from './sign-managed.js';
+import { signingUrgency } from './sign-urgency.js';
 
 /** What the service keeps of one configured zone while it runs (what it serves is the publisher's). */
 export interface ZoneState {
@@ -304,6 +306,7 @@ export class ZonePipeline {
         served: this.served(state),
         previous: this.ctx.publisher.served(zoneName),
         progress: progress.update,
+        urgency: this.urgency(zoneName),
       }).finally(() => progress.finish());
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
@@ -413,6 +416,18 @@ export class ZonePipeline {
       );
       return { ok: false, outcome: { ok: false, retry: !(e instanceof ZoneCheckError), error } };
     }
+  }
+
+  /** How urgent the zone's signing is in the shared pool (signingUrgency). */
+  private urgency(zone: string): Urgency {
+    const row = this.ctx.keeper.store.getZone(zone);
+    if (row === undefined) return 'due';
+    return signingUrgency(this.ctx.publisher.facts(zone), row.lastSigned, this.ctx.keeper.policy(row.policy).signatures, this.ctx.now());
+  }
+
+  /** The zone is no longer served: its signatures waiting in the shared pool are dropped, its run fails (the others go on). */
+  drop(zone: string): void {
+    this.ctx.keeper.dropSigning(zone, `zone ${zone} is no longer served (removed from ${this.ctx.config().file}): its signing was dropped`);
   }
 
   /** The next run: the planner's next key event, or the primary's refresh if that comes first. */

@@ -11,6 +11,7 @@ import { childDs, childDsAsIs, type ChildDs } from '../enforcer/child-ds.js';
 import { keysAt, type KeyRecord } from '../enforcer/keys.js';
 import { timings } from '../enforcer/timing.js';
 import { policySigning } from '../enforcer/zone-facts.js';
+import type { Urgency } from '../hsm/fair-queue.js';
 import { findKeys, hsmSigner, withAlgorithm } from '../hsm/keys.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
@@ -65,6 +66,8 @@ export interface SignManagedOptions {
   readonly previous?: Zone;
   /** Told how far the signing has got (SignZoneOptions.progress). */
   readonly progress?: (progress: SignProgress) => void;
+  /** How urgent this run's signatures are in the token's shared signing pool (default `requested`; see FairQueue). */
+  readonly urgency?: Urgency;
 }
 
 /**
@@ -140,7 +143,8 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const records = keeper.keys(zone);
   const view = keysAt(records, now);
   const token = keeper.hsm();
-  await token.startSigningThreads();
+  // the token's one pool, every zone's signatures in it; this run's in a lane of its own
+  const pool = await token.startSigningThreads();
   const inHsm = new Map(findKeys(token, origin).map((k) => [k.id.toString('hex'), k]));
   const signing: { record: KeyRecord; role: SigningKey['role'] }[] = [];
   for (const k of view.dnskeys) {
@@ -168,18 +172,20 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const inception = now - policy.signatures.inceptionOffset;
 
   const keep = options.written === undefined ? undefined : new ZoneBuilder(origin);
-  const keys: SigningKey[] = signing.map(({ record, role }) => {
-    const key = inHsm.get(record.id);
-    // keys() found it a moment ago: the token changed in between (another process, a reset)
-    if (key === undefined)
-      throw new SignerError(
-        'HSM',
-        `zone ${zone.name}: ${record.role.toUpperCase()} ${record.keyTag} (id ${record.id}) is recorded but no longer found in ${token.where}`,
-      );
-    return { signer: hsmSigner(token, withAlgorithm(key, record.algorithm)), role };
-  });
   let summary: SignSummary;
+  let keys: SigningKey[] = [];
+  const lane = pool.lane(zone.name, options.urgency ?? 'requested');
   try {
+    keys = signing.map(({ record, role }) => {
+      const key = inHsm.get(record.id);
+      // keys() found it a moment ago: the token changed in between (another process, a reset)
+      if (key === undefined)
+        throw new SignerError(
+          'HSM',
+          `zone ${zone.name}: ${record.role.toUpperCase()} ${record.keyTag} (id ${record.id}) is recorded but no longer found in ${token.where}`,
+        );
+      return { signer: hsmSigner(token, withAlgorithm(key, record.algorithm), lane), role };
+    });
     summary = await signZoneToFile(
       input,
       {
@@ -207,8 +213,9 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
       reserve(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed'),
     );
   } finally {
-    // the signing threads' session copies of the keys live for this run only
+    // the threads keep their copies of the keys for the next run (until a key is destroyed); the lane goes
     for (const k of keys) k.signer.release?.();
+    pool.endLane(lane);
   }
   if (keep !== undefined) options.written!(keep.freeze());
   record();
