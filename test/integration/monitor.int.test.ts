@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { highPort, knotSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
-import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput } from './helpers/run.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { afterServiceTests, highPort, knotSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
 import { throwawayToken } from './helpers/softhsm.js';
 
 /**
@@ -195,15 +195,7 @@ zones:
   }
 }, 120_000);
 
-afterEach(() => {
-  expect([...verifyServiceOutput(join(tmp, 'state'))]).toEqual([]);
-});
-
-afterAll(async () => {
-  for (const d of daemons) await d.stop('SIGKILL');
-  token?.dispose();
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
+afterServiceTests(daemons, () => ({ tmp, token }));
 
 describe('hms monitor and the monitor of hms run, with a BIND and a Knot secondary', () => {
   it('DP-2.9a DP-2.9b DP-2.9c DP-2.9d DP-2.9e every check of both secondaries (also the NS set) is OK: exit 0, perfdata, --json', async () => {
