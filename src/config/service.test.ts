@@ -121,6 +121,12 @@ describe('the service sections of the configuration', () => {
     expect(message).toMatch(/zones\.example\.net\.input: give either input \(a zone file\) or primary/);
   });
 
+  it('issue 20 item 4 resign-spread of a day or more is refused at its line', () => {
+    expect(problems(config(GOOD.replace('resign: "17 3 * * *"', 'resign: "17 3 * * *"\n  resign-spread: 1d')))).toMatch(
+      /:6:\d+: service\.resign-spread: 86400 s: the daily re-signs must start within a day/,
+    );
+  });
+
   it('issue 16 takes the source addresses as written, or the one listen address of each family, or leaves the choice to the kernel', () => {
     const source = (listen: string, written?: string): unknown =>
       parseConfig(

@@ -63,6 +63,8 @@ export interface ServiceConfig {
   readonly control: string;
   /** The re-sign schedule, a cron expression (DP-4.4b: daily). */
   readonly resign: string;
+  /** The zones' daily re-signs start over this long after the schedule fires, each at its own place (`resign-spread`). */
+  readonly resignSpread: Seconds;
   /** Raise an alarm while the served signatures have less than this left (OPS-7). */
   readonly alarmValidity: Seconds;
   /** How many versions the IXFR journal keeps. */
@@ -205,6 +207,8 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
   const control = path(s.string('control', `${data}/hms.sock`));
   const resign = s.string('resign', '17 3 * * *');
   if (!validCron(resign)) s.complain('resign', `${quote(resign)} is not a cron expression (minute hour day month weekday)`);
+  const resignSpread = s.duration('resign-spread', 3600);
+  if (resignSpread >= 86400) s.complain('resign-spread', `${resignSpread} s: the daily re-signs must start within a day (at most 23h59m59s)`);
   const alarm = s.duration('alarm-validity', 7 * 86400);
   const journalVersions = s.integer('journal-versions', 30, 1, 10_000);
   const journalBytes = s.size('journal-size', 256 * 1024 ** 2, 64 * 1024, 4 * 1024 ** 3);
@@ -303,6 +307,7 @@ export function readServiceConfig(r: MapReader, path: (p: string) => string, sta
     data,
     control,
     resign,
+    resignSpread,
     alarmValidity: alarm,
     journalVersions,
     journalBytes,

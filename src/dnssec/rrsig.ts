@@ -1,3 +1,4 @@
+import { fnv1a } from '../common/fnv.js';
 import { ByteReader, ByteWriter, compareBytes } from '../dns/bytes.js';
 import { Name } from '../dns/name.js';
 import { canonicalRdata } from '../dns/rdata/index.js';
@@ -171,10 +172,6 @@ export class RrsigHeaderTemplate {
  */
 export function spreadExpiration(expiration: number, jitter: number, owner: Name, type: number, inception: number): number {
   if (jitter <= 0) return expiration;
-  const key = owner.key;
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  for (const v of [type >>> 8, type & 0xff, inception >>> 24, (inception >>> 16) & 0xff, (inception >>> 8) & 0xff, inception & 0xff])
-    h = Math.imul(h ^ v, 0x01000193);
-  return expiration - ((h >>> 0) % (jitter + 1));
+  const h = fnv1a(owner.key, [type >>> 8, type & 0xff, inception >>> 24, (inception >>> 16) & 0xff, (inception >>> 8) & 0xff, inception & 0xff]);
+  return expiration - (h % (jitter + 1));
 }

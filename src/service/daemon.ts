@@ -124,9 +124,9 @@ export class Service {
       signed: (zone) => void this.checkParent(zone),
     });
     this.triggers = new Triggers({
-      daily: () => {
-        for (const state of this.zones.values()) void state.job.trigger('daily re-sign (DP-4.4b)');
-      },
+      zones: () => this.zones.keys(),
+      // a zone removed by a reload while its re-sign waited for its place is gone: nothing to do
+      daily: (zone) => void this.zones.get(zone)?.job.trigger('daily re-sign (DP-4.4b)'),
       poll: () => this.watchInputs(),
       hourly: () => {
         this.publisher.checkValidity();
@@ -225,7 +225,7 @@ export class Service {
       });
       this.log.info({ address: this.metricsServer.address, port: this.metricsServer.port }, 'metrics, serving /metrics');
     }
-    this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000);
+    this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000, this.config.service.resignSpread);
     this.monitor.start();
     this.log.info(
       {
@@ -467,9 +467,9 @@ export class Service {
     }
     if (JSON.stringify(old.service.source) !== JSON.stringify(next.service.source))
       changes.push(`source addresses: ${JSON.stringify(describeSource(next.service.source))}`);
-    if (old.service.resign !== next.service.resign) {
-      await this.triggers.reschedule(next.service.resign);
-      changes.push(`re-sign schedule: ${next.service.resign}`);
+    if (old.service.resign !== next.service.resign || old.service.resignSpread !== next.service.resignSpread) {
+      await this.triggers.reschedule(next.service.resign, next.service.resignSpread);
+      changes.push(`re-sign schedule: ${next.service.resign}, spread over ${next.service.resignSpread} s`);
     }
     this.log.info({ changes }, 'configuration reloaded');
     return changes;

@@ -1,8 +1,11 @@
 import cron, { type ScheduledTask } from 'node-cron';
+import { fnv1a } from '../common/fnv.js';
 
 export interface TriggerHandlers {
-  /** The daily re-sign of every zone (DP-4.4b), on the configured cron schedule. */
-  readonly daily: () => void;
+  /** The zones served now: each is re-signed daily (DP-4.4b), at its place in the spread after the configured cron schedule. */
+  readonly zones: () => Iterable<string>;
+  /** The daily re-sign of one zone. */
+  readonly daily: (zone: string) => void;
   /** A look at the input files, every `pollMs`. */
   readonly poll: () => void;
   /** The hourly checks: signature validity (OPS-7), the parent's DS. */
@@ -17,10 +20,15 @@ export interface TriggerHandlers {
 export class Triggers {
   private cronTask: ScheduledTask | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The zones' re-signs waiting for their place in the spread. */
+  private readonly spread = new Set<NodeJS.Timeout>();
+  private spreadSeconds = 0;
 
   constructor(private readonly handlers: TriggerHandlers) {}
 
-  start(resign: string, pollMs: number): void {
+  /** `spreadSeconds`: the daily re-signs start over this long after the schedule fires, each zone at its own place (resignOffset). */
+  start(resign: string, pollMs: number, spreadSeconds = 0): void {
+    this.spreadSeconds = spreadSeconds;
     this.schedule(resign);
     this.timers.push(
       setInterval(() => this.handlers.poll(), pollMs),
@@ -29,10 +37,28 @@ export class Triggers {
     for (const t of this.timers) t.unref();
   }
 
-  /** A new cron schedule (a reload). */
-  async reschedule(resign: string): Promise<void> {
+  /** A new cron schedule and spread (a reload); re-signs already waiting for their place keep it. */
+  async reschedule(resign: string, spreadSeconds = this.spreadSeconds): Promise<void> {
+    this.spreadSeconds = spreadSeconds;
     await this.cronTask?.destroy();
     this.schedule(resign);
+  }
+
+  /** The schedule fired: every zone's re-sign, at its place in the spread. */
+  fireDaily(): void {
+    for (const zone of this.handlers.zones()) {
+      const offset = resignOffset(zone, this.spreadSeconds);
+      if (offset === 0) {
+        this.handlers.daily(zone);
+        continue;
+      }
+      const timer = setTimeout(() => {
+        this.spread.delete(timer);
+        this.handlers.daily(zone);
+      }, offset * 1000);
+      timer.unref();
+      this.spread.add(timer);
+    }
   }
 
   /** When the daily re-sign runs next (undefined before start). */
@@ -42,11 +68,23 @@ export class Triggers {
 
   private schedule(resign: string): void {
     // DK-16: the schedule is UTC, as every time hms keeps, not the host's time zone
-    this.cronTask = cron.schedule(resign, () => this.handlers.daily(), { name: 'hms re-sign', noOverlap: true, timezone: 'UTC' });
+    this.cronTask = cron.schedule(resign, () => this.fireDaily(), { name: 'hms re-sign', noOverlap: true, timezone: 'UTC' });
   }
 
   async stop(): Promise<void> {
     for (const t of this.timers.splice(0)) clearInterval(t);
+    for (const t of this.spread) clearTimeout(t);
+    this.spread.clear();
     await this.cronTask?.destroy();
   }
+}
+
+/**
+ * Where in the spread a zone's daily re-sign starts, in whole seconds from 0 to `spread` − 1:
+ * from a hash (FNV-1a) of its name, so that a host's zones do not all start signing in the
+ * same minute, and each keeps its place day after day (issue 20 item 4).
+ */
+export function resignOffset(zone: string, spread: number): number {
+  if (spread <= 1) return 0;
+  return fnv1a(zone.toLowerCase()) % Math.floor(spread);
 }
