@@ -3,7 +3,7 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { highPort, namedAuthoritativeConf, namedResolverConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedAuthoritativeConf, namedResolverConf, startDaemon, type Daemon, NAMED_RUNNING } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, run, runAsync, verifySignedZone } from './helpers/run.js';
 import { loopbackServiceConfig } from './helpers/service.js';
 import { throwawayToken } from './helpers/softhsm.js';
@@ -157,8 +157,8 @@ beforeAll(async () => {
   });
   const resolverConf = namedResolverConf(join(tmp, 'resolver'), { port: resolverPort, forwarder: { address: '127.0.0.1', port: authPort }, anchors });
   await Promise.all([
-    startDaemon('named', ['-g', '-c', authConf], /\d\d:\d\d:\d\d\.\d+ running$/m, { registry: daemons }),
-    startDaemon('named', ['-g', '-c', resolverConf], /\d\d:\d\d:\d\d\.\d+ running$/m, { registry: daemons }),
+    startDaemon('named', ['-g', '-c', authConf], NAMED_RUNNING, { registry: daemons }),
+    startDaemon('named', ['-g', '-c', resolverConf], NAMED_RUNNING, { registry: daemons }),
   ]);
 }, 240_000);
 

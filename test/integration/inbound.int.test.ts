@@ -8,7 +8,7 @@ import { loadZoneFile } from '../../src/service/load-zone.js';
 import { fetchZone, type FetchEvent } from '../../src/transfer/fetch-zone.js';
 import { printZone } from '../../src/zone/print.js';
 import type { Zone } from '../../src/zone/zone.js';
-import { highPort, namedPrimaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startDaemon, type Daemon, NAMED_RUNNING } from './helpers/daemons.js';
 import { requireTool, ROOT, runAsync } from './helpers/run.js';
 
 /**
@@ -33,7 +33,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'hms-inbound-'));
   primary = { address: '127.0.0.1', port: highPort() };
   const conf = namedPrimaryConf(join(tmp, 'named'), { zone: 'example.com', port: primary.port, zoneFile: INPUT, secret: SECRET });
-  named = await startDaemon('named', ['-g', '-c', conf], /\d\d:\d\d:\d\d\.\d+ running$/m);
+  named = await startDaemon('named', ['-g', '-c', conf], NAMED_RUNNING);
   expect(named.output()).toMatch(/zone example\.com\/IN: loaded serial 2026112201/);
 });
 

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { highPort, namedPrimaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startDaemon, type Daemon, NAMED_RUNNING } from './helpers/daemons.js';
 import { sh as run } from './helpers/keys.js';
 import { HMS, requireTool } from './helpers/run.js';
 import { tokenWithFastPolicies } from './helpers/softhsm.js';
@@ -95,7 +95,7 @@ access:
         secret: 'cGFyZW50LXRlc3Qtc2VjcmV0LWtleS0wMTIzNDU2Nzg=',
       }),
     ],
-    /running/,
+    NAMED_RUNNING,
     { registry: daemons },
   );
 }, 120_000);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Token } from '../../src/hsm/token.js';
-import { highPort, namedPrimaryConf, startNamedSecondary, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startNamedSecondary, startDaemon, type Daemon, startHmsRun, NAMED_RUNNING } from './helpers/daemons.js';
 import { dnskeyTags, sh } from './helpers/keys.js';
 import { HMS, requireTool, ROOT, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
 import { tokenWithFastPolicies } from './helpers/softhsm.js';
@@ -271,7 +271,7 @@ describe('hms key import: a zone taken over from BIND with its keys', () => {
       const old = await startDaemon(
         'named',
         ['-g', '-c', namedPrimaryConf(join(dir, 'named-old'), { zone: 'example.edu', port: bindPort, zoneFile: join(dir, 'bind.signed'), secret })],
-        /running/,
+        NAMED_RUNNING,
         { registry: daemons },
       );
       await validates(bindPort);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, knotSecondaryConf, startDaemon, type Daemon } from './helpers/daemons.js';
+import { afterServiceTests, highPort, knotSecondaryConf, startDaemon, type Daemon, NAMED_RUNNING } from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
 import { throwawayToken } from './helpers/softhsm.js';
 
@@ -75,7 +75,7 @@ ${zone}
 
 /** named, once it answers over TCP too (its TCP listener may open after it says it runs). */
 async function startNamed(o: { primaryFile?: string; dir?: string } = {}): Promise<Daemon> {
-  const d = await startDaemon('named', ['-g', '-c', namedConf(join(tmp, o.dir ?? 'named'), o.primaryFile)], /running/, { registry: daemons });
+  const d = await startDaemon('named', ['-g', '-c', namedConf(join(tmp, o.dir ?? 'named'), o.primaryFile)], NAMED_RUNNING, { registry: daemons });
   await until('named answers over TCP', async () => /Got answer/.test(await dig('127.0.0.1', ['+tcp', 'example.com', 'SOA'])), 10_000);
   return d;
 }

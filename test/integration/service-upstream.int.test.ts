@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { highPort, namedPrimaryConf, startDaemon, type Daemon, startHmsRun } from './helpers/daemons.js';
+import { highPort, namedPrimaryConf, startDaemon, type Daemon, startHmsRun, NAMED_RUNNING } from './helpers/daemons.js';
 import { hmsConfig } from '../../scripts/lab/configs.js';
 import { throwawayToken } from './helpers/softhsm.js';
 import { HMS, requireTool, ROOT, run, runAsync, verifyServiceOutput, verifySignedZone } from './helpers/run.js';
@@ -42,7 +42,7 @@ beforeAll(async () => {
     secret: UP_SECRET,
     notify: { address: '127.0.0.1', port: hmsPort },
   });
-  named = await startDaemon('named', ['-g', '-c', conf], /\d\d:\d\d:\d\d\.\d+ running$/m, { registry: daemons });
+  named = await startDaemon('named', ['-g', '-c', conf], NAMED_RUNNING, { registry: daemons });
   writeFileSync(join(tmp, 'pin'), token.pin, { mode: 0o600 });
   writeFileSync(join(tmp, 'up.secret'), `${UP_SECRET}\n`, { mode: 0o600 });
   writeFileSync(join(tmp, 'xfr.secret'), `${XFR_SECRET}\n`, { mode: 0o600 });

@@ -10,6 +10,12 @@ export function highPort(): number {
   return 20000 + Math.floor(Math.random() * 30000);
 }
 
+/**
+ * named's line once every zone is loaded and it serves: `… running` alone at the end of a line.
+ * (`/running/` would match "running on Linux" at its very start, before any zone is loaded.)
+ */
+export const NAMED_RUNNING = /\d\d:\d\d:\d\d\.\d+ running$/m;
+
 /** A server process with its output so far; `waitFor` resolves once a pattern shows (bounded). */
 export interface Daemon {
   readonly child: ChildProcess;
