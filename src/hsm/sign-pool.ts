@@ -158,6 +158,8 @@ export class SigningPool {
   private readonly waiting = new FairQueue<SigningLane, Batch>();
   /** Lanes open (between `lane` and `endLane`), by name: `drop` finds them. */
   private readonly lanes = new Map<string, Set<SigningLane>>();
+  /** Waiting for no lane to be open (whenIdle). */
+  private readonly idleWaiters: (() => void)[] = [];
   /** Keys kept by the threads across runs (`cachedKey`), by the token object's handle. */
   private readonly cache = new Map<string, number>();
   /** Input buffers back from the threads. */
@@ -259,6 +261,28 @@ export class SigningPool {
     const open = this.lanes.get(lane.name);
     open?.delete(lane);
     if (open?.size === 0) this.lanes.delete(lane.name);
+    if (this.lanes.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Resolves once no lane is open (no zone's run is signing), or after `timeoutMs`: the token
+   * is then reset without cutting another zone's signing short (Keeper.resetHsm).
+   */
+  whenIdle(timeoutMs: number): Promise<void> {
+    if (this.lanes.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const at = this.idleWaiters.indexOf(done);
+        if (at >= 0) this.idleWaiters.splice(at, 1);
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.idleWaiters.push(done);
+    });
   }
 
   /**

@@ -97,8 +97,15 @@ export class Keeper {
     this.inputsRead.set(`${zone.name}\0${zone.input}`, inputTtls(data));
   }
 
-  /** Closes the HSM after a failure: the next use opens it again (a lost session or device, OPS-7). */
-  async resetHsm(): Promise<void> {
+  /**
+   * Closes the HSM after a failure: the next use opens it again (a lost session or device,
+   * OPS-7). The token's signing pool is shared by every zone (issue 20), so the close waits
+   * until no other zone's run is signing (at most `idleTimeoutMs`): one zone's failure, such
+   * as a recorded key missing from the token, never fails the others' runs in flight. Where
+   * the token itself is gone, their runs fail on their own and end the wait.
+   */
+  async resetHsm(idleTimeoutMs = 600_000): Promise<void> {
+    await this.token?.signingPool?.whenIdle(idleTimeoutMs);
     const token = this.token;
     this.token = undefined;
     try {
