@@ -2,7 +2,16 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { afterServiceTests, highPort, knotSecondaryConf, startDaemon, type Daemon, NAMED_RUNNING } from './helpers/daemons.js';
+import {
+  afterServiceTests,
+  highPort,
+  knotSecondaryConf,
+  namedSecondaryConf,
+  startDaemon,
+  writeNamedConf,
+  type Daemon,
+  NAMED_RUNNING,
+} from './helpers/daemons.js';
 import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
 import { throwawayToken } from './helpers/softhsm.js';
 
@@ -42,35 +51,31 @@ www A 192.0.2.80
 
 /** A BIND 9 secondary on 127.0.0.1 (transfers from hms with TSIG, from 127.0.0.3), or with `primaryFile` a primary serving that file. */
 function namedConf(dir: string, primaryFile?: string): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'named.conf');
-  const zone =
-    primaryFile === undefined
-      ? `  type secondary;\n  primaries { 127.0.0.1 port ${hmsPort} key "xfr-key"; };\n  file "${dir}/example.com.zone";`
-      : `  type primary;\n  file "${primaryFile}";`;
-  writeFileSync(
-    file,
-    `options {
-  directory "${dir}";
-  pid-file "${dir}/named.pid";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  query-source address 127.0.0.3;
-  transfer-source 127.0.0.3;
-  notify-source 127.0.0.3;
+  if (primaryFile === undefined)
+    return namedSecondaryConf(dir, {
+      zone: 'example.com',
+      port,
+      source: '127.0.0.3',
+      primary: { address: '127.0.0.1', port: hmsPort },
+      secret: SECRET,
+      allowNotify: false,
+    });
+  return writeNamedConf(
+    dir,
+    port,
+    `  query-source address 127.0.0.3;
   recursion no;
-  dnssec-validation no;
   notify no;
   allow-transfer { any; };
 };
 controls { };
 key "xfr-key" { algorithm hmac-sha256; secret "${SECRET}"; };
 zone "example.com" {
-${zone}
+  type primary;
+  file "${primaryFile}";
 };
 `,
   );
-  return file;
 }
 
 /** named, once it answers over TCP too (its TCP listener may open after it says it runs). */

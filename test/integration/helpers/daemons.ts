@@ -248,7 +248,7 @@ ${anchors.join('\n')}
 }
 
 /** Writes `dir`/named.conf: named's own files in `dir`, listening on 127.0.0.1:`port` only, then `rest` (more options, closing the block). */
-function writeNamedConf(dir: string, port: number, rest: string): string {
+export function writeNamedConf(dir: string, port: number, rest: string): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'named.conf');
   writeFileSync(
