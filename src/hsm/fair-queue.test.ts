@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FairQueue, type Urgency } from './fair-queue.js';
+import { DUE_RUN, FairQueue, type Urgency } from './fair-queue.js';
 
 /** A fake job: its zone and its number within the zone. */
 type Job = string;
@@ -39,6 +39,17 @@ describe('the signing pool queue (issue 20: zones in turn, due before requested)
   it('DP-4.4b a due re-sign comes before every requested one, even one queued earlier', () => {
     const q = queue({ asked: { urgency: 'requested', jobs: 3 }, due1: { urgency: 'due', jobs: 2 }, due2: { urgency: 'due', jobs: 1 } });
     expect(drain(q)).toEqual(['due10', 'due20', 'due11', 'asked0', 'asked1', 'asked2']);
+  });
+
+  it('OPS-7 due work does not starve a requested change: one requested item after every DUE_RUN due ones while both wait', () => {
+    const q = queue({ daily: { urgency: 'due', jobs: 100 }, other: { urgency: 'due', jobs: 100 }, asked: { urgency: 'requested', jobs: 3 } });
+    const order = drain(q);
+    expect(order.indexOf('asked0')).toBe(DUE_RUN);
+    expect(order.indexOf('asked1')).toBe(2 * DUE_RUN + 1);
+    expect(order.indexOf('asked2')).toBe(3 * DUE_RUN + 2);
+    // the due work keeps its order and its turns
+    expect(order.filter((j) => j.startsWith('daily'))).toEqual(Array.from({ length: 100 }, (_, i) => `daily${i}`));
+    expect(order.slice(0, DUE_RUN)).toEqual(['daily0', 'other0', 'daily1', 'other1', 'daily2', 'other2', 'daily3', 'other3']);
   });
 
   it('a zone that becomes due (more work pushed as due) moves ahead of the requested ones', () => {

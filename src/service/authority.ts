@@ -2,7 +2,8 @@ import type { UnixSeconds } from '../common/clock.js';
 import { UsageError } from '../common/errors.js';
 import { authorize, type Operator } from '../config/access.js';
 import type { Gate } from '../enforcer/planner.js';
-import { operation, type OperationContext, type ServiceRequest } from './operations.js';
+import type { Acting } from './keeper.js';
+import { operation, type Applied, type OperationContext, type ServiceRequest } from './operations.js';
 import type { Publication } from './publisher.js';
 
 export type { Publication } from './publisher.js';
@@ -19,6 +20,12 @@ export interface Answer {
   readonly published: readonly Publication[] | null;
   /** What waits for people now, per zone the request changed (after publication). */
   readonly waiting: Readonly<Record<string, readonly Gate[]>>;
+}
+
+/** A request's change, made: who acted when, and what it applied. */
+interface Change {
+  readonly acting: Acting;
+  readonly applied: Applied;
 }
 
 export interface AuthorityOptions {
@@ -41,16 +48,25 @@ export class Authority {
     private readonly options: AuthorityOptions,
   ) {}
 
-  /** `callerUid`: the kernel's uid of a caller on the socket (undefined: this process's own user). */
-  submit(request: ServiceRequest, who: Operator, callerUid?: number): Promise<Answer> {
+  /**
+   * `callerUid`: the kernel's uid of a caller on the socket (undefined: this process's own
+   * user). Changes are made one at a time; what a change then waits for (its zones signed and
+   * published, their secondaries seen serving them) is outside that queue: a request for a
+   * small zone is never held behind a big zone's signing (issue 20).
+   */
+  async submit(request: ServiceRequest, who: Operator, callerUid?: number): Promise<Answer> {
     const o = operation(typeof request.op === 'string' ? request.op : '');
-    if (!o.writes) return this.apply(request, who, callerUid);
-    const run = this.queue.then(() => this.apply(request, who, callerUid));
-    this.queue = run.catch(() => undefined);
-    return run;
+    let change: Promise<Change>;
+    if (!o.writes) change = this.change(request, who, callerUid);
+    else {
+      change = this.queue.then(() => this.change(request, who, callerUid));
+      this.queue = change.catch(() => undefined);
+    }
+    return this.answer(request, who, await change);
   }
 
-  private async apply(request: ServiceRequest, who: Operator, callerUid: number | undefined): Promise<Answer> {
+  /** The request checked, authorised and applied (audited as the caller). */
+  private async change(request: ServiceRequest, who: Operator, callerUid: number | undefined): Promise<Change> {
     const o = operation(request.op);
     if (typeof request.params !== 'object' || request.params === null || Array.isArray(request.params))
       throw new UsageError(`request ${request.op}: 'params' must be an object`);
@@ -70,7 +86,12 @@ export class Authority {
       callerUid === undefined
         ? this.ctx
         : { keeper: this.ctx.keeper, config: this.ctx.config, ...(this.ctx.service === undefined ? {} : { service: this.ctx.service }), callerUid };
-    const applied = await o.apply(ctx, params, acting);
+    return { acting, applied: await o.apply(ctx, params, acting) };
+  }
+
+  /** What the change waits for (its run, its zones published), then the answer. */
+  private async answer(request: ServiceRequest, who: Operator, { acting, applied }: Change): Promise<Answer> {
+    const result = applied.after === undefined ? applied.result : { ...applied.result, ...(await applied.after()) };
     const zones = applied.publish ?? [];
     const publish = this.options.publish;
     const published = publish === undefined ? null : await Promise.all(zones.map((z) => publish(z, `${request.op} by ${who.user}`)));
@@ -78,6 +99,6 @@ export class Authority {
     for (const z of zones) {
       if (this.ctx.keeper.store.getZone(z) !== undefined) waiting[z] = this.ctx.keeper.plan(this.ctx.keeper.zone(z), this.options.now()).gates;
     }
-    return { op: request.op, by: who.user, at: acting.at, result: applied.result, published, waiting };
+    return { op: request.op, by: who.user, at: acting.at, result, published, waiting };
   }
 }

@@ -453,7 +453,7 @@ export class Service {
     }
     for (const [name, state] of this.zones) {
       if (!next.service.zones.some((z) => z.name === name)) {
-        this.pipeline.drop(name);
+        this.pipeline.drop(state);
         await state.job.stop();
         this.zones.delete(name);
         this.publisher.close(name);

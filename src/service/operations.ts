@@ -71,6 +71,12 @@ export interface Applied {
   readonly result: Record<string, unknown>;
   /** Zones whose served version this changes: signed, published and NOTIFYed at once. */
   readonly publish?: readonly string[];
+  /**
+   * What the request waits for once its change is made (a zone's run): done after the
+   * requests' write queue lets the next change through, its value the answer's result. A
+   * zone's runs are one at a time by its own job; another zone's request never waits for it.
+   */
+  readonly after?: () => Promise<Record<string, unknown>>;
 }
 
 export type Params = Readonly<Record<string, unknown>>;
@@ -221,7 +227,10 @@ function runNow(command: 'resign' | 'reload'): Operation {
     serviceOnly: true,
     parse: (p) => ({ zone: zoneParam(p) }),
     zoneOf: (p) => p.zone,
-    apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone ${command} by ${acting.who.user}`) } }),
+    apply: ({ service }, p, acting) => ({
+      result: {},
+      after: async () => ({ status: await service!.resign(p.zone, `hms zone ${command} by ${acting.who.user}`) }),
+    }),
   });
 }
 

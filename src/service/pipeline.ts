@@ -37,6 +37,8 @@ export interface ZoneState {
   stamp: string;
   /** A zone from an upstream primary: the unsigned version held. */
   upstream: Zone | undefined;
+  /** Why the zone is no longer served, once it is not (removed by a reload): a run not yet signing never starts. */
+  dropped?: string;
 }
 
 /** What the pipeline works with: the state and HSM, the publisher, and the service around it. */
@@ -287,6 +289,7 @@ export class ZonePipeline {
     this.ctx.alarms.clear(zoneAlarm.input(zoneName), `zone ${zoneName}: input ${file} accepted`);
     const keysBefore = this.keyDigest(zoneName);
     try {
+      if (state.dropped !== undefined) throw new SignerError('USAGE', state.dropped);
       this.ensureManaged(z, file, acting);
       this.ctx.keeper.noteInput(this.ctx.keeper.zone(zoneName), input);
       const revision = keepRevision(this.ctx.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, {
@@ -299,6 +302,7 @@ export class ZonePipeline {
       const started = performance.now();
       const progress = new SigningProgress({ label: zoneName, log: (fields, msg) => log.info(fields, msg), ...this.ctx.signingProgress });
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), {
+        dropped: () => state.dropped,
         input: { file, zone: input },
         written: (z) => {
           written = z;
@@ -335,6 +339,11 @@ export class ZonePipeline {
       return this.nextRun(state, plan.next);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
+      // removed meanwhile: nothing to alarm about, nothing to retry
+      if (state.dropped !== undefined) {
+        log.info({ reason: state.dropped }, 'run ended: the zone is no longer served');
+        return { ok: false, retry: false, error };
+      }
       state.lastError = error.message;
       if (e instanceof HsmError || (e instanceof SignerError && e.code === 'HSM')) {
         log.error({ alarm: true, reason: error.message, serving: this.served(state) }, 'ALARM: the HSM failed; the last good signed version stays served');
@@ -425,9 +434,15 @@ export class ZonePipeline {
     return signingUrgency(this.ctx.publisher.facts(zone), row.lastSigned, this.ctx.keeper.policy(row.policy).signatures, this.ctx.now());
   }
 
-  /** The zone is no longer served: its signatures waiting in the shared pool are dropped, its run fails (the others go on). */
-  drop(zone: string): void {
-    this.ctx.keeper.dropSigning(zone, `zone ${zone} is no longer served (removed from ${this.ctx.config().file}): its signing was dropped`);
+  /**
+   * The zone is no longer served: its signatures waiting in the shared pool are dropped, and a
+   * run that has not begun signing yet (reading its input, waiting for the pool) never does;
+   * its run ends at once (the others go on).
+   */
+  drop(state: ZoneState): void {
+    const zone = state.config.name;
+    state.dropped = `zone ${zone} is no longer served (removed from ${this.ctx.config().file}): its signing was dropped`;
+    this.ctx.keeper.dropSigning(zone, state.dropped);
   }
 
   /** The next run: the planner's next key event, or the primary's refresh if that comes first. */

@@ -68,6 +68,8 @@ export interface SignManagedOptions {
   readonly progress?: (progress: SignProgress) => void;
   /** How urgent this run's signatures are in the token's shared signing pool (default `requested`; see FairQueue). */
   readonly urgency?: Urgency;
+  /** Why the zone is no longer to be signed, if it is not (removed from the service meanwhile): the run ends before any signature. */
+  readonly dropped?: () => string | undefined;
 }
 
 /**
@@ -175,6 +177,9 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   let summary: SignSummary;
   let keys: SigningKey[] = [];
   const lane = pool.lane(zone.name, options.urgency ?? 'requested');
+  // removed while it read its input or waited for the pool: the lane is dropped before its first request
+  const dropped = options.dropped?.();
+  if (dropped !== undefined) lane.dropped = new SignerError('USAGE', dropped);
   try {
     keys = signing.map(({ record, role }) => {
       const key = inHsm.get(record.id);

@@ -6,7 +6,8 @@ import type { SignaturePolicy } from '../kasp/policy.js';
  * How urgent a zone's run is in the token's shared signing pool (issue 20): `due` when nothing
  * is served yet, when the re-sign interval since the last signing has passed, or when the
  * served signatures have no more than the policy's `refresh` left; else `requested` (an input
- * change, an operator's request), which waits behind every due zone's signatures.
+ * change, an operator's request), which takes its turns behind the due zones' signatures (one batch
+ * after every DUE_RUN due ones: never starved, see FairQueue).
  */
 export function signingUrgency(
   served: { readonly serial: number | null; readonly expires: UnixSeconds | null },
