@@ -68,7 +68,9 @@ describe("the monitor's network IO (every wait bounded, every failure a finding)
     const reply = await io.ask(target, ORIGIN, RRType.SOA, { tsig: KEY, anyTime: true });
     expect(reply.tsig?.error).toBe(0);
     // without anyTime the answer is refused as any client refuses it
-    await expect(io.ask(target, ORIGIN, RRType.SOA, { tsig: KEY })).rejects.toThrow(/skewed|127\.0\.0\.1:\d+: the answer's TSIG is BADTIME/);
+    await expect(io.ask(target, ORIGIN, RRType.SOA, { tsig: KEY })).rejects.toThrow(
+      /skewed|127\.0\.0\.1:\d+: (the answer's TSIG is BADTIME|the server refused our TSIG with BADTIME \(18\))/,
+    );
     const facts = {
       zone: ORIGIN,
       serial: 7,

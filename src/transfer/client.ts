@@ -5,7 +5,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { TransferError, WireFormatError } from '../common/errors.js';
 import { ByteWriter } from '../dns/bytes.js';
 import { decodeMessage, Opcode, writeQuestion, writeRecord, type DecodedMessage, type OutRecord, type Question } from '../dns/message.js';
-import { signMessage, verifyMessage, type TsigKey, type TsigRecord, type TsigVerifyOptions } from '../dns/tsig.js';
+import { signMessage, TsigRcode, verifyMessage, type TsigKey, type TsigRecord, type TsigStatus, type TsigVerifyOptions } from '../dns/tsig.js';
 
 /** A server to ask: an IP address and a port. */
 export interface Server {
@@ -222,11 +222,39 @@ function safeVerify(
     const decoded = checked(server, message, (message[0]! << 8) | message[1]!);
     throw new TransferError(`${where(server)}: the answer (rcode ${decoded.header.rcode}) is not TSIG-signed`);
   }
-  if (v.status !== 'ok' && !(anyTime && v.status === 'BADTIME'))
-    throw new TransferError(
-      `${where(server)}: the answer's TSIG is ${v.status}${v.tsig !== undefined && v.tsig.error !== 0 ? ` (the server says error ${v.tsig.error})` : ''}`,
-    );
+  if (v.status !== 'ok' && !(anyTime && v.status === 'BADTIME')) throw new TransferError(`${where(server)}: ${tsigRefusal(v.status, v.tsig?.error ?? 0, key)}`);
   return { decoded: v.decoded, mac: v.tsig!.mac, tsig: v.tsig! };
+}
+
+/**
+ * Why a TSIG exchange failed, for a person: the server's own refusal (the TSIG error it
+ * answered with, RFC 8945 section 5.3.2) says what it found wrong with our request; else our
+ * check of its answer failed.
+ */
+export function tsigRefusal(status: TsigStatus, serverError: number, key: TsigKey): string {
+  const k = `key ${key.name.toString()} (${key.algorithm})`;
+  switch (serverError) {
+    case 0:
+      break;
+    case TsigRcode.BADSIG:
+      return `the server refused our TSIG with BADSIG (16): our MAC does not check there, so its secret for ${k} differs from ours`;
+    case TsigRcode.BADKEY:
+      return `the server refused our TSIG with BADKEY (17): it does not know ${k} (check the key's name and algorithm on both sides)`;
+    case TsigRcode.BADTIME:
+      return `the server refused our TSIG with BADTIME (18): its clock and ours differ by more than the fudge (check NTP on both)`;
+    default:
+      return `the server refused our TSIG with error ${serverError}`;
+  }
+  switch (status) {
+    case 'BADSIG':
+      return `the answer's TSIG is BADSIG: its MAC does not check with ${k} (a different secret there, or the answer was changed on its way)`;
+    case 'BADKEY':
+      return `the answer's TSIG is BADKEY: it is signed with a key other than ${k}`;
+    case 'BADTIME':
+      return `the answer's TSIG is BADTIME: it was signed outside the fudge of our clock (check NTP on both)`;
+    default:
+      return `the answer's TSIG is ${status}`;
+  }
 }
 
 function check(

@@ -120,7 +120,7 @@ describe('NOTIFY sender and serial check (RFC 1996)', () => {
     expect(reports[0]!.errors).toEqual([`NOTIFY: 127.0.0.1:${silent.port}: no answer over UDP within 150 ms`]);
     expect(reports[1]).toMatchObject({ isAcknowledged: false, notifyTries: 3, isCurrent: false });
     expect(reports[1]!.serial).toBeUndefined();
-    expect(reports[1]!.errors.join('\n')).toMatch(/^NOTIFY: .*TSIG is BADSIG.*\nSOA query: .*TSIG is BADSIG/);
+    expect(reports[1]!.errors.join('\n')).toMatch(/^NOTIFY: .*refused our TSIG with BADSIG \(16\).*\nSOA query: .*refused our TSIG with BADSIG \(16\)/);
     expect(reports[2]).toMatchObject({ isAcknowledged: true, notifyTries: 1, serial: 1, isCurrent: false, errors: [] });
     expect(reports[2]!.lagMs).toBeUndefined();
     expect(events.filter((e) => e.msg === 'notify, gave up')).toHaveLength(2);

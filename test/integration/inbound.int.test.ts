@@ -90,6 +90,8 @@ describe('fetchZone from a BIND 9 primary with TSIG', () => {
   });
 
   it('DP-3.5a fails with the primary and the reason when the key is wrong, and gives no zone', async () => {
-    await expect(fetchZone(primary, ORIGIN, { tsig: WRONG, timeoutMs: 5000 })).rejects.toThrow(/127\.0\.0\.1:\d+: the answer's TSIG is BADSIG/);
+    await expect(fetchZone(primary, ORIGIN, { tsig: WRONG, timeoutMs: 5000 })).rejects.toThrow(
+      /127\.0\.0\.1:\d+: the server refused our TSIG with BADSIG \(16\): our MAC does not check there/,
+    );
   });
 });
