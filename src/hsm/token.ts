@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { SignerError } from '../common/errors.js';
 import { SigningPool } from './sign-pool.js';
@@ -48,10 +49,44 @@ export function loadModule(path?: string): { pkcs11: pkcs11js.PKCS11; modulePath
     pkcs11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
   } catch (e) {
     // tolerated by name: another part of this process initialised the module first
-    if ((e as { code?: number }).code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) throw toHsmError('C_Initialize', modulePath, e);
+    const code = (e as { code?: number }).code;
+    if (code !== CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+      // SoftHSM says only CKR_GENERAL_ERROR for a configuration it cannot use: say what is wrong with it
+      const why = code === CKR_GENERAL_ERROR && /softhsm/i.test(modulePath) ? softHsmConfigProblem(process.env.SOFTHSM2_CONF) : undefined;
+      throw why === undefined ? toHsmError('C_Initialize', modulePath, e) : new HsmError('C_Initialize', modulePath, code, why, e);
+    }
   }
   loaded.set(modulePath, { pkcs11, users: 1 });
   return { pkcs11, modulePath };
+}
+
+const CKR_GENERAL_ERROR = 0x05;
+
+/**
+ * What is wrong with SoftHSM's configuration (`conf`: SOFTHSM2_CONF, else its default file), if
+ * something is: the file missing or unreadable, no `directories.tokendir`, a relative one
+ * (SoftHSM takes it from wherever the process runs), or a folder that is not there or not
+ * writable. Undefined when all looks right (the failure is something else).
+ */
+export function softHsmConfigProblem(conf: string | undefined): string | undefined {
+  const file = conf ?? '/etc/softhsm/softhsm2.conf';
+  const from = conf === undefined ? `${file} (SOFTHSM2_CONF is not set)` : `SOFTHSM2_CONF=${file}`;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    return `SoftHSM's configuration ${from} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}); bash scripts/setup writes one`;
+  }
+  const dir = /^\s*directories\.tokendir\s*=\s*(.*?)\s*$/m.exec(text)?.[1];
+  if (dir === undefined || dir === '') return `SoftHSM's configuration ${from} names no directories.tokendir`;
+  if (!isAbsolute(dir)) return `directories.tokendir in ${file} is '${dir}', a relative path: SoftHSM needs an absolute one`;
+  try {
+    if (!statSync(dir).isDirectory()) return `directories.tokendir in ${file} (${dir}) is not a folder`;
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (e) {
+    return `directories.tokendir in ${file} (${dir}) cannot be used (${(e as NodeJS.ErrnoException).code ?? String(e)}): it must be a folder this user can read and write`;
+  }
+  return undefined;
 }
 
 /** Gives back a module of `loadModule`; the last user's release finalises it. */

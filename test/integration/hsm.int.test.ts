@@ -394,6 +394,32 @@ describe('hms sign and hms key list (the CLI over the HSM)', () => {
     expect(findKeys(token, Name.parse('hsm-test.invalid.'))).toEqual([]);
   });
 
+  it("a SoftHSM configuration it cannot use is named with what is wrong with it, not SoftHSM's bare CKR_GENERAL_ERROR", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hms-softhsm-conf-'));
+    try {
+      const conf = (name: string, text: string): string => {
+        writeFileSync(join(dir, name), text);
+        return join(dir, name);
+      };
+      const cases: [string, RegExp][] = [
+        [join(dir, 'missing.conf'), /SoftHSM's configuration SOFTHSM2_CONF=.*missing\.conf cannot be read \(ENOENT\); bash scripts\/setup writes one/],
+        [
+          conf('relative.conf', 'directories.tokendir = tokens\nobjectstore.backend = file\n'),
+          /directories\.tokendir in .*relative\.conf is 'tokens', a relative path: SoftHSM needs an absolute one/,
+        ],
+        [conf('gone.conf', `directories.tokendir = ${join(dir, 'gone')}\n`), /directories\.tokendir in .*gone\.conf \(.*gone\) cannot be used \(ENOENT\)/],
+      ];
+      for (const [file, message] of cases) {
+        const r = cli(['sign', '--origin', 'example.com', '--in', input, '--out', join(dir, 'out')], { SOFTHSM2_CONF: file });
+        expect(r.status).not.toBe(0);
+        expect(r.stderr).toMatch(/C_Initialize \(.*softhsm.*\): CKR_GENERAL_ERROR \(/);
+        expect(r.stderr).toMatch(message);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses DP breaches and bad PIN sources before it touches anything', async () => {
     await token.close();
     try {
