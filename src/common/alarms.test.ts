@@ -32,6 +32,29 @@ describe('AlarmBoard', () => {
     expect(board.active()).toHaveLength(0);
   });
 
+  it('OPS-3 takes new sinks at a reload: a sink kept hears nothing twice, a new one hears first of what is raised now (as raised when it was), a sink removed hears no more', () => {
+    let now = 1000;
+    const kept = recorder();
+    const removed = recorder();
+    const added = recorder();
+    const board = new AlarmBoard(
+      [kept.sink, removed.sink],
+      () => now,
+      () => undefined,
+    );
+    const alarm = { key: 'zone.input/example.com.', severity: 'warning' as const, zone: 'example.com.', message: 'input refused' };
+    board.raise(alarm);
+    now += 30;
+    board.useSinks([kept.sink, added.sink], new Set([added.sink]));
+    expect(kept.events.map((e) => e.state)).toEqual(['raised']);
+    expect(added.events).toEqual([{ state: 'raised', alarm, at: 1000 }]);
+    board.clear(alarm.key);
+    expect(kept.events.map((e) => e.state)).toEqual(['raised', 'cleared']);
+    expect(added.events.map((e) => e.state)).toEqual(['raised', 'cleared']);
+    expect(removed.events.map((e) => e.state)).toEqual(['raised']);
+    expect(board.sinkList).toEqual([kept.sink, added.sink]);
+  });
+
   it('a failing sink is reported and the others still hear', async () => {
     const { sink, events } = recorder();
     const failures: string[] = [];

@@ -57,7 +57,7 @@ export class AlarmBoard implements AlarmPort {
   private readonly raised = new Map<string, { alarm: Alarm; since: UnixSeconds }>();
 
   constructor(
-    private readonly sinks: readonly AlarmSink[],
+    private sinks: readonly AlarmSink[],
     private readonly now: () => UnixSeconds,
     private readonly onSinkError: (sink: string, event: AlarmEvent, error: unknown) => void,
   ) {}
@@ -86,8 +86,24 @@ export class AlarmBoard implements AlarmPort {
     return [...this.raised.values()].map((r) => r.alarm);
   }
 
-  private emit(event: AlarmEvent): void {
-    for (const sink of this.sinks) {
+  /** The sinks told now, in order. */
+  get sinkList(): readonly AlarmSink[] {
+    return this.sinks;
+  }
+
+  /**
+   * Takes a new set of sinks (a reload of the configuration): from now on they are told. Those
+   * in `fresh` (a sink not told before) hear first of every alarm raised now, as raised when
+   * it was, so that a sink added to a running service knows what is wrong already.
+   */
+  useSinks(sinks: readonly AlarmSink[], fresh: ReadonlySet<AlarmSink>): void {
+    this.sinks = sinks;
+    const added = sinks.filter((s) => fresh.has(s));
+    for (const { alarm, since } of this.raised.values()) this.emit({ state: 'raised', alarm, at: since }, added);
+  }
+
+  private emit(event: AlarmEvent, sinks: readonly AlarmSink[] = this.sinks): void {
+    for (const sink of sinks) {
       sink.deliver(event).catch((e: unknown) => this.onSinkError(sink.name, event, e));
     }
   }

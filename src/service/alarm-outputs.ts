@@ -28,3 +28,30 @@ export function alarmSinks(settings: readonly AlarmSinkSettings[], log: Logger):
 export function alarmBoard(settings: readonly AlarmSinkSettings[], log: Logger, now: () => UnixSeconds, extra: readonly AlarmSink[] = []): AlarmBoard {
   return new AlarmBoard([...alarmSinks(settings, log), ...extra], now, sinkErrorReporter(log));
 }
+
+/**
+ * A reload's alarm settings: the board takes the sinks `after` names, the same sink kept for a
+ * setting that did not change (its failure reporting and connections with it), a new one made
+ * for each new setting, and told of the alarms raised now. `extra` stays last. Returns whether
+ * anything changed.
+ */
+export function reconfigureAlarms(
+  board: AlarmBoard,
+  before: readonly AlarmSinkSettings[],
+  after: readonly AlarmSinkSettings[],
+  log: Logger,
+  extra: readonly AlarmSink[] = [],
+): boolean {
+  if (JSON.stringify(before) === JSON.stringify(after)) return false;
+  const had = new Map(before.map((s, i) => [JSON.stringify(s), board.sinkList[i]!]));
+  const fresh = new Set<AlarmSink>();
+  const sinks = after.map((s) => {
+    const kept = had.get(JSON.stringify(s));
+    if (kept !== undefined) return kept;
+    const made = alarmSinks([s], log)[0]!;
+    fresh.add(made);
+    return made;
+  });
+  board.useSinks([...sinks, ...extra], fresh);
+  return true;
+}

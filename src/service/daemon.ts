@@ -13,7 +13,7 @@ import { auditSink } from '../audit/logger.js';
 import type { AlarmBoard } from '../common/alarms.js';
 import { HmsMetrics } from '../monitor/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../monitor/metrics-server.js';
-import { alarmBoard } from './alarm-outputs.js';
+import { alarmBoard, reconfigureAlarms } from './alarm-outputs.js';
 import { ZoneJob } from '../scheduler/zone-job.js';
 import { endpoint, startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
 import type { Zone } from '../zone/zone.js';
@@ -215,16 +215,7 @@ export class Service {
     for (const z of this.config.service.zones) this.addZone(z);
     for (const state of this.zones.values()) this.pipeline.resume(state);
     await this.listen(this.config);
-    const metricsAt = this.config.service.metricsListen;
-    if (metricsAt !== undefined) {
-      this.metricsServer = await startMetricsServer(metricsAt, this.metrics).catch((e: unknown) => {
-        throw new SignerError(
-          'CONFIG',
-          `${this.config.file}: service.metrics-listen ${metricsAt.address}:${metricsAt.port}: ${e instanceof Error ? e.message : String(e)}`,
-        );
-      });
-      this.log.info({ address: this.metricsServer.address, port: this.metricsServer.port }, 'metrics, serving /metrics');
-    }
+    this.metricsServer = await this.startMetrics(this.config);
     this.triggers.start(this.config.service.resign, this.options.watchMs ?? 2000, this.config.service.resignSpread);
     this.monitor.start();
     this.log.info(
@@ -402,6 +393,17 @@ export class Service {
     return done;
   }
 
+  /** The metrics endpoint of `config` (service.metrics-listen), if it names one. */
+  private async startMetrics(config: HmsConfig): Promise<MetricsServer | undefined> {
+    const at = config.service.metricsListen;
+    if (at === undefined) return undefined;
+    const server = await startMetricsServer(at, this.metrics).catch((e: unknown) => {
+      throw new SignerError('CONFIG', `${config.file}: service.metrics-listen ${at.address}:${at.port}: ${e instanceof Error ? e.message : String(e)}`);
+    });
+    this.log.info({ address: server.address, port: server.port }, 'metrics, serving /metrics');
+    return server;
+  }
+
   private async reloadNow(): Promise<string[]> {
     let next: HmsConfig;
     try {
@@ -415,8 +417,6 @@ export class Service {
     if (next.state !== old.state || JSON.stringify(next.hsm) !== JSON.stringify(old.hsm)) {
       this.log.warn({ state: next.state, hsm: next.hsm.token }, 'the state file and the HSM settings take effect at the next start only');
     }
-    if (JSON.stringify([next.service.alarms, next.service.metricsListen]) !== JSON.stringify([old.service.alarms, old.service.metricsListen]))
-      this.log.warn('the alarm sinks and metrics-listen take effect at the next start only');
     this.keeper.reload(next);
     try {
       this.checkPolicies(next);
@@ -426,18 +426,40 @@ export class Service {
       throw e;
     }
     // the new sockets first: a listen address that cannot be bound refuses the reload whole
+    const metricsChanged = JSON.stringify(next.service.metricsListen) !== JSON.stringify(old.service.metricsListen);
+    let metricsBound: MetricsServer | undefined;
+    if (metricsChanged) {
+      try {
+        metricsBound = await this.startMetrics(next);
+      } catch (e) {
+        this.keeper.reload(old);
+        this.log.error(
+          { reason: e instanceof Error ? e.message : String(e) },
+          'reload refused: the metrics endpoint cannot listen there; the running configuration stays',
+        );
+        throw e;
+      }
+    }
     const transferChanged = this.transferSettings(old) !== this.transferSettings(next);
     if (transferChanged) {
       try {
         await this.listen(next);
       } catch (e) {
         this.keeper.reload(old);
+        await metricsBound?.close();
         const reason = e instanceof Error ? e.message : String(e);
         const listening = this.addresses.map(endpoint);
         this.log.error({ reason, listening }, 'reload refused: the transfer server cannot listen on the new addresses; the running configuration stays');
         throw new TransferError(`reload refused: ${reason}; the running configuration stays, served on ${listening.join(', ') || 'no address'}`, { cause: e });
       }
     }
+    if (metricsChanged) {
+      await this.metricsServer?.close();
+      this.metricsServer = metricsBound;
+      changes.push(next.service.metricsListen === undefined ? 'metrics: no longer served' : `metrics: served on ${endpoint(next.service.metricsListen)}`);
+    }
+    if (reconfigureAlarms(this.alarms, old.service.alarms, next.service.alarms, this.log, [this.metrics.alarmSink()]))
+      changes.push(`alarms: sent to ${next.service.alarms.map((a) => a.kind).join(', ') || 'the log'}`);
     this.config = next;
     for (const z of next.service.zones) {
       const state = this.zones.get(z.name);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hmsConfig } from '../../scripts/lab/configs.js';
 import { afterServiceTests, highPort, startHmsRun, type Daemon } from './helpers/daemons.js';
 import { waitUntil } from './helpers/floods.js';
-import { requireTool, ROOT, runAsync } from './helpers/run.js';
+import { HMS, requireTool, ROOT, runAsync } from './helpers/run.js';
 import { serviceFolder } from './helpers/service.js';
 
 /**
@@ -28,6 +28,9 @@ const syslogLines: string[] = [];
 const hookBodies: Record<string, unknown>[] = [];
 let commandOut: string;
 let startedAt: number;
+let config: string;
+/** The service's configuration with the metrics on `port`, and `more` alarm sinks. */
+let configText: (port: number, more?: string) => string;
 
 const closers: (() => unknown)[] = [];
 
@@ -69,6 +72,23 @@ function listen(server: Server, address: string): Promise<number> {
   return new Promise((resolve) => server.listen(0, address, () => resolve((server.address() as AddressInfo).port)));
 }
 
+/** A webhook on 127.0.0.1 that keeps the JSON bodies POSTed to it in `bodies`; its port. Closed after the tests. */
+async function webhook(bodies: Record<string, unknown>[]): Promise<number> {
+  const hook = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      bodies.push(JSON.parse(body) as Record<string, unknown>);
+      res.writeHead(204).end();
+    });
+  });
+  closers.push(() => {
+    hook.closeAllConnections();
+    return new Promise((r) => hook.close(r));
+  });
+  return listen(hook, '127.0.0.1');
+}
+
 beforeAll(async () => {
   requireTool('dig');
   requireTool('logger');
@@ -81,39 +101,24 @@ beforeAll(async () => {
   const collector = createSocket('udp4');
   collector.on('message', (m) => syslogLines.push(m.toString('utf8')));
   await new Promise<void>((r) => collector.bind(0, '127.0.0.1', r));
-  const hook = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      hookBodies.push(JSON.parse(body) as Record<string, unknown>);
-      res.writeHead(204).end();
-    });
-  });
-  const hookPort = await listen(hook, '127.0.0.1');
-  closers.push(
-    () => collector.close(),
-    () => {
-      hook.closeAllConnections();
-      return new Promise((r) => hook.close(r));
-    },
-  );
+  const hookPort = await webhook(hookBodies);
+  closers.push(() => collector.close());
   commandOut = join(tmp, 'alarms.jsonl');
   const append = `let s='';process.stdin.on('data',d=>s+=d).on('end',()=>require('fs').appendFileSync(${JSON.stringify(commandOut)},s))`;
   [hmsPort, metricsPort] = [highPort(), highPort()];
-  const config = join(tmp, 'hms.yaml');
-  writeFileSync(
-    config,
+  config = join(tmp, 'hms.yaml');
+  configText = (port: number, more = ''): string =>
     hmsConfig({
       token: 'hms-metrics',
       listen: `127.0.0.1:${hmsPort}`,
-      service: `  metrics-listen: "${METRICS_ADDRESS}:${metricsPort}"
+      service: `  metrics-listen: "${METRICS_ADDRESS}:${port}"
   alarms:
     - log: {}
     - syslog: { server: "127.0.0.1:${collector.address().port}", protocol: udp, facility: local3 }
     - webhook: { url: "http://127.0.0.1:${hookPort}/hooks/hms", timeout: 5s }
-    - command: { run: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(append)}], timeout: 5s }`,
-    }),
-  );
+    - command: { run: [${JSON.stringify(process.execPath)}, -e, ${JSON.stringify(append)}], timeout: 5s }${more}`,
+    });
+  writeFileSync(config, configText(metricsPort));
   startedAt = Math.floor(Date.now() / 1000);
   service = await startHmsRun(config, /zone signed and published/, {
     env: { ...process.env, SOFTHSM2_CONF: process.env.SOFTHSM2_CONF },
@@ -217,5 +222,34 @@ describe('hms run: metrics and alarms (issue 19)', () => {
     expect(value(after, 'hms_alarm_events', 'hms_alarm_events_total', { severity: 'warning', state: 'raised' })).toBe(1);
     expect(value(after, 'hms_alarm_events', 'hms_alarm_events_total', { severity: 'warning', state: 'cleared' })).toBe(1);
     expect(service.output()).toMatch(/"msg":"ALARM cleared: zone example\.com\.: input .* accepted"/);
+  });
+
+  it('OPS-3 hms reload takes new alarm sinks and a new metrics address: a webhook added hears the alarm raised now, the metrics move, and the sinks kept hear nothing twice', async () => {
+    const input = join(folder!.tmp, 'zones/example.com.zone');
+    const from = service.output().length;
+    const hooked = hookBodies.length;
+    appendFileSync(input, 'broken.example.com. 3600 IN A 192.0.2.300\n');
+    await service.waitFor(/input refused; the last good signed version stays served/, 30_000, from);
+    expect(await waitUntil(() => hookBodies.length > hooked, 20_000)).toBe(true);
+    // a second webhook, and the metrics on another port, by a reload
+    const added: Record<string, unknown>[] = [];
+    const addedPort = await webhook(added);
+    const movedPort = highPort();
+    writeFileSync(config, configText(movedPort, `\n    - webhook: { url: "http://127.0.0.1:${addedPort}/added", timeout: 5s }`));
+    const reload = await runAsync('node', [HMS, 'reload', '--config', config], { timeoutMs: 60_000 });
+    expect(reload.status, reload.stdout + reload.stderr).toBe(0);
+    expect(reload.stdout).toContain(`metrics: served on ${METRICS_ADDRESS}:${movedPort}`);
+    expect(reload.stdout).toContain('alarms: sent to log, syslog, webhook, command, webhook');
+    expect(await waitUntil(() => added.length > 0, 20_000)).toBe(true);
+    expect(added[0]).toMatchObject({ state: 'raised', key: 'zone.input/example.com.', zone: 'example.com.' });
+    // the metrics are on the new port only
+    await expect(fetch(`http://${METRICS_ADDRESS}:${metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).rejects.toThrow();
+    metricsPort = movedPort;
+    expect(value(await scrape(), 'hms_alarms', 'hms_alarms', { severity: 'warning' })).toBe(1);
+    // the fix is heard by both webhooks; the first heard the raise once only
+    copyFileSync(join(ROOT, 'examples/zones/example.com.zone'), input);
+    expect(await waitUntil(() => added.some((b) => b.state === 'cleared') && hookBodies.slice(hooked).some((b) => b.state === 'cleared'), 60_000)).toBe(true);
+    expect(hookBodies.slice(hooked).map((b) => b.state)).toEqual(['raised', 'cleared']);
+    expect(added.map((b) => b.state)).toEqual(['raised', 'cleared']);
   });
 });
