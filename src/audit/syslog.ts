@@ -20,9 +20,10 @@ export function loggerArguments(target: SyslogTarget): string[] {
  * speaks to it, or to a server, as the system's own tools do. No shell; the message is one
  * argument after `--`, and holds no before/after value, so never a secret. logger runs on
  * its own: the record has committed already, so a failure is reported to `onError`, never
- * thrown, and a CLI that exits at once does not take the message with it.
+ * thrown, and a CLI that exits at once does not take the message with it. `onDelivered` hears
+ * of each copy that logger(1) took (the service clears its alarm of an earlier failure).
  */
-export function syslogSink(target: SyslogTarget, onError: (message: string) => void): AuditSink {
+export function syslogSink(target: SyslogTarget, onError: (message: string) => void, onDelivered?: () => void): AuditSink {
   const args = loggerArguments(target);
   return (record: AuditRecord) => {
     const child = spawn('logger', [...args, '--', formatSyslogMessage(record)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: TIMEOUT_MS });
@@ -35,6 +36,7 @@ export function syslogSink(target: SyslogTarget, onError: (message: string) => v
       // a negative code is a start that failed: 'error' has said so
       if (code !== null && code > 0) onError(`audit, syslog: logger(1) failed for record ${record.seq} (exit ${code}): ${stderr.trim()}`);
       else if (signal !== null) onError(`audit, syslog: logger(1) was stopped for record ${record.seq} (${signal})`);
+      else if (code === 0) onDelivered?.();
     });
   };
 }

@@ -8,16 +8,18 @@ import { StateStore } from '../storage/state.js';
  * the checkpoint file of the configuration, syslog when configured, and `logSink` (the
  * structured log) when given. Every writer opens the state this way, so no change escapes
  * the copies. A syslog failure is reported by `onSyslogError` (default: a process warning on
- * stderr); the change it records has committed already.
+ * stderr); the change it records has committed already. `onSyslogDelivered` hears of each copy
+ * delivered.
  */
 export function openStateForWriting(
   config: HmsConfig,
   logSink?: AuditSink,
   onSyslogError: (message: string) => void = (message) => process.emitWarning(message),
+  onSyslogDelivered?: () => void,
 ): StateStore {
   const sinks: AuditSink[] = [];
   if (logSink !== undefined) sinks.push(logSink);
-  if (config.audit.syslog !== null) sinks.push(syslogSink(config.audit.syslog, onSyslogError));
+  if (config.audit.syslog !== null) sinks.push(syslogSink(config.audit.syslog, onSyslogError, onSyslogDelivered));
   const auditSink =
     sinks.length === 0
       ? undefined

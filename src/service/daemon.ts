@@ -139,6 +139,10 @@ export class Service {
       resign: (zone, reason) => this.resign(zone, reason),
       reload: () => this.reload(),
       status: () => this.status(),
+      tokenChanged: (zone) => {
+        const state = this.zones.get(zone);
+        if (state !== undefined) this.pipeline.reportOrphans(state);
+      },
     };
     this.authority = new Authority(
       {
@@ -179,6 +183,12 @@ export class Service {
             details: { reason: message },
           });
         },
+        // a copy delivered again: the alarm clears (the records whose copy failed stay in the state's trail)
+        onSyslogDelivered: () =>
+          made.service?.alarms.clear(
+            'audit.syslog',
+            'the syslog copy of the audit trail is delivered again; the copies that failed are in the state (hms audit log)',
+          ),
       });
     } catch (e) {
       lock.release();

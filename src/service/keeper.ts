@@ -77,9 +77,12 @@ export class Keeper {
     return this.currentConfig;
   }
 
-  /** `onSyslogError`: where a failed syslog copy of an audit record is reported (default: a process warning). */
-  static open(config: HmsConfig, options: { readonly auditSink?: AuditSink; readonly onSyslogError?: (message: string) => void } = {}): Keeper {
-    return new Keeper(config, openStateForWriting(config, options.auditSink, options.onSyslogError), undefined);
+  /** `onSyslogError`: where a failed syslog copy of an audit record is reported (default: a process warning); `onSyslogDelivered`: told of each copy delivered. */
+  static open(
+    config: HmsConfig,
+    options: { readonly auditSink?: AuditSink; readonly onSyslogError?: (message: string) => void; readonly onSyslogDelivered?: () => void } = {},
+  ): Keeper {
+    return new Keeper(config, openStateForWriting(config, options.auditSink, options.onSyslogError, options.onSyslogDelivered), undefined);
   }
 
   /**

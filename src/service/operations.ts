@@ -65,6 +65,8 @@ export interface ServiceActions {
   resign(zone: string, reason: string): Promise<unknown>;
   reload(): Promise<string[]>;
   status(): unknown[];
+  /** The zone's keys in the token changed outside a run (an orphan purged): its orphan alarm is checked again. */
+  tokenChanged(zone: string): void;
 }
 
 export interface Applied {
@@ -505,7 +507,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     writes: true,
     parse: (p) => ({ zone: zoneParam(p), keyTag: integer(p, 'keyTag', '--keytag'), id: optionalText(p, 'id')?.toLowerCase(), yes: flag(p, 'yes') }),
     zoneOf: (p) => p.zone,
-    apply: ({ keeper }, p, acting) => {
+    apply: ({ keeper, service }, p, acting) => {
       needTicket(acting, 'removing a key from the HSM needs a ticket');
       const recorded = keeper.store.keys(p.zone).filter((k) => k.keyTag === p.keyTag && (p.id === undefined || k.id.toLowerCase() === p.id));
       const { orphans } = keeper.reconciled(p.zone);
@@ -525,7 +527,10 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
           `zone ${p.zone}: ${found.length} orphan keys have the key tag ${p.keyTag} (ids ${found.map((o) => o.id).join(', ')}): name one with --id`,
         );
       const orphan = found[0]!;
-      if (p.yes) keeper.purgeOrphan(p.zone, orphan, acting);
+      if (p.yes) {
+        keeper.purgeOrphan(p.zone, orphan, acting);
+        service?.tokenChanged(p.zone);
+      }
       return { result: { zone: p.zone, purged: p.yes, key: describeOrphan(orphan) } };
     },
   }),

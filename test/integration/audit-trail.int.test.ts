@@ -315,16 +315,37 @@ describe('DP-2.4e audit records to syslog through logger(1)', () => {
       `state: ${file}\npolicies: [kasp.yaml]\naudit:\n  checkpoint: ${checkpoint}\n  syslog: { server: "127.0.0.1:${port}", protocol: tcp }\n`,
       join(dir, 'hms.yaml'),
     );
-    const reported = new Promise<string>((resolve) => {
-      const store = openStateForWriting(config, undefined, resolve);
+    let delivered = 0;
+    let failed: (message: string) => void = () => undefined;
+    const reported = new Promise<string>((resolve) => (failed = resolve));
+    const store = openStateForWriting(
+      config,
+      undefined,
+      (m) => failed(m),
+      () => delivered++,
+    );
+    try {
       store.addZone(ZONE, { actor: 'alice', at: T0 });
+      const message = await Promise.race([
+        reported,
+        new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no syslog failure reported in 10 s')), 10_000)),
+      ]);
+      expect(message).toMatch(/^audit, syslog: logger\(1\) failed for record 1 \(exit 1\): .*failed to connect/);
+      expect(readFileSync(checkpoint, 'utf8')).toContain('"seq":1');
+      expect(delivered).toBe(0);
+      // the server is back: the next copy is delivered, and said so (the service clears its alarm then)
+      const server = createServer((socket) => socket.resume());
+      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      try {
+        store.updateZone(ZONE.name, { lastSerial: 2 }, { actor: 'alice', at: T0 + 1 });
+        const deadline = Date.now() + 10_000;
+        while (delivered === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(delivered).toBe(1);
+      } finally {
+        await new Promise((resolve) => server.close(resolve));
+      }
+    } finally {
       store.close();
-    });
-    const message = await Promise.race([
-      reported,
-      new Promise<string>((_, reject) => setTimeout(() => reject(new Error('no syslog failure reported in 10 s')), 10_000)),
-    ]);
-    expect(message).toMatch(/^audit, syslog: logger\(1\) failed for record 1 \(exit 1\): .*failed to connect/);
-    expect(readFileSync(checkpoint, 'utf8')).toContain('"seq":1');
-  }, 20_000);
+    }
+  }, 30_000);
 });

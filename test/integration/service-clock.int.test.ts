@@ -349,9 +349,13 @@ describe('the service with its clock injected', () => {
       }
       const orphansListed = async (): Promise<unknown[]> => ((await ask('key.list', { zone: 'orphan.example.' })).result as { orphans: unknown[] }).orphans;
       expect(await orphansListed()).toHaveLength(1);
+      expect(service.alarms.active().map((a) => a.key)).toContain('hsm.orphans/orphan.example.');
       const purged = await ask('key.purge', { zone: 'orphan.example.', keyTag: orphan.keyTag, yes: true }, 'CHG-17');
       expect(purged.result).toMatchObject({ purged: true, key: { keyTag: orphan.keyTag, id } });
       expect(await orphansListed()).toEqual([]);
+      // the orphan alarm raised at start is cleared at once, not at the next start (OPS-3)
+      expect(service.alarms.active().filter((a) => a.key === 'hsm.orphans/orphan.example.')).toEqual([]);
+      expect(lines.some((l) => l.zone === 'orphan.example.' && /^ALARM cleared: zone orphan\.example\.: the token holds keys/.test(String(l.msg)))).toBe(true);
       const audit = (await ask('audit.log', { zone: 'orphan.example.' })).result as { records: { action: string }[] };
       expect(audit.records.filter((r) => r.action === 'key.purge')).toMatchObject([
         { actor: 'admin', ticket: 'CHG-17', before: { keyTag: orphan.keyTag, role: 'ksk', id, label: `hms:orphan.example.:ksk:${id}` }, after: null },
