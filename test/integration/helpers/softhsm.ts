@@ -25,7 +25,7 @@ export function throwawayToken(label: string): { readonly dir: string; readonly 
 
 /**
  * A throwaway token with its PIN in `pin` (mode 0600) and the policy file `fast.yaml`: the DP
- * policy with waiting times of seconds (`fast`), and the same with a parent DS TTL of 4 s
+ * policy with waiting times of seconds (`fast`), and the same with a parent DS TTL of 15 s
  * (`slow-parent`), long enough to act before it passes.
  */
 export function tokenWithFastPolicies(label: string): ReturnType<typeof throwawayToken> {
@@ -40,7 +40,7 @@ export function tokenWithFastPolicies(label: string): ReturnType<typeof throwawa
 `;
   writeFileSync(
     join(hsm.dir, 'fast.yaml'),
-    `policies:\n${policy('fast', 'the DP policy with waiting times of seconds, for tests', '1s')}${policy('slow-parent', 'as fast, with a parent DS TTL of 4 s, long enough to act before it passes', '4s')}`,
+    `policies:\n${policy('fast', 'the DP policy with waiting times of seconds, for tests', '1s')}${policy('slow-parent', 'as fast, with a parent DS TTL of 15 s, long enough to act before it passes on a loaded machine', '15s')}`,
   );
   return hsm;
 }
