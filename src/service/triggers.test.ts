@@ -19,6 +19,35 @@ describe('Triggers: the daily re-sign schedule', () => {
   });
 });
 
+describe('Triggers: a daily run reached late', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('DP-4.4b still runs when the event loop reaches it minutes late (a busy or suspended host), once; node-cron alone dropped it after 1 s', async () => {
+    vi.useFakeTimers({ now: new Date('2027-03-01T03:16:59Z') });
+    const fired: string[] = [];
+    const triggers = new Triggers({
+      zones: () => ['example.com.'],
+      daily: () => fired.push(new Date().toISOString()),
+      poll: () => undefined,
+      hourly: () => undefined,
+    });
+    triggers.start('17 3 * * *', 3_600_000);
+    try {
+      // the clock moves on 13 minutes while no timer runs (the loop blocked), then the timers run
+      vi.setSystemTime(new Date('2027-03-01T03:30:00Z'));
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(fired).toEqual(['2027-03-01T03:30:01.000Z']);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(fired).toHaveLength(1);
+      expect(triggers.nextDailyAt()?.toISOString()).toBe('2027-03-02T03:17:00.000Z');
+    } finally {
+      await triggers.stop();
+    }
+  });
+});
+
 describe('Triggers: the daily re-signs spread over resign-spread (issue 20 item 4)', () => {
   afterEach(() => {
     vi.useRealTimers();

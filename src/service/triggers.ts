@@ -12,6 +12,9 @@ export interface TriggerHandlers {
   readonly hourly: () => void;
 }
 
+/** How late the daily schedule's run may come and still run (node-cron's missedExecutionTolerance): 12 hours. */
+export const LATE_RUN_MS = 12 * 3_600_000;
+
 /**
  * What makes the service act by itself, beside operators' requests and NOTIFYs: the cron
  * schedule, the polling of input files and the hourly checks. The planner's key events are
@@ -67,8 +70,15 @@ export class Triggers {
   }
 
   private schedule(resign: string): void {
-    // DK-16: the schedule is UTC, as every time hms keeps, not the host's time zone
-    this.cronTask = cron.schedule(resign, () => this.fireDaily(), { name: 'hms re-sign', noOverlap: true, timezone: 'UTC' });
+    // DK-16: the schedule is UTC, as every time hms keeps, not the host's time zone. A run the
+    // event loop reaches late (a busy or suspended host) still runs, up to LATE_RUN_MS after
+    // its time: node-cron's default drops a run more than 1 s late, and with it the day's re-sign.
+    this.cronTask = cron.schedule(resign, () => this.fireDaily(), {
+      name: 'hms re-sign',
+      noOverlap: true,
+      timezone: 'UTC',
+      missedExecutionTolerance: LATE_RUN_MS,
+    });
   }
 
   async stop(): Promise<void> {
