@@ -10,6 +10,7 @@ import type { ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
 import type { ZoneInputLimits } from '../dns/zonefile/parser.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
+import type { Presigner } from '../dnssec/presign.js';
 import { serialGreater } from '../dns/serial.js';
 import { timings } from '../enforcer/timing.js';
 import { HsmError } from '../hsm/errors.js';
@@ -25,7 +26,8 @@ import type { Acting, Keeper } from './keeper.js';
 import { loadZoneFile, readZoneFile, SIGNED_FILE_LIMITS } from './load-zone.js';
 import type { Publisher } from './publisher.js';
 import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
-import { signManagedZone } from './sign-managed.js';
+import { signingAhead, signManagedZone } from './sign-managed.js';
+import { readSigningAhead } from './read-ahead.js';
 import { signingUrgency } from './sign-urgency.js';
 
 /** What the service keeps of one configured zone while it runs (what it serves is the publisher's). */
@@ -273,12 +275,18 @@ export class ZonePipeline {
     state.stamp = this.stampOf(z);
     // load and check: a bad input waits for a person; the served version stays (OPS-7)
     let input: Zone;
+    // the zone's signing set up first, so that its input is signed as it is read (as `hms sign` does)
+    const urgency = this.urgency(zoneName);
+    const ahead = await signingAhead(this.ctx.keeper, zoneName, acting.at, urgency);
+    let presigner: Presigner | undefined;
     try {
       // asynchronous: the event loop turns while it is read, the other zones keep being served
-      input = await readZoneFile(file, Name.parse(zoneName), { limits: this.limits });
+      if (ahead === undefined) input = await readZoneFile(file, Name.parse(zoneName), { limits: this.limits });
+      else ({ zone: input, presigner } = await readSigningAhead(file, Name.parse(zoneName), ahead.options, { limits: this.limits }));
       const findings = checkZone(input);
       if (hasErrors(findings)) throw new ZoneCheckError(zoneName, findings);
     } catch (e) {
+      ahead?.close();
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
       log.error({ file, reason: error.message, serving: this.served(state) }, 'input refused; the last good signed version stays served');
@@ -306,7 +314,8 @@ export class ZonePipeline {
         served: this.served(state),
         previous: this.ctx.publisher.served(zoneName),
         progress: progress.update,
-        urgency: this.urgency(zoneName),
+        urgency,
+        ...(ahead === undefined || presigner === undefined ? {} : { ahead: { run: ahead, presigned: presigner } }),
       }).finally(() => progress.finish());
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
@@ -321,6 +330,7 @@ export class ZonePipeline {
           revision: revision.rev,
           signatures: signed.signatures,
           ...(signed.kept === undefined ? {} : { kept: signed.kept }),
+          ...(presigner === undefined ? {} : { signedAhead: presigner.used }),
           records: zone.recordCount,
           expires: expiry(this.ctx.publisher.facts(zoneName).expires),
           reasons,
@@ -334,6 +344,7 @@ export class ZonePipeline {
       this.ctx.signed(zoneName);
       return this.nextRun(state, plan.next);
     } catch (e) {
+      ahead?.close(); // before an HSM reset, which waits for every lane to end
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
       if (e instanceof HsmError || (e instanceof SignerError && e.code === 'HSM')) {
