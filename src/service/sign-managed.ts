@@ -98,9 +98,9 @@ export interface SigningAhead {
  * keys that sign the zone data as the key records stand, the times as the policy says. None
  * for a zone not managed yet or without such a key, with a policy that keeps signatures
  * (`signatures.refresh` a duration: most are not made again), or when the HSM cannot be used
- * now (the run's signing step reports that).
+ * now (the run's signing step reports that). Never throws.
  */
-export async function signingAhead(keeper: Keeper, zoneName: string, at: UnixSeconds, urgency: Urgency): Promise<SigningAhead | undefined> {
+export async function signingAhead(keeper: Keeper, zoneName: string, at: UnixSeconds, urgency: () => Urgency): Promise<SigningAhead | undefined> {
   let pool: SigningPool | undefined;
   let lane: SigningLane | undefined;
   try {
@@ -114,7 +114,7 @@ export async function signingAhead(keeper: Keeper, zoneName: string, at: UnixSec
     const token = keeper.hsm();
     pool = await token.startSigningThreads();
     const inHsm = new Map(findKeys(token, Name.parse(zone.name)).map((k) => [k.id.toString('hex'), k]));
-    const open = (lane = pool.lane(zone.name, urgency));
+    const open = (lane = pool.lane(zone.name, urgency()));
     const keys = new Map<string, SigningKey>();
     for (const record of data) {
       const key = inHsm.get(record.id);

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateZone } from '../../scripts/bench/zone-generator.js';
@@ -50,23 +50,52 @@ beforeAll(async () => {
 
 afterServiceTests(daemons, () => ({ tmp, token }));
 
+interface Signed {
+  signatures: number;
+  signedAhead?: number;
+  revision: number;
+}
+
+/** The zone's 'zone signed and published' lines logged after `from`. */
+const signedAfter = (zone: string, from: number): Signed[] =>
+  service
+    .output()
+    .slice(from)
+    .split('\n')
+    .filter((l) => signedLine(zone).test(l))
+    .map((l) => JSON.parse(l) as Signed);
+
+async function resign(zone: string): Promise<Signed> {
+  const from = service.output().length;
+  const r = await runAsync('node', [HMS, 'zone', 'resign', zone, '--config', config], { timeoutMs: 240_000 });
+  expect(r.status, r.stdout + r.stderr).toBe(0);
+  await service.waitFor(signedLine(zone), 60_000, from);
+  return signedAfter(zone, from)[0]!;
+}
+
 describe("the service's re-sign signs ahead while it reads the input (issue 20 item 2a)", () => {
   for (const zone of ZONES) {
     it(`OPS-7 hms zone resign ${zone}: signatures made while the input was read are used, and the signed version verifies`, async () => {
-      const from = service.output().length;
-      const r = await runAsync('node', [HMS, 'zone', 'resign', zone, '--config', config], { timeoutMs: 240_000 });
-      expect(r.status, r.stdout + r.stderr).toBe(0);
-      await service.waitFor(signedLine(zone), 60_000, from);
-      const line = service
-        .output()
-        .slice(from)
-        .split('\n')
-        .find((l) => signedLine(zone).test(l))!;
-      const logged = JSON.parse(line) as { signatures: number; signedAhead?: number; records: number };
+      const first = signedAfter(zone, 0)[0]!;
+      const logged = await resign(zone);
       // a zone of 5,000 records: its NSEC3 records' signatures and the SOA's are made after the read, the rest may be made during it
       expect(logged.signatures).toBeGreaterThan(5_000);
       expect(logged.signedAhead).toBeGreaterThan(0);
       expect(logged.signedAhead).toBeLessThan(logged.signatures);
+      // the same input: the same revision (known by the records read, not printed again)
+      expect(logged.revision).toBe(first.revision);
     }, 300_000);
   }
+
+  it('DP-2.6 an input changed is kept as a new revision and signed ahead; the re-sign after keeps that revision', async () => {
+    const zone = ZONES[0];
+    const before = signedAfter(zone, 0).at(-1)!;
+    const from = service.output().length;
+    appendFileSync(join(tmp, 'zones', `${zone}.zone`), 'added-by-test 3600 IN A 192.0.2.77\n');
+    await service.waitFor(signedLine(zone), 120_000, from);
+    const changed = signedAfter(zone, from)[0]!;
+    expect(changed.revision).toBe(before.revision + 1);
+    expect(changed.signedAhead).toBeGreaterThan(0);
+    expect((await resign(zone)).revision).toBe(changed.revision);
+  }, 300_000);
 });
