@@ -24,7 +24,9 @@ export interface AheadOptions {
  * so that the signing threads have work from the start: `hms sign` and the service's runs
  * both read their input so. The presigner goes to signZoneTo as `presigned`, which takes a
  * signature made ahead only for exactly what it signs (a key that does not sign in the end,
- * or an RRset that changed, is signed anew); its `used` counts those taken.
+ * or an RRset that changed, is signed anew); its `used` counts those taken. A re-sign of a
+ * 100k-record zone through `hms run` used 4,289 to 5,953 signatures made ahead (3 runs; `hms
+ * sign` of the same file 3,521 to 4,929), on a 2-core machine under a load of 13 to 19.
  */
 export async function readSigningAhead(
   path: string,
