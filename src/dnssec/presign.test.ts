@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { softwareKey } from '../../test/helpers/software-signer.js';
+import { softwareKey, threadedKey } from '../../test/helpers/software-signer.js';
 import { verifySignedZone } from '../../test/integration/helpers/run.js';
 import { Name } from '../dns/name.js';
 import { RRType } from '../dns/types.js';
@@ -13,7 +13,7 @@ import { ZoneBuilder, type Zone } from '../zone/zone.js';
 import { Algorithm } from './algorithms.js';
 import { Presigner } from './presign.js';
 import { signZone, type SignZoneOptions } from './sign-zone.js';
-import type { SignatureSink, SigningKey } from './signer.js';
+import type { SigningKey } from './signer.js';
 
 const origin = Name.parse('ahead.example.');
 // the validators judge signatures by this machine's clock
@@ -48,48 +48,8 @@ const WRONG = 3;
 
 const rsaKeys = [softwareKey(Algorithm.RSASHA256, 'ksk'), softwareKey(Algorithm.RSASHA256, 'zsk')];
 
-/**
- * The ZSK with signTo (as the HSM's signing threads have it), counting what it is asked;
- * `hold` keeps the answers until `answer()`, `failFirst` fails that many.
- */
-function threadedZsk(options: { hold?: boolean; failFirst?: number } = {}): { key: SigningKey; calls: () => number; answer: () => Promise<void> } {
-  const base = rsaKeys[1]!.signer;
-  let calls = 0;
-  let fail = options.failFirst ?? 0;
-  const held: (() => void)[] = [];
-  const key: SigningKey = {
-    role: 'zsk',
-    signer: {
-      dnskey: base.dnskey,
-      algorithm: base.algorithm,
-      keyTag: base.keyTag,
-      sign: (data) => base.sign(data),
-      signTo: (data: Uint8Array, sink: SignatureSink, slot: number) => {
-        calls++;
-        const copy = Uint8Array.from(data);
-        const failing = fail-- > 0;
-        const reply = (): void => {
-          if (failing) sink.failed(new Error('CKR_DEVICE_ERROR'));
-          else
-            base.sign(copy).then(
-              (s) => sink.signed(slot, s),
-              (e: unknown) => sink.failed(e),
-            );
-        };
-        if (options.hold === true) held.push(reply);
-        else setImmediate(reply);
-      },
-    },
-  };
-  return {
-    key,
-    calls: () => calls,
-    answer: async () => {
-      for (const reply of held.splice(0)) reply();
-      await new Promise((resolve) => setImmediate(resolve));
-    },
-  };
-}
+/** The ZSK with signTo (as the HSM's signing threads have it), counting what it is asked. */
+const threadedZsk = (options: { hold?: boolean; failFirst?: number } = {}): ReturnType<typeof threadedKey> => threadedKey(rsaKeys[1]!, options);
 
 /** The zone read record by record, each shown to the presigner as it comes. */
 function read(presigner: Presigner | undefined): Zone {
@@ -183,5 +143,37 @@ describe('signing while the zone file is read (Presigner)', () => {
       // the first four asked ahead fail; three of them (@ A, ns1 A, www A) were good guesses, asked again
       expect(calls() - AHEAD, `waited: ${wait}`).toBe(signatures(signed) - 1 - (AHEAD - WRONG) + 3);
     }
+  });
+
+  it("signs ahead with the jitter signZoneTo spreads the expirations by (the policy's signatures.jitter): every good guess is used", async () => {
+    const jitter = 12 * 3600;
+    const plain = await signZone(read(undefined), { ...optionsWith(threadedZsk().key), jitter });
+    const { key, calls } = threadedZsk();
+    const presigner = new Presigner(origin, { ...times, jitter });
+    presigner.start([key]);
+    const zone = read(presigner);
+    expect(calls()).toBe(AHEAD);
+    const signed = await signZone(zone, { ...optionsWith(key), jitter, presigned: presigner });
+    expect([...printZone(signed)]).toEqual([...printZone(plain)]);
+    // the expirations spread (the fifth field of an RRSIG's RDATA)
+    expect(new Set([...printZone(signed)].filter((l) => /\tRRSIG\t/.test(l)).map((l) => l.split('\t')[4]!.split(' ')[4])).size).toBeGreaterThan(1);
+    expect(presigner.used).toBe(AHEAD - WRONG);
+    expect(calls() - AHEAD).toBe(signatures(signed) - 1 - (AHEAD - WRONG));
+  });
+
+  it('a signature made ahead with a key that does not sign in the end (the planner rolled it meanwhile) is not used: the zone is signed by the key that signs', async () => {
+    const successor = threadedKey(softwareKey(Algorithm.RSASHA256, 'zsk'));
+    const plain = await signZone(read(undefined), optionsWith(successor.key));
+    const askedBefore = successor.calls();
+    const expected = threadedZsk();
+    const presigner = new Presigner(origin, times);
+    presigner.start([expected.key]);
+    const zone = read(presigner);
+    expect(expected.calls()).toBe(AHEAD);
+    const signed = await signZone(zone, { ...optionsWith(successor.key), presigned: presigner });
+    expect(presigner.used).toBe(0);
+    expect([...printZone(signed)]).toEqual([...printZone(plain)]);
+    // every signature of the zone data by the key that signs, asked of it (the one of the DNSKEY RRset by the KSK)
+    expect(successor.calls() - askedBefore).toBe(signatures(signed) - 1);
   });
 });

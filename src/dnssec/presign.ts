@@ -2,7 +2,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { ByteWriter, compareBytes } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
-import { minTtl, RrsigHeaderTemplate, rrsigLabels, writeCanonicalRRset } from './rrsig.js';
+import { minTtl, RrsigHeaderTemplate, rrsigLabels, spreadExpiration, writeCanonicalRRset } from './rrsig.js';
 import type { SignatureSink, SigningKey } from './signer.js';
 
 /** Signatures made ahead of signZoneTo, which takes them where they fit (SignZoneOptions.presigned). */
@@ -86,9 +86,13 @@ export class Presigner implements Presigned {
     this.waiting--;
   };
 
+  /**
+   * `times` as signZoneTo is given them (SignZoneOptions inception, expiration and jitter): a
+   * signature made ahead carries the header signZoneTo would write.
+   */
   constructor(
     private readonly origin: Name,
-    private readonly times: { readonly inception: UnixSeconds; readonly expiration: UnixSeconds },
+    private readonly times: { readonly inception: UnixSeconds; readonly expiration: UnixSeconds; readonly jitter?: number },
     private readonly inFlight = 1024,
   ) {}
 
@@ -136,9 +140,11 @@ export class Presigner implements Presigned {
     w.reset();
     w.bytes(new Uint8Array(this.keys[0]!.header.length));
     writeCanonicalRRset(w, labels, owner, type, ttl, run);
+    const jitter = this.times.jitter ?? 0;
+    const expiration = jitter > 0 ? spreadExpiration(this.times.expiration >>> 0, jitter, owner, type, this.times.inception >>> 0) : undefined;
     for (const { key, header } of this.keys) {
       const input = w.view().slice();
-      header.writeInto(input, 0, type, labels, ttl);
+      header.writeInto(input, 0, type, labels, ttl, expiration);
       const ahead = new Ahead(key, input, this.answered);
       const id = `${owner.key}/${type}`;
       const list = this.made.get(id);

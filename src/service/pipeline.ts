@@ -8,13 +8,15 @@ import { SignerError } from '../common/errors.js';
 import type { HmsConfig } from '../config/config.js';
 import type { ServiceZone } from '../config/service.js';
 import { Name } from '../dns/name.js';
-import type { ZoneInputLimits } from '../dns/zonefile/parser.js';
+import type { ZoneInputLimits, ZoneRecord } from '../dns/zonefile/parser.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
+import type { Presigner } from '../dnssec/presign.js';
 import { serialGreater } from '../dns/serial.js';
 import { timings } from '../enforcer/timing.js';
 import { HsmError } from '../hsm/errors.js';
 import type { HmsMetrics } from '../monitor/metrics.js';
 import type { Urgency } from '../hsm/fair-queue.js';
+import type { RevisionRow } from '../enforcer/ports.js';
 import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
 import { copyFileAtomically, writeZoneFileAtomically } from '../storage/zone-files.js';
 import { fetchZone } from '../transfer/fetch-zone.js';
@@ -24,8 +26,9 @@ import type { Zone } from '../zone/zone.js';
 import type { Acting, Keeper } from './keeper.js';
 import { loadZoneFile, readZoneFile, SIGNED_FILE_LIMITS } from './load-zone.js';
 import type { Publisher } from './publisher.js';
-import { canonicalText, keepRevision, revisionDigest } from './revisions.js';
-import { signManagedZone } from './sign-managed.js';
+import { canonicalText, InputFingerprint, keepRevision, revisionDigest } from './revisions.js';
+import { signingAhead, signManagedZone } from './sign-managed.js';
+import { readSigningAhead } from './read-ahead.js';
 import { signingUrgency } from './sign-urgency.js';
 
 /** What the service keeps of one configured zone while it runs (what it serves is the publisher's). */
@@ -79,6 +82,9 @@ const expiry = (t: UnixSeconds | null): string | null => (t === null ? null : is
  * any stage keeps the last good version served; the job retries (OPS-7).
  */
 export class ZonePipeline {
+  /** Each zone's input as its last run read it (InputFingerprint) and the revision it was kept as. */
+  private readonly revisionRead = new Map<string, { readonly fingerprint: string; readonly revision: RevisionRow }>();
+
   constructor(private readonly ctx: PipelineContext) {}
 
   /** Where the signed version of a zone is kept (and served from after a restart). */
@@ -273,14 +279,25 @@ export class ZonePipeline {
       }
     }
     state.stamp = this.stampOf(z);
+    // how long each stage took (the log line of a version signed and published)
+    const stages = new StageTimes();
     // load and check: a bad input waits for a person; the served version stays (OPS-7)
     let input: Zone;
+    // the zone's signing set up first, so that its input is signed as it is read (as `hms sign` does)
+    const ahead = await signingAhead(this.ctx.keeper, zoneName, acting.at, () => this.urgency(zoneName));
+    let presigner: Presigner | undefined;
+    const fingerprint = new InputFingerprint();
     try {
       // asynchronous: the event loop turns while it is read, the other zones keep being served
-      input = await readZoneFile(file, Name.parse(zoneName), { limits: this.limits });
+      const reading = { limits: this.limits, observe: (r: ZoneRecord) => fingerprint.add(r) };
+      if (ahead === undefined) input = await readZoneFile(file, Name.parse(zoneName), reading);
+      else ({ zone: input, presigner } = await readSigningAhead(file, Name.parse(zoneName), ahead.options, reading));
+      stages.end('read');
       const findings = checkZone(input);
       if (hasErrors(findings)) throw new ZoneCheckError(zoneName, findings);
+      stages.end('check');
     } catch (e) {
+      ahead?.close();
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
       log.error({ file, reason: error.message, serving: this.served(state) }, 'input refused; the last good signed version stays served');
@@ -292,12 +309,15 @@ export class ZonePipeline {
       if (state.dropped !== undefined) throw new SignerError('USAGE', state.dropped);
       this.ensureManaged(z, file, acting);
       this.ctx.keeper.noteInput(this.ctx.keeper.zone(zoneName), input);
-      const revision = keepRevision(this.ctx.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, {
-        actor: acting.who.user,
-        at: acting.at,
-        comment: acting.comment,
-      });
+      const revision = this.keptRevision(zoneName, fingerprint.digest(), () =>
+        keepRevision(this.ctx.keeper.store, input, z.input.kind === 'file' ? `file ${file}` : `primary ${z.input.primary.address}`, {
+          actor: acting.who.user,
+          at: acting.at,
+          comment: acting.comment,
+        }),
+      );
       // the input just read and checked, and the signed zone kept as it is written: neither file is read again
+      stages.end('revision');
       let written: Zone | undefined;
       const started = performance.now();
       const progress = new SigningProgress({ label: zoneName, log: (fields, msg) => log.info(fields, msg), ...this.ctx.signingProgress });
@@ -311,9 +331,12 @@ export class ZonePipeline {
         previous: this.ctx.publisher.served(zoneName),
         progress: progress.update,
         urgency: this.urgency(zoneName),
+        ...(ahead === undefined || presigner === undefined ? {} : { ahead: { run: ahead, presigned: presigner } }),
       }).finally(() => progress.finish());
+      stages.end('sign');
       const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
+      stages.end('publish');
       this.ctx.metrics.recordSign(zoneName, { seconds: (performance.now() - started) / 1000, signatures: signed.signatures });
       for (const key of [zoneAlarm.sign, zoneAlarm.hsm, zoneAlarm.plan])
         this.ctx.alarms.clear(key(zoneName), `zone ${zoneName}: serial ${signed.serial} signed and published`);
@@ -325,6 +348,8 @@ export class ZonePipeline {
           revision: revision.rev,
           signatures: signed.signatures,
           ...(signed.kept === undefined ? {} : { kept: signed.kept }),
+          ...(presigner === undefined ? {} : { signedAhead: presigner.used }),
+          seconds: stages.seconds,
           records: zone.recordCount,
           expires: expiry(this.ctx.publisher.facts(zoneName).expires),
           reasons,
@@ -338,6 +363,7 @@ export class ZonePipeline {
       this.ctx.signed(zoneName);
       return this.nextRun(state, plan.next);
     } catch (e) {
+      ahead?.close(); // before an HSM reset, which waits for every lane to end
       const error = e instanceof Error ? e : new Error(String(e));
       // removed meanwhile: nothing to alarm about, nothing to retry
       if (state.dropped !== undefined) {
@@ -435,6 +461,19 @@ export class ZonePipeline {
   }
 
   /**
+   * The revision an input read now is kept as: the newest one, without printing the zone again,
+   * when the last run read the same records (`fingerprint`) and that revision is still the
+   * newest; else `keep()`'s (keepRevision: the canonical text of the whole zone and its digest).
+   */
+  private keptRevision(zone: string, fingerprint: string, keep: () => RevisionRow): RevisionRow {
+    const last = this.revisionRead.get(zone);
+    const newest = last?.fingerprint === fingerprint ? this.ctx.keeper.store.revisions(zone, 1)[0] : undefined;
+    const revision = newest !== undefined && newest.rev === last!.revision.rev && newest.sha256 === last!.revision.sha256 ? newest : keep();
+    this.revisionRead.set(zone, { fingerprint, revision });
+    return revision;
+  }
+
+  /**
    * The zone is no longer served: its signatures waiting in the shared pool are dropped, and a
    * run that has not begun signing yet (reading its input, waiting for the pool) never does;
    * its run ends at once (the others go on).
@@ -442,6 +481,7 @@ export class ZonePipeline {
   drop(state: ZoneState): void {
     const zone = state.config.name;
     state.dropped = `zone ${zone} is no longer served (removed from ${this.ctx.config().file}): its signing was dropped`;
+    this.revisionRead.delete(zone);
     this.ctx.keeper.dropSigning(zone, state.dropped);
   }
 
@@ -500,5 +540,17 @@ export class ZonePipeline {
         audit,
       );
     }
+  }
+}
+
+/** Seconds per stage of a run, each from the end of the one before. */
+class StageTimes {
+  readonly seconds: Record<string, number> = {};
+  private last = performance.now();
+
+  end(stage: string): void {
+    const now = performance.now();
+    this.seconds[stage] = Math.round(now - this.last) / 1000;
+    this.last = now;
   }
 }

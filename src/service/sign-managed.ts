@@ -12,6 +12,9 @@ import { keysAt, type KeyRecord } from '../enforcer/keys.js';
 import { timings } from '../enforcer/timing.js';
 import { policySigning } from '../enforcer/zone-facts.js';
 import type { Urgency } from '../hsm/fair-queue.js';
+import type { SigningLane, SigningPool } from '../hsm/sign-pool.js';
+import type { Token } from '../hsm/token.js';
+import type { Presigned } from '../dnssec/presign.js';
 import { findKeys, hsmSigner, withAlgorithm } from '../hsm/keys.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
@@ -20,6 +23,7 @@ import { AtomicZoneFile } from '../storage/zone-files.js';
 import { printNode } from '../zone/print.js';
 import { ZoneBuilder, type RRsetView, type Zone } from '../zone/zone.js';
 import { editZone, loadZoneFile, type ZoneEdit } from './load-zone.js';
+import type { AheadOptions } from './read-ahead.js';
 import { signZoneToFile } from './sign-file.js';
 
 export interface SignedVersion extends SignSummary {
@@ -70,6 +74,74 @@ export interface SignManagedOptions {
   readonly urgency?: Urgency;
   /** Why the zone is no longer to be signed, if it is not (removed from the service meanwhile): the run ends before any signature. */
   readonly dropped?: () => string | undefined;
+  /**
+   * The run's signing set up before its input was read (signingAhead), and the signatures
+   * made ahead while it was read: its lane and keys are used, and it is closed here.
+   */
+  readonly ahead?: { readonly run: SigningAhead; readonly presigned: Presigned };
+}
+
+/** A run's signing, set up before its input is read so that the input is signed ahead as it is read (readSigningAhead). */
+export interface SigningAhead {
+  /** What the read signs ahead with: the keys that sign the zone data now, the policy's times. */
+  readonly options: AheadOptions;
+  readonly token: Token;
+  /** The run's lane in the token's shared pool. */
+  readonly lane: SigningLane;
+  /** The signers of `options.keys`, by key record id (signManagedZone takes them for the keys that sign in the end). */
+  readonly keys: ReadonlyMap<string, SigningKey>;
+  /** The lane is ended (once; signManagedZone does it, and a run that fails before calls it). */
+  close(): void;
+}
+
+/**
+ * Sets up the signing of a run of a managed zone before its input is read, as signManagedZone
+ * will sign at `at` unless a due key event changes its keys: the lane in the token's pool, the
+ * keys that sign the zone data as the key records stand, the times as the policy says. None
+ * for a zone not managed yet or without such a key, with a policy that keeps signatures
+ * (`signatures.refresh` a duration: most are not made again), or when the HSM cannot be used
+ * now (the run's signing step reports that). Never throws.
+ */
+export async function signingAhead(keeper: Keeper, zoneName: string, at: UnixSeconds, urgency: () => Urgency): Promise<SigningAhead | undefined> {
+  let pool: SigningPool | undefined;
+  let lane: SigningLane | undefined;
+  try {
+    const zone = keeper.store.getZone(zoneName);
+    if (zone === undefined) return undefined;
+    const policy = keeper.policy(zone.policy);
+    if (policy.signatures.refresh !== 'always') return undefined;
+    const view = keysAt(keeper.keys(zone), at);
+    const data = view.dnskeys.filter((k) => view.dataSigners.includes(k));
+    if (data.length === 0) return undefined;
+    const token = keeper.hsm();
+    pool = await token.startSigningThreads();
+    const inHsm = new Map(findKeys(token, Name.parse(zone.name)).map((k) => [k.id.toString('hex'), k]));
+    const open = (lane = pool.lane(zone.name, urgency()));
+    const keys = new Map<string, SigningKey>();
+    for (const record of data) {
+      const key = inHsm.get(record.id);
+      if (key === undefined) continue;
+      const role = view.dnskeySigners.includes(record) ? 'csk' : 'zsk';
+      keys.set(record.id, { signer: hsmSigner(token, withAlgorithm(key, record.algorithm), open), role });
+    }
+    const inception = at - policy.signatures.inceptionOffset;
+    let closed = false;
+    return {
+      options: { times: { inception, expiration: inception + policy.signatures.validity, jitter: policy.signatures.jitter }, keys: [...keys.values()] },
+      token,
+      lane: open,
+      keys,
+      close: () => {
+        if (closed) return;
+        closed = true;
+        for (const k of keys.values()) k.signer.release?.();
+        pool!.endLane(open);
+      },
+    };
+  } catch {
+    if (lane !== undefined) pool!.endLane(lane);
+    return undefined;
+  }
 }
 
 /**
@@ -126,6 +198,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   };
 
   if (p.status === 'unsigned') {
+    options.ahead?.run.close();
     writeUnsigned(input, serial, soa, out, reserve('unsigned (insecure, DP-4.7b)'));
     record();
     return {
@@ -147,6 +220,9 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const token = keeper.hsm();
   // the token's one pool, every zone's signatures in it; this run's in a lane of its own
   const pool = await token.startSigningThreads();
+  // set up before the input was read (on this token: not reset since)
+  const ahead = options.ahead?.run.token === token ? options.ahead : undefined;
+  if (ahead === undefined) options.ahead?.run.close();
   const inHsm = new Map(findKeys(token, origin).map((k) => [k.id.toString('hex'), k]));
   const signing: { record: KeyRecord; role: SigningKey['role'] }[] = [];
   for (const k of view.dnskeys) {
@@ -176,12 +252,15 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const keep = options.written === undefined ? undefined : new ZoneBuilder(origin);
   let summary: SignSummary;
   let keys: SigningKey[] = [];
-  const lane = pool.lane(zone.name, options.urgency ?? 'requested');
+  const lane = ahead?.run.lane ?? pool.lane(zone.name, options.urgency ?? 'requested');
   // removed while it read its input or waited for the pool: the lane is dropped before its first request
   const dropped = options.dropped?.();
-  if (dropped !== undefined) lane.dropped = new SignerError('USAGE', dropped);
+  if (dropped !== undefined) lane.dropped ??= new SignerError('USAGE', dropped);
   try {
     keys = signing.map(({ record, role }) => {
+      // the signer that signed ahead, when it signs in the end as it was expected to
+      const given = ahead?.run.keys.get(record.id);
+      if (given !== undefined && given.role === role && given.signer.algorithm === record.algorithm) return given;
       const key = inHsm.get(record.id);
       // keys() found it a moment ago: the token changed in between (another process, a reset)
       if (key === undefined)
@@ -208,6 +287,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
           ? { keep: { previous: options.previous, refresh: policy.signatures.refresh, now } }
           : {}),
         ...(options.progress === undefined ? {} : { progress: options.progress }),
+        ...(ahead === undefined ? {} : { presigned: ahead.presigned }),
         ...(policy.parent.cds || policy.parent.cdnskey || cdsDelete
           ? { cds: { digestTypes: policy.parent.dsDigests, dnskeys: cdsKeys.map((k) => k.dnskey), delete: cdsDelete } }
           : {}),
@@ -219,8 +299,10 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
     );
   } finally {
     // the threads keep their copies of the keys for the next run (until a key is destroyed); the lane goes
-    for (const k of keys) k.signer.release?.();
-    pool.endLane(lane);
+    const given = new Set(ahead?.run.keys.values());
+    for (const k of keys) if (!given.has(k)) k.signer.release?.();
+    if (ahead === undefined) pool.endLane(lane);
+    else ahead.run.close();
   }
   if (keep !== undefined) options.written!(keep.freeze());
   record();

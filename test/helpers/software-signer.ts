@@ -2,7 +2,7 @@ import { generateKeyPairSync, sign as cryptoSign, type KeyObject } from 'node:cr
 import { ByteWriter } from '../../src/dns/bytes.js';
 import { Algorithm } from '../../src/dnssec/algorithms.js';
 import { keyTag } from '../../src/dnssec/key-tag.js';
-import { dnskeyFlags, type KeyRole, type Signer, type SigningKey } from '../../src/dnssec/signer.js';
+import { dnskeyFlags, type KeyRole, type SignatureSink, type Signer, type SigningKey } from '../../src/dnssec/signer.js';
 
 /**
  * Signers from node:crypto keys, for tests only (STYLE: the software store is kept for tests;
@@ -47,4 +47,49 @@ export function softwareKey(algorithm: number, role: KeyRole, bits = role === 'z
       ),
   };
   return { signer, role };
+}
+
+/**
+ * `base` with signTo (as the HSM's signing threads have it), counting what it is asked;
+ * `hold` keeps the answers until `answer()`, `failFirst` fails that many.
+ */
+export function threadedKey(
+  base: SigningKey,
+  options: { hold?: boolean; failFirst?: number } = {},
+): { key: SigningKey; calls: () => number; answer: () => Promise<void> } {
+  let calls = 0;
+  let fail = options.failFirst ?? 0;
+  const held: (() => void)[] = [];
+  const key: SigningKey = {
+    role: base.role,
+    signer: {
+      dnskey: base.signer.dnskey,
+      algorithm: base.signer.algorithm,
+      keyTag: base.signer.keyTag,
+      sign: (data) => base.signer.sign(data),
+      signTo: (data: Uint8Array, sink: SignatureSink, slot: number) => {
+        calls++;
+        const copy = Uint8Array.from(data);
+        const failing = fail-- > 0;
+        const reply = (): void => {
+          if (failing) sink.failed(new Error('CKR_DEVICE_ERROR'));
+          else
+            base.signer.sign(copy).then(
+              (s) => sink.signed(slot, s),
+              (e: unknown) => sink.failed(e),
+            );
+        };
+        if (options.hold === true) held.push(reply);
+        else setImmediate(reply);
+      },
+    },
+  };
+  return {
+    key,
+    calls: () => calls,
+    answer: async () => {
+      for (const reply of held.splice(0)) reply();
+      await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
 }

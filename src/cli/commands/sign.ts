@@ -10,12 +10,11 @@ import { RRType } from '../../dns/types.js';
 import { Algorithm, DigestType } from '../../dnssec/algorithms.js';
 import { makeDs } from '../../dnssec/ds.js';
 import type { Denial } from '../../dnssec/sign-zone.js';
-import { Presigner } from '../../dnssec/presign.js';
 import type { KeyRole, SigningKey } from '../../dnssec/signer.js';
 import { findKeys, generateKey, hsmSigner, type HsmKey } from '../../hsm/keys.js';
 import { readPin } from '../../hsm/pin.js';
 import { Token } from '../../hsm/token.js';
-import { readZoneFile } from '../../service/load-zone.js';
+import { readSigningAhead } from '../../service/read-ahead.js';
 import { signZoneToFile } from '../../service/sign-file.js';
 import { checkZone } from '../../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../../zone/findings.js';
@@ -118,33 +117,31 @@ export function registerSignCommands(program: Command): void {
       // the zone's keys, if it has them: RRsets are then signed while the file is read (a
       // zone signed the first time gets its keys once it has been read and checked)
       const existing = findKeys(token, origin).filter((k) => k.algorithm === choice.algorithm);
-      const presigner = new Presigner(origin, { inception, expiration });
       const signers = new Map<HsmKey, SigningKey>();
       const signerOf = (k: HsmKey): SigningKey => {
         let s = signers.get(k);
         if (s === undefined) signers.set(k, (s = { signer: hsmSigner(token, k), role: k.role }));
         return s;
       };
-      if (existing.some((k) => k.role === 'ksk') && existing.some((k) => k.role === 'zsk')) {
-        threads.then(
-          () =>
-            presigner.start(
-              existing
-                .filter((k) => k.role === 'zsk')
-                .slice(0, 1)
-                .map(signerOf),
-            ),
-          () => undefined,
-        );
-      }
       let read = 0;
-      const zone = await readZoneFile(opts.in, origin, {
-        observe: (r) => {
-          presigner.add(r);
-          progress.reading(++read);
+      const { zone, presigner } = await readSigningAhead(
+        opts.in,
+        origin,
+        {
+          times: { inception, expiration },
+          ...(existing.some((k) => k.role === 'ksk') && existing.some((k) => k.role === 'zsk')
+            ? {
+                keys: threads.then(() =>
+                  existing
+                    .filter((k) => k.role === 'zsk')
+                    .slice(0, 1)
+                    .map(signerOf),
+                ),
+              }
+            : {}),
         },
-      });
-      presigner.finish();
+        { observe: () => progress.reading(++read) },
+      );
       progress.preparing();
       const findings = checkZone(zone);
       if (hasErrors(findings)) throw new ZoneCheckError(origin.toString(), findings);
