@@ -126,6 +126,48 @@ export function* encodeBody(diff: ZoneDiff, chunk = CHUNK): Generator<Uint8Array
   if (w.length > 0) yield w.finish();
 }
 
+const PAUSE = new Uint8Array(0);
+
+/**
+ * A diff's body from its SOAs, its counts, and its two sides as a walk of two versions finds
+ * them (zone/version.ts versionChanges: a `null` now and then, passed on as an empty piece, a
+ * pause the writer may take); in pieces of about `chunk` octets. Throws when a side holds
+ * another number of records than counted.
+ */
+export function* encodeVersionsBody(
+  from: DiffRecord,
+  to: DiffRecord,
+  count: { readonly deleted: number; readonly added: number },
+  deleted: Iterable<DiffRecord | null>,
+  added: Iterable<DiffRecord | null>,
+  chunk = CHUNK,
+): Generator<Uint8Array> {
+  const w = new ByteWriter(Math.min(chunk, 1 << 16) + 66_000);
+  writeDiffRecord(w, from);
+  writeDiffRecord(w, to);
+  for (const [records, expected, side] of [
+    [deleted, count.deleted, 'deleted'],
+    [added, count.added, 'added'],
+  ] as const) {
+    w.u32(expected);
+    let n = 0;
+    for (const r of records) {
+      if (r === null) {
+        yield PAUSE;
+        continue;
+      }
+      n++;
+      writeDiffRecord(w, r);
+      if (w.length >= chunk) {
+        yield w.finish();
+        w.reset();
+      }
+    }
+    if (n !== expected) throw new WireFormatError(`the diff's ${side} records were ${n}, ${expected} counted`);
+  }
+  if (w.length > 0) yield w.finish();
+}
+
 /** The longest record in a body: a name of 255 octets, type, TTL, RDATA length and 65,535 octets of RDATA. */
 const LONGEST_RECORD = 255 + 10 + 0xffff;
 

@@ -6,14 +6,15 @@ import { temporaryName } from '../common/temporary-names.js';
 import type { Name } from '../dns/name.js';
 import { serialGreater } from '../dns/serial.js';
 import { syncFolderOf } from '../files/sync-folder.js';
-import { diffZones, soaSerial, type DiffRecord, type ZoneDiff } from '../zone/diff.js';
-import type { Zone } from '../zone/zone.js';
+import { soaRecord, soaSerial, type DiffRecord, type ZoneDiff } from '../zone/diff.js';
+import { countChanges, versionChanges, type ZoneVersion } from '../zone/version.js';
 import {
   checksumOf,
   CHUNK,
   decodeFileHeader,
   decodeRecordHeader,
   encodeBody,
+  encodeVersionsBody,
   encodeFileHeader,
   encodeRecordHeader,
   fileHeaderLength,
@@ -24,6 +25,9 @@ import {
   type RecordIndex,
   type StreamedDiff,
 } from './journal-file.js';
+
+/** How long a diff is worked out or written before other work gets a turn (ms). */
+const TURN_MS = 20;
 
 /** How many versions' diffs a journal keeps unless told otherwise. */
 export const DEFAULT_JOURNAL_VERSIONS = 30;
@@ -134,16 +138,42 @@ export class Journal {
     const from = soaSerial(diff.from.rdata);
     const to = soaSerial(diff.to.rdata);
     if (!serialGreater(to, from)) return Promise.reject(new ValueError(`journal ${this.options.file}: serial ${to} does not follow ${from} (RFC 1982)`));
-    const run = this.queue.then(() => this.append(diff, from, to));
+    const run = this.queue.then(() => this.append(bodyLength(diff), encodeBody(diff), from, to));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  /** Diffs two signed versions and appends the step (see `add`). */
-  async addVersion(old: Zone, next: Zone): Promise<ZoneDiff> {
-    const diff = diffZones(old, next);
-    await this.add(diff);
-    return diff;
+  /**
+   * Appends the step from one signed version to the next (see `add`), worked out by a merge
+   * walk of the two in canonical order (zone/version.ts): counted in one walk, then written as
+   * a second and third walk find each side, so that neither the versions nor the diff are held
+   * in memory; a diff beyond the bounds is counted and never walked again. Both versions must
+   * stay readable until the promise settles.
+   */
+  addVersion(old: ZoneVersion, next: ZoneVersion): Promise<void> {
+    const before = soaRecord(old);
+    const after = soaRecord(next);
+    const from = soaSerial(before.rdata);
+    const to = soaSerial(after.rdata);
+    if (!serialGreater(to, from)) return Promise.reject(new ValueError(`journal ${this.options.file}: serial ${to} does not follow ${from} (RFC 1982)`));
+    const run = this.queue.then(async () => {
+      const counting = countChanges(old, next);
+      let step = counting.next();
+      let turned = performance.now();
+      while (step.done !== true) {
+        if (performance.now() - turned > TURN_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          turned = performance.now();
+        }
+        step = counting.next();
+      }
+      const count = step.value;
+      const length = 8 + recordLength(before) + recordLength(after) + count.octets;
+      const pieces = encodeVersionsBody(before, after, count, versionChanges(old, next, 'deleted'), versionChanges(old, next, 'added'));
+      await this.append(length, pieces, from, to);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Resolves when the appends asked so far are done (written or failed). */
@@ -202,13 +232,13 @@ export class Journal {
     }
   }
 
-  private async append(diff: ZoneDiff, from: number, to: number): Promise<void> {
+  /** Appends a diff's body of about `length` octets (bodyLength's count), written as `pieces` come (an empty piece: a pause, when the event loop is due a turn). */
+  private async append(length: number, pieces: Iterable<Uint8Array>, from: number, to: number): Promise<void> {
     const newest = this.serials?.newest;
     if (newest !== undefined && newest !== from) {
       this.report({ msg: 'journal, restarted', reason: `the new version follows serial ${from}, the journal ends at ${newest}`, serial: to });
       this.records = [];
     }
-    const length = bodyLength(diff);
     if (RECORD_HEADER_LENGTH + length > this.maxBytes || length > MAX_BODY_LENGTH) {
       this.report({
         msg: 'journal, diff too large, not kept',
@@ -227,10 +257,19 @@ export class Journal {
       try {
         let at = offset + RECORD_HEADER_LENGTH;
         let checksum = 0;
-        for (const piece of encodeBody(diff)) {
+        let turned = performance.now();
+        for (const piece of pieces) {
+          if (piece.length === 0) {
+            if (performance.now() - turned > TURN_MS) {
+              await new Promise((resolve) => setImmediate(resolve));
+              turned = performance.now();
+            }
+            continue;
+          }
           checksum = crc32(piece, checksum);
           await writeAll(handle, piece, at);
           at += piece.length;
+          turned = performance.now();
         }
         const record: RecordIndex = { from, to, offset, length: at - offset - RECORD_HEADER_LENGTH, checksum };
         // the header last: until it is written, the record is a torn one that the next open cuts off
@@ -417,11 +456,15 @@ function scan(options: JournalOptions): Scan {
   return { records, end: pos, headerLength };
 }
 
+/** The octets of a record in a diff's body (journal-file.ts). */
+function recordLength(r: DiffRecord): number {
+  return r.owner.wire.length + 10 + r.rdata.length;
+}
+
 /** The octets of a diff's body (journal-file.ts), counted without writing it. */
 function bodyLength(diff: ZoneDiff): number {
-  const size = (r: DiffRecord): number => r.owner.wire.length + 10 + r.rdata.length;
-  let n = 8 + size(diff.from) + size(diff.to);
-  for (const records of [diff.deleted, diff.added]) for (const r of records) n += size(r);
+  let n = 8 + recordLength(diff.from) + recordLength(diff.to);
+  for (const records of [diff.deleted, diff.added]) for (const r of records) n += recordLength(r);
   return n;
 }
 
