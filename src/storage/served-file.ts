@@ -91,13 +91,15 @@ export class ServedFileWriter {
   private constructor(
     readonly path: string,
     readonly origin: Name,
+    private readonly blockSize: number,
   ) {
     this.file = AtomicZoneFile.open(path);
     this.file.bytes(MAGIC);
   }
 
-  static open(path: string, origin: Name): ServedFileWriter {
-    return new ServedFileWriter(path, origin);
+  /** `blockSize`: the octets a block is closed at (default 64 KiB; tests make it small). */
+  static open(path: string, origin: Name, blockSize = BLOCK): ServedFileWriter {
+    return new ServedFileWriter(path, origin, blockSize);
   }
 
   /** One name and its RRsets (by type ascending). */
@@ -135,7 +137,7 @@ export class ServedFileWriter {
       if (isApex && set.type === RRType.DNSKEY) this.dnskeys = set.records.map((r) => Uint8Array.from(r.rdata));
     }
     this.nodes++;
-    if (w.length >= BLOCK) this.flush();
+    if (w.length >= this.blockSize) this.flush();
   }
 
   private flush(): void {
