@@ -353,10 +353,15 @@ export class ServedFile implements ServedVersion {
 
   /** Every name in canonical order, read block by block (the runs merged). */
   *nodes(): Generator<NodeView> {
+    for (const { node } of this.keyedNodes()) yield node;
+  }
+
+  /** Every name in canonical order with its canonical key, read block by block (the runs merged); the file is held meanwhile. */
+  *keyedNodes(): Generator<{ readonly key: string; readonly node: NodeView }> {
     const release = this.retain();
     try {
       if (this.runs.length === 1) {
-        for (const i of this.runs[0]!) yield* this.decode(i).nodes;
+        yield* this.runReader(this.runs[0]!);
         return;
       }
       const heads = this.runs.map((run) => this.runReader(run));
@@ -379,7 +384,7 @@ export class ServedFile implements ServedVersion {
             current[i] = heads[i]!.next();
           }
         }
-        yield node;
+        yield { key, node };
       }
     } finally {
       release();

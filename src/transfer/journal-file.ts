@@ -92,7 +92,8 @@ export function decodeRecordHeader(bytes: Uint8Array, offset: number): RecordInd
   return { from: b.readUInt32BE(4), to: b.readUInt32BE(8), length: b.readUInt32BE(12), checksum: b.readUInt32BE(16), offset };
 }
 
-function writeDiffRecord(w: ByteWriter, r: DiffRecord): void {
+/** One record of a body: owner (uncompressed), type, TTL, RDATA length, RDATA. */
+export function writeDiffRecord(w: ByteWriter, r: DiffRecord): void {
   w.name(r.owner);
   w.u16(r.type);
   w.u32(r.ttl);
@@ -122,48 +123,6 @@ export function* encodeBody(diff: ZoneDiff, chunk = CHUNK): Generator<Uint8Array
         w.reset();
       }
     }
-  }
-  if (w.length > 0) yield w.finish();
-}
-
-const PAUSE = new Uint8Array(0);
-
-/**
- * A diff's body from its SOAs, its counts, and its two sides as a walk of two versions finds
- * them (zone/version.ts versionChanges: a `null` now and then, passed on as an empty piece, a
- * pause the writer may take); in pieces of about `chunk` octets. Throws when a side holds
- * another number of records than counted.
- */
-export function* encodeVersionsBody(
-  from: DiffRecord,
-  to: DiffRecord,
-  count: { readonly deleted: number; readonly added: number },
-  deleted: Iterable<DiffRecord | null>,
-  added: Iterable<DiffRecord | null>,
-  chunk = CHUNK,
-): Generator<Uint8Array> {
-  const w = new ByteWriter(Math.min(chunk, 1 << 16) + 66_000);
-  writeDiffRecord(w, from);
-  writeDiffRecord(w, to);
-  for (const [records, expected, side] of [
-    [deleted, count.deleted, 'deleted'],
-    [added, count.added, 'added'],
-  ] as const) {
-    w.u32(expected);
-    let n = 0;
-    for (const r of records) {
-      if (r === null) {
-        yield PAUSE;
-        continue;
-      }
-      n++;
-      writeDiffRecord(w, r);
-      if (w.length >= chunk) {
-        yield w.finish();
-        w.reset();
-      }
-    }
-    if (n !== expected) throw new WireFormatError(`the diff's ${side} records were ${n}, ${expected} counted`);
   }
   if (w.length > 0) yield w.finish();
 }

@@ -4,13 +4,13 @@ import { smallZone } from '../../test/helpers/zones.js';
 import { Name } from '../dns/name.js';
 import { diffZones, type DiffRecord } from './diff.js';
 import { printRecord } from './print.js';
-import { changesOf, countChanges, servedInMemory } from './version.js';
+import { changesOf, servedInMemory } from './version.js';
 
 const ORIGIN = Name.parse('example.com.');
 const text = (records: readonly DiffRecord[]): string[] => records.map(printRecord).sort();
 
 describe('versions of a zone walked side by side (issue 20 item 2b)', () => {
-  it('issue 20 item 2b the merge walk finds what diffZones finds, and counts it, for any two versions (property)', () => {
+  it('issue 20 item 2b the merge walk finds what diffZones finds, for any two versions (property)', () => {
     const line = fc
       .tuple(fc.constantFrom('a', 'B', 'c', 'd.e', 'H0'), fc.constantFrom(300, 600), fc.constantFrom('A', 'TXT'), fc.integer({ min: 1, max: 5 }))
       .map(([owner, ttl, type, n]) => `${owner} ${ttl} IN ${type} ${type === 'A' ? `192.0.2.${n}` : `"t${n}"`}`);
@@ -27,10 +27,6 @@ describe('versions of a zone walked side by side (issue 20 item 2b)', () => {
         const expected = diffZones(za, zb);
         expect(text(changesOf(za, zb, 'deleted'))).toEqual(text(expected.deleted));
         expect(text(changesOf(za, zb, 'added'))).toEqual(text(expected.added));
-        const counting = countChanges(za, zb);
-        let step = counting.next();
-        while (step.done !== true) step = counting.next();
-        expect([step.value.deleted, step.value.added]).toEqual([expected.deleted.length, expected.added.length]);
       }),
       { numRuns: 300 },
     );

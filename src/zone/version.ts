@@ -21,6 +21,8 @@ export interface ZoneVersion {
   rrset(name: Name, type: number): RRsetView | undefined;
   /** Every RRset, names in canonical order (RFC 4034 section 6.1), each name's by type ascending. */
   rrsets(): Iterable<RRsetView>;
+  /** Every name in canonical order with its canonical key (Name.canonicalKey), when the version has the keys at hand. */
+  keyedNodes?(): Iterable<{ readonly key: string; readonly node: NodeView }>;
 }
 
 /** A version served: what the publisher keeps of it besides its records. */
@@ -69,22 +71,14 @@ export function earliestExpiration(rrsets: Iterable<RRsetView>): number | null {
   return earliest;
 }
 
-/** What a diff of two versions holds, counted before it is written (see versionChanges). */
-export interface ChangeCount {
-  readonly deleted: number;
-  readonly added: number;
-  /** The octets of its records as the journal writes them (owner, type, TTL, RDATA length, RDATA). */
-  readonly octets: number;
-}
-
 /** How often (in RRsets walked) a walk of two versions yields a `null`, so that its caller may let other work run. */
 const TICK_EVERY = 4096;
 
 /**
  * The records of `old` that `next` lacks (`deleted`) or of `next` that `old` lacks (`added`),
  * a record whose TTL changed in both; the apex SOA in neither (a diff carries it apart). A
- * merge walk of both versions in canonical order: nothing is held but the RRsets at hand, so
- * it may be walked once to count (countChanges) and again for each side. Every few thousand
+ * merge walk of both versions in canonical order: nothing is held but the RRsets at hand (the
+ * journal walks the two once for each side, writing as it goes). Every few thousand
  * RRsets walked it yields `null` (a long walk of two large versions lets its caller pause).
  */
 export function* versionChanges(old: ZoneVersion, next: ZoneVersion, side: 'deleted' | 'added'): Generator<DiffRecord | null> {
@@ -93,29 +87,6 @@ export function* versionChanges(old: ZoneVersion, next: ZoneVersion, side: 'dele
     else if (side === 'deleted') yield* missingFrom(pair[0], pair[1]);
     else yield* missingFrom(pair[1], pair[0]);
   }
-}
-
-/** Counts what versionChanges yields for each side, in one walk (yielding `null` as it does). */
-export function* countChanges(old: ZoneVersion, next: ZoneVersion): Generator<null, ChangeCount> {
-  let deleted = 0;
-  let added = 0;
-  let octets = 0;
-  const size = (r: DiffRecord): number => r.owner.length + 10 + r.rdata.length;
-  for (const pair of pairRRsets(old, next)) {
-    if (pair === null) {
-      yield null;
-      continue;
-    }
-    for (const r of missingFrom(pair[0], pair[1])) {
-      deleted++;
-      octets += size(r);
-    }
-    for (const r of missingFrom(pair[1], pair[0])) {
-      added++;
-      octets += size(r);
-    }
-  }
-  return { deleted, added, octets };
 }
 
 /** Every record of versionChanges, the `null`s left out (tests, small versions). */
@@ -137,8 +108,16 @@ function* missingFrom(a: RRsetView | undefined, b: RRsetView | undefined): Gener
   }
 }
 
+/** The same RDATA in canonical form (RFC 4034 section 6.2: names in it lowercased): octets that differ other than in ASCII case never are. */
 function sameRdata(type: number, x: Uint8Array, y: Uint8Array): boolean {
-  return compareBytes(x, y) === 0 || compareBytes(canonicalRdata(type, x), canonicalRdata(type, y)) === 0;
+  if (x.length !== y.length) return false;
+  if (compareBytes(x, y) === 0) return true;
+  for (let i = 0; i < x.length; i++) {
+    const a = x[i]!;
+    const b = y[i]!;
+    if (a !== b && (a | 0x20) !== (b | 0x20)) return false;
+  }
+  return compareBytes(canonicalRdata(type, x), canonicalRdata(type, y)) === 0;
 }
 
 /**
@@ -172,8 +151,13 @@ function* pairRRsets(old: ZoneVersion, next: ZoneVersion): Generator<[RRsetView 
   }
 }
 
-/** A version's RRsets with their owner's canonical key (computed once per name), the apex SOA left out. */
+/** A version's RRsets with their owner's canonical key (computed once per name, or the version's own), the apex SOA left out. */
 function* keyed(version: ZoneVersion): Generator<{ key: string; set: RRsetView }> {
+  if (version.keyedNodes !== undefined) {
+    for (const { key, node } of version.keyedNodes())
+      for (const set of node.rrsets) if (set.type !== RRType.SOA || !set.owner.equals(version.origin)) yield { key, set };
+    return;
+  }
   let owner: Name | undefined;
   let key = '';
   for (const set of version.rrsets()) {
