@@ -326,6 +326,7 @@ export class ZonePipeline {
     }
     this.ctx.alarms.clear(zoneAlarm.input(zoneName), `zone ${zoneName}: input ${file} accepted`);
     const keysBefore = this.keyDigest(zoneName);
+    let releasePrevious: (() => void) | undefined;
     try {
       this.ensureManaged(z, file, acting);
       this.ctx.keeper.noteInput(this.ctx.keeper.zone(zoneName), input);
@@ -338,9 +339,10 @@ export class ZonePipeline {
       let written: ServedVersion | undefined;
       const started = performance.now();
       const progress = new SigningProgress({ label: zoneName, log: (fields, msg) => log.info(fields, msg), ...this.ctx.signingProgress });
-      // the version served now stays readable while the re-sign keeps its signatures
+      // the version served now stays readable (held open) while the re-sign keeps its
+      // signatures, while the new version's file takes its name, and until the journal holds it
       const previous = this.ctx.publisher.served(zoneName);
-      const releasePrevious = previous?.retain();
+      releasePrevious = previous?.retain();
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), {
         input: { file, zone: input },
         written: (v) => {
@@ -350,13 +352,11 @@ export class ZonePipeline {
         ...(previous === undefined ? {} : { previous }),
         progress: progress.update,
         urgency: this.urgency(zoneName),
-      }).finally(() => {
-        progress.finish();
-        releasePrevious?.();
-      });
+      }).finally(() => progress.finish());
       // an unsigned version (insecure, DP-4.7b) is written as text only: its compact file is made from it
       const zone = written ?? this.servedFromText(zoneName, this.signedPath(zoneName));
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
+      releasePrevious?.();
       this.ctx.metrics.recordSign(zoneName, { seconds: (performance.now() - started) / 1000, signatures: signed.signatures });
       for (const key of [zoneAlarm.sign, zoneAlarm.hsm, zoneAlarm.plan])
         this.ctx.alarms.clear(key(zoneName), `zone ${zoneName}: serial ${signed.serial} signed and published`);
@@ -381,6 +381,7 @@ export class ZonePipeline {
       this.ctx.signed(zoneName);
       return this.nextRun(state, plan.next);
     } catch (e) {
+      releasePrevious?.();
       const error = e instanceof Error ? e : new Error(String(e));
       state.lastError = error.message;
       if (e instanceof HsmError || (e instanceof SignerError && e.code === 'HSM')) {

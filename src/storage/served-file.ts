@@ -224,9 +224,11 @@ interface DecodedBlock {
 }
 
 /**
- * A served version on disk (see the file format above), open for reading: it holds the file
- * open while it is served and while any reader (a transfer, a diff) walks it, so a newer
- * version may take its name meanwhile (the open file stays readable until the last release).
+ * A served version on disk (see the file format above). The file is open only while a reader
+ * holds it (`retain`: a transfer, a diff, a re-sign keeping its signatures), so a service with
+ * many zones holds no descriptor per zone at rest; a read without a hold opens it for that
+ * read. A newer version may take the file's name while a reader holds it: the open file stays
+ * readable until the last release. Opened again by name, the file must be the same (inode) one.
  */
 export class ServedFile implements ServedVersion {
   readonly origin: Name;
@@ -243,14 +245,16 @@ export class ServedFile implements ServedVersion {
   /** The last block decoded for a lookup, per run. */
   private readonly cached: ({ at: number; block: DecodedBlock } | undefined)[];
   private fd: number | undefined;
-  private holders = 1;
+  /** The readers holding it (retain). */
+  private holders = 0;
+  /** The opener let go of it (release): once no reader holds it, it is closed for good. */
+  private isReleased = false;
 
   private constructor(
     readonly path: string,
-    fd: number,
+    private readonly ino: number,
     s: Summary,
   ) {
-    this.fd = fd;
     this.origin = s.origin;
     this.stamp = s.stamp;
     this.recordCount = s.recordCount;
@@ -284,32 +288,59 @@ export class ServedFile implements ServedVersion {
       if (!summary.origin.equals(origin)) throw damagedFile(path, `the served version of ${summary.origin.toString()}, not of ${origin.toString()}`);
       if (stamp !== undefined && summary.stamp !== stamp)
         throw damagedFile(path, `it does not mirror the signed text file as it is now (written for ${summary.stamp}, the file is ${stamp})`);
-      return new ServedFile(path, fd, summary);
-    } catch (e) {
+      return new ServedFile(path, fstatSync(fd).ino, summary);
+    } finally {
       closeSync(fd);
-      throw e;
     }
   }
 
-  /** Reads every block and checks it against its CRC-32 (and that it decodes); throws a WireFormatError naming the file and block. */
+  /** Reads every block and checks it against its CRC-32 (and that it decodes); throws an error naming the file and block. */
   check(): void {
-    for (let i = 0; i < this.blocks.length; i++) this.decode(i);
+    const release = this.retain();
+    try {
+      for (let i = 0; i < this.blocks.length; i++) this.decode(i);
+    } finally {
+      release();
+    }
   }
 
   retain(): () => void {
-    if (this.fd === undefined) throw new SignerError('IO', `${this.path}: the served version was released`);
+    this.openFile();
     this.holders++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.release();
+      if (--this.holders === 0) this.closeFile();
     };
   }
 
-  /** Lets go of the hold the opener has; the file is closed once no reader holds it. */
+  /** Lets go of the hold the opener has: once no reader holds it, it is not read again. */
   release(): void {
-    if (--this.holders > 0 || this.fd === undefined) return;
+    this.isReleased = true;
+    if (this.holders === 0) this.closeFile();
+  }
+
+  /** Opens the file for a read or a hold, if it is not open: the very file opened first. */
+  private openFile(): number {
+    if (this.fd !== undefined) return this.fd;
+    if (this.isReleased) throw new SignerError('IO', `${this.path}: the served version was released`);
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (e) {
+      throw new SignerError('IO', `${this.path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
+    }
+    if (fstatSync(fd).ino !== this.ino) {
+      closeSync(fd);
+      throw new SignerError('IO', `${this.path}: another file has taken its place since it was opened; the version it held is no longer readable`);
+    }
+    this.fd = fd;
+    return fd;
+  }
+
+  private closeFile(): void {
+    if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
   }
@@ -401,9 +432,13 @@ export class ServedFile implements ServedVersion {
   /** Block `i` read, checked against its CRC-32 and decoded. */
   private decode(i: number): DecodedBlock {
     const b = this.blocks[i]!;
-    if (this.fd === undefined) throw new SignerError('IO', `${this.path}: the served version was released`);
+    const isHeld = this.holders > 0;
     const buf = Buffer.allocUnsafe(b.length);
-    readFully(this.fd, buf, b.offset, this.path);
+    try {
+      readFully(this.openFile(), buf, b.offset, this.path);
+    } finally {
+      if (!isHeld) this.closeFile();
+    }
     if (crc32(buf) !== b.crc) throw damagedFile(this.path, `block ${i} (offset ${b.offset}) does not match its checksum; the file is damaged`);
     try {
       const block = decodeBlock(buf);
