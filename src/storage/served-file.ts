@@ -242,7 +242,7 @@ export class ServedFile implements ServedVersion {
   private readonly blocks: readonly BlockIndex[];
   /** The block numbers of each run, in order. */
   private readonly runs: readonly (readonly number[])[];
-  /** The last block decoded for a lookup, per run. */
+  /** The last block decoded for a lookup, per run, while the version is held. */
   private readonly cached: ({ at: number; block: DecodedBlock } | undefined)[];
   private fd: number | undefined;
   /** The readers holding it (retain). */
@@ -340,6 +340,7 @@ export class ServedFile implements ServedVersion {
   }
 
   private closeFile(): void {
+    this.cached.fill(undefined);
     if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
@@ -363,10 +364,11 @@ export class ServedFile implements ServedVersion {
       }
       if (at < 0) continue;
       const index = run[at]!;
+      // a block decoded for a lookup is kept while the version is held (lookups in order mostly hit it), never at rest
       let cached = this.cached[r];
       if (cached?.at !== index) {
         cached = { at: index, block: this.decode(index) };
-        this.cached[r] = cached;
+        if (this.holders > 0) this.cached[r] = cached;
       }
       const node = findIn(cached.block, key);
       if (node !== undefined) found = found === undefined ? node : joinNodes(found, node);
