@@ -4,6 +4,7 @@ import { ByteWriter, compareBytes } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { decodeSoa } from '../dns/rdata/extract.js';
 import { DNSSEC_TYPES, RRType } from '../dns/types.js';
+import type { ZoneVersion } from '../zone/version.js';
 import { ZoneBuilder, type NodeView, type RecordView, type RRsetView, type Zone, type ZoneNode } from '../zone/zone.js';
 import type { DigestTypeNumber } from './algorithms.js';
 import { makeDs } from './ds.js';
@@ -60,7 +61,7 @@ export interface SignZoneOptions {
    * `now` (the policy's `signatures.refresh`, Knot's rrsig-refresh, OpenDNSSEC's Refresh):
    * a re-sign then re-makes only what is due, and IXFR carries only that.
    */
-  readonly keep?: { readonly previous: Zone; readonly refresh: number; readonly now: UnixSeconds };
+  readonly keep?: { readonly previous: ZoneVersion; readonly refresh: number; readonly now: UnixSeconds };
   /**
    * Told how far the signing has got: after each batch of names written out (about every
    * `window / 2` signatures) and once at the end, never per record. Counters only: the caller

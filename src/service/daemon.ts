@@ -16,7 +16,7 @@ import { startMetricsServer, type MetricsServer } from '../monitor/metrics-serve
 import { alarmBoard, reconfigureAlarms } from './alarm-outputs.js';
 import { ZoneJob } from '../scheduler/zone-job.js';
 import { endpoint, startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
-import type { Zone } from '../zone/zone.js';
+import type { ServedVersion } from '../zone/version.js';
 import { Authority, type Answer, type Publication } from './authority.js';
 import { Keeper, type Acting } from './keeper.js';
 import type { ServiceActions, ServiceRequest } from './operations.js';
@@ -512,7 +512,7 @@ export class Service {
   }
 
   /** The signed version served for a zone (what AXFR sends), if any. */
-  served(zone: string): Zone | undefined {
+  served(zone: string): ServedVersion | undefined {
     return this.publisher.served(Name.parse(zone).toLowerCase().toString());
   }
 
@@ -539,6 +539,7 @@ export class Service {
     await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
     await this.publisher.stop();
     await this.server?.close();
+    this.publisher.releaseAll();
     await this.metricsServer?.close();
     await this.keeper.close();
     this.lock.release();

@@ -11,7 +11,7 @@ import { sameRdatas } from '../dnssec/verify-answer.js';
 import { dsAtParent, signsDnskey, type KeyRecord } from '../enforcer/keys.js';
 import { lookupAddresses } from '../monitor/io.js';
 import type { Target, ZoneFacts } from '../monitor/types.js';
-import type { Zone } from '../zone/zone.js';
+import type { ZoneVersion } from '../zone/version.js';
 import { parseServer } from './parent-check.js';
 
 /** Where the service keeps a zone's signed version (what it serves; pipeline.ts writes it). */
@@ -23,8 +23,8 @@ export function signedFileOf(service: ServiceConfig, zone: string): string {
 const NODATA_TYPES = [RRType.RP, RRType.HINFO, 29 /* LOC */, 35 /* NAPTR */];
 
 export interface PublishedZone {
-  /** The signed version served. */
-  readonly signed: Zone;
+  /** The signed version served (held readable by the caller while the facts are gathered). */
+  readonly signed: ZoneVersion;
   /** When it was signed (null: not known). */
   readonly signedAt: UnixSeconds | null;
   /** The zone's key records from the state. */

@@ -51,14 +51,20 @@ export function serviceMonitor(o: {
       const signed = o.publisher.served(z.name);
       if (signed === undefined) continue;
       const row = o.keeper.store.getZone(z.name);
-      out.push(
-        await monitorFacts(service, z.name, {
-          signed,
-          signedAt: o.publisher.facts(z.name).signedAt,
-          keys: o.keeper.store.keys(z.name),
-          parentServers: row?.parentServers ?? [],
-        }),
-      );
+      // the version stays readable while its glue is looked up, should a newer one be published meanwhile
+      const release = signed.retain();
+      try {
+        out.push(
+          await monitorFacts(service, z.name, {
+            signed,
+            signedAt: o.publisher.facts(z.name).signedAt,
+            keys: o.keeper.store.keys(z.name),
+            parentServers: row?.parentServers ?? [],
+          }),
+        );
+      } finally {
+        release();
+      }
     }
     return out;
   };

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { SigningProgress, type StatusLine } from '../audit/progress.js';
@@ -18,10 +18,12 @@ import type { HmsMetrics } from '../monitor/metrics.js';
 import type { Urgency } from '../hsm/fair-queue.js';
 import type { RevisionRow } from '../enforcer/ports.js';
 import type { RunOutcome, ZoneJob } from '../scheduler/zone-job.js';
+import { fileStamp, ServedFile, servedFileOf, writeServedFile } from '../storage/served-file.js';
 import { copyFileAtomically, writeZoneFileAtomically } from '../storage/zone-files.js';
 import { fetchZone } from '../transfer/fetch-zone.js';
 import { checkZone } from '../zone/checks.js';
 import { hasErrors, ZoneCheckError } from '../zone/findings.js';
+import type { ServedVersion } from '../zone/version.js';
 import type { Zone } from '../zone/zone.js';
 import type { Acting, Keeper } from './keeper.js';
 import { loadZoneFile, readZoneFile, SIGNED_FILE_LIMITS } from './load-zone.js';
@@ -101,22 +103,17 @@ export class ZonePipeline {
     return this.ctx.publisher.facts(state.config.name).serial;
   }
 
-  /** Serves the signed version left by the last run, if there is one (a restart resumes, OPS-7). */
+  /**
+   * Serves the signed version left by the last run, if there is one (a restart resumes, OPS-7):
+   * its compact file when it mirrors the signed text file and every block of it checks out,
+   * else one made again from the text file (the authority), the reason logged.
+   */
   resume(state: ZoneState): void {
     const path = this.signedPath(state.config.name);
-    let zone: Zone;
-    try {
-      zone = loadZoneFile(path, Name.parse(state.config.name), undefined, SIGNED_FILE_LIMITS);
-    } catch (e) {
-      if (e instanceof SignerError && e.code === 'IO') return;
-      this.ctx.log.error(
-        { zone: state.config.name, file: path, reason: e instanceof Error ? e.message : String(e) },
-        'the last signed version cannot be read; it will be made again',
-      );
-      return;
-    }
-    this.ctx.publisher.publish(state.config.name, zone, this.ctx.keeper.store.getZone(state.config.name)?.lastSigned ?? null);
-    this.recordServedSerial(state.config.name, path, zone);
+    const version = this.openServed(state.config.name, path);
+    if (version === undefined) return;
+    this.ctx.publisher.publish(state.config.name, version, this.ctx.keeper.store.getZone(state.config.name)?.lastSigned ?? null);
+    this.recordServedSerial(state.config.name, path, version.serial);
     state.stamp = this.stampOf(state.config);
     if (state.config.input.kind === 'primary') {
       try {
@@ -128,13 +125,56 @@ export class ZonePipeline {
   }
 
   /**
+   * The version of the signed text file at `path` as it is served: its compact file when that
+   * mirrors the text file as it is now and every block checks out; else one made again from
+   * the text file, the reason logged (a compact file damaged, stale or missing never serves).
+   * Undefined when there is no signed file, or it cannot be read (then logged).
+   */
+  private openServed(zone: string, path: string): ServedVersion | undefined {
+    let stamp: string;
+    try {
+      stamp = fileStamp(path);
+    } catch {
+      return undefined;
+    }
+    const compact = servedFileOf(path);
+    let version: ServedFile | undefined;
+    try {
+      version = ServedFile.open(compact, Name.parse(zone), stamp);
+      version.check();
+      return version;
+    } catch (e) {
+      version?.release();
+      if (!(e instanceof SignerError && e.code === 'IO' && !existsSync(compact)))
+        this.ctx.log.warn(
+          { zone, file: compact, reason: e instanceof Error ? e.message : String(e) },
+          'the compact served version cannot be used; it is made again from the signed text file',
+        );
+    }
+    try {
+      return this.servedFromText(zone, path);
+    } catch (e) {
+      this.ctx.log.error(
+        { zone, file: path, reason: e instanceof Error ? e.message : String(e) },
+        'the last signed version cannot be read; it will be made again',
+      );
+      return undefined;
+    }
+  }
+
+  /** The signed text file read, and its compact file written from it (the graph is dropped after). */
+  private servedFromText(zone: string, path: string): ServedFile {
+    const stamp = fileStamp(path);
+    return writeServedFile(servedFileOf(path), loadZoneFile(path, Name.parse(zone), undefined, SIGNED_FILE_LIMITS), stamp);
+  }
+
+  /**
    * The serial of the signed file on disk is recorded in the state when the state's is behind
    * it: only a run of an older hms, killed between writing the file and recording its serial,
    * leaves it so. The file may have been served, so its serial is never used again for other data.
    */
-  private recordServedSerial(name: string, path: string, zone: Zone): void {
+  private recordServedSerial(name: string, path: string, onDisk: number): void {
     const row = this.ctx.keeper.store.getZone(name);
-    const onDisk = decodeSoa(zone.soa!.records[0]!.rdata).serial;
     if (row === undefined || (row.lastSerial !== null && !serialGreater(onDisk, row.lastSerial))) return;
     this.ctx.log.warn(
       { zone: name, file: path, serial: onDisk, stateSerial: row.lastSerial },
@@ -305,6 +345,7 @@ export class ZonePipeline {
     }
     this.ctx.alarms.clear(zoneAlarm.input(zoneName), `zone ${zoneName}: input ${file} accepted`);
     const keysBefore = this.keyDigest(zoneName);
+    let releasePrevious: (() => void) | undefined;
     try {
       if (state.dropped !== undefined) throw new SignerError('USAGE', state.dropped);
       this.ensureManaged(z, file, acting);
@@ -316,26 +357,32 @@ export class ZonePipeline {
           comment: acting.comment,
         }),
       );
-      // the input just read and checked, and the signed zone kept as it is written: neither file is read again
+      // the input just read and checked, and the signed version kept (compactly, on disk) as it is written: neither file is read again
       stages.end('revision');
-      let written: Zone | undefined;
+      let written: ServedVersion | undefined;
       const started = performance.now();
       const progress = new SigningProgress({ label: zoneName, log: (fields, msg) => log.info(fields, msg), ...this.ctx.signingProgress });
+      // the version served now stays readable (held open) while the re-sign keeps its
+      // signatures, while the new version's file takes its name, and until the journal holds it
+      const previous = this.ctx.publisher.served(zoneName);
+      releasePrevious = previous?.retain();
       const signed = await signManagedZone(this.ctx.keeper, zoneName, acting, this.signedPath(zoneName), {
         dropped: () => state.dropped,
         input: { file, zone: input },
-        written: (z) => {
-          written = z;
+        written: (v) => {
+          written = v;
         },
         served: this.served(state),
-        previous: this.ctx.publisher.served(zoneName),
+        ...(previous === undefined ? {} : { previous }),
         progress: progress.update,
         urgency: this.urgency(zoneName),
         ...(ahead === undefined || presigner === undefined ? {} : { ahead: { run: ahead, presigned: presigner } }),
       }).finally(() => progress.finish());
       stages.end('sign');
-      const zone = written ?? loadZoneFile(this.signedPath(zoneName), Name.parse(zoneName), undefined, SIGNED_FILE_LIMITS);
+      // an unsigned version (insecure, DP-4.7b) is written as text only: its compact file is made from it
+      const zone = written ?? this.servedFromText(zoneName, this.signedPath(zoneName));
       this.ctx.publisher.publish(zoneName, zone, acting.at, true);
+      releasePrevious?.();
       stages.end('publish');
       this.ctx.metrics.recordSign(zoneName, { seconds: (performance.now() - started) / 1000, signatures: signed.signatures });
       for (const key of [zoneAlarm.sign, zoneAlarm.hsm, zoneAlarm.plan])
@@ -364,6 +411,7 @@ export class ZonePipeline {
       return this.nextRun(state, plan.next);
     } catch (e) {
       ahead?.close(); // before an HSM reset, which waits for every lane to end
+      releasePrevious?.();
       const error = e instanceof Error ? e : new Error(String(e));
       // removed meanwhile: nothing to alarm about, nothing to retry
       if (state.dropped !== undefined) {

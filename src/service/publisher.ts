@@ -4,13 +4,11 @@ import type { AlarmPort } from '../common/alarms.js';
 import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import type { HmsConfig } from '../config/config.js';
 import { Name } from '../dns/name.js';
-import { decodeSoa } from '../dns/rdata/extract.js';
-import { RRType } from '../dns/types.js';
 import { confirmPublication, keysEntering } from '../enforcer/publication.js';
 import { Journal } from '../transfer/journal.js';
 import { notifySecondaries, type SecondaryReport } from '../transfer/notify.js';
 import { soaRecord } from '../zone/diff.js';
-import type { Zone } from '../zone/zone.js';
+import type { ServedVersion } from '../zone/version.js';
 import type { Acting, Keeper } from './keeper.js';
 
 /** What became of a zone's served version after a change: signed, published, seen on the secondaries. */
@@ -28,7 +26,8 @@ export interface Publication {
 
 /** What is served of one zone: the signed version, its journal of diffs for IXFR, and its last announcement. */
 interface Served {
-  version: Zone | undefined;
+  /** Held (ServedVersion.release when another takes its place or the zone is closed). */
+  version: ServedVersion | undefined;
   serial: number | null;
   signedAt: UnixSeconds | null;
   /** The earliest signature expiration in the served version. */
@@ -89,12 +88,13 @@ export class Publisher {
 
   /** Stops serving a zone. */
   close(zone: string): void {
+    this.zones.get(zone)?.version?.release();
     this.zones.delete(zone);
     for (const key of Object.values(publishAlarm)) this.options.alarms.clear(key(zone), `zone ${zone} is no longer served`);
   }
 
-  /** The signed version served for a zone, if any. */
-  served(zone: string): Zone | undefined {
+  /** The signed version served for a zone, if any (a caller that reads it after an await retains it meanwhile). */
+  served(zone: string): ServedVersion | undefined {
     return this.zones.get(zone)?.version;
   }
 
@@ -109,28 +109,36 @@ export class Publisher {
   }
 
   /**
-   * Serves `version` from now; with `announce` (a new version, not one resumed at start) its
+   * Serves `version` from now, taking over the caller's hold on it (the one released when
+   * another takes its place); with `announce` (a new version, not one resumed at start) its
    * diff goes into the journal, and it is NOTIFYed and confirmed.
    */
-  publish(zone: string, version: Zone, signedAt: UnixSeconds | null, announce = false): void {
+  publish(zone: string, version: ServedVersion, signedAt: UnixSeconds | null, announce = false): void {
     const s = this.zones.get(zone);
-    if (s === undefined) return;
+    if (s === undefined) {
+      version.release();
+      return;
+    }
     const old = s.version;
-    // the diff is appended (and synced) before the version is announced, so a served serial's diff is never lost
-    const written =
-      old === undefined || !announce
-        ? Promise.resolve()
-        : s.journal.addVersion(old, version).then(
-            () => undefined,
-            (e: unknown) => {
-              // IXFR then answers with the whole zone: slower, never wrong
-              this.log.error({ zone, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
-            },
-          );
+    // the diff is appended (and synced) before the version is announced, so a served serial's
+    // diff is never lost; both versions stay readable until it is written (a walk of the two)
+    let written = Promise.resolve();
+    if (old !== undefined && announce) {
+      const holds = [old.retain(), version.retain()];
+      written = s.journal.addVersion(old, version).then(
+        () => undefined,
+        (e: unknown) => {
+          // IXFR then answers with the whole zone: slower, never wrong
+          this.log.error({ zone, reason: e instanceof Error ? e.message : String(e) }, 'the journal could not be written');
+        },
+      );
+      void written.finally(() => holds.forEach((release) => release()));
+    }
+    old?.release();
     s.version = version;
-    s.serial = decodeSoa(version.soa!.records[0]!.rdata).serial;
+    s.serial = version.serial;
     s.signedAt = signedAt;
-    s.expires = earliestExpiration(version);
+    s.expires = version.expires;
     if (announce) s.announced = written.then(() => this.announce(zone, old, version, signedAt ?? this.options.now()));
     this.checkValidity(zone);
   }
@@ -161,9 +169,9 @@ export class Publisher {
    * DNSKEY RRset with it counts as published from then (RFC 7583's intervals start when
    * resolvers can see the record), so the roll's next steps are re-timed (`confirmPublication`).
    */
-  private async announce(zone: string, before: Zone | undefined, version: Zone, signedAt: UnixSeconds): Promise<Publication> {
+  private async announce(zone: string, before: ServedVersion | undefined, version: ServedVersion, signedAt: UnixSeconds): Promise<Publication> {
     const reports = await this.notify(zone, version);
-    const serial = decodeSoa(version.soa!.records[0]!.rdata).serial;
+    const serial = version.serial;
     const allCurrent = reports.every((r) => r.isCurrent);
     const seenAt = this.options.now();
     if (allCurrent) this.options.alarms.clear(publishAlarm.dnskey(zone), `zone ${zone}: every secondary serves serial ${serial}`);
@@ -181,8 +189,8 @@ export class Publisher {
   private confirm(
     zone: string,
     serial: number,
-    before: Zone | undefined,
-    version: Zone,
+    before: ServedVersion | undefined,
+    version: ServedVersion,
     signedAt: UnixSeconds,
     seenAt: UnixSeconds,
     reports: readonly SecondaryReport[],
@@ -192,7 +200,7 @@ export class Publisher {
       const row = keeper.store.getZone(zone);
       if (row === undefined) return;
       const keys = keeper.store.keys(zone);
-      const entering = keysEntering(keys, before === undefined ? undefined : dnskeysOf(before), dnskeysOf(version));
+      const entering = keysEntering(keys, before?.dnskeys, version.dnskeys);
       const actions = confirmPublication(keys, entering, signedAt, seenAt);
       if (actions.length === 0) return;
       const behind = reports.filter((r) => !r.isCurrent).map((r) => r.secondary);
@@ -223,7 +231,7 @@ export class Publisher {
   }
 
   /** NOTIFY (TSIG-signed) to the zone's secondaries, retried until acknowledged; then their SOA serials checked (DP-3.2). */
-  private async notify(zone: string, version: Zone): Promise<SecondaryReport[]> {
+  private async notify(zone: string, version: ServedVersion): Promise<SecondaryReport[]> {
     const service = this.options.config().service;
     const listed = service.zones.find((z) => z.name === zone)?.secondaries ?? [];
     const targets = service.secondaries
@@ -283,23 +291,12 @@ export class Publisher {
     this.stopped.abort();
     await Promise.allSettled([...this.notifying, ...[...this.zones.values()].map((s) => s.journal.settled())]);
   }
-}
 
-/** The earliest RRSIG expiration in a signed zone (RFC 4034 section 3.1.5: octets 8 to 11 of the RDATA). */
-export function earliestExpiration(zone: Zone): UnixSeconds | null {
-  let earliest: number | null = null;
-  for (const set of zone.rrsets()) {
-    if (set.type !== RRType.RRSIG) continue;
-    for (const r of set.records) {
-      const d = r.rdata;
-      const expiration = ((d[8]! << 24) >>> 0) + (d[9]! << 16) + (d[10]! << 8) + d[11]!;
-      if (earliest === null || expiration < earliest) earliest = expiration;
+  /** Lets go of every version served (their files closed once no transfer reads them): after the transfer server has stopped. */
+  releaseAll(): void {
+    for (const s of this.zones.values()) {
+      s.version?.release();
+      s.version = undefined;
     }
   }
-  return earliest;
-}
-
-/** The DNSKEY RDATAs of a version. */
-function dnskeysOf(zone: Zone): Uint8Array[] {
-  return zone.rrset(zone.origin, RRType.DNSKEY)?.records.map((r) => r.rdata) ?? [];
 }

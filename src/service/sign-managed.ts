@@ -21,7 +21,9 @@ import { hasErrors, ZoneCheckError } from '../zone/findings.js';
 import type { Acting, Keeper } from './keeper.js';
 import { AtomicZoneFile } from '../storage/zone-files.js';
 import { printNode } from '../zone/print.js';
-import { ZoneBuilder, type RRsetView, type Zone } from '../zone/zone.js';
+import { ServedFileWriter, servedFileOf, type ServedFile } from '../storage/served-file.js';
+import type { ZoneVersion } from '../zone/version.js';
+import type { RRsetView, Zone } from '../zone/zone.js';
 import { editZone, loadZoneFile, type ZoneEdit } from './load-zone.js';
 import type { AheadOptions } from './read-ahead.js';
 import { signZoneToFile } from './sign-file.js';
@@ -56,8 +58,12 @@ export interface SignManagedOptions {
   readonly mayChangeChildDs?: (child: string) => boolean;
   /** The zone's input as the caller has just read from `file` and checked (checkZone, no errors); used when it is the zone's input file, else the input is read. */
   readonly input?: { readonly file: string; readonly zone: Zone };
-  /** Given the signed zone as written (a signed version only), so that a caller serving it need not read the file back. */
-  readonly written?: (zone: Zone) => void;
+  /**
+   * Given the signed version as written, in its compact file beside `out` (a signed version
+   * only; storage/served-file.ts), so that a caller serving it need not read the file back.
+   * The caller owns the hold on it (ServedFile.release).
+   */
+  readonly written?: (version: ServedFile) => void;
   /**
    * The serial of the version served now (the signed file on disk), if any: the new serial
    * follows it as well as the state's, should the file ever be ahead of the state.
@@ -67,7 +73,7 @@ export interface SignManagedOptions {
    * The signed version served now: with a policy whose `signatures.refresh` is a duration,
    * its signatures that have more than that left over what did not change are kept.
    */
-  readonly previous?: Zone;
+  readonly previous?: ZoneVersion;
   /** Told how far the signing has got (SignZoneOptions.progress). */
   readonly progress?: (progress: SignProgress) => void;
   /** How urgent this run's signatures are in the token's shared signing pool (default `requested`; see FairQueue). */
@@ -249,8 +255,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
   const cdsDelete = p.status === 'going-insecure';
   const inception = now - policy.signatures.inceptionOffset;
 
-  const keep = options.written === undefined ? undefined : new ZoneBuilder(origin);
-  let summary: SignSummary;
+  let summary: SignSummary & { readonly served?: ServedFile };
   let keys: SigningKey[] = [];
   const lane = ahead?.run.lane ?? pool.lane(zone.name, options.urgency ?? 'requested');
   // removed while it read its input or waited for the pool: the lane is dropped before its first request
@@ -294,7 +299,7 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
       },
       out,
       now,
-      keep,
+      options.written === undefined ? undefined : ServedFileWriter.open(servedFileOf(out), origin),
       reserve(cdsDelete ? 'signed with CDS/CDNSKEY DELETE (going insecure, DP-4.7b)' : 'signed'),
     );
   } finally {
@@ -304,10 +309,11 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
     if (ahead === undefined) pool.endLane(lane);
     else ahead.run.close();
   }
-  if (keep !== undefined) options.written!(keep.freeze());
+  const { served, ...signedSummary } = summary;
+  if (served !== undefined) options.written!(served);
   record();
   return {
-    ...summary,
+    ...signedSummary,
     zone: zone.name,
     serial,
     out,

@@ -1,4 +1,4 @@
-import { close, closeSync, copyFileSync, fdatasync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { close, closeSync, copyFileSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { toBase64 } from '../dns/bytes.js';
 import type { IncludeResolver, ZoneSource } from '../dns/zonefile/parser.js';
@@ -127,6 +127,30 @@ export class AtomicZoneFile {
     this.used = writeBase64(octets, this.pending, this.used);
   }
 
+  /** Octets as they are (a binary file written by the same mechanism: the served version's compact file). */
+  bytes(octets: Uint8Array): void {
+    if (this.used + octets.length > this.pending.length) {
+      this.flush();
+      if (octets.length > this.pending.length) {
+        this.write(octets);
+        return;
+      }
+    }
+    this.pending.set(octets, this.used);
+    this.used += octets.length;
+  }
+
+  /**
+   * Writes out and syncs what was written so far, and gives the stamp the file will have once
+   * committed (inode, size, mtime: fileStamp of served-file.ts), so that a file written beside
+   * it can name the one it mirrors; nothing may be written after.
+   */
+  stamp(): string {
+    this.flushAndSync();
+    const s = fstatSync(this.fd, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+  }
+
   endLine(): void {
     if (this.used === this.pending.length) this.flush();
     this.pending[this.used++] = 0x0a;
@@ -176,7 +200,8 @@ export class AtomicZoneFile {
     this.syncFd = undefined;
   }
 
-  commit(): void {
+  /** Writes out what is pending and syncs the temporary file; a failure aborts it. */
+  private flushAndSync(): void {
     this.flush();
     try {
       fsyncSync(this.fd);
@@ -184,6 +209,10 @@ export class AtomicZoneFile {
       this.abort();
       throw e;
     }
+  }
+
+  commit(): void {
+    this.flushAndSync();
     this.done = true;
     closeSync(this.fd);
     this.closeSyncFd();

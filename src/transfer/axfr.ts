@@ -2,7 +2,7 @@ import { ByteWriter } from '../dns/bytes.js';
 import { recordLength, writeQuestion, writeRecord, writeResponseHeader, type OutRecord, type Question, type ResponseHeader } from '../dns/message.js';
 import { RRType } from '../dns/types.js';
 import { soaRecord } from '../zone/diff.js';
-import type { Zone } from '../zone/zone.js';
+import type { ZoneVersion } from '../zone/version.js';
 
 /** Room left in every transfer message for the TSIG record (the longest key name and MAC fit). */
 const TSIG_ROOM = 512;
@@ -15,12 +15,12 @@ export const AXFR_MESSAGE_SIZE = 16 * 1024;
  * other record of the zone, the SOA again last. The question goes in the first message only.
  * Each message holds as many whole records as fit in `maxSize` octets (at least one).
  */
-export function axfrMessages(zone: Zone, header: ResponseHeader, question: Question, maxSize = AXFR_MESSAGE_SIZE): Generator<Uint8Array> {
+export function axfrMessages(zone: ZoneVersion, header: ResponseHeader, question: Question, maxSize = AXFR_MESSAGE_SIZE): Generator<Uint8Array> {
   return packMessages(axfrRecords(zone), header, question, maxSize);
 }
 
 /** The records of an AXFR response, in order. */
-function* axfrRecords(zone: Zone): Generator<OutRecord> {
+function* axfrRecords(zone: ZoneVersion): Generator<OutRecord> {
   const soa = soaRecord(zone);
   yield soa;
   for (const set of zone.rrsets()) {

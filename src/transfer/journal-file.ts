@@ -92,7 +92,8 @@ export function decodeRecordHeader(bytes: Uint8Array, offset: number): RecordInd
   return { from: b.readUInt32BE(4), to: b.readUInt32BE(8), length: b.readUInt32BE(12), checksum: b.readUInt32BE(16), offset };
 }
 
-function writeDiffRecord(w: ByteWriter, r: DiffRecord): void {
+/** One record of a body: owner (uncompressed), type, TTL, RDATA length, RDATA. */
+export function writeDiffRecord(w: ByteWriter, r: DiffRecord): void {
   w.name(r.owner);
   w.u16(r.type);
   w.u32(r.ttl);

@@ -2,12 +2,13 @@ import { closeSync, fstatSync, openSync, readSync, truncateSync } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { SignerError, ValueError, WireFormatError } from '../common/errors.js';
+import { ByteWriter } from '../dns/bytes.js';
 import { temporaryName } from '../common/temporary-names.js';
 import type { Name } from '../dns/name.js';
 import { serialGreater } from '../dns/serial.js';
 import { syncFolderOf } from '../files/sync-folder.js';
-import { diffZones, soaSerial, type DiffRecord, type ZoneDiff } from '../zone/diff.js';
-import type { Zone } from '../zone/zone.js';
+import { soaRecord, soaSerial, type DiffRecord, type ZoneDiff } from '../zone/diff.js';
+import { versionChanges, type ZoneVersion } from '../zone/version.js';
 import {
   checksumOf,
   CHUNK,
@@ -23,7 +24,11 @@ import {
   RECORD_HEADER_LENGTH,
   type RecordIndex,
   type StreamedDiff,
+  writeDiffRecord,
 } from './journal-file.js';
+
+/** How long a diff is worked out or written before other work gets a turn (ms). */
+const TURN_MS = 20;
 
 /** How many versions' diffs a journal keeps unless told otherwise. */
 export const DEFAULT_JOURNAL_VERSIONS = 30;
@@ -134,16 +139,27 @@ export class Journal {
     const from = soaSerial(diff.from.rdata);
     const to = soaSerial(diff.to.rdata);
     if (!serialGreater(to, from)) return Promise.reject(new ValueError(`journal ${this.options.file}: serial ${to} does not follow ${from} (RFC 1982)`));
-    const run = this.queue.then(() => this.append(diff, from, to));
+    const run = this.queue.then(() => this.append(bodyLength(diff), encodeBody(diff), from, to));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  /** Diffs two signed versions and appends the step (see `add`). */
-  async addVersion(old: Zone, next: Zone): Promise<ZoneDiff> {
-    const diff = diffZones(old, next);
-    await this.add(diff);
-    return diff;
+  /**
+   * Appends the step from one signed version to the next (see `add`), worked out by a merge
+   * walk of the two in canonical order (zone/version.ts) for each side, written as it is
+   * found, so that neither the versions nor the diff are held in memory; a diff that grows
+   * beyond the bounds is cut off and not kept. Both versions must stay readable until the
+   * promise settles.
+   */
+  addVersion(old: ZoneVersion, next: ZoneVersion): Promise<void> {
+    const before = soaRecord(old);
+    const after = soaRecord(next);
+    const from = soaSerial(before.rdata);
+    const to = soaSerial(after.rdata);
+    if (!serialGreater(to, from)) return Promise.reject(new ValueError(`journal ${this.options.file}: serial ${to} does not follow ${from} (RFC 1982)`));
+    const run = this.queue.then(() => this.appendWalk(before, after, old, next, from, to));
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   /** Resolves when the appends asked so far are done (written or failed). */
@@ -202,24 +218,31 @@ export class Journal {
     }
   }
 
-  private async append(diff: ZoneDiff, from: number, to: number): Promise<void> {
+  /** A diff that does not start where the newest one ends starts the journal afresh. */
+  private followOn(from: number, to: number): void {
     const newest = this.serials?.newest;
     if (newest !== undefined && newest !== from) {
       this.report({ msg: 'journal, restarted', reason: `the new version follows serial ${from}, the journal ends at ${newest}`, serial: to });
       this.records = [];
     }
-    const length = bodyLength(diff);
-    if (RECORD_HEADER_LENGTH + length > this.maxBytes || length > MAX_BODY_LENGTH) {
-      this.report({
-        msg: 'journal, diff too large, not kept',
-        serial: to,
-        bytes: length,
-        reason: `the diff takes ${length} octets, more than the journal's bound of ${this.maxBytes}`,
-      });
-      this.records = [];
-      await this.io(() => this.compact());
-      return;
-    }
+  }
+
+  /** A diff of `length` octets that is not kept: reported, and the journal emptied. */
+  private async tooLarge(to: number, length: number): Promise<void> {
+    this.report({
+      msg: 'journal, diff too large, not kept',
+      serial: to,
+      bytes: length,
+      reason: `the diff takes ${length} octets, more than the journal's bound of ${this.maxBytes}`,
+    });
+    this.records = [];
+    await this.io(() => this.compact());
+  }
+
+  /** Appends a diff's body of `length` octets, written as `pieces` come. */
+  private async append(length: number, pieces: Iterable<Uint8Array>, from: number, to: number): Promise<void> {
+    this.followOn(from, to);
+    if (RECORD_HEADER_LENGTH + length > this.maxBytes || length > MAX_BODY_LENGTH) return this.tooLarge(to, length);
     await this.io(async () => {
       if (this.end === 0) await this.create();
       const handle = await open(this.options.file, 'r+');
@@ -227,18 +250,12 @@ export class Journal {
       try {
         let at = offset + RECORD_HEADER_LENGTH;
         let checksum = 0;
-        for (const piece of encodeBody(diff)) {
+        for (const piece of pieces) {
           checksum = crc32(piece, checksum);
           await writeAll(handle, piece, at);
           at += piece.length;
         }
-        const record: RecordIndex = { from, to, offset, length: at - offset - RECORD_HEADER_LENGTH, checksum };
-        // the header last: until it is written, the record is a torn one that the next open cuts off
-        await writeAll(handle, encodeRecordHeader(record), offset);
-        await handle.sync();
-        this.records.push(record);
-        this.verified.add(to);
-        this.end = at;
+        await this.endRecord(handle, { from, to, offset, length: at - offset - RECORD_HEADER_LENGTH, checksum });
       } catch (e) {
         await handle.truncate(offset).catch(() => undefined);
         throw e;
@@ -248,6 +265,81 @@ export class Journal {
       this.bound();
       await this.compact();
     });
+  }
+
+  /**
+   * Appends the diff of two versions (addVersion): each side found by a walk of both and
+   * written as it comes, its count put in front of it once known, the body's checksum read
+   * back from the file (page cache) at the end.
+   */
+  private async appendWalk(before: DiffRecord, after: DiffRecord, old: ZoneVersion, next: ZoneVersion, from: number, to: number): Promise<void> {
+    this.followOn(from, to);
+    const limit = Math.min(this.maxBytes - RECORD_HEADER_LENGTH, MAX_BODY_LENGTH);
+    let cutAt: number | undefined;
+    await this.io(async () => {
+      if (this.end === 0) await this.create();
+      const handle = await open(this.options.file, 'r+');
+      const offset = this.end;
+      const start = offset + RECORD_HEADER_LENGTH;
+      try {
+        let at = start;
+        const w = new ByteWriter(CHUNK + 66_000);
+        let turned = performance.now();
+        const flush = async (): Promise<void> => {
+          if (at - start + w.length > limit) {
+            cutAt = at - start + w.length;
+            throw new ValueError(`journal ${this.options.file}: the diff to serial ${to} is too large`);
+          }
+          await writeAll(handle, w.view(), at);
+          at += w.length;
+          w.reset();
+          turned = performance.now();
+        };
+        writeDiffRecord(w, before);
+        writeDiffRecord(w, after);
+        for (const side of ['deleted', 'added'] as const) {
+          const countAt = at + w.length;
+          w.u32(0);
+          let n = 0;
+          for (const r of versionChanges(old, next, side)) {
+            if (r !== null) {
+              writeDiffRecord(w, r);
+              n++;
+              if (w.length >= CHUNK) await flush();
+            } else if (performance.now() - turned > TURN_MS) {
+              // a long walk over what did not change lets the event loop turn
+              await new Promise((resolve) => setImmediate(resolve));
+              turned = performance.now();
+            }
+          }
+          await flush();
+          const count = Buffer.alloc(4);
+          count.writeUInt32BE(n);
+          await writeAll(handle, count, countAt);
+        }
+        const checksum = await checksumOfHandle(handle, start, at - start, this.options.file);
+        await this.endRecord(handle, { from, to, offset, length: at - start, checksum });
+      } catch (e) {
+        await handle.truncate(offset).catch(() => undefined);
+        if (cutAt !== undefined) return;
+        throw e;
+      } finally {
+        await handle.close();
+      }
+      this.bound();
+      await this.compact();
+    });
+    if (cutAt !== undefined) await this.tooLarge(to, cutAt);
+  }
+
+  /** Writes the header of a record whose body is written, syncs the file, and keeps the record. */
+  private async endRecord(handle: FileHandle, record: RecordIndex): Promise<void> {
+    // the header last: until it is written, the record is a torn one that the next open cuts off
+    await writeAll(handle, encodeRecordHeader(record), record.offset);
+    await handle.sync();
+    this.records.push(record);
+    this.verified.add(record.to);
+    this.end = record.offset + RECORD_HEADER_LENGTH + record.length;
   }
 
   /** Drops the oldest diffs beyond the bounds. */
@@ -417,12 +509,29 @@ function scan(options: JournalOptions): Scan {
   return { records, end: pos, headerLength };
 }
 
+/** The octets of a record in a diff's body (journal-file.ts). */
+function recordLength(r: DiffRecord): number {
+  return r.owner.wire.length + 10 + r.rdata.length;
+}
+
 /** The octets of a diff's body (journal-file.ts), counted without writing it. */
 function bodyLength(diff: ZoneDiff): number {
-  const size = (r: DiffRecord): number => r.owner.wire.length + 10 + r.rdata.length;
-  let n = 8 + size(diff.from) + size(diff.to);
-  for (const records of [diff.deleted, diff.added]) for (const r of records) n += size(r);
+  let n = 8 + recordLength(diff.from) + recordLength(diff.to);
+  for (const records of [diff.deleted, diff.added]) for (const r of records) n += recordLength(r);
   return n;
+}
+
+/** The CRC-32 of `length` octets of a file from `start`, read in pieces. */
+async function checksumOfHandle(handle: FileHandle, start: number, length: number, file: string): Promise<number> {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(length, 1)));
+  let sum = 0;
+  for (let done = 0; done < length;) {
+    const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, length - done), start + done);
+    if (bytesRead === 0) throw new WireFormatError(`journal ${file}: the file ends inside the diff just written`, start + done);
+    sum = crc32(buf.subarray(0, bytesRead), sum);
+    done += bytesRead;
+  }
+  return sum;
 }
 
 async function writeAll(handle: FileHandle, bytes: Uint8Array, position: number): Promise<void> {

@@ -16,7 +16,7 @@ import { appendUnsignedTsig, signMessage, timeOtherData, TsigRcode, verifyMessag
 import { serialGreater } from '../dns/serial.js';
 import { RRType } from '../dns/types.js';
 import { soaRecord, soaSerial } from '../zone/diff.js';
-import type { Zone } from '../zone/zone.js';
+import type { ZoneVersion } from '../zone/version.js';
 import { axfrMessages, packMessages } from './axfr.js';
 import { ixfrRecords, recordsWithin, requestedSerial, type IxfrSource } from './ixfr.js';
 
@@ -50,7 +50,7 @@ export interface TransferEvent {
 
 export interface ResponderOptions {
   /** The signed zone currently published under this name, if any. */
-  readonly zones: (name: Name) => Zone | undefined;
+  readonly zones: (name: Name) => ZoneVersion | undefined;
   readonly keys: readonly TsigKey[];
   readonly acl: readonly AclEntry[];
   readonly now: () => UnixSeconds;
@@ -225,7 +225,13 @@ const UDP_LIMIT = 512;
  * (section 2: the SOA alone otherwise, so that it asks again over TCP); the whole zone, as an
  * AXFR, over TCP when the journal does not reach back to its serial (section 4).
  */
-function* answerIxfr(request: SignedRequest, transport: Transport, zone: Zone, options: ResponderOptions, log: Log): Generator<Uint8Array, void, undefined> {
+function* answerIxfr(
+  request: SignedRequest,
+  transport: Transport,
+  zone: ZoneVersion,
+  options: ResponderOptions,
+  log: Log,
+): Generator<Uint8Array, void, undefined> {
   const question = request.question!;
   const facts = { key: request.key.name.toString(), zone: question.name.toString() };
   const soa = soaRecord(zone);

@@ -5,7 +5,7 @@ import type { UnixSeconds } from '../common/clock.js';
 import { TransferError } from '../common/errors.js';
 import type { Name } from '../dns/name.js';
 import type { TsigKey } from '../dns/tsig.js';
-import type { Zone } from '../zone/zone.js';
+import type { ZoneVersion } from '../zone/version.js';
 import type { IxfrSource } from './ixfr.js';
 import { RefusalCounter, type RefusalSummary } from './refusals.js';
 import { respond, type AclEntry, type ResponderOptions, type TransferEvent, type Transport } from './responder.js';
@@ -23,7 +23,7 @@ export interface TransferServerOptions {
   /** Where to listen, UDP and TCP on each; port 0 picks a free port (the same for both). */
   readonly listen: readonly { readonly address: string; readonly port: number }[];
   /** The signed zone currently published under a name. */
-  readonly zones: (name: Name) => Zone | undefined;
+  readonly zones: (name: Name) => ZoneVersion | undefined;
   readonly keys: readonly TsigKey[];
   readonly acl: readonly AclEntry[];
   /** The clock (default the system's); tests skew it to see BADTIME. */

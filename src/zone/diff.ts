@@ -3,7 +3,7 @@ import { toHex } from '../dns/bytes.js';
 import type { Name } from '../dns/name.js';
 import { canonicalRdata } from '../dns/rdata/index.js';
 import { RRType, typeToString } from '../dns/types.js';
-import { ZoneBuilder, type RRset, type Zone } from './zone.js';
+import { ZoneBuilder, type RRset, type RRsetView, type Zone } from './zone.js';
 
 /** One record of a difference: owner, type, TTL and RDATA (class IN). */
 export interface DiffRecord {
@@ -31,8 +31,8 @@ export function soaSerial(rdata: Uint8Array): number {
   return new DataView(rdata.buffer, rdata.byteOffset, rdata.length).getUint32(rdata.length - 20);
 }
 
-/** The apex SOA of a zone as a record; a zone without one is refused. */
-export function soaRecord(zone: Zone): DiffRecord {
+/** The apex SOA of a zone (or of any version of one) as a record; a zone without one is refused. */
+export function soaRecord(zone: { readonly origin: Name; readonly soa: RRsetView | undefined }): DiffRecord {
   const soa = zone.soa?.records[0];
   if (soa === undefined) throw new ValueError(`zone ${zone.origin.toString()} has no SOA`);
   return { owner: zone.origin, type: RRType.SOA, ttl: soa.ttl, rdata: soa.rdata };

@@ -3,20 +3,19 @@ import { recordPrefix, recordPrefixText } from '../dns/zonefile/printer.js';
 import { formatRdata } from '../dns/rdata/index.js';
 import { RRType } from '../dns/types.js';
 import type { Name } from '../dns/name.js';
-import type { RRsetView, Zone } from './zone.js';
+import type { ZoneVersion } from './version.js';
+import type { RRsetView } from './zone.js';
 
 /**
  * The zone as master-file lines in canonical order (RFC 4034 section 6): the apex SOA first,
  * then every name in canonical order, RRsets by type, records in canonical RDATA order.
  */
-export function* printZone(zone: Zone): Generator<string> {
+export function* printZone(zone: ZoneVersion): Generator<string> {
   const soa = zone.soa;
   if (soa !== undefined) yield* printRRset(soa);
-  for (const node of zone.nodes) {
-    for (const set of node.rrsets) {
-      if (set === soa) continue;
-      yield* printRRset(set);
-    }
+  for (const set of zone.rrsets()) {
+    if (set.type === RRType.SOA && set.owner.equals(zone.origin)) continue;
+    yield* printRRset(set);
   }
 }
 
