@@ -125,7 +125,7 @@ describe('DNS client against the transfer server on loopback', () => {
       process.off('warning', onWarning);
       await large.close();
     }
-  });
+  }, 30_000);
 
   it('gives up after the timeout when nobody answers', async () => {
     const t = Date.now();
