@@ -93,39 +93,149 @@ export function keyLabel(zone: Name, role: KeyRole, id: Buffer): string {
  * it leaves a record to settle, never an unknown key.
  */
 export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySpec, id: Buffer = randomBytes(16)): HsmKey {
-  const algorithm = checkSigningAlgorithm(spec.algorithm);
   const label = keyLabel(zone, role, id);
+  const made = keyPairTemplates(spec, role);
   const common = [
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_LABEL, value: label },
     { type: pkcs11js.CKA_ID, value: id },
   ];
-  // DP-3.1e: the public half verifies, nothing else (SoftHSM sets CKA_ENCRYPT, CKA_WRAP true if not told)
+  const pair = pkcs11Call('C_GenerateKeyPair', token.where, () =>
+    token.pkcs11.C_GenerateKeyPair(token.control, { mechanism: made.mechanism }, [...common, ...made.publicTmpl], [...common, ...made.privateTmpl]),
+  );
+  return withAlgorithm(describeKey(token, pair.privateKey, pair.publicKey), made.algorithm);
+}
+
+/** How a key pair of `spec` is made: the mechanism and the attributes of each half, without CKA_TOKEN, CKA_LABEL and CKA_ID (generateKey, KeyMaker). */
+export interface KeyPairTemplates {
+  readonly algorithm: number;
+  readonly mechanism: number;
+  readonly publicTmpl: pkcs11js.Template;
+  readonly privateTmpl: pkcs11js.Template;
+}
+
+/**
+ * The templates of generateKey (DP-3.1d-f): the public half verifies only (SoftHSM sets
+ * CKA_ENCRYPT, CKA_WRAP true if not told), the private half signs only, sensitive and not
+ * extractable. An RSA key without `bits` is 1024 bits for a ZSK, 2048 for the others.
+ */
+export function keyPairTemplates(spec: KeySpec, role: KeyRole = 'ksk'): KeyPairTemplates {
+  const algorithm = checkSigningAlgorithm(spec.algorithm);
   const verifyOnly = [
-    ...common,
     { type: pkcs11js.CKA_VERIFY, value: true },
     { type: pkcs11js.CKA_ENCRYPT, value: false },
     { type: pkcs11js.CKA_WRAP, value: false },
   ];
-  let mechanism: number;
-  let publicTmpl: pkcs11js.Template;
   if (algorithm === Algorithm.RSASHA256 || algorithm === Algorithm.RSASHA512) {
     const bits = spec.bits ?? (role === 'zsk' ? 1024 : 2048);
     if (bits < 1024 || bits > 4096) throw new SignerError('DNSSEC', `RSA key size ${bits} is outside 1024 to 4096 (DP-4.1b, DP-4.1c)`);
-    mechanism = pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
-    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_MODULUS_BITS, value: bits },
-      { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }];
-  } else if (CURVES.has(algorithm)) {
-    const curve = CURVES.get(algorithm)!;
-    mechanism = curve.edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_EC_KEY_PAIR_GEN;
-    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_EC_PARAMS, value: curve.params },
-      ...(curve.edwards ? [{ type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }] : [])];
-  } else {
-    throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
+    return {
+      algorithm,
+      mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+      publicTmpl: [...verifyOnly, { type: pkcs11js.CKA_MODULUS_BITS, value: bits }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }],
+      privateTmpl: [...SIGN_ONLY_PRIVATE],
+    };
   }
-  const privateTmpl: pkcs11js.Template = [...common, ...SIGN_ONLY_PRIVATE];
-  const pair = pkcs11Call('C_GenerateKeyPair', token.where, () => token.pkcs11.C_GenerateKeyPair(token.control, { mechanism }, publicTmpl, privateTmpl));
-  return withAlgorithm(describeKey(token, pair.privateKey, pair.publicKey), algorithm);
+  const curve = CURVES.get(algorithm);
+  if (curve === undefined) throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
+  return {
+    algorithm,
+    mechanism: curve.edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_EC_KEY_PAIR_GEN,
+    publicTmpl: [
+      ...verifyOnly,
+      { type: pkcs11js.CKA_EC_PARAMS, value: curve.params },
+      ...(curve.edwards ? [{ type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }] : []),
+    ],
+    privateTmpl: [...SIGN_ONLY_PRIVATE],
+  };
+}
+
+/**
+ * The key pool's kind of a key (hsm key-pool): what the token's key material is, whatever
+ * its role or DNSSEC algorithm: `rsa<bits>` (RSASHA256 and RSASHA512 alike), `ecdsap256`,
+ * `ecdsap384`, `ed25519`, `ed448`.
+ */
+export function poolKind(spec: KeySpec, role: KeyRole = 'ksk'): string {
+  const algorithm = checkSigningAlgorithm(spec.algorithm);
+  if (algorithm === Algorithm.RSASHA256 || algorithm === Algorithm.RSASHA512) return `rsa${spec.bits ?? (role === 'zsk' ? 1024 : 2048)}`;
+  const kinds = new Map<number, string>([
+    [Algorithm.ECDSAP256SHA256, 'ecdsap256'],
+    [Algorithm.ECDSAP384SHA384, 'ecdsap384'],
+    [Algorithm.ED25519, 'ed25519'],
+    [Algorithm.ED448, 'ed448'],
+  ]);
+  const kind = kinds.get(algorithm);
+  if (kind === undefined) throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
+  return kind;
+}
+
+/** The KeySpec that makes keys of a pool kind (poolKind's inverse). */
+export function poolSpec(kind: string): KeySpec {
+  const rsa = /^rsa(\d+)$/.exec(kind);
+  if (rsa !== null) return { algorithm: Algorithm.RSASHA256, bits: Number(rsa[1]) };
+  const algorithm = { ecdsap256: Algorithm.ECDSAP256SHA256, ecdsap384: Algorithm.ECDSAP384SHA384, ed25519: Algorithm.ED25519, ed448: Algorithm.ED448 }[kind];
+  if (algorithm === undefined) throw new SignerError('HSM', `'${kind}' is no kind of key hms keeps in its key pool`);
+  return { algorithm };
+}
+
+/**
+ * The label of a key pair in the key pool: `hms-pool:<kind>:<id in hex>`. Not under `hms:`, so
+ * a pool key is no zone's key (findKeys never lists it: it never signs and is no orphan)
+ * until it is taken (adoptKey gives it the zone's label).
+ */
+export const POOL_LABEL_PREFIX = 'hms-pool:';
+
+export function poolLabel(kind: string, id: Buffer): string {
+  return `${POOL_LABEL_PREFIX}${kind}:${id.toString('hex')}`;
+}
+
+/**
+ * Stores a key pair made as session objects (KeyMaker, on its own thread) in the token under
+ * `label` and `id`: each half copied to a token object (C_CopyObject keeps every attribute,
+ * CKA_LOCAL, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE included: the copy is as the key
+ * was made), the public half first, then the session objects destroyed. On the main thread:
+ * hms makes, finds and destroys token objects there only (see generateKey). A stop between
+ * the two copies leaves half a pair under `label`, which its owner removes (KeyPool.scan).
+ */
+export function storeSessionPair(token: Token, pair: { readonly privateKey: Buffer; readonly publicKey: Buffer }, label: string, id: Buffer, algorithm: number): HsmKey {
+  const onToken = [
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: id },
+  ];
+  try {
+    const publicKey = pkcs11Call('C_CopyObject', token.where, () => token.pkcs11.C_CopyObject(token.control, pair.publicKey, onToken));
+    const privateKey = pkcs11Call('C_CopyObject', token.where, () => token.pkcs11.C_CopyObject(token.control, pair.privateKey, onToken));
+    return withAlgorithm(describeKey(token, privateKey, publicKey), algorithm);
+  } finally {
+    for (const o of [pair.privateKey, pair.publicKey]) {
+      try {
+        token.pkcs11.C_DestroyObject(token.control, o);
+      } catch {
+        // a session object: gone with its session at the latest
+      }
+    }
+  }
+}
+
+/** The key pool's pairs in the token (KeyPool.scan): by CKA_ID (hex), their kind, and the halves under the pool's label. */
+export function findPoolObjects(token: Token): Map<string, { readonly kind: string; readonly objects: Buffer[]; privates: number; publics: number }> {
+  const out = new Map<string, { kind: string; objects: Buffer[]; privates: number; publics: number }>();
+  for (const cls of [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
+    for (const o of findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }])) {
+      const label = labelOf(token, o).toString('utf8');
+      if (!label.startsWith(POOL_LABEL_PREFIX)) continue;
+      const [kind, id] = label.slice(POOL_LABEL_PREFIX.length).split(':');
+      if (kind === undefined || id === undefined) continue;
+      let entry = out.get(id);
+      if (entry === undefined) out.set(id, (entry = { kind, objects: [], privates: 0, publics: 0 }));
+      entry.objects.push(o);
+      if (cls === pkcs11js.CKO_PRIVATE_KEY) entry.privates++;
+      else entry.publics++;
+    }
+  }
+  token.ensureReachable();
+  return out;
 }
 
 /**

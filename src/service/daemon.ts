@@ -236,6 +236,20 @@ export class Service {
       },
       'service started',
     );
+    // issue 20 item 3: keys made ahead in the HSM's key pool and, when a zone needs one, off the event loop
+    void this.keeper
+      .startKeyPool((e) => {
+        if (e.kind === 'failed') this.log.warn({ kind: e.key, reason: e.reason }, 'key pool, a key could not be made; tried again in a minute');
+        else if (e.kind === 'full') this.log.info({ held: e.held }, 'key pool, filled to its size');
+        else if (e.kind === 'removed') this.log.warn({ id: e.id, objects: e.objects }, 'key pool, half a pair left by a stop removed from the token');
+        else this.log.debug({ kind: e.key, id: e.id, ms: e.ms }, 'key pool, a key made');
+      })
+      .catch((e: unknown) =>
+        this.log.warn(
+          { reason: e instanceof Error ? e.message : String(e) },
+          'key pool, not started: the HSM cannot be used; keys are made when a zone needs them',
+        ),
+      );
     for (const state of [...this.zones.values()]) {
       this.pipeline.reportOrphans(state);
       const why = await this.pipeline.due(state);
