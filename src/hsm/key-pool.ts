@@ -42,6 +42,8 @@ export class KeyPool {
   /** By zone, the pairs promised to its run (reserve), not taken yet. */
   private readonly promised = new Map<string, { kind: string; id: string }[]>();
   private readonly makingNow = new Map<string, number>();
+  /** Half pairs found at open, removed once this pool makes keys (the one writer: a reader never removes what a writer may be storing). */
+  private readonly halves = new Map<string, Buffer[]>();
   private maker: KeyMaker | undefined;
   private starting: Promise<KeyMaker> | undefined;
   private refilling = false;
@@ -58,7 +60,8 @@ export class KeyPool {
 
   /**
    * The pool of the token: its pairs read from the token now; half a pair, which a stop while
-   * one was stored leaves, is removed (not when its other half is under another label).
+   * one was stored leaves, is removed once the pool makes keys (not when its other half is
+   * under another label: a take a stop cut short, which the Keeper settles).
    */
   static open(token: Token, targets: ReadonlyMap<string, number>, onEvent: (e: PoolEvent) => void = () => {}): KeyPool {
     const pool = new KeyPool(token, targets, onEvent);
@@ -66,10 +69,7 @@ export class KeyPool {
       if (found.privates === 1 && found.publics === 1) pool.freeOf(found.kind).push(id);
       // the other half under another label: a zone's take that a stop cut short, settled by the Keeper (settlePending)
       else if (findKeyPair(token, id).objects.length > found.objects.length) continue;
-      else {
-        destroyObjects(token, found.objects);
-        onEvent({ kind: 'removed', id, objects: found.objects.length });
-      }
+      else pool.halves.set(id, found.objects);
     }
     return pool;
   }
@@ -178,6 +178,11 @@ export class KeyPool {
 
   private makerStarted(): Promise<KeyMaker> {
     if (this.maker !== undefined) return Promise.resolve(this.maker);
+    for (const [id, objects] of this.halves) {
+      destroyObjects(this.token, objects);
+      this.onEvent({ kind: 'removed', id, objects: objects.length });
+    }
+    this.halves.clear();
     this.starting ??= KeyMaker.start(this.token.modulePath, this.token.slot, this.token.where).then(
       (m) => (this.maker = m),
       (e: unknown) => {
