@@ -124,7 +124,9 @@ export class KeyPool {
     this.refill();
     // asked together, in order: this zone's keys are made one after another, before a later zone's
     const made = await Promise.all(missing.map((kind) => this.makeOne(kind, true)));
-    missing.forEach((kind, i) => mine.push({ kind, id: made[i]! }));
+    // a zone released meanwhile (no longer served): what was made for it is the pool's
+    const owner = this.promised.get(zone) === mine ? mine : undefined;
+    missing.forEach((kind, i) => (owner === undefined ? this.freeOf(kind).push(made[i]!) : owner.push({ kind, id: made[i]! })));
   }
 
   /** A pair of `kind` for `zone`: one promised to it, else any the pool holds; undefined when it holds none. Its id (hex). */

@@ -86,7 +86,10 @@ export function keyLabel(zone: Name, role: KeyRole, id: Buffer): string {
  * hms makes, finds and destroys token objects on the main thread only, one call after
  * another; the signing threads only copy a key into their sessions and sign with the copy
  * (30 rounds of that while keys were made and listed: no failure). An RSA-2048 key takes 0.1
- * to 0.8 s of SoftHSM, an RSA-4096 key 1 to 2 s; a key is made a few times a year per zone.
+ * to 0.8 s of SoftHSM, an RSA-4096 key 1 to 2 s: too long for the service's event loop, so the
+ * service makes its keys ahead on a thread of its own as session objects, which touch no token
+ * object (KeyMaker, KeyPool), and stores them in the token on the main thread (storeSessionPair);
+ * this call remains for `hms sign`, the CLI in-process and a key pool that cannot be used.
  *
  * `id`: the CKA_ID to give the pair (16 random bytes if not given). The service chooses it and
  * records the key as intended before this call (Keeper.apply), so that a stop during or after

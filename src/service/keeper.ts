@@ -137,9 +137,11 @@ export class Keeper {
     }
   }
 
-  /** The zone's signatures waiting in the token's signing pool, if it is open, fail with `why` (a zone no longer served, issue 20). */
+  /** The zone's signatures waiting in the token's signing pool, if it is open, fail with `why` (a zone no longer served, issue 20); what the key pool promised it is released. */
   dropSigning(zone: string, why: string): void {
     this.token?.signingPool?.drop(zone, why);
+    // the key pool's pairs promised to its run are the pool's again
+    this.pool?.release(zone);
   }
 
   /** An online copy of the state file to `path` (DP-2.5d: hms backup create). */

@@ -1,11 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pkcs11js from 'pkcs11js';
 import { describe, expect, it } from 'vitest';
 import { Name } from '../../src/dns/name.js';
-import { deleteKey, findKeyPair, findKeys, findPoolObjects, generateKey } from '../../src/hsm/keys.js';
+import { deleteKey, destroyObjects, findKeyPair, findKeys, findPoolObjects, generateKey, hsmSigner } from '../../src/hsm/keys.js';
+import { KeyPool } from '../../src/hsm/key-pool.js';
+import { Algorithm } from '../../src/dnssec/algorithms.js';
+import { verifySignature } from '../../src/dnssec/verify-signature.js';
 import { Token } from '../../src/hsm/token.js';
 import { makeTsigKey } from '../../src/dns/tsig.js';
 import { RRType } from '../../src/dns/types.js';
@@ -170,6 +174,61 @@ async function slowestSoa(zone: string, ms: number): Promise<{ slowest: number; 
 describe('issue 20 item 3: the key pool in the HSM', () => {
   let pooled: Record<string, string[]>;
   let before: Record<string, { private: string[]; public: string[] }>;
+
+  it('issue 20 DP-3.1d the pool is filled on its own thread while the main thread lists, makes and removes token keys and others sign: every pair is whole and signs (softhsm/SoftHSMv2#573)', async () => {
+    const t = Token.open({ label: 'hms-keypool', pin: readFileSync(join(tmp, 'pin'), 'utf8'), sessions: 2 });
+    try {
+      await t.startSigningThreads();
+      const signingKey = generateKey(t, Name.parse('race.example.'), 'zsk', { algorithm: Algorithm.RSASHA256, bits: 1024 });
+      const signer = hsmSigner(t, signingKey);
+      const data = randomBytes(100);
+      const pool = KeyPool.open(
+        t,
+        new Map([
+          ['rsa1024', 4],
+          ['ecdsap256', 4],
+        ]),
+      );
+      let busy = true;
+      let rounds = 0;
+      // the main thread's token objects meanwhile, as the service's zone runs touch them
+      const main = (async () => {
+        for (; busy; rounds++) {
+          findKeys(t);
+          deleteKey(t, generateKey(t, Name.parse('race.example.'), 'ksk', { algorithm: Algorithm.ECDSAP256SHA256 }));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      const signatures = Promise.all(Array.from({ length: 400 }, () => signer.sign(data)));
+      const made = await pool.fill().finally(() => (busy = false));
+      await main;
+      expect(made).toBe(8);
+      expect(rounds).toBeGreaterThan(0);
+      for (const sig of await signatures) expect(verifySignature(signingKey.dnskey, data, sig)).toBe(true);
+      signer.release!();
+      expect(pool.status()).toEqual([
+        { kind: 'ecdsap256', held: 4, reserved: 0, target: 4, making: 0 },
+        { kind: 'rsa1024', held: 4, reserved: 0, target: 4, making: 0 },
+      ]);
+      const pairs = [...findPoolObjects(t)];
+      expect(pairs.map(([, p]) => [p.kind, p.privates, p.publics]).sort()).toEqual([
+        ...Array.from({ length: 4 }, () => ['ecdsap256', 1, 1]),
+        ...Array.from({ length: 4 }, () => ['rsa1024', 1, 1]),
+      ]);
+      for (const [id] of pairs) {
+        const key = findKeyPair(t, id).key!;
+        const each = hsmSigner(t, key);
+        expect(verifySignature(key.dnskey, data, await each.sign(data)), id).toBe(true);
+        each.release!();
+      }
+      await pool.close();
+      // the service's tests below start from an empty pool
+      for (const [, p] of pairs) destroyObjects(t, p.objects);
+      deleteKey(t, signingKey);
+    } finally {
+      await t.close();
+    }
+  }, 300_000);
 
   it('issue 20 DP-3.1d the service fills the pool to its size in the background, beside the zones it signs; hms key pool shows it', async () => {
     for (const tool of ['gdb', 'dnssec-dsfromkey']) requireTool(tool);
