@@ -332,6 +332,27 @@ describe('issue 20 item 3: the key pool in the HSM', () => {
     });
   }, 300_000);
 
+  it("issue 20 item 4 a first start with 12 new zones (no key pool) serves the first zone before the last zone's keys are made", async () => {
+    const zones: Record<string, string> = { 'new.example.': 'dp', 'cut.example.': 'dp' };
+    const added = Array.from({ length: 12 }, (_, i) => `q${i}.example.`);
+    for (const z of added) zones[z] = 'dp';
+    writeConfig(0, zones);
+    const service = await startHmsRun(config, /"msg":"service started"/, { registry: daemons });
+    for (const z of added) await service.waitFor(published(z), 300_000);
+    const output = service.output();
+    const firstServed = Math.min(...added.map((z) => output.search(published(z))));
+    // the audit line of each zone's last key made: the KSK or ZSK recorded (key.put) from its pending row
+    const keysMade = added.map((z) => {
+      const all = [...output.matchAll(new RegExp(`"zone":"${z.replace(/\./g, '\\.')}","action":"key\\.put"`, 'g'))];
+      return all.length === 0 ? -1 : all[Math.min(1, all.length - 1)]!.index;
+    });
+    expect(keysMade.every((at) => at > 0)).toBe(true);
+    const lastKeys = Math.max(...keysMade);
+    console.log(`issue 20: first of 12 new zones served at offset ${firstServed}, the last zone's keys at ${lastKeys} of the log`);
+    expect(firstServed).toBeLessThan(lastKeys);
+    expect(await service.stop()).toBe(0);
+  }, 400_000);
+
   it('issue 20 item 4 while keys are made (RSA-4096 KSKs for 4 new zones, and the pool refilled), the service answers SOA queries within 1 s', async () => {
     // the DP policy with an RSA-4096 KSK: 1 to 2 s of SoftHSM each, which the old code spent on the event loop
     const policy = join(tmp, 'big-ksk.yaml');
