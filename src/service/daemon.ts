@@ -14,7 +14,7 @@ import type { AlarmBoard } from '../common/alarms.js';
 import { HmsMetrics } from '../monitor/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../monitor/metrics-server.js';
 import { alarmBoard } from './alarm-outputs.js';
-import { ZoneJob } from '../scheduler/zone-job.js';
+import { RunSlots, ZoneJob } from '../scheduler/zone-job.js';
 import { endpoint, startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
 import type { Zone } from '../zone/zone.js';
 import { Authority, type Answer, type Publication } from './authority.js';
@@ -49,6 +49,13 @@ export interface ServiceOptions {
   readonly lockWaitMs?: number;
 }
 
+/**
+ * First runs at once (issue 20 item 4): enough to keep the key-making thread and the signing
+ * threads busy; the others wait their turn rather than all reading, recording and asking for
+ * keys before the first zone is signed.
+ */
+const FIRST_RUNS = 8;
+
 /** What the service knows of one zone while it runs. */
 export interface ZoneStatus {
   readonly zone: string;
@@ -74,6 +81,8 @@ export interface ZoneStatus {
 export class Service {
   private config: HmsConfig;
   private readonly zones = new Map<string, ZoneState>();
+  /** The runs of zones with nothing served yet (a first start with many new zones): FIRST_RUNS at once. */
+  private readonly firstRuns = new RunSlots(FIRST_RUNS);
   private server: TransferServer | undefined;
   private readonly now: () => UnixSeconds;
   private stopping = false;
@@ -330,6 +339,13 @@ export class Service {
   private run(zone: string, reasons: readonly string[]): ReturnType<ZonePipeline['run']> {
     const state = this.zones.get(zone);
     if (state === undefined || this.stopping) return Promise.resolve({ ok: false, retry: false, error: new Error(`zone ${zone} is not served`) });
+    // issue 20 item 4: zones with nothing served yet run a few at a time, in order, each served as soon as it is signed
+    if (this.publisher.served(zone) === undefined)
+      return this.firstRuns.run(async () =>
+        this.zones.get(zone) !== state || this.stopping
+          ? { ok: false, retry: false, error: new Error(`zone ${zone} is not served`) }
+          : this.pipeline.run(state, reasons),
+      );
     return this.pipeline.run(state, reasons);
   }
 
