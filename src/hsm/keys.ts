@@ -226,7 +226,7 @@ export function findPoolObjects(token: Token): Map<string, { readonly kind: stri
   const out = new Map<string, { kind: string; objects: Buffer[]; privates: number; publics: number }>();
   for (const cls of [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
     for (const o of findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }])) {
-      const label = labelOf(token, o).toString('utf8');
+      const label = labelAndId(token, o).label.toString('utf8');
       if (!label.startsWith(POOL_LABEL_PREFIX)) continue;
       const [kind, id] = label.slice(POOL_LABEL_PREFIX.length).split(':');
       if (kind === undefined || id === undefined) continue;
@@ -412,6 +412,33 @@ function labelOf(token: Token, o: Buffer): Buffer {
 
 function setLabel(token: Token, o: Buffer, label: Buffer | string): void {
   pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: label }]));
+  const seen = known.get(token)?.get(o.toString('hex'));
+  if (seen !== undefined) seen.label = Buffer.from(label);
+}
+
+/**
+ * The label and CKA_ID of token objects by handle, as this process read or set them last
+ * (issue 20): a zone's keys are checked against the token at every run by listing its private
+ * keys, hundreds once the key pool holds some, and reading each one's label every time took
+ * most of a first start (200 zones, 400 pool pairs: 50 s before the first run at load 13).
+ * While hms runs it is the one writer of the token's keys: labels change only through
+ * setLabel here, objects go through destroyObjects; an object made since is read when seen.
+ */
+const known = new WeakMap<Token, Map<string, { label: Buffer; readonly id: Buffer }>>();
+
+function labelAndId(token: Token, o: Buffer): { readonly label: Buffer; readonly id: Buffer } {
+  let objects = known.get(token);
+  if (objects === undefined) known.set(token, (objects = new Map<string, { label: Buffer; readonly id: Buffer }>()));
+  const name = o.toString('hex');
+  let seen = objects.get(name);
+  if (seen === undefined) {
+    const [label, id] = pkcs11Call('C_GetAttributeValue', token.where, () =>
+      token.pkcs11.C_GetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]),
+    );
+    seen = { label: label!.value, id: id!.value };
+    objects.set(name, seen);
+  }
+  return seen;
 }
 
 const ATTRIBUTE_NAMES = new Map<number, string>([
@@ -421,18 +448,16 @@ const ATTRIBUTE_NAMES = new Map<number, string>([
 
 /** Every hms key in the token, or those of one zone; an HsmError when the token cannot be read (Token.ensureReachable). */
 export function findKeys(token: Token, zone?: Name): HsmKey[] {
-  const pkcs11 = token.pkcs11;
   const session = token.control;
   // token objects only: not the signing threads' session copies (see SigningPool)
   const privates = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }]);
   const out: HsmKey[] = [];
   const prefix = zone === undefined ? LABEL_PREFIX : `${LABEL_PREFIX}${zone.toLowerCase().toString()}:`;
   for (const handle of privates) {
-    const [labelAttr, idAttr] = pkcs11Call('C_GetAttributeValue', token.where, () =>
-      pkcs11.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]));
-    const label = labelAttr!.value.toString('utf8');
+    const seen = labelAndId(token, handle);
+    const label = seen.label.toString('utf8');
     if (!label.startsWith(prefix)) continue;
-    const [pub] = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_ID, value: idAttr!.value }]);
+    const [pub] = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_ID, value: seen.id }]);
     if (pub === undefined) throw new HsmError('C_FindObjects', token.where, undefined, `key ${label} has no public key object`);
     out.push(describeKey(token, handle, pub));
   }
@@ -462,6 +487,7 @@ export function destroyObjects(token: Token, objects: readonly Buffer[]): void {
   for (const o of objects) {
     // the signing threads' session copies of a key go with it
     token.signingPool?.forgetObject(o);
+    known.get(token)?.delete(o.toString('hex'));
     pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, o));
   }
 }
