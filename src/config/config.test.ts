@@ -27,6 +27,15 @@ describe('the hms configuration', () => {
     );
   });
 
+  it('reads the size of the key pool (issue 20 item 3), a whole number from 0 to 10000', () => {
+    const c = parseConfig(GOOD.replace('  pin-file: /etc/hms/pin\n', '  pin-file: /etc/hms/pin\n  key-pool: 0\n'), '/etc/hms/hms.yaml');
+    expect(c.hsm).toEqual({ token: 'hms', pinFile: '/etc/hms/pin', keyPool: 0 });
+    expect(parseConfig(GOOD, '/etc/hms/hms.yaml').hsm.keyPool).toBeUndefined();
+    expect(() => parseConfig(GOOD.replace('  pin-file: /etc/hms/pin\n', '  pin-file: /etc/hms/pin\n  key-pool: -1\n'), '/etc/hms/hms.yaml')).toThrow(
+      /hms\.yaml:6:.*key-pool/,
+    );
+  });
+
   it('reads state, policies, the HSM and the roles', () => {
     const c = parseConfig(GOOD, '/etc/hms/hms.yaml');
     expect(c.state).toBe('/var/lib/hms/hms.db');

@@ -21,7 +21,14 @@ export interface HmsConfig {
   /** Policy files (kasp/). */
   readonly policies: readonly string[];
   /** `signingThreads`: the service's signing threads, shared by every zone (default: one per core). */
-  readonly hsm: { readonly module?: string; readonly token: string; readonly pinFile?: string; readonly signingThreads?: number };
+  readonly hsm: {
+    readonly module?: string;
+    readonly token: string;
+    readonly pinFile?: string;
+    readonly signingThreads?: number;
+    /** Key pairs made ahead per kind of key the zones' policies use (issue 20 item 3; default Keeper's DEFAULT_KEY_POOL). */
+    readonly keyPool?: number;
+  };
   readonly access: Access;
   /** The audit trail's copies outside the state: the checkpoint file and syslog (DP-2.4d, DP-2.4e). */
   readonly audit: AuditConfig;
@@ -69,6 +76,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
     hsmReader.complain('pin', 'a PIN is never written in the configuration: put it in a file only its owner can read (pin-file) or in HMS_PIN');
   hsmReader.field('pin');
   const signingThreads = hsmReader.has('signing-threads') ? hsmReader.integer('signing-threads', 1, 1, 256) : undefined;
+  const keyPool = hsmReader.has('key-pool') ? hsmReader.integer('key-pool', 0, 0, 10_000) : undefined;
   hsmReader.finish();
   const accessReader = r.sub('access');
   const all = roleTable(accessReader);
@@ -102,6 +110,7 @@ export function parseConfig(text: string, file: string, options: LoadOptions = {
       token,
       ...(pinFile === undefined ? {} : { pinFile }),
       ...(signingThreads === undefined ? {} : { signingThreads }),
+      ...(keyPool === undefined ? {} : { keyPool }),
     },
     access: { all, zones },
     audit,

@@ -86,46 +86,159 @@ export function keyLabel(zone: Name, role: KeyRole, id: Buffer): string {
  * hms makes, finds and destroys token objects on the main thread only, one call after
  * another; the signing threads only copy a key into their sessions and sign with the copy
  * (30 rounds of that while keys were made and listed: no failure). An RSA-2048 key takes 0.1
- * to 0.8 s of SoftHSM, an RSA-4096 key 1 to 2 s; a key is made a few times a year per zone.
+ * to 0.8 s of SoftHSM, an RSA-4096 key 1 to 2 s: too long for the service's event loop, so the
+ * service makes its keys ahead on a thread of its own as session objects, which touch no token
+ * object (KeyMaker, KeyPool), and stores them in the token on the main thread (storeSessionPair);
+ * this call remains for `hms sign`, the CLI in-process and a key pool that cannot be used.
  *
  * `id`: the CKA_ID to give the pair (16 random bytes if not given). The service chooses it and
  * records the key as intended before this call (Keeper.apply), so that a stop during or after
  * it leaves a record to settle, never an unknown key.
  */
 export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySpec, id: Buffer = randomBytes(16)): HsmKey {
-  const algorithm = checkSigningAlgorithm(spec.algorithm);
   const label = keyLabel(zone, role, id);
+  const made = keyPairTemplates(spec, role);
   const common = [
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_LABEL, value: label },
     { type: pkcs11js.CKA_ID, value: id },
   ];
-  // DP-3.1e: the public half verifies, nothing else (SoftHSM sets CKA_ENCRYPT, CKA_WRAP true if not told)
+  const pair = pkcs11Call('C_GenerateKeyPair', token.where, () =>
+    token.pkcs11.C_GenerateKeyPair(token.control, { mechanism: made.mechanism }, [...common, ...made.publicTmpl], [...common, ...made.privateTmpl]),
+  );
+  return withAlgorithm(describeKey(token, pair.privateKey, pair.publicKey), made.algorithm);
+}
+
+/** How a key pair of `spec` is made: the mechanism and the attributes of each half, without CKA_TOKEN, CKA_LABEL and CKA_ID (generateKey, KeyMaker). */
+export interface KeyPairTemplates {
+  readonly algorithm: number;
+  readonly mechanism: number;
+  readonly publicTmpl: pkcs11js.Template;
+  readonly privateTmpl: pkcs11js.Template;
+}
+
+/**
+ * The templates of generateKey (DP-3.1d-f): the public half verifies only (SoftHSM sets
+ * CKA_ENCRYPT, CKA_WRAP true if not told), the private half signs only, sensitive and not
+ * extractable. An RSA key without `bits` is 1024 bits for a ZSK, 2048 for the others.
+ */
+export function keyPairTemplates(spec: KeySpec, role: KeyRole = 'ksk'): KeyPairTemplates {
+  const algorithm = checkSigningAlgorithm(spec.algorithm);
   const verifyOnly = [
-    ...common,
     { type: pkcs11js.CKA_VERIFY, value: true },
     { type: pkcs11js.CKA_ENCRYPT, value: false },
     { type: pkcs11js.CKA_WRAP, value: false },
   ];
-  let mechanism: number;
-  let publicTmpl: pkcs11js.Template;
   if (algorithm === Algorithm.RSASHA256 || algorithm === Algorithm.RSASHA512) {
     const bits = spec.bits ?? (role === 'zsk' ? 1024 : 2048);
     if (bits < 1024 || bits > 4096) throw new SignerError('DNSSEC', `RSA key size ${bits} is outside 1024 to 4096 (DP-4.1b, DP-4.1c)`);
-    mechanism = pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
-    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_MODULUS_BITS, value: bits },
-      { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }];
-  } else if (CURVES.has(algorithm)) {
-    const curve = CURVES.get(algorithm)!;
-    mechanism = curve.edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_EC_KEY_PAIR_GEN;
-    publicTmpl = [...verifyOnly, { type: pkcs11js.CKA_EC_PARAMS, value: curve.params },
-      ...(curve.edwards ? [{ type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }] : [])];
-  } else {
-    throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
+    return {
+      algorithm,
+      mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN,
+      publicTmpl: [...verifyOnly, { type: pkcs11js.CKA_MODULUS_BITS, value: bits }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([1, 0, 1]) }],
+      privateTmpl: [...SIGN_ONLY_PRIVATE],
+    };
   }
-  const privateTmpl: pkcs11js.Template = [...common, ...SIGN_ONLY_PRIVATE];
-  const pair = pkcs11Call('C_GenerateKeyPair', token.where, () => token.pkcs11.C_GenerateKeyPair(token.control, { mechanism }, publicTmpl, privateTmpl));
-  return withAlgorithm(describeKey(token, pair.privateKey, pair.publicKey), algorithm);
+  const curve = CURVES.get(algorithm);
+  if (curve === undefined) throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
+  return {
+    algorithm,
+    mechanism: curve.edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_EC_KEY_PAIR_GEN,
+    publicTmpl: [
+      ...verifyOnly,
+      { type: pkcs11js.CKA_EC_PARAMS, value: curve.params },
+      ...(curve.edwards ? [{ type: pkcs11js.CKA_KEY_TYPE, value: CKK_EC_EDWARDS }] : []),
+    ],
+    privateTmpl: [...SIGN_ONLY_PRIVATE],
+  };
+}
+
+/**
+ * The key pool's kind of a key (hsm key-pool): what the token's key material is, whatever
+ * its role or DNSSEC algorithm: `rsa<bits>` (RSASHA256 and RSASHA512 alike), `ecdsap256`,
+ * `ecdsap384`, `ed25519`, `ed448`.
+ */
+export function poolKind(spec: KeySpec, role: KeyRole = 'ksk'): string {
+  const algorithm = checkSigningAlgorithm(spec.algorithm);
+  if (algorithm === Algorithm.RSASHA256 || algorithm === Algorithm.RSASHA512) return `rsa${spec.bits ?? (role === 'zsk' ? 1024 : 2048)}`;
+  const kinds = new Map<number, string>([
+    [Algorithm.ECDSAP256SHA256, 'ecdsap256'],
+    [Algorithm.ECDSAP384SHA384, 'ecdsap384'],
+    [Algorithm.ED25519, 'ed25519'],
+    [Algorithm.ED448, 'ed448'],
+  ]);
+  const kind = kinds.get(algorithm);
+  if (kind === undefined) throw new SignerError('DNSSEC', `hms makes no keys of algorithm ${algorithm} in the HSM yet`);
+  return kind;
+}
+
+/** The KeySpec that makes keys of a pool kind (poolKind's inverse). */
+export function poolSpec(kind: string): KeySpec {
+  const rsa = /^rsa(\d+)$/.exec(kind);
+  if (rsa !== null) return { algorithm: Algorithm.RSASHA256, bits: Number(rsa[1]) };
+  const algorithm = { ecdsap256: Algorithm.ECDSAP256SHA256, ecdsap384: Algorithm.ECDSAP384SHA384, ed25519: Algorithm.ED25519, ed448: Algorithm.ED448 }[kind];
+  if (algorithm === undefined) throw new SignerError('HSM', `'${kind}' is no kind of key hms keeps in its key pool`);
+  return { algorithm };
+}
+
+/**
+ * The label of a key pair in the key pool: `hms-pool:<kind>:<id in hex>`. Not under `hms:`, so
+ * a pool key is no zone's key (findKeys never lists it: it never signs and is no orphan)
+ * until it is taken (adoptKey gives it the zone's label).
+ */
+export const POOL_LABEL_PREFIX = 'hms-pool:';
+
+export function poolLabel(kind: string, id: Buffer): string {
+  return `${POOL_LABEL_PREFIX}${kind}:${id.toString('hex')}`;
+}
+
+/**
+ * Stores a key pair made as session objects (KeyMaker, on its own thread) in the token under
+ * `label` and `id`: each half copied to a token object (C_CopyObject keeps every attribute,
+ * CKA_LOCAL, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE included: the copy is as the key
+ * was made), the public half first, then the session objects destroyed. On the main thread:
+ * hms makes, finds and destroys token objects there only (see generateKey). A stop between
+ * the two copies leaves half a pair under `label`, which its owner removes (KeyPool.scan).
+ */
+export function storeSessionPair(token: Token, pair: { readonly privateKey: Buffer; readonly publicKey: Buffer }, label: string, id: Buffer, algorithm: number): HsmKey {
+  const onToken = [
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_LABEL, value: label },
+    { type: pkcs11js.CKA_ID, value: id },
+  ];
+  try {
+    const publicKey = pkcs11Call('C_CopyObject', token.where, () => token.pkcs11.C_CopyObject(token.control, pair.publicKey, onToken));
+    const privateKey = pkcs11Call('C_CopyObject', token.where, () => token.pkcs11.C_CopyObject(token.control, pair.privateKey, onToken));
+    return withAlgorithm(describeKey(token, privateKey, publicKey), algorithm);
+  } finally {
+    for (const o of [pair.privateKey, pair.publicKey]) {
+      try {
+        token.pkcs11.C_DestroyObject(token.control, o);
+      } catch {
+        // a session object: gone with its session at the latest
+      }
+    }
+  }
+}
+
+/** The key pool's pairs in the token (KeyPool.scan): by CKA_ID (hex), their kind, and the halves under the pool's label. */
+export function findPoolObjects(token: Token): Map<string, { readonly kind: string; readonly objects: Buffer[]; privates: number; publics: number }> {
+  const out = new Map<string, { kind: string; objects: Buffer[]; privates: number; publics: number }>();
+  for (const cls of [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
+    for (const o of findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }])) {
+      const label = labelAndId(token, o).label.toString('utf8');
+      if (!label.startsWith(POOL_LABEL_PREFIX)) continue;
+      const [kind, id] = label.slice(POOL_LABEL_PREFIX.length).split(':');
+      if (kind === undefined || id === undefined) continue;
+      let entry = out.get(id);
+      if (entry === undefined) out.set(id, (entry = { kind, objects: [], privates: 0, publics: 0 }));
+      entry.objects.push(o);
+      if (cls === pkcs11js.CKO_PRIVATE_KEY) entry.privates++;
+      else entry.publics++;
+    }
+  }
+  token.ensureReachable();
+  return out;
 }
 
 /**
@@ -299,6 +412,33 @@ function labelOf(token: Token, o: Buffer): Buffer {
 
 function setLabel(token: Token, o: Buffer, label: Buffer | string): void {
   pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: label }]));
+  const seen = known.get(token)?.get(o.toString('hex'));
+  if (seen !== undefined) seen.label = Buffer.from(label);
+}
+
+/**
+ * The label and CKA_ID of token objects by handle, as this process read or set them last
+ * (issue 20): a zone's keys are checked against the token at every run by listing its private
+ * keys, hundreds once the key pool holds some, and reading each one's label every time took
+ * most of a first start (200 zones, 400 pool pairs: 50 s before the first run at load 13).
+ * While hms runs it is the one writer of the token's keys: labels change only through
+ * setLabel here, objects go through destroyObjects; an object made since is read when seen.
+ */
+const known = new WeakMap<Token, Map<string, { label: Buffer; readonly id: Buffer }>>();
+
+function labelAndId(token: Token, o: Buffer): { readonly label: Buffer; readonly id: Buffer } {
+  let objects = known.get(token);
+  if (objects === undefined) known.set(token, (objects = new Map<string, { label: Buffer; readonly id: Buffer }>()));
+  const name = o.toString('hex');
+  let seen = objects.get(name);
+  if (seen === undefined) {
+    const [label, id] = pkcs11Call('C_GetAttributeValue', token.where, () =>
+      token.pkcs11.C_GetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]),
+    );
+    seen = { label: label!.value, id: id!.value };
+    objects.set(name, seen);
+  }
+  return seen;
 }
 
 const ATTRIBUTE_NAMES = new Map<number, string>([
@@ -308,18 +448,16 @@ const ATTRIBUTE_NAMES = new Map<number, string>([
 
 /** Every hms key in the token, or those of one zone; an HsmError when the token cannot be read (Token.ensureReachable). */
 export function findKeys(token: Token, zone?: Name): HsmKey[] {
-  const pkcs11 = token.pkcs11;
   const session = token.control;
   // token objects only: not the signing threads' session copies (see SigningPool)
   const privates = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }]);
   const out: HsmKey[] = [];
   const prefix = zone === undefined ? LABEL_PREFIX : `${LABEL_PREFIX}${zone.toLowerCase().toString()}:`;
   for (const handle of privates) {
-    const [labelAttr, idAttr] = pkcs11Call('C_GetAttributeValue', token.where, () =>
-      pkcs11.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]));
-    const label = labelAttr!.value.toString('utf8');
+    const seen = labelAndId(token, handle);
+    const label = seen.label.toString('utf8');
     if (!label.startsWith(prefix)) continue;
-    const [pub] = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_ID, value: idAttr!.value }]);
+    const [pub] = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_ID, value: seen.id }]);
     if (pub === undefined) throw new HsmError('C_FindObjects', token.where, undefined, `key ${label} has no public key object`);
     out.push(describeKey(token, handle, pub));
   }
@@ -349,6 +487,7 @@ export function destroyObjects(token: Token, objects: readonly Buffer[]): void {
   for (const o of objects) {
     // the signing threads' session copies of a key go with it
     token.signingPool?.forgetObject(o);
+    known.get(token)?.delete(o.toString('hex'));
     pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, o));
   }
 }

@@ -14,7 +14,7 @@ import type { AlarmBoard } from '../common/alarms.js';
 import { HmsMetrics } from '../monitor/metrics.js';
 import { startMetricsServer, type MetricsServer } from '../monitor/metrics-server.js';
 import { alarmBoard, reconfigureAlarms } from './alarm-outputs.js';
-import { ZoneJob } from '../scheduler/zone-job.js';
+import { RunSlots, ZoneJob } from '../scheduler/zone-job.js';
 import { endpoint, startTransferServer, type AclEntry, type TransferServer } from '../transfer/server.js';
 import type { ServedVersion } from '../zone/version.js';
 import { Authority, type Answer, type Publication } from './authority.js';
@@ -49,6 +49,13 @@ export interface ServiceOptions {
   readonly lockWaitMs?: number;
 }
 
+/**
+ * First runs at once (issue 20 item 4): enough to keep the key-making thread and the signing
+ * threads busy; the others wait their turn rather than all reading, recording and asking for
+ * keys before the first zone is signed.
+ */
+const FIRST_RUNS = 8;
+
 /** What the service knows of one zone while it runs. */
 export interface ZoneStatus {
   readonly zone: string;
@@ -74,6 +81,8 @@ export interface ZoneStatus {
 export class Service {
   private config: HmsConfig;
   private readonly zones = new Map<string, ZoneState>();
+  /** The runs of zones with nothing served yet (a first start with many new zones): FIRST_RUNS at once. */
+  private readonly firstRuns = new RunSlots(FIRST_RUNS);
   private server: TransferServer | undefined;
   private readonly now: () => UnixSeconds;
   private stopping = false;
@@ -237,6 +246,20 @@ export class Service {
       },
       'service started',
     );
+    // issue 20 item 3: keys made ahead in the HSM's key pool and, when a zone needs one, off the event loop
+    void this.keeper
+      .startKeyPool((e) => {
+        if (e.kind === 'failed') this.log.warn({ kind: e.key, reason: e.reason }, 'key pool, a key could not be made; tried again in a minute');
+        else if (e.kind === 'full') this.log.info({ held: e.held }, 'key pool, filled to its size');
+        else if (e.kind === 'removed') this.log.warn({ id: e.id, objects: e.objects }, 'key pool, half a pair left by a stop removed from the token');
+        else this.log.debug({ kind: e.key, id: e.id, ms: e.ms }, 'key pool, a key made');
+      })
+      .catch((e: unknown) =>
+        this.log.warn(
+          { reason: e instanceof Error ? e.message : String(e) },
+          'key pool, not started: the HSM cannot be used; keys are made when a zone needs them',
+        ),
+      );
     for (const state of [...this.zones.values()]) {
       this.pipeline.reportOrphans(state);
       const why = await this.pipeline.due(state);
@@ -317,6 +340,13 @@ export class Service {
   private run(zone: string, reasons: readonly string[]): ReturnType<ZonePipeline['run']> {
     const state = this.zones.get(zone);
     if (state === undefined || this.stopping) return Promise.resolve({ ok: false, retry: false, error: new Error(`zone ${zone} is not served`) });
+    // issue 20 item 4: zones with nothing served yet run a few at a time, in order, each served as soon as it is signed
+    if (this.publisher.served(zone) === undefined)
+      return this.firstRuns.run(async () =>
+        this.zones.get(zone) !== state || this.stopping
+          ? { ok: false, retry: false, error: new Error(`zone ${zone} is not served`) }
+          : this.pipeline.run(state, reasons),
+      );
     return this.pipeline.run(state, reasons);
   }
 

@@ -11,7 +11,22 @@ import { plan, scheduled, type Action, type Plan } from '../enforcer/planner.js'
 import { reconcile, type TokenKey } from '../enforcer/reconcile.js';
 import type { ZoneFacts } from '../enforcer/timing.js';
 import { inputTtls, zoneFacts, type InputTtls } from '../enforcer/zone-facts.js';
-import { deleteKey, destroyObjects, findKeyPair, findKeys, generateKey, keyLabel, pairLabels, restoreLabels, withAlgorithm, type HsmKey } from '../hsm/keys.js';
+import { KeyPool, type PoolEvent } from '../hsm/key-pool.js';
+import {
+  adoptKey,
+  deleteKey,
+  destroyObjects,
+  findKeyPair,
+  findKeys,
+  generateKey,
+  keyLabel,
+  pairLabels,
+  POOL_LABEL_PREFIX,
+  poolKind,
+  restoreLabels,
+  withAlgorithm,
+  type HsmKey,
+} from '../hsm/keys.js';
 import { readPin } from '../hsm/pin.js';
 import { Token } from '../hsm/token.js';
 import type { Policy } from '../kasp/policy.js';
@@ -58,6 +73,9 @@ export interface Acting {
  */
 export class Keeper {
   private token: Token | undefined;
+  /** The key pool of the token (issue 20 item 3), read on first use; `poolEvents` set: making keys ahead (the service). */
+  private pool: KeyPool | undefined;
+  private poolEvents: ((e: PoolEvent) => void) | undefined;
   /** The input's TTLs by zone and input file: the input is read once per keeper, not per plan. */
   private readonly inputsRead = new Map<string, InputTtls>();
 
@@ -93,6 +111,7 @@ export class Keeper {
     this.policies = readPolicies(config);
     this.currentConfig = config;
     this.inputsRead.clear();
+    this.pool?.setTargets(this.poolTargets());
   }
 
   /** Takes the zone's TTLs from its input as just read (the service reads the input once per run). */
@@ -110,7 +129,10 @@ export class Keeper {
   async resetHsm(idleTimeoutMs = 600_000): Promise<void> {
     await this.token?.signingPool?.whenIdle(idleTimeoutMs);
     const token = this.token;
+    const pool = this.pool;
     this.token = undefined;
+    this.pool = undefined;
+    await pool?.close();
     try {
       await token?.close();
     } catch {
@@ -118,9 +140,11 @@ export class Keeper {
     }
   }
 
-  /** The zone's signatures waiting in the token's signing pool, if it is open, fail with `why` (a zone no longer served, issue 20). */
+  /** The zone's signatures waiting in the token's signing pool, if it is open, fail with `why` (a zone no longer served, issue 20); what the key pool promised it is released. */
   dropSigning(zone: string, why: string): void {
     this.token?.signingPool?.drop(zone, why);
+    // the key pool's pairs promised to its run are the pool's again
+    this.pool?.release(zone);
   }
 
   /** An online copy of the state file to `path` (DP-2.5d: hms backup create). */
@@ -129,8 +153,66 @@ export class Keeper {
   }
 
   async close(): Promise<void> {
+    this.poolEvents = undefined;
+    await this.pool?.close();
     await this.token?.close();
     this.state.close();
+  }
+
+  /**
+   * The token's key pool (issue 20 item 3): its pairs read from the token on first use, its
+   * target per kind of key the policies of the zones here use (hsm.key-pool each).
+   */
+  keyPool(): KeyPool {
+    const token = this.hsm();
+    if (this.pool === undefined) {
+      this.pool = KeyPool.open(token, this.poolTargets(), (e) => this.poolEvents?.(e));
+      if (this.poolEvents !== undefined)
+        void this.pool.startMaking().catch((e: unknown) => this.poolEvents?.({ kind: 'failed', key: '*', reason: e instanceof Error ? e.message : String(e) }));
+    }
+    return this.pool;
+  }
+
+  /**
+   * Makes keys ahead from now on (the service): the key-making thread started, the pool
+   * refilled in the background, and a zone's run waits for its new keys off the event loop
+   * (prepareKeys). `onEvent` hears what the pool does.
+   */
+  async startKeyPool(onEvent: (e: PoolEvent) => void): Promise<void> {
+    this.poolEvents = onEvent;
+    await this.keyPool().startMaking();
+  }
+
+  /** The kinds of key the policies of the configured and managed zones make, each with the configured pool size. */
+  private poolTargets(): Map<string, number> {
+    const size = this.config.hsm.keyPool ?? DEFAULT_KEY_POOL;
+    const names = new Set([...this.config.service.zones.map((z) => z.policy), ...this.store.listZones().map((z) => z.policy)]);
+    const targets = new Map<string, number>();
+    for (const name of names) {
+      let policy: Policy;
+      try {
+        policy = this.policy(name);
+      } catch {
+        continue; // a zone whose policy is gone fails its own runs
+      }
+      for (const k of policy.keys) targets.set(poolKind({ algorithm: k.algorithm, bits: k.bits }, k.role), size);
+    }
+    return targets;
+  }
+
+  /**
+   * Before a zone's keys change (its run, a roll): the keys the plan will make are made now,
+   * or taken from the pool, off the event loop, and promised to the zone, so that apply takes
+   * them without making a key on the event loop. Nothing without the key-making thread (the
+   * CLI in-process: apply makes them as before).
+   */
+  async prepareKeys(zoneName: string, at: UnixSeconds, actions?: readonly Action[]): Promise<void> {
+    if (this.poolEvents === undefined) return;
+    const zone = this.store.getZone(zoneName);
+    if (zone === undefined) return;
+    const wanted = actions ?? this.plan(zone, at).actions;
+    const kinds = wanted.flatMap((a) => (a.kind === 'generate' ? [poolKind({ algorithm: a.algorithm, bits: a.bits }, a.role)] : []));
+    if (kinds.length > 0) await this.keyPool().reserve(zoneName, kinds);
   }
 
   policy(name: string): Policy {
@@ -294,9 +376,15 @@ export class Keeper {
       return { pending: p, outcome: 'completed', keyTag: key.keyTag, removed: 0 };
     }
     const relabelled = restoreLabels(this.hsm(), p.id, former);
+    // a pair taken from the key pool goes back to it; the zone's next plan takes one again
+    const pooled = Buffer.from(former[0], 'hex').toString('utf8');
+    const fromPool = pooled.startsWith(POOL_LABEL_PREFIX);
+    if (fromPool) this.pool?.returned(pooled.slice(POOL_LABEL_PREFIX.length).split(':')[0]!, p.id);
     this.store.dropPendingKey(zone, p.id, {
       ...audit,
-      comment: `not taken over whole before a stop: its former labels put back (${relabelled} object(s)); run hms key import again`,
+      comment: fromPool
+        ? `not taken from the key pool whole before a stop: its pool labels put back (${relabelled} object(s)), the pair is the pool's again`
+        : `not taken over whole before a stop: its former labels put back (${relabelled} object(s)); run hms key import again`,
     });
     return { pending: p, outcome: 'dropped', keyTag: null, removed: 0 };
   }
@@ -368,6 +456,11 @@ export class Keeper {
       if (a.kind === 'generate') {
         const token = this.hsm();
         const name = Name.parse(zone.name);
+        const pooled = this.keyPool().take(zone.name, poolKind({ algorithm: a.algorithm, bits: a.bits }, a.role));
+        if (pooled !== undefined) {
+          made.push(this.takePooled(zone, a, pooled, acting));
+          continue;
+        }
         const id = randomBytes(16);
         const pending: PendingKey = {
           id: id.toString('hex'),
@@ -405,7 +498,51 @@ export class Keeper {
     }
     return made;
   }
+
+  /**
+   * A generate action met with a pair of the key pool (`id`, hex): taken over as key import
+   * takes over a pair in the token (adoptKey), so that one mechanism settles a stop part way:
+   * recorded as pending with its pool labels first (audited), then given the zone's label,
+   * then its record completed (audited as a key made now is, the pool named). A stop before
+   * the record is completed is settled at start (settleAdopted: the labels put back, the key
+   * the pool's again, or the record completed when both halves carry the zone's label).
+   */
+  private takePooled(zone: ZoneRow, a: Extract<Action, { kind: 'generate' }>, id: string, acting: Acting): KeyRecord {
+    const audit = { actor: acting.who.user, ticket: acting.ticket, at: acting.at };
+    const comment = `${a.reason}; taken from the key pool`;
+    let pending: PendingKey | undefined;
+    const { key } = adoptKey(
+      this.hsm(),
+      Name.parse(zone.name),
+      a.role,
+      { id: Buffer.from(id, 'hex') },
+      () => {},
+      (k, former) => {
+        pending = {
+          id: k.id.toString('hex'),
+          label: k.label,
+          role: a.role,
+          algorithm: a.algorithm,
+          bits: a.bits,
+          created: acting.at,
+          publish: a.publish,
+          active: a.active,
+          successorOf: a.successorOf,
+          reason: a.reason,
+          formerLabels: former,
+        };
+        this.store.addPendingKey(zone.name, pending, { ...audit, comment });
+      },
+      a.algorithm,
+    );
+    const record = keyRecordOf(pending!, key);
+    this.store.completePendingKey(zone.name, record, { ...audit, comment });
+    return record;
+  }
 }
+
+/** Pairs of each kind of key the key pool keeps ready (hsm.key-pool), unless configured. */
+export const DEFAULT_KEY_POOL = 10;
 
 /** The record of a pending key once its pair is made: what was intended, with the pair's key tag and DNSKEY. */
 function keyRecordOf(p: PendingKey, made: HsmKey): KeyRecord {

@@ -205,6 +205,7 @@ function revisionText(store: RevisionRepository, zone: string, rev: number): str
 }
 
 const op = <P>(o: Operation<P>): Operation => o;
+const heldOf = (kinds: readonly { kind: string; held: number }[]): Record<string, number> => Object.fromEntries(kinds.map((k) => [k.kind, k.held]));
 const isRole = (r: string | undefined): r is 'ksk' | 'zsk' | 'csk' => r === 'ksk' || r === 'zsk' || r === 'csk';
 
 /** `ds seen` and `ds withdraw`: a DS step at the parent, filed for a second person's approval (DP-4.7d). */
@@ -243,7 +244,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     writes: true,
     parse: (p) => ({ zone: zoneParam(p), input: text(p, 'input'), policy: text(p, 'policy'), parentServers: texts(p, 'parentServers') }),
     zoneOf: (p) => p.zone,
-    apply: ({ keeper, callerUid }, p, acting) => {
+    apply: async ({ keeper, callerUid }, p, acting) => {
       keeper.policy(p.policy);
       for (const s of p.parentServers) parseServer(s);
       if (callerUid !== undefined) readableByCaller(p.input, callerUid);
@@ -266,6 +267,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
         },
         auditOf(acting),
       );
+      await keeper.prepareKeys(p.zone, acting.at);
       const plan = keeper.enforce(p.zone, acting);
       const ready = timings(keeper.policy(p.policy), keeper.facts(keeper.zone(p.zone))).publish;
       return {
@@ -502,6 +504,44 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     },
   }),
 
+  // issue 20 item 3: the HSM's key pool, what it holds and its target; filled before many zones are added
+  'key.pool': op({
+    permission: 'read',
+    writes: false,
+    parse: () => ({}),
+    zoneOf: () => null,
+    apply: ({ keeper }) => ({ result: { kinds: keeper.keyPool().status() } }),
+  }),
+
+  'key.pool.fill': op({
+    permission: 'zone.manage',
+    writes: true,
+    parse: (p) => ({ count: p.count === undefined || p.count === null ? undefined : integer(p, 'count', '--count') }),
+    zoneOf: () => null,
+    // the keys are made on the pool's own thread: the wait is outside the requests' write queue (Applied.after)
+    apply: ({ keeper }, p, acting) => ({
+      result: {},
+      after: async () => {
+        const pool = keeper.keyPool();
+        const before = pool.status();
+        const started = performance.now();
+        const made = await pool.fill(p.count);
+        const now = pool.status();
+        keeper.store.record(
+          'key.pool.fill',
+          null,
+          { held: heldOf(before) },
+          { held: heldOf(now), made },
+          {
+            ...auditOf(acting),
+            comment: acting.comment ?? `key pool filled${p.count === undefined ? ' to its size' : ` to ${p.count} of each kind`}`,
+          },
+        );
+        return { made, seconds: Math.round((performance.now() - started) / 100) / 10, kinds: now };
+      },
+    }),
+  }),
+
   'key.purge': op({
     permission: 'zone.manage',
     writes: true,
@@ -615,13 +655,18 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
       return { zone: zoneParam(p), role, emergency: flag(p, 'emergency') };
     },
     zoneOf: (p) => p.zone,
-    apply: ({ keeper }, p, acting) => {
+    apply: async ({ keeper }, p, acting) => {
       const z = keeper.zone(p.zone);
       const policy = keeper.policy(z.policy);
       const role = p.role === 'zsk' ? 'zsk' : policy.keys.some((k) => k.role === 'csk') ? 'csk' : 'ksk';
-      keeper.settlePending(p.zone, acting);
-      const roll = startRollover({ policy, keys: keeper.keys(z), zone: keeper.facts(z), now: acting.at }, role, p.emergency);
-      const made = keeper.apply(z, roll.actions, acting);
+      const rollNow = (): ReturnType<typeof startRollover> => {
+        keeper.settlePending(p.zone, acting);
+        return startRollover({ policy, keys: keeper.keys(keeper.zone(p.zone)), zone: keeper.facts(z), now: acting.at }, role, p.emergency);
+      };
+      // its new key made (or taken from the key pool) off the event loop; then the roll planned again, as the zone is now
+      await keeper.prepareKeys(p.zone, acting.at, rollNow().actions);
+      const roll = rollNow();
+      const made = keeper.apply(keeper.zone(p.zone), roll.actions, acting);
       return {
         result: {
           zone: p.zone,

@@ -403,6 +403,7 @@ export class ZonePipeline {
         },
         'zone signed and published',
       );
+      await this.ctx.keeper.prepareKeys(zoneName, this.ctx.now());
       const plan = this.ctx.keeper.enforce(zoneName, this.ctx.acting('after signing'));
       for (const g of plan.gates) if (g.from <= this.ctx.now()) log.info({ keyTag: g.keyTag, gate: g.kind }, `waiting for people: ${g.what}`);
       this.recordKeys(zoneName, plan.next);

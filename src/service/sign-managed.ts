@@ -162,6 +162,8 @@ export async function signingAhead(keeper: Keeper, zoneName: string, at: UnixSec
  * seen or withdrawn once it is written (DP-4.6a/b), each with its audit record.
  */
 export async function signManagedZone(keeper: Keeper, zoneName: string, acting: Acting, out: string, options: SignManagedOptions = {}): Promise<SignedVersion> {
+  // the keys the plan makes are made (or taken from the key pool) off the event loop first
+  await keeper.prepareKeys(zoneName, acting.at);
   const p = keeper.enforce(zoneName, acting);
   const zone = keeper.zone(zoneName);
   const policy = keeper.policy(zone.policy);

@@ -17,7 +17,8 @@ import type { throwawayToken } from './helpers/softhsm.js';
  * A kill in the window of making a key: `hms key rollover` (applied in-process, no service)
  * runs under gdb, which stops it in C_GenerateKeyPair and SIGKILLs it, either before the
  * token makes the pair or right after C_GenerateKeyPair returns, before hms records anything
- * of the call. Then the service starts on the same state and token.
+ * of the call. Then the service starts on the same state and token. No key pool (key-pool: 0):
+ * with one, the roll takes a pair from the pool (its kill: key-pool.int.test.ts).
  */
 const ZONE = 'example.com.';
 const me = userInfo().username;
@@ -36,7 +37,7 @@ beforeAll(async () => {
     config,
     `state: state/hms.db
 policies: [${join(ROOT, 'kasp/default.yaml')}]
-hsm: { token: hms-intent, pin-file: pin }
+hsm: { token: hms-intent, pin-file: pin, key-pool: 0 }
 service:
   data: state
 zones:

@@ -125,6 +125,31 @@ export function registerKeyCommands(program: Command): void {
     if (Object.values(done.answer.waiting).every((g) => g.length === 0)) out(`next: ${String(r.next)}`);
   });
 
+  // issue 20 item 3: the HSM's key pool
+  changing(
+    key
+      .command('pool')
+      .description(
+        'the key pairs the HSM holds ready for new zones and rolls, per kind of key the policies use, and the size it is refilled to (hsm.key-pool); --fill makes them now, before many zones are added (administrator)',
+      )
+      .option('--fill', 'fill the pool now and wait until it is full')
+      .option('--count <n>', 'with --fill: fill to this many pairs of each kind (default: the pool size)'),
+  ).action(async (opts: Common & { fill?: boolean; count?: string }) => {
+    if (opts.count !== undefined && (opts.fill !== true || !/^\d+$/.test(opts.count))) throw new UsageError(`--count: give a number of pairs, with --fill`);
+    const done =
+      opts.fill === true
+        ? await perform(opts, 'key.pool.fill', opts.count === undefined ? {} : { count: Number(opts.count) })
+        : await perform(opts, 'key.pool', {});
+    const r = done.answer.result as { kinds: Row[]; made?: number; seconds?: number };
+    if (opts.json) return outJson(r);
+    if (r.made !== undefined) out(`key pool: ${r.made} pair(s) made in ${String(r.seconds)} s`);
+    if (r.kinds.length === 0) out('key pool: no kind of key to keep (no zone, or hsm.key-pool is 0)');
+    for (const k of r.kinds)
+      out(
+        `${String(k.kind)}\theld ${String(k.held)}${Number(k.reserved) > 0 ? ` (${String(k.reserved)} promised to a zone)` : ''}\ttarget ${String(k.target)}${Number(k.making) > 0 ? `\tmaking ${String(k.making)}` : ''}`,
+      );
+  });
+
   changing(
     key
       .command('purge')
