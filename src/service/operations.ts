@@ -64,7 +64,7 @@ export interface OperationContext {
 export interface ServiceActions {
   resign(zone: string, reason: string): Promise<unknown>;
   reload(): Promise<string[]>;
-  status(): unknown[];
+  status(): readonly { readonly zone: string }[];
 }
 
 export interface Applied {
@@ -224,6 +224,27 @@ function runNow(command: 'resign' | 'reload'): Operation {
     apply: async ({ service }, p, acting) => ({ result: { status: await service!.resign(p.zone, `hms zone ${command} by ${acting.who.user}`) } }),
   });
 }
+
+/**
+ * `zone resign --all`: every served zone's pipeline run now, side by side (the token's one
+ * signing pool takes their signatures in turn), as one request through the one writer; the
+ * answer waits for them all and names each zone that failed (the others are served).
+ */
+const resignAll = op({
+  permission: 'zone.data',
+  writes: true,
+  serviceOnly: true,
+  parse: () => ({}),
+  zoneOf: () => null,
+  apply: async ({ service }, _p, acting) => {
+    const zones = service!.status().map((s) => s.zone);
+    const runs = await Promise.allSettled(zones.map((z) => service!.resign(z, `hms zone resign --all by ${acting.who.user}`)));
+    const failed = runs.flatMap((r, i) =>
+      r.status === 'rejected' ? [{ zone: zones[i]!, error: r.reason instanceof Error ? r.reason.message : String(r.reason) }] : [],
+    );
+    return { result: { zones: runs.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])), failed } };
+  },
+});
 
 /** The catalogue: every request the control socket takes, by name. */
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
@@ -402,6 +423,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
 
   'zone.resign': runNow('resign'),
   'zone.reload': runNow('reload'),
+  'zone.resign-all': resignAll,
 
   'zone.status': op({
     permission: 'read',
