@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -77,14 +77,14 @@ export function signedCounts(text: string): Map<string, number> {
 /** A lab folder: a token of its own, the PIN and a TSIG secret in files, `hms run` and its log. */
 export class ServiceLab {
   readonly dir: string;
-  readonly server: Server = { address: '127.0.0.1', port: 20000 + Math.floor(Math.random() * 30000) };
+  readonly server: Server;
   /** The listed secondary's address: SOA queries come from it. */
   readonly secondaryAddress = '127.0.0.4';
   /** Where a Knot DNS secondary listens when the lab has one (startKnot). */
-  readonly secondary: Server = { address: this.secondaryAddress, port: this.server.port + 1 };
+  readonly secondary: Server;
   private knot: { child: ChildProcess; exited: Promise<void> } | undefined;
-  readonly secret = randomBytes(32).toString('base64');
-  readonly tsig: TsigKey = makeTsigKey('xfr-key', 'hmac-sha256', this.secret);
+  readonly secret: string;
+  readonly tsig: TsigKey;
   readonly env: NodeJS.ProcessEnv;
   readonly log: string;
   readonly tokenLabel = 'hms-bench';
@@ -92,12 +92,19 @@ export class ServiceLab {
   private logText = '';
   service: { child: ChildProcess; exited: Promise<void>; startedAt: number } | undefined;
 
-  /** `hms`: the main.js of the build measured. */
+  /** `hms`: the main.js of the build measured; `reuse`: a lab folder kept from an earlier run (--keep), its configuration, token, keys and state as they are. */
   constructor(
     prefix: string,
     readonly hms: string,
+    reuse?: string,
   ) {
-    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    this.dir = reuse ?? mkdtempSync(join(tmpdir(), prefix));
+    const port =
+      reuse === undefined ? 20000 + Math.floor(Math.random() * 30000) : Number(/listen: \["127\.0\.0\.1:(\d+)"\]/.exec(readFileSync(this.config, 'utf8'))?.[1]);
+    this.server = { address: '127.0.0.1', port };
+    this.secondary = { address: this.secondaryAddress, port: port + 1 };
+    this.secret = reuse === undefined ? randomBytes(32).toString('base64') : readFileSync(join(reuse, 'xfr.secret'), 'utf8').trim();
+    this.tsig = makeTsigKey('xfr-key', 'hmac-sha256', this.secret);
     this.env = { ...process.env, SOFTHSM2_CONF: join(this.dir, 'softhsm2.conf') };
     this.log = join(this.dir, 'hms.log');
   }
@@ -176,6 +183,7 @@ export class ServiceLab {
 
   /** What hms logged since the lab began. */
   logged(): string {
+    if (!existsSync(this.log)) return '';
     const fd = openSync(this.log, 'r');
     try {
       const chunk = Buffer.alloc(1 << 20);

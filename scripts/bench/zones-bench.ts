@@ -229,6 +229,8 @@ let failed: string | undefined;
 for (const count of ZONES) {
   try {
     runs.push(await measure(count));
+    // the figures so far, after each count: a run stopped during a long one keeps them
+    if (count !== ZONES.at(-1)) report(runs);
   } catch (e) {
     failed = `${count} zones: ${e instanceof Error ? e.message : String(e)}`;
     console.error(`FAILED: ${failed}`);
