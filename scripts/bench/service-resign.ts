@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     console.log(
       `${reuse === undefined ? 'first signing' : 'start, the signed version resumed'}: ${first.seconds} s from the start, RSS ${first.rssMiB} MiB, peak ${first.peakMiB} MiB`,
     );
-    await secondaryServes(lab, startFrom);
+    if (reuse === undefined) await secondaryServes(lab, startFrom); // a resumed version is not announced again
 
     const pin = readFileSync(lab.pinFile, 'utf8').trim();
     loop = await BareLoop.start(pin, { algorithm: Algorithm.RSASHA256, bits: 1024 }, 2, true, lab.tokenLabel);
