@@ -71,18 +71,18 @@ export function registerServiceCommands(program: Command): void {
   common(
     zone
       .command('resign')
-      .description('sign the zone now in the running service and publish it; --all: every zone it serves, side by side, answering once all are done (operator)')
+      .description(
+        'sign the zone now in the running service and publish it; --all: every zone it serves, side by side, answering once all are asked (hms zone status follows them) (operator)',
+      )
       .argument('[zone]', 'the zone apex')
       .option('--all', 'every zone the service serves'),
   ).action(async (z: string | undefined, opts: Common & { all?: true }) => {
     if ((z === undefined) === (opts.all === undefined)) throw new UsageError('hms zone resign: name one zone, or --all');
     if (z !== undefined) return showOne(await perform(opts, 'zone.resign', { zone: zoneName(z) }), opts);
     const { answer } = await perform(opts, 'zone.resign-all', {});
-    const r = answer.result as { zones: ZoneStatus[]; failed: { zone: string; error: string }[] };
-    if (opts.json) outJson(r);
-    else for (const s of r.zones) out(showStatus(s));
-    for (const f of r.failed) process.stderr.write(`hms zone resign --all: ${f.zone} failed: ${f.error}\n`);
-    if (r.failed.length > 0) process.exitCode = 1;
+    const zones = answer.result.zones as string[];
+    if (opts.json) outJson(answer.result);
+    else out(`${zones.length} zones asked to re-sign now; hms zone status shows each one's serial and failures`);
   });
   common(zone.command('reload').description("read the zone's input again now in the running service (operator)").argument('<zone>', 'the zone apex')).action(
     async (z: string, opts: Common) => showOne(await perform(opts, 'zone.reload', { zone: zoneName(z) }), opts),
