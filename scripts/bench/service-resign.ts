@@ -143,7 +143,9 @@ async function main(): Promise<void> {
       if (servedAt === undefined) throw new Error(`re-sign ${i}: the new serial was not served: ${lab.logged().slice(-1500)}`);
       const peakMiB = usage(lab.pid).peakMiB;
       const c = await cli;
-      if (c.status !== 0) throw new Error(`hms zone resign ${ORIGIN}: exit ${c.status}: ${c.output.slice(-800)}`);
+      // the command waits at most 600 s for the service's answer; a longer re-sign goes on and is timed by its serial served
+      if (c.status !== 0 && !/did not answer within/.test(c.output)) throw new Error(`hms zone resign ${ORIGIN}: exit ${c.status}: ${c.output.slice(-800)}`);
+      if (c.status !== 0) console.log(`  (hms zone resign: ${c.output.slice(-200)}; the re-sign went on and was served)`);
       await secondaryServes(lab, from);
       await delay(SETTLE * 1000);
       const after = usage(lab.pid);
