@@ -18,6 +18,7 @@ import { deleteKey, generateKey, hsmSigner, type HsmKey } from '../../src/hsm/ke
 import { nativeAddonError } from '../../src/common/native-addon.js';
 import { Token, type SigningMode } from '../../src/hsm/token.js';
 import { generateZone } from './zone-generator.js';
+import { hmsNode } from './service-lab.js';
 
 const TIMEOUT_MS = 1_800_000;
 /** Rounds on the 100k zone. */
@@ -79,8 +80,9 @@ export class BareLoop {
     private readonly workers: Worker[],
   ) {}
 
-  static async start(pin: string, spec: { algorithm: number; bits?: number }, sessions: number, copies = false): Promise<BareLoop> {
-    const token = Token.open({ label: 'hms', pin, sessions: 1 });
+  /** `label`: the token (default the development token, hms). */
+  static async start(pin: string, spec: { algorithm: number; bits?: number }, sessions: number, copies = false, label = 'hms'): Promise<BareLoop> {
+    const token = Token.open({ label, pin, sessions: 1 });
     const key = generateKey(token, Name.parse('bench-raw.invalid.'), 'zsk', spec);
     const loop = new BareLoop(token, key, []);
     const mechanism = spec.algorithm === Algorithm.RSASHA256 ? pkcs11js.CKM_SHA256_RSA_PKCS : pkcs11js.CKM_ECDSA;
@@ -226,32 +228,16 @@ export async function interleaved(cmd: string, args: readonly string[], cwd: str
     }),
   );
   const started = performance.now();
-  let stopped = 0;
-  const bareSignatures = loops.map(() => 0);
-  const bareMs = loops.map(() => 0);
-  let stops = 0;
-  const group = -child.pid!;
-  while (!ended) {
-    await Promise.race([sleep(TURN * 1000), exited]);
-    if (ended) break;
-    if (performance.now() - started > TIMEOUT_MS) {
-      process.kill(group, 'SIGKILL');
-      break;
-    }
-    const stop = performance.now();
-    process.kill(group, 'SIGSTOP');
-    for (const [i, loop] of loops.entries()) {
-      const slice = await loop.slice(SLICE * 1000);
-      bareSignatures[i]! += slice.signatures;
-      bareMs[i]! += slice.ms;
-    }
-    process.kill(group, 'SIGCONT');
-    stopped += performance.now() - stop;
-    stops++;
-  }
+  const turns = await takeTurns(
+    -child.pid!,
+    loops,
+    exited,
+    () => ended,
+    () => process.kill(-child.pid!, 'SIGKILL'),
+  );
   const code = await exited;
   stderr = (stderr + partial).slice(-4096);
-  const seconds = (performance.now() - started - stopped) / 1000;
+  const seconds = (performance.now() - started - turns.stoppedMs) / 1000;
   const m = /TIME ([\d.]+) (\d+)\s*$/.exec(stderr);
   return {
     seconds,
@@ -259,26 +245,58 @@ export async function interleaved(cmd: string, args: readonly string[], cwd: str
     ok: code === 0,
     err: stderr.slice(-300),
     stdout,
-    bare: bareMs.map((ms, i) => (ms > 0 ? bareSignatures[i]! / (ms / 1000) : NaN)),
-    stops,
+    bare: turns.bare,
+    stops: turns.stops,
   };
+}
+
+/**
+ * The turns of `interleaved`: until `done` settles (`isDone` says so at once), every TURN
+ * seconds the process `target` (a pid, or a process group as -pgid) is stopped (SIGSTOP),
+ * each bare loop signs for SLICE seconds, and it is continued. After TIMEOUT_MS `giveUp` is
+ * called and the turns end. The time it was stopped, each loop's rate over its slices, and
+ * the stops.
+ */
+export async function takeTurns(
+  target: number,
+  loops: readonly BareLoop[],
+  done: Promise<unknown>,
+  isDone: () => boolean,
+  giveUp: () => void,
+): Promise<{ stoppedMs: number; bare: number[]; stops: number }> {
+  const started = performance.now();
+  let stoppedMs = 0;
+  const bareSignatures = loops.map(() => 0);
+  const bareMs = loops.map(() => 0);
+  let stops = 0;
+  while (!isDone()) {
+    await Promise.race([sleep(TURN * 1000), done]);
+    if (isDone()) break;
+    if (performance.now() - started > TIMEOUT_MS) {
+      giveUp();
+      break;
+    }
+    const stop = performance.now();
+    process.kill(target, 'SIGSTOP');
+    try {
+      for (const [i, loop] of loops.entries()) {
+        const slice = await loop.slice(SLICE * 1000);
+        bareSignatures[i]! += slice.signatures;
+        bareMs[i]! += slice.ms;
+      }
+    } finally {
+      process.kill(target, 'SIGCONT');
+    }
+    stoppedMs += performance.now() - stop;
+    stops++;
+  }
+  return { stoppedMs, bare: bareMs.map((ms, i) => (ms > 0 ? bareSignatures[i]! / (ms / 1000) : NaN)), stops };
 }
 
 /** RRSIG records in a zone file, counted in ldns-read-zone's one-record-per-line output. */
 function countRrsigs(file: string): number {
   const r = spawnSync('sh', ['-c', 'ldns-read-zone "$1" | awk -F "\t" \'$4 == "RRSIG"\' | wc -l', 'sh', file], { encoding: 'utf8', timeout: TIMEOUT_MS });
   return Number(r.stdout.trim());
-}
-
-/**
- * What runs `hms`: the node flags of the binary's first line (`#!/usr/bin/env -S node
- * FLAGS`, as the installed `hms` runs), then the script.
- */
-export function hmsNode(root: string): string[] {
-  const main = join(root, 'dist/src/cli/main.js');
-  const first = readFileSync(main, 'utf8').split('\n', 1)[0]!;
-  const flags = /^#!\/usr\/bin\/env(?: -S)? node(.*)$/.exec(first)?.[1]?.trim() ?? '';
-  return [...(flags === '' ? [] : flags.split(/\s+/)), main];
 }
 
 export async function signBench(root: string, sizes: readonly number[]): Promise<void> {

@@ -64,7 +64,7 @@ export interface OperationContext {
 export interface ServiceActions {
   resign(zone: string, reason: string): Promise<unknown>;
   reload(): Promise<string[]>;
-  status(): unknown[];
+  status(): readonly { readonly zone: string }[];
   /** The zone's keys in the token changed outside a run (an orphan purged): its orphan alarm is checked again. */
   tokenChanged(zone: string): void;
 }
@@ -236,6 +236,26 @@ function runNow(command: 'resign' | 'reload'): Operation {
     }),
   });
 }
+
+/**
+ * `zone resign --all`: every served zone's pipeline run asked now, as one request through the
+ * one writer; the runs go side by side (the token's one signing pool takes their signatures in
+ * turn) after the answer, which does not wait for them: with many zones that is longer than a
+ * client waits, and the writer is free meanwhile. A run that fails is logged and alarmed as
+ * any run; `hms zone status` shows each zone's serial and failures.
+ */
+const resignAll = op({
+  permission: 'zone.data',
+  writes: true,
+  serviceOnly: true,
+  parse: () => ({}),
+  zoneOf: () => null,
+  apply: ({ service }, _p, acting) => {
+    const zones = service!.status().map((s) => s.zone);
+    for (const z of zones) void service!.resign(z, `hms zone resign --all by ${acting.who.user}`).catch(() => undefined);
+    return { result: { zones } };
+  },
+});
 
 /** The catalogue: every request the control socket takes, by name. */
 export const OPERATIONS: Readonly<Record<string, Operation>> = {
@@ -415,6 +435,7 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
 
   'zone.resign': runNow('resign'),
   'zone.reload': runNow('reload'),
+  'zone.resign-all': resignAll,
 
   'zone.status': op({
     permission: 'read',

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { isoSeconds } from '../../common/clock.js';
+import { UsageError } from '../../common/errors.js';
 import { createLogger } from '../../audit/logger.js';
 import { StatusLine } from '../../audit/progress.js';
 import { startControlServer } from '../../service/control.js';
@@ -13,6 +14,12 @@ import { group, zoneName } from './keys.js';
 function showStatus(s: ZoneStatus): string {
   const t = (x: number | null): string => (x === null ? '-' : isoSeconds(x));
   return `${s.zone}\tserial ${s.serial ?? '-'}\tsigned ${t(s.signedAt)}\texpires ${t(s.expires)}${s.busy ? '\tworking' : ''}${s.failures > 0 ? `\t${s.failures} failure(s): ${s.lastError ?? ''}` : ''}`;
+}
+
+function showOne({ answer }: { answer: { result: Record<string, unknown> } }, opts: Common): void {
+  const status = answer.result.status as ZoneStatus;
+  if (opts.json) outJson(status);
+  else out(showStatus(status));
 }
 
 export function registerServiceCommands(program: Command): void {
@@ -61,17 +68,25 @@ export function registerServiceCommands(program: Command): void {
   });
 
   const zone = group(program, 'zone', 'zones: files, checks, and the zones hms manages');
-  for (const [name, op, what] of [
-    ['resign', 'zone.resign', 'sign the zone now in the running service and publish it (operator)'],
-    ['reload', 'zone.reload', "read the zone's input again now in the running service (operator)"],
-  ] as const) {
-    common(zone.command(name).description(what).argument('<zone>', 'the zone apex')).action(async (z: string, opts: Common) => {
-      const { answer } = await perform(opts, op, { zone: zoneName(z) });
-      const status = answer.result.status as ZoneStatus;
-      if (opts.json) outJson(status);
-      else out(showStatus(status));
-    });
-  }
+  common(
+    zone
+      .command('resign')
+      .description(
+        'sign the zone now in the running service and publish it; --all: every zone it serves, side by side, answering once all are asked (hms zone status follows them) (operator)',
+      )
+      .argument('[zone]', 'the zone apex')
+      .option('--all', 'every zone the service serves'),
+  ).action(async (z: string | undefined, opts: Common & { all?: true }) => {
+    if ((z === undefined) === (opts.all === undefined)) throw new UsageError('hms zone resign: name one zone, or --all');
+    if (z !== undefined) return showOne(await perform(opts, 'zone.resign', { zone: zoneName(z) }), opts);
+    const { answer } = await perform(opts, 'zone.resign-all', {});
+    const zones = answer.result.zones as string[];
+    if (opts.json) outJson(answer.result);
+    else out(`${zones.length} zones asked to re-sign now; hms zone status shows each one's serial and failures`);
+  });
+  common(zone.command('reload').description("read the zone's input again now in the running service (operator)").argument('<zone>', 'the zone apex')).action(
+    async (z: string, opts: Common) => showOne(await perform(opts, 'zone.reload', { zone: zoneName(z) }), opts),
+  );
   common(zone.command('status').description('what the running service serves: serial, signing time, earliest signature expiration, failures')).action(
     async (opts: Common) => {
       const { answer } = await perform(opts, 'zone.status', {});
