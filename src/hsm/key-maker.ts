@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type pkcs11js from 'pkcs11js';
 import { HsmError } from './errors.js';
 import type { KeyPairTemplates } from './keys.js';
+import { PKCS11_WORKER_START } from './worker-start.js';
 
 /**
  * The code of the key-making thread (a script, as the signing threads': it runs the same from
@@ -14,22 +15,7 @@ import type { KeyPairTemplates } from './keys.js';
  * see generateKey). The main thread then copies the pair to the token (storeSessionPair).
  */
 const WORKER_CODE = `
-const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
-const pkcs11js = process.getBuiltinModule('node:module').createRequire(workerData.pkcs11js)('pkcs11js');
-const p = new pkcs11js.PKCS11();
-let session;
-let fn = 'load';
-try {
-  p.load(workerData.module);
-  fn = 'C_Initialize';
-  try { p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); } catch (e) { if (e.code !== 0x191) throw e; }
-  fn = 'C_OpenSession';
-  session = p.C_OpenSession(Buffer.from(workerData.slot), pkcs11js.CKF_SERIAL_SESSION);
-  parentPort.postMessage({ ready: true });
-} catch (e) {
-  parentPort.postMessage({ fatal: { fn, code: typeof e.code === 'number' ? e.code : undefined, message: String(e.message) } });
-}
-const asTemplate = (t) => [{ type: pkcs11js.CKA_TOKEN, value: false }, ...t.map((a) => ({ type: a.type, value: a.value instanceof Uint8Array ? Buffer.from(a.value) : a.value }))];
+${PKCS11_WORKER_START}const asTemplate = (t) => [{ type: pkcs11js.CKA_TOKEN, value: false }, ...t.map((a) => ({ type: a.type, value: a.value instanceof Uint8Array ? Buffer.from(a.value) : a.value }))];
 parentPort.on('message', (m) => {
   if (m.close) {
     try { p.C_CloseSession(session); } catch {}

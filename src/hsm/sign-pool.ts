@@ -4,6 +4,7 @@ import type { SignatureSink } from '../dnssec/signer.js';
 import { SignerError } from '../common/errors.js';
 import { HsmError } from './errors.js';
 import { FairQueue, type Urgency } from './fair-queue.js';
+import { PKCS11_WORKER_START } from './worker-start.js';
 
 /**
  * The code each signing thread runs (a script, so that it needs no build step of its own and
@@ -24,22 +25,7 @@ import { FairQueue, type Urgency } from './fair-queue.js';
  * the key itself.
  */
 const WORKER_CODE = `
-const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
-const pkcs11js = process.getBuiltinModule('node:module').createRequire(workerData.pkcs11js)('pkcs11js');
-const p = new pkcs11js.PKCS11();
-let session;
-let fn = 'load';
-try {
-  p.load(workerData.module);
-  fn = 'C_Initialize';
-  try { p.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK }); } catch (e) { if (e.code !== 0x191) throw e; }
-  fn = 'C_OpenSession';
-  session = p.C_OpenSession(Buffer.from(workerData.slot), pkcs11js.CKF_SERIAL_SESSION);
-  parentPort.postMessage({ ready: true });
-} catch (e) {
-  parentPort.postMessage({ fatal: { fn, code: typeof e.code === 'number' ? e.code : undefined, message: String(e.message) } });
-}
-const keys = new Map();
+${PKCS11_WORKER_START}const keys = new Map();
 const release = (k) => { if (k.copy) { try { p.C_DestroyObject(session, k.handle); } catch {} } };
 parentPort.on('message', (m) => {
   if (m.close) {

@@ -462,18 +462,7 @@ export class Keeper {
           continue;
         }
         const id = randomBytes(16);
-        const pending: PendingKey = {
-          id: id.toString('hex'),
-          label: keyLabel(name, a.role, id),
-          role: a.role,
-          algorithm: a.algorithm,
-          bits: a.bits,
-          created: acting.at,
-          publish: a.publish,
-          active: a.active,
-          successorOf: a.successorOf,
-          reason: a.reason,
-        };
+        const pending = pendingOf(a, id.toString('hex'), keyLabel(name, a.role, id), acting.at);
         this.store.addPendingKey(zone.name, pending, { ...audit, comment: a.reason });
         const record = keyRecordOf(pending, generateKey(token, name, a.role, { algorithm: a.algorithm, bits: a.bits }, id));
         this.store.completePendingKey(zone.name, record, { ...audit, comment: a.reason });
@@ -518,19 +507,7 @@ export class Keeper {
       { id: Buffer.from(id, 'hex') },
       () => {},
       (k, former) => {
-        pending = {
-          id: k.id.toString('hex'),
-          label: k.label,
-          role: a.role,
-          algorithm: a.algorithm,
-          bits: a.bits,
-          created: acting.at,
-          publish: a.publish,
-          active: a.active,
-          successorOf: a.successorOf,
-          reason: a.reason,
-          formerLabels: former,
-        };
+        pending = { ...pendingOf(a, k.id.toString('hex'), k.label, acting.at), formerLabels: former };
         this.store.addPendingKey(zone.name, pending, { ...audit, comment });
       },
       a.algorithm,
@@ -543,6 +520,22 @@ export class Keeper {
 
 /** Pairs of each kind of key the key pool keeps ready (hsm.key-pool), unless configured. */
 export const DEFAULT_KEY_POOL = 10;
+
+/** The pending key a generate action intends: `id` and `label` its pair's, its times the action's. */
+function pendingOf(a: Extract<Action, { kind: 'generate' }>, id: string, label: string, at: UnixSeconds): PendingKey {
+  return {
+    id,
+    label,
+    role: a.role,
+    algorithm: a.algorithm,
+    bits: a.bits,
+    created: at,
+    publish: a.publish,
+    active: a.active,
+    successorOf: a.successorOf,
+    reason: a.reason,
+  };
+}
 
 /** The record of a pending key once its pair is made: what was intended, with the pair's key tag and DNSKEY. */
 function keyRecordOf(p: PendingKey, made: HsmKey): KeyRecord {
