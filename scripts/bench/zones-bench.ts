@@ -139,6 +139,8 @@ async function measure(count: number): Promise<Run> {
     const restart = { ...restarted, resigned: signedCounts(lab.logged().slice(from)).size };
     // 3. every zone re-signed at once through the control socket (open once the service has started: it answers SOA queries before)
     await lab.waitForLog(/"msg":"service started"/, STEP_TIMEOUT_MS, from);
+    // the control socket is opened just after that line is written
+    for (const until = Date.now() + 60_000; !existsSync(join(lab.dir, 'state', 'hms.sock')) && Date.now() < until;) await delay(50);
     let cli: { status: number | null; output: string } | undefined;
     const resignAll = await step(
       'hms zone resign --all: to all served with a new serial',

@@ -86,6 +86,8 @@ export class Service {
   private server: TransferServer | undefined;
   private readonly now: () => UnixSeconds;
   private stopping = false;
+  /** The zones' start, looked at one by one after the service has started (resumeZones). */
+  private resuming: Promise<void> = Promise.resolve();
   /** The reload under way, if any: the next waits for it. */
   private reloading: Promise<unknown> = Promise.resolve();
   private readonly publisher: Publisher;
@@ -260,11 +262,22 @@ export class Service {
           'key pool, not started: the HSM cannot be used; keys are made when a zone needs them',
         ),
       );
+    // each zone's start goes on after the service has started (its version is served already):
+    // the control socket opens meanwhile, however many zones there are to look at
+    this.resuming = this.resumeZones().catch((e: unknown) =>
+      this.log.error({ reason: e instanceof Error ? e.message : String(e) }, 'the zones could not all be looked at after the start'),
+    );
+  }
+
+  /** Each zone at start: its orphans reported, its input looked at, then its run or its next key event timed. */
+  private async resumeZones(): Promise<void> {
     for (const state of [...this.zones.values()]) {
+      if (this.stopping) return;
+      // a reload may have taken the zone away meanwhile
+      if (this.zones.get(state.config.name) !== state) continue;
       this.pipeline.reportOrphans(state);
       const why = await this.pipeline.due(state);
-      // a reload while the input was read may have taken the zone away
-      if (this.zones.get(state.config.name) !== state) continue;
+      if (this.stopping || this.zones.get(state.config.name) !== state) continue;
       if (why !== null) void state.job.trigger(why);
       else this.pipeline.resumePlan(state);
     }
@@ -564,6 +577,7 @@ export class Service {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    await this.resuming;
     await this.triggers.stop();
     await this.monitor.stop();
     await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
