@@ -119,11 +119,14 @@ describe(`${DAYS} days of hms run under libfaketime at ${SPEED}x (a whole-proces
     for (const zone of ['example.com.', ...ZONES]) {
       const times = daily.filter((l) => l.zone === zone).map((l) => Date.parse(l.time) / 1000);
       // after every zone was signed, a version every day: at 20,000x a run of some real seconds takes hours of the service's
-      // time (and a daily trigger that comes while a run is under way joins the next), so a day's version may come late,
-      // never a whole day late, and never fewer than a version a day over the whole drill
+      // time (a 5 s stall of a loaded CI host is 28 hours; a daily trigger that comes while a run is under way joins the
+      // next), so a day's version may come a day late, never more, and never fewer than a version a day over the drill
       const after = times.filter((t) => t >= signedAt).sort((x, y) => x - y);
       const gaps = after.slice(1).map((t, i) => t - after[i]!);
-      expect(Math.max(...gaps) / 3600, `${zone}: the longest time between two versions, in hours`).toBeLessThanOrEqual(48);
+      expect(
+        Math.max(...gaps) / 3600,
+        `${zone}: the longest time between two versions, in hours (the gaps: ${gaps.map((g) => Math.round(g / 3600)).join(', ')})`,
+      ).toBeLessThanOrEqual(72);
       expect(after.length, zone).toBeGreaterThanOrEqual(DAYS - 1);
     }
   });
