@@ -132,6 +132,11 @@ describe('hms key import: RSASHA512, ECDSAP384SHA384 and Ed448', () => {
     lines.length = 0;
     const service = await Service.start({ configFile: config, log, operator, backoffMs: 3_600_000 });
     try {
+      // each zone is looked at, and signed, once the service has started
+      const signedAll = (): boolean =>
+        [...expected.keys()].every((zone) => lines.some((l) => l.msg === 'zone signed and published' && l.zone === `${zone.replace(/\.$/, '')}.`));
+      for (const until = Date.now() + 120_000; !signedAll() && Date.now() < until;) await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(signedAll(), JSON.stringify(lines.filter((l) => l.msg !== 'audit'))).toBe(true);
       expect(
         lines.filter((l) => l.level !== undefined && (l.level as number) >= 50),
         JSON.stringify(lines.filter((l) => l.msg !== 'audit')),
