@@ -157,10 +157,15 @@ export class ServiceLab {
     );
   }
 
-  /** Starts `hms run`, its output appended to hms.log. */
+  /**
+   * Starts `hms run`, its output appended to hms.log. HMS_BENCH_SERVICE_FLAGS adds node flags
+   * to the service alone (say `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it: node
+   * refuses those in NODE_OPTIONS).
+   */
   start(): void {
     const out = openSync(this.log, 'a');
-    const child = spawn(process.execPath, [...hmsArgs(this.hms), 'run', '--config', this.config], {
+    const extra = (process.env.HMS_BENCH_SERVICE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+    const child = spawn(process.execPath, [...extra, ...hmsArgs(this.hms), 'run', '--config', this.config], {
       cwd: this.dir,
       env: this.env,
       stdio: ['ignore', out, out],

@@ -75,6 +75,8 @@ export interface PendingKey {
 export interface KeyRepository {
   getZone(name: string): ZoneRow | undefined;
   listZones(): ZoneRow[];
+  /** The zones below `name`, not itself. */
+  zonesBelow(name: string): ZoneRow[];
   addZone(z: ZoneRow, audit: AuditContext): void;
   updateZone(name: string, patch: ZonePatch, audit: AuditContext): ZoneRow;
   /** Removes a zone that has no keys left. */

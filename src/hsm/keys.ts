@@ -8,6 +8,7 @@ import type { BindPrivateKey } from '../dnssec/bind-key-file.js';
 import { keyTag } from '../dnssec/key-tag.js';
 import { dnskeyFlags, type KeyRole, type SignatureSink, type Signer } from '../dnssec/signer.js';
 import { HsmError, pkcs11Call, toHsmError } from './errors.js';
+import { KeyIndex, type Indexed } from './key-index.js';
 import type { Token } from './token.js';
 import type { SigningLane } from './sign-pool.js';
 
@@ -106,6 +107,10 @@ export function generateKey(token: Token, zone: Name, role: KeyRole, spec: KeySp
   const pair = pkcs11Call('C_GenerateKeyPair', token.where, () =>
     token.pkcs11.C_GenerateKeyPair(token.control, { mechanism: made.mechanism }, [...common, ...made.publicTmpl], [...common, ...made.privateTmpl]),
   );
+  indexMade(token, [
+    { handle: pair.publicKey, private: false, label, id },
+    { handle: pair.privateKey, private: true, label, id },
+  ]);
   return withAlgorithm(describeKey(token, pair.privateKey, pair.publicKey), made.algorithm);
 }
 
@@ -208,7 +213,9 @@ export function storeSessionPair(token: Token, pair: { readonly privateKey: Buff
   ];
   try {
     const publicKey = pkcs11Call('C_CopyObject', token.where, () => token.pkcs11.C_CopyObject(token.control, pair.publicKey, onToken));
+    indexMade(token, [{ handle: publicKey, private: false, label, id }]);
     const privateKey = pkcs11Call('C_CopyObject', token.where, () => token.pkcs11.C_CopyObject(token.control, pair.privateKey, onToken));
+    indexMade(token, [{ handle: privateKey, private: true, label, id }]);
     return withAlgorithm(describeKey(token, privateKey, publicKey), algorithm);
   } finally {
     for (const o of [pair.privateKey, pair.publicKey]) {
@@ -224,20 +231,16 @@ export function storeSessionPair(token: Token, pair: { readonly privateKey: Buff
 /** The key pool's pairs in the token (KeyPool.scan): by CKA_ID (hex), their kind, and the halves under the pool's label. */
 export function findPoolObjects(token: Token): Map<string, { readonly kind: string; readonly objects: Buffer[]; privates: number; publics: number }> {
   const out = new Map<string, { kind: string; objects: Buffer[]; privates: number; publics: number }>();
-  for (const cls of [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
-    for (const o of findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }])) {
-      const label = labelAndId(token, o).label.toString('utf8');
-      if (!label.startsWith(POOL_LABEL_PREFIX)) continue;
-      const [kind, id] = label.slice(POOL_LABEL_PREFIX.length).split(':');
-      if (kind === undefined || id === undefined) continue;
-      let entry = out.get(id);
-      if (entry === undefined) out.set(id, (entry = { kind, objects: [], privates: 0, publics: 0 }));
-      entry.objects.push(o);
-      if (cls === pkcs11js.CKO_PRIVATE_KEY) entry.privates++;
-      else entry.publics++;
-    }
+  for (const o of tokenIndex(token, true).values()) {
+    if (!o.label.startsWith(POOL_LABEL_PREFIX)) continue;
+    const [kind, id] = o.label.slice(POOL_LABEL_PREFIX.length).split(':');
+    if (kind === undefined || id === undefined) continue;
+    let entry = out.get(id);
+    if (entry === undefined) out.set(id, (entry = { kind, objects: [], privates: 0, publics: 0 }));
+    entry.objects.push(o.handle);
+    if (o.private) entry.privates++;
+    else entry.publics++;
   }
-  token.ensureReachable();
   return out;
 }
 
@@ -292,7 +295,9 @@ export function importKey(token: Token, zone: Name, role: KeyRole, algorithm: nu
   ];
   // the public half first, as C_GenerateKeyPair in SoftHSM: a stop between leaves half a pair, which settlePending removes
   const publicKey = pkcs11Call('C_CreateObject', token.where, () => token.pkcs11.C_CreateObject(token.control, publicTmpl));
+  indexMade(token, [{ handle: publicKey, private: false, label, id }]);
   const privateKey = pkcs11Call('C_CreateObject', token.where, () => token.pkcs11.C_CreateObject(token.control, privateTmpl));
+  indexMade(token, [{ handle: privateKey, private: true, label, id }]);
   return withAlgorithm(describeKey(token, privateKey, publicKey), algorithm);
 }
 
@@ -345,15 +350,24 @@ export function adoptKey(
   rsaAlgorithm: number = Algorithm.RSASHA256,
 ): { readonly key: HsmKey; readonly problems: readonly string[] } {
   const what = by.label !== undefined ? `label '${by.label}'` : `id ${by.id!.toString('hex')}`;
-  const match = by.label !== undefined ? { type: pkcs11js.CKA_LABEL, value: by.label } : { type: pkcs11js.CKA_ID, value: by.id! };
-  const privates = findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }, match]);
-  token.ensureReachable();
+  const matches = (o: Indexed): boolean => (by.label !== undefined ? o.label === by.label : o.id === by.id!.toString('hex'));
+  // from the index, each object read from the token; listed anew unless one pair is found (a key another program made just now)
+  const find = (index: TokenIndex): { privates: Indexed[]; publics: Indexed[] } => {
+    const privates = [...index.values()].filter((o) => o.private && matches(o));
+    for (const o of privates) labelOf(token, o.handle);
+    const publics = privates.length === 1 ? index.underId(false, privates[0]!.id) : [];
+    for (const o of publics) labelOf(token, o.handle);
+    token.ensureReachable();
+    return { privates, publics };
+  };
+  let found = lookUp(token, find);
+  if (found.privates.length !== 1 || found.publics.length !== 1) found = lookUp(token, find, true);
+  const { privates, publics: publicObjects } = found;
   if (privates.length !== 1) throw new SignerError('HSM', `token ${token.where}: ${privates.length === 0 ? 'no private key' : `${privates.length} private keys`} with ${what}: one is needed`);
-  const handle = privates[0]!;
-  const [idAttr] = pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, handle, [{ type: pkcs11js.CKA_ID }]));
-  const id = idAttr!.value;
+  const handle = privates[0]!.handle;
+  const id = Buffer.from(privates[0]!.id, 'hex');
   if (id.length === 0) throw new SignerError('HSM', `token ${token.where}: the private key with ${what} has no CKA_ID: its public key cannot be told`);
-  const publics = findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }, { type: pkcs11js.CKA_ID, value: id }]);
+  const publics = publicObjects.map((o) => o.handle);
   if (publics.length !== 1) throw new SignerError('HSM', `token ${token.where}: ${publics.length} public keys with id ${id.toString('hex')} (the private key's, ${what}): one is needed`);
   const problems: string[] = [];
   const attrs = pkcs11Call('C_GetAttributeValue', token.where, () => token.pkcs11.C_GetAttributeValue(token.control, handle, SIGN_ONLY_PRIVATE.map((a) => ({ type: a.type }))));
@@ -412,58 +426,115 @@ function labelOf(token: Token, o: Buffer): Buffer {
 
 function setLabel(token: Token, o: Buffer, label: Buffer | string): void {
   pkcs11Call('C_SetAttributeValue', token.where, () => token.pkcs11.C_SetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL, value: label }]));
-  const seen = known.get(token)?.get(o.toString('hex'));
-  if (seen !== undefined) seen.label = Buffer.from(label);
+  indexes.get(token)?.relabel(o, Buffer.from(label).toString('utf8'));
 }
 
 /**
- * The label and CKA_ID of token objects by handle, as this process read or set them last
- * (issue 20): a zone's keys are checked against the token at every run by listing its private
- * keys, hundreds once the key pool holds some, and reading each one's label every time took
- * most of a first start (200 zones, 400 pool pairs: 50 s before the first run at load 13).
- * While hms runs it is the one writer of the token's keys: labels change only through
- * setLabel here, objects go through destroyObjects; an object made since is read when seen.
+ * The token's key objects by handle, with their labels and CKA_IDs (KeyIndex), as this process
+ * listed, made, relabelled or destroyed them (issue 20). SoftHSM's C_FindObjectsInit checks
+ * every object of the token against its file, whatever the template: 13 ms with 880 objects,
+ * some 90 ms with the 6,000 of 1,000 zones. A zone's keys are looked up several times a run,
+ * so looking them up by listing made a re-sign of 100 small zones take 42 s of its 51 in
+ * C_FindObjects, and grew with zones × objects. While hms runs it is the one writer of the
+ * token's keys: what it makes, relabels and destroys goes through this module, which keeps the
+ * index. What another program does is seen thus: a zone's key is read from the token again
+ * when it was last read more than KEY_CHECK_MS before, and an object that is gone fails that
+ * (CKR_OBJECT_HANDLE_INVALID): the index is listed again and the lookup made once more, so a
+ * removed key is not reported present; an object another program made is seen when the index
+ * is listed again, at most INDEX_MAX_AGE_MS after the last listing, and by every listing of
+ * all the keys (findKeys without a zone: hms key list, the orphan report).
  */
-const known = new WeakMap<Token, Map<string, { label: Buffer; readonly id: Buffer }>>();
+const INDEX_MAX_AGE_MS = 60_000;
+/** A run looks its zone's keys up several times within a second: they are read from the token once. */
+const KEY_CHECK_MS = 2_000;
+type TokenIndex = KeyIndex<HsmKey>;
+const indexes = new WeakMap<Token, TokenIndex>();
 
-function labelAndId(token: Token, o: Buffer): { readonly label: Buffer; readonly id: Buffer } {
-  let objects = known.get(token);
-  if (objects === undefined) known.set(token, (objects = new Map<string, { label: Buffer; readonly id: Buffer }>()));
-  const name = o.toString('hex');
-  let seen = objects.get(name);
-  if (seen === undefined) {
-    const [label, id] = pkcs11Call('C_GetAttributeValue', token.where, () =>
-      token.pkcs11.C_GetAttributeValue(token.control, o, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]),
-    );
-    seen = { label: label!.value, id: id!.value };
-    objects.set(name, seen);
+/** The token's index, listed anew when there is none, it is older than INDEX_MAX_AGE_MS, or `fresh`. Labels and ids already known are not read again. */
+function tokenIndex(token: Token, fresh = false): TokenIndex {
+  const had = indexes.get(token);
+  if (had !== undefined && !fresh && performance.now() - had.listedAt < INDEX_MAX_AGE_MS) return had;
+  const objects: Indexed[] = [];
+  for (const cls of [pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) {
+    // token objects only: not the signing threads' session copies (see SigningPool)
+    for (const handle of findObjects(token, token.control, [{ type: pkcs11js.CKA_CLASS, value: cls }, { type: pkcs11js.CKA_TOKEN, value: true }])) {
+      let seen = had?.get(handle);
+      if (seen === undefined) {
+        const [label, id] = pkcs11Call('C_GetAttributeValue', token.where, () =>
+          token.pkcs11.C_GetAttributeValue(token.control, handle, [{ type: pkcs11js.CKA_LABEL }, { type: pkcs11js.CKA_ID }]),
+        );
+        seen = { handle, private: cls === pkcs11js.CKO_PRIVATE_KEY, label: label!.value.toString('utf8'), id: id!.value.toString('hex') };
+      }
+      objects.push(seen);
+    }
   }
-  return seen;
+  // an empty or short list from a token that is gone is no proof that keys are missing
+  token.ensureReachable();
+  const index = new KeyIndex<HsmKey>(performance.now(), objects, had);
+  indexes.set(token, index);
+  return index;
 }
+
+/** Objects this process made in the token, into its index (none yet: the first lookup lists them). */
+function indexMade(token: Token, made: readonly { readonly handle: Buffer; readonly private: boolean; readonly label: string; readonly id: Buffer }[]): void {
+  const index = indexes.get(token);
+  if (index === undefined) return;
+  for (const o of made) index.add({ handle: o.handle, private: o.private, label: o.label, id: o.id.toString('hex') });
+}
+
+/**
+ * `look` over the token's index; when a handle it read is gone from the token (another
+ * program removed the object), once more over an index listed anew.
+ */
+function lookUp<T>(token: Token, look: (index: TokenIndex) => T, fresh = false): T {
+  try {
+    return look(tokenIndex(token, fresh));
+  } catch (e) {
+    if (fresh || !(e instanceof HsmError) || (e.ckr !== CKR_OBJECT_HANDLE_INVALID && e.ckr !== CKR_KEY_HANDLE_INVALID)) throw e;
+    return look(tokenIndex(token, true));
+  }
+}
+
+const CKR_KEY_HANDLE_INVALID = 0x60;
+const CKR_OBJECT_HANDLE_INVALID = 0x82;
 
 const ATTRIBUTE_NAMES = new Map<number, string>([
   [pkcs11js.CKA_PRIVATE, 'CKA_PRIVATE'], [pkcs11js.CKA_SENSITIVE, 'CKA_SENSITIVE'], [pkcs11js.CKA_EXTRACTABLE, 'CKA_EXTRACTABLE'],
   [pkcs11js.CKA_SIGN, 'CKA_SIGN'], [pkcs11js.CKA_DECRYPT, 'CKA_DECRYPT'], [pkcs11js.CKA_UNWRAP, 'CKA_UNWRAP'], [pkcs11js.CKA_DERIVE, 'CKA_DERIVE'],
 ]);
 
-/** Every hms key in the token, or those of one zone; an HsmError when the token cannot be read (Token.ensureReachable). */
+/**
+ * Every hms key in the token (listed anew), or those of one zone (from the index, each key read
+ * from the token); an HsmError when the token cannot be read (Token.ensureReachable).
+ */
 export function findKeys(token: Token, zone?: Name): HsmKey[] {
-  const session = token.control;
-  // token objects only: not the signing threads' session copies (see SigningPool)
-  const privates = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }, { type: pkcs11js.CKA_TOKEN, value: true }]);
-  const out: HsmKey[] = [];
   const prefix = zone === undefined ? LABEL_PREFIX : `${LABEL_PREFIX}${zone.toLowerCase().toString()}:`;
-  for (const handle of privates) {
-    const seen = labelAndId(token, handle);
-    const label = seen.label.toString('utf8');
-    if (!label.startsWith(prefix)) continue;
-    const [pub] = findObjects(token, session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY }, { type: pkcs11js.CKA_ID, value: seen.id }]);
-    if (pub === undefined) throw new HsmError('C_FindObjects', token.where, undefined, `key ${label} has no public key object`);
-    out.push(describeKey(token, handle, pub));
-  }
-  // an empty or short list from a token that is gone is no proof that keys are missing
-  token.ensureReachable();
-  return out;
+  return lookUp(
+    token,
+    (index) => {
+      const out: HsmKey[] = [];
+      const at = performance.now();
+      for (const o of index.privatesUnder(prefix)) {
+        const kept = index.describedOf(o.handle);
+        const [pub] = index.underId(false, o.id);
+        if (pub === undefined) throw new HsmError('C_FindObjects', token.where, undefined, `key ${o.label} has no public key object`);
+        if (kept !== undefined && at - kept.checkedAt < KEY_CHECK_MS) {
+          out.push(kept.key);
+          continue;
+        }
+        // read from the token: a key another program removed is not reported present
+        labelOf(token, o.handle);
+        const key = kept?.key ?? describeKey(token, o.handle, pub.handle);
+        if (kept !== undefined) labelOf(token, pub.handle);
+        index.keepDescribed(o.handle, key, at);
+        out.push(key);
+      }
+      // a token whose store is gone lists nothing and reads what it read before: asked every time
+      token.ensureReachable();
+      return out;
+    },
+    zone === undefined,
+  );
 }
 
 /**
@@ -487,7 +558,7 @@ export function destroyObjects(token: Token, objects: readonly Buffer[]): void {
   for (const o of objects) {
     // the signing threads' session copies of a key go with it
     token.signingPool?.forgetObject(o);
-    known.get(token)?.delete(o.toString('hex'));
+    indexes.get(token)?.remove(o);
     pkcs11Call('C_DestroyObject', token.where, () => token.pkcs11.C_DestroyObject(token.control, o));
   }
 }

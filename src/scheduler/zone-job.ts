@@ -135,35 +135,3 @@ export class ZoneJob {
     this.running = undefined;
   }
 }
-
-/**
- * At most `limit` runs at once, the others waiting in the order they came (issue 20 item 4:
- * the first runs of a start with many new zones, so that each zone is signed and served as
- * soon as its keys are made, rather than every zone's first steps coming before any zone's
- * signing).
- */
-export class RunSlots {
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(private readonly limit: number) {}
-
-  /** Runs `fn` once a slot is free; the slot is freed when its promise settles. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.running++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      // the slot goes straight to the next in line
-      if (next !== undefined) next();
-      else this.running--;
-    }
-  }
-
-  /** Runs waiting for a slot. */
-  get queued(): number {
-    return this.waiting.length;
-  }
-}

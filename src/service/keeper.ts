@@ -260,8 +260,7 @@ export class Keeper {
       input = inputTtls(loadZoneFile(zone.input, Name.parse(zone.name), undefined, this.config.service.zoneInput));
       this.inputsRead.set(key, input);
     }
-    const apex = Name.parse(zone.name);
-    const below = this.store.listZones().filter((z) => z.name !== zone.name && Name.parse(z.name).isSubdomainOf(apex));
+    const below = this.store.zonesBelow(zone.name);
     return zoneFacts(
       input,
       this.policy(zone.policy),

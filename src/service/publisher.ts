@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AlarmPort } from '../common/alarms.js';
+import { RunSlots } from '../common/run-slots.js';
 import { isoSeconds, type UnixSeconds } from '../common/clock.js';
 import type { HmsConfig } from '../config/config.js';
 import { Name } from '../dns/name.js';
@@ -49,6 +50,15 @@ export interface PublisherOptions {
   readonly alarms: AlarmPort;
 }
 
+/**
+ * NOTIFY and SOA queries out at once to one secondary, of every zone: each holds a UDP socket
+ * until answered or timed out, and a re-sign of 1,000 zones listed with a secondary that does
+ * not answer held a socket each for the minute of their retries (a service under systemd has
+ * 1,024 descriptors unless told otherwise). Those waiting go in turn; an answering secondary
+ * takes a few milliseconds a query, and one that does not answer delays only its own.
+ */
+const QUERIES_AT_ONCE = 32;
+
 /** The keys of the alarms the publisher raises for a zone. */
 export const publishAlarm = {
   dnskey: (zone: string) => `publish.dnskey/${zone}`,
@@ -66,6 +76,8 @@ export class Publisher {
   /** Aborts the NOTIFY retries and serial checks under way when the service stops. */
   private readonly stopped = new AbortController();
   private readonly notifying = new Set<Promise<unknown>>();
+  /** By secondary (address and port), its NOTIFY and SOA queries out at once, of every zone (QUERIES_AT_ONCE). */
+  private readonly queries = new Map<string, RunSlots>();
 
   constructor(private readonly options: PublisherOptions) {}
 
@@ -240,6 +252,12 @@ export class Publisher {
     if (targets.length === 0) return [];
     const done = notifySecondaries(version.origin, soaRecord(version), targets, {
       signal: this.stopped.signal,
+      slots: (s) => {
+        const at = `${s.address}#${s.port}`;
+        let slots = this.queries.get(at);
+        if (slots === undefined) this.queries.set(at, (slots = new RunSlots(QUERIES_AT_ONCE)));
+        return slots;
+      },
       source: service.source,
       log: ({ msg, ...event }) => this.log.info(event, msg),
       onReport: (r) => {

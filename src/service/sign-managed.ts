@@ -344,18 +344,17 @@ interface ChildRecord {
  */
 function childrenDs(keeper: Keeper, parent: string, now: UnixSeconds, may: (child: string) => boolean): { edit: ZoneEdit | undefined; reports: ChildRecord[] } {
   const parentName = Name.parse(parent);
-  const zones = keeper.store.listZones().map((z) => ({ row: z, name: Name.parse(z.name) }));
-  const closestAncestor = (n: Name): string | undefined => {
-    for (let up = n.parent(); up !== null; up = up.parent()) {
-      const z = zones.find((x) => x.name.equals(up));
-      if (z !== undefined) return z.row.name;
-    }
-    return undefined;
+  const zones = keeper.store.zonesBelow(parent).map((z) => ({ row: z, name: Name.parse(z.name) }));
+  const managed = new Set(zones.map((z) => z.name.key));
+  // no managed zone between the child and `parent`
+  const closest = (n: Name): boolean => {
+    for (let up = n.parent(); up !== null && !up.equals(parentName); up = up.parent()) if (managed.has(up.key)) return false;
+    return true;
   };
   const reports: ChildRecord[] = [];
   const add: ZoneEdit['add'][number][] = [];
   for (const { row, name } of zones) {
-    if (name.equals(parentName) || !name.isSubdomainOf(parentName) || closestAncestor(name) !== parent) continue;
+    if (!closest(name)) continue;
     const policy = keeper.policy(row.policy);
     const keys = keeper.keys(row);
     const wanted = childDs(keys, keeper.plan(row, now), now);

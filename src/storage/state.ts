@@ -4,6 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { canonicalJson } from '../common/canonical-json.js';
 import type { UnixSeconds } from '../common/clock.js';
+import { Name } from '../dns/name.js';
 import { ApprovalError, SignerError, StateError } from '../common/errors.js';
 import { AuditChainVerifier, chainAuditRecord, type AuditInput, type AuditRecord, type AuditSink, type AuditVerification } from '../enforcer/audit-chain.js';
 import type { KeyRecord } from '../enforcer/keys.js';
@@ -163,6 +164,25 @@ export class StateStore implements StatePorts {
 
   listZones(): ZoneRow[] {
     return (this.stmt('SELECT * FROM zones ORDER BY name').all() as ZoneDbRow[]).map(zoneFromDb);
+  }
+
+  /**
+   * The zones below `name` (not itself), in name order: a run asks at least twice (the DS of its
+   * child zones, its timings), and listing every zone for it made a re-sign of 1,000 zones spend
+   * 23 s of its 60 in listZones.
+   */
+  zonesBelow(name: string): ZoneRow[] {
+    const apex = Name.parse(name);
+    // names end with the apex's text after a dot; a name with an escaped dot may too and is no subdomain, hence the check after
+    const suffix = apex.isRoot ? '.' : `.${apex.toLowerCase().toString()}`;
+    const rows = this.stmt('SELECT * FROM zones WHERE lower(substr(name, -length(@suffix))) = @suffix AND name <> @name ORDER BY name').all({
+      suffix,
+      name,
+    }) as ZoneDbRow[];
+    return rows.map(zoneFromDb).filter((z) => {
+      const n = Name.parse(z.name);
+      return !n.equals(apex) && n.isSubdomainOf(apex);
+    });
   }
 
   updateZone(name: string, patch: ZonePatch, audit: AuditContext): ZoneRow {

@@ -19,16 +19,19 @@ const SYNC_AHEAD = 8 << 20;
  */
 export function openZoneFile(path: string, displayName = path): ZoneSource {
   const file = openRegularFile(path, 'zone file');
-  return { file: displayName, id: file.id, chunks: new FileChunks(file.fd) };
+  return { file: displayName, id: file.id, chunks: new FileChunks(file.fd, Number(file.size)) };
 }
 
 /** The chunks of an open file; `return()` closes it, whether reading began or not. */
 class FileChunks implements IterableIterator<string> {
   private fd: number | undefined;
   private buf: Buffer | undefined;
+  /** A chunk's size: 1 MiB, or the file's size when less (a small zone's read takes what it needs). */
+  private readonly size: number;
 
-  constructor(fd: number) {
+  constructor(fd: number, fileSize: number) {
     this.fd = fd;
+    this.size = Math.max(1, Math.min(CHUNK, fileSize + 1));
   }
 
   [Symbol.iterator](): this {
@@ -37,10 +40,10 @@ class FileChunks implements IterableIterator<string> {
 
   next(): IteratorResult<string> {
     if (this.fd === undefined) return { done: true, value: undefined };
-    this.buf ??= Buffer.allocUnsafe(CHUNK);
+    this.buf ??= Buffer.allocUnsafe(this.size);
     let n: number;
     try {
-      n = readSync(this.fd, this.buf, 0, CHUNK, null);
+      n = readSync(this.fd, this.buf, 0, this.size, null);
     } catch (e) {
       this.return();
       throw e;

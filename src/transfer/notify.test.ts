@@ -1,6 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { smallZone } from '../../test/helpers/zones.js';
+import { RunSlots } from '../common/run-slots.js';
 import { decodeHeader, Opcode } from '../dns/message.js';
 import { Name } from '../dns/name.js';
 import { makeTsigKey } from '../dns/tsig.js';
@@ -131,6 +132,82 @@ describe('NOTIFY sender and serial check (RFC 1996)', () => {
         .map((e) => String(e.seenSerial))
         .sort(),
     ).toEqual(['1', 'undefined']);
+  });
+
+  it('issue 20: queries to one secondary go a few at a time, shared by every announcement; a silent secondary delays only its own', async () => {
+    const silent = await lossySecondary(Infinity); // answers SOA queries, never a NOTIFY
+    const live = await lossySecondary(0);
+    const most = new Map<number, number>();
+    const slots = new Map<number, RunSlots>();
+    const slotsOf = (s: { port: number }): RunSlots => {
+      let out = slots.get(s.port);
+      if (out === undefined) {
+        let now = 0;
+        const counted = new RunSlots(3);
+        const run = counted.run.bind(counted);
+        counted.run = async (fn) =>
+          run(async () => {
+            most.set(s.port, Math.max(most.get(s.port) ?? 0, ++now));
+            try {
+              return await fn();
+            } finally {
+              now--;
+            }
+          });
+        slots.set(s.port, (out = counted));
+      }
+      return out;
+    };
+    const done: { port: string; at: number }[] = [];
+    const announcements = Array.from({ length: 24 }, () =>
+      notifySecondaries(
+        ORIGIN,
+        soaRecord(NEW),
+        [
+          { address: '127.0.0.1', port: silent.port, key: KEY },
+          { address: '127.0.0.1', port: live.port, key: KEY },
+        ],
+        {
+          ...fakeTime(),
+          tries: 2,
+          timeoutMs: 50,
+          checkDeadlineMs: 1,
+          slots: slotsOf,
+          onReport: (r) => done.push({ port: r.secondary, at: performance.now() }),
+        },
+      ),
+    );
+    const reports = await Promise.all(announcements);
+    expect(reports.map((r) => r[0])).toEqual(Array(24).fill(expect.objectContaining({ isAcknowledged: false, notifyTries: 2 })));
+    expect(reports.map((r) => r[1])).toEqual(Array(24).fill(expect.objectContaining({ isAcknowledged: true, isCurrent: true })));
+    expect(most.get(silent.port)).toBe(3);
+    expect(most.get(live.port)).toBeLessThanOrEqual(3);
+    expect(silent.notifies()).toBe(48);
+    // every announcement to the live secondary was done before the silent one's were (24 × 2 NOTIFYs unanswered for 50 ms, 3 at a time)
+    const lastLive = Math.max(...done.filter((d) => d.port.endsWith(`#${live.port}`)).map((d) => d.at));
+    const lastSilent = Math.max(...done.filter((d) => d.port.endsWith(`#${silent.port}`)).map((d) => d.at));
+    expect(lastLive).toBeLessThan(lastSilent);
+  });
+
+  it('issue 20: a stop sends none of the queries still waiting their turn, so it does not wait for the queue', async () => {
+    const silent = await lossySecondary(Infinity);
+    const slots = new RunSlots(2);
+    const stop = new AbortController();
+    const announcements = Array.from({ length: 20 }, () =>
+      notifySecondaries(ORIGIN, soaRecord(NEW), [{ address: '127.0.0.1', port: silent.port, key: KEY }], {
+        tries: 5,
+        timeoutMs: 100,
+        retryDelayMs: 10,
+        signal: stop.signal,
+        slots: () => slots,
+      }),
+    );
+    setTimeout(() => stop.abort(), 150);
+    const reports = (await Promise.all(announcements)).map((r) => r[0]!);
+    // 20 × 5 NOTIFYs of 100 ms, 2 at a time, would take 5 s; the stop came after 150 ms
+    expect(silent.notifies()).toBeLessThanOrEqual(6);
+    expect(reports.every((r) => !r.isAcknowledged)).toBe(true);
+    expect(reports.filter((r) => r.errors.some((e) => e.includes('not sent: the service is stopping'))).length).toBeGreaterThanOrEqual(14);
   });
 
   it('issue 16 sends the NOTIFY and the SOA checks from the source address; one that cannot be bound is reported per secondary', async () => {

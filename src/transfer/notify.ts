@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { UnixSeconds } from '../common/clock.js';
-import { SignerError } from '../common/errors.js';
+import { SignerError, TransferError } from '../common/errors.js';
+import type { RunSlots } from '../common/run-slots.js';
 import { query, type Server, type SourceAddresses } from './client.js';
 import { Opcode, Rcode } from '../dns/message.js';
 import type { Name } from '../dns/name.js';
@@ -72,10 +73,17 @@ export interface NotifyOptions {
   readonly signal?: AbortSignal;
   /** The addresses the NOTIFYs and SOA queries leave from (default: the kernel chooses). */
   readonly source?: SourceAddresses;
+  /**
+   * Shared by every announcement of a service, one per secondary: how many NOTIFY and SOA
+   * queries are out to it at once (each holds a socket until answered or timed out); the
+   * others wait their turn.
+   */
+  readonly slots?: (secondary: Secondary) => RunSlots;
 }
 
 /** The settings with their defaults filled in. */
-type Settings = Required<Omit<NotifyOptions, 'log' | 'onReport' | 'signal' | 'source'>> & Pick<NotifyOptions, 'log' | 'onReport' | 'signal' | 'source'>;
+type Settings = Required<Omit<NotifyOptions, 'log' | 'onReport' | 'signal' | 'source' | 'slots'>> &
+  Pick<NotifyOptions, 'log' | 'onReport' | 'signal' | 'source' | 'slots'>;
 
 /**
  * Tells every secondary that a zone has a new version (RFC 1996): a TSIG-signed NOTIFY with the
@@ -104,6 +112,7 @@ export async function notifySecondaries(
     ...(options.log === undefined ? {} : { log: options.log }),
     ...(options.onReport === undefined ? {} : { onReport: options.onReport }),
     source: options.source,
+    slots: options.slots,
   };
   return Promise.all(
     secondaries.map(async (s) => {
@@ -165,18 +174,20 @@ async function notifyOne(origin: Name, soa: DiffRecord, secondary: Secondary, se
 /** One NOTIFY; undefined when it is acknowledged, else why not. */
 async function sendNotify(origin: Name, soa: DiffRecord, secondary: Secondary, settings: Settings): Promise<string | undefined> {
   try {
-    const answer = await query(
-      secondary,
-      { name: origin, type: RRType.SOA, class: 1 },
-      {
-        opcode: Opcode.NOTIFY,
-        authoritative: true,
-        answers: [soa],
-        tsig: secondary.key,
-        timeoutMs: settings.timeoutMs,
-        now: settings.now,
-        source: settings.source,
-      },
+    const answer = await inTurn(settings, secondary, () =>
+      query(
+        secondary,
+        { name: origin, type: RRType.SOA, class: 1 },
+        {
+          opcode: Opcode.NOTIFY,
+          authoritative: true,
+          answers: [soa],
+          tsig: secondary.key,
+          timeoutMs: settings.timeoutMs,
+          now: settings.now,
+          source: settings.source,
+        },
+      ),
     );
     const { header } = answer.decoded;
     if (header.opcode !== Opcode.NOTIFY) return `answered with opcode ${header.opcode}, not NOTIFY`;
@@ -200,10 +211,12 @@ async function checkSerial(
   let seen: number | undefined;
   for (;;) {
     try {
-      const answer = await query(
-        secondary,
-        { name: origin, type: RRType.SOA, class: 1 },
-        { tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now, source: settings.source },
+      const answer = await inTurn(settings, secondary, () =>
+        query(
+          secondary,
+          { name: origin, type: RRType.SOA, class: 1 },
+          { tsig: secondary.key, timeoutMs: settings.timeoutMs, now: settings.now, source: settings.source },
+        ),
       );
       const { header, records } = answer.decoded;
       const soa = records.slice(0, header.ancount).find((r) => r.type === RRType.SOA && r.owner.equals(origin));
@@ -219,6 +232,15 @@ async function checkSerial(
     if (settings.elapsedMs() >= deadline || settings.signal?.aborted === true) return { ...(seen === undefined ? {} : { seen }), isCurrent: false };
     await settings.sleep(settings.checkIntervalMs);
   }
+}
+
+/** A query to `secondary` in its turn among the service's (`slots`), or at once. */
+function inTurn<T>(settings: Settings, secondary: Secondary, ask: () => Promise<T>): Promise<T> {
+  if (settings.slots === undefined) return ask();
+  // a query whose turn comes after the stop is not sent: a stop does not wait for the queue
+  return settings
+    .slots(secondary)
+    .run(() => (settings.signal?.aborted === true ? Promise.reject(new TransferError('not sent: the service is stopping')) : ask()));
 }
 
 /** A wait that ends early when `signal` aborts. */

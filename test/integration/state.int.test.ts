@@ -90,6 +90,18 @@ function tamper(sql: string): void {
 }
 
 describe('state store', () => {
+  it('issue 20: zonesBelow lists the zones under a name, not itself, not a sibling that only ends alike, nor a name whose label holds a dot', () => {
+    const store = StateStore.open(file);
+    for (const name of ['example.com.', 'a.example.com.', 'b.a.example.com.', 'notexample.com.', 'x\\.example.com.', 'org.'])
+      store.addZone({ ...ZONE, name }, ALICE);
+    expect(store.zonesBelow('example.com.').map((z) => z.name)).toEqual(['a.example.com.', 'b.a.example.com.']);
+    expect(store.zonesBelow('a.example.com.').map((z) => z.name)).toEqual(['b.a.example.com.']);
+    expect(store.zonesBelow('EXAMPLE.COM.').map((z) => z.name)).toHaveLength(2);
+    expect(store.zonesBelow('.').map((z) => z.name)).toHaveLength(6);
+    expect(store.zonesBelow('b.a.example.com.')).toEqual([]);
+    store.close();
+  });
+
   it('creates a new file 0600 with WAL, synchronous FULL and the whole schema, and opens it again', () => {
     const store = StateStore.open(file);
     expect(statSync(file).mode & 0o777).toBe(0o600);
