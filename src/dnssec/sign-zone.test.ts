@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { softwareKey } from '../../test/helpers/software-signer.js';
 import { Name } from '../dns/name.js';
@@ -57,6 +59,44 @@ describe('signZoneTo reports its progress to an injected callback (issue 19)', (
       for (const p of seen.slice(1)) expect(Math.abs(p.namesTotal - summary.nodes) / summary.nodes).toBeLessThan(0.1);
       // the same signed zone with or without a progress callback (Ed25519 signatures are deterministic)
       expect(printZone(await signZone(input, { ...options(denial), progress: () => undefined }))).toEqual(printZone(await signZone(input, options(denial))));
+    });
+  }
+});
+
+describe('signZoneTo as the zone’s last reader (consume, issue 20: the peak of a large re-sign)', () => {
+  // a full collection on demand (node's flag set at run time; the test runner gives none)
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  for (const [name, denial] of DENIALS) {
+    it(`${name}: each name is let go once signed and the zone holds none after; the signed zone is the same`, async () => {
+      const kept = zone();
+      const input = zone();
+      const early = new WeakRef(input.get(Name.parse('h1.progress.example.'))!);
+      const held = new WeakRef(kept.get(Name.parse('h1.progress.example.'))!);
+      const collectedLate: boolean[] = [];
+      const check = async (z: Zone, consume: boolean, ref: WeakRef<object>): Promise<string> => {
+        const out = new ZoneBuilder(origin);
+        let emitted = 0;
+        await signZoneTo(z, { ...options(denial), consume }, (node) => {
+          // near the end (h1 was signed long before), in a later task than the one that made the reference
+          if (++emitted === 1000) {
+            gc();
+            collectedLate.push(ref.deref() === undefined);
+          }
+          for (const set of node.rrsets)
+            for (const r of set.records) out.add({ owner: set.owner, type: set.type, ttl: r.ttl, rdata: r.rdata, file: '-', line: 0 });
+        });
+        return [...printZone(out.freeze())].join('\n');
+      };
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      const consumed = await check(input, true, early);
+      const read = await check(kept, false, held);
+      expect(consumed).toEqual(read);
+      expect(collectedLate).toEqual([true, false]);
+      expect(() => input.nodes).toThrow(/handed to the signer/);
+      expect(() => input.get(origin)).toThrow(/handed to the signer/);
+      expect(kept.nodes.length).toBeGreaterThan(1000);
     });
   }
 });

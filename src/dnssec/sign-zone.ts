@@ -63,6 +63,12 @@ export interface SignZoneOptions {
    */
   readonly keep?: { readonly previous: ZoneVersion; readonly refresh: number; readonly now: UnixSeconds };
   /**
+   * The signer is the zone's last reader (Zone.takeNodes): each name is let go once it is
+   * signed and written, so that a large zone's memory is given back as it goes; the zone
+   * holds none after. Default: the zone is only read.
+   */
+  readonly consume?: boolean;
+  /**
    * Told how far the signing has got: after each batch of names written out (about every
    * `window / 2` signatures) and once at the end, never per record. Counters only: the caller
    * measures the time. The object passed is the signer's own and changes as it goes.
@@ -274,15 +280,18 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
   };
   let nsec: DenialRecord[] = [];
   if (options.denial.kind === 'nsec') {
-    for (const [node, kind] of walk(zone)) if (kind !== 'glue') chainName(node, kind, plan(node, kind === 'apex', kind === 'delegation'));
+    for (const [node, kind] of walk(zone.nodes, apex)) if (kind !== 'glue') chainName(node, kind, plan(node, kind === 'apex', kind === 'delegation'));
     nsec = buildNsecChain(chain);
     chain.length = 0;
   }
+  const nodeCount = zone.nodes.length;
+  // the second pass's names: the zone's own array, or one whose names are let go as they are walked
+  const nodes = options.consume === true ? zone.takeNodes('the signer') : zone.nodes;
 
   // second pass: sign and emit in order
   // counters for a caller that reports progress (moved per batch, not per record)
   const report = options.progress;
-  const progress = { recordsRead: 0, recordsTotal: zone.recordCount, names: 0, namesTotal: zone.nodes.length, records: 0, signatures: 0 };
+  const progress = { recordsRead: 0, recordsTotal: zone.recordCount, names: 0, namesTotal: nodeCount, records: 0, signatures: 0 };
   let walked = 0;
   const window = options.window ?? DEFAULT_WINDOW;
   const pending: PendingNode[] = [];
@@ -371,7 +380,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
       progress.records = summary.records;
       progress.signatures = summary.signatures;
       // NSEC3 names to come: as many per input name as so far, until the walk is over
-      if (nsec3 !== undefined) progress.namesTotal = zone.nodes.length + (walked === 0 ? 0 : Math.round((nsec3.size * zone.nodes.length) / walked));
+      if (nsec3 !== undefined) progress.namesTotal = nodeCount + (walked === 0 ? 0 : Math.round((nsec3.size * nodeCount) / walked));
       report(progress);
     }
   };
@@ -383,7 +392,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     signers: zsks,
   });
   report?.(progress);
-  for (const [node, kind] of walk(zone)) {
+  for (const [node, kind] of walk(nodes, apex, options.consume === true)) {
     walked++;
     if (report !== undefined) for (const set of node.rrsets) progress.recordsRead += set.records.length;
     if (kind === 'glue') {
@@ -400,7 +409,7 @@ export async function signZoneTo(zone: Zone, options: SignZoneOptions, emit: (no
     if (outstanding > window) await drainTo(window / 2);
   }
   if (nsec3 !== undefined) {
-    progress.namesTotal = zone.nodes.length + nsec3.size;
+    progress.namesTotal = nodeCount + nsec3.size;
     for (const d of nsec3.records()) {
       request(d.owner, [denialSet(d)]);
       if (outstanding > window) await drainTo(window / 2);
@@ -486,11 +495,15 @@ class KeptSignatures {
 
 type NodeKind = 'apex' | 'delegation' | 'authoritative' | 'glue';
 
-/** Every name of the zone in canonical order, with what it is: data below a cut is glue. */
-function* walk(zone: Zone): Generator<[ZoneNode, NodeKind]> {
-  const apex = zone.origin;
+/**
+ * Every name of a zone (`nodes`, in canonical order) with what it is: data below a cut is
+ * glue. With `letGo` each name leaves the array as it is handed out (its walker holds it).
+ */
+function* walk(nodes: readonly (ZoneNode | undefined)[], apex: Name, letGo = false): Generator<[ZoneNode, NodeKind]> {
   let cut: Name | undefined;
-  for (const node of zone.nodes) {
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
+    if (letGo) (nodes as (ZoneNode | undefined)[])[i] = undefined;
     const name = node.name;
     if (cut !== undefined && name.isSubdomainOf(cut) && !name.equals(cut)) {
       yield [node, 'glue'];

@@ -575,13 +575,22 @@ export class Service {
     return this.server?.addresses ?? [];
   }
 
-  /** SIGTERM: no new work; the runs under way finish; servers and the HSM are closed. */
+  /**
+   * SIGTERM: no new work; the runs under way end unfinished (at their next signature: a big
+   * zone's re-sign would otherwise hold the stop for minutes, past systemd's stop timeout),
+   * those past their signing finish; servers and the HSM are closed.
+   */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     await this.resuming;
     await this.triggers.stop();
     await this.monitor.stop();
+    for (const state of this.zones.values())
+      this.pipeline.abandon(
+        state,
+        'the service is stopping: the run was abandoned; the last signed version stays, and the next start signs again what was due',
+      );
     await Promise.all([...this.zones.values()].map((s) => s.job.stop()));
     await this.publisher.stop();
     await this.server?.close();

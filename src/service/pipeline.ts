@@ -414,9 +414,9 @@ export class ZonePipeline {
       ahead?.close(); // before an HSM reset, which waits for every lane to end
       releasePrevious?.();
       const error = e instanceof Error ? e : new Error(String(e));
-      // removed meanwhile: nothing to alarm about, nothing to retry
+      // removed meanwhile, or the service stopping: nothing to alarm about, nothing to retry
       if (state.dropped !== undefined) {
-        log.info({ reason: state.dropped }, 'run ended: the zone is no longer served');
+        log.info({ reason: state.dropped, serving: this.served(state) }, 'run ended unfinished');
         return { ok: false, retry: false, error };
       }
       state.lastError = error.message;
@@ -529,9 +529,19 @@ export class ZonePipeline {
    */
   drop(state: ZoneState): void {
     const zone = state.config.name;
-    state.dropped = `zone ${zone} is no longer served (removed from ${this.ctx.config().file}): its signing was dropped`;
     this.revisionRead.delete(zone);
-    this.ctx.keeper.dropSigning(zone, state.dropped);
+    this.abandon(state, `zone ${zone} is no longer served (removed from ${this.ctx.config().file}): its signing was dropped`);
+  }
+
+  /**
+   * The zone's run under way, if any, ends unfinished as a dropped zone's does (`why` in its
+   * log line): the service is stopping (SIGTERM), and a re-sign of a million records is not
+   * made to finish first. As with any run that fails, what it was signing never takes the
+   * place of what is served; the next start serves the last version and signs again what was due.
+   */
+  abandon(state: ZoneState, why: string): void {
+    state.dropped = why;
+    this.ctx.keeper.dropSigning(state.config.name, why);
   }
 
   /** The next run: the planner's next key event, or the primary's refresh if that comes first. */

@@ -289,6 +289,8 @@ export async function signManagedZone(keeper: Keeper, zoneName: string, acting: 
         expiration: inception + policy.signatures.validity,
         serial,
         soa,
+        // the input is read for this run only: its names are let go as they are signed
+        consume: true,
         ...(policy.signatures.jitter > 0 ? { jitter: policy.signatures.jitter } : {}),
         ...(policy.signatures.refresh !== 'always' && options.previous !== undefined
           ? { keep: { previous: options.previous, refresh: policy.signatures.refresh, now } }

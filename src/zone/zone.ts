@@ -61,7 +61,10 @@ export interface DroppedDuplicate extends Rr {
  */
 export class Zone {
   readonly recordCount: number;
-  private readonly keys: readonly string[];
+  private keys: readonly string[];
+  private nodeList: readonly ZoneNode[];
+  /** Who the nodes were handed to (takeNodes), once they were. */
+  private takenBy: string | undefined;
 
   /**
    * `nodes` must be in canonical order; `keys`, when given, are their canonical keys, and
@@ -69,12 +72,13 @@ export class Zone {
    */
   constructor(
     readonly origin: Name,
-    readonly nodes: readonly ZoneNode[],
+    nodes: readonly ZoneNode[],
     readonly duplicates: readonly DroppedDuplicate[] = [],
     keys?: readonly string[],
     recordCount?: number,
     types?: ReadonlySet<number>,
   ) {
+    this.nodeList = nodes;
     this.keys = keys ?? nodes.map((n) => n.name.canonicalKey());
     if (recordCount === undefined) {
       recordCount = 0;
@@ -87,14 +91,40 @@ export class Zone {
   /** The record types present anywhere in the zone. */
   readonly types: ReadonlySet<number>;
 
+  /** The names, in canonical order. */
+  get nodes(): readonly ZoneNode[] {
+    if (this.takenBy !== undefined) this.spent();
+    return this.nodeList;
+  }
+
+  /**
+   * Hands the nodes to one last reader, `reader`, which lets each go once it is done with it
+   * (the signer: SignZoneOptions.consume), so that a large zone's memory is given back as it
+   * is signed rather than after. The array is the reader's own; the zone holds no node after,
+   * and any later look into it throws (its origin and counts stay).
+   */
+  takeNodes(reader: string): (ZoneNode | undefined)[] {
+    const nodes = Array.from(this.nodes);
+    this.takenBy = reader;
+    this.nodeList = [];
+    this.keys = [];
+    return nodes;
+  }
+
+  /** A bug in hms, never an operator's error: a zone looked into after it was handed over. */
+  private spent(): never {
+    throw new Error(`zone ${this.origin.toString()}: its names were handed to ${this.takenBy!} and are no longer held`);
+  }
+
   get(name: Name): ZoneNode | undefined {
+    if (this.takenBy !== undefined) this.spent();
     const key = name.canonicalKey();
     let lo = 0;
     let hi = this.keys.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       const k = this.keys[mid]!;
-      if (k === key) return this.nodes[mid];
+      if (k === key) return this.nodeList[mid];
       if (k < key) lo = mid + 1;
       else hi = mid - 1;
     }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateZone } from '../../scripts/bench/zone-generator.js';
@@ -11,8 +11,10 @@ import { loopbackServiceConfig, serviceFolder } from './helpers/service.js';
  * at a time (one writer), but what a change then waits for, its zone's run, is outside that
  * queue: `hms zone resign` of a small zone is answered while a big zone's re-sign, asked for
  * first, is still signing (on the old code the small one's answer waited for the big one's
- * whole run). And a zone removed by a reload while its run is under way ends that run as no
- * longer served: no signing alarm, no retry, and the reload does not wait for a signing.
+ * whole run). SIGTERM while the big zone signs stops the service at once, the run ended
+ * unfinished (the old code finished it first). And a zone removed by a reload while its run is
+ * under way ends that run as no longer served: no signing alarm, no retry, and the reload does
+ * not wait for a signing.
  * Every signed version passes the three validators (afterServiceTests).
  */
 const SECRET = 'cmVxdWVzdHMtdGVzdC1zZWNyZXQtb2YtMzItb2N0ZXRzISE=';
@@ -61,6 +63,28 @@ describe("operators' requests while a big zone signs (issue 20 item 4)", () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
   }, 300_000);
 
+  it('OPS-7 SIGTERM while the big zone signs: the run ends unfinished and the service stops at once, nothing half-written; the next start serves the last version', async () => {
+    const from = service.output().length;
+    const big = runAsync('node', [HMS, 'zone', 'resign', `${BIG}.`, '--config', config], { timeoutMs: 240_000 });
+    await service.waitFor(new RegExp(`"zone":"${BIG_PATTERN}\\."[^\\n]*"msg":"signing progress"`), 60_000, from);
+    const t0 = performance.now();
+    // a clean exit (0), not the helper's SIGKILL 10 s on: the old code finished the run first
+    expect(await service.stop('SIGTERM')).toBe(0);
+    const stopSeconds = (performance.now() - t0) / 1000;
+    await big;
+    const log = service.output().slice(from);
+    expect(log).toMatch(new RegExp(`"zone":"${BIG_PATTERN}\\."[^\\n]*"reason":"the service is stopping[^\\n]*"msg":"run ended unfinished"`));
+    expect(log).not.toMatch(new RegExp(`"zone":"${BIG_PATTERN}\\."[^\\n]*("msg":"zone signed and published"|signing failed|the HSM failed|ALARM)`));
+    expect(log).toMatch(/"msg":"service stopped"/);
+    expect(stopSeconds).toBeLessThan(10);
+    // no temporary file left beside the signed versions; the next start serves the last one
+    expect(readdirSync(join(tmp, 'state', 'signed')).filter((f) => f.includes('hms-tmp'))).toEqual([]);
+    service = await startHmsRun(config, new RegExp(`"zone":"${BIG_PATTERN}\\."[^\\n]*"msg":"zone (resumed|signed and published)`), {
+      registry: daemons,
+      timeoutMs: 240_000,
+    });
+  }, 300_000);
+
   it('OPS-7 a zone removed by a reload while its run is under way: the run ends as no longer served, with no signing alarm, and the reload does not wait for it', async () => {
     const from = service.output().length;
     const big = runAsync('node', [HMS, 'zone', 'resign', `${BIG}.`, '--config', config], { timeoutMs: 240_000 });
@@ -73,7 +97,7 @@ describe("operators' requests while a big zone signs (issue 20 item 4)", () => {
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/no longer served/);
     const log = service.output().slice(from);
-    expect(log).toMatch(new RegExp(`"zone":"${BIG_PATTERN}\\."[^\\n]*"msg":"run ended: the zone is no longer served"`));
+    expect(log).toMatch(new RegExp(`"zone":"${BIG_PATTERN}\\."[^\\n]*"reason":"zone ${BIG_PATTERN}\\. is no longer served[^\\n]*"msg":"run ended unfinished"`));
     expect(log).not.toMatch(new RegExp(`"zone":"${BIG_PATTERN}\\."[^\\n]*(signing failed|the HSM failed|"msg":"ALARM raised)`));
   }, 300_000);
 });

@@ -164,6 +164,7 @@ export function registerSignCommands(program: Command): void {
           serial,
           presigned: presigner,
           progress: progress.update,
+          consume: true,
         },
         opts.out,
         now,
