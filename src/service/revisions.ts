@@ -10,9 +10,20 @@ import type { Zone } from '../zone/zone.js';
  * revisions compare line by line whatever the file's layout, comments or `$INCLUDE`s were.
  */
 export function canonicalText(zone: Zone): string {
-  let text = '';
-  for (const line of printZone(zone)) text += `${line}\n`;
-  return text;
+  return [...canonicalBatches(zone)].join('');
+}
+
+/** The canonical text a batch of whole lines at a time (some 64 KiB each): joined, canonicalText. */
+function* canonicalBatches(zone: Zone): Generator<string> {
+  let batch = '';
+  for (const line of printZone(zone)) {
+    batch += `${line}\n`;
+    if (batch.length >= 1 << 16) {
+      yield batch;
+      batch = '';
+    }
+  }
+  if (batch !== '') yield batch;
 }
 
 /**
@@ -34,15 +45,8 @@ export function keepRevision(store: RevisionRepository, zone: Zone, source: stri
  */
 export function revisionDigest(zone: Zone): string {
   const hash = createHash('sha256');
-  let batch = '';
-  for (const line of printZone(zone)) {
-    batch += `${line}\n`;
-    if (batch.length >= 1 << 16) {
-      hash.update(batch);
-      batch = '';
-    }
-  }
-  return hash.update(batch).digest('hex');
+  for (const batch of canonicalBatches(zone)) hash.update(batch);
+  return hash.digest('hex');
 }
 
 /**
